@@ -1,0 +1,64 @@
+"""The exception tree and the `Problem` record every stage reports with. No I/O.
+
+    MarketnewsError            anything the command line turns into a message and exit code
+     +-- ConfigError           site.yaml is missing or invalid
+     +-- ContentError          one or more articles are invalid (carries every Problem)
+     +-- TemplateError         a layout failed to load or render (template name and line)
+     +-- SnapshotError         a snapshot file is unreadable or of the wrong shape
+     +-- FetchError            the market-data provider could not produce quotes
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with the input, located as `path:line: field: message`."""
+
+    path: str
+    line: int
+    field: str
+    message: str
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        label = "" if self.severity == "error" else "warning: "
+        field = f"{self.field}: " if self.field else ""
+        return f"{where}: {label}{field}{self.message}"
+
+
+class MarketnewsError(Exception):
+    """Base of every error marketnews reports to the user."""
+
+
+class ConfigError(MarketnewsError):
+    pass
+
+
+class SnapshotError(MarketnewsError):
+    pass
+
+
+class FetchError(MarketnewsError):
+    pass
+
+
+class ContentError(MarketnewsError):
+    """Invalid input; `problems` lists every problem found, errors and warnings."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems = tuple(sorted(problems))
+        errors = sum(1 for p in self.problems if p.severity == "error")
+        super().__init__(f"{errors} error(s) in content")
+
+
+class TemplateError(MarketnewsError):
+    def __init__(self, template: str, line: int, message: str):
+        self.template, self.line = template, line
+        super().__init__(f"{template}:{line}: template error: {message}")

@@ -1,0 +1,324 @@
+"""The snapshot seam: `Quote`, `Outcome`, `Snapshot` and their versioned JSON form. No I/O.
+
+A `Snapshot` is one consistent set of quotes taken at one time. The build renders
+every odds widget from exactly one snapshot; where it came from (a live fetch, a
+file, the cache, the example file) is recorded in `source`. JSON form, version 1:
+
+    {
+      "format": "marketnews-snapshot",
+      "version": 1,
+      "taken_at": "2026-11-21T16:00:00Z",          # when the snapshot was assembled (UTC)
+      "source": "polymarket",                      # polymarket | file | cache | example | ...
+      "quotes": {                                  # keyed by MarketRef.key, sorted
+        "<key>": {
+          "kind": "market",                        # market | event
+          "question": "Xi Jinping out before 2027?",
+          "url": "https://polymarket.com/event/e/m",
+          "status": "open",                        # open | closed | resolved
+          "probability": 0.0455,                   # headline probability 0..1, or null
+          "headline_outcome": "Yes",               # the outcome `probability` is for
+          "outcomes": [{"name": "Yes", "probability": 0.0455, "url": null}, ...],
+          "change_24h": 0.001,                     # price units: 0.018 = +1.8 points; or null
+          "volume": 12071015.22,                   # USD, or null
+          "end_date": "2026-12-31T00:00:00Z",      # or null
+          "winner": null,                          # the winning outcome once resolved
+          "as_of": "2026-11-21T16:00:00Z",         # when this quote was fetched
+          "token_id": "3233...",                   # CLOB token of the headline outcome, or null
+          "history": [[1763740800, 0.046], ...],   # hourly [unix seconds, price], oldest first
+          "anchors": [[1763630000, 0.1], ...]      # prices at article dates, for "when published"
+        }
+      }
+    }
+
+Every field but `question`/`url` may be absent in a file and takes its default.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any, Literal, Mapping
+
+from marketnews.errors import SnapshotError
+
+FORMAT = "marketnews-snapshot"
+VERSION = 1
+
+QuoteKind = Literal["market", "event"]
+Status = Literal["open", "closed", "resolved"]
+_STATUSES = ("open", "closed", "resolved")
+_KINDS = ("market", "event")
+
+Point = tuple[int, float]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    name: str
+    probability: float | None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Quote:
+    key: str
+    question: str
+    url: str
+    as_of: datetime
+    kind: QuoteKind = "market"
+    status: Status = "open"
+    probability: float | None = None
+    headline_outcome: str | None = None
+    outcomes: tuple[Outcome, ...] = ()
+    change_24h: float | None = None
+    volume: float | None = None
+    end_date: datetime | None = None
+    winner: str | None = None
+    token_id: str | None = None
+    history: tuple[Point, ...] = ()
+    anchors: tuple[Point, ...] = ()
+
+    def price_at(self, when: datetime, tolerance_s: int = 3 * 3600) -> float | None:
+        """The headline price closest to `when` (within `tolerance_s`), from history and anchors."""
+        points = sorted(set(self.history) | set(self.anchors))
+        if not points:
+            return None
+        ts = int(when.timestamp())
+        times = [t for t, _ in points]
+        i = bisect.bisect_left(times, ts)
+        best: Point | None = None
+        for j in (i - 1, i):
+            if 0 <= j < len(points):
+                if best is None or abs(points[j][0] - ts) < abs(best[0] - ts):
+                    best = points[j]
+        if best is None or abs(best[0] - ts) > tolerance_s:
+            return None
+        return best[1]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    taken_at: datetime
+    quotes: Mapping[str, Quote] = field(default_factory=dict)
+    source: str = "file"
+
+    def get(self, key: str) -> Quote | None:
+        return self.quotes.get(key)
+
+    def age_s(self, quote: Quote) -> int:
+        """How much older than the snapshot itself a quote is, in seconds (0 when fresh)."""
+        return max(0, int((self.taken_at - quote.as_of).total_seconds()))
+
+    def with_quotes(self, quotes: Mapping[str, Quote], source: str | None = None) -> Snapshot:
+        return replace(self, quotes=dict(sorted(quotes.items())), source=source or self.source)
+
+
+# --- JSON form -------------------------------------------------------------------------
+
+
+def format_time(when: datetime) -> str:
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> datetime:
+    """Parse ISO 8601 (a trailing Z, or an offset; naive means UTC)."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _num(value: float | None, digits: int = 6) -> float | None:
+    if value is None:
+        return None
+    rounded = round(float(value), digits)
+    return 0.0 if rounded == 0 else rounded
+
+
+def quote_to_json(q: Quote) -> dict[str, Any]:
+    return {
+        "kind": q.kind,
+        "question": q.question,
+        "url": q.url,
+        "status": q.status,
+        "probability": _num(q.probability),
+        "headline_outcome": q.headline_outcome,
+        "outcomes": [
+            {"name": o.name, "probability": _num(o.probability), "url": o.url} for o in q.outcomes
+        ],
+        "change_24h": _num(q.change_24h),
+        "volume": _num(q.volume, 2),
+        "end_date": format_time(q.end_date) if q.end_date else None,
+        "winner": q.winner,
+        "as_of": format_time(q.as_of),
+        "token_id": q.token_id,
+        "history": [[t, _num(p)] for t, p in q.history],
+        "anchors": [[t, _num(p)] for t, p in sorted(q.anchors)],
+    }
+
+
+def snapshot_to_json(snapshot: Snapshot) -> str:
+    """Deterministic text: sorted keys, rounded numbers, a trailing newline."""
+    doc = {
+        "format": FORMAT,
+        "version": VERSION,
+        "taken_at": format_time(snapshot.taken_at),
+        "source": snapshot.source,
+        "quotes": {k: quote_to_json(q) for k, q in sorted(snapshot.quotes.items())},
+    }
+    return json.dumps(doc, sort_keys=True, ensure_ascii=False, indent=1) + "\n"
+
+
+class _Reader:
+    """Reads one quote, collecting problems as `quotes.<key>.<field>: ...`."""
+
+    def __init__(self, key: str, data: Mapping[str, Any], problems: list[str]):
+        self.key, self.data, self.problems = key, data, problems
+
+    def bad(self, name: str, expected: str) -> None:
+        got = self.data.get(name)
+        self.problems.append(f"quotes.{self.key}.{name}: expected {expected}, got {got!r}")
+
+    def text(self, name: str, required: bool = False) -> str | None:
+        value = self.data.get(name)
+        if value is None and not required:
+            return None
+        if not isinstance(value, str):
+            self.bad(name, "a string")
+            return None
+        return value
+
+    def prob(self, value: Any, name: str) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.bad(name, "a number from 0 to 1")
+            return None
+        if not math.isfinite(value) or not -1.0 <= value <= 1.0:
+            self.bad(name, "a number from 0 to 1")
+            return None
+        return float(value)
+
+    def number(self, name: str) -> float | None:
+        value = self.data.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            self.bad(name, "a number")
+            return None
+        return float(value)
+
+    def time(self, name: str) -> datetime | None:
+        value = self.data.get(name)
+        if value is None:
+            return None
+        try:
+            return parse_time(str(value))
+        except ValueError:
+            self.bad(name, "an ISO 8601 time")
+            return None
+
+    def points(self, name: str) -> tuple[Point, ...]:
+        value = self.data.get(name) or []
+        out: list[Point] = []
+        if not isinstance(value, list):
+            self.bad(name, "a list of [unix seconds, price] pairs")
+            return ()
+        for item in value:
+            if (
+                isinstance(item, list)
+                and len(item) == 2
+                and isinstance(item[0], int)
+                and isinstance(item[1], (int, float))
+                and not isinstance(item[1], bool)
+            ):
+                out.append((item[0], float(item[1])))
+            else:
+                self.bad(name, "a list of [unix seconds, price] pairs")
+                return ()
+        return tuple(sorted(out))
+
+
+def quote_from_json(key: str, data: Any, problems: list[str], default_as_of: datetime) -> Quote | None:
+    if not isinstance(data, dict):
+        problems.append(f"quotes.{key}: expected an object, got {type(data).__name__}")
+        return None
+    r = _Reader(key, data, problems)
+    question = r.text("question", required=True)
+    url = r.text("url", required=True)
+    kind = data.get("kind", "market")
+    if kind not in _KINDS:
+        r.bad("kind", " or ".join(_KINDS))
+        kind = "market"
+    status = data.get("status", "open")
+    if status not in _STATUSES:
+        r.bad("status", ", ".join(_STATUSES))
+        status = "open"
+    outcomes: list[Outcome] = []
+    raw_outcomes = data.get("outcomes") or []
+    if not isinstance(raw_outcomes, list):
+        r.bad("outcomes", "a list")
+        raw_outcomes = []
+    for o in raw_outcomes:
+        if isinstance(o, dict) and isinstance(o.get("name"), str):
+            url_o = o.get("url")
+            outcomes.append(
+                Outcome(o["name"], r.prob(o.get("probability"), "outcomes"),
+                        url_o if isinstance(url_o, str) else None)
+            )
+        else:
+            r.bad("outcomes", "objects with a name")
+    if question is None or url is None:
+        return None
+    return Quote(
+        key=key,
+        question=question,
+        url=url,
+        as_of=r.time("as_of") or default_as_of,
+        kind=kind,
+        status=status,
+        probability=r.prob(data.get("probability"), "probability"),
+        headline_outcome=r.text("headline_outcome"),
+        outcomes=tuple(outcomes),
+        change_24h=r.prob(data.get("change_24h"), "change_24h"),
+        volume=r.number("volume"),
+        end_date=r.time("end_date"),
+        winner=r.text("winner"),
+        token_id=r.text("token_id"),
+        history=r.points("history"),
+        anchors=r.points("anchors"),
+    )
+
+
+def snapshot_from_json(text: str | bytes, origin: str = "snapshot") -> Snapshot:
+    """Parse and validate a snapshot; raise SnapshotError listing every problem."""
+    try:
+        doc = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SnapshotError(f"{origin}: not valid JSON: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise SnapshotError(f"{origin}: format: expected {FORMAT!r}, this is not a marketnews snapshot")
+    if doc.get("version") != VERSION:
+        raise SnapshotError(
+            f"{origin}: version: expected {VERSION}, got {doc.get('version')!r}"
+        )
+    try:
+        taken_at = parse_time(str(doc.get("taken_at")))
+    except ValueError:
+        raise SnapshotError(
+            f"{origin}: taken_at: expected an ISO 8601 time, got {doc.get('taken_at')!r}"
+        ) from None
+    raw = doc.get("quotes")
+    if not isinstance(raw, dict):
+        raise SnapshotError(f"{origin}: quotes: expected an object keyed by market reference")
+    problems: list[str] = []
+    quotes: dict[str, Quote] = {}
+    for key, data in sorted(raw.items()):
+        q = quote_from_json(key, data, problems, taken_at)
+        if q is not None:
+            quotes[key] = q
+    if problems:
+        raise SnapshotError(f"{origin}: " + f"\n{origin}: ".join(problems))
+    source = doc.get("source")
+    return Snapshot(taken_at=taken_at, quotes=quotes, source=source if isinstance(source, str) else "file")
