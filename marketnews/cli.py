@@ -128,7 +128,8 @@ def summary_line(report: BuildReport) -> str:
     parts.append(f"{len(report.warnings)} warning{'s' if len(report.warnings) != 1 else ''}")
     line = "; ".join(parts) + f"\n{report.snapshot_note}"
     if report.stale:
-        line += f"; {report.stale} stale quote{'s' if report.stale != 1 else ''}, the oldest {age_text(report.oldest_stale_s)}"
+        plural = "s" if report.stale != 1 else ""
+        line += f"; {report.stale} stale quote{plural}, the oldest {age_text(report.oldest_stale_s)}"
     return line
 
 

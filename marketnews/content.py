@@ -211,7 +211,8 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
         if isinstance(raw_markets, str):
             raw_markets = [raw_markets]
         if not isinstance(raw_markets, list):
-            err(line_of("markets"), "markets", f"expected a list of slugs or polymarket.com URLs, got {_show(raw_markets)}")
+            err(line_of("markets"), "markets",
+                f"expected a list of slugs or polymarket.com URLs, got {_show(raw_markets)}")
             raw_markets = []
         base = line_of("markets")
         for i, item in enumerate(raw_markets):

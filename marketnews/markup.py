@@ -40,7 +40,7 @@ class RenderedBody:
 
 def market_plugin(md: MarkdownIt) -> None:
     """Render ```market fences as widget placeholders numbered in `env["inline"]` order."""
-    original = md.renderer.rules.get("fence")
+    original = md.renderer.rules.get("fence")  # type: ignore[attr-defined]
 
     def render_fence(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
         token = tokens[idx]

@@ -242,8 +242,7 @@ class SiteRenderer:
                     markets.setdefault(path, (use, []))[1].append(v)
         market_pages: list[MarketPage] = []
         for path, (use, items) in sorted(markets.items()):
-            view = self.widget(use.written, use.ref)
-            page = MarketPage(use.ref, view, "/" + path, tuple(items))
+            page = MarketPage(use.ref, self.widget(use.written, use.ref), "/" + path, tuple(items))
             market_pages.append(page)
             yield self._page("market.html", page.url, market=page)
         market_pages.sort(key=lambda m: (m.widget.state == "unavailable", m.widget.question.lower()))

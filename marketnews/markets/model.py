@@ -92,9 +92,8 @@ class Quote:
         i = bisect.bisect_left(times, ts)
         best: Point | None = None
         for j in (i - 1, i):
-            if 0 <= j < len(points):
-                if best is None or abs(points[j][0] - ts) < abs(best[0] - ts):
-                    best = points[j]
+            if 0 <= j < len(points) and (best is None or abs(points[j][0] - ts) < abs(best[0] - ts)):
+                best = points[j]
         if best is None or abs(best[0] - ts) > tolerance_s:
             return None
         return best[1]
