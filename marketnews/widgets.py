@@ -52,6 +52,9 @@ class WidgetView:
     low_volume: bool
     summary: str  # the whole widget as one sentence, for feeds and accessible names
     history: tuple[Point, ...]
+    # The same instants as end_iso/as_of_iso, for templates to format in the site's timezone.
+    end_date: datetime | None = None
+    as_of: datetime | None = None
 
 
 def age_text(seconds: int) -> str:
@@ -159,4 +162,6 @@ def widget_view(
         low_volume=quote.volume is not None and quote.volume < low_volume,
         summary=summary,
         history=quote.history,
+        end_date=quote.end_date,
+        as_of=quote.as_of,
     )
