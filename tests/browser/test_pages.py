@@ -30,7 +30,8 @@ OVERFLOW_JS = """() => {
   const width = window.innerWidth;
   const wide = [...document.querySelectorAll('body *')]
     .filter(e => e.getBoundingClientRect().right > width + 0.5)
-    .map(e => e.tagName.toLowerCase() + (e.className && typeof e.className === 'string' ? '.' + e.className.split(' ').join('.') : ''));
+    .map(e => e.tagName.toLowerCase() + (typeof e.className === 'string' && e.className
+      ? '.' + e.className.split(' ').join('.') : ''));
   return {scrollWidth: document.documentElement.scrollWidth, width, wide: wide.slice(0, 5)};
 }"""
 
