@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from marketnews.assets import fingerprint
 from marketnews.cache import BodyCache, body_key, load_body_cache, save_body_cache
 from marketnews.config import SiteConfig, load_config
 from marketnews.content import Article, RefUse, parse_article
@@ -247,6 +248,7 @@ def restrict(snapshot: Snapshot, keys: Sequence[str]) -> Snapshot:
 
 
 def static_files(static: Path) -> Iterator[OutputFile]:
+    """Every file under static/ (dot files left out), in path order."""
     if not static.is_dir():
         return
     for path in sorted(p for p in static.rglob("*") if p.is_file() and not p.name.startswith(".")):
@@ -275,8 +277,9 @@ def build(
     timings["snapshot"] = time.perf_counter() - started - timings["gather"]
 
     env = make_environment(paths.layouts, gathered.config.tz)
+    assets = fingerprint(static_files(paths.static))
     inp = SiteInput(config=gathered.config, articles=published, bodies=gathered.bodies,
-                    snapshot=snapshot, now=now)
+                    snapshot=snapshot, now=now, assets=assets)
     pages = 0
 
     def files() -> Iterator[OutputFile]:
@@ -286,7 +289,7 @@ def build(
             if pages % 500 == 0:
                 progress("writing pages", pages, 0)
             yield f
-        yield from static_files(paths.static)
+        yield from assets.files
 
     report = write(files(), paths.out)
     save_body_cache(paths.cache, cache)
