@@ -45,8 +45,14 @@ class Assets:
     files: tuple[OutputFile, ...] = ()  # every file to write: originals, then hashed copies
 
     def url(self, path: str) -> str:
-        """The root-relative URL of a static file's fingerprinted copy (`asset_url` in templates)."""
+        """The root-relative URL of a static file's fingerprinted copy (`asset_url` in templates).
+
+        With no static files at all (a site without `static/`, or a renderer given no
+        assets) the path is returned as it is, root-relative.
+        """
         key = path.lstrip("/")
+        if not self.hashed:
+            return "/" + key
         hashed = self.hashed.get(key)
         if hashed is None:
             raise MarketnewsError(f"asset_url({path!r}): no such file under static/")

@@ -18,7 +18,8 @@ MOVED = "xi-jinping-out-before-2027"  # shown by one article; its tags and marke
 def shows(data: bytes, written: str) -> bool:
     """Whether an output file shows the odds of the market written as `written`."""
     attr = re.escape(written)
-    return re.search(rf'data-market=(?:"|&#34;|&quot;){attr}(?:"|&#34;|&quot;)', data.decode("utf-8", "replace")) is not None
+    text = data.decode("utf-8", "replace")
+    return re.search(rf'data-market=(?:"|&#34;|&quot;){attr}(?:"|&#34;|&quot;)', text) is not None
 
 
 def test_two_builds_of_the_same_input_are_byte_identical(tmp_path: Path) -> None:
