@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from marketnews.config import SiteConfig
 from marketnews.content import Article, RefUse, slugify
@@ -146,8 +147,10 @@ class SiteRenderer:
         self.inp, self.env, self.layouts = inp, env, layouts
         self.config = inp.config
         self._widget_html: dict[tuple[WidgetView, str], str] = {}
+        self._items: dict[str, Markup] = {}
         self.env.globals.update(site=self.config, **dict(inp.extra_globals))
         self.env.globals.setdefault("asset_url", lambda path: "/" + path.lstrip("/"))
+        self.env.globals["article_item"] = self.article_item
 
     # --- widgets -----------------------------------------------------------------------
 
@@ -203,29 +206,64 @@ class SiteRenderer:
 
     # --- the site ----------------------------------------------------------------------
 
+    def article_page(self, article: Article) -> tuple[OutputFile, ArticleView]:
+        """An article's page, and its view without the body for the list pages."""
+        view = self.article_view(article)
+        return self._page("article.html", view.url, a=view), replace(view, body_html="")
+
+    def article_item(self, view: ArticleView) -> Markup:
+        """An article as list pages show it, rendered once however many lists it is on."""
+        html = self._items.get(view.url)
+        if html is None:
+            html = self._items[view.url] = Markup(self._render("partials/article_item.html", a=view))
+        return html
+
     def files(self) -> Iterator[OutputFile]:
-        cfg = self.config
-        # Lists show articles without their bodies: keep only the body-less view, so
-        # memory stays flat however many articles there are.
+        """Every file of the site, article pages first."""
         listed: list[ArticleView] = []
         for article in self.inp.articles:
-            view = self.article_view(article)
-            yield self._page("article.html", view.url, a=view)
-            listed.append(replace(view, body_html=""))
-        for pager in paginate(listed, cfg.per_page, "/"):
+            page, view = self.article_page(article)
+            listed.append(view)
+            yield page
+        yield from self.other_pages(listed)
+
+    def other_pages(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
+        """Everything but the article pages, from the articles' body-less views (newest first)."""
+        yield from self.index_pages(listed)
+        yield from self.tag_pages(listed)
+        market_pages = self.market_pages(listed)
+        for page in market_pages:
+            yield self._page("market.html", page.url, market=page)
+        ranked = sorted(market_pages, key=lambda m: (m.widget.state == "unavailable", m.widget.question.lower()))
+        yield self._page("markets.html", "/markets/", markets=ranked, snapshot=self.inp.snapshot)
+        yield self._page("404.html", "/404.html")
+        yield from self.feeds(listed)
+        yield from self.sitemaps(listed, market_pages)
+        yield OutputFile("snapshot.json", snapshot_to_json(self.inp.snapshot).encode("utf-8"))
+
+    def index_pages(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
+        for pager in paginate(listed, self.config.per_page, "/"):
             yield self._page("index.html", pager.url, pager=pager)
 
+    @staticmethod
+    def tags_of(listed: Sequence[ArticleView]) -> dict[str, tuple[str, list[ArticleView]]]:
+        """Tag URL -> (display name, its articles newest first)."""
         tags: dict[str, tuple[str, list[ArticleView]]] = {}
         for v in listed:
             for t in v.tags:
                 tags.setdefault(t.url, (t.name, []))[1].append(v)
-        tag_index = sorted(((name, url, len(items)) for url, (name, items) in tags.items()),
-                           key=lambda x: x[0].lower())
-        for url, (name, items) in sorted(tags.items()):
-            for pager in paginate(items, cfg.per_page, url):
-                yield self._page("tag.html", pager.url, tag=name, pager=pager)
-        yield self._page("tags.html", "/tags/", tags=tag_index)
+        return dict(sorted(tags.items()))
 
+    def tag_pages(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
+        tags = self.tags_of(listed)
+        for url, (name, items) in tags.items():
+            for pager in paginate(items, self.config.per_page, url):
+                yield self._page("tag.html", pager.url, tag=name, pager=pager)
+        index = sorted(((name, url, len(items)) for url, (name, items) in tags.items()), key=lambda x: x[0].lower())
+        yield self._page("tags.html", "/tags/", tags=index)
+
+    def market_pages(self, listed: Sequence[ArticleView]) -> list[MarketPage]:
+        """One page per referenced market or event, listing the articles that reference it."""
         markets: dict[str, tuple[RefUse, list[ArticleView]]] = {}
         for v in listed:
             seen: set[str] = set()
@@ -240,27 +278,24 @@ class SiteRenderer:
                 if path not in seen:
                     seen.add(path)
                     markets.setdefault(path, (use, []))[1].append(v)
-        market_pages: list[MarketPage] = []
-        for path, (use, items) in sorted(markets.items()):
-            page = MarketPage(use.ref, self.widget(use.written, use.ref), "/" + path, tuple(items))
-            market_pages.append(page)
-            yield self._page("market.html", page.url, market=page)
-        market_pages.sort(key=lambda m: (m.widget.state == "unavailable", m.widget.question.lower()))
-        yield self._page("markets.html", "/markets/", markets=market_pages,
-                         snapshot=self.inp.snapshot)
+        return [
+            MarketPage(use.ref, self.widget(use.written, use.ref), "/" + path, tuple(items))
+            for path, (use, items) in sorted(markets.items())
+        ]
 
-        yield self._page("404.html", "/404.html")
-        feed_items = [self.article_view(v.article, "text") for v in listed[: cfg.feed_entries]]
-        yield OutputFile("feed.xml", self._render("feed.xml", items=feed_items).encode("utf-8"))
-        sitemap_pages = (
+    def feeds(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
+        items = [self.article_view(v.article, "text") for v in listed[: self.config.feed_entries]]
+        yield OutputFile("feed.xml", self._render("feed.xml", items=items).encode("utf-8"))
+
+    def sitemaps(self, listed: Sequence[ArticleView], market_pages: Sequence[MarketPage]) -> Iterator[OutputFile]:
+        urls = (
             [("/", listed[0].article.modified if listed else None)]
             + [(v.url, v.article.modified) for v in listed]
-            + [(url, None) for url in sorted(tags)]
+            + [(url, None) for url in self.tags_of(listed)]
             + [(m.url, None) for m in market_pages]
         )
-        yield OutputFile("sitemap.xml", self._render("sitemap.xml", urls=sitemap_pages).encode("utf-8"))
+        yield OutputFile("sitemap.xml", self._render("sitemap.xml", urls=urls).encode("utf-8"))
         yield OutputFile("robots.txt", self._render("robots.txt").encode("utf-8"))
-        yield OutputFile("snapshot.json", snapshot_to_json(self.inp.snapshot).encode("utf-8"))
 
 
 def render_site(inp: SiteInput, env: jinja2.Environment, layouts: Path) -> Iterator[OutputFile]:
