@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from marketnews.assets import Assets
 from marketnews.config import SiteConfig
@@ -152,7 +153,9 @@ class SiteRenderer:
         self.inp, self.env, self.layouts = inp, env, layouts
         self.config = inp.config
         self._widget_html: dict[tuple[WidgetView, str], str] = {}
+        self._items: dict[str, Markup] = {}
         self.env.globals.update(site=self.config, asset_url=inp.assets.url, **dict(inp.extra_globals))
+        self.env.globals["article_item"] = self.article_item
 
     # --- widgets -----------------------------------------------------------------------
 
@@ -240,34 +243,75 @@ class SiteRenderer:
 
     # --- the site ----------------------------------------------------------------------
 
+    def article_page(self, article: Article) -> tuple[OutputFile, ArticleView]:
+        """An article's page, and its view without the body for the list pages."""
+        view = self.article_view(article)
+        page = self._page("article.html", view.url, self.article_meta(view), a=view)
+        return page, replace(view, body_html="")
+
+    def article_item(self, view: ArticleView) -> Markup:
+        """An article as list pages show it, rendered once however many lists it is on."""
+        html = self._items.get(view.url)
+        if html is None:
+            html = self._items[view.url] = Markup(self._render("partials/article_item.html", a=view))
+        return html
+
     def files(self) -> Iterator[OutputFile]:
-        cfg = self.config
-        # Lists show articles without their bodies: keep only the body-less view, so
-        # memory stays flat however many articles there are.
+        """Every file of the site, article pages first."""
         listed: list[ArticleView] = []
         for article in self.inp.articles:
-            view = self.article_view(article)
-            yield self._page("article.html", view.url, self.article_meta(view), a=view)
-            listed.append(replace(view, body_html=""))
+            page, view = self.article_page(article)
+            listed.append(view)
+            yield page
+        yield from self.other_pages(listed)
+
+    def other_pages(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
+        """Everything but the article pages, from the articles' body-less views (newest first)."""
+        yield from self.index_pages(listed)
+        yield from self.tag_pages(listed)
+        market_pages = self.market_pages(listed)
+        for page in market_pages:
+            w = page.widget
+            meta = self.meta(w.question, page.url, f"{w.question}: {w.summary}. Our stories on this market.")
+            yield self._page("market.html", page.url, meta, market=page)
+        ranked = sorted(market_pages, key=lambda m: (m.widget.state == "unavailable", m.widget.question.lower()))
+        meta = self.meta("Markets", "/markets/", "Every prediction market our stories cover, with its current odds.")
+        yield self._page("markets.html", "/markets/", meta, markets=ranked, snapshot=self.inp.snapshot)
+        yield self._page("404.html", "/404.html", self.meta("Page not found", "", noindex=True))
+        yield from self.feeds(listed)
+        yield from self.sitemaps(listed, market_pages)
+        yield OutputFile("robots.txt", self._render("robots.txt").encode("utf-8"))
+        yield OutputFile("snapshot.json", snapshot_to_json(self.inp.snapshot).encode("utf-8"))
+
+    def index_pages(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
+        cfg = self.config
         for pager in paginate(listed, cfg.per_page, "/"):
             title = cfg.title if pager.number == 1 else f"{cfg.title}, page {pager.number}"
             yield self._page("index.html", pager.url, self.meta(title, pager.url), pager=pager)
 
+    @staticmethod
+    def tags_of(listed: Sequence[ArticleView]) -> dict[str, tuple[str, list[ArticleView]]]:
+        """Tag URL -> (display name, its articles newest first)."""
         tags: dict[str, tuple[str, list[ArticleView]]] = {}
         for v in listed:
             for t in v.tags:
                 tags.setdefault(t.url, (t.name, []))[1].append(v)
-        tag_index = sorted(((name, url, len(items)) for url, (name, items) in tags.items()),
-                           key=lambda x: x[0].lower())
-        for url, (name, items) in sorted(tags.items()):
-            feed = FeedLink(f"{cfg.title}: {name}", feed_url(url))
+        return dict(sorted(tags.items()))
+
+    def tag_pages(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
+        tags = self.tags_of(listed)
+        for url, (name, items) in tags.items():
+            feed = FeedLink(f"{self.config.title}: {name}", feed_url(url))
             description = f"Stories about {name}, with the odds of the markets they cover."
-            for pager in paginate(items, cfg.per_page, url):
+            for pager in paginate(items, self.config.per_page, url):
                 title = name if pager.number == 1 else f"{name}, page {pager.number}"
                 meta = self.meta(title, pager.url, description, feeds=(feed,))
                 yield self._page("tag.html", pager.url, meta, tag=name, pager=pager, feed_url=feed.url)
-        yield self._page("tags.html", "/tags/", self.meta("Topics", "/tags/"), tags=tag_index)
+        index = sorted(((name, url, len(items)) for url, (name, items) in tags.items()), key=lambda x: x[0].lower())
+        yield self._page("tags.html", "/tags/", self.meta("Topics", "/tags/"), tags=index)
 
+    def market_pages(self, listed: Sequence[ArticleView]) -> list[MarketPage]:
+        """One page per referenced market or event, listing the articles that reference it."""
         markets: dict[str, tuple[RefUse, list[ArticleView]]] = {}
         for v in listed:
             seen: set[str] = set()
@@ -282,28 +326,12 @@ class SiteRenderer:
                 if path not in seen:
                     seen.add(path)
                     markets.setdefault(path, (use, []))[1].append(v)
-        market_pages: list[MarketPage] = []
-        for path, (use, items) in sorted(markets.items()):
-            page = MarketPage(use.ref, self.widget(use.written, use.ref), "/" + path, tuple(items))
-            market_pages.append(page)
-            w = page.widget
-            meta = self.meta(w.question, page.url, f"{w.question}: {w.summary}. Our stories on this market.")
-            yield self._page("market.html", page.url, meta, market=page)
-        market_pages.sort(key=lambda m: (m.widget.state == "unavailable", m.widget.question.lower()))
-        yield self._page("markets.html", "/markets/",
-                         self.meta("Markets", "/markets/",
-                                   "Every prediction market our stories cover, with its current odds."),
-                         markets=market_pages, snapshot=self.inp.snapshot)
+        return [
+            MarketPage(use.ref, self.widget(use.written, use.ref), "/" + path, tuple(items))
+            for path, (use, items) in sorted(markets.items())
+        ]
 
-        yield self._page("404.html", "/404.html", self.meta("Page not found", "", noindex=True))
-
-        yield from self.feeds(listed, tags)
-        yield from self.sitemaps(listed, tags, market_pages)
-        yield OutputFile("robots.txt", self._render("robots.txt").encode("utf-8"))
-        yield OutputFile("snapshot.json", snapshot_to_json(self.inp.snapshot).encode("utf-8"))
-
-    def feeds(self, listed: Sequence[ArticleView],
-              tags: Mapping[str, tuple[str, list[ArticleView]]]) -> Iterator[OutputFile]:
+    def feeds(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
         """The site-wide Atom feed and one per topic: full articles, odds as text, absolute links."""
         cfg = self.config
         text_views: dict[str, ArticleView] = {}
@@ -316,16 +344,15 @@ class SiteRenderer:
                 text_views[v.article.path] = hit
             return hit
 
-        feeds = [(FeedInfo(cfg.title, "/feed.xml", "/"), listed)]
+        feeds = [(FeedInfo(cfg.title, "/feed.xml", "/"), list(listed))]
         feeds += [(FeedInfo(f"{cfg.title}: {name}", feed_url(url), url), items)
-                  for url, (name, items) in sorted(tags.items())]
+                  for url, (name, items) in self.tags_of(listed).items()]
         for info, items in feeds:
             entries = [entry(v) for v in items[: cfg.feed_entries]]
             xml = self._render("feed.xml", feed=info, items=entries)
             yield OutputFile(feed_path(info.url), xml.encode("utf-8"))
 
-    def sitemaps(self, listed: Sequence[ArticleView], tags: Mapping[str, tuple[str, list[ArticleView]]],
-                 market_pages: Sequence[MarketPage]) -> Iterator[OutputFile]:
+    def sitemaps(self, listed: Sequence[ArticleView], market_pages: Sequence[MarketPage]) -> Iterator[OutputFile]:
         """`sitemap.xml` (an index past the size limit) and the Google News sitemap.
 
         A list page's lastmod is its newest article's: a market page's odds change every
@@ -339,7 +366,7 @@ class SiteRenderer:
             [SitemapEntry("/", newest(listed))]
             + [SitemapEntry(v.url, v.article.modified) for v in listed]
             + [SitemapEntry("/tags/", newest(listed))]
-            + [SitemapEntry(url, newest(items)) for url, (_, items) in sorted(tags.items())]
+            + [SitemapEntry(url, newest(items)) for url, (_, items) in self.tags_of(listed).items()]
             + [SitemapEntry("/markets/", newest(listed))]
             + [SitemapEntry(m.url, newest(m.articles)) for m in sorted(market_pages, key=lambda m: m.url)]
         )
