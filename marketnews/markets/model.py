@@ -40,8 +40,8 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, Literal
 
 from marketnews.errors import SnapshotError
