@@ -13,6 +13,7 @@ stylesheet's name as well.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import posixpath
 import re
@@ -90,6 +91,12 @@ def _rewrite_css(path: str, text: str, hashed: Mapping[str, str]) -> str:
     return _CSS_URL.sub(sub, text)
 
 
+def _data(f: OutputFile) -> bytes:
+    if f.data is None:
+        raise ValueError(f"static file {f.path!r} has no content")
+    return f.data
+
+
 def fingerprint(static: Iterable[OutputFile]) -> Assets:
     """Hash every static file; stylesheets last, with their url() references rewritten first."""
     originals = sorted(static, key=lambda f: f.path)
@@ -98,13 +105,12 @@ def fingerprint(static: Iterable[OutputFile]) -> Assets:
     plain = [f for f in originals if not f.path.endswith(".css")]
     sheets = [f for f in originals if f.path.endswith(".css")]
     for f in plain:
-        hashed[f.path] = hashed_name(f.path, f.data)
+        hashed[f.path] = hashed_name(f.path, _data(f))
         copies.append(OutputFile(hashed[f.path], f.data))
     for f in sheets:
-        try:
-            data = _rewrite_css(f.path, f.data.decode("utf-8"), hashed).encode("utf-8")
-        except UnicodeDecodeError:
-            data = f.data
+        data = _data(f)
+        with contextlib.suppress(UnicodeDecodeError):  # not UTF-8: hashed as it is
+            data = _rewrite_css(f.path, data.decode("utf-8"), hashed).encode("utf-8")
         hashed[f.path] = hashed_name(f.path, data)
         copies.append(OutputFile(hashed[f.path], data))
     return Assets(hashed=dict(sorted(hashed.items())), files=tuple(originals) + tuple(copies))

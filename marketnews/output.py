@@ -8,4 +8,4 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class OutputFile:
     path: str  # relative to the output folder, "/"-separated
-    data: bytes
+    data: bytes | None  # None: the file the previous build wrote is still right; keep it

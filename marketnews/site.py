@@ -11,6 +11,7 @@ leaves a page byte-identical unless something a reader sees on it changed.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -92,6 +93,9 @@ class SiteInput:
     assets: Assets = field(default_factory=Assets)  # static files and their fingerprinted names
     sitemap_max_urls: int = MAX_URLS  # more URLs than this split sitemap.xml under an index
     news_window: timedelta = NEWS_WINDOW
+    # Digest of everything besides the article and its widgets that an article page is
+    # made from (layouts, static files, settings, options); "" turns page reuse off.
+    fingerprint: str = ""
 
 
 def article_url(config: SiteConfig, article: Article) -> str:
@@ -152,59 +156,83 @@ class SiteRenderer:
     def __init__(self, inp: SiteInput, env: jinja2.Environment, layouts: Path):
         self.inp, self.env, self.layouts = inp, env, layouts
         self.config = inp.config
-        self._widget_html: dict[tuple[WidgetView, str], str] = {}
+        self._views: dict[tuple[str, str, float | None], WidgetView] = {}
+        self._widget_html: dict[tuple[str, str, str, str], str] = {}
         self._items: dict[str, Markup] = {}
+        self._digests: dict[tuple[str, str], str] = {}
         self.env.globals.update(site=self.config, asset_url=inp.assets.url, **dict(inp.extra_globals))
         self.env.globals["article_item"] = self.article_item
 
     # --- widgets -----------------------------------------------------------------------
 
-    def widget(self, use_written: str, ref: MarketRef, published: datetime | None = None) -> WidgetView:
-        return widget_view(
-            use_written, ref, self.inp.snapshot.get(ref.key), now=self.inp.now,
-            stale_after_s=self.config.stale_after_s, low_volume=self.config.low_volume,
-            published=published, tz=self.config.tz,
-        )
+    def widget(self, written: str, ref: MarketRef, published: datetime | None = None) -> WidgetView:
+        """The view of one widget; the same reference at the same published price is built once."""
+        quote = self.inp.snapshot.get(ref.key)
+        price = quote.price_at(published) if quote is not None and published is not None else None
+        key = (written, ref.key, price)
+        view = self._views.get(key)
+        if view is None:
+            view = self._views[key] = widget_view(
+                written, ref, quote, now=self.inp.now, stale_after_s=self.config.stale_after_s,
+                low_volume=self.config.low_volume, published=published, tz=self.config.tz,
+            )
+        return view
 
     def widget_html(self, view: WidgetView, variant: str) -> str:
-        key = (view, variant)
+        key = (view.written, view.key, view.published_pct, variant)
         html = self._widget_html.get(key)
         if html is None:
             name = "partials/widget_text.html" if variant == "text" else "partials/widget.html"
-            html = self._render(name, w=view, variant=variant).strip()
-            self._widget_html[key] = html
+            html = self._widget_html[key] = self._render(name, w=view, variant=variant).strip()
         return html
+
+    def market_digest(self, written: str, ref: MarketRef) -> str:
+        """Digest of what a widget shows of a market, apart from the price when published."""
+        key = (written, ref.key)
+        digest = self._digests.get(key)
+        if digest is None:
+            view = self.widget(written, ref)
+            digest = self._digests[key] = hashlib.blake2b(repr(view).encode(), digest_size=16).hexdigest()
+        return digest
+
+    def article_fingerprint(self, article: Article) -> str:
+        """Digest of every input of an article's page and list item.
+
+        An article page is made from the article, its widgets, the site fingerprint and
+        the clock (through `future` and stale quotes, both in the widget views) only; a
+        layout that showed other articles on it would have to be added here.
+        """
+        parts = [self.inp.fingerprint, article.path, article.source_hash, str(article.date > self.inp.now)]
+        body = self.inp.bodies.get(article.path)
+        uses = [(u.written, u.ref) for u in article.markets]
+        if body is not None:
+            uses += [(i.written, r) for i, r in zip(body.inline, inline_refs(body), strict=True) if r is not None]
+        for written, ref in uses:
+            quote = self.inp.snapshot.get(ref.key)
+            price = quote.price_at(article.date) if quote is not None else None
+            parts += [written, self.market_digest(written, ref), repr(price)]
+        return hashlib.blake2b("\x00".join(parts).encode(), digest_size=16).hexdigest()
 
     # --- views -------------------------------------------------------------------------
 
     def article_view(self, article: Article, body_variant: str = "inline") -> ArticleView:
+        """An article with its body, inline widgets filled in (as text for feeds)."""
+        view = self.listed_view(article)
         body = self.inp.bodies.get(article.path)
-        related = tuple(self.widget(u.written, u.ref, article.date) for u in article.markets)
-        html = ""
-        if body is not None:
-            refs = inline_refs(body)
+        if body is None:
+            return view
+        refs = inline_refs(body)
 
-            def fill(i: int) -> str:
-                ref = refs[i] if i < len(refs) else None
-                if ref is None:
-                    return ""
-                view = self.widget(body.inline[i].written, ref, article.date)
-                return self.widget_html(view, body_variant)
+        def fill(i: int) -> str:
+            ref = refs[i] if i < len(refs) else None
+            if ref is None:
+                return ""
+            return self.widget_html(self.widget(body.inline[i].written, ref, article.date), body_variant)
 
-            html = fill_placeholders(body.html, fill)
-            if body_variant != "text":  # pages point at fingerprinted files; feeds keep stable names
-                html = self.inp.assets.rewrite_html(html)
-        image = article.image
-        if image and body_variant != "text":
-            image = self.inp.assets.resolve(image)
-        return ArticleView(
-            article=article, url=article_url(self.config, article), title=article.title,
-            summary=summarise(article, body), authors=article.authors,
-            tags=tuple(TagLink(t, tag_url(t)) for t in article.tags), related=related,
-            body_html=html, date=article.date, updated=article.updated, image=image,
-            image_alt=article.image_alt or "", draft=article.draft,
-            future=article.date > self.inp.now,
-        )
+        html = fill_placeholders(body.html, fill)
+        if body_variant != "text":  # pages point at fingerprinted files; feeds keep stable names
+            html = self.inp.assets.rewrite_html(html)
+        return replace(view, body_html=html)
 
     def _render(self, name: str, **context: Any) -> str:
         context.setdefault("widget", self.widget_html)
@@ -248,6 +276,23 @@ class SiteRenderer:
         view = self.article_view(article)
         page = self._page("article.html", view.url, self.article_meta(view), a=view)
         return page, replace(view, body_html="")
+
+    def listed_view(self, article: Article) -> ArticleView:
+        """An article as list pages need it: widgets and links, no body."""
+        body = self.inp.bodies.get(article.path)
+        return ArticleView(
+            article=article, url=article_url(self.config, article), title=article.title,
+            summary=summarise(article, body), authors=article.authors,
+            tags=tuple(TagLink(t, tag_url(t)) for t in article.tags),
+            related=tuple(self.widget(u.written, u.ref, article.date) for u in article.markets),
+            body_html="", date=article.date, updated=article.updated,
+            image=self.inp.assets.resolve(article.image) if article.image else None,
+            image_alt=article.image_alt or "", draft=article.draft, future=article.date > self.inp.now,
+        )
+
+    def seed_item(self, view: ArticleView, html: str) -> None:
+        """Adopt a list item rendered elsewhere (by a worker process)."""
+        self._items[view.url] = Markup(html)
 
     def article_item(self, view: ArticleView) -> Markup:
         """An article as list pages show it, rendered once however many lists it is on."""

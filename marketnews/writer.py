@@ -12,7 +12,7 @@ where few prices moved rewrites few files: unchanged files keep their bytes and 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,29 +43,36 @@ def _same(old: Path, data: bytes) -> bool:
         return False
 
 
-def existing_files(out: Path) -> set[str]:
-    if not out.is_dir():
-        return set()
-    found: set[str] = set()
-    for dirpath, _, names in os.walk(out):
-        rel = os.path.relpath(dirpath, out)
-        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-        found.update(prefix + n for n in names)
+def existing_files(out: Path) -> dict[str, int]:
+    """Every file under `out` (relative, "/"-separated) with its size in bytes."""
+    found: dict[str, int] = {}
+
+    def walk(folder: str, prefix: str) -> None:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    walk(entry.path, prefix + entry.name + "/")
+                else:
+                    found[prefix + entry.name] = entry.stat(follow_symlinks=False).st_size
+
+    if out.is_dir():
+        walk(str(out), "")
     return found
 
 
-def _guard(out: Path, old: set[str]) -> None:
+def _guard(out: Path, old: Mapping[str, int]) -> None:
     """Refuse to take over a folder that holds files but is not a previous site build."""
-    if old and not ({"index.html", "404.html"} & old):
+    if old and "index.html" not in old and "404.html" not in old:
         raise MarketnewsError(
             f"{out}: the output folder is not empty and does not look like a built site "
             "(no index.html); refusing to replace its files. Choose another --out or empty it."
         )
 
 
-def write_site(files: Iterable[OutputFile], out: Path) -> WriteReport:
+def write_site(files: Iterable[OutputFile], out: Path, existing: Mapping[str, int] | None = None) -> WriteReport:
+    """Write what changed; `existing` is `existing_files(out)` if the caller already has it."""
     out = out.resolve()
-    old = existing_files(out)
+    old = existing_files(out) if existing is None else existing
     _guard(out, old)
     seen: set[str] = set()
     pending: list[OutputFile] = []
@@ -75,6 +82,11 @@ def write_site(files: Iterable[OutputFile], out: Path) -> WriteReport:
         if f.path in seen or f.path.startswith("/") or ".." in parts or "" in parts:
             raise MarketnewsError(f"output path {f.path!r} is written twice or is not a plain relative path")
         seen.add(f.path)
+        if f.data is None:
+            if f.path not in old:
+                raise MarketnewsError(f"output path {f.path!r} was to be kept from the last build, which lacks it")
+            unchanged += 1
+            continue
         if f.path in old:
             if _same(out / f.path, f.data):
                 unchanged += 1
@@ -92,14 +104,14 @@ def write_site(files: Iterable[OutputFile], out: Path) -> WriteReport:
                 made.add(target.parent)
             tmp = target.with_name(f".{target.name}{_TMP_SUFFIX}")
             temps.append((tmp, target))
-            tmp.write_bytes(f.data)
+            tmp.write_bytes(f.data or b"")
     except BaseException:
         for tmp, _ in temps:
             tmp.unlink(missing_ok=True)
         raise
     for tmp, target in temps:
         os.replace(tmp, target)
-    removed = sorted(old - seen)
+    removed = sorted(set(old) - seen)
     for path in removed:
         (out / path).unlink(missing_ok=True)
     for path in removed:  # prune folders the site no longer has, deepest first
