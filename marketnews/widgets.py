@@ -77,11 +77,12 @@ def _direction(change: float | None) -> tuple[str, str, str]:
 
 
 def unavailable(written: str, ref: MarketRef) -> WidgetView:
-    url = (
-        f"https://polymarket.com/event/{ref.event_slug}/{ref.slug}"
-        if ref.event_slug
-        else f"https://polymarket.com/event/{ref.slug}"
-    )
+    if ref.event_slug:
+        url = f"https://polymarket.com/event/{ref.event_slug}/{ref.slug}"
+    elif ref.kind == "event":
+        url = f"https://polymarket.com/event/{ref.slug}"
+    else:  # Polymarket sends /market/<slug> on to the market's page in its event
+        url = f"https://polymarket.com/market/{ref.slug}"
     return WidgetView(
         written=written, key=ref.key, page_url="/" + ref.page_path, question=written,
         url=url, state="unavailable", kind="event" if ref.kind == "event" else "market",

@@ -97,6 +97,7 @@ def test_missing_market_shows_its_link_and_odds_unavailable() -> None:
     t = parsed(v)
     assert v.state == "unavailable" and "odds unavailable" in t.text()
     assert 'href="https://polymarket.com/event/e/gone"' in html(v)
+    assert 'href="https://polymarket.com/market/plain"' in html(view(None, written="plain"))
     assert t.roots[0]["data-probability"] == ""
 
 
