@@ -36,6 +36,7 @@ Every field but `question`/`url` may be absent in a file and takes its default.
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import math
 from collections.abc import Mapping
@@ -236,7 +237,7 @@ class _Reader:
         if not isinstance(value, list) or len(points) != len(value):
             self.bad(name, "a list of [unix seconds, price] pairs")
             return ()
-        return tuple(points) if all(a[0] < b[0] for a, b in zip(points, points[1:])) else tuple(sorted(points))
+        return tuple(points) if all(a[0] < b[0] for a, b in itertools.pairwise(points)) else tuple(sorted(points))
 
 
 def quote_from_json(key: str, data: Any, problems: list[str], default_as_of: datetime) -> Quote | None:
