@@ -85,7 +85,7 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
         super().end_headers()
 
     def send_head(self) -> Any:
-        if self.path.startswith("/images/"):
+        if "/images/" in self.path:
             time.sleep(IMAGE_DELAY_S)
         return super().send_head()
 

@@ -75,7 +75,7 @@ def check_page(v: Any, expected_status: int, *, allow_missing_document: bool = F
     assert skip.get_attribute("href") == "#main"
     for img in page.locator("img").all():
         assert img.get_attribute("alt") is not None, "every image has alt text"
-    for img in page.locator("main img[src^='/images/']").all():
+    for img in page.locator(".article__image img, img.lead__image").all():
         assert img.get_attribute("width") and img.get_attribute("height"), "images give their size"
 
     widgets = page.evaluate(WIDGETS_JS)
