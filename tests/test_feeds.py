@@ -99,3 +99,14 @@ def test_feed_helpers() -> None:
         '<a href="https://s.org/x/">x</a><img src="https://s.org/a.png"><a href="//cdn/x">c</a>'
         '<a href="https://o.org/">o</a>'
     )
+
+
+def test_feed_odds_come_with_the_disclaimer(site: dict[str, bytes]) -> None:
+    checked = 0
+    for entry in parse(site["feed.xml"]).entries:
+        content = entry.content[0].value
+        odds = content.find("Market:</strong>")
+        if odds >= 0:
+            checked += 1
+            assert content.find("<em>Market odds are traders' collective bets") > odds, entry.link
+    assert checked >= 5

@@ -130,3 +130,10 @@ def test_api_text_is_escaped() -> None:
 def test_percent_rounding_never_shows_0_or_100_for_a_live_price() -> None:
     assert [pct(p) for p in (0.001, 0.0049, 0.005, 0.0455, 0.5, 0.996, 1.0, 0.0)] == [
         "<1%", "<1%", "1%", "5%", "50%", ">99%", "100%", "0%"]
+
+
+def test_text_form_carries_the_low_liquidity_caveat() -> None:
+    env = make_environment(REPO / "layouts", ZoneInfo("UTC"))
+    thin = env.get_template("partials/widget_text.html").render(w=view(q(volume=900.0)))
+    assert "Yes 7%, up 1.8 points in 24 hours; $900 traded; thinly traded (under $10K)" in thin
+    assert "thinly traded" not in env.get_template("partials/widget_text.html").render(w=view(q()))
