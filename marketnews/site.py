@@ -26,6 +26,7 @@ from marketnews.assets import Assets
 from marketnews.config import SiteConfig
 from marketnews.content import Article, RefUse, slugify
 from marketnews.feeds import FeedInfo, absolute_links, feed_path, feed_url
+from marketnews.images import image_size
 from marketnews.markets.model import Snapshot, snapshot_to_json
 from marketnews.markets.refs import MarketRef, RefError, parse_ref
 from marketnews.markup import RenderedBody, fill_placeholders
@@ -162,6 +163,17 @@ class SiteRenderer:
         self._digests: dict[tuple[str, str], str] = {}
         self.env.globals.update(site=self.config, asset_url=inp.assets.url, **dict(inp.extra_globals))
         self.env.globals["article_item"] = self.article_item
+        self.env.globals["image_size"] = self.image_size
+        self._sizes: dict[str, tuple[int, int] | None] = {}
+
+    def image_size(self, url: str | None) -> tuple[int, int] | None:
+        """A static image's (width, height) by its root-relative URL, original or fingerprinted; else None."""
+        if not url or not url.startswith("/"):
+            return None
+        if url not in self._sizes:
+            data = next((f.data for f in self.inp.assets.files if f.path == url[1:]), None)
+            self._sizes[url] = image_size(data) if data is not None else None
+        return self._sizes[url]
 
     # --- widgets -----------------------------------------------------------------------
 
