@@ -11,9 +11,10 @@ import multiprocessing
 import multiprocessing.pool
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from functools import cached_property
 from pathlib import Path
 from typing import Any, cast
 
@@ -57,12 +58,18 @@ class SitePaths:
     def config_file(self) -> Path:
         return self.root / "site.yaml"
 
+    @cached_property
+    def _root_prefix(self) -> str:
+        return str(self.root.resolve()) + os.sep
+
     def shown(self, path: Path) -> str:
         """A path as messages show it: relative to the site root when inside it."""
-        try:
-            return path.resolve().relative_to(self.root.resolve()).as_posix()
-        except ValueError:
-            return str(path)
+        text = str(path if path.is_absolute() else path.resolve())
+        if not text.startswith(self._root_prefix):
+            text = str(path.resolve())
+        if text.startswith(self._root_prefix):
+            return text[len(self._root_prefix) :].replace(os.sep, "/")
+        return str(path)
 
 
 @dataclass(frozen=True)
@@ -107,7 +114,8 @@ class BuildReport:
 
 
 def content_files(content: Path) -> list[Path]:
-    return sorted(p for p in content.rglob("*.md") if p.is_file() and not p.name.startswith("."))
+    """Every article file, as absolute paths (resolving the folder once, not each file)."""
+    return sorted(p for p in content.resolve().rglob("*.md") if p.is_file() and not p.name.startswith("."))
 
 
 # Worker processes are forked, so they start with the parent's memory (the body cache,
@@ -304,13 +312,14 @@ def site_files(
     layouts: Path,
     jobs: int,
     previous: Mapping[str, PageRecord] | None = None,
-    existing: Mapping[str, int] | None = None,
+    existing: Collection[str] | None = None,
+    out: Path | None = None,
     manifest: dict[str, PageRecord] | None = None,
 ) -> Iterator[OutputFile]:
     """Every file of the site. Article pages whose fingerprint, and size on disk, match
     `previous` are kept (yielded with data None); the others are rendered, spread over
     worker processes when there are many. `manifest` receives this build's records."""
-    previous, existing = previous or {}, existing or {}
+    previous, existing = previous or {}, existing or ()
     manifest = manifest if manifest is not None else {}
     renderer = SiteRenderer(inp, make_environment(layouts, inp.config.tz), layouts)
     items: dict[int, str] = {}
@@ -321,7 +330,7 @@ def site_files(
         prints.append(fp)
         path = page_file(article_url(inp.config, article))
         record = previous.get(path)
-        if fp and record is not None and record[0] == fp and existing.get(path) == record[1]:
+        if fp and record is not None and record[0] == fp and path in existing and _size(out, path) == record[1]:
             items[i] = record[2]
             manifest[path] = record
             yield OutputFile(path, None)
@@ -356,6 +365,13 @@ def site_files(
     yield from renderer.other_pages(listed)
 
 
+def _size(out: Path | None, path: str) -> int:
+    try:
+        return os.stat(os.path.join(out, path)).st_size if out is not None else -1
+    except OSError:
+        return -1
+
+
 def site_fingerprint(paths: SitePaths, config: SiteConfig, options: BuildOptions) -> str:
     """Digest of the inputs every page shares: layouts, static files, settings, options, version."""
     h = hashlib.blake2b(digest_size=16)
@@ -384,7 +400,7 @@ def build(
     now: datetime,
     snapshot_source: SnapshotSource,
     progress: Progress = _no_progress,
-    write: Callable[[Iterator[OutputFile], Path, Mapping[str, int]], WriteReport] = write_site,
+    write: Callable[[Iterator[OutputFile], Path, Collection[str]], WriteReport] = write_site,
 ) -> BuildReport:
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -409,7 +425,7 @@ def build(
 
     def files() -> Iterator[OutputFile]:
         nonlocal pages
-        for f in site_files(inp, paths.layouts, options.jobs, previous, existing, manifest):
+        for f in site_files(inp, paths.layouts, options.jobs, previous, existing, paths.out.resolve(), manifest):
             pages += f.path.endswith(".html")
             if pages % 500 == 0:
                 progress("rendering pages", pages, 0)
