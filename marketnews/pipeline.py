@@ -319,9 +319,8 @@ def site_files(
     """Every file of the site. Article pages whose fingerprint, and size on disk, match
     `previous` are kept (yielded with data None); the others are rendered, spread over
     worker processes when there are many. `manifest` receives this build's records."""
-    previous, existing = previous or {}, existing or ()
-    manifest = manifest if manifest is not None else {}
-    renderer = SiteRenderer(inp, make_environment(layouts, inp.config.tz), layouts)
+    reuse = ManifestReuse(previous or {}, set(existing or ()), out, manifest if manifest is not None else {})
+    renderer = SiteRenderer(inp, make_environment(layouts, inp.config.tz), layouts, reuse)
     items: dict[int, str] = {}
     todo: list[int] = []
     prints: list[str] = []
@@ -329,10 +328,8 @@ def site_files(
         fp = renderer.article_fingerprint(article) if inp.fingerprint else ""
         prints.append(fp)
         path = page_file(article_url(inp.config, article))
-        record = previous.get(path)
-        if fp and record is not None and record[0] == fp and path in existing and _size(out, path) == record[1]:
-            items[i] = record[2]
-            manifest[path] = record
+        if fp and reuse.keep(path, fp):
+            items[i] = reuse.previous[path][2]
             yield OutputFile(path, None)
         else:
             todo.append(i)
@@ -346,7 +343,7 @@ def site_files(
             for i, (page, item) in zip(chunk, rendered, strict=True):
                 items[i] = item
                 if prints[i]:
-                    manifest[page.path] = (prints[i], len(page.data or b""), item)
+                    reuse.record(page.path, prints[i], len(page.data or b""), item)
                 yield page
         if pool:
             pool.close()
@@ -365,11 +362,29 @@ def site_files(
     yield from renderer.other_pages(listed)
 
 
-def _size(out: Path | None, path: str) -> int:
-    try:
-        return os.stat(os.path.join(out, path)).st_size if out is not None else -1
-    except OSError:
-        return -1
+@dataclass
+class ManifestReuse:
+    """Page reuse backed by the last build's manifest and the files in the output folder."""
+
+    previous: Mapping[str, PageRecord]
+    existing: set[str]
+    out: Path | None
+    manifest: dict[str, PageRecord]
+
+    def keep(self, path: str, fingerprint: str) -> bool:
+        record = self.previous.get(path)
+        if record is None or record[0] != fingerprint or path not in self.existing or self.out is None:
+            return False
+        try:  # a file changed by hand since (another size) is rendered again
+            if os.stat(os.path.join(self.out, path)).st_size != record[1]:
+                return False
+        except OSError:
+            return False
+        self.manifest[path] = record
+        return True
+
+    def record(self, path: str, fingerprint: str, size: int, item: str = "") -> None:
+        self.manifest[path] = (fingerprint, size, item)
 
 
 def site_fingerprint(paths: SitePaths, config: SiteConfig, options: BuildOptions) -> str:
