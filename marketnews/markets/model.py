@@ -38,9 +38,10 @@ from __future__ import annotations
 import bisect
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from typing import Any, Literal, Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from marketnews.errors import SnapshotError
 
@@ -91,9 +92,8 @@ class Quote:
         i = bisect.bisect_left(times, ts)
         best: Point | None = None
         for j in (i - 1, i):
-            if 0 <= j < len(points):
-                if best is None or abs(points[j][0] - ts) < abs(best[0] - ts):
-                    best = points[j]
+            if 0 <= j < len(points) and (best is None or abs(points[j][0] - ts) < abs(best[0] - ts)):
+                best = points[j]
         if best is None or abs(best[0] - ts) > tolerance_s:
             return None
         return best[1]
@@ -120,13 +120,13 @@ class Snapshot:
 
 
 def format_time(when: datetime) -> str:
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(text: str) -> datetime:
     """Parse ISO 8601 (a trailing Z, or an offset; naive means UTC)."""
     value = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _num(value: float | None, digits: int = 6) -> float | None:

@@ -1,0 +1,9 @@
+#!/usr/bin/env python3
+"""Build the site: `python build.py [options]` is `marketnews build [options]`."""
+
+import sys
+
+from marketnews.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

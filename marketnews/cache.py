@@ -1,0 +1,68 @@
+"""The build cache: rendered Markdown bodies keyed by their text, kept between builds. Disk I/O.
+
+The hourly rebuild changes prices, not articles, so a body rendered once is reused
+until its text (or the renderer, via MARKUP_VERSION) changes. The cache is one pickle
+file in the cache folder; a missing, stale or unreadable cache only costs time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from marketnews.markup import MARKUP_VERSION, RenderedBody
+
+_FILE = f"bodies-v{MARKUP_VERSION}.pickle"
+
+
+def body_key(body: str) -> str:
+    return hashlib.blake2b(body.encode("utf-8"), digest_size=16).hexdigest()
+
+
+@dataclass
+class BodyCache:
+    entries: dict[str, RenderedBody] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)
+    dirty: bool = False
+
+    def get(self, key: str) -> RenderedBody | None:
+        hit = self.entries.get(key)
+        if hit is not None:
+            self.used.add(key)
+        return hit
+
+    def put(self, key: str, body: RenderedBody) -> None:
+        self.entries[key] = body
+        self.used.add(key)
+        self.dirty = True
+
+
+def load_body_cache(folder: Path | None) -> BodyCache:
+    if folder is None:
+        return BodyCache()
+    try:
+        with open(folder / _FILE, "rb") as fh:
+            entries = pickle.load(fh)
+        if isinstance(entries, dict):
+            return BodyCache(entries)
+    except Exception:  # an unreadable cache is an empty cache
+        pass
+    return BodyCache()
+
+
+def save_body_cache(folder: Path | None, cache: BodyCache) -> None:
+    """Keep only the bodies this build used; write atomically, and only when it changed."""
+    if folder is None:
+        return
+    pruned = len(cache.used) != len(cache.entries)
+    if not (cache.dirty or pruned):
+        return
+    keep = {k: v for k, v in cache.entries.items() if k in cache.used}
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{_FILE}.{os.getpid()}"
+    with open(tmp, "wb") as fh:
+        pickle.dump(keep, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, folder / _FILE)

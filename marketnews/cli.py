@@ -1,0 +1,211 @@
+"""The command line: argparse, the clock, the environment, messages and exit codes.
+
+The only module that reads the clock and the environment or prints; everything it
+calls takes those as arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from marketnews import __version__
+from marketnews.config import load_config
+from marketnews.content import slugify
+from marketnews.errors import ConfigError, ContentError, MarketnewsError, Problem
+from marketnews.markets.model import Snapshot
+from marketnews.pipeline import (
+    BuildOptions,
+    BuildReport,
+    Gathered,
+    SitePaths,
+    SnapshotSource,
+    build,
+    gather,
+    snapshot_from_file,
+)
+from marketnews.widgets import age_text
+
+COMMANDS = ("build", "check", "new")
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def now_utc() -> datetime:
+    """The build's clock; SOURCE_DATE_EPOCH pins it for reproducible builds and tests."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        return datetime.fromtimestamp(int(epoch), tz=UTC)
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--root", type=Path, default=Path("."), help="site folder holding site.yaml (default: .)")
+    p.add_argument("--content", type=Path, help="articles folder (default: <root>/content)")
+    p.add_argument("--snapshot", type=Path, metavar="FILE", help="take odds from this snapshot file; no network")
+    p.add_argument("--drafts", action="store_true", help="include articles marked draft: true")
+    p.add_argument("--future", action="store_true", help="include articles dated in the future")
+    p.add_argument("--strict", action="store_true", help="treat warnings as errors")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="marketnews", description="Build a market-linked news site.")
+    top.add_argument("--version", action="version", version=f"marketnews {__version__}")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND")
+    b = sub.add_parser("build", help="build the site into the output folder (the default command)")
+    _common(b)
+    b.add_argument("--out", type=Path, help="output folder (default: <root>/public)")
+    b.add_argument("--quiet", "-q", action="store_true", help="print only errors and warnings")
+    c = sub.add_parser("check", help="validate site.yaml and every article; write nothing")
+    _common(c)
+    n = sub.add_parser("new", help="write a new draft article with its frontmatter filled in")
+    n.add_argument("title")
+    n.add_argument("--root", type=Path, default=Path("."))
+    n.add_argument("--content", type=Path)
+    return top
+
+
+def site_paths(args: argparse.Namespace) -> SitePaths:
+    root = args.root
+    out = getattr(args, "out", None) or root / "public"
+    cache = Path(os.environ.get("MARKETNEWS_CACHE", root / ".cache"))
+    return SitePaths(root=root, content=args.content or root / "content", out=out, cache=cache)
+
+
+def default_snapshot_source(paths: SitePaths) -> SnapshotSource:
+    """The last snapshot in the cache folder, else the example snapshot named in site.yaml."""
+
+    def load(gathered: Gathered, now: datetime) -> tuple[Snapshot, str]:
+        cached = paths.cache / "snapshot.json" if paths.cache else None
+        if cached is not None and cached.is_file():
+            return snapshot_from_file(cached, f"odds from the cached snapshot {paths.shown(cached)}")(gathered, now)
+        example = gathered.config.example_snapshot
+        if example:
+            file = paths.root / example
+            snap, _ = snapshot_from_file(file)(gathered, now)
+            return snap, f"odds from the example snapshot {example} (no live odds)"
+        return Snapshot(taken_at=now, quotes={}, source="none"), "no snapshot: every widget shows 'odds unavailable'"
+
+    return load
+
+
+class Console:
+    """Progress on a terminal, messages on stderr."""
+
+    def __init__(self, stream: TextIO, quiet: bool = False):
+        self.stream, self.quiet = stream, quiet
+        self.live = stream.isatty() and not quiet
+        self.started = time.monotonic()
+        self.shown = False
+
+    def progress(self, stage: str, done: int, total: int) -> None:
+        if not self.live or time.monotonic() - self.started < 0.5:
+            return
+        count = f"{done:,}/{total:,}" if total else f"{done:,}"
+        self.stream.write(f"\r\033[K{stage} {count}")
+        self.stream.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            self.stream.write("\r\033[K")
+            self.shown = False
+
+    def problems(self, problems: tuple[Problem, ...] | list[Problem]) -> None:
+        self.clear()
+        for p in problems:
+            print(p, file=self.stream)
+
+
+def summary_line(report: BuildReport) -> str:
+    parts = [f"built {report.pages:,} pages from {report.articles:,} articles in {report.seconds:.2f} s"]
+    if report.written is not None:
+        parts.append(report.written.churn())
+    parts.append(f"{len(report.warnings)} warning{'s' if len(report.warnings) != 1 else ''}")
+    line = "; ".join(parts) + f"\n{report.snapshot_note}"
+    if report.stale:
+        plural = "s" if report.stale != 1 else ""
+        line += f"; {report.stale} stale quote{plural}, the oldest {age_text(report.oldest_stale_s)}"
+    return line
+
+
+def cmd_build(args: argparse.Namespace, console: Console) -> int:
+    paths = site_paths(args)
+    options = BuildOptions(drafts=args.drafts, future=args.future, strict=args.strict)
+    source = snapshot_from_file(args.snapshot) if args.snapshot else default_snapshot_source(paths)
+    report = build(paths, options, now_utc(), source, console.progress)
+    console.problems(report.warnings)
+    if not args.quiet:
+        print(summary_line(report), file=sys.stdout)
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace, console: Console) -> int:
+    paths = site_paths(args)
+    options = BuildOptions(drafts=True, future=True, strict=args.strict)
+    gathered = gather(paths, options, console.progress)
+    warnings = list(gathered.problems)
+    if args.snapshot:
+        from marketnews.pipeline import missing_quote_problems
+
+        snapshot, _ = snapshot_from_file(args.snapshot)(gathered, now_utc())
+        warnings += missing_quote_problems(gathered, snapshot, gathered.articles)
+        if args.strict and len(warnings) > len(gathered.problems):
+            raise ContentError([Problem(p.path, p.line, p.field, p.message, "error") for p in warnings])
+    console.problems(sorted(warnings))
+    print(f"checked {len(gathered.articles)} articles: no errors, {len(warnings)} warning(s)")
+    return EXIT_OK
+
+
+def cmd_new(args: argparse.Namespace, console: Console) -> int:
+    root = args.root
+    config, _ = load_config(root / "site.yaml", "site.yaml")
+    content = args.content or root / "content"
+    slug = slugify(args.title)
+    if not slug:
+        raise MarketnewsError(f"cannot make a file name from the title {args.title!r}")
+    path = content / f"{slug}.md"
+    if path.exists():
+        raise MarketnewsError(f"{path}: already exists; choose another title or edit that file")
+    when = now_utc().astimezone(config.tz).replace(second=0)
+    title = args.title.replace("\\", "\\\\").replace('"', '\\"')
+    author = f"author: {config.author}\n" if config.author else "author: \n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f'---\ntitle: "{title}"\ndate: {when.isoformat()}\n{author}summary: ""\ntags: []\n'
+        "markets:\n  # - some-market-slug\n  # - https://polymarket.com/event/some-event/some-market\n"
+        "draft: true\n---\nWrite the story here. Put a market's odds inside the text with:\n\n"
+        "```market\nsome-market-slug\n```\n",
+        encoding="utf-8",
+    )
+    print(f"wrote {path} (a draft: build with --drafts, or remove 'draft: true' to publish)")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if not args_list or (args_list[0] not in COMMANDS and args_list[0] not in ("-h", "--help", "--version")):
+        args_list.insert(0, "build")
+    args = parser().parse_args(args_list)
+    console = Console(sys.stderr, quiet=getattr(args, "quiet", False))
+    handlers = {"build": cmd_build, "check": cmd_check, "new": cmd_new}
+    try:
+        return handlers[args.command](args, console)
+    except ContentError as exc:
+        console.problems(exc.problems)
+        errors = sum(1 for p in exc.problems if p.severity == "error")
+        print(f"failed: {errors} error{'s' if errors != 1 else ''}; nothing was written", file=sys.stderr)
+        return EXIT_FAILED
+    except (ConfigError, MarketnewsError) as exc:
+        console.clear()
+        print(f"error: {exc}", file=sys.stderr)
+        print("failed; nothing was written", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        console.clear()
+        print("interrupted; the previous output is unchanged", file=sys.stderr)
+        return 130

@@ -1,0 +1,112 @@
+"""site.yaml -> a frozen `SiteConfig`, every problem reported at once. Reads one file."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from marketnews.errors import ConfigError, Problem
+from marketnews.yamlmap import YamlProblem, load_mapping
+
+DEFAULT_PERMALINK = "/{year}/{month}/{slug}/"
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    title: str
+    base_url: str  # no trailing slash, e.g. "https://example.org"
+    tagline: str = ""
+    description: str = ""
+    language: str = "en"
+    timezone: str = "UTC"
+    author: str = ""  # default byline for `marketnews new`
+    per_page: int = 20
+    feed_entries: int = 20
+    permalink: str = DEFAULT_PERMALINK
+    disclaimer: str = ""
+    low_volume: float = 10_000.0  # markets traded less than this (USD) carry a caveat
+    stale_after_s: int = 2 * 3600  # quotes older than this are labelled with their age
+    example_snapshot: str = ""  # path relative to the site root, or ""
+    gamma_url: str = "https://gamma-api.polymarket.com"
+    clob_url: str = "https://clob.polymarket.com"
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)  # `params:` for layouts
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "title": str,
+    "base_url": str,
+    "tagline": str,
+    "description": str,
+    "language": str,
+    "timezone": str,
+    "author": str,
+    "per_page": int,
+    "feed_entries": int,
+    "permalink": str,
+    "disclaimer": str,
+    "low_volume": (int, float),
+    "stale_after_hours": (int, float),
+    "example_snapshot": str,
+    "gamma_url": str,
+    "clob_url": str,
+    "params": dict,
+}
+
+
+def load_config(path: Path, shown: str | None = None) -> tuple[SiteConfig, tuple[Problem, ...]]:
+    """Read and validate site.yaml into (config, warnings); raise ConfigError listing every error."""
+    name = shown or path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{name}: not found; a site needs a site.yaml with at least title and base_url") from None
+    try:
+        doc = load_mapping(text)
+    except YamlProblem as exc:
+        raise ConfigError(f"{name}:{exc.line}: {exc.message}") from None
+    problems: list[Problem] = []
+    values: dict[str, Any] = {}
+    for key, value in doc.data.items():
+        line = doc.lines.get(key, 1)
+        expected = _FIELDS.get(key)
+        if expected is None:
+            near = difflib.get_close_matches(key, _FIELDS, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            problems.append(Problem(name, line, key, f"unknown setting{hint}", "warning"))
+            continue
+        if isinstance(value, bool) or not isinstance(value, expected):
+            kind = expected.__name__ if isinstance(expected, type) else "number"
+            problems.append(Problem(name, line, key, f"expected {kind}, got {value!r}"))
+            continue
+        values[key] = value
+    for required in ("title", "base_url"):
+        if required not in doc.data:
+            problems.append(Problem(name, 1, required, "required setting is missing"))
+    if "timezone" in values:
+        try:
+            ZoneInfo(values["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(Problem(name, doc.lines["timezone"], "timezone",
+                                    f"expected an IANA zone like 'Europe/London', got {values['timezone']!r}"))
+            del values["timezone"]
+    if "permalink" in values and "{slug}" not in values["permalink"]:
+        problems.append(Problem(name, doc.lines["permalink"], "permalink",
+                                f"expected a pattern containing {{slug}}, got {values['permalink']!r}"))
+    for positive in ("per_page", "feed_entries"):
+        if positive in values and values[positive] < 1:
+            problems.append(Problem(name, doc.lines[positive], positive, "expected a number of 1 or more"))
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise ConfigError("\n".join(str(p) for p in sorted(problems)))
+    if "stale_after_hours" in values:
+        values["stale_after_s"] = int(float(values.pop("stale_after_hours")) * 3600)
+    values["extra"] = values.pop("params", {})
+    values["base_url"] = values["base_url"].rstrip("/")
+    return SiteConfig(**values), tuple(sorted(problems))

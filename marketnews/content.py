@@ -1,0 +1,260 @@
+"""Article source text -> a validated, frozen `Article` plus every problem found. No I/O.
+
+The frontmatter is YAML between a first line `---` and the next `---` (or `...`) line.
+Every problem is located as `path:line: field: message`; unknown keys are warnings
+that suggest the nearest known key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, time, tzinfo
+from typing import Any
+
+from marketnews.errors import Problem
+from marketnews.markets.refs import MarketRef, RefError, parse_ref
+from marketnews.yamlmap import YamlProblem, load_mapping
+
+KNOWN_KEYS = (
+    "title", "date", "updated", "author", "summary", "tags", "markets",
+    "image", "image_alt", "draft", "slug",
+)
+_SLUG_OK = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_FENCE_END = re.compile(r"^(---|\.\.\.)[ \t]*$", re.M)
+
+
+@dataclass(frozen=True, order=True)
+class RefUse:
+    """One place an article references a market: the reference, as written, and its line."""
+
+    ref: MarketRef
+    written: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Article:
+    path: str  # as shown in messages, e.g. "content/nato-2027.md"
+    slug: str
+    title: str
+    date: datetime
+    updated: datetime | None
+    authors: tuple[str, ...]
+    summary: str | None
+    tags: tuple[str, ...]
+    markets: tuple[RefUse, ...]
+    image: str | None
+    image_alt: str | None
+    draft: bool
+    body: str
+    body_line: int  # 1-based line of the file where the body starts
+    source_hash: str
+
+    @property
+    def modified(self) -> datetime:
+        return self.updated or self.date
+
+
+def slugify(text: str) -> str:
+    """ASCII, lowercase, hyphen-separated; "Étienne's NATO plan" -> "etiennes-nato-plan"."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    ascii_text = re.sub(r"['’]", "", ascii_text.lower())
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")
+
+
+def split_frontmatter(text: str) -> tuple[str, str, int] | None:
+    """(yaml, body, body_line) or None when the file does not start with a `---` block."""
+    if not (text.startswith("---\n") or text.startswith("---\r\n")):
+        return None
+    start = text.index("\n") + 1
+    end = _FENCE_END.search(text, start)
+    if end is None:
+        return None
+    yaml_text = text[start : end.start()]
+    after = text.find("\n", end.end())
+    body = "" if after == -1 else text[after + 1 :]
+    body_line = text.count("\n", 0, after + 1) + 1 if after != -1 else text.count("\n") + 2
+    return yaml_text, body, body_line
+
+
+def parse_when(value: Any, tz: tzinfo) -> datetime | None:
+    """A YAML date/datetime or ISO 8601 string -> aware datetime; bare dates are midnight in tz."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=tz)
+    if isinstance(value, date):
+        return datetime.combine(value, time(0, 0), tzinfo=tz)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+                return datetime.combine(date.fromisoformat(text), time(0, 0), tzinfo=tz)
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+    return None
+
+
+def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, list[Problem]]:
+    """Validate one article file's bytes; the Article is None when any error was found."""
+    problems: list[Problem] = []
+
+    def err(line: int, field: str, message: str) -> None:
+        problems.append(Problem(path, line, field, message))
+
+    def warn(line: int, field: str, message: str) -> None:
+        problems.append(Problem(path, line, field, message, "warning"))
+
+    source_hash = hashlib.sha256(raw).hexdigest()
+    try:
+        text = raw.decode("utf-8-sig").replace("\r\n", "\n")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        err(line, "", f"expected UTF-8 text, found byte 0x{raw[exc.start]:02x}")
+        return None, problems
+    split = split_frontmatter(text)
+    if split is None:
+        first = text.split("\n", 1)[0][:40]
+        if text.startswith("---"):
+            err(1, "", "frontmatter is not closed: expected a second '---' line after the YAML")
+        else:
+            err(1, "", f"expected YAML frontmatter starting with '---' on line 1, found {first!r}")
+        return None, problems
+    yaml_text, body, body_line = split
+    try:
+        doc = load_mapping(yaml_text)
+    except YamlProblem as exc:
+        err(exc.line + 1, "", exc.message)
+        return None, problems
+    data = doc.data
+
+    def line_of(key: str) -> int:
+        return doc.lines.get(key, 0) + 1 if key in doc.lines else 1
+
+    for key in data:
+        if key not in KNOWN_KEYS:
+            near = difflib.get_close_matches(key, KNOWN_KEYS, n=1, cutoff=0.6)
+            hint = f"; did you mean {near[0]!r}?" if near else f"; known keys: {', '.join(KNOWN_KEYS)}"
+            warn(line_of(key), key, f"unknown key{hint}")
+
+    def text_field(key: str, required: bool = False) -> str | None:
+        if key not in data or data[key] is None:
+            if required:
+                err(line_of(key) if key in data else 1, key, "required field is missing")
+            return None
+        value = data[key]
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            value = str(value).strip()
+            if value or not required:
+                return value or None
+        err(line_of(key), key, f"expected text, got {_show(value)}")
+        return None
+
+    def list_field(key: str) -> list[str]:
+        value = data.get(key)
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return [v for v in value]
+        err(line_of(key), key, f"expected a text or a list of texts, got {_show(value)}")
+        return []
+
+    def when_field(key: str, required: bool = False) -> datetime | None:
+        if data.get(key) is None:
+            if required:
+                err(line_of(key) if key in data else 1, key, "required field is missing")
+            return None
+        parsed = parse_when(data[key], tz)
+        if parsed is None:
+            err(line_of(key), key, f"expected an ISO 8601 date like 2026-11-20T09:30:00Z, got {_show(data[key])}")
+        return parsed
+
+    title = text_field("title", required=True)
+    when = when_field("date", required=True)
+    updated = when_field("updated")
+    if when and updated and updated < when:
+        warn(line_of("updated"), "updated", "is earlier than 'date'")
+    summary = text_field("summary")
+    image = text_field("image")
+    image_alt = text_field("image_alt")
+    if image and not image_alt:
+        warn(line_of("image"), "image_alt", "image has no alt text; add 'image_alt:' describing it")
+    authors = tuple(a.strip() for a in list_field("author") if a.strip())
+    tags: list[str] = []
+    for tag in list_field("tags"):
+        if not slugify(tag):
+            err(line_of("tags"), "tags", f"tag {tag!r} has no letters or digits")
+        elif tag.strip() not in tags:
+            tags.append(tag.strip())
+    draft = data.get("draft", False)
+    if not isinstance(draft, bool):
+        err(line_of("draft"), "draft", f"expected true or false, got {_show(draft)}")
+        draft = False
+    slug = text_field("slug")
+    if slug is not None and not _SLUG_OK.match(slug):
+        err(line_of("slug"), "slug", f"expected lowercase letters, digits and hyphens, got {slug!r}")
+    if slug is None:
+        stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        slug = slugify(stem)
+        if not slug:
+            err(1, "slug", f"cannot make a URL slug from the file name {stem!r}; add 'slug:'")
+
+    markets: list[RefUse] = []
+    raw_markets = data.get("markets")
+    if raw_markets is not None:
+        if isinstance(raw_markets, str):
+            raw_markets = [raw_markets]
+        if not isinstance(raw_markets, list):
+            err(line_of("markets"), "markets",
+                f"expected a list of slugs or polymarket.com URLs, got {_show(raw_markets)}")
+            raw_markets = []
+        base = line_of("markets")
+        for i, item in enumerate(raw_markets):
+            line = _item_line(yaml_text, base, i)
+            if not isinstance(item, str):
+                err(line, "markets", f"expected a slug or polymarket.com URL, got {_show(item)}")
+                continue
+            try:
+                ref = parse_ref(item)
+            except RefError as exc:
+                err(line, "markets", str(exc))
+                continue
+            if any(u.ref.key == ref.key for u in markets):
+                warn(line, "markets", f"{item!r} is listed twice")
+                continue
+            markets.append(RefUse(ref, item.strip(), line))
+
+    if any(p.severity == "error" for p in problems) or title is None or when is None or slug is None:
+        return None, problems
+    return Article(
+        path=path, slug=slug, title=title, date=when, updated=updated, authors=authors,
+        summary=summary, tags=tuple(tags), markets=tuple(markets), image=image,
+        image_alt=image_alt, draft=draft, body=body, body_line=body_line, source_hash=source_hash,
+    ), problems
+
+
+def _item_line(yaml_text: str, key_line: int, index: int) -> int:
+    """Best line for the index-th `- item` under a block list starting at key_line (file lines)."""
+    lines = yaml_text.split("\n")
+    seen = -1
+    for n in range(key_line - 1, len(lines)):
+        stripped = lines[n].lstrip()
+        if n > key_line - 1 and lines[n] and not lines[n][0].isspace() and not stripped.startswith("-"):
+            break
+        if stripped.startswith("- ") or stripped == "-":
+            seen += 1
+            if seen == index:
+                return n + 2  # +1 for 1-based, +1 for the opening '---' line
+    return key_line
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (list, dict)):
+        return f"a {type(value).__name__} {value!r}"[:80]
+    return repr(value)[:80]

@@ -1,0 +1,119 @@
+"""Markdown body -> HTML with widget placeholders (markdown-it-py + the `market` fence). No I/O.
+
+A fenced block whose info string is `market` holds one market reference a line. It is
+rendered as a placeholder comment, `<!--mn:widget:N-->`, that the site stage replaces
+with the widget for the N-th inline reference. Keeping prices out of the rendered body
+means a body's HTML depends on its text alone, so it can be cached across builds while
+the odds change every hour.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from mdit_py_plugins.footnote import footnote_plugin
+
+# Bump when rendering changes, so cached bodies are rendered again.
+MARKUP_VERSION = "1"
+PLACEHOLDER = re.compile(r"<!--mn:widget:(\d+)-->")
+
+
+@dataclass(frozen=True)
+class InlineRef:
+    written: str
+    line: int  # 0-based line within the body
+
+
+@dataclass(frozen=True)
+class RenderedBody:
+    html: str
+    inline: tuple[InlineRef, ...]
+    first_paragraph: str
+    images_without_alt: tuple[int, ...]  # 0-based body lines
+    empty_market_blocks: tuple[int, ...]
+
+
+def market_plugin(md: MarkdownIt) -> None:
+    """Render ```market fences as widget placeholders numbered in `env["inline"]` order."""
+    original = md.renderer.rules.get("fence")  # type: ignore[attr-defined]
+
+    def render_fence(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+        token = tokens[idx]
+        if token.info.strip().lower() != "market":
+            assert original is not None
+            return str(original(tokens, idx, options, env))
+        indices = token.meta.get("mn_indices", [])
+        if not indices:
+            return ""
+        marks = "".join(f"<!--mn:widget:{i}-->" for i in indices)
+        return f'<div class="market-inline">{marks}</div>\n'
+
+    md.add_render_rule("fence", render_fence)
+
+
+def _make_markdown() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"typographer": True})
+    md.enable(["table", "strikethrough", "replacements", "smartquotes"])
+    md.use(footnote_plugin)
+    md.use(market_plugin)
+    return md
+
+
+_md: MarkdownIt | None = None
+
+
+def markdown() -> MarkdownIt:
+    global _md
+    if _md is None:
+        _md = _make_markdown()
+    return _md
+
+
+def _plain_text(inline: Token) -> str:
+    parts: list[str] = []
+    for child in inline.children or []:
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+    return " ".join("".join(parts).split())
+
+
+def render_body(body: str) -> RenderedBody:
+    md = markdown()
+    env: dict[str, Any] = {}
+    tokens = md.parse(body, env)
+    inline: list[InlineRef] = []
+    first_paragraph = ""
+    no_alt: list[int] = []
+    empty_blocks: list[int] = []
+    for i, token in enumerate(tokens):
+        if token.type == "fence" and token.info.strip().lower() == "market":
+            start = token.map[0] if token.map else 0
+            indices = []
+            for offset, line in enumerate(token.content.split("\n")):
+                if line.strip() and not line.lstrip().startswith("#"):
+                    indices.append(len(inline))
+                    inline.append(InlineRef(line.strip(), start + 1 + offset))
+            token.meta["mn_indices"] = indices
+            if not indices:
+                empty_blocks.append(start)
+        elif token.type == "inline":
+            if not first_paragraph and i > 0 and tokens[i - 1].type == "paragraph_open":
+                first_paragraph = _plain_text(token)
+            for child in token.children or []:
+                if child.type == "image" and not "".join(
+                    c.content for c in child.children or []
+                ).strip():
+                    no_alt.append(token.map[0] if token.map else 0)
+    html = md.renderer.render(tokens, md.options, env)
+    return RenderedBody(html, tuple(inline), first_paragraph, tuple(no_alt), tuple(empty_blocks))
+
+
+def fill_placeholders(html: str, widget: Callable[[int], str]) -> str:
+    return PLACEHOLDER.sub(lambda m: widget(int(m.group(1))), html)

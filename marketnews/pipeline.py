@@ -1,0 +1,302 @@
+"""build(): gather and validate everything, take one snapshot, render, then write.
+
+Reads the site folder and writes the output and cache folders; the clock and the
+snapshot source are passed in, so the middle (site.render_site) stays pure.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from marketnews.cache import BodyCache, body_key, load_body_cache, save_body_cache
+from marketnews.config import SiteConfig, load_config
+from marketnews.content import Article, RefUse, parse_article
+from marketnews.errors import ContentError, MarketnewsError, Problem
+from marketnews.markets.model import Snapshot, snapshot_from_json
+from marketnews.markets.refs import RefError, parse_ref
+from marketnews.markup import RenderedBody, render_body
+from marketnews.site import OutputFile, SiteInput, article_url, render_site
+from marketnews.templating import make_environment
+from marketnews.writer import WriteReport, write_site
+
+Progress = Callable[[str, int, int], None]
+PARALLEL_MIN = 200  # below this many bodies to render, worker processes cost more than they save
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class SitePaths:
+    root: Path
+    content: Path
+    out: Path
+    cache: Path | None
+
+    @property
+    def layouts(self) -> Path:
+        return self.root / "layouts"
+
+    @property
+    def static(self) -> Path:
+        return self.root / "static"
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / "site.yaml"
+
+    def shown(self, path: Path) -> str:
+        """A path as messages show it: relative to the site root when inside it."""
+        try:
+            return path.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    drafts: bool = False
+    future: bool = False
+    strict: bool = False
+    jobs: int = max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """Everything read from the site folder, validated: the input of every later stage."""
+
+    config: SiteConfig
+    articles: tuple[Article, ...]  # every valid article, drafts and future ones included
+    bodies: Mapping[str, RenderedBody]  # by Article.path
+    problems: tuple[Problem, ...]  # warnings only; errors raise ContentError
+    uses: Mapping[str, tuple[tuple[Article, RefUse], ...]]  # market key -> where it is used
+
+    def published(self, options: BuildOptions, now: datetime) -> tuple[Article, ...]:
+        return tuple(
+            a for a in self.articles
+            if (options.drafts or not a.draft) and (options.future or a.date <= now)
+        )
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    pages: int
+    articles: int
+    warnings: tuple[Problem, ...]
+    seconds: float
+    snapshot_note: str
+    stale: int
+    oldest_stale_s: int
+    written: WriteReport | None = None
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+
+# --- gather ----------------------------------------------------------------------------
+
+
+def content_files(content: Path) -> list[Path]:
+    return sorted(p for p in content.rglob("*.md") if p.is_file() and not p.name.startswith("."))
+
+
+def _render_many(texts: Sequence[str], jobs: int) -> list[RenderedBody]:
+    if jobs > 1 and len(texts) >= PARALLEL_MIN:
+        chunk = max(16, len(texts) // (jobs * 8))
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            return list(pool.map(render_body, texts, chunksize=chunk))
+    return [render_body(t) for t in texts]
+
+
+def render_bodies(
+    articles: Sequence[Article], cache: BodyCache, jobs: int, progress: Progress = _no_progress
+) -> dict[str, RenderedBody]:
+    """Render each body not already in the cache (in worker processes when there are many)."""
+    out: dict[str, RenderedBody] = {}
+    todo: dict[str, list[Article]] = {}
+    for a in articles:
+        key = body_key(a.body)
+        hit = cache.get(key)
+        if hit is not None:
+            out[a.path] = hit
+        else:
+            todo.setdefault(key, []).append(a)
+    keys = list(todo)
+    progress("rendering Markdown", 0, len(keys))
+    rendered = _render_many([todo[k][0].body for k in keys], jobs)
+    for key, body in zip(keys, rendered, strict=True):
+        cache.put(key, body)
+        for a in todo[key]:
+            out[a.path] = body
+    progress("rendering Markdown", len(keys), len(keys))
+    return out
+
+
+def _body_problems(article: Article, body: RenderedBody) -> list[Problem]:
+    problems: list[Problem] = []
+    for item in body.inline:
+        try:
+            parse_ref(item.written)
+        except RefError as exc:
+            problems.append(Problem(article.path, article.body_line + item.line, "market", str(exc)))
+    for line in body.empty_market_blocks:
+        problems.append(Problem(article.path, article.body_line + line, "market",
+                                "empty ```market block: expected one slug or URL a line", "warning"))
+    for line in body.images_without_alt:
+        problems.append(Problem(article.path, article.body_line + line, "image",
+                                "image has no alt text: write ![what it shows](path)", "warning"))
+    return problems
+
+
+def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_progress,
+           cache: BodyCache | None = None) -> Gathered:
+    """Read and validate site.yaml and every article; raise ContentError with every problem."""
+    config, config_warnings = load_config(paths.config_file, paths.shown(paths.config_file))
+    problems: list[Problem] = list(config_warnings)
+    if not paths.content.is_dir():
+        raise MarketnewsError(f"{paths.shown(paths.content)}: content folder not found")
+    files = content_files(paths.content)
+    articles: list[Article] = []
+    tz = config.tz
+    for i, path in enumerate(files):
+        article, found = parse_article(paths.shown(path), path.read_bytes(), tz)
+        problems.extend(found)
+        if article is not None:
+            articles.append(article)
+        if i % 500 == 0:
+            progress("reading articles", i, len(files))
+    progress("reading articles", len(files), len(files))
+
+    bodies = render_bodies(articles, cache if cache is not None else BodyCache(), options.jobs, progress)
+    uses: dict[str, list[tuple[Article, RefUse]]] = {}
+    by_url: dict[str, Article] = {}
+    for a in articles:
+        body = bodies[a.path]
+        problems.extend(_body_problems(a, body))
+        for use in a.markets:
+            uses.setdefault(use.ref.key, []).append((a, use))
+        for item in body.inline:
+            try:
+                ref = parse_ref(item.written)
+            except RefError:
+                continue
+            uses.setdefault(ref.key, []).append((a, RefUse(ref, item.written, a.body_line + item.line)))
+        url = article_url(config, a)
+        if url in by_url:
+            other = by_url[url]
+            problems.append(Problem(a.path, 1, "slug",
+                                    f"URL {url} is also written by {other.path}; give one of them another 'slug:'"))
+        else:
+            by_url[url] = a
+    if options.strict:
+        problems = [Problem(p.path, p.line, p.field, p.message, "error") for p in problems]
+    if any(p.severity == "error" for p in problems):
+        raise ContentError(problems)
+    articles.sort(key=lambda a: (a.date, a.path), reverse=True)
+    return Gathered(
+        config=config, articles=tuple(articles), bodies=bodies,
+        problems=tuple(sorted(problems)),
+        uses={k: tuple(v) for k, v in sorted(uses.items())},
+    )
+
+
+# --- snapshot --------------------------------------------------------------------------
+
+SnapshotSource = Callable[[Gathered, datetime], tuple[Snapshot, str]]
+
+
+def snapshot_from_file(path: Path, label: str | None = None) -> SnapshotSource:
+    """A snapshot source that reads one file: no network at all."""
+
+    def load(gathered: Gathered, now: datetime) -> tuple[Snapshot, str]:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise MarketnewsError(f"{path}: cannot read snapshot: {exc.strerror}") from None
+        snapshot = snapshot_from_json(text, str(path))
+        return snapshot, label or f"snapshot from {path}"
+
+    return load
+
+
+def missing_quote_problems(gathered: Gathered, snapshot: Snapshot,
+                           published: Sequence[Article]) -> list[Problem]:
+    """A warning for each place a published article uses a market the snapshot lacks."""
+    shown = {a.path for a in published}
+    return [
+        Problem(article.path, use.line, "markets",
+                f"{use.written!r}: no odds for this market in the snapshot; its widget shows 'odds unavailable'",
+                "warning")
+        for key, places in gathered.uses.items() if snapshot.get(key) is None
+        for article, use in places if article.path in shown
+    ]
+
+
+def restrict(snapshot: Snapshot, keys: Sequence[str]) -> Snapshot:
+    """The snapshot limited to the site's own references (what /snapshot.json publishes)."""
+    wanted = set(keys)
+    return snapshot.with_quotes({k: q for k, q in snapshot.quotes.items() if k in wanted})
+
+
+# --- build -----------------------------------------------------------------------------
+
+
+def static_files(static: Path) -> Iterator[OutputFile]:
+    if not static.is_dir():
+        return
+    for path in sorted(p for p in static.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        yield OutputFile(path.relative_to(static).as_posix(), path.read_bytes())
+
+
+def build(
+    paths: SitePaths,
+    options: BuildOptions,
+    now: datetime,
+    snapshot_source: SnapshotSource,
+    progress: Progress = _no_progress,
+    write: Callable[[Iterator[OutputFile], Path], WriteReport] = write_site,
+) -> BuildReport:
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    cache = load_body_cache(paths.cache)
+    gathered = gather(paths, options, progress, cache)
+    timings["gather"] = time.perf_counter() - started
+    published = gathered.published(options, now)
+    snapshot, note = snapshot_source(gathered, now)
+    snapshot = restrict(snapshot, list(gathered.uses))
+    warnings = list(gathered.problems) + missing_quote_problems(gathered, snapshot, published)
+    if options.strict and len(warnings) > len(gathered.problems):
+        raise ContentError([Problem(p.path, p.line, p.field, p.message, "error") for p in warnings])
+    timings["snapshot"] = time.perf_counter() - started - timings["gather"]
+
+    env = make_environment(paths.layouts, gathered.config.tz)
+    inp = SiteInput(config=gathered.config, articles=published, bodies=gathered.bodies,
+                    snapshot=snapshot, now=now)
+    pages = 0
+
+    def files() -> Iterator[OutputFile]:
+        nonlocal pages
+        for f in render_site(inp, env, paths.layouts):
+            pages += f.path.endswith(".html")
+            if pages % 500 == 0:
+                progress("writing pages", pages, 0)
+            yield f
+        yield from static_files(paths.static)
+
+    report = write(files(), paths.out)
+    save_body_cache(paths.cache, cache)
+    timings["render+write"] = time.perf_counter() - started - timings["gather"] - timings["snapshot"]
+    stale_ages = [
+        int((now - q.as_of).total_seconds()) for q in snapshot.quotes.values()
+        if (now - q.as_of).total_seconds() > gathered.config.stale_after_s
+    ]
+    return BuildReport(
+        pages=pages, articles=len(published), warnings=tuple(sorted(warnings)),
+        seconds=time.perf_counter() - started, snapshot_note=note, stale=len(stale_ages),
+        oldest_stale_s=max(stale_ages, default=0), written=report, timings=timings,
+    )

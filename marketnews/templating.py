@@ -1,0 +1,111 @@
+"""The one Jinja environment factory, its filters, and template errors with file and line.
+
+Loading templates reads `layouts/`; rendering is pure. Autoescaping is on for every
+template, so text from articles and from the market API is escaped unless a template
+marks it safe (only rendered Markdown bodies and widget HTML are).
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from marketnews.errors import TemplateError
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July",
+           "August", "September", "October", "November", "December")
+
+
+def pct(p: float | None) -> str:
+    """0.0455 -> "5%"; extremes as "<1%" and ">99%" so a live market never reads 0% or 100%."""
+    if p is None:
+        return "–"
+    if 0 < p < 0.005:
+        return "<1%"
+    if 0.995 < p < 1:
+        return ">99%"
+    return f"{int(p * 100 + 0.5)}%"
+
+
+def points(change: float | None) -> str:
+    """A price change (0.018) as signed percentage points ("+1.8"); "0.0" when flat."""
+    if change is None:
+        return ""
+    value = round(change * 100, 1)
+    if value == 0:
+        return "0.0"
+    return f"{value:+.1f}"
+
+
+def money(value: float | None) -> str:
+    if value is None:
+        return ""
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if value >= limit:
+            return f"${value / limit:.1f}{suffix}".replace(".0" + suffix, suffix)
+    return f"${value:,.0f}"
+
+
+def make_date_filters(tz: ZoneInfo) -> dict[str, Callable[..., str]]:
+    def local(dt: datetime) -> datetime:
+        return dt.astimezone(tz)
+
+    def date_long(dt: datetime) -> str:
+        d = local(dt)
+        return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
+
+    def datetime_long(dt: datetime) -> str:
+        d = local(dt)
+        return f"{date_long(dt)}, {d:%H:%M} {d.tzname()}"
+
+    def iso(dt: datetime) -> str:
+        return local(dt).isoformat(timespec="seconds")
+
+    def rfc3339(dt: datetime) -> str:
+        return dt.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    return {"date_long": date_long, "datetime_long": datetime_long, "iso": iso, "rfc3339": rfc3339}
+
+
+def make_environment(layouts: Path, tz: ZoneInfo, globals_: dict[str, Any] | None = None) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(layouts)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )
+    env.filters.update(pct=pct, points=points, money=money, **make_date_filters(tz))
+    env.globals.update(globals_ or {})
+    return env
+
+
+def template_error(exc: BaseException, layouts: Path) -> TemplateError:
+    """Locate an exception raised while loading or rendering a template."""
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return TemplateError(f"layouts/{exc.name or exc.filename or '?'}", exc.lineno or 0, exc.message or str(exc))
+    if isinstance(exc, jinja2.TemplateNotFound):
+        return TemplateError(f"layouts/{exc.name}", 0, "template not found")
+    root = str(layouts.resolve())
+    where, line = "layouts/?", 0
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename.startswith(root):
+            where, line = "layouts/" + frame.filename[len(root) + 1 :], frame.lineno or 0
+    return TemplateError(where, line, f"{type(exc).__name__}: {exc}")
+
+
+def render(env: jinja2.Environment, name: str, layouts: Path, **context: Any) -> str:
+    try:
+        return env.get_template(name).render(**context)
+    except TemplateError:
+        raise
+    except Exception as exc:  # any failure inside a template is the template's error
+        raise template_error(exc, layouts) from exc

@@ -1,0 +1,162 @@
+"""Quote -> `WidgetView`: every figure and sentence an odds widget shows, computed once. No I/O.
+
+Templates only lay these values out, so the HTML page, the feed's text form and the
+accessible name all say the same thing ("Yes 7%, up 1.8 points in 24 hours").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from marketnews.markets.model import Point, Quote
+from marketnews.markets.refs import MarketRef
+from marketnews.templating import money, pct, points
+
+MAX_OUTCOMES = 4
+
+
+@dataclass(frozen=True)
+class OutcomeView:
+    label: str
+    pct: str
+    probability: float
+    url: str | None
+    leading: bool
+
+
+@dataclass(frozen=True)
+class WidgetView:
+    written: str  # the reference as the author wrote it (data-market)
+    key: str
+    page_url: str  # this site's page for the market, root-relative
+    question: str
+    url: str  # the market's page on polymarket.com
+    state: str  # open | closed | resolved | unavailable
+    kind: str  # market | event
+    data_probability: str  # "0.0700", or "" when there is no probability
+    pct: str  # "7%"
+    outcome: str  # what pct is the chance of: "Yes", "Up", a leading outcome's label
+    change_text: str  # "+1.8", "" when unknown
+    direction: str  # up | down | flat | none
+    arrow: str  # ▲ ▼ ▬ or ""
+    change_sentence: str  # "up 1.8 points in 24 hours"
+    volume_text: str  # "$12.1M"
+    end_iso: str
+    winner: str
+    outcomes: tuple[OutcomeView, ...]
+    more_outcomes: int
+    stale_text: str  # "odds as of 3 hours ago", "" when fresh
+    as_of_iso: str
+    published_pct: str  # price when the article was published, "" when unknown
+    low_volume: bool
+    summary: str  # the whole widget as one sentence, for feeds and accessible names
+    history: tuple[Point, ...]
+
+
+def age_text(seconds: int) -> str:
+    hours = seconds // 3600
+    if hours < 1:
+        return "less than an hour ago"
+    if hours < 48:
+        return f"{hours} hour{'s' if hours != 1 else ''} ago"
+    days = hours // 24
+    return f"{days} days ago"
+
+
+def _direction(change: float | None) -> tuple[str, str, str]:
+    if change is None:
+        return "none", "", ""
+    value = round(change * 100, 1)
+    if value > 0:
+        return "up", "▲", f"up {value:.1f} points in 24 hours"
+    if value < 0:
+        return "down", "▼", f"down {-value:.1f} points in 24 hours"
+    return "flat", "▬", "unchanged in 24 hours"
+
+
+def unavailable(written: str, ref: MarketRef) -> WidgetView:
+    url = (
+        f"https://polymarket.com/event/{ref.event_slug}/{ref.slug}"
+        if ref.event_slug
+        else f"https://polymarket.com/event/{ref.slug}"
+    )
+    return WidgetView(
+        written=written, key=ref.key, page_url="/" + ref.page_path, question=written,
+        url=url, state="unavailable", kind="event" if ref.kind == "event" else "market",
+        data_probability="", pct="", outcome="", change_text="", direction="none", arrow="",
+        change_sentence="", volume_text="", end_iso="", winner="", outcomes=(), more_outcomes=0,
+        stale_text="", as_of_iso="", published_pct="", low_volume=False,
+        summary="odds unavailable", history=(),
+    )
+
+
+def widget_view(
+    written: str,
+    ref: MarketRef,
+    quote: Quote | None,
+    *,
+    now: datetime,
+    stale_after_s: int,
+    low_volume: float,
+    published: datetime | None = None,
+) -> WidgetView:
+    if quote is None:
+        return unavailable(written, ref)
+    direction, arrow, change_sentence = _direction(quote.change_24h)
+    if quote.status != "open":
+        direction, arrow, change_sentence = "none", "", ""
+    age = max(0, int((now - quote.as_of).total_seconds()))
+    stale = age > stale_after_s
+    stale_text = f"odds as of {age_text(age)}" if stale else ""
+    ranked = sorted(
+        (o for o in quote.outcomes if o.probability is not None),
+        key=lambda o: -(o.probability or 0.0),
+    ) if quote.kind == "event" else [o for o in quote.outcomes if o.probability is not None]
+    outcomes = tuple(
+        OutcomeView(o.name, pct(o.probability), float(o.probability or 0.0), o.url, i == 0)
+        for i, o in enumerate(ranked[:MAX_OUTCOMES])
+    )
+    headline = quote.headline_outcome or (ranked[0].name if ranked else "Yes")
+    published_price = quote.price_at(published) if published is not None else None
+    published_pct = pct(published_price) if published_price is not None and quote.status == "open" else ""
+    pct_text = pct(quote.probability)
+    if quote.status == "resolved":
+        summary = f"Resolved: {quote.winner}" if quote.winner else "Resolved"
+    elif quote.status == "closed":
+        summary = "Closed" + (f", last {headline} {pct_text}" if quote.probability is not None else "")
+    elif quote.probability is None:
+        summary = "odds unavailable"
+    else:
+        summary = f"{headline} {pct_text}" + (f", {change_sentence}" if change_sentence else "")
+    if published_pct:
+        summary += f" ({published_pct} when this was published)"
+    if stale_text:
+        summary += f"; {stale_text}"
+    return WidgetView(
+        written=written,
+        key=ref.key,
+        page_url="/" + ref.page_path,
+        question=quote.question,
+        url=quote.url,
+        state=quote.status if quote.probability is not None or quote.status != "open" else "unavailable",
+        kind=quote.kind,
+        data_probability=f"{quote.probability:.4f}" if quote.probability is not None else "",
+        pct=pct_text,
+        outcome=headline,
+        change_text=points(quote.change_24h) if quote.status == "open" else "",
+        direction=direction,
+        arrow=arrow,
+        change_sentence=change_sentence,
+        volume_text=money(quote.volume),
+        end_iso=quote.end_date.strftime("%Y-%m-%d") if quote.end_date else "",
+        winner=quote.winner or "",
+        outcomes=outcomes,
+        more_outcomes=max(0, len(ranked) - MAX_OUTCOMES),
+        stale_text=stale_text,
+        as_of_iso=quote.as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        published_pct=published_pct,
+        low_volume=quote.volume is not None and quote.volume < low_volume,
+        summary=summary,
+        history=quote.history,
+    )
