@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from marketnews.charts import describe
 from marketnews.markets.model import Point, Quote
 from marketnews.markets.refs import MarketRef
 from marketnews.templating import money, pct, points
@@ -52,6 +53,7 @@ class WidgetView:
     low_volume: bool
     summary: str  # the whole widget as one sentence, for feeds and accessible names
     history: tuple[Point, ...]
+    history_text: str = ""  # the charts' text alternative: "Past 7 days: from 22% to 20%, ..."
 
 
 def age_text(seconds: int) -> str:
@@ -159,4 +161,5 @@ def widget_view(
         low_volume=quote.volume is not None and quote.volume < low_volume,
         summary=summary,
         history=quote.history,
+        history_text=describe(quote.history),
     )

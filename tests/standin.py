@@ -5,6 +5,7 @@ Serves, on 127.0.0.1 with a free port, from a real threaded HTTP server:
       `closed` parameter means `closed=false`, so closed markets are left out;
   GET /events?slug=..[&closed=..]                    no `closed`: every event;
   GET /prices-history?market=TOKEN&(interval=1w|startTs=..&endTs=..)&fidelity=60
+  GET /snapshot.json                                 `site_snapshot`, when set (a live site)
 Data: the shared recorded responses (../shared/fixtures/gamma, beside the repo) and
 variants built from them. Faults can be queued per path prefix (see `Fault`), every
 request is logged and counted, and `latency_s` delays each answer (for benchmarks).
@@ -116,6 +117,7 @@ class StandIn:
         self.events = {market_slug(e): e for e in events}
         self.histories: dict[str, list[dict[str, float]]] = {}
         self.synthetic_histories = True
+        self.site_snapshot: bytes | None = None  # served at /snapshot.json, like a built site
         self.latency_s, self.max_url, self.now_ts = latency_s, max_url, now_ts
         self.faults: list[Fault] = []
         self.log: list[str] = []
@@ -280,6 +282,9 @@ class _Handler(BaseHTTPRequestHandler):
             body = owner.list_answer(owner.events, query, None)
         elif parts.path == "/prices-history":
             body = owner.history(query)
+        elif parts.path == "/snapshot.json" and owner.site_snapshot is not None:
+            self.send(200, owner.site_snapshot)
+            return
         else:
             self.send(404, b'{"error": "not found"}')
             return
