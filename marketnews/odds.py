@@ -161,6 +161,7 @@ def _note(counts: Mapping[str, int], sources: OddsSources, unavailable: int, tro
         parts.append(f"{unavailable} unavailable")
     if counts.get("example") and not any(n for k, n in counts.items() if k != "example"):
         line = f"odds from the example snapshot {sources.example_label} (no live odds)"
+        line += f", {unavailable} unavailable" if unavailable else ""
     else:
         line = "odds: " + (", ".join(parts) if parts else "no markets referenced")
     if sources.polymarket is None:
@@ -214,8 +215,9 @@ def assemble_odds(
         counts[origin] = len(added)
 
     fill("cache", cache.quotes)
-    online = sources.polymarket is not None and client is not None
-    if len(quotes) < len(keys) and online and sources.live_site_snapshot and client is not None:
+    # Polymarket's "unknown" is an answer; only what failed is worth the live site's snapshot.
+    failed = [k for k in keys if k not in quotes and k not in unknown]
+    if failed and sources.polymarket is not None and sources.live_site_snapshot and client is not None:
         found, asked = _site_snapshot(sources.live_site_snapshot, client, sleep, monotonic)
         requests += asked
         fill("site", found)

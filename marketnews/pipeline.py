@@ -289,24 +289,21 @@ def unknown_ref_problems(gathered: Gathered, odds: Odds, published: Sequence[Art
     ]
 
 
-def check_max_stale(gathered: Gathered, snapshot: Snapshot, odds: Odds, published: Sequence[Article],
+def check_max_stale(gathered: Gathered, snapshot: Snapshot, published: Sequence[Article],
                     now: datetime, max_stale_s: int) -> None:
-    """Raise when a published article shows a quote older than `max_stale_s`, or none at all."""
+    """Raise when a published article would show a quote older than `max_stale_s`.
+
+    Markets with no quote at all are not counted: they are warnings (errors with --strict).
+    """
     shown = {a.path for a in published}
     keys = {k for k, places in gathered.uses.items() if any(a.path in shown for a, _ in places)}
     ages = {k: int((now - q.as_of).total_seconds()) for k in keys if (q := snapshot.get(k)) is not None}
     old = sorted((age, k) for k, age in ages.items() if age > max_stale_s)
-    lost = sorted(k for k in keys - set(ages) if k not in odds.unknown)
-    if not old and not lost:
-        return
-    parts = []
     if old:
-        parts.append(f"{len(old)} quote{'s' if len(old) != 1 else ''} older than that, the oldest "
-                     f"({old[-1][1]}) as of {age_text(old[-1][0])}")
-    if lost:
-        parts.append(f"{len(lost)} market{'s' if len(lost) != 1 else ''} without odds ({', '.join(lost[:3])})")
-    detail = "; ".join(parts)
-    raise MarketnewsError(f"--max-stale {duration_text(max_stale_s)}: {detail}; is Polymarket reachable?")
+        raise MarketnewsError(
+            f"--max-stale {duration_text(max_stale_s)}: {len(old)} quote{'s' if len(old) != 1 else ''} older "
+            f"than that, the oldest ({old[-1][1]}) as of {age_text(old[-1][0])}; is Polymarket reachable?"
+        )
 
 
 def duration_text(seconds: int) -> str:
@@ -369,7 +366,7 @@ def build(
     if options.strict and len(warnings) > len(gathered.problems):
         raise ContentError([Problem(p.path, p.line, p.field, p.message, "error") for p in warnings])
     if options.max_stale_s is not None:
-        check_max_stale(gathered, snapshot, odds, published, now, options.max_stale_s)
+        check_max_stale(gathered, snapshot, published, now, options.max_stale_s)
     timings["snapshot"] = time.perf_counter() - started - timings["gather"]
 
     env = make_environment(paths.layouts, gathered.config.tz)
