@@ -1,8 +1,11 @@
-"""The build cache: rendered Markdown bodies keyed by their text, kept between builds. Disk I/O.
+"""The build cache, kept between builds: rendered bodies and the page manifest. Disk I/O.
 
 The hourly rebuild changes prices, not articles, so a body rendered once is reused
-until its text (or the renderer, via MARKUP_VERSION) changes. The cache is one pickle
-file in the cache folder; a missing, stale or unreadable cache only costs time.
+until its text (or the renderer, via MARKUP_VERSION) changes, and an article page
+whose inputs did not change (see SiteRenderer.article_fingerprint) is not rendered
+again: the manifest maps each article page to its fingerprint, its size on disk and
+its list item. Each is one pickle file in the cache folder; a missing, stale or
+unreadable cache only costs time.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from pathlib import Path
 from marketnews.markup import MARKUP_VERSION, RenderedBody
 
 _FILE = f"bodies-v{MARKUP_VERSION}.pickle"
+_PAGES = "pages-v1.pickle"
+
+PageRecord = tuple[str, int, str]  # fingerprint, size in bytes, list item HTML
 
 
 def body_key(body: str) -> str:
@@ -66,3 +72,27 @@ def save_body_cache(folder: Path | None, cache: BodyCache) -> None:
     with open(tmp, "wb") as fh:
         pickle.dump(keep, fh, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, folder / _FILE)
+
+
+def load_pages(folder: Path | None, out: Path) -> dict[str, PageRecord]:
+    """The page manifest of the last build into `out` (empty if it was another folder)."""
+    if folder is None:
+        return {}
+    try:
+        with open(folder / _PAGES, "rb") as fh:
+            doc = pickle.load(fh)
+        if isinstance(doc, dict) and doc.get("out") == str(out.resolve()):
+            return dict(doc["pages"])
+    except Exception:  # an unreadable manifest only means pages are rendered again
+        pass
+    return {}
+
+
+def save_pages(folder: Path | None, out: Path, pages: dict[str, PageRecord]) -> None:
+    if folder is None:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{_PAGES}.{os.getpid()}"
+    with open(tmp, "wb") as fh:
+        pickle.dump({"out": str(out.resolve()), "pages": pages}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, folder / _PAGES)

@@ -58,8 +58,14 @@ class ContentError(MarketnewsError):
         errors = sum(1 for p in self.problems if p.severity == "error")
         super().__init__(f"{errors} error(s) in content")
 
+    def __reduce__(self) -> tuple[type[ContentError], tuple[tuple[Problem, ...]]]:
+        return (ContentError, (self.problems,))  # worker processes send it back whole
+
 
 class TemplateError(MarketnewsError):
     def __init__(self, template: str, line: int, message: str):
-        self.template, self.line = template, line
+        self.template, self.line, self.message = template, line, message
         super().__init__(f"{template}:{line}: template error: {message}")
+
+    def __reduce__(self) -> tuple[type[TemplateError], tuple[str, int, str]]:
+        return (TemplateError, (self.template, self.line, self.message))

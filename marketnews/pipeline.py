@@ -7,29 +7,33 @@ snapshot source and (for live odds) the httpx client are passed in, so the middl
 
 from __future__ import annotations
 
+import hashlib
+import multiprocessing
+import multiprocessing.pool
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 
-from marketnews.cache import BodyCache, body_key, load_body_cache, save_body_cache
+from marketnews import __version__
+from marketnews.cache import BodyCache, PageRecord, body_key, load_body_cache, load_pages, save_body_cache, save_pages
 from marketnews.config import SiteConfig, load_config
 from marketnews.content import Article, RefUse, parse_article
 from marketnews.errors import ContentError, MarketnewsError, Problem
 from marketnews.markets.model import Snapshot, snapshot_from_json
 from marketnews.markets.polymarket import PolymarketSettings
 from marketnews.markets.refs import MarketRef, RefError, parse_ref
-from marketnews.markup import RenderedBody, render_body
+from marketnews.markup import MARKUP_VERSION, RenderedBody, render_body
 from marketnews.odds import Odds, OddsSources, assemble_odds, load_cache, save_cache
-from marketnews.site import OutputFile, SiteInput, article_url, render_site
+from marketnews.site import ArticleView, OutputFile, SiteInput, SiteRenderer, article_url, page_file
 from marketnews.templating import make_environment
 from marketnews.widgets import age_text
-from marketnews.writer import WriteReport, write_site
+from marketnews.writer import WriteReport, existing_files, write_site
 
 Progress = Callable[[str, int, int], None]
 PARALLEL_MIN = 200  # below this many bodies to render, worker processes cost more than they save
@@ -71,7 +75,7 @@ class BuildOptions:
     drafts: bool = False
     future: bool = False
     strict: bool = False
-    jobs: int = max(1, min(4, os.cpu_count() or 1))
+    jobs: int = int(os.environ.get("MARKETNEWS_JOBS", 0)) or max(1, min(4, os.cpu_count() or 1))
     max_stale_s: int | None = None  # fail the build when a quote is older than this
 
 
@@ -113,36 +117,75 @@ def content_files(content: Path) -> list[Path]:
     return sorted(p for p in content.rglob("*.md") if p.is_file() and not p.name.startswith("."))
 
 
-def _render_many(texts: Sequence[str], jobs: int) -> list[RenderedBody]:
-    if jobs > 1 and len(texts) >= PARALLEL_MIN:
-        chunk = max(16, len(texts) // (jobs * 8))
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            return list(pool.map(render_body, texts, chunksize=chunk))
-    return [render_body(t) for t in texts]
+# Worker processes are forked, so they start with the parent's memory (the body cache,
+# the site input) and only results travel back through pipes. Where fork is not
+# available the same functions run in this process.
+_FORK = "fork" in multiprocessing.get_all_start_methods()
+_shared: dict[str, Any] = {}
 
 
-def render_bodies(
-    articles: Sequence[Article], cache: BodyCache, jobs: int, progress: Progress = _no_progress
-) -> dict[str, RenderedBody]:
-    """Render each body not already in the cache (in worker processes when there are many)."""
-    out: dict[str, RenderedBody] = {}
-    todo: dict[str, list[Article]] = {}
-    for a in articles:
-        key = body_key(a.body)
-        hit = cache.get(key)
-        if hit is not None:
-            out[a.path] = hit
-        else:
-            todo.setdefault(key, []).append(a)
-    keys = list(todo)
-    progress("rendering Markdown", 0, len(keys))
-    rendered = _render_many([todo[k][0].body for k in keys], jobs)
-    for key, body in zip(keys, rendered, strict=True):
-        cache.put(key, body)
-        for a in todo[key]:
-            out[a.path] = body
-    progress("rendering Markdown", len(keys), len(keys))
-    return out
+def _chunks(n: int, jobs: int) -> list[range]:
+    size = max(16, min(256, n // (jobs * 8) or 1))
+    return [range(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+def _pool(jobs: int, n: int) -> multiprocessing.pool.Pool | None:
+    if not _FORK or jobs < 2 or n < PARALLEL_MIN:
+        return None
+    return multiprocessing.get_context("fork").Pool(jobs)
+
+
+ReadResult = tuple[Article | None, list[Problem], str, RenderedBody | None]
+
+
+def _read_one(shown: str, path: Path, tz: tzinfo, cache: BodyCache) -> ReadResult:
+    """Validate one file and render its body unless the cache has it (then None)."""
+    article, problems = parse_article(shown, path.read_bytes(), tz)
+    if article is None:
+        return None, problems, "", None
+    key = body_key(article.body)
+    return article, problems, key, None if key in cache.entries else render_body(article.body)
+
+
+def _read_chunk(indices: range) -> list[ReadResult]:
+    files, shown, tz, cache = _shared["read"]
+    return [_read_one(shown[i], files[i], tz, cache) for i in indices]
+
+
+def read_articles(
+    paths: SitePaths, files: Sequence[Path], tz: tzinfo, cache: BodyCache, jobs: int, progress: Progress
+) -> tuple[list[Article], dict[str, RenderedBody], list[Problem]]:
+    """Parse and validate every file and render each body the cache lacks, in parallel when many."""
+    shown = [paths.shown(f) for f in files]
+    _shared["read"] = (files, shown, tz, cache)
+    articles: list[Article] = []
+    bodies: dict[str, RenderedBody] = {}
+    problems: list[Problem] = []
+    try:
+        pool = _pool(jobs, len(files))
+        chunks = _chunks(len(files), max(jobs, 1))
+        results = pool.imap(_read_chunk, chunks) if pool else map(_read_chunk, chunks)
+        done = 0
+        for chunk in results:
+            for article, found, key, body in chunk:
+                problems.extend(found)
+                if article is None:
+                    continue
+                articles.append(article)
+                if body is None:
+                    body = cache.get(key)
+                else:
+                    cache.put(key, body)
+                assert body is not None
+                bodies[article.path] = body
+            done += len(chunk)
+            progress("reading articles", done, len(files))
+        if pool:
+            pool.close()
+            pool.join()
+    finally:
+        _shared.pop("read", None)
+    return articles, bodies, problems
 
 
 def _body_problems(article: Article, body: RenderedBody) -> list[Problem]:
@@ -169,18 +212,9 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
     if not paths.content.is_dir():
         raise MarketnewsError(f"{paths.shown(paths.content)}: content folder not found")
     files = content_files(paths.content)
-    articles: list[Article] = []
-    tz = config.tz
-    for i, path in enumerate(files):
-        article, found = parse_article(paths.shown(path), path.read_bytes(), tz)
-        problems.extend(found)
-        if article is not None:
-            articles.append(article)
-        if i % 500 == 0:
-            progress("reading articles", i, len(files))
-    progress("reading articles", len(files), len(files))
-
-    bodies = render_bodies(articles, cache if cache is not None else BodyCache(), options.jobs, progress)
+    articles, bodies, found = read_articles(
+        paths, files, config.tz, cache if cache is not None else BodyCache(), options.jobs, progress)
+    problems.extend(found)
     uses: dict[str, list[tuple[Article, RefUse]]] = {}
     by_url: dict[str, Article] = {}
     for a in articles:
@@ -332,6 +366,95 @@ def restrict(snapshot: Snapshot, keys: Sequence[str]) -> Snapshot:
     return snapshot.with_quotes({k: q for k, q in snapshot.quotes.items() if k in wanted})
 
 
+# --- render ----------------------------------------------------------------------------
+
+
+def _renderer() -> SiteRenderer:
+    renderer = _shared.get("renderer")
+    if renderer is None:
+        inp, layouts = _shared["render"]
+        renderer = _shared["renderer"] = SiteRenderer(inp, make_environment(layouts, inp.config.tz), layouts)
+    return cast(SiteRenderer, renderer)
+
+
+def _render_chunk(indices: Sequence[int]) -> list[tuple[OutputFile, str]]:
+    """Article pages and their list items, rendered in a worker."""
+    r = _renderer()
+    out = []
+    for i in indices:
+        page, view = r.article_page(r.inp.articles[i])
+        out.append((page, str(r.article_item(view))))
+    return out
+
+
+def site_files(
+    inp: SiteInput,
+    layouts: Path,
+    jobs: int,
+    previous: Mapping[str, PageRecord] | None = None,
+    existing: Mapping[str, int] | None = None,
+    manifest: dict[str, PageRecord] | None = None,
+) -> Iterator[OutputFile]:
+    """Every file of the site. Article pages whose fingerprint, and size on disk, match
+    `previous` are kept (yielded with data None); the others are rendered, spread over
+    worker processes when there are many. `manifest` receives this build's records."""
+    previous, existing = previous or {}, existing or {}
+    manifest = manifest if manifest is not None else {}
+    renderer = SiteRenderer(inp, make_environment(layouts, inp.config.tz), layouts)
+    items: dict[int, str] = {}
+    todo: list[int] = []
+    prints: list[str] = []
+    for i, article in enumerate(inp.articles):
+        fp = renderer.article_fingerprint(article) if inp.fingerprint else ""
+        prints.append(fp)
+        path = page_file(article_url(inp.config, article))
+        record = previous.get(path)
+        if fp and record is not None and record[0] == fp and existing.get(path) == record[1]:
+            items[i] = record[2]
+            manifest[path] = record
+            yield OutputFile(path, None)
+        else:
+            todo.append(i)
+
+    _shared["render"] = (inp, layouts)  # before the fork: the workers inherit it
+    pool = _pool(jobs, len(todo))
+    try:
+        chunks = [todo[c.start : c.stop] for c in _chunks(len(todo), max(jobs, 1))]
+        results = pool.imap(_render_chunk, chunks) if pool else map(_render_chunk, chunks)
+        for chunk, rendered in zip(chunks, results, strict=True):
+            for i, (page, item) in zip(chunk, rendered, strict=True):
+                items[i] = item
+                if prints[i]:
+                    manifest[page.path] = (prints[i], len(page.data or b""), item)
+                yield page
+        if pool:
+            pool.close()
+            pool.join()
+    finally:
+        if pool:
+            pool.terminate()
+        _shared.pop("render", None)
+        _shared.pop("renderer", None)
+
+    listed: list[ArticleView] = []
+    for i, article in enumerate(inp.articles):
+        view = renderer.listed_view(article)
+        renderer.seed_item(view, items[i])
+        listed.append(view)
+    yield from renderer.other_pages(listed)
+
+
+def site_fingerprint(paths: SitePaths, config: SiteConfig, options: BuildOptions) -> str:
+    """Digest of the inputs every page shares: layouts, static files, settings, options, version."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{__version__}|{MARKUP_VERSION}|{config!r}|{options.drafts}|{options.future}".encode())
+    for folder in (paths.layouts, paths.static):
+        if folder.is_dir():
+            for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+                h.update(f.relative_to(folder).as_posix().encode() + b"\x00" + f.read_bytes() + b"\x00")
+    return h.hexdigest()
+
+
 # --- build -----------------------------------------------------------------------------
 
 
@@ -348,7 +471,7 @@ def build(
     now: datetime,
     snapshot_source: SnapshotSource,
     progress: Progress = _no_progress,
-    write: Callable[[Iterator[OutputFile], Path], WriteReport] = write_site,
+    write: Callable[[Iterator[OutputFile], Path, Mapping[str, int]], WriteReport] = write_site,
 ) -> BuildReport:
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -369,21 +492,24 @@ def build(
         check_max_stale(gathered, snapshot, published, now, options.max_stale_s)
     timings["snapshot"] = time.perf_counter() - started - timings["gather"]
 
-    env = make_environment(paths.layouts, gathered.config.tz)
-    inp = SiteInput(config=gathered.config, articles=published, bodies=gathered.bodies,
-                    snapshot=snapshot, now=now)
+    inp = SiteInput(config=gathered.config, articles=published, bodies=gathered.bodies, snapshot=snapshot,
+                    now=now, fingerprint=site_fingerprint(paths, gathered.config, options))
+    existing = existing_files(paths.out.resolve())
+    previous = load_pages(paths.cache, paths.out)
+    manifest: dict[str, PageRecord] = {}
     pages = 0
 
     def files() -> Iterator[OutputFile]:
         nonlocal pages
-        for f in render_site(inp, env, paths.layouts):
+        for f in site_files(inp, paths.layouts, options.jobs, previous, existing, manifest):
             pages += f.path.endswith(".html")
             if pages % 500 == 0:
-                progress("writing pages", pages, 0)
+                progress("rendering pages", pages, 0)
             yield f
         yield from static_files(paths.static)
 
-    report = write(files(), paths.out)
+    report = write(files(), paths.out, existing)
+    save_pages(paths.cache, paths.out, manifest)
     save_body_cache(paths.cache, cache)
     save_cache(paths.cache, snapshot, gathered.uses, odds.anchors_missing, odds.cached)
     timings["render+write"] = time.perf_counter() - started - timings["gather"] - timings["snapshot"]

@@ -7,6 +7,7 @@ on every page that shows it.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from marketnews.config import SiteConfig
 from marketnews.content import Article, RefUse, slugify
@@ -30,7 +32,7 @@ SUMMARY_CHARS = 220
 @dataclass(frozen=True)
 class OutputFile:
     path: str  # relative to the output folder, "/"-separated
-    data: bytes
+    data: bytes | None  # None: the file the previous build wrote is still right; keep it
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,9 @@ class SiteInput:
     snapshot: Snapshot
     now: datetime
     extra_globals: Mapping[str, Any] = field(default_factory=dict)
+    # Digest of everything besides the article and its widgets that an article page is
+    # made from (layouts, static files, settings, options); "" turns page reuse off.
+    fingerprint: str = ""
 
 
 def article_url(config: SiteConfig, article: Article) -> str:
@@ -145,53 +150,81 @@ class SiteRenderer:
     def __init__(self, inp: SiteInput, env: jinja2.Environment, layouts: Path):
         self.inp, self.env, self.layouts = inp, env, layouts
         self.config = inp.config
-        self._widget_html: dict[tuple[WidgetView, str], str] = {}
+        self._views: dict[tuple[str, str, float | None], WidgetView] = {}
+        self._widget_html: dict[tuple[str, str, str, str], str] = {}
+        self._items: dict[str, Markup] = {}
+        self._digests: dict[tuple[str, str], str] = {}
         self.env.globals.update(site=self.config, **dict(inp.extra_globals))
         self.env.globals.setdefault("asset_url", lambda path: "/" + path.lstrip("/"))
+        self.env.globals["article_item"] = self.article_item
 
     # --- widgets -----------------------------------------------------------------------
 
-    def widget(self, use_written: str, ref: MarketRef, published: datetime | None = None) -> WidgetView:
-        return widget_view(
-            use_written, ref, self.inp.snapshot.get(ref.key), now=self.inp.now,
-            stale_after_s=self.config.stale_after_s, low_volume=self.config.low_volume,
-            published=published,
-        )
+    def widget(self, written: str, ref: MarketRef, published: datetime | None = None) -> WidgetView:
+        """The view of one widget; the same reference at the same published price is built once."""
+        quote = self.inp.snapshot.get(ref.key)
+        price = quote.price_at(published) if quote is not None and published is not None else None
+        key = (written, ref.key, price)
+        view = self._views.get(key)
+        if view is None:
+            view = self._views[key] = widget_view(
+                written, ref, quote, now=self.inp.now, stale_after_s=self.config.stale_after_s,
+                low_volume=self.config.low_volume, published=published,
+            )
+        return view
 
     def widget_html(self, view: WidgetView, variant: str) -> str:
-        key = (view, variant)
+        key = (view.written, view.key, view.published_pct, variant)
         html = self._widget_html.get(key)
         if html is None:
             name = "partials/widget_text.html" if variant == "text" else "partials/widget.html"
-            html = self._render(name, w=view, variant=variant).strip()
-            self._widget_html[key] = html
+            html = self._widget_html[key] = self._render(name, w=view, variant=variant).strip()
         return html
+
+    def market_digest(self, written: str, ref: MarketRef) -> str:
+        """Digest of what a widget shows of a market, apart from the price when published."""
+        key = (written, ref.key)
+        digest = self._digests.get(key)
+        if digest is None:
+            view = self.widget(written, ref)
+            digest = self._digests[key] = hashlib.blake2b(repr(view).encode(), digest_size=16).hexdigest()
+        return digest
+
+    def article_fingerprint(self, article: Article) -> str:
+        """Digest of every input of an article's page and list item.
+
+        An article page is made from the article, its widgets, the site fingerprint and
+        the clock (through `future` and stale quotes, both in the widget views) only; a
+        layout that showed other articles on it would have to be added here.
+        """
+        parts = [self.inp.fingerprint, article.path, article.source_hash, str(article.date > self.inp.now)]
+        body = self.inp.bodies.get(article.path)
+        uses = [(u.written, u.ref) for u in article.markets]
+        if body is not None:
+            uses += [(i.written, r) for i, r in zip(body.inline, inline_refs(body), strict=True) if r is not None]
+        for written, ref in uses:
+            quote = self.inp.snapshot.get(ref.key)
+            price = quote.price_at(article.date) if quote is not None else None
+            parts += [written, self.market_digest(written, ref), repr(price)]
+        return hashlib.blake2b("\x00".join(parts).encode(), digest_size=16).hexdigest()
 
     # --- views -------------------------------------------------------------------------
 
     def article_view(self, article: Article, body_variant: str = "inline") -> ArticleView:
+        """An article with its body, inline widgets filled in (as text for feeds)."""
+        view = self.listed_view(article)
         body = self.inp.bodies.get(article.path)
-        related = tuple(self.widget(u.written, u.ref, article.date) for u in article.markets)
-        html = ""
-        if body is not None:
-            refs = inline_refs(body)
+        if body is None:
+            return view
+        refs = inline_refs(body)
 
-            def fill(i: int) -> str:
-                ref = refs[i] if i < len(refs) else None
-                if ref is None:
-                    return ""
-                view = self.widget(body.inline[i].written, ref, article.date)
-                return self.widget_html(view, body_variant)
+        def fill(i: int) -> str:
+            ref = refs[i] if i < len(refs) else None
+            if ref is None:
+                return ""
+            return self.widget_html(self.widget(body.inline[i].written, ref, article.date), body_variant)
 
-            html = fill_placeholders(body.html, fill)
-        return ArticleView(
-            article=article, url=article_url(self.config, article), title=article.title,
-            summary=summarise(article, body), authors=article.authors,
-            tags=tuple(TagLink(t, tag_url(t)) for t in article.tags), related=related,
-            body_html=html, date=article.date, updated=article.updated, image=article.image,
-            image_alt=article.image_alt or "", draft=article.draft,
-            future=article.date > self.inp.now,
-        )
+        return replace(view, body_html=fill_placeholders(body.html, fill))
 
     def _render(self, name: str, **context: Any) -> str:
         context.setdefault("widget", self.widget_html)
@@ -203,29 +236,80 @@ class SiteRenderer:
 
     # --- the site ----------------------------------------------------------------------
 
+    def article_page(self, article: Article) -> tuple[OutputFile, ArticleView]:
+        """An article's page, and its view without the body for the list pages."""
+        view = self.article_view(article)
+        return self._page("article.html", view.url, a=view), replace(view, body_html="")
+
+    def listed_view(self, article: Article) -> ArticleView:
+        """An article as list pages need it: widgets and links, no body."""
+        body = self.inp.bodies.get(article.path)
+        return ArticleView(
+            article=article, url=article_url(self.config, article), title=article.title,
+            summary=summarise(article, body), authors=article.authors,
+            tags=tuple(TagLink(t, tag_url(t)) for t in article.tags),
+            related=tuple(self.widget(u.written, u.ref, article.date) for u in article.markets),
+            body_html="", date=article.date, updated=article.updated, image=article.image,
+            image_alt=article.image_alt or "", draft=article.draft, future=article.date > self.inp.now,
+        )
+
+    def seed_item(self, view: ArticleView, html: str) -> None:
+        """Adopt a list item rendered elsewhere (by a worker process)."""
+        self._items[view.url] = Markup(html)
+
+    def article_item(self, view: ArticleView) -> Markup:
+        """An article as list pages show it, rendered once however many lists it is on."""
+        html = self._items.get(view.url)
+        if html is None:
+            html = self._items[view.url] = Markup(self._render("partials/article_item.html", a=view))
+        return html
+
     def files(self) -> Iterator[OutputFile]:
-        cfg = self.config
-        # Lists show articles without their bodies: keep only the body-less view, so
-        # memory stays flat however many articles there are.
+        """Every file of the site, article pages first."""
         listed: list[ArticleView] = []
         for article in self.inp.articles:
-            view = self.article_view(article)
-            yield self._page("article.html", view.url, a=view)
-            listed.append(replace(view, body_html=""))
-        for pager in paginate(listed, cfg.per_page, "/"):
+            page, view = self.article_page(article)
+            listed.append(view)
+            yield page
+        yield from self.other_pages(listed)
+
+    def other_pages(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
+        """Everything but the article pages, from the articles' body-less views (newest first)."""
+        yield from self.index_pages(listed)
+        yield from self.tag_pages(listed)
+        market_pages = self.market_pages(listed)
+        for page in market_pages:
+            yield self._page("market.html", page.url, market=page)
+        ranked = sorted(market_pages, key=lambda m: (m.widget.state == "unavailable", m.widget.question.lower()))
+        yield self._page("markets.html", "/markets/", markets=ranked, snapshot=self.inp.snapshot)
+        yield self._page("404.html", "/404.html")
+        yield from self.feeds(listed)
+        yield from self.sitemaps(listed, market_pages)
+        yield OutputFile("snapshot.json", snapshot_to_json(self.inp.snapshot).encode("utf-8"))
+
+    def index_pages(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
+        for pager in paginate(listed, self.config.per_page, "/"):
             yield self._page("index.html", pager.url, pager=pager)
 
+    @staticmethod
+    def tags_of(listed: Sequence[ArticleView]) -> dict[str, tuple[str, list[ArticleView]]]:
+        """Tag URL -> (display name, its articles newest first)."""
         tags: dict[str, tuple[str, list[ArticleView]]] = {}
         for v in listed:
             for t in v.tags:
                 tags.setdefault(t.url, (t.name, []))[1].append(v)
-        tag_index = sorted(((name, url, len(items)) for url, (name, items) in tags.items()),
-                           key=lambda x: x[0].lower())
-        for url, (name, items) in sorted(tags.items()):
-            for pager in paginate(items, cfg.per_page, url):
-                yield self._page("tag.html", pager.url, tag=name, pager=pager)
-        yield self._page("tags.html", "/tags/", tags=tag_index)
+        return dict(sorted(tags.items()))
 
+    def tag_pages(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
+        tags = self.tags_of(listed)
+        for url, (name, items) in tags.items():
+            for pager in paginate(items, self.config.per_page, url):
+                yield self._page("tag.html", pager.url, tag=name, pager=pager)
+        index = sorted(((name, url, len(items)) for url, (name, items) in tags.items()), key=lambda x: x[0].lower())
+        yield self._page("tags.html", "/tags/", tags=index)
+
+    def market_pages(self, listed: Sequence[ArticleView]) -> list[MarketPage]:
+        """One page per referenced market or event, listing the articles that reference it."""
         markets: dict[str, tuple[RefUse, list[ArticleView]]] = {}
         for v in listed:
             seen: set[str] = set()
@@ -240,27 +324,24 @@ class SiteRenderer:
                 if path not in seen:
                     seen.add(path)
                     markets.setdefault(path, (use, []))[1].append(v)
-        market_pages: list[MarketPage] = []
-        for path, (use, items) in sorted(markets.items()):
-            page = MarketPage(use.ref, self.widget(use.written, use.ref), "/" + path, tuple(items))
-            market_pages.append(page)
-            yield self._page("market.html", page.url, market=page)
-        market_pages.sort(key=lambda m: (m.widget.state == "unavailable", m.widget.question.lower()))
-        yield self._page("markets.html", "/markets/", markets=market_pages,
-                         snapshot=self.inp.snapshot)
+        return [
+            MarketPage(use.ref, self.widget(use.written, use.ref), "/" + path, tuple(items))
+            for path, (use, items) in sorted(markets.items())
+        ]
 
-        yield self._page("404.html", "/404.html")
-        feed_items = [self.article_view(v.article, "text") for v in listed[: cfg.feed_entries]]
-        yield OutputFile("feed.xml", self._render("feed.xml", items=feed_items).encode("utf-8"))
-        sitemap_pages = (
+    def feeds(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
+        items = [self.article_view(v.article, "text") for v in listed[: self.config.feed_entries]]
+        yield OutputFile("feed.xml", self._render("feed.xml", items=items).encode("utf-8"))
+
+    def sitemaps(self, listed: Sequence[ArticleView], market_pages: Sequence[MarketPage]) -> Iterator[OutputFile]:
+        urls = (
             [("/", listed[0].article.modified if listed else None)]
             + [(v.url, v.article.modified) for v in listed]
-            + [(url, None) for url in sorted(tags)]
+            + [(url, None) for url in self.tags_of(listed)]
             + [(m.url, None) for m in market_pages]
         )
-        yield OutputFile("sitemap.xml", self._render("sitemap.xml", urls=sitemap_pages).encode("utf-8"))
+        yield OutputFile("sitemap.xml", self._render("sitemap.xml", urls=urls).encode("utf-8"))
         yield OutputFile("robots.txt", self._render("robots.txt").encode("utf-8"))
-        yield OutputFile("snapshot.json", snapshot_to_json(self.inp.snapshot).encode("utf-8"))
 
 
 def render_site(inp: SiteInput, env: jinja2.Environment, layouts: Path) -> Iterator[OutputFile]:

@@ -1,20 +1,25 @@
-"""OutputFiles -> an output folder, swapped in only when every file was written. Disk I/O.
+"""OutputFiles -> the output folder, changed files only, after everything rendered. Disk I/O.
 
-Files are written into a staging folder beside the output. A file whose bytes equal the
-previous build's is hard-linked from it instead (it keeps its inode and mtime), and the
-report counts what was added, changed and removed. If anything fails on the way, the
-staging folder is deleted and the previous output is left exactly as it was.
+The files of a build are compared with what the folder already holds as they stream
+in; only new and changed files are kept (in memory) and nothing is written until the
+whole site has rendered. Then each is written beside its target under a temporary
+name, and only when all of those writes succeeded are they renamed into place and the
+files the site no longer has removed. So a build that fails (bad input, a template
+error, a full disk) leaves the previous output exactly as it was, and an hourly build
+where few prices moved rewrites few files: unchanged files keep their bytes and mtime.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from marketnews.errors import MarketnewsError
 from marketnews.site import OutputFile
+
+_TMP_SUFFIX = ".mn-tmp"
 
 
 @dataclass(frozen=True)
@@ -38,56 +43,83 @@ def _same(old: Path, data: bytes) -> bool:
         return False
 
 
-def _old_files(out: Path) -> set[str]:
-    if not out.is_dir():
-        return set()
-    found: set[str] = set()
-    for dirpath, _, names in os.walk(out):
-        rel = os.path.relpath(dirpath, out)
-        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-        found.update(prefix + n for n in names)
+def existing_files(out: Path) -> dict[str, int]:
+    """Every file under `out` (relative, "/"-separated) with its size in bytes."""
+    found: dict[str, int] = {}
+
+    def walk(folder: str, prefix: str) -> None:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    walk(entry.path, prefix + entry.name + "/")
+                else:
+                    found[prefix + entry.name] = entry.stat(follow_symlinks=False).st_size
+
+    if out.is_dir():
+        walk(str(out), "")
     return found
 
 
-def write_site(files: Iterable[OutputFile], out: Path) -> WriteReport:
+def _guard(out: Path, old: Mapping[str, int]) -> None:
+    """Refuse to take over a folder that holds files but is not a previous site build."""
+    if old and "index.html" not in old and "404.html" not in old:
+        raise MarketnewsError(
+            f"{out}: the output folder is not empty and does not look like a built site "
+            "(no index.html); refusing to replace its files. Choose another --out or empty it."
+        )
+
+
+def write_site(files: Iterable[OutputFile], out: Path, existing: Mapping[str, int] | None = None) -> WriteReport:
+    """Write what changed; `existing` is `existing_files(out)` if the caller already has it."""
     out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}.staging-{os.getpid()}"
-    trash = out.parent / f".{out.name}.old-{os.getpid()}"
-    for leftover in (staging, trash):
-        shutil.rmtree(leftover, ignore_errors=True)
-    old = _old_files(out)
+    old = existing_files(out) if existing is None else existing
+    _guard(out, old)
     seen: set[str] = set()
+    pending: list[OutputFile] = []
+    unchanged = changed = 0
+    for f in files:
+        parts = f.path.split("/")
+        if f.path in seen or f.path.startswith("/") or ".." in parts or "" in parts:
+            raise MarketnewsError(f"output path {f.path!r} is written twice or is not a plain relative path")
+        seen.add(f.path)
+        if f.data is None:
+            if f.path not in old:
+                raise MarketnewsError(f"output path {f.path!r} was to be kept from the last build, which lacks it")
+            unchanged += 1
+            continue
+        if f.path in old:
+            if _same(out / f.path, f.data):
+                unchanged += 1
+                continue
+            changed += 1
+        pending.append(f)
+
+    temps: list[tuple[Path, Path]] = []
     made: set[Path] = set()
-    added = changed = unchanged = 0
     try:
-        staging.mkdir()
-        for f in files:
-            if f.path in seen or f.path.startswith("/") or ".." in f.path.split("/"):
-                raise ValueError(f"output path {f.path!r} is written twice or leaves the output folder")
-            seen.add(f.path)
-            target = staging / f.path
+        for f in pending:
+            target = out / f.path
             if target.parent not in made:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 made.add(target.parent)
-            previous = out / f.path
-            if f.path in old and _same(previous, f.data):
-                unchanged += 1
-                try:
-                    os.link(previous, target)
-                    continue
-                except OSError:
-                    pass
-            elif f.path in old:
-                changed += 1
-            else:
-                added += 1
-            target.write_bytes(f.data)
-        if out.exists():
-            os.rename(out, trash)
-        os.rename(staging, out)
+            tmp = target.with_name(f".{target.name}{_TMP_SUFFIX}")
+            temps.append((tmp, target))
+            tmp.write_bytes(f.data or b"")
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        for tmp, _ in temps:
+            tmp.unlink(missing_ok=True)
         raise
-    shutil.rmtree(trash, ignore_errors=True)
-    return WriteReport(len(seen), added, changed, unchanged, len(old - seen))
+    for tmp, target in temps:
+        os.replace(tmp, target)
+    removed = sorted(set(old) - seen)
+    for path in removed:
+        (out / path).unlink(missing_ok=True)
+    for path in removed:  # prune folders the site no longer has, deepest first
+        parent = (out / path).parent
+        while parent != out:
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
+    return WriteReport(len(seen), len(pending) - changed, changed, unchanged, len(removed))

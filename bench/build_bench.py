@@ -1,0 +1,89 @@
+"""Benchmark: cold build and hourly rebuild of an N-article site. Prints times and peak memory.
+
+    python3 bench/build_bench.py --articles 1000 --markets 300
+    python3 bench/build_bench.py --articles 10000 --markets 2000
+
+Each build runs `marketnews build` in a fresh subprocess, so its wall time includes
+interpreter start-up, and its peak memory (the largest resident set of the build
+process or of any one worker, as the OS counts it; workers are forked and share the
+parent's pages until they write them) and CPU time (all processes) are reported. On a
+busy machine, CPU time is the steadier figure. Runs:
+  cold    empty cache, empty output folder
+  hourly  same articles, a new snapshot in which every price moved (the hourly CI build)
+  noop    nothing changed at all
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from corpus import TAKEN_AT, make_site, write_snapshot  # noqa: E402
+
+
+def run_build(root: Path, snapshot: Path, jobs: int | None) -> tuple[float, float, float]:
+    repo = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ, SOURCE_DATE_EPOCH=str(int(TAKEN_AT.timestamp()) + 3600),
+               MARKETNEWS_CACHE=str(root / ".cache"),
+               PYTHONPATH=os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")])))
+    if jobs:
+        env["MARKETNEWS_JOBS"] = str(jobs)
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "marketnews", "build", "--root", str(root), "--snapshot", str(snapshot), "--quiet"],
+        capture_output=True, text=True, env=env,
+    )
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"build failed:\n{proc.stderr}")
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--articles", type=int, default=1000)
+    ap.add_argument("--markets", type=int, default=300)
+    ap.add_argument("--dir", type=Path, default=Path("bench/out"))
+    ap.add_argument("--jobs", type=int, default=None, help="worker processes (default: the build's own choice)")
+    args = ap.parse_args()
+    root = args.dir / f"site-{args.articles}"
+    t0 = time.perf_counter()
+    make_site(root, args.articles, args.markets)
+    print(f"corpus: {args.articles:,} articles, {args.markets:,} markets in {root} "
+          f"(generated in {time.perf_counter() - t0:.1f} s)")
+    snap = root / "snapshot.json"
+    for label, prepare in (
+        ("cold", lambda: None),
+        ("hourly", lambda: write_snapshot(snap, args.markets, seed=2, taken_at=TAKEN_AT + timedelta(hours=1))),
+        ("noop", lambda: None),
+    ):
+        prepare()
+        wall, peak, cpu = measured(root, snap, args.jobs)
+        print(f"{label:>6}: {wall:6.2f} s wall, {cpu:6.2f} s CPU (all processes), peak RSS {peak:7.1f} MB")
+
+
+def measured(root: Path, snap: Path, jobs: int | None) -> tuple[float, float, float]:
+    """Run one build from a throwaway parent so the peak memory belongs to this build alone."""
+    code = (
+        "import sys, json; sys.path.insert(0, %r); from build_bench import run_build; from pathlib import Path; "
+        "print(json.dumps(run_build(Path(%r), Path(%r), %r)))"
+    ) % (str(Path(__file__).resolve().parent), str(root), str(snap), jobs)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(out.stderr)
+
+    wall, peak, cpu = json.loads(out.stdout)
+    return float(wall), float(peak), float(cpu)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Generate a synthetic site of N articles and M markets for benchmarks. Writes files.
+
+The articles resemble the corpus of ../shared/BENCHMARKS.md: about 700 words of Markdown
+(headings, lists, links, emphasis, a blockquote), three related markets in the
+frontmatter and one inline market widget. The snapshot gives every market a quote with
+a week of hourly history. Deterministic for a given N, M and seed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+WORDS = (
+    "alliance markets traders odds ministers defence budget talks ceasefire summit analysts "
+    "deadline capital pressure forecast election senate inflation rates central bank volatility "
+    "liquidity spread exposure risk coalition frontier policy officials reported week sources "
+    "diplomats negotiations sanctions pipeline tariff outlook signal probability contract"
+).split()
+TAKEN_AT = datetime(2026, 11, 21, 16, 0, tzinfo=timezone.utc)
+
+
+def market_slug(i: int) -> str:
+    return f"bench-market-{i:05d}-will-it-happen-by-2027"
+
+
+def _sentence(rng: random.Random, n: int) -> str:
+    words = [rng.choice(WORDS) for _ in range(n)]
+    words[0] = words[0].capitalize()
+    if n > 6:
+        words[3] = f"*{words[3]}*"
+        words[5] = f"[{words[5]}](https://example.org/{words[5]})"
+    return " ".join(words) + "."
+
+
+def _paragraph(rng: random.Random, sentences: int) -> str:
+    return " ".join(_sentence(rng, rng.randint(10, 18)) for _ in range(sentences))
+
+
+def article_text(i: int, markets: int, rng: random.Random, edit: int = 0) -> str:
+    related = rng.sample(range(markets), 3)
+    date = TAKEN_AT - timedelta(hours=i + 1)
+    body = [
+        _paragraph(rng, 4),
+        f"## {_sentence(rng, 5)[:-1]}",
+        _paragraph(rng, 5),
+        "\n".join(f"- {_sentence(rng, 8)}" for _ in range(4)),
+        f"```market\n{market_slug(related[0])}\n```",
+        f"> {_paragraph(rng, 2)}",
+        f"## {_sentence(rng, 4)[:-1]}",
+        _paragraph(rng, 5),
+        _paragraph(rng, 4),
+        "1. " + _sentence(rng, 9) + "\n2. " + _sentence(rng, 9) + "\n3. " + _sentence(rng, 9),
+        _paragraph(rng, 5),
+    ]
+    if edit:
+        body.append(f"Edited {edit} time(s).")
+    front = [
+        "---",
+        f'title: "Benchmark story {i}: {_sentence(rng, 6)[:-1]}"',
+        f"date: {date.strftime('%Y-%m-%dT%H:%M:%SZ')}",
+        "author: Bench Writer",
+        f"tags: [{', '.join(sorted({rng.choice(WORDS) for _ in range(2)}))}]",
+        "markets:",
+        *(f"  - {market_slug(m)}" for m in related),
+        "---",
+    ]
+    return "\n".join(front) + "\n" + "\n\n".join(body) + "\n"
+
+
+def snapshot(markets: int, seed: int, taken_at: datetime = TAKEN_AT) -> dict[str, object]:
+    rng = random.Random(seed)
+    quotes: dict[str, object] = {}
+    end = int(taken_at.timestamp())
+    for m in range(markets):
+        p = rng.uniform(0.02, 0.98)
+        history = []
+        walk = p
+        for h in range(168):
+            history.append([end - (167 - h) * 3600, round(min(0.99, max(0.01, walk)), 4)])
+            walk += rng.uniform(-0.01, 0.01)
+        history.reverse()
+        history = [[t, v] for (t, _), (_, v) in zip(reversed(history), history, strict=True)]
+        quotes[market_slug(m)] = {
+            "kind": "market", "question": f"Will benchmark event {m} happen by 2027?",
+            "url": f"https://polymarket.com/event/bench-{m}/{market_slug(m)}", "status": "open",
+            "probability": round(p, 4), "headline_outcome": "Yes",
+            "outcomes": [{"name": "Yes", "probability": round(p, 4), "url": None},
+                         {"name": "No", "probability": round(1 - p, 4), "url": None}],
+            "change_24h": round(rng.uniform(-0.05, 0.05), 3), "volume": round(rng.uniform(1e3, 5e6), 2),
+            "end_date": "2027-01-01T00:00:00Z", "winner": None,
+            "as_of": taken_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "token_id": str(10**70 + m),
+            "history": sorted(history), "anchors": [],
+        }
+    return {"format": "marketnews-snapshot", "version": 1, "source": "bench",
+            "taken_at": taken_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "quotes": quotes}
+
+
+def make_site(root: Path, articles: int, markets: int, seed: int = 1) -> Path:
+    """Write site.yaml, layouts/, static/, content/ and snapshot.json under root."""
+    if root.exists():
+        shutil.rmtree(root)
+    (root / "content").mkdir(parents=True)
+    shutil.copytree(REPO / "layouts", root / "layouts")
+    shutil.copytree(REPO / "static", root / "static")
+    (root / "site.yaml").write_text(
+        "title: Bench Ledger\nbase_url: https://bench.example.org\ntagline: Benchmark site\n"
+        "per_page: 20\n", encoding="utf-8")
+    rng = random.Random(seed)
+    for i in range(articles):
+        (root / "content" / f"story-{i:05d}.md").write_text(article_text(i, markets, rng), encoding="utf-8")
+    write_snapshot(root / "snapshot.json", markets, seed)
+    return root
+
+
+def write_snapshot(path: Path, markets: int, seed: int, taken_at: datetime = TAKEN_AT) -> None:
+    path.write_text(json.dumps(snapshot(markets, seed, taken_at), sort_keys=True, indent=1) + "\n",
+                    encoding="utf-8")

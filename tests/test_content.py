@@ -1,0 +1,141 @@
+"""The article format: what is accepted, and every kind of bad input located by file and line."""
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from marketnews.content import parse_article, slugify, split_frontmatter
+
+UTC = ZoneInfo("UTC")
+
+
+def parse(text: str, tz: ZoneInfo = UTC):  # type: ignore[no-untyped-def]
+    return parse_article("content/story.md", text.encode(), tz)
+
+
+def messages(problems) -> list[str]:  # type: ignore[no-untyped-def]
+    return [str(p) for p in problems]
+
+
+FULL = """\
+---
+title: "US threatens to 'decouple' NATO coordination by 2027"
+date: 2026-11-20T09:30:00Z
+updated: 2026-11-20T14:00:00Z
+author: [Jane Roe, John Doe]
+summary: "One or two sentences."
+tags: [nato, russia]
+markets:
+  - some-market-slug
+  - https://polymarket.com/event/some-event-slug/some-market
+image: /images/nato.svg
+image_alt: A map
+draft: true
+slug: custom-url
+---
+Body *here*.
+"""
+
+
+def test_every_documented_field_is_read() -> None:
+    a, problems = parse(FULL)
+    assert problems == []
+    assert a is not None
+    assert a.title == "US threatens to 'decouple' NATO coordination by 2027"
+    assert a.date == datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)
+    assert a.updated == datetime(2026, 11, 20, 14, 0, tzinfo=timezone.utc)
+    assert a.authors == ("Jane Roe", "John Doe")
+    assert a.tags == ("nato", "russia")
+    assert [u.ref.key for u in a.markets] == ["some-market-slug", "some-market"]
+    assert [u.line for u in a.markets] == [9, 10]
+    assert a.markets[1].written == "https://polymarket.com/event/some-event-slug/some-market"
+    assert (a.image, a.image_alt, a.draft, a.slug, a.summary) == (
+        "/images/nato.svg", "A map", True, "custom-url", "One or two sentences.")
+    assert a.body == "Body *here*.\n"
+    assert a.body_line == 16
+
+
+def test_a_bare_date_is_midnight_in_the_site_timezone() -> None:
+    a, _ = parse("---\ntitle: T\ndate: 2026-11-20\n---\n", ZoneInfo("America/New_York"))
+    assert a is not None
+    assert a.date.isoformat() == "2026-11-20T00:00:00-05:00"
+
+
+def test_single_author_and_slug_from_file_name() -> None:
+    a, problems = parse_article("content/Étienne's NATO Plan.md", b"---\ntitle: T\ndate: 2026-11-20\nauthor: Jane\n---\n", UTC)
+    assert problems == [] and a is not None
+    assert a.authors == ("Jane",) and a.slug == "etiennes-nato-plan"
+
+
+def test_missing_frontmatter() -> None:
+    a, problems = parse("# Just markdown\n")
+    assert a is None
+    assert messages(problems) == [
+        "content/story.md:1: expected YAML frontmatter starting with '---' on line 1, found '# Just markdown'"]
+
+
+def test_unclosed_frontmatter() -> None:
+    _, problems = parse("---\ntitle: x\n")
+    assert "frontmatter is not closed" in messages(problems)[0]
+
+
+def test_malformed_yaml_names_the_line() -> None:
+    _, problems = parse("---\ntitle: ok\ndate: 2026-11-20\ntags: [a, b\n---\n")
+    assert len(problems) == 1
+    assert problems[0].path == "content/story.md" and problems[0].line >= 4
+    assert "malformed YAML" in problems[0].message
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    a, problems = parse(
+        "---\ntitle: [not, text]\ndate: tomorrow\ndraft: maybe\ntagz: [x]\n"
+        "markets:\n  - ok-slug\n  - https://example.com/event/x\n---\nBody\n"
+    )
+    assert a is None
+    assert messages(problems) == [
+        "content/story.md:5: warning: tagz: unknown key; did you mean 'tags'?",
+        "content/story.md:2: title: expected text, got a list ['not', 'text']",
+        "content/story.md:3: date: expected an ISO 8601 date like 2026-11-20T09:30:00Z, got 'tomorrow'",
+        "content/story.md:4: draft: expected true or false, got 'maybe'",
+        "content/story.md:8: markets: expected a polymarket.com URL or a slug, got 'https://example.com/event/x'",
+    ]
+
+
+def test_missing_required_fields() -> None:
+    _, problems = parse("---\nauthor: x\n---\n")
+    assert messages(problems) == [
+        "content/story.md:1: title: required field is missing",
+        "content/story.md:1: date: required field is missing",
+    ]
+
+
+def test_wrong_typed_fields() -> None:
+    _, problems = parse("---\ntitle: T\ndate: 2026-11-20\ntags: {a: 1}\nmarkets: 5\nslug: Not OK\n---\n")
+    text = "\n".join(messages(problems))
+    assert "content/story.md:4: tags: expected a text or a list of texts" in text
+    assert "content/story.md:5: markets: expected a list of slugs or polymarket.com URLs, got 5" in text
+    assert "content/story.md:6: slug: expected lowercase letters, digits and hyphens, got 'Not OK'" in text
+
+
+def test_warnings_do_not_stop_an_article() -> None:
+    a, problems = parse("---\ntitle: T\ndate: 2026-11-20\nimage: /x.png\nmarkets: [a, a]\n---\n")
+    assert a is not None
+    assert {p.severity for p in problems} == {"warning"}
+    assert any("image_alt" in str(p) for p in problems)
+    assert any("listed twice" in str(p) for p in problems)
+
+
+def test_non_utf8_file() -> None:
+    a, problems = parse_article("content/x.md", b"---\ntitle: caf\xe9\n---\n", UTC)
+    assert a is None and "expected UTF-8 text, found byte 0xe9" in str(problems[0])
+    assert problems[0].line == 2
+
+
+def test_split_frontmatter_handles_crlf_and_dots() -> None:
+    assert split_frontmatter("---\na: 1\n...\nbody\n") == ("a: 1\n", "body\n", 4)
+
+
+@pytest.mark.parametrize(("text", "slug"), [("Hello, World!", "hello-world"), ("  --x--  ", "x"), ("Ünïcödé", "unicode")])
+def test_slugify(text: str, slug: str) -> None:
+    assert slugify(text) == slug

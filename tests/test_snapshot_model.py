@@ -1,0 +1,61 @@
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from marketnews.errors import SnapshotError
+from marketnews.markets.model import Outcome, Quote, Snapshot, snapshot_from_json, snapshot_to_json
+from tests.conftest import quote, snapshot_doc
+
+T0 = datetime(2026, 11, 21, 16, tzinfo=timezone.utc)
+
+
+def test_round_trip_is_exact_and_deterministic() -> None:
+    q = Quote(key="m", question="Q?", url="https://polymarket.com/event/e/m", as_of=T0, probability=0.0455,
+              headline_outcome="Yes", outcomes=(Outcome("Yes", 0.0455), Outcome("No", 0.9545)), change_24h=-0.0123,
+              volume=1234.57, end_date=T0, history=((1, 0.5), (2, 0.25)), anchors=((3, 0.1),))
+    snap = Snapshot(taken_at=T0, quotes={"m": q}, source="test")
+    text = snapshot_to_json(snap)
+    assert snapshot_to_json(snapshot_from_json(text)) == text
+    assert snapshot_from_json(text).quotes["m"] == q
+    assert snapshot_to_json(snap, pretty=True) != text
+    assert json.loads(snapshot_to_json(snap, pretty=True)) == json.loads(text)
+
+
+def test_missing_optional_fields_default() -> None:
+    doc = snapshot_doc({"m": {"question": "Q?", "url": "https://polymarket.com/event/m"}})
+    q = snapshot_from_json(json.dumps(doc)).quotes["m"]
+    assert (q.status, q.probability, q.outcomes, q.history, q.as_of) == ("open", None, (), (), T0)
+
+
+def test_every_problem_is_listed() -> None:
+    doc = snapshot_doc({
+        "a": quote("A", probability=3.5),
+        "b": quote("B", status="sleeping"),
+        "c": {"url": "u"},
+        "d": quote("D", history=[[1, "x"]]),
+    })
+    with pytest.raises(SnapshotError) as err:
+        snapshot_from_json(json.dumps(doc), "snap.json")
+    text = str(err.value)
+    for fragment in ("quotes.a.probability", "quotes.b.status", "quotes.c.question", "quotes.d.history"):
+        assert f"snap.json: {fragment}" in text
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [("{", "not valid JSON"), ('{"format": "other"}', "format"),
+     ('{"format": "marketnews-snapshot", "version": 9}', "version: expected 1"),
+     ('{"format": "marketnews-snapshot", "version": 1, "taken_at": "soon", "quotes": {}}', "taken_at")],
+)
+def test_not_a_snapshot(text: str, fragment: str) -> None:
+    with pytest.raises(SnapshotError, match=fragment):
+        snapshot_from_json(text)
+
+
+def test_price_at_uses_nearest_point_within_tolerance() -> None:
+    q = Quote(key="m", question="Q", url="u", as_of=T0, history=((1000, 0.1), (4600, 0.2)), anchors=((20000, 0.9),))
+    assert q.price_at(datetime.fromtimestamp(1100, timezone.utc)) == 0.1
+    assert q.price_at(datetime.fromtimestamp(4000, timezone.utc)) == 0.2
+    assert q.price_at(datetime.fromtimestamp(19000, timezone.utc)) == 0.9
+    assert q.price_at(datetime.fromtimestamp(100000, timezone.utc)) is None

@@ -1,0 +1,129 @@
+"""Every widget state, as data (WidgetView) and as HTML from the project's own partial."""
+
+from datetime import datetime, timedelta, timezone
+from html.parser import HTMLParser
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from marketnews.markets.model import Outcome, Quote
+from marketnews.markets.refs import parse_ref
+from marketnews.templating import make_environment, pct
+from marketnews.widgets import widget_view
+
+NOW = datetime(2026, 11, 21, 17, tzinfo=timezone.utc)
+REPO = Path(__file__).resolve().parents[1]
+
+
+def q(**kw):  # type: ignore[no-untyped-def]
+    base = dict(key="m", question="Will it happen?", url="https://polymarket.com/event/e/m", as_of=NOW,
+                probability=0.07, headline_outcome="Yes",
+                outcomes=(Outcome("Yes", 0.07), Outcome("No", 0.93)), change_24h=0.018, volume=1_250_000.0)
+    base.update(kw)
+    return Quote(**base)  # type: ignore[arg-type]
+
+
+def view(quote, written="m", **kw):  # type: ignore[no-untyped-def]
+    return widget_view(written, parse_ref(written), quote, now=NOW, stale_after_s=7200, low_volume=10_000, **kw)
+
+
+def html(v) -> str:  # type: ignore[no-untyped-def]
+    env = make_environment(REPO / "layouts", ZoneInfo("UTC"))
+    return env.get_template("partials/widget.html").render(w=v, variant="related")
+
+
+class Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self.roots: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "aside":
+            self.roots.append(dict(attrs))
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+    def text(self) -> str:
+        return " ".join(" ".join(self.parts).split())
+
+
+def parsed(v) -> Text:  # type: ignore[no-untyped-def]
+    t = Text()
+    t.feed(html(v))
+    return t
+
+
+def test_open_market_reads_as_a_sentence() -> None:
+    v = view(q())
+    assert (v.state, v.pct, v.change_text, v.direction, v.arrow) == ("open", "7%", "+1.8", "up", "▲")
+    assert v.summary == "Yes 7%, up 1.8 points in 24 hours"
+    t = parsed(v)
+    assert t.roots[0]["data-market"] == "m" and t.roots[0]["data-probability"] == "0.0700"
+    assert t.roots[0]["aria-label"] == "Market: Will it happen?"
+    assert "7%" in t.text() and "up 1.8 points in 24 hours" in t.text() and "$1.2M traded" in t.text()
+
+
+def test_down_and_flat_moves_have_words_and_arrows() -> None:
+    assert (view(q(change_24h=-0.025)).arrow, view(q(change_24h=-0.025)).change_sentence) == (
+        "▼", "down 2.5 points in 24 hours")
+    assert view(q(change_24h=0.0)).change_sentence == "unchanged in 24 hours"
+    assert view(q(change_24h=None)).direction == "none"
+
+
+def test_closed_market_says_closed() -> None:
+    t = parsed(view(q(status="closed")))
+    assert "Closed" in t.text() and "points in 24 hours" not in t.text()
+
+
+def test_resolved_market_shows_the_winner_not_a_probability() -> None:
+    v = view(q(status="resolved", winner="No", probability=4e-7))
+    assert v.summary == "Resolved: No"
+    text = parsed(v).text()
+    assert "Resolved No" in text and "%" not in text
+
+
+def test_event_shows_ranked_leading_outcomes() -> None:
+    outcomes = tuple(Outcome(n, p) for n, p in [("B", 0.2), ("A", 0.5), ("C", 0.1), ("D", 0.1), ("E", 0.05), ("F", 0.05)])
+    v = view(q(kind="event", outcomes=outcomes, headline_outcome="A", probability=0.5),
+             written="https://polymarket.com/event/e")
+    assert [o.label for o in v.outcomes] == ["A", "B", "C", "D"] and v.more_outcomes == 2
+    text = parsed(v).text()
+    assert text.index("A 50%") < text.index("B 20%") and "and 2 more outcomes" in text
+
+
+def test_missing_market_shows_its_link_and_odds_unavailable() -> None:
+    v = view(None, written="https://polymarket.com/event/e/gone")
+    t = parsed(v)
+    assert v.state == "unavailable" and "odds unavailable" in t.text()
+    assert 'href="https://polymarket.com/event/e/gone"' in html(v)
+    assert t.roots[0]["data-probability"] == ""
+
+
+def test_stale_quote_says_its_age() -> None:
+    v = view(q(as_of=NOW - timedelta(hours=3, minutes=20)))
+    assert v.stale_text == "odds as of 3 hours ago"
+    assert "odds as of 3 hours ago" in parsed(v).text()
+    assert view(q(as_of=NOW - timedelta(minutes=50))).stale_text == ""
+
+
+def test_low_volume_caveat() -> None:
+    assert "thinly traded" in parsed(view(q(volume=900.0))).text()
+    assert "thinly traded" not in parsed(view(q())).text()
+
+
+def test_price_when_published() -> None:
+    published = NOW - timedelta(days=2)
+    v = view(q(history=((int(published.timestamp()), 0.1),)), published=published)
+    assert v.published_pct == "10%"
+    assert "10% when this was published, 7% now" in parsed(v).text()
+
+
+def test_api_text_is_escaped() -> None:
+    out = html(view(q(question='<script>alert("x")</script>', headline_outcome="<b>Yes</b>")))
+    assert "<script>" not in out and "&lt;script&gt;" in out and "<b>Yes" not in out
+
+
+def test_percent_rounding_never_shows_0_or_100_for_a_live_price() -> None:
+    assert [pct(p) for p in (0.001, 0.0049, 0.005, 0.0455, 0.5, 0.996, 1.0, 0.0)] == [
+        "<1%", "<1%", "1%", "5%", "50%", ">99%", "100%", "0%"]
