@@ -1,7 +1,8 @@
 """Benchmark: live odds for N markets from the local stand-in, cold cache then the next hourly build.
 
 Serves N synthetic markets (shaped like the recorded Gamma market) from tests/standin.py
-on 127.0.0.1 with added latency per request, writes a site whose articles reference
+on 127.0.0.1 with added latency per request, in a process of its own (as a remote API
+would be: it does not share this process's interpreter lock), writes a site whose articles reference
 them (4 markets an article, dated within the last 6 days), and builds it twice with
 the real httpx client and the default request policies and rate limits:
   cold    no cache: every quote, every 7-day history
@@ -13,6 +14,9 @@ Network: loopback only. Run:  python bench/fetch_bench.py [--markets 2000] [--la
 from __future__ import annotations
 
 import argparse
+import json
+import multiprocessing
+import multiprocessing.connection
 import shutil
 import sys
 import tempfile
@@ -50,17 +54,30 @@ def write_site(root: Path, slugs: list[str]) -> SitePaths:
     return SitePaths(root=root, content=content, out=root / "public", cache=root / ".cache")
 
 
-def run(paths: SitePaths, server: StandIn, now: datetime, label: str) -> None:
-    before = {p: server.count(p) for p in ("/markets", "/events", "/prices-history", "")}
-    live = LiveOptions(gamma_url=server.url, clob_url=server.url)
-    started = time.perf_counter()
+def serve(markets: int, latency_s: float, conn: multiprocessing.connection.Connection) -> None:
+    """The child process: serve the stand-in until the parent says stop."""
+    with StandIn([synthetic_market(i) for i in range(markets)], latency_s=latency_s,
+                 now_ts=int(NOW.timestamp())) as server:
+        conn.send(server.url)
+        conn.recv()
+
+
+def stats(client: httpx.Client, url: str) -> dict[str, int]:
+    counts: dict[str, int] = json.loads(client.get(f"{url}/_stats").text)
+    return counts
+
+
+def run(paths: SitePaths, url: str, now: datetime, label: str) -> None:
+    live = LiveOptions(gamma_url=url, clob_url=url)
     with httpx.Client(limits=httpx.Limits(max_connections=16, max_keepalive_connections=16)) as client:
+        before = stats(client, url)
+        started = time.perf_counter()
         report = build(paths, BuildOptions(), now, live_snapshot_source(paths, client, live))
-    total = time.perf_counter() - started
-    gamma = server.count("/markets") + server.count("/events") - before["/markets"] - before["/events"]
-    clob = server.count("/prices-history") - before["/prices-history"]
+        total = time.perf_counter() - started
+        after = stats(client, url)
+    d = {k: after[k] - before[k] for k in after}
     print(
-        f"{label:6}  requests {server.count() - before['']:5} (gamma {gamma}, clob {clob})  "
+        f"{label:6}  requests {d['']:5} (gamma {d['/markets'] + d['/events']}, clob {d['/prices-history']})  "
         f"fetch {report.timings['snapshot']:6.2f} s  build {total:6.2f} s  "
         f"stale {report.stale}  | {report.snapshot_note}"
     )
@@ -71,15 +88,21 @@ def main() -> None:
     ap.add_argument("--markets", type=int, default=2000)
     ap.add_argument("--latency-ms", type=float, default=50.0)
     args = ap.parse_args()
-    markets = [synthetic_market(i) for i in range(args.markets)]
-    with tempfile.TemporaryDirectory() as tmp, StandIn(
-        markets, latency_s=args.latency_ms / 1000, now_ts=int(NOW.timestamp())
-    ) as server:
-        paths = write_site(Path(tmp) / "site", [str(m["slug"]) for m in markets])
-        print(f"{args.markets} markets, {-(-args.markets // PER_ARTICLE)} articles, "
-              f"{args.latency_ms:g} ms added per request")
-        run(paths, server, NOW, "cold")
-        run(paths, server, NOW + timedelta(hours=1), "hourly")
+    slugs = [str(synthetic_market(i)["slug"]) for i in range(args.markets)]
+    parent, child = multiprocessing.Pipe()
+    server = multiprocessing.Process(target=serve, args=(args.markets, args.latency_ms / 1000, child), daemon=True)
+    server.start()
+    try:
+        url = parent.recv()
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = write_site(Path(tmp) / "site", slugs)
+            print(f"{args.markets} markets, {-(-args.markets // PER_ARTICLE)} articles, "
+                  f"{args.latency_ms:g} ms added per request")
+            run(paths, url, NOW, "cold")
+            run(paths, url, NOW + timedelta(hours=1), "hourly")
+    finally:
+        parent.send("stop")
+        server.join(timeout=10)
 
 
 if __name__ == "__main__":

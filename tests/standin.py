@@ -6,6 +6,7 @@ Serves, on 127.0.0.1 with a free port, from a real threaded HTTP server:
   GET /events?slug=..[&closed=..]                    no `closed`: every event;
   GET /prices-history?market=TOKEN&(interval=1w|startTs=..&endTs=..)&fidelity=60
   GET /snapshot.json                                 `site_snapshot`, when set (a live site)
+  GET /_stats                                        request counts so far, by path (not logged)
 Data: the shared recorded responses (../shared/fixtures/gamma, beside the repo) and
 variants built from them. Faults can be queued per path prefix (see `Fault`), every
 request is logged and counted, and `latency_s` delays each answer (for benchmarks).
@@ -207,10 +208,12 @@ class StandIn:
             start, end = self.now_ts - 7 * 86400, self.now_ts
         points = self.histories.get(token)
         if points is None and self.synthetic_histories and token:
-            seed = sum(map(ord, token))
+            # hourly points over the last 30 days, made only for the range asked
+            seed, first = sum(map(ord, token)), self.now_ts - 30 * 86400
+            lo = first + max(0, -(-(start - first) // 3600)) * 3600
             points = [
                 {"t": t, "p": round(0.2 + ((seed + t // 3600) % 50) / 100, 3)}
-                for t in range(self.now_ts - 30 * 86400, self.now_ts + 1, 3600)
+                for t in range(lo, min(end, self.now_ts) + 1, 3600)
             ]
         return {"history": [p for p in points or [] if start <= p["t"] <= end]}
 
@@ -242,8 +245,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         owner = self.owner
-        with owner._lock:
-            owner.log.append(self.path)
+        if self.path != "/_stats":
+            with owner._lock:
+                owner.log.append(self.path)
         if owner.latency_s:
             time.sleep(owner.latency_s)
         if len(self.path) > owner.max_url:
@@ -282,6 +286,10 @@ class _Handler(BaseHTTPRequestHandler):
             body = owner.list_answer(owner.events, query, None)
         elif parts.path == "/prices-history":
             body = owner.history(query)
+        elif parts.path == "/_stats":  # request counts, for a stand-in in another process
+            paths = ("/markets", "/events", "/prices-history", "/snapshot.json")
+            self.send(200, json.dumps({p: owner.count(p) for p in paths} | {"": owner.count()}).encode())
+            return
         elif parts.path == "/snapshot.json" and owner.site_snapshot is not None:
             self.send(200, owner.site_snapshot)
             return

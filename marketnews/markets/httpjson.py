@@ -4,7 +4,7 @@ Does network I/O, only through the `httpx.Client` it is handed; the sleep functi
 and the monotonic clock are injected too, so tests run retries without waiting.
 
 One `Fetcher` serves one fetch run (one stage of one build):
-- every attempt waits for a slot of the rate limit, and has connect/read timeouts
+- every attempt waits for a slot of the rate limit (a sliding 10 s window), and has connect/read timeouts
   no longer than what is left of the run's time budget;
 - connection errors and timeouts, 429 and 5xx are retried with exponential
   backoff and jitter, or after `Retry-After` seconds when the server says so;
@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -55,24 +56,39 @@ class CallFailed(Exception):
 
 
 class RateLimit:
-    """Spaces calls at least 1/rate seconds apart, across threads."""
+    """At most `per_second * window_s` call starts in any `window_s` seconds, across threads.
+
+    A sliding window, like the APIs' own limits ("1,000 requests per 10 s"): a run may
+    start a window's worth of calls at once (concurrency still bounds them), then
+    waits for the oldest start to leave the window. 0 means no limit.
+    """
 
     def __init__(
-        self, per_second: float, monotonic: Callable[[], float], sleep: Callable[[float], None]
+        self,
+        per_second: float,
+        monotonic: Callable[[], float],
+        sleep: Callable[[float], None],
+        window_s: float = 10.0,
     ):
-        self._interval = 1.0 / per_second if per_second > 0 else 0.0
-        self._next = 0.0
+        self._max = max(1, int(per_second * window_s)) if per_second > 0 else 0
+        self._window = window_s
+        self._starts: deque[float] = deque()
         self._lock = threading.Lock()
         self._monotonic, self._sleep = monotonic, sleep
 
     def acquire(self, deadline: float) -> bool:
-        """Wait for the next slot; False (without waiting) when it falls after `deadline`."""
+        """Wait for a free slot; False (without waiting) when it comes after `deadline`."""
+        if not self._max:
+            return True
         with self._lock:
             now = self._monotonic()
-            slot = max(now, self._next)
-            if slot > deadline:
-                return False
-            self._next = slot + self._interval
+            slot = now
+            if len(self._starts) >= self._max:
+                slot = max(now, self._starts[0] + self._window)
+                if slot > deadline:
+                    return False
+                self._starts.popleft()
+            self._starts.append(slot)
         if slot > now:
             self._sleep(slot - now)
         return True

@@ -206,7 +206,7 @@ class VirtualClock:
         self.t += s
 
 
-def test_rate_limit_spaces_calls() -> None:
+def test_rate_limit_keeps_any_10_s_window_under_its_share() -> None:
     clock = VirtualClock()
     limit = RateLimit(80.0, clock.monotonic, clock.sleep)
     stamps = []
@@ -214,22 +214,30 @@ def test_rate_limit_spaces_calls() -> None:
         assert limit.acquire(deadline=10_000)
         stamps.append(clock.t)
     for i in range(len(stamps) - 800):
-        assert stamps[i + 800] - stamps[i] >= 10.0 - 1e-9  # never 800+ calls in 10 s
-    assert stamps[-1] - stamps[0] == pytest.approx(1999 / 80)
+        assert stamps[i + 800] - stamps[i] >= 10.0 - 1e-9  # never more than 800 starts in 10 s
+    assert stamps[799] == stamps[0]  # a window's worth may start at once
+    assert stamps[-1] - stamps[0] == pytest.approx(20.0)  # 2,000 calls: windows at 0, 10 and 20 s
 
 
 def test_rate_limit_refuses_a_slot_past_the_deadline() -> None:
     clock = VirtualClock()
-    limit = RateLimit(1.0, clock.monotonic, clock.sleep)
-    assert limit.acquire(deadline=101.5) and limit.acquire(deadline=101.5)
-    assert not limit.acquire(deadline=101.5)
-    assert clock.t == 101.0
+    limit = RateLimit(0.2, clock.monotonic, clock.sleep)  # 2 per 10 s
+    assert limit.acquire(deadline=105.0) and limit.acquire(deadline=105.0)
+    assert not limit.acquire(deadline=105.0)  # the next slot is at 110
+    assert clock.t == 100.0
+    assert limit.acquire(deadline=200.0) and clock.t == 110.0
+
+
+def test_no_rate_limit_never_waits() -> None:
+    clock = VirtualClock()
+    limit = RateLimit(0, clock.monotonic, clock.sleep)
+    assert all(limit.acquire(deadline=0) for _ in range(10_000)) and clock.t == 100.0
 
 
 def test_history_fetches_go_through_the_rate_limit(standin, client) -> None:  # type: ignore[no-untyped-def]
     clock = VirtualClock()
     quotes = {f"m{i}": quote(f"m{i}", f"tok-{i}") for i in range(30)}
-    policy = HttpPolicy(concurrency=1, rate_per_s=10.0, budget_s=100.0)
+    policy = HttpPolicy(concurrency=1, rate_per_s=1.0, budget_s=100.0)  # 10 per 10 s
     result = add_histories(
         quotes,
         {},
@@ -241,4 +249,4 @@ def test_history_fetches_go_through_the_rate_limit(standin, client) -> None:  # 
         monotonic=clock.monotonic,
     )
     assert result.requests == 30 and not result.failed
-    assert clock.t - 100.0 == pytest.approx(2.9)  # 30 calls at 10/s: 29 gaps of 0.1 s
+    assert clock.t - 100.0 == pytest.approx(20.0)  # 30 calls, 10 a window: windows at 0, 10, 20 s
