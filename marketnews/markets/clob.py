@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import httpx
@@ -82,25 +83,17 @@ def parse_history(body: Any) -> tuple[Point, ...]:
     return tuple(sorted(points.items()))
 
 
-def extend_history(
-    points: Iterable[Point], now: datetime, price: float | None
-) -> tuple[Point, ...]:
+def extend_history(points: Iterable[Point], now: datetime, price: float | None) -> tuple[Point, ...]:
     """Add `price` at the current hour (replacing any point in that hour); keep 7 days."""
     now_ts = int(now.timestamp())
     slot = hour(now_ts)
-    kept = {
-        t: p
-        for t, p in points
-        if t > now_ts - WEEK_S and not (price is not None and hour(t) == slot)
-    }
+    kept = {t: p for t, p in points if t > now_ts - WEEK_S and not (price is not None and hour(t) == slot)}
     if price is not None:
         kept[slot] = price
     return tuple(sorted(kept.items()))
 
 
-def known_histories(
-    previous: Mapping[str, Quote], fresh: Mapping[str, Quote]
-) -> dict[str, tuple[Point, ...]]:
+def known_histories(previous: Mapping[str, Quote], fresh: Mapping[str, Quote]) -> dict[str, tuple[Point, ...]]:
     """Cached series still valid for the fresh quotes: same key, same CLOB token."""
     return {
         key: old.history
@@ -150,7 +143,7 @@ def add_histories(
         return parse_history(fetcher.get_json(url, params))
 
     tokens = [quotes[k].token_id or "" for k in to_fetch]
-    results = fetcher.run_all([lambda t=t: job(t) for t in tokens])  # type: ignore[misc]
+    results = fetcher.run_all([partial(job, t) for t in tokens])
     failed: dict[str, str] = {}
     fetched = set()
     for key, result in zip(to_fetch, results, strict=True):
@@ -159,9 +152,7 @@ def add_histories(
             out[key] = replace(quotes[key], history=())
         else:
             fetched.add(key)
-            out[key] = replace(
-                quotes[key], history=extend_history(result, now, quotes[key].probability)
-            )
+            out[key] = replace(quotes[key], history=extend_history(result, now, quotes[key].probability))
     return HistoryResult(out, frozenset(fetched), failed, fetcher.requests)
 
 
@@ -191,9 +182,7 @@ def add_anchors(
     """
     fetcher = _fetcher(client, policy, sleep, monotonic, rng)
     url = clob_url.rstrip("/") + "/prices-history"
-    anchors: dict[str, set[Point]] = {
-        k: set(q.anchors) | set((known or {}).get(k, ())) for k, q in quotes.items()
-    }
+    anchors: dict[str, set[Point]] = {k: set(q.anchors) | set((known or {}).get(k, ())) for k, q in quotes.items()}
     missing = set(known_missing)
     to_fetch: list[AnchorKey] = []
     now_ts = int(now.timestamp())
@@ -217,9 +206,7 @@ def add_anchors(
         ]
         return parse_history(fetcher.get_json(url, params))
 
-    results = fetcher.run_all(
-        [lambda k=k, ts=ts: job(quotes[k].token_id or "", ts) for k, ts in to_fetch]  # type: ignore[misc]
-    )
+    results = fetcher.run_all([partial(job, quotes[k].token_id or "", ts) for k, ts in to_fetch])
     failed: dict[str, str] = {}
     for (key, ts), result in zip(to_fetch, results, strict=True):
         if isinstance(result, CallFailed):

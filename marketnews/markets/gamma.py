@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -36,6 +37,9 @@ from marketnews.markets.normalise import event_quote, market_quote, text
 from marketnews.markets.refs import MarketRef
 
 MAX_URL_BYTES = 8000
+
+# One lookup round's answer: slug -> object found, slugs confirmed absent, slug -> failure reason.
+Round = tuple[dict[str, Mapping[str, Any]], list[str], dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -88,37 +92,30 @@ class _Lookup:
     def __init__(self, fetcher: Fetcher, gamma_url: str, now: datetime, max_url_bytes: int):
         self.fetcher, self.gamma_url, self.now = fetcher, gamma_url.rstrip("/"), now
         self.max_url_bytes = max_url_bytes
-        self.failed: dict[str, str] = {}
         self.unreadable: dict[str, str] = {}
 
-    def list_round(
-        self, path: str, slugs: Sequence[str], closed: bool
-    ) -> tuple[dict[str, Mapping[str, Any]], list[str]]:
-        """One round: (slug -> object found, slugs confirmed absent); failures go to `failed`."""
+    def list_round(self, path: str, slugs: Sequence[str], closed: bool) -> Round:
+        """One round: slug -> object found, slugs confirmed absent, slug -> why it failed."""
         if not slugs:
-            return {}, []
+            return {}, [], {}
         url = self.gamma_url + path
         extra = [("closed", "true" if closed else "false")]
         groups = batches(url, sorted(slugs), extra, self.max_url_bytes)
-        results = self.fetcher.run_all(
-            [lambda g=g: self.list_batch(url, g, extra) for g in groups]  # type: ignore[misc]
-        )
+        results = self.fetcher.run_all([partial(self.list_batch, url, g, extra) for g in groups])
         found: dict[str, Mapping[str, Any]] = {}
         absent: list[str] = []
+        failed: dict[str, str] = {}
         for group, result in zip(groups, results, strict=True):
             if isinstance(result, CallFailed):
-                for slug in group:
-                    self.failed[slug] = result.reason
+                failed.update((slug, result.reason) for slug in group)
                 continue
             hits, misses, fails = result
             found.update(hits)
             absent.extend(misses)
-            self.failed.update(fails)
-        return found, absent
+            failed.update(fails)
+        return found, absent, failed
 
-    def list_batch(
-        self, url: str, group: list[str], extra: list[tuple[str, str]]
-    ) -> tuple[dict[str, Mapping[str, Any]], list[str], dict[str, str]]:
+    def list_batch(self, url: str, group: list[str], extra: list[tuple[str, str]]) -> Round:
         params = [*extra, *(("slug", s) for s in group)]
         try:
             body = self.fetcher.get_json(url, params)
@@ -141,10 +138,11 @@ class _Lookup:
                     hits[slug] = item
         return hits, [s for s in group if s not in hits], {}
 
-    def both_ways(self, path: str, slugs: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
-        found, absent = self.list_round(path, slugs, closed=False)
-        more, absent = self.list_round(path, absent, closed=True)
-        return {**found, **more}, absent
+    def both_ways(self, path: str, slugs: Sequence[str]) -> Round:
+        """Open ones first, then closed ones among the slugs not found open (the closed trap)."""
+        found, absent, failed = self.list_round(path, slugs, closed=False)
+        more, absent, failed_closed = self.list_round(path, absent, closed=True)
+        return {**found, **more}, absent, {**failed, **failed_closed}
 
     def run(self, refs: Iterable[MarketRef], settled: Mapping[str, Quote]) -> FetchResult:
         quotes: dict[str, Quote] = {}
@@ -158,7 +156,7 @@ class _Lookup:
         markets, events = _split_refs(pending)
         unknown: set[str] = set()
 
-        found, absent = self.both_ways("/markets", list(markets))
+        found, absent, failed_slugs = self.both_ways("/markets", list(markets))
         for slug, raw in found.items():
             ref = markets[slug]
             self.add(quotes, ref.key, market_quote, raw, ref.key, self.now, ref.event_slug)
@@ -167,15 +165,14 @@ class _Lookup:
                 events.setdefault(slug, []).append(markets[slug].key)
             else:
                 unknown.add(markets[slug].key)
-        failed = {markets[s].key: r for s, r in self.failed.items()}
-        self.failed = {}
+        failed = {markets[s].key: r for s, r in failed_slugs.items()}
 
-        found, absent = self.both_ways("/events", list(events))
+        found, absent, failed_slugs = self.both_ways("/events", list(events))
         for slug, raw in found.items():
             for key in events[slug]:
                 self.add(quotes, key, event_quote, raw, key, self.now)
         unknown.update(k for slug in absent for k in events[slug])
-        failed.update((k, r) for s, r in self.failed.items() for k in events[s])
+        failed.update((k, r) for s, r in failed_slugs.items() for k in events[s])
         failed.update(self.unreadable)
         return FetchResult(
             quotes=dict(sorted(quotes.items())),
@@ -184,9 +181,7 @@ class _Lookup:
             requests=self.fetcher.requests,
         )
 
-    def add(
-        self, quotes: dict[str, Quote], key: str, build: Callable[..., Quote], *args: Any
-    ) -> None:
+    def add(self, quotes: dict[str, Quote], key: str, build: Callable[..., Quote], *args: Any) -> None:
         """Normalising never raises by design; should it ever, that key fails, not the run."""
         try:
             quotes[key] = build(*args)
