@@ -1,7 +1,7 @@
 """The Polymarket provider: refs -> fresh quotes with histories and anchors. Network I/O.
 
-Composes the three steps, each with its own time budget so that slow charts never
-cost the odds themselves:
+Composes the three steps; quotes have their own time budget, and histories and anchors
+share the CLOB's, so that slow charts never cost the odds themselves:
   1. `gamma.fetch_quotes`  quotes for the refs (batched list requests, see gamma.py);
   2. `clob.add_histories`  7-day hourly series, fetched only where the cache has none;
   3. `clob.add_anchors`    prices at article dates, fetched once per (market, date).
@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import httpx
@@ -64,9 +64,7 @@ class LiveQuotes:
         return self.quote_requests + self.history_requests
 
 
-def _known_anchors(
-    previous: Mapping[str, Quote], fresh: Mapping[str, Quote]
-) -> dict[str, tuple[Point, ...]]:
+def _known_anchors(previous: Mapping[str, Quote], fresh: Mapping[str, Quote]) -> dict[str, tuple[Point, ...]]:
     return {
         k: old.anchors
         for k, old in previous.items()
@@ -102,6 +100,7 @@ def fetch_live(
     )
     if not settings.histories or not got.quotes:
         return LiveQuotes(got.quotes, got.unknown, got.failed, anchors_missing, {}, got.requests)
+    clob_started = monotonic()
     histories = add_histories(
         got.quotes,
         known_histories(previous, got.quotes),
@@ -121,7 +120,8 @@ def fetch_live(
         now=now,
         known=_known_anchors(previous, got.quotes),
         known_missing=anchors_missing,
-        policy=settings.clob,
+        # histories and anchors share one CLOB time budget
+        policy=replace(settings.clob, budget_s=max(1.0, settings.clob.budget_s - (monotonic() - clob_started))),
         sleep=sleep,
         monotonic=monotonic,
         rng=rng,
