@@ -21,6 +21,7 @@ from typing import Any, cast
 import httpx
 
 from marketnews import __version__
+from marketnews.assets import fingerprint
 from marketnews.cache import BodyCache, PageRecord, body_key, load_body_cache, load_pages, save_body_cache, save_pages
 from marketnews.config import SiteConfig, load_config
 from marketnews.content import Article, RefUse, parse_article
@@ -459,6 +460,7 @@ def site_fingerprint(paths: SitePaths, config: SiteConfig, options: BuildOptions
 
 
 def static_files(static: Path) -> Iterator[OutputFile]:
+    """Every file under static/ (dot files left out), in path order."""
     if not static.is_dir():
         return
     for path in sorted(p for p in static.rglob("*") if p.is_file() and not p.name.startswith(".")):
@@ -492,8 +494,9 @@ def build(
         check_max_stale(gathered, snapshot, published, now, options.max_stale_s)
     timings["snapshot"] = time.perf_counter() - started - timings["gather"]
 
+    assets = fingerprint(static_files(paths.static))
     inp = SiteInput(config=gathered.config, articles=published, bodies=gathered.bodies, snapshot=snapshot,
-                    now=now, fingerprint=site_fingerprint(paths, gathered.config, options))
+                    now=now, fingerprint=site_fingerprint(paths, gathered.config, options), assets=assets)
     existing = existing_files(paths.out.resolve())
     previous = load_pages(paths.cache, paths.out)
     manifest: dict[str, PageRecord] = {}
@@ -506,7 +509,7 @@ def build(
             if pages % 500 == 0:
                 progress("rendering pages", pages, 0)
             yield f
-        yield from static_files(paths.static)
+        yield from assets.files
 
     report = write(files(), paths.out, existing)
     save_pages(paths.cache, paths.out, manifest)

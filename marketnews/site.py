@@ -2,7 +2,11 @@
 
 `render_site` yields `OutputFile`s in a stable order; given the same inputs and `now`
 it yields the same bytes. Widget HTML is rendered once per distinct widget and reused
-on every page that shows it.
+on every page that shows it. Pages, feeds and sitemaps are emitted here; the static
+files (and their fingerprinted copies, see `assets`) are the pipeline's to add.
+
+Only `/markets/` and `/snapshot.json` carry the snapshot's time, so an hourly rebuild
+leaves a page byte-identical unless something a reader sees on it changed.
 """
 
 from __future__ import annotations
@@ -11,28 +15,27 @@ import hashlib
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from markupsafe import Markup
 
+from marketnews.assets import Assets
 from marketnews.config import SiteConfig
 from marketnews.content import Article, RefUse, slugify
+from marketnews.feeds import FeedInfo, absolute_links, feed_path, feed_url
 from marketnews.markets.model import Snapshot, snapshot_to_json
 from marketnews.markets.refs import MarketRef, RefError, parse_ref
 from marketnews.markup import RenderedBody, fill_placeholders
+from marketnews.output import OutputFile as OutputFile  # re-exported: OutputFile lived here first
+from marketnews.seo import FeedLink, PageMeta, absolute_url, card_image, iso, news_article, script_json
+from marketnews.sitemaps import MAX_URLS, NEWS_WINDOW, NewsEntry, SitemapEntry, news_sitemap, sitemap_files
 from marketnews.templating import render
 from marketnews.widgets import WidgetView, widget_view
 
 SUMMARY_CHARS = 220
-
-
-@dataclass(frozen=True)
-class OutputFile:
-    path: str  # relative to the output folder, "/"-separated
-    data: bytes | None  # None: the file the previous build wrote is still right; keep it
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,9 @@ class SiteInput:
     snapshot: Snapshot
     now: datetime
     extra_globals: Mapping[str, Any] = field(default_factory=dict)
+    assets: Assets = field(default_factory=Assets)  # static files and their fingerprinted names
+    sitemap_max_urls: int = MAX_URLS  # more URLs than this split sitemap.xml under an index
+    news_window: timedelta = NEWS_WINDOW
     # Digest of everything besides the article and its widgets that an article page is
     # made from (layouts, static files, settings, options); "" turns page reuse off.
     fingerprint: str = ""
@@ -154,8 +160,7 @@ class SiteRenderer:
         self._widget_html: dict[tuple[str, str, str, str], str] = {}
         self._items: dict[str, Markup] = {}
         self._digests: dict[tuple[str, str], str] = {}
-        self.env.globals.update(site=self.config, **dict(inp.extra_globals))
-        self.env.globals.setdefault("asset_url", lambda path: "/" + path.lstrip("/"))
+        self.env.globals.update(site=self.config, asset_url=inp.assets.url, **dict(inp.extra_globals))
         self.env.globals["article_item"] = self.article_item
 
     # --- widgets -----------------------------------------------------------------------
@@ -169,7 +174,7 @@ class SiteRenderer:
         if view is None:
             view = self._views[key] = widget_view(
                 written, ref, quote, now=self.inp.now, stale_after_s=self.config.stale_after_s,
-                low_volume=self.config.low_volume, published=published,
+                low_volume=self.config.low_volume, published=published, tz=self.config.tz,
             )
         return view
 
@@ -224,22 +229,53 @@ class SiteRenderer:
                 return ""
             return self.widget_html(self.widget(body.inline[i].written, ref, article.date), body_variant)
 
-        return replace(view, body_html=fill_placeholders(body.html, fill))
+        html = fill_placeholders(body.html, fill)
+        if body_variant != "text":  # pages point at fingerprinted files; feeds keep stable names
+            html = self.inp.assets.rewrite_html(html)
+        return replace(view, body_html=html)
 
     def _render(self, name: str, **context: Any) -> str:
         context.setdefault("widget", self.widget_html)
         return render(self.env, name, self.layouts, **context)
 
-    def _page(self, name: str, url: str, **context: Any) -> OutputFile:
-        html = self._render(name, page_url=url, **context)
+    def _page(self, name: str, url: str, meta: PageMeta, **context: Any) -> OutputFile:
+        html = self._render(name, page_url=url, meta=meta, **context)
         return OutputFile(page_file(url), html.encode("utf-8"))
+
+    # --- metadata ----------------------------------------------------------------------
+
+    def meta(self, title: str, url: str, description: str = "", **more: Any) -> PageMeta:
+        """A page's head metadata: canonical URL, description and social card."""
+        image, alt = card_image(self.config, None)
+        values: dict[str, Any] = {"image": image, "image_alt": alt}
+        values.update(more)
+        return PageMeta(title=title, description=description or self.config.description,
+                        url=absolute_url(self.config.base_url, url) if url else "", **values)
+
+    def article_meta(self, view: ArticleView) -> PageMeta:
+        cfg, tz = self.config, self.config.tz
+        url = absolute_url(cfg.base_url, view.url)
+        published, modified = iso(view.date, tz), iso(view.article.modified, tz)
+        image, alt = card_image(cfg, view.article.image, view.image_alt)
+        own_image = absolute_url(cfg.base_url, view.article.image) if view.article.image else image
+        doc = news_article(
+            cfg, url=url, headline=view.title, description=view.summary, published=published,
+            modified=modified, authors=view.authors, images=[own_image] if own_image else [],
+            tags=[t.name for t in view.tags],
+        )
+        return self.meta(
+            view.title, view.url, view.summary, type="article", image=image, image_alt=alt,
+            published=published, modified=modified, tags=tuple(t.name for t in view.tags),
+            jsonld=script_json(doc), noindex=view.draft or view.future,
+        )
 
     # --- the site ----------------------------------------------------------------------
 
     def article_page(self, article: Article) -> tuple[OutputFile, ArticleView]:
         """An article's page, and its view without the body for the list pages."""
         view = self.article_view(article)
-        return self._page("article.html", view.url, a=view), replace(view, body_html="")
+        page = self._page("article.html", view.url, self.article_meta(view), a=view)
+        return page, replace(view, body_html="")
 
     def listed_view(self, article: Article) -> ArticleView:
         """An article as list pages need it: widgets and links, no body."""
@@ -249,7 +285,8 @@ class SiteRenderer:
             summary=summarise(article, body), authors=article.authors,
             tags=tuple(TagLink(t, tag_url(t)) for t in article.tags),
             related=tuple(self.widget(u.written, u.ref, article.date) for u in article.markets),
-            body_html="", date=article.date, updated=article.updated, image=article.image,
+            body_html="", date=article.date, updated=article.updated,
+            image=self.inp.assets.resolve(article.image) if article.image else None,
             image_alt=article.image_alt or "", draft=article.draft, future=article.date > self.inp.now,
         )
 
@@ -279,17 +316,23 @@ class SiteRenderer:
         yield from self.tag_pages(listed)
         market_pages = self.market_pages(listed)
         for page in market_pages:
-            yield self._page("market.html", page.url, market=page)
+            w = page.widget
+            meta = self.meta(w.question, page.url, f"{w.question}: {w.summary}. Our stories on this market.")
+            yield self._page("market.html", page.url, meta, market=page)
         ranked = sorted(market_pages, key=lambda m: (m.widget.state == "unavailable", m.widget.question.lower()))
-        yield self._page("markets.html", "/markets/", markets=ranked, snapshot=self.inp.snapshot)
-        yield self._page("404.html", "/404.html")
+        meta = self.meta("Markets", "/markets/", "Every prediction market our stories cover, with its current odds.")
+        yield self._page("markets.html", "/markets/", meta, markets=ranked, snapshot=self.inp.snapshot)
+        yield self._page("404.html", "/404.html", self.meta("Page not found", "", noindex=True))
         yield from self.feeds(listed)
         yield from self.sitemaps(listed, market_pages)
+        yield OutputFile("robots.txt", self._render("robots.txt").encode("utf-8"))
         yield OutputFile("snapshot.json", snapshot_to_json(self.inp.snapshot).encode("utf-8"))
 
     def index_pages(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
-        for pager in paginate(listed, self.config.per_page, "/"):
-            yield self._page("index.html", pager.url, pager=pager)
+        cfg = self.config
+        for pager in paginate(listed, cfg.per_page, "/"):
+            title = cfg.title if pager.number == 1 else f"{cfg.title}, page {pager.number}"
+            yield self._page("index.html", pager.url, self.meta(title, pager.url), pager=pager)
 
     @staticmethod
     def tags_of(listed: Sequence[ArticleView]) -> dict[str, tuple[str, list[ArticleView]]]:
@@ -303,10 +346,14 @@ class SiteRenderer:
     def tag_pages(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
         tags = self.tags_of(listed)
         for url, (name, items) in tags.items():
+            feed = FeedLink(f"{self.config.title}: {name}", feed_url(url))
+            description = f"Stories about {name}, with the odds of the markets they cover."
             for pager in paginate(items, self.config.per_page, url):
-                yield self._page("tag.html", pager.url, tag=name, pager=pager)
+                title = name if pager.number == 1 else f"{name}, page {pager.number}"
+                meta = self.meta(title, pager.url, description, feeds=(feed,))
+                yield self._page("tag.html", pager.url, meta, tag=name, pager=pager, feed_url=feed.url)
         index = sorted(((name, url, len(items)) for url, (name, items) in tags.items()), key=lambda x: x[0].lower())
-        yield self._page("tags.html", "/tags/", tags=index)
+        yield self._page("tags.html", "/tags/", self.meta("Topics", "/tags/"), tags=index)
 
     def market_pages(self, listed: Sequence[ArticleView]) -> list[MarketPage]:
         """One page per referenced market or event, listing the articles that reference it."""
@@ -330,18 +377,48 @@ class SiteRenderer:
         ]
 
     def feeds(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
-        items = [self.article_view(v.article, "text") for v in listed[: self.config.feed_entries]]
-        yield OutputFile("feed.xml", self._render("feed.xml", items=items).encode("utf-8"))
+        """The site-wide Atom feed and one per topic: full articles, odds as text, absolute links."""
+        cfg = self.config
+        text_views: dict[str, ArticleView] = {}
+
+        def entry(v: ArticleView) -> ArticleView:
+            hit = text_views.get(v.article.path)
+            if hit is None:
+                full = self.article_view(v.article, "text")
+                hit = replace(full, body_html=absolute_links(full.body_html, cfg.base_url))
+                text_views[v.article.path] = hit
+            return hit
+
+        feeds = [(FeedInfo(cfg.title, "/feed.xml", "/"), list(listed))]
+        feeds += [(FeedInfo(f"{cfg.title}: {name}", feed_url(url), url), items)
+                  for url, (name, items) in self.tags_of(listed).items()]
+        for info, items in feeds:
+            entries = [entry(v) for v in items[: cfg.feed_entries]]
+            xml = self._render("feed.xml", feed=info, items=entries)
+            yield OutputFile(feed_path(info.url), xml.encode("utf-8"))
 
     def sitemaps(self, listed: Sequence[ArticleView], market_pages: Sequence[MarketPage]) -> Iterator[OutputFile]:
-        urls = (
-            [("/", listed[0].article.modified if listed else None)]
-            + [(v.url, v.article.modified) for v in listed]
-            + [(url, None) for url in self.tags_of(listed)]
-            + [(m.url, None) for m in market_pages]
+        """`sitemap.xml` (an index past the size limit) and the Google News sitemap.
+
+        A list page's lastmod is its newest article's: a market page's odds change every
+        hour, but what a search engine should re-read it for is new coverage.
+        """
+
+        def newest(items: Sequence[ArticleView]) -> datetime | None:
+            return max((v.article.modified for v in items), default=None)
+
+        entries = (
+            [SitemapEntry("/", newest(listed))]
+            + [SitemapEntry(v.url, v.article.modified) for v in listed]
+            + [SitemapEntry("/tags/", newest(listed))]
+            + [SitemapEntry(url, newest(items)) for url, (_, items) in self.tags_of(listed).items()]
+            + [SitemapEntry("/markets/", newest(listed))]
+            + [SitemapEntry(m.url, newest(m.articles)) for m in sorted(market_pages, key=lambda m: m.url)]
         )
-        yield OutputFile("sitemap.xml", self._render("sitemap.xml", urls=urls).encode("utf-8"))
-        yield OutputFile("robots.txt", self._render("robots.txt").encode("utf-8"))
+        yield from sitemap_files(entries, self.config.base_url, self.inp.sitemap_max_urls)
+        news = [NewsEntry(v.url, v.title, v.date) for v in listed if not v.draft]
+        yield news_sitemap(news, self.config.base_url, self.config.title, self.config.language,
+                           self.inp.now, self.inp.news_window)
 
 
 def render_site(inp: SiteInput, env: jinja2.Environment, layouts: Path) -> Iterator[OutputFile]:
