@@ -42,9 +42,13 @@ def describe(points: Sequence[Point]) -> str:
     """The text alternative: "Past 7 days: from 22% to 20%, between 18% and 24%"."""
     if len(points) < 2:
         return ""
-    prices = [p for _, p in points]
-    days = max(1, round((points[-1][0] - points[0][0]) / 86400))
-    period = "Past day" if days == 1 else f"Past {days} days"
+    prices = [min(1.0, max(0.0, p)) for _, p in points]
+    hours = max(1, round((points[-1][0] - points[0][0]) / 3600))
+    days = round(hours / 24)
+    if hours < 24:
+        period = "Past hour" if hours == 1 else f"Past {hours} hours"
+    else:
+        period = "Past day" if days == 1 else f"Past {days} days"
     return (
         f"{period}: from {_pct(prices[0])} to {_pct(prices[-1])}, "
         f"between {_pct(min(prices))} and {_pct(max(prices))}"
@@ -55,6 +59,7 @@ def sparkline(points: Sequence[Point], width: int = 120, height: int = 28) -> Ma
     """A small line of the series, scaled to its own range (at least 4 points tall)."""
     if len(points) < 2:
         return Markup("")
+    points = [(t, min(1.0, max(0.0, p))) for t, p in points]
     prices = [p for _, p in points]
     mid, half = (min(prices) + max(prices)) / 2, max(0.02, (max(prices) - min(prices)) / 2)
     lo, hi = mid - half, mid + half
@@ -71,6 +76,7 @@ def price_chart(points: Sequence[Point], width: int = 640, height: int = 220) ->
     """A larger chart with percentage gridlines and the first and last day labelled."""
     if len(points) < 2:
         return Markup("")
+    points = [(t, min(1.0, max(0.0, p))) for t, p in points]
     prices = [p for _, p in points]
     lo = max(0.0, math.floor(min(prices) * 10) / 10)
     hi = min(1.0, math.ceil(max(prices) * 10) / 10)

@@ -107,6 +107,11 @@ def site_paths(args: argparse.Namespace) -> SitePaths:
     return SitePaths(root=root, content=args.content or root / "content", out=out, cache=cache)
 
 
+def offline(flag: bool) -> bool:
+    """--offline, or MARKETNEWS_OFFLINE=1 (set by the test suite so that no test reaches the internet)."""
+    return flag or os.environ.get("MARKETNEWS_OFFLINE", "") not in ("", "0")
+
+
 def live_options(offline: bool) -> LiveOptions:
     """site.yaml's API URLs, overridden by MARKETNEWS_GAMMA_URL / MARKETNEWS_CLOB_URL."""
     return LiveOptions(
@@ -171,10 +176,11 @@ def summary_line(report: BuildReport) -> str:
 def cmd_build(args: argparse.Namespace, console: Console) -> int:
     paths = site_paths(args)
     options = BuildOptions(drafts=args.drafts, future=args.future, strict=args.strict, max_stale_s=args.max_stale)
-    with http_client(offline=args.offline or bool(args.snapshot)) as client:
+    no_network = offline(args.offline)
+    with http_client(offline=no_network or bool(args.snapshot)) as client:
         source: SnapshotSource = (
             snapshot_from_file(args.snapshot) if args.snapshot
-            else live_snapshot_source(paths, client, live_options(args.offline))
+            else live_snapshot_source(paths, client, live_options(no_network))
         )
         report = build(paths, options, now_utc(), source, console.progress)
     console.problems(report.warnings)
@@ -229,8 +235,9 @@ def cmd_snapshot(args: argparse.Namespace, console: Console) -> int:
     paths = site_paths(args)
     gathered = gather(paths, BuildOptions(drafts=True, future=True), console.progress)
     now = now_utc()
-    with http_client(args.offline) as client:
-        odds = live_snapshot_source(paths, client, live_options(args.offline))(gathered, now)
+    no_network = offline(args.offline)
+    with http_client(no_network) as client:
+        odds = live_snapshot_source(paths, client, live_options(no_network))(gathered, now)
     snapshot = restrict(odds.snapshot, list(gathered.uses))
     console.problems(unknown_ref_problems(gathered, odds, gathered.articles))
     text = snapshot_to_json(snapshot)

@@ -53,6 +53,7 @@ class OddsSources:
 class CachedOdds:
     quotes: Mapping[str, Quote] = field(default_factory=dict)
     anchors_missing: frozenset[AnchorKey] = frozenset()
+    source: str = "cache"  # where the cached odds came from in the first place
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,9 @@ def load_cache(folder: Path | None) -> CachedOdds:
                 missing.add((str(item[0]), item[1]))
     except (OSError, ValueError, TypeError):
         pass
-    return CachedOdds(snapshot.quotes if snapshot else {}, frozenset(missing))
+    if snapshot is None:
+        return CachedOdds(anchors_missing=frozenset(missing))
+    return CachedOdds(snapshot.quotes, frozenset(missing), snapshot.source)
 
 
 def _write(path: Path, text: str) -> None:
@@ -120,7 +123,9 @@ def save_cache(
     quotes = {k: q for k, q in newest(old.quotes, snapshot.quotes).items() if k in wanted}
     missing = sorted(m for m in old.anchors_missing | anchors_missing if m[0] in wanted)
     folder.mkdir(parents=True, exist_ok=True)
-    cached = Snapshot(taken_at=snapshot.taken_at, quotes=dict(sorted(quotes.items())), source="cache")
+    # The cache keeps the source of the odds it holds, so that a build from the cache alone
+    # publishes the same /snapshot.json as the build that filled it.
+    cached = Snapshot(taken_at=snapshot.taken_at, quotes=dict(sorted(quotes.items())), source=snapshot.source)
     _write(folder / CACHE_SNAPSHOT, snapshot_to_json(cached))
     _write(folder / CACHE_MISSING, json.dumps([list(m) for m in missing]) + "\n")
 
@@ -224,6 +229,7 @@ def assemble_odds(
     if len(quotes) < len(keys):
         fill("example", _example(sources))
     origin = next((k for k, n in counts.items() if n), "none")
+    origin = {"cache": cache.source, "site": "site"}.get(origin, origin)
     snapshot = Snapshot(taken_at=now, quotes=dict(sorted(quotes.items())), source=origin)
     note = _note(counts, sources, len(keys) - len(quotes), trouble)
     return Odds(snapshot, note, unknown, missing, requests, counts, cache)

@@ -148,7 +148,7 @@ def test_polymarket_down_falls_back_to_the_cache_marked_stale(site: SitePaths, w
     assert "from the cache" in report.snapshot_note and "HTTP 500" in report.snapshot_note
     assert report.stale >= 3 and report.oldest_stale_s == 3 * 3600
     html = page(site, "xi", NOW - timedelta(days=3))
-    assert "odds as of 3 hours ago" in html
+    assert "odds as of 21 November 2026, 16:30 UTC" in html
     assert 'data-probability="0.0455"' in html  # the cached quote, not "odds unavailable"
     summary = cli.summary_line(report)
     assert "stale quotes, the oldest 3 hours ago" in summary
@@ -203,6 +203,7 @@ def test_max_stale_fails_the_build_and_writes_nothing(site: SitePaths, world: St
 
 def test_cli_build_snapshot_and_offline(site: SitePaths, world: StandIn, monkeypatch: pytest.MonkeyPatch,
                                         capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("MARKETNEWS_OFFLINE")
     monkeypatch.setenv("MARKETNEWS_GAMMA_URL", world.url)
     monkeypatch.setenv("MARKETNEWS_CLOB_URL", world.url)
     monkeypatch.setenv("MARKETNEWS_CACHE", str(site.root / ".cache"))
