@@ -161,14 +161,14 @@ def _note(counts: Mapping[str, int], sources: OddsSources, unavailable: int, tro
         "site": f"from {sources.live_site_snapshot}",
         "example": f"from the example snapshot {sources.example_label}",
     }
-    parts = [f"{n} {labels[k]}" for k, n in counts.items() if n]
+    example_only = bool(counts.get("example")) and not any(n for k, n in counts.items() if k != "example")
+    parts = [] if example_only else [f"{n} {labels[k]}" for k, n in counts.items() if n]
     if unavailable:
         parts.append(f"{unavailable} unavailable")
-    if counts.get("example") and not any(n for k, n in counts.items() if k != "example"):
-        line = f"odds from the example snapshot {sources.example_label} (no live odds)"
-        line += f", {unavailable} unavailable" if unavailable else ""
+    if example_only:
+        line = ", ".join([f"odds from the example snapshot {sources.example_label} (no live odds)", *parts])
     else:
-        line = "odds: " + (", ".join(parts) if parts else "no markets referenced")
+        line = "odds: " + (", ".join(parts) or "no markets referenced")
     if sources.polymarket is None:
         line += " [offline]"
     elif trouble:
@@ -229,7 +229,8 @@ def assemble_odds(
     if len(quotes) < len(keys):
         fill("example", _example(sources))
     origin = next((k for k, n in counts.items() if n), "none")
-    origin = {"cache": cache.source, "site": "site"}.get(origin, origin)
+    if origin == "cache":
+        origin = cache.source
     snapshot = Snapshot(taken_at=now, quotes=dict(sorted(quotes.items())), source=origin)
     note = _note(counts, sources, len(keys) - len(quotes), trouble)
     return Odds(snapshot, note, unknown, missing, requests, counts, cache)
