@@ -114,8 +114,13 @@ def save_cache(
     keys: Iterable[str],
     anchors_missing: frozenset[AnchorKey],
     previous: CachedOdds | None = None,
+    published: Path | None = None,
 ) -> None:
-    """Keep, for each of the site's keys, the newest quote known (this build's or the cache's)."""
+    """Keep, for each of the site's keys, the newest quote known (this build's or the cache's).
+
+    `published` is the /snapshot.json the build wrote for `snapshot`: when the cache is to
+    hold exactly that snapshot (the usual case), the file is copied, not serialised again.
+    """
     if folder is None:
         return
     old = previous if previous is not None else load_cache(folder)
@@ -123,10 +128,13 @@ def save_cache(
     quotes = {k: q for k, q in newest(old.quotes, snapshot.quotes).items() if k in wanted}
     missing = sorted(m for m in old.anchors_missing | anchors_missing if m[0] in wanted)
     folder.mkdir(parents=True, exist_ok=True)
-    # The cache keeps the source of the odds it holds, so that a build from the cache alone
-    # publishes the same /snapshot.json as the build that filled it.
-    cached = Snapshot(taken_at=snapshot.taken_at, quotes=dict(sorted(quotes.items())), source=snapshot.source)
-    _write(folder / CACHE_SNAPSHOT, snapshot_to_json(cached))
+    if published is not None and published.is_file() and quotes == dict(snapshot.quotes):
+        _write(folder / CACHE_SNAPSHOT, published.read_text(encoding="utf-8"))
+    else:
+        # The cache keeps the source of the odds it holds, so that a build from the cache
+        # alone publishes the same /snapshot.json as the build that filled it.
+        cached = Snapshot(taken_at=snapshot.taken_at, quotes=dict(sorted(quotes.items())), source=snapshot.source)
+        _write(folder / CACHE_SNAPSHOT, snapshot_to_json(cached))
     _write(folder / CACHE_MISSING, json.dumps([list(m) for m in missing]) + "\n")
 
 

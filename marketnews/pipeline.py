@@ -514,7 +514,7 @@ def build(
     report = write(files(), paths.out, existing)
     save_pages(paths.cache, paths.out, manifest)
     save_body_cache(paths.cache, cache)
-    save_cache(paths.cache, snapshot, gathered.uses, odds.anchors_missing, odds.cached)
+    save_cache(paths.cache, snapshot, gathered.uses, odds.anchors_missing, odds.cached, paths.out / "snapshot.json")
     timings["render+write"] = time.perf_counter() - started - timings["gather"] - timings["snapshot"]
     stale_ages = [
         int((now - q.as_of).total_seconds()) for q in snapshot.quotes.values()

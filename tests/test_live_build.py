@@ -120,6 +120,7 @@ def test_a_live_build_shows_fresh_odds_winners_events_and_charts(site: SitePaths
     published = snapshot_from_json((site.out / "snapshot.json").read_text())
     cached = snapshot_from_json((site.root / ".cache" / "snapshot.json").read_text())
     assert published.source == "polymarket" and set(published.quotes) == set(cached.quotes)
+    assert (site.out / "snapshot.json").read_bytes() == (site.root / ".cache" / "snapshot.json").read_bytes()
     assert len(published.quotes[XI].history) > 100 and published.quotes[XI].anchors
 
 
