@@ -12,9 +12,10 @@ import multiprocessing
 import multiprocessing.pool
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
+from functools import cached_property
 from pathlib import Path
 from typing import Any, cast
 
@@ -63,12 +64,18 @@ class SitePaths:
     def config_file(self) -> Path:
         return self.root / "site.yaml"
 
+    @cached_property
+    def _root_prefix(self) -> str:
+        return str(self.root.resolve()) + os.sep
+
     def shown(self, path: Path) -> str:
         """A path as messages show it: relative to the site root when inside it."""
-        try:
-            return path.resolve().relative_to(self.root.resolve()).as_posix()
-        except ValueError:
-            return str(path)
+        text = str(path if path.is_absolute() else path.resolve())
+        if not text.startswith(self._root_prefix):
+            text = str(path.resolve())
+        if text.startswith(self._root_prefix):
+            return text[len(self._root_prefix) :].replace(os.sep, "/")
+        return str(path)
 
 
 @dataclass(frozen=True)
@@ -115,7 +122,8 @@ class BuildReport:
 
 
 def content_files(content: Path) -> list[Path]:
-    return sorted(p for p in content.rglob("*.md") if p.is_file() and not p.name.startswith("."))
+    """Every article file, as absolute paths (resolving the folder once, not each file)."""
+    return sorted(p for p in content.resolve().rglob("*.md") if p.is_file() and not p.name.startswith("."))
 
 
 # Worker processes are forked, so they start with the parent's memory (the body cache,
@@ -393,15 +401,15 @@ def site_files(
     layouts: Path,
     jobs: int,
     previous: Mapping[str, PageRecord] | None = None,
-    existing: Mapping[str, int] | None = None,
+    existing: Collection[str] | None = None,
+    out: Path | None = None,
     manifest: dict[str, PageRecord] | None = None,
 ) -> Iterator[OutputFile]:
     """Every file of the site. Article pages whose fingerprint, and size on disk, match
     `previous` are kept (yielded with data None); the others are rendered, spread over
     worker processes when there are many. `manifest` receives this build's records."""
-    previous, existing = previous or {}, existing or {}
-    manifest = manifest if manifest is not None else {}
-    renderer = SiteRenderer(inp, make_environment(layouts, inp.config.tz), layouts)
+    reuse = ManifestReuse(previous or {}, set(existing or ()), out, manifest if manifest is not None else {})
+    renderer = SiteRenderer(inp, make_environment(layouts, inp.config.tz), layouts, reuse)
     items: dict[int, str] = {}
     todo: list[int] = []
     prints: list[str] = []
@@ -409,10 +417,8 @@ def site_files(
         fp = renderer.article_fingerprint(article) if inp.fingerprint else ""
         prints.append(fp)
         path = page_file(article_url(inp.config, article))
-        record = previous.get(path)
-        if fp and record is not None and record[0] == fp and existing.get(path) == record[1]:
-            items[i] = record[2]
-            manifest[path] = record
+        if fp and reuse.keep(path, fp):
+            items[i] = reuse.previous[path][2]
             yield OutputFile(path, None)
         else:
             todo.append(i)
@@ -426,7 +432,7 @@ def site_files(
             for i, (page, item) in zip(chunk, rendered, strict=True):
                 items[i] = item
                 if prints[i]:
-                    manifest[page.path] = (prints[i], len(page.data or b""), item)
+                    reuse.record(page.path, prints[i], len(page.data or b""), item)
                 yield page
         if pool:
             pool.close()
@@ -443,6 +449,31 @@ def site_files(
         renderer.seed_item(view, items[i])
         listed.append(view)
     yield from renderer.other_pages(listed)
+
+
+@dataclass
+class ManifestReuse:
+    """Page reuse backed by the last build's manifest and the files in the output folder."""
+
+    previous: Mapping[str, PageRecord]
+    existing: set[str]
+    out: Path | None
+    manifest: dict[str, PageRecord]
+
+    def keep(self, path: str, fingerprint: str) -> bool:
+        record = self.previous.get(path)
+        if record is None or record[0] != fingerprint or path not in self.existing or self.out is None:
+            return False
+        try:  # a file changed by hand since (another size) is rendered again
+            if os.stat(os.path.join(self.out, path)).st_size != record[1]:
+                return False
+        except OSError:
+            return False
+        self.manifest[path] = record
+        return True
+
+    def record(self, path: str, fingerprint: str, size: int, item: str = "") -> None:
+        self.manifest[path] = (fingerprint, size, item)
 
 
 def site_fingerprint(paths: SitePaths, config: SiteConfig, options: BuildOptions) -> str:
@@ -473,7 +504,7 @@ def build(
     now: datetime,
     snapshot_source: SnapshotSource,
     progress: Progress = _no_progress,
-    write: Callable[[Iterator[OutputFile], Path, Mapping[str, int]], WriteReport] = write_site,
+    write: Callable[[Iterator[OutputFile], Path, Collection[str]], WriteReport] = write_site,
 ) -> BuildReport:
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -504,7 +535,7 @@ def build(
 
     def files() -> Iterator[OutputFile]:
         nonlocal pages
-        for f in site_files(inp, paths.layouts, options.jobs, previous, existing, manifest):
+        for f in site_files(inp, paths.layouts, options.jobs, previous, existing, paths.out.resolve(), manifest):
             pages += f.path.endswith(".html")
             if pages % 500 == 0:
                 progress("rendering pages", pages, 0)

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jinja2
 from markupsafe import Markup
@@ -150,11 +150,24 @@ def paginate(items: Sequence[ArticleView], per_page: int, base: str) -> list[Pag
     ]
 
 
+class PageReuse(Protocol):
+    """Lets the renderer skip a page whose inputs did not change since the last build."""
+
+    def keep(self, path: str, fingerprint: str) -> bool:
+        """True when the file the last build wrote at `path` came from the same fingerprint."""
+        ...
+
+    def record(self, path: str, fingerprint: str, size: int, item: str = "") -> None:
+        """Note what this build wrote (or kept) at `path`."""
+        ...
+
+
 class SiteRenderer:
     """Renders one site; holds the per-build widget cache. Create one per build."""
 
-    def __init__(self, inp: SiteInput, env: jinja2.Environment, layouts: Path):
-        self.inp, self.env, self.layouts = inp, env, layouts
+    def __init__(self, inp: SiteInput, env: jinja2.Environment, layouts: Path, reuse: PageReuse | None = None):
+        self.inp, self.env, self.layouts, self.reuse = inp, env, layouts, reuse
+        self._fingerprints: dict[str, str] = {}
         self.config = inp.config
         self._views: dict[tuple[str, str, float | None], WidgetView] = {}
         self._widget_html: dict[tuple[str, str, str, str], str] = {}
@@ -196,6 +209,20 @@ class SiteRenderer:
         return digest
 
     def article_fingerprint(self, article: Article) -> str:
+        fp = self._fingerprints.get(article.path)
+        if fp is None:
+            fp = self._fingerprints[article.path] = self._article_fingerprint(article)
+        return fp
+
+    def list_fingerprint(self, *parts: object, articles: Sequence[ArticleView] = ()) -> str:
+        """Digest of a list page: what it is, and the fingerprints of the articles it lists."""
+        h = hashlib.blake2b(digest_size=16)
+        h.update(repr((self.inp.fingerprint, parts)).encode())
+        for v in articles:
+            h.update(self.article_fingerprint(v.article).encode())
+        return h.hexdigest()
+
+    def _article_fingerprint(self, article: Article) -> str:
         """Digest of every input of an article's page and list item.
 
         An article page is made from the article, its widgets, the site fingerprint and
@@ -238,9 +265,16 @@ class SiteRenderer:
         context.setdefault("widget", self.widget_html)
         return render(self.env, name, self.layouts, **context)
 
-    def _page(self, name: str, url: str, meta: PageMeta, **context: Any) -> OutputFile:
-        html = self._render(name, page_url=url, meta=meta, **context)
-        return OutputFile(page_file(url), html.encode("utf-8"))
+    def _page(self, name: str, url: str, meta: PageMeta, fingerprint: str = "", **context: Any) -> OutputFile:
+        """Render a page, or keep last build's when its fingerprint is unchanged."""
+        path = page_file(url)
+        reuse = self.reuse if fingerprint and self.inp.fingerprint else None
+        if reuse is not None and reuse.keep(path, fingerprint):
+            return OutputFile(path, None)
+        data = self._render(name, page_url=url, meta=meta, **context).encode("utf-8")
+        if reuse is not None:
+            reuse.record(path, fingerprint, len(data))
+        return OutputFile(path, data)
 
     # --- metadata ----------------------------------------------------------------------
 
@@ -318,7 +352,9 @@ class SiteRenderer:
         for page in market_pages:
             w = page.widget
             meta = self.meta(w.question, page.url, f"{w.question}: {w.summary}. Our stories on this market.")
-            yield self._page("market.html", page.url, meta, market=page)
+            fp = self.list_fingerprint("market", page.url, self.market_digest(w.written, page.ref),
+                                       articles=page.articles)
+            yield self._page("market.html", page.url, meta, fp, market=page)
         ranked = sorted(market_pages, key=lambda m: (m.widget.state == "unavailable", m.widget.question.lower()))
         meta = self.meta("Markets", "/markets/", "Every prediction market our stories cover, with its current odds.")
         yield self._page("markets.html", "/markets/", meta, markets=ranked, snapshot=self.inp.snapshot)
@@ -332,7 +368,8 @@ class SiteRenderer:
         cfg = self.config
         for pager in paginate(listed, cfg.per_page, "/"):
             title = cfg.title if pager.number == 1 else f"{cfg.title}, page {pager.number}"
-            yield self._page("index.html", pager.url, self.meta(title, pager.url), pager=pager)
+            fp = self.list_fingerprint("index", pager.number, pager.count, articles=pager.items)
+            yield self._page("index.html", pager.url, self.meta(title, pager.url), fp, pager=pager)
 
     @staticmethod
     def tags_of(listed: Sequence[ArticleView]) -> dict[str, tuple[str, list[ArticleView]]]:
@@ -351,7 +388,8 @@ class SiteRenderer:
             for pager in paginate(items, self.config.per_page, url):
                 title = name if pager.number == 1 else f"{name}, page {pager.number}"
                 meta = self.meta(title, pager.url, description, feeds=(feed,))
-                yield self._page("tag.html", pager.url, meta, tag=name, pager=pager, feed_url=feed.url)
+                fp = self.list_fingerprint("tag", name, pager.number, pager.count, articles=pager.items)
+                yield self._page("tag.html", pager.url, meta, fp, tag=name, pager=pager, feed_url=feed.url)
         index = sorted(((name, url, len(items)) for url, (name, items) in tags.items()), key=lambda x: x[0].lower())
         yield self._page("tags.html", "/tags/", self.meta("Topics", "/tags/"), tags=index)
 

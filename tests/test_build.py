@@ -280,3 +280,58 @@ def test_a_removed_article_takes_its_pages_with_it(news: Site, cli) -> None:  # 
     assert not (news.out / "tags/nba").exists() and not (news.out / "markets/knicks-spread").exists()
     # the article, its topic's page and feed, its market, and page/2/: two articles now fit on the front page
     assert changed_files(run.out)[2] == 5
+
+
+def test_incremental_builds_equal_fresh_builds_after_every_kind_of_edit(  # type: ignore[no-untyped-def]
+        news: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages kept by fingerprint must be exactly what a build from nothing would write."""
+    odds = ("--snapshot", news.root / "snapshot.json")  # price moves come from this file
+
+    def fresh_tree(n: int) -> dict[str, bytes]:
+        monkeypatch.setenv("MARKETNEWS_CACHE", str(tmp_path / f"fresh-cache-{n}"))
+        assert cli("build", "--root", news.root, "--out", tmp_path / f"fresh-{n}", *odds).code == 0
+        monkeypatch.setenv("MARKETNEWS_CACHE", str(tmp_path / "cache"))
+        root = tmp_path / f"fresh-{n}"
+        return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+    for i in range(6):
+        news.write(f"content/more-{i}.md", article(f"More {i}", f"2026-11-1{i}T10:00:00Z", "Text.\n",
+                                                   tags=["nato", "extra"], markets=["xi-out", "strike-on-nato"]))
+    edits = [
+        lambda: None,
+        lambda: news.snapshot(dict(QUOTES, **{"xi-out": quote("Xi out before 2027?", 0.2, change_24h=-0.03)})),
+        lambda: news.write("content/more-3.md", article("Retitled", "2026-11-13T10:00:00Z", "Text.\n",
+                                                        tags=["china"], markets=["knicks-spread"])),
+        lambda: news.write("content/brand-new.md", article("Brand new", "2026-11-21T10:00:00Z", tags=["nato"])),
+        lambda: (news.root / "content/more-0.md").unlink(),
+        lambda: news.snapshot(dict(QUOTES, **{"strike-on-nato": quote("Renamed question?", 0.5)})),
+        lambda: news.write("layouts/partials/article_item.html",
+                           (news.root / "layouts/partials/article_item.html").read_text() + "<!-- v2 -->\n"),
+        lambda: monkeypatch.setenv("SOURCE_DATE_EPOCH", str(1795280400 + 40 * 3600)),  # quotes go stale
+    ]
+    for n, edit in enumerate(edits):
+        edit()
+        assert cli("build", "--root", news.root, *odds).code == 0
+        assert news.tree() == fresh_tree(n), f"after edit {n}"
+
+
+def test_a_rebuild_with_nothing_changed_renders_no_article_or_list_page(  # type: ignore[no-untyped-def]
+        news: Site, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    from marketnews import site as site_module
+
+    odds = ("--snapshot", news.root / "snapshot.json")  # price moves come from this file
+    assert cli("build", "--root", news.root, *odds).code == 0
+    rendered: list[str] = []
+    real = site_module.render
+
+    def counting(env, name, layouts, **context):  # type: ignore[no-untyped-def]
+        rendered.append(name)
+        return real(env, name, layouts, **context)
+
+    monkeypatch.setattr(site_module, "render", counting)
+    assert cli("build", "--root", news.root, *odds).code == 0
+    assert not {"article.html", "index.html", "tag.html", "market.html"} & set(rendered), rendered
+    news.snapshot(dict(QUOTES, **{"xi-out": quote("Xi out before 2027?", 0.3)}))
+    rendered.clear()
+    assert cli("build", "--root", news.root, *odds).code == 0
+    assert rendered.count("article.html") == 1 and rendered.count("market.html") == 1
