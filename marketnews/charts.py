@@ -9,7 +9,7 @@ alternative, which templates show beside them.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from markupsafe import Markup, escape
@@ -38,8 +38,11 @@ def _path(points: Sequence[Point], x0: float, y0: float, w: float, h: float, lo:
     return " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
 
 
-def describe(points: Sequence[Point]) -> str:
-    """The text alternative: "Past 7 days: from 22% to 20%, between 18% and 24%"."""
+def describe(points: Sequence[Point], percent: Callable[[float], str] = _pct) -> str:
+    """The text alternative: "Past 7 days: from 22% to 20%, between 18% and 24%".
+
+    `percent` formats a price; widgets pass the site's own (which says "<1%", not "0%").
+    """
     if len(points) < 2:
         return ""
     prices = [min(1.0, max(0.0, p)) for _, p in points]
@@ -50,8 +53,8 @@ def describe(points: Sequence[Point]) -> str:
     else:
         period = "Past day" if days == 1 else f"Past {days} days"
     return (
-        f"{period}: from {_pct(prices[0])} to {_pct(prices[-1])}, "
-        f"between {_pct(min(prices))} and {_pct(max(prices))}"
+        f"{period}: from {percent(prices[0])} to {percent(prices[-1])}, "
+        f"between {percent(min(prices))} and {percent(max(prices))}"
     )
 
 

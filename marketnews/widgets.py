@@ -171,5 +171,5 @@ def widget_view(
         low_volume=quote.volume is not None and quote.volume < low_volume,
         summary=summary,
         history=quote.history,
-        history_text=describe(quote.history),
+        history_text=describe(quote.history, pct),
     )
