@@ -1,7 +1,8 @@
 """build(): gather and validate everything, take one snapshot, render, then write.
 
-Reads the site folder and writes the output and cache folders; the clock and the
-snapshot source are passed in, so the middle (site.render_site) stays pure.
+Reads the site folder and writes the output and cache folders; the clock, the
+snapshot source and (for live odds) the httpx client are passed in, so the middle
+(site.render_site) stays pure.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import multiprocessing.pool
 import os
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from functools import cached_property
 from pathlib import Path
 from typing import Any, cast
+
+import httpx
 
 from marketnews import __version__
 from marketnews.assets import fingerprint
@@ -25,10 +28,13 @@ from marketnews.config import SiteConfig, load_config
 from marketnews.content import Article, RefUse, parse_article
 from marketnews.errors import ContentError, MarketnewsError, Problem
 from marketnews.markets.model import Snapshot, snapshot_from_json
-from marketnews.markets.refs import RefError, parse_ref
+from marketnews.markets.polymarket import PolymarketSettings
+from marketnews.markets.refs import MarketRef, RefError, parse_ref
 from marketnews.markup import MARKUP_VERSION, RenderedBody, render_body
+from marketnews.odds import Odds, OddsSources, assemble_odds, load_cache, save_cache
 from marketnews.site import ArticleView, OutputFile, SiteInput, SiteRenderer, article_url, page_file
 from marketnews.templating import make_environment
+from marketnews.widgets import age_text
 from marketnews.writer import WriteReport, existing_files, write_site
 
 Progress = Callable[[str, int, int], None]
@@ -78,6 +84,7 @@ class BuildOptions:
     future: bool = False
     strict: bool = False
     jobs: int = int(os.environ.get("MARKETNEWS_JOBS", 0)) or max(1, min(4, os.cpu_count() or 1))
+    max_stale_s: int | None = None  # fail the build when a quote is older than this
 
 
 @dataclass(frozen=True)
@@ -108,6 +115,7 @@ class BuildReport:
     oldest_stale_s: int
     written: WriteReport | None = None
     timings: Mapping[str, float] = field(default_factory=dict)
+    odds_requests: int = 0
 
 
 # --- gather ----------------------------------------------------------------------------
@@ -250,21 +258,102 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
 
 # --- snapshot --------------------------------------------------------------------------
 
-SnapshotSource = Callable[[Gathered, datetime], tuple[Snapshot, str]]
+SnapshotSource = Callable[[Gathered, datetime], Odds]
 
 
 def snapshot_from_file(path: Path, label: str | None = None) -> SnapshotSource:
     """A snapshot source that reads one file: no network at all."""
 
-    def load(gathered: Gathered, now: datetime) -> tuple[Snapshot, str]:
+    def load(gathered: Gathered, now: datetime) -> Odds:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise MarketnewsError(f"{path}: cannot read snapshot: {exc.strerror}") from None
         snapshot = snapshot_from_json(text, str(path))
-        return snapshot, label or f"snapshot from {path}"
+        return Odds(snapshot, label or f"snapshot from {path}")
 
     return load
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    """How the build gets live odds; the overrides come from the environment."""
+
+    offline: bool = False
+    gamma_url: str | None = None
+    clob_url: str | None = None
+    polymarket: PolymarketSettings = PolymarketSettings()  # policies; its URLs are replaced
+
+
+def references(gathered: Gathered) -> set[MarketRef]:
+    return {use.ref for places in gathered.uses.values() for _, use in places}
+
+
+def live_snapshot_source(
+    paths: SitePaths,
+    client: httpx.Client | None,
+    live: LiveOptions = LiveOptions(),
+    sleep: Callable[[float], None] = time.sleep,
+) -> SnapshotSource:
+    """Live odds from Polymarket, each market falling back to the cache, the live site's
+    /snapshot.json and the example snapshot (see odds.py). No network when offline."""
+
+    def load(gathered: Gathered, now: datetime) -> Odds:
+        cfg = gathered.config
+        settings = None
+        if not live.offline and client is not None:
+            settings = replace(
+                live.polymarket, gamma_url=live.gamma_url or cfg.gamma_url, clob_url=live.clob_url or cfg.clob_url
+            )
+        sources = OddsSources(
+            polymarket=settings,
+            live_site_snapshot=f"{cfg.base_url}/snapshot.json",
+            example=paths.root / cfg.example_snapshot if cfg.example_snapshot else None,
+            example_label=cfg.example_snapshot,
+        )
+        anchors = {(use.ref.key, a.date) for places in gathered.uses.values() for a, use in places}
+        return assemble_odds(
+            references(gathered), now, client=client, sources=sources, cache=load_cache(paths.cache),
+            anchors_wanted=sorted(anchors), sleep=sleep,
+        )
+
+    return load
+
+
+def unknown_ref_problems(gathered: Gathered, odds: Odds, published: Sequence[Article]) -> list[Problem]:
+    """A warning for each place a published article names a market Polymarket does not know."""
+    shown = {a.path for a in published}
+    return [
+        Problem(article.path, use.line, "markets",
+                f"{use.written!r}: Polymarket has no market or event with this slug; check the spelling "
+                "or the URL (its widget shows the last known odds, or 'odds unavailable')", "warning")
+        for key in sorted(odds.unknown) for article, use in gathered.uses.get(key, ())
+        if article.path in shown
+    ]
+
+
+def check_max_stale(gathered: Gathered, snapshot: Snapshot, published: Sequence[Article],
+                    now: datetime, max_stale_s: int) -> None:
+    """Raise when a published article would show a quote older than `max_stale_s`.
+
+    Markets with no quote at all are not counted: they are warnings (errors with --strict).
+    """
+    shown = {a.path for a in published}
+    keys = {k for k, places in gathered.uses.items() if any(a.path in shown for a, _ in places)}
+    ages = {k: int((now - q.as_of).total_seconds()) for k in keys if (q := snapshot.get(k)) is not None}
+    old = sorted((age, k) for k, age in ages.items() if age > max_stale_s)
+    if old:
+        raise MarketnewsError(
+            f"--max-stale {duration_text(max_stale_s)}: {len(old)} quote{'s' if len(old) != 1 else ''} older "
+            f"than that, the oldest ({old[-1][1]}) as of {age_text(old[-1][0])}; is Polymarket reachable?"
+        )
+
+
+def duration_text(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def missing_quote_problems(gathered: Gathered, snapshot: Snapshot,
@@ -423,11 +512,17 @@ def build(
     gathered = gather(paths, options, progress, cache)
     timings["gather"] = time.perf_counter() - started
     published = gathered.published(options, now)
-    snapshot, note = snapshot_source(gathered, now)
-    snapshot = restrict(snapshot, list(gathered.uses))
-    warnings = list(gathered.problems) + missing_quote_problems(gathered, snapshot, published)
+    odds = snapshot_source(gathered, now)
+    snapshot, note = restrict(odds.snapshot, list(gathered.uses)), odds.note
+    unknown = unknown_ref_problems(gathered, odds, published)
+    said = {(p.path, p.line) for p in unknown}
+    warnings = list(gathered.problems) + unknown + [
+        p for p in missing_quote_problems(gathered, snapshot, published) if (p.path, p.line) not in said
+    ]
     if options.strict and len(warnings) > len(gathered.problems):
         raise ContentError([Problem(p.path, p.line, p.field, p.message, "error") for p in warnings])
+    if options.max_stale_s is not None:
+        check_max_stale(gathered, snapshot, published, now, options.max_stale_s)
     timings["snapshot"] = time.perf_counter() - started - timings["gather"]
 
     assets = fingerprint(static_files(paths.static))
@@ -450,6 +545,7 @@ def build(
     report = write(files(), paths.out, existing)
     save_pages(paths.cache, paths.out, manifest)
     save_body_cache(paths.cache, cache)
+    save_cache(paths.cache, snapshot, gathered.uses, odds.anchors_missing, odds.cached, paths.out / "snapshot.json")
     timings["render+write"] = time.perf_counter() - started - timings["gather"] - timings["snapshot"]
     stale_ages = [
         int((now - q.as_of).total_seconds()) for q in snapshot.quotes.values()
@@ -459,4 +555,5 @@ def build(
         pages=pages, articles=len(published), warnings=tuple(sorted(warnings)),
         seconds=time.perf_counter() - started, snapshot_note=note, stale=len(stale_ages),
         oldest_stale_s=max(stale_ages, default=0), written=report, timings=timings,
+        odds_requests=odds.requests,
     )

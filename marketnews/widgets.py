@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from marketnews.charts import describe
 from marketnews.markets.model import Point, Quote
 from marketnews.markets.refs import MarketRef
 from marketnews.templating import make_date_filters, money, pct, points
@@ -57,6 +58,7 @@ class WidgetView:
     end_date: datetime | None = None
     as_of: datetime | None = None
     low_volume_limit: str = ""  # the low-liquidity threshold as shown in the caveat: "$10K"
+    history_text: str = ""  # the charts' text alternative: "Past 7 days: from 22% to 20%, ..."
 
 
 def age_text(seconds: int) -> str:
@@ -176,4 +178,5 @@ def widget_view(
         end_date=quote.end_date,
         as_of=quote.as_of,
         low_volume_limit=money(low_volume),
+        history_text=describe(quote.history, pct),
     )
