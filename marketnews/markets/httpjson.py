@@ -18,6 +18,7 @@ One `Fetcher` serves one fetch run (one stage of one build):
 from __future__ import annotations
 
 import random
+import socket
 import threading
 import time
 from collections import deque
@@ -94,6 +95,17 @@ class RateLimit:
         return True
 
 
+def _unknown_host(exc: BaseException) -> bool:
+    """True when name resolution said the host does not exist (as on a machine with no
+    network), as opposed to a temporary resolver failure, which is worth a retry."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, socket.gaierror) and seen.errno == socket.EAI_NONAME:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "[Errno -2] Name or service not known" in str(exc)
+
+
 def retry_after_s(response: httpx.Response) -> float | None:
     """`Retry-After` in seconds, when given as a number (the HTTP-date form is ignored)."""
     value = response.headers.get("retry-after")
@@ -164,6 +176,8 @@ class Fetcher:
                 response = self.client.get(url, params=list(params), timeout=timeout)
             except httpx.TransportError as exc:  # connection errors and timeouts
                 last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                if _unknown_host(exc):  # no DNS answer for the name: retrying in seconds won't change it
+                    raise CallFailed(last) from None
             except httpx.HTTPError as exc:
                 raise CallFailed(f"{type(exc).__name__}: {exc}") from None
             else:
