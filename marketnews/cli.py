@@ -31,7 +31,7 @@ from marketnews.pipeline import (
 )
 from marketnews.widgets import age_text
 
-COMMANDS = ("build", "check", "new")
+COMMANDS = ("build", "check", "new", "serve")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -62,6 +62,13 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--quiet", "-q", action="store_true", help="print only errors and warnings")
     c = sub.add_parser("check", help="validate site.yaml and every article; write nothing")
     _common(c)
+    v = sub.add_parser("serve", help="build, serve on localhost, rebuild and reload the page on every save")
+    v.add_argument("--root", type=Path, default=Path("."), help="site folder holding site.yaml (default: .)")
+    v.add_argument("--content", type=Path, help="articles folder (default: <root>/content)")
+    v.add_argument("--snapshot", type=Path, metavar="FILE", help="take odds from this snapshot file; no network")
+    v.add_argument("--offline", action="store_true", help="no network: odds from the cache or the example snapshot")
+    v.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    v.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default: 8000)")
     n = sub.add_parser("new", help="write a new draft article with its frontmatter filled in")
     n.add_argument("title")
     n.add_argument("--root", type=Path, default=Path("."))
@@ -133,10 +140,15 @@ def summary_line(report: BuildReport) -> str:
     return line
 
 
+def snapshot_source(args: argparse.Namespace, paths: SitePaths) -> SnapshotSource:
+    """Where a build or the dev server gets its odds: --snapshot FILE, else the default."""
+    return snapshot_from_file(args.snapshot) if args.snapshot else default_snapshot_source(paths)
+
+
 def cmd_build(args: argparse.Namespace, console: Console) -> int:
     paths = site_paths(args)
     options = BuildOptions(drafts=args.drafts, future=args.future, strict=args.strict)
-    source = snapshot_from_file(args.snapshot) if args.snapshot else default_snapshot_source(paths)
+    source = snapshot_source(args, paths)
     report = build(paths, options, now_utc(), source, console.progress)
     console.problems(report.warnings)
     if not args.quiet:
@@ -186,13 +198,32 @@ def cmd_new(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace, console: Console) -> int:
+    from marketnews.devserver import DevServer, serve
+
+    paths = site_paths(args)
+
+    def log(message: str) -> None:
+        console.clear()
+        print(message, file=sys.stderr, flush=True)
+
+    server = DevServer(paths, snapshot_source(args, paths), now_utc, host=args.host, port=args.port, log=log)
+    try:
+        serve(server, interactive=sys.stdin.isatty())
+    except KeyboardInterrupt:
+        log("stopped")
+    except OSError as exc:  # the port is taken, say
+        raise MarketnewsError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if not args_list or (args_list[0] not in COMMANDS and args_list[0] not in ("-h", "--help", "--version")):
         args_list.insert(0, "build")
     args = parser().parse_args(args_list)
     console = Console(sys.stderr, quiet=getattr(args, "quiet", False))
-    handlers = {"build": cmd_build, "check": cmd_check, "new": cmd_new}
+    handlers = {"build": cmd_build, "check": cmd_check, "new": cmd_new, "serve": cmd_serve}
     try:
         return handlers[args.command](args, console)
     except ContentError as exc:

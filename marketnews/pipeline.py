@@ -11,8 +11,8 @@ import multiprocessing
 import multiprocessing.pool
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, cast
@@ -25,7 +25,7 @@ from marketnews.errors import ContentError, MarketnewsError, Problem
 from marketnews.markets.model import Snapshot, snapshot_from_json
 from marketnews.markets.refs import RefError, parse_ref
 from marketnews.markup import MARKUP_VERSION, RenderedBody, render_body
-from marketnews.site import ArticleView, OutputFile, SiteInput, SiteRenderer, article_url, page_file
+from marketnews.site import ArticleView, OutputFile, RenderMemo, SiteInput, SiteRenderer, article_url, page_file
 from marketnews.templating import make_environment
 from marketnews.writer import WriteReport, existing_files, write_site
 
@@ -81,6 +81,7 @@ class Gathered:
     bodies: Mapping[str, RenderedBody]  # by Article.path
     problems: tuple[Problem, ...]  # warnings only; errors raise ContentError
     uses: Mapping[str, tuple[tuple[Article, RefUse], ...]]  # market key -> where it is used
+    sources: Mapping[Path, SourceFile] = field(default_factory=dict)  # every content file, in path order
 
     def published(self, options: BuildOptions, now: datetime) -> tuple[Article, ...]:
         return tuple(
@@ -100,6 +101,7 @@ class BuildReport:
     oldest_stale_s: int
     written: WriteReport | None = None
     timings: Mapping[str, float] = field(default_factory=dict)
+    state: BuildState | None = None  # for the next build in this process (see build's `previous`)
 
 
 # --- gather ----------------------------------------------------------------------------
@@ -127,16 +129,36 @@ def _pool(jobs: int, n: int) -> multiprocessing.pool.Pool | None:
     return multiprocessing.get_context("fork").Pool(jobs)
 
 
-ReadResult = tuple[Article | None, list[Problem], str, RenderedBody | None]
+@dataclass(frozen=True)
+class SourceFile:
+    """What reading one content file found; a later gather reuses it while the file is unchanged."""
+
+    stamp: tuple[int, int]  # (mtime_ns, size), taken before the file was read
+    article: Article | None  # None when the file has errors
+    body: RenderedBody | None
+    problems: tuple[Problem, ...]  # its own: frontmatter, body and market references
+    uses: tuple[tuple[str, RefUse], ...]  # (market key, place), frontmatter first, then inline
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return (0, -1)
+    return (st.st_mtime_ns, st.st_size)
+
+
+ReadResult = tuple[tuple[int, int], Article | None, list[Problem], str, RenderedBody | None]
 
 
 def _read_one(shown: str, path: Path, tz: tzinfo, cache: BodyCache) -> ReadResult:
     """Validate one file and render its body unless the cache has it (then None)."""
+    stamp = _stamp(path)
     article, problems = parse_article(shown, path.read_bytes(), tz)
     if article is None:
-        return None, problems, "", None
+        return stamp, None, problems, "", None
     key = body_key(article.body)
-    return article, problems, key, None if key in cache.entries else render_body(article.body)
+    return stamp, article, problems, key, None if key in cache.entries else render_body(article.body)
 
 
 def _read_chunk(indices: range) -> list[ReadResult]:
@@ -144,32 +166,30 @@ def _read_chunk(indices: range) -> list[ReadResult]:
     return [_read_one(shown[i], files[i], tz, cache) for i in indices]
 
 
-def read_articles(
+def read_sources(
     paths: SitePaths, files: Sequence[Path], tz: tzinfo, cache: BodyCache, jobs: int, progress: Progress
-) -> tuple[list[Article], dict[str, RenderedBody], list[Problem]]:
+) -> dict[Path, SourceFile]:
     """Parse and validate every file and render each body the cache lacks, in parallel when many."""
     shown = [paths.shown(f) for f in files]
     _shared["read"] = (files, shown, tz, cache)
-    articles: list[Article] = []
-    bodies: dict[str, RenderedBody] = {}
-    problems: list[Problem] = []
+    sources: dict[Path, SourceFile] = {}
     try:
         pool = _pool(jobs, len(files))
         chunks = _chunks(len(files), max(jobs, 1))
         results = pool.imap(_read_chunk, chunks) if pool else map(_read_chunk, chunks)
         done = 0
-        for chunk in results:
-            for article, found, key, body in chunk:
-                problems.extend(found)
-                if article is None:
-                    continue
-                articles.append(article)
-                if body is None:
-                    body = cache.get(key)
-                else:
-                    cache.put(key, body)
-                assert body is not None
-                bodies[article.path] = body
+        for indices, chunk in zip(chunks, results, strict=True):
+            for i, (stamp, article, found, key, body) in zip(indices, chunk, strict=True):
+                uses: list[tuple[str, RefUse]] = []
+                if article is not None:
+                    if body is None:
+                        body = cache.get(key)
+                    else:
+                        cache.put(key, body)
+                    assert body is not None
+                    more, uses = _body_uses(article, body)
+                    found = found + more
+                sources[files[i]] = SourceFile(stamp, article, body, tuple(found), tuple(uses))
             done += len(chunk)
             progress("reading articles", done, len(files))
         if pool:
@@ -177,49 +197,98 @@ def read_articles(
             pool.join()
     finally:
         _shared.pop("read", None)
-    return articles, bodies, problems
+    return sources
 
 
-def _body_problems(article: Article, body: RenderedBody) -> list[Problem]:
+def _body_uses(article: Article, body: RenderedBody) -> tuple[list[Problem], list[tuple[str, RefUse]]]:
+    """The problems of an article's body, and every market it uses (frontmatter, then inline)."""
     problems: list[Problem] = []
+    uses = [(use.ref.key, use) for use in article.markets]
     for item in body.inline:
+        line = article.body_line + item.line
         try:
-            parse_ref(item.written)
+            ref = parse_ref(item.written)
         except RefError as exc:
-            problems.append(Problem(article.path, article.body_line + item.line, "market", str(exc)))
+            problems.append(Problem(article.path, line, "market", str(exc)))
+            continue
+        uses.append((ref.key, RefUse(ref, item.written, line)))
     for line in body.empty_market_blocks:
         problems.append(Problem(article.path, article.body_line + line, "market",
                                 "empty ```market block: expected one slug or URL a line", "warning"))
     for line in body.images_without_alt:
         problems.append(Problem(article.path, article.body_line + line, "image",
                                 "image has no alt text: write ![what it shows](path)", "warning"))
-    return problems
+    return problems, uses
+
+
+def _is_source(path: Path) -> bool:
+    return path.suffix == ".md" and not path.name.startswith(".") and path.is_file()
+
+
+def _changed_files(content: Path, known: Mapping[Path, SourceFile],
+                   changed: Collection[Path] | None) -> tuple[list[Path], list[Path]]:
+    """(every content file, the ones to read) given what the last gather read.
+
+    With `changed` (paths the caller saw change: files, or folders created, moved or
+    deleted), only those are looked at; without it, every file's (mtime, size) is.
+    """
+    if changed is not None:
+        inside = []
+        for c in changed:
+            try:
+                rel = c.relative_to(content)
+            except ValueError:
+                try:
+                    rel = c.resolve().relative_to(content.resolve())
+                except (OSError, ValueError):
+                    continue  # not under the content folder
+            inside.append(content / rel)
+        if not any(c.is_dir() for c in inside):
+            gone = {c for c in inside if not _is_source(c)}
+            # A path gone that we never read may have been a folder of articles (deleted or moved away).
+            prefixes = tuple(str(c) + os.sep for c in gone if c not in known)
+            files = [f for f in known if f not in gone and not (prefixes and str(f).startswith(prefixes))] \
+                if gone else list(known)
+            added = [c for c in inside if c not in gone and c not in known]
+            if added:
+                files = sorted(files + added)
+            return files, [c for c in inside if c not in gone]
+    files = content_files(content)
+    return files, [f for f in files if f not in known or known[f].stamp != _stamp(f)]
 
 
 def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_progress,
-           cache: BodyCache | None = None) -> Gathered:
-    """Read and validate site.yaml and every article; raise ContentError with every problem."""
+           cache: BodyCache | None = None, previous: Gathered | None = None,
+           changed: Collection[Path] | None = None) -> Gathered:
+    """Read and validate site.yaml and every article; raise ContentError with every problem.
+
+    Given the `previous` result, only content files that changed since are read again:
+    the paths in `changed` when given, else those whose modification time or size did.
+    """
     config, config_warnings = load_config(paths.config_file, paths.shown(paths.config_file))
     problems: list[Problem] = list(config_warnings)
     if not paths.content.is_dir():
         raise MarketnewsError(f"{paths.shown(paths.content)}: content folder not found")
-    files = content_files(paths.content)
-    articles, bodies, found = read_articles(
-        paths, files, config.tz, cache if cache is not None else BodyCache(), options.jobs, progress)
-    problems.extend(found)
+    known: Mapping[Path, SourceFile] = {}
+    if previous is not None and previous.config.timezone == config.timezone:  # bare dates depend on it
+        known = previous.sources
+    files, to_read = _changed_files(paths.content, known, changed if known else None)
+    fresh = read_sources(paths, to_read, config.tz, cache if cache is not None else BodyCache(), options.jobs,
+                         progress)
+    sources = {f: fresh.get(f) or known[f] for f in files}
+    articles: list[Article] = []
+    bodies: dict[str, RenderedBody] = {}
     uses: dict[str, list[tuple[Article, RefUse]]] = {}
     by_url: dict[str, Article] = {}
-    for a in articles:
-        body = bodies[a.path]
-        problems.extend(_body_problems(a, body))
-        for use in a.markets:
-            uses.setdefault(use.ref.key, []).append((a, use))
-        for item in body.inline:
-            try:
-                ref = parse_ref(item.written)
-            except RefError:
-                continue
-            uses.setdefault(ref.key, []).append((a, RefUse(ref, item.written, a.body_line + item.line)))
+    for src in sources.values():
+        problems.extend(src.problems)
+        a = src.article
+        if a is None or src.body is None:
+            continue
+        articles.append(a)
+        bodies[a.path] = src.body
+        for key, use in src.uses:
+            uses.setdefault(key, []).append((a, use))
         url = article_url(config, a)
         if url in by_url:
             other = by_url[url]
@@ -236,6 +305,7 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
         config=config, articles=tuple(articles), bodies=bodies,
         problems=tuple(sorted(problems)),
         uses={k: tuple(v) for k, v in sorted(uses.items())},
+        sources=sources,
     )
 
 
@@ -281,7 +351,7 @@ def restrict(snapshot: Snapshot, keys: Sequence[str]) -> Snapshot:
 
 
 def _renderer() -> SiteRenderer:
-    renderer = _shared.get("renderer")
+    renderer = _shared.get("renderer")  # the parent's (inherited through fork, or this process's)
     if renderer is None:
         inp, layouts = _shared["render"]
         renderer = _shared["renderer"] = SiteRenderer(inp, make_environment(layouts, inp.config.tz), layouts)
@@ -305,29 +375,44 @@ def site_files(
     previous: Mapping[str, PageRecord] | None = None,
     existing: Mapping[str, int] | None = None,
     manifest: dict[str, PageRecord] | None = None,
+    memo: RenderMemo | None = None,
+    used_memo: Callable[[RenderMemo], None] | None = None,
 ) -> Iterator[OutputFile]:
-    """Every file of the site. Article pages whose fingerprint, and size on disk, match
-    `previous` are kept (yielded with data None); the others are rendered, spread over
-    worker processes when there are many. `manifest` receives this build's records."""
+    """Every file of the site. Pages whose fingerprint (article pages) or context digest
+    (the others), and size on disk, match `previous` are kept (yielded with data None);
+    the others are rendered, article pages spread over worker processes when there are
+    many. `manifest` receives this build's records. `memo` is a previous build's
+    `SiteRenderer.memo`, reused when it fits this input; `used_memo` is told this build's."""
     previous, existing = previous or {}, existing or {}
     manifest = manifest if manifest is not None else {}
-    renderer = SiteRenderer(inp, make_environment(layouts, inp.config.tz), layouts)
+
+    def keep(path: str, digest: str) -> bool:
+        record = previous.get(path)
+        if record is not None and record[0] == digest and existing.get(path) == record[1]:
+            manifest[path] = record
+            return True
+        return False
+
+    env = memo.env if memo is not None and memo.fits(inp) and memo.env is not None else None
+    renderer = SiteRenderer(inp, env or make_environment(layouts, inp.config.tz), layouts, memo, keep)
+    renderer.memo.env = renderer.env
+    if used_memo is not None:
+        used_memo(renderer.memo)
     items: dict[int, str] = {}
     todo: list[int] = []
     prints: list[str] = []
     for i, article in enumerate(inp.articles):
         fp = renderer.article_fingerprint(article) if inp.fingerprint else ""
         prints.append(fp)
-        path = page_file(article_url(inp.config, article))
-        record = previous.get(path)
-        if fp and record is not None and record[0] == fp and existing.get(path) == record[1]:
-            items[i] = record[2]
-            manifest[path] = record
+        path = page_file(renderer.listed_view(article).url)
+        if fp and keep(path, fp):
+            items[i] = previous[path][2]
             yield OutputFile(path, None)
         else:
             todo.append(i)
 
     _shared["render"] = (inp, layouts)  # before the fork: the workers inherit it
+    _shared["renderer"] = renderer
     pool = _pool(jobs, len(todo))
     try:
         chunks = [todo[c.start : c.stop] for c in _chunks(len(todo), max(jobs, 1))]
@@ -352,7 +437,52 @@ def site_files(
         view = renderer.listed_view(article)
         renderer.seed_item(view, items[i])
         listed.append(view)
-    yield from renderer.other_pages(listed)
+    for f in renderer.other_pages(listed):
+        digest = renderer.page_digests.get(f.path)
+        if f.data is not None and digest is not None:
+            manifest[f.path] = (digest, len(f.data), "")
+        yield f
+    renderer.memo.published = inp.articles
+
+
+def changed_site_files(
+    inp: SiteInput,
+    layouts: Path,
+    memo: RenderMemo,
+    previous: Mapping[str, PageRecord],
+    existing: Mapping[str, int],
+    manifest: dict[str, PageRecord],
+) -> list[OutputFile] | None:
+    """The files that changed since the build `memo` comes from, when only the content
+    of some articles did (nothing added, removed, moved, re-tagged...; see
+    `SiteRenderer.only_showing`): their pages and the list pages showing them. None when
+    the change is bigger; then `site_files` must look at everything. `manifest` holds the
+    previous records and is updated with the new ones."""
+    if not memo.fits(inp) or memo.env is None:
+        return None
+
+    def keep(path: str, digest: str) -> bool:
+        record = previous.get(path)
+        return record is not None and record[0] == digest and existing.get(path) == record[1]
+
+    renderer = SiteRenderer(inp, memo.env, layouts, memo, keep)
+    changed = renderer.only_showing(inp.articles)
+    if changed is None:
+        return None
+    files: list[OutputFile] = []
+    for article in changed:
+        fp = renderer.article_fingerprint(article)
+        path = page_file(renderer.listed_view(article).url)
+        if not keep(path, fp):
+            page, view = renderer.article_page(article)
+            manifest[path] = (fp, len(page.data or b""), str(renderer.article_item(view)))
+            files.append(page)
+    for f in renderer.other_pages([renderer.listed_view(a) for a in inp.articles]):
+        if f.data is not None:
+            manifest.pop(f.path, None)  # rendered without its digest: a full pass renders it again
+            files.append(f)
+    memo.published = inp.articles
+    return files
 
 
 def site_fingerprint(paths: SitePaths, config: SiteConfig, options: BuildOptions) -> str:
@@ -376,53 +506,133 @@ def static_files(static: Path) -> Iterator[OutputFile]:
         yield OutputFile(path.relative_to(static).as_posix(), path.read_bytes())
 
 
+@dataclass(frozen=True)
+class BuildState:
+    """What a build leaves for the next one in the same process (the dev server's rebuilds).
+
+    With it a rebuild reads only the content files that changed, reuses the snapshot,
+    and renders only the pages whose inputs changed, knowing the output folder from the
+    last build instead of reading it again. Nothing of it is written to the cache
+    folder but the body cache after the first build.
+    """
+
+    bodies: BodyCache
+    gathered: Gathered | None = None
+    manifest: Mapping[str, PageRecord] = field(default_factory=dict)
+    existing: Mapping[str, int] | None = None  # the output folder's files and sizes; None: look
+    memo: RenderMemo | None = None
+    snapshot: tuple[Snapshot, Snapshot] | None = None  # (as the source gave it, restricted to the site's refs)
+    fingerprint: str = ""
+    static: tuple[str, ...] | None = None  # the static files last copied
+    pages: int = 0
+
+
+def _unchanged_site(paths: SitePaths, changed: Collection[Path] | None) -> bool:
+    """Whether none of `changed` is a layout, a static file or site.yaml."""
+    if changed is None:
+        return False
+    shared = [paths.layouts, paths.static, paths.config_file]
+    return not any(c == s or s in c.parents for c in changed for s in shared)
+
+
 def build(
     paths: SitePaths,
     options: BuildOptions,
     now: datetime,
     snapshot_source: SnapshotSource,
     progress: Progress = _no_progress,
-    write: Callable[[Iterator[OutputFile], Path, Mapping[str, int]], WriteReport] = write_site,
+    write: Callable[..., WriteReport] = write_site,
+    previous: BuildState | None = None,
+    changed: Collection[Path] | None = None,
 ) -> BuildReport:
+    """Build the site into paths.out. Given `previous` (a BuildState from the last build
+    in this process) and the paths that `changed` since, do only the work they need; the
+    report's `state` is then the state for the next build."""
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    cache = load_body_cache(paths.cache)
-    gathered = gather(paths, options, progress, cache)
+    cache = previous.bodies if previous is not None else load_body_cache(paths.cache)
+    gathered = gather(paths, options, progress, cache, previous.gathered if previous else None, changed)
     timings["gather"] = time.perf_counter() - started
     published = gathered.published(options, now)
-    snapshot, note = snapshot_source(gathered, now)
-    snapshot = restrict(snapshot, list(gathered.uses))
+    base, note = snapshot_source(gathered, now)
+    if previous is not None and previous.snapshot is not None and previous.snapshot[0] is base \
+            and previous.snapshot[1].quotes.keys() == {k for k in base.quotes if k in gathered.uses}:
+        snapshot = previous.snapshot[1]  # the same object, so the renderer's memo still fits
+    else:
+        snapshot = restrict(base, list(gathered.uses))
     warnings = list(gathered.problems) + missing_quote_problems(gathered, snapshot, published)
     if options.strict and len(warnings) > len(gathered.problems):
         raise ContentError([Problem(p.path, p.line, p.field, p.message, "error") for p in warnings])
     timings["snapshot"] = time.perf_counter() - started - timings["gather"]
 
+    same_site = previous is not None and previous.gathered is not None and previous.fingerprint != "" \
+        and previous.gathered.config == gathered.config and _unchanged_site(paths, changed)
+    fingerprint = previous.fingerprint if same_site and previous else site_fingerprint(paths, gathered.config, options)
     inp = SiteInput(config=gathered.config, articles=published, bodies=gathered.bodies, snapshot=snapshot,
-                    now=now, fingerprint=site_fingerprint(paths, gathered.config, options))
-    existing = existing_files(paths.out.resolve())
-    previous = load_pages(paths.cache, paths.out)
-    manifest: dict[str, PageRecord] = {}
+                    now=now, fingerprint=fingerprint)
+    if previous is not None and previous.existing is not None and previous.memo is not None:
+        manifest = dict(previous.manifest)
+        changed_files = changed_site_files(inp, paths.layouts, previous.memo, previous.manifest,
+                                           previous.existing, manifest)
+        if changed_files is not None:  # only some articles' content changed: write just what shows them
+            report = write(iter(changed_files), paths.out, previous.existing, partial=True)
+            sizes = dict(previous.existing)
+            sizes.update((f.path, len(f.data or b"")) for f in changed_files)
+            state = replace(previous, gathered=gathered, manifest=manifest, existing=sizes, snapshot=(base, snapshot))
+            return _report(state, report, published, warnings, snapshot, note, now, started, timings)
+
+    existing = previous.existing if previous is not None and previous.existing is not None \
+        else existing_files(paths.out.resolve())
+    pages_before = previous.manifest if previous is not None else load_pages(paths.cache, paths.out)
+    manifest = {}
+    sizes = {}
+    static: list[str] = []
+    renderer_memo: list[RenderMemo] = []
     pages = 0
 
     def files() -> Iterator[OutputFile]:
         nonlocal pages
-        for f in site_files(inp, paths.layouts, options.jobs, previous, existing, manifest):
+        memo = previous.memo if previous is not None else None
+        for f in site_files(inp, paths.layouts, options.jobs, pages_before, existing, manifest, memo,
+                            renderer_memo.append):
             pages += f.path.endswith(".html")
             if pages % 500 == 0:
                 progress("rendering pages", pages, 0)
+            sizes[f.path] = existing[f.path] if f.data is None else len(f.data)
             yield f
-        yield from static_files(paths.static)
+        if same_site and previous is not None and previous.static is not None:
+            kept: Iterator[OutputFile] = (OutputFile(path, None) for path in previous.static)
+        else:
+            kept = static_files(paths.static)
+        for f in kept:
+            static.append(f.path)
+            sizes[f.path] = existing[f.path] if f.data is None else len(f.data)
+            yield f
 
     report = write(files(), paths.out, existing)
-    save_pages(paths.cache, paths.out, manifest)
-    save_body_cache(paths.cache, cache)
+    if previous is None:
+        save_pages(paths.cache, paths.out, manifest)
+    if previous is None or previous.gathered is None:
+        save_body_cache(paths.cache, cache)
+    state = BuildState(
+        bodies=cache, gathered=gathered, manifest=manifest, existing=sizes,
+        memo=renderer_memo[0] if renderer_memo else None, snapshot=(base, snapshot), fingerprint=fingerprint,
+        static=tuple(static), pages=pages,
+    )
+    return _report(state, report, published, warnings, snapshot, note, now, started, timings)
+
+
+def _report(state: BuildState, written: WriteReport, published: Sequence[Article], warnings: list[Problem],
+            snapshot: Snapshot, note: str, now: datetime, started: float, timings: dict[str, float]) -> BuildReport:
     timings["render+write"] = time.perf_counter() - started - timings["gather"] - timings["snapshot"]
+    assert state.gathered is not None
+    stale_after = state.gathered.config.stale_after_s
     stale_ages = [
         int((now - q.as_of).total_seconds()) for q in snapshot.quotes.values()
-        if (now - q.as_of).total_seconds() > gathered.config.stale_after_s
+        if (now - q.as_of).total_seconds() > stale_after
     ]
     return BuildReport(
-        pages=pages, articles=len(published), warnings=tuple(sorted(warnings)),
+        pages=state.pages, articles=len(published), warnings=tuple(sorted(warnings)),
         seconds=time.perf_counter() - started, snapshot_note=note, stale=len(stale_ages),
-        oldest_stale_s=max(stale_ages, default=0), written=report, timings=timings,
+        oldest_stale_s=max(stale_ages, default=0), written=written, timings=timings, state=state,
     )
