@@ -175,20 +175,21 @@ class DevServer:
         observer.start()
         return observer
 
-    def relevant(self, path: Path) -> bool:
-        """Whether a change to `path` can change the site: not an editor's swap or backup file."""
+    def relevant(self, path: Path, folder: bool = False) -> bool:
+        """Whether a change to `path` (a `folder`?) can change the site: not an editor's swap,
+        backup or temporary file."""
         name = path.name
         if name.startswith((".", "#")) or name.endswith(("~", ".swp", ".swx", ".tmp")) or name == "4913":
             return False
         if path == self.paths.config_file:
             return True
-        if self.paths.content == path or self.paths.content in path.parents:
-            return path.suffix in ("", ".md")  # an article, or a folder of them
-        return any(folder in path.parents for folder in (self.paths.layouts, self.paths.static))
+        if self.paths.content in path.parents:
+            return folder or path.suffix == ".md"  # an article, or a folder of them
+        return any(f in path.parents for f in (self.paths.layouts, self.paths.static))
 
-    def changed(self, paths: Iterable[Path]) -> None:
+    def changed(self, paths: Iterable[Path], folder: bool = False) -> None:
         """Called by the watcher (and tests): these paths changed on disk."""
-        wanted = {p for p in paths if self.relevant(p)}
+        wanted = {p for p in paths if self.relevant(p, folder)}
         if not wanted:
             return
         with self._cond:
@@ -328,7 +329,7 @@ class _Collector(FileSystemEventHandler):
         if event.event_type in ("opened", "closed_no_write") or (event.is_directory and event.event_type == "modified"):
             return
         paths = [event.src_path, getattr(event, "dest_path", "")]
-        self.server.changed(Path(os.fsdecode(p)) for p in paths if p)
+        self.server.changed((Path(os.fsdecode(p)) for p in paths if p), folder=event.is_directory)
 
 
 mimetypes.add_type("application/atom+xml", ".xml")  # the feed; sitemaps read fine as it too
