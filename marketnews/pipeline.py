@@ -138,6 +138,7 @@ class SourceFile:
     body: RenderedBody | None
     problems: tuple[Problem, ...]  # its own: frontmatter, body and market references
     uses: tuple[tuple[str, RefUse], ...]  # (market key, place), frontmatter first, then inline
+    url: str = ""  # the article's URL under the permalink setting it was read with
 
 
 def _stamp(path: Path) -> tuple[int, int]:
@@ -167,11 +168,11 @@ def _read_chunk(indices: range) -> list[ReadResult]:
 
 
 def read_sources(
-    paths: SitePaths, files: Sequence[Path], tz: tzinfo, cache: BodyCache, jobs: int, progress: Progress
+    paths: SitePaths, files: Sequence[Path], config: SiteConfig, cache: BodyCache, jobs: int, progress: Progress
 ) -> dict[Path, SourceFile]:
     """Parse and validate every file and render each body the cache lacks, in parallel when many."""
     shown = [paths.shown(f) for f in files]
-    _shared["read"] = (files, shown, tz, cache)
+    _shared["read"] = (files, shown, config.tz, cache)
     sources: dict[Path, SourceFile] = {}
     try:
         pool = _pool(jobs, len(files))
@@ -181,7 +182,9 @@ def read_sources(
         for indices, chunk in zip(chunks, results, strict=True):
             for i, (stamp, article, found, key, body) in zip(indices, chunk, strict=True):
                 uses: list[tuple[str, RefUse]] = []
+                url = ""
                 if article is not None:
+                    url = article_url(config, article)
                     if body is None:
                         body = cache.get(key)
                     else:
@@ -189,7 +192,7 @@ def read_sources(
                     assert body is not None
                     more, uses = _body_uses(article, body)
                     found = found + more
-                sources[files[i]] = SourceFile(stamp, article, body, tuple(found), tuple(uses))
+                sources[files[i]] = SourceFile(stamp, article, body, tuple(found), tuple(uses), url)
             done += len(chunk)
             progress("reading articles", done, len(files))
         if pool:
@@ -270,11 +273,21 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
     if not paths.content.is_dir():
         raise MarketnewsError(f"{paths.shown(paths.content)}: content folder not found")
     known: Mapping[Path, SourceFile] = {}
-    if previous is not None and previous.config.timezone == config.timezone:  # bare dates depend on it
+    if previous is not None and (previous.config.timezone, previous.config.permalink) == (
+            config.timezone, config.permalink):  # what bare dates and URLs depend on
         known = previous.sources
     files, to_read = _changed_files(paths.content, known, changed if known else None)
-    fresh = read_sources(paths, to_read, config.tz, cache if cache is not None else BodyCache(), options.jobs,
+    fresh = read_sources(paths, to_read, config, cache if cache is not None else BodyCache(), options.jobs,
                          progress)
+    if previous is not None and known and len(files) == len(known) and all(f in known for f in fresh):
+        patched = _patched(previous, config, config_warnings, paths.shown(paths.config_file), known, fresh)
+        if patched is not None:
+            problems = list(patched.problems)
+            if options.strict:
+                problems = [Problem(p.path, p.line, p.field, p.message, "error") for p in problems]
+            if any(p.severity == "error" for p in problems):
+                raise ContentError(problems)
+            return patched
     sources = {f: fresh.get(f) or known[f] for f in files}
     articles: list[Article] = []
     bodies: dict[str, RenderedBody] = {}
@@ -289,7 +302,7 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
         bodies[a.path] = src.body
         for key, use in src.uses:
             uses.setdefault(key, []).append((a, use))
-        url = article_url(config, a)
+        url = src.url
         if url in by_url:
             other = by_url[url]
             problems.append(Problem(a.path, 1, "slug",
@@ -306,6 +319,39 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
         problems=tuple(sorted(problems)),
         uses={k: tuple(v) for k, v in sorted(uses.items())},
         sources=sources,
+    )
+
+
+def _patched(previous: Gathered, config: SiteConfig, config_warnings: Sequence[Problem], config_path: str,
+             known: Mapping[Path, SourceFile], fresh: Mapping[Path, SourceFile]) -> Gathered | None:
+    """`previous` with the `fresh` files put in, when none of them changed where its article
+    sorts or what it uses (same URL, date and markets, no errors before or now): what the
+    full merge in `gather` would give, without going over every article again."""
+    swaps: dict[int, Article] = {}
+    for f, new in fresh.items():
+        old = known[f]
+        if old.article is None or new.article is None or new.body is None or old.url != new.url \
+                or old.article.date != new.article.date or [k for k, _ in old.uses] != [k for k, _ in new.uses]:
+            return None
+        swaps[id(old.article)] = new.article
+    shown = {src.article.path for src in fresh.values() if src.article is not None}
+    problems = list(config_warnings) + [
+        p for p in previous.problems if p.path not in shown and p.path != config_path
+    ] + [p for src in fresh.values() for p in src.problems]
+    bodies = dict(previous.bodies)
+    uses = dict(previous.uses)
+    for f, src in fresh.items():
+        assert src.article is not None and src.body is not None
+        old_article = known[f].article
+        bodies[src.article.path] = src.body
+        for key in dict.fromkeys(k for k, _ in src.uses):
+            places = iter([use for k, use in src.uses if k == key])
+            uses[key] = tuple((src.article, next(places)) if a is old_article else (a, use) for a, use in uses[key])
+    sources = dict(known)
+    sources.update(fresh)
+    return replace(
+        previous, config=config, articles=tuple(swaps.get(id(a), a) for a in previous.articles), bodies=bodies,
+        problems=tuple(sorted(problems)), uses=uses, sources=sources,
     )
 
 
