@@ -92,7 +92,7 @@ class DevServer:
         log: Log = _silent,
     ):
         root = paths.root.resolve()
-        self.out = Path(tempfile.mkdtemp(prefix="marketnews-serve-"))
+        self.out = Path(tempfile.mkdtemp(prefix="marketnews-serve-", dir=_memory_folder()))
         self.paths = SitePaths(root=root, content=paths.content.resolve(), out=self.out, cache=paths.cache)
         self.options = options or BuildOptions(drafts=True, future=True)
         self._source, self._clock = snapshot_source, clock
@@ -317,6 +317,16 @@ h1{{color:#b00020}}li{{margin:.4rem 0}}code{{white-space:pre-wrap;font-size:.95r
 </ul>
 </body></html>
 """
+
+
+def _memory_folder() -> str | None:
+    """/dev/shm when there is one (and TMPDIR does not say otherwise): a rebuild renames files
+    over old ones, which a disk file system may flush to disk first, a few ms each."""
+    shm = Path("/dev/shm")
+    if "TMPDIR" in os.environ or not shm.is_dir() or not os.access(shm, os.W_OK):
+        return None
+    st = os.statvfs(shm)
+    return str(shm) if st.f_bavail * st.f_frsize > 1 << 30 else None
 
 
 class _Collector(FileSystemEventHandler):

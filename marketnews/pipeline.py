@@ -602,7 +602,7 @@ def build(
     published = gathered.published(options, now)
     base, note = snapshot_source(gathered, now)
     if previous is not None and previous.snapshot is not None and previous.snapshot[0] is base \
-            and previous.snapshot[1].quotes.keys() == {k for k in base.quotes if k in gathered.uses}:
+            and previous.gathered is not None and previous.gathered.uses.keys() == gathered.uses.keys():
         snapshot = previous.snapshot[1]  # the same object, so the renderer's memo still fits
     else:
         snapshot = restrict(base, list(gathered.uses))

@@ -221,6 +221,7 @@ class SiteRenderer:
         self.keep = keep if inp.fingerprint else None
         self.page_digests: dict[str, str] = {}
         self.only: set[str] | None = None  # render only these pages (see `only_showing`)
+        self._tags: tuple[Sequence[ArticleView], dict[str, tuple[str, list[ArticleView]]]] | None = None
         self._digesting = ""
         self.env.globals.update(site=self.config, **dict(inp.extra_globals))
         self.env.globals.setdefault("asset_url", lambda path: "/" + path.lstrip("/"))
@@ -502,14 +503,17 @@ class SiteRenderer:
         for pager in paginate(listed, self.config.per_page, "/"):
             yield self._page("index.html", pager.url, pager=pager)
 
-    @staticmethod
-    def tags_of(listed: Sequence[ArticleView]) -> dict[str, tuple[str, list[ArticleView]]]:
+    def tags_of(self, listed: Sequence[ArticleView]) -> dict[str, tuple[str, list[ArticleView]]]:
         """Tag URL -> (display name, its articles newest first)."""
+        if self._tags is not None and self._tags[0] is listed:  # tag pages and sitemap ask for the same
+            return self._tags[1]
         tags: dict[str, tuple[str, list[ArticleView]]] = {}
         for v in listed:
             for t in v.tags:
                 tags.setdefault(t.url, (t.name, []))[1].append(v)
-        return dict(sorted(tags.items()))
+        found = dict(sorted(tags.items()))
+        self._tags = (listed, found)
+        return found
 
     def tag_pages(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
         tags = self.tags_of(listed)
@@ -551,6 +555,10 @@ class SiteRenderer:
         yield self._file("feed.xml", "feed.xml", items=items)
 
     def sitemaps(self, listed: Sequence[ArticleView], market_pages: Sequence[MarketPage]) -> Iterator[OutputFile]:
+        if self.only is not None and "sitemap.xml" not in self.only:  # spare listing every URL for nothing
+            yield OutputFile("sitemap.xml", None)
+            yield self._file("robots.txt", "robots.txt")
+            return
         urls = (
             [("/", listed[0].article.modified if listed else None)]
             + [(v.url, v.article.modified) for v in listed]
