@@ -163,7 +163,7 @@ def main() -> None:
     events = Events(host, port)
     assert events.next()[0] == "hello"
     files = list(originals)
-    rows: list[tuple[float, float, float | None]] = []
+    rows: list[tuple[float, float, float | None, float | None]] = []
     try:
         for n in range(1, args.edits + 1):
             path = files[(n * 7919) % len(files)]  # spread over the site: front page and far back
@@ -183,11 +183,12 @@ def main() -> None:
             if event[0] != "reload" or f"edit number {n}." not in body:
                 raise SystemExit(f"edit {n}: got {event}, page without the edit")
             time.sleep(0.05)
-            built = next((float(x.group(1)) for line in log[logged:]
-                          if (x := re.search(r"rebuilt in (\d+) ms", line))), None)
-            rows.append(((got_event - start) * 1000, (got_page - start) * 1000, built))
+            found = next((x for line in log[logged:] if (x := re.search(r"rebuilt in (\d+) ms, (\d+) ms CPU", line))),
+                         None)
+            built, cpu = (float(found.group(1)), float(found.group(2))) if found else (None, None)
+            rows.append(((got_event - start) * 1000, (got_page - start) * 1000, built, cpu))
             print(f"edit {n:2d} {stem}: reload event {rows[-1][0]:6.1f} ms, page {rows[-1][1]:6.1f} ms"
-                  + (f" (server rebuild {built:.0f} ms)" if built is not None else ""))
+                  + (f" (server rebuild {built:.0f} ms, {cpu:.0f} ms CPU)" if found else ""))
     finally:
         for path, text in originals.items():
             if path.read_text(encoding="utf-8") != text:
@@ -201,12 +202,13 @@ def main() -> None:
     events_ms = [r[0] for r in rows]
     pages_ms = [r[1] for r in rows]
     builds_ms = [r[2] for r in rows if r[2] is not None]
+    cpu_ms = [r[3] for r in rows if r[3] is not None]
     print(f"\n{args.articles:,} articles, {len(rows)} edits; save -> page in the browser:")
     print(f"  reload event   median {statistics.median(events_ms):6.1f} ms, worst {max(events_ms):6.1f} ms")
     print(f"  page fetched   median {statistics.median(pages_ms):6.1f} ms, worst {max(pages_ms):6.1f} ms")
     if builds_ms:
         print(f"  server rebuild median {statistics.median(builds_ms):6.1f} ms, worst {max(builds_ms):6.1f} ms "
-              f"(after the {0.05 * 1000:.0f} ms settle)")
+              f"(after the 50 ms settle); CPU median {statistics.median(cpu_ms):.1f} ms, worst {max(cpu_ms):.1f} ms")
     if server is not None and "all" in server.profile_stats:
         print("\nwhere the rebuilds spent their time (cumulative):")
         server.profile_stats["all"].sort_stats("cumulative").print_stats(30)

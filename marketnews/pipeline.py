@@ -488,7 +488,7 @@ def site_files(
         if f.data is not None and digest is not None:
             manifest[f.path] = (digest, len(f.data), "")
         yield f
-    renderer.memo.published = inp.articles
+    renderer.memo.published, renderer.memo.listed = inp.articles, listed
 
 
 def changed_site_files(
@@ -513,21 +513,23 @@ def changed_site_files(
 
     renderer = SiteRenderer(inp, memo.env, layouts, memo, keep)
     changed = renderer.only_showing(inp.articles)
-    if changed is None:
+    if changed is None or memo.listed is None:
         return None
+    listed = list(memo.listed)
     files: list[OutputFile] = []
-    for article in changed:
+    for i, article in changed:
+        listed[i] = renderer.listed_view(article)
         fp = renderer.article_fingerprint(article)
         path = page_file(renderer.listed_view(article).url)
         if not keep(path, fp):
             page, view = renderer.article_page(article)
             manifest[path] = (fp, len(page.data or b""), str(renderer.article_item(view)))
             files.append(page)
-    for f in renderer.other_pages([renderer.listed_view(a) for a in inp.articles]):
+    for f in renderer.other_pages(listed):
         if f.data is not None:
             manifest.pop(f.path, None)  # rendered without its digest: a full pass renders it again
             files.append(f)
-    memo.published = inp.articles
+    memo.published, memo.listed = inp.articles, listed
     return files
 
 

@@ -117,7 +117,7 @@ class RenderMemo:
     widget_html: dict[tuple[str, str, str, str], str] = field(default_factory=dict)
     digests: dict[tuple[str, str], str] = field(default_factory=dict)
     items: dict[Seen, Markup] = field(default_factory=dict)
-    listed: dict[Seen, ArticleView] = field(default_factory=dict)
+    views_of: dict[Seen, ArticleView] = field(default_factory=dict)
     prints: dict[Seen, str] = field(default_factory=dict)
     shapes: dict[Seen, tuple[Any, ...]] = field(default_factory=dict)
     refs: dict[Seen, list[MarketRef | None]] = field(default_factory=dict)
@@ -129,6 +129,11 @@ class RenderMemo:
     # than its own) whose context showed it: what an edit that moves nothing re-renders.
     published: Sequence[Article] | None = None
     showing: dict[str, set[str]] = field(default_factory=dict)
+    # The last build's list views, and its topics and markets as positions in that list:
+    # an edit that moves nothing leaves the groups as they were (see `only_showing`).
+    listed: list[ArticleView] | None = None
+    tag_index: dict[str, tuple[str, list[int]]] | None = None
+    market_index: list[tuple[str, RefUse, list[int]]] | None = None
 
     @classmethod
     def for_input(cls, inp: SiteInput) -> RenderMemo:
@@ -344,7 +349,7 @@ class SiteRenderer:
                 article.date > self.inp.now, article.tags, tuple((u.written, u.ref.key) for u in article.markets),
                 inline)
 
-    def only_showing(self, articles: Sequence[Article]) -> list[Article] | None:
+    def only_showing(self, articles: Sequence[Article]) -> list[tuple[int, Article]] | None:
         """When `articles` differ from the last build's published ones only in the content
         of some (none added, removed or moved; see `_shape`): those, after restricting
         `other_pages` to the pages that showed them, which it then renders without looking
@@ -352,14 +357,14 @@ class SiteRenderer:
         before = self.memo.published
         if before is None or len(before) != len(articles):
             return None
-        changed: list[Article] = []
-        for old, new in zip(before, articles, strict=True):
+        changed: list[tuple[int, Article]] = []
+        for i, (old, new) in enumerate(zip(before, articles, strict=True)):
             if old is not new:
                 self.article_fingerprint(new)  # records its shape
                 if self.memo.shapes.get(seen(old)) != self.memo.shapes[seen(new)]:
                     return None
-                changed.append(new)
-        self.only = set().union(*(self.memo.showing.get(a.path, set()) for a in changed))
+                changed.append((i, new))
+        self.only = set().union(*(self.memo.showing.get(a.path, set()) for _, a in changed))
         return changed
 
     def context_digest(self, name: str, path: str, context: Mapping[str, Any]) -> str:
@@ -449,9 +454,9 @@ class SiteRenderer:
 
     def listed_view(self, article: Article) -> ArticleView:
         """An article as list pages need it: widgets and links, no body."""
-        view = self.memo.listed.get(seen(article))
+        view = self.memo.views_of.get(seen(article))
         if view is None:
-            view = self.memo.listed[seen(article)] = self._listed_view(article)
+            view = self.memo.views_of[seen(article)] = self._listed_view(article)
         return view
 
     def _listed_view(self, article: Article) -> ArticleView:
@@ -507,11 +512,14 @@ class SiteRenderer:
         """Tag URL -> (display name, its articles newest first)."""
         if self._tags is not None and self._tags[0] is listed:  # tag pages and sitemap ask for the same
             return self._tags[1]
-        tags: dict[str, tuple[str, list[ArticleView]]] = {}
-        for v in listed:
-            for t in v.tags:
-                tags.setdefault(t.url, (t.name, []))[1].append(v)
-        found = dict(sorted(tags.items()))
+        index = self.memo.tag_index
+        if self.only is None or index is None:
+            groups: dict[str, tuple[str, list[int]]] = {}
+            for i, v in enumerate(listed):
+                for t in v.tags:
+                    groups.setdefault(t.url, (t.name, []))[1].append(i)
+            index = self.memo.tag_index = dict(sorted(groups.items()))
+        found = {url: (name, [listed[i] for i in at]) for url, (name, at) in index.items()}
         self._tags = (listed, found)
         return found
 
@@ -541,13 +549,16 @@ class SiteRenderer:
 
     def market_pages(self, listed: Sequence[ArticleView]) -> list[MarketPage]:
         """One page per referenced market or event, listing the articles that reference it."""
-        markets: dict[str, tuple[RefUse, list[ArticleView]]] = {}
-        for v in listed:
-            for path, use in self.market_uses(v.article):
-                markets.setdefault(path, (use, []))[1].append(v)
+        index = self.memo.market_index
+        if self.only is None or index is None:
+            markets: dict[str, tuple[RefUse, list[int]]] = {}
+            for i, v in enumerate(listed):
+                for path, use in self.market_uses(v.article):
+                    markets.setdefault(path, (use, []))[1].append(i)
+            index = self.memo.market_index = [(path, use, at) for path, (use, at) in sorted(markets.items())]
         return [
-            MarketPage(use.ref, self.widget(use.written, use.ref), "/" + path, tuple(items))
-            for path, (use, items) in sorted(markets.items())
+            MarketPage(use.ref, self.widget(use.written, use.ref), "/" + path, tuple([listed[i] for i in at]))
+            for path, use, at in index
         ]
 
     def feeds(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
