@@ -78,13 +78,11 @@ def snapshot(markets: int, seed: int, taken_at: datetime = TAKEN_AT) -> dict[str
     end = int(taken_at.timestamp())
     for m in range(markets):
         p = rng.uniform(0.02, 0.98)
-        history = []
-        walk = p
-        for h in range(168):
-            history.append([end - (167 - h) * 3600, round(min(0.99, max(0.01, walk)), 4)])
+        walk, prices = p, []
+        for _ in range(168):  # a week of hourly prices, walking back from today's
+            prices.append(round(min(0.99, max(0.01, walk)), 4))
             walk += rng.uniform(-0.01, 0.01)
-        history.reverse()
-        history = [[t, v] for (t, _), (_, v) in zip(reversed(history), history, strict=True)]
+        history = {"t": [end - (167 - h) * 3600 for h in range(168)], "p": prices[::-1]}
         quotes[market_slug(m)] = {
             "kind": "market", "question": f"Will benchmark event {m} happen by 2027?",
             "url": f"https://polymarket.com/event/bench-{m}/{market_slug(m)}", "status": "open",
@@ -94,7 +92,7 @@ def snapshot(markets: int, seed: int, taken_at: datetime = TAKEN_AT) -> dict[str
             "change_24h": round(rng.uniform(-0.05, 0.05), 3), "volume": round(rng.uniform(1e3, 5e6), 2),
             "end_date": "2027-01-01T00:00:00Z", "winner": None,
             "as_of": taken_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "token_id": str(10**70 + m),
-            "history": sorted(history), "anchors": [],
+            "history": history, "anchors": [],
         }
     return {"format": "marketnews-snapshot", "version": 1, "source": "bench",
             "taken_at": taken_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "quotes": quotes}

@@ -30,6 +30,8 @@ class SiteConfig:
     low_volume: float = 10_000.0  # markets traded less than this (USD) carry a caveat
     stale_after_s: int = 2 * 3600  # quotes older than this are labelled with their age
     example_snapshot: str = ""  # path relative to the site root, or ""
+    image: str = ""  # default social-card image: a path under static/ ("/images/card.png") or a full URL
+    image_alt: str = ""
     gamma_url: str = "https://gamma-api.polymarket.com"
     clob_url: str = "https://clob.polymarket.com"
     extra: dict[str, Any] = field(default_factory=dict, compare=False)  # `params:` for layouts
@@ -54,6 +56,8 @@ _FIELDS: dict[str, type | tuple[type, ...]] = {
     "low_volume": (int, float),
     "stale_after_hours": (int, float),
     "example_snapshot": str,
+    "image": str,
+    "image_alt": str,
     "gamma_url": str,
     "clob_url": str,
     "params": dict,
@@ -99,6 +103,10 @@ def load_config(path: Path, shown: str | None = None) -> tuple[SiteConfig, tuple
     if "permalink" in values and "{slug}" not in values["permalink"]:
         problems.append(Problem(name, doc.lines["permalink"], "permalink",
                                 f"expected a pattern containing {{slug}}, got {values['permalink']!r}"))
+    if "image" in values and not values["image"].startswith(("/", "https://", "http://")):
+        problems.append(Problem(name, doc.lines["image"], "image",
+                                f"expected a path under static/ like '/images/card.png' or a full URL, "
+                                f"got {values['image']!r}"))
     for positive in ("per_page", "feed_entries"):
         if positive in values and values[positive] < 1:
             problems.append(Problem(name, doc.lines[positive], positive, "expected a number of 1 or more"))

@@ -94,7 +94,9 @@ class DevServer:
         root = paths.root.resolve()
         self.out = Path(tempfile.mkdtemp(prefix="marketnews-serve-", dir=_memory_folder()))
         self.paths = SitePaths(root=root, content=paths.content.resolve(), out=self.out, cache=paths.cache)
-        self.options = options or BuildOptions(drafts=True, future=True)
+        # Drafts and future articles shown (labelled); static files under their own names, so
+        # a stylesheet edit changes that file alone and the page swaps it in without reloading.
+        self.options = options or BuildOptions(drafts=True, future=True, asset_hashes=False)
         self._source, self._clock = snapshot_source, clock
         self.host, self.port, self.settle, self.log = host, port, settle, log
 

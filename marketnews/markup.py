@@ -19,7 +19,7 @@ from markdown_it.token import Token
 from mdit_py_plugins.footnote import footnote_plugin
 
 # Bump when rendering changes, so cached bodies are rendered again.
-MARKUP_VERSION = "1"
+MARKUP_VERSION = "2"
 PLACEHOLDER = re.compile(r"<!--mn:widget:(\d+)-->")
 
 
@@ -56,11 +56,29 @@ def market_plugin(md: MarkdownIt) -> None:
     md.add_render_rule("fence", render_fence)
 
 
+def align_class_plugin(md: MarkdownIt) -> None:
+    """Table column alignment as `class="align-right"` instead of `style="text-align:right"`.
+
+    The site's Content-Security-Policy allows no inline styles, so a style attribute
+    would be ignored by browsers; a class is styled by the stylesheet.
+    """
+
+    def align_as_class(state: Any) -> None:
+        for token in state.tokens:
+            if token.type in ("th_open", "td_open"):
+                style = str(token.attrs.pop("style", "") or "")
+                if style.startswith("text-align:"):
+                    token.attrSet("class", "align-" + style.split(":", 1)[1].strip())
+
+    md.core.ruler.push("align_class", align_as_class)
+
+
 def _make_markdown() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"typographer": True})
     md.enable(["table", "strikethrough", "replacements", "smartquotes"])
     md.use(footnote_plugin)
     md.use(market_plugin)
+    md.use(align_class_plugin)
     return md
 
 

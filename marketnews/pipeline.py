@@ -14,10 +14,12 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
+from functools import cached_property
 from pathlib import Path
 from typing import Any, cast
 
 from marketnews import __version__
+from marketnews.assets import Assets, fingerprint
 from marketnews.cache import BodyCache, PageRecord, body_key, load_body_cache, load_pages, save_body_cache, save_pages
 from marketnews.config import SiteConfig, load_config
 from marketnews.content import Article, RefUse, parse_article
@@ -25,7 +27,15 @@ from marketnews.errors import ContentError, MarketnewsError, Problem
 from marketnews.markets.model import Snapshot, snapshot_from_json
 from marketnews.markets.refs import RefError, parse_ref
 from marketnews.markup import MARKUP_VERSION, RenderedBody, render_body
-from marketnews.site import ArticleView, OutputFile, RenderMemo, SiteInput, SiteRenderer, article_url, page_file
+from marketnews.site import (
+    ArticleView,
+    OutputFile,
+    RenderMemo,
+    SiteInput,
+    SiteRenderer,
+    article_url,
+    page_file,
+)
 from marketnews.templating import make_environment
 from marketnews.writer import WriteReport, existing_files, write_site
 
@@ -56,12 +66,18 @@ class SitePaths:
     def config_file(self) -> Path:
         return self.root / "site.yaml"
 
+    @cached_property
+    def _root_prefix(self) -> str:
+        return str(self.root.resolve()) + os.sep
+
     def shown(self, path: Path) -> str:
         """A path as messages show it: relative to the site root when inside it."""
-        try:
-            return path.resolve().relative_to(self.root.resolve()).as_posix()
-        except ValueError:
-            return str(path)
+        text = str(path if path.is_absolute() else path.resolve())
+        if not text.startswith(self._root_prefix):
+            text = str(path.resolve())
+        if text.startswith(self._root_prefix):
+            return text[len(self._root_prefix) :].replace(os.sep, "/")
+        return str(path)
 
 
 @dataclass(frozen=True)
@@ -70,6 +86,7 @@ class BuildOptions:
     future: bool = False
     strict: bool = False
     jobs: int = int(os.environ.get("MARKETNEWS_JOBS", 0)) or max(1, min(4, os.cpu_count() or 1))
+    asset_hashes: bool = True  # pages name static files by content hash (the dev server turns this off)
 
 
 @dataclass(frozen=True)
@@ -108,7 +125,8 @@ class BuildReport:
 
 
 def content_files(content: Path) -> list[Path]:
-    return sorted(p for p in content.rglob("*.md") if p.is_file() and not p.name.startswith("."))
+    """Every article file, as absolute paths (resolving the folder once, not each file)."""
+    return sorted(p for p in content.resolve().rglob("*.md") if p.is_file() and not p.name.startswith("."))
 
 
 # Worker processes are forked, so they start with the parent's memory (the body cache,
@@ -276,7 +294,7 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
     if previous is not None and (previous.config.timezone, previous.config.permalink) == (
             config.timezone, config.permalink):  # what bare dates and URLs depend on
         known = previous.sources
-    files, to_read = _changed_files(paths.content, known, changed if known else None)
+    files, to_read = _changed_files(paths.content.resolve(), known, changed if known else None)
     fresh = read_sources(paths, to_read, config, cache if cache is not None else BodyCache(), options.jobs,
                          progress)
     if previous is not None and known and len(files) == len(known) and all(f in known for f in fresh):
@@ -419,28 +437,20 @@ def site_files(
     layouts: Path,
     jobs: int,
     previous: Mapping[str, PageRecord] | None = None,
-    existing: Mapping[str, int] | None = None,
+    existing: Collection[str] | None = None,
+    out: Path | None = None,
     manifest: dict[str, PageRecord] | None = None,
     memo: RenderMemo | None = None,
     used_memo: Callable[[RenderMemo], None] | None = None,
 ) -> Iterator[OutputFile]:
-    """Every file of the site. Pages whose fingerprint (article pages) or context digest
-    (the others), and size on disk, match `previous` are kept (yielded with data None);
-    the others are rendered, article pages spread over worker processes when there are
-    many. `manifest` receives this build's records. `memo` is a previous build's
-    `SiteRenderer.memo`, reused when it fits this input; `used_memo` is told this build's."""
-    previous, existing = previous or {}, existing or {}
-    manifest = manifest if manifest is not None else {}
-
-    def keep(path: str, digest: str) -> bool:
-        record = previous.get(path)
-        if record is not None and record[0] == digest and existing.get(path) == record[1]:
-            manifest[path] = record
-            return True
-        return False
-
+    """Every file of the site. Article pages whose fingerprint, and size on disk, match
+    `previous` are kept (yielded with data None); the others are rendered, spread over
+    worker processes when there are many. `manifest` receives this build's records.
+    `memo` is a previous build's `SiteRenderer.memo`, reused when it fits this input;
+    `used_memo` is told this build's."""
+    reuse = ManifestReuse(previous or {}, set(existing or ()), out, manifest if manifest is not None else {})
     env = memo.env if memo is not None and memo.fits(inp) and memo.env is not None else None
-    renderer = SiteRenderer(inp, env or make_environment(layouts, inp.config.tz), layouts, memo, keep)
+    renderer = SiteRenderer(inp, env or make_environment(layouts, inp.config.tz), layouts, reuse, memo)
     renderer.memo.env = renderer.env
     if used_memo is not None:
         used_memo(renderer.memo)
@@ -451,8 +461,8 @@ def site_files(
         fp = renderer.article_fingerprint(article) if inp.fingerprint else ""
         prints.append(fp)
         path = page_file(renderer.listed_view(article).url)
-        if fp and keep(path, fp):
-            items[i] = previous[path][2]
+        if fp and reuse.keep(path, fp):
+            items[i] = reuse.previous[path][2]
             yield OutputFile(path, None)
         else:
             todo.append(i)
@@ -467,7 +477,7 @@ def site_files(
             for i, (page, item) in zip(chunk, rendered, strict=True):
                 items[i] = item
                 if prints[i]:
-                    manifest[page.path] = (prints[i], len(page.data or b""), item)
+                    reuse.record(page.path, prints[i], len(page.data or b""), item)
                 yield page
         if pool:
             pool.close()
@@ -483,35 +493,20 @@ def site_files(
         view = renderer.listed_view(article)
         renderer.seed_item(view, items[i])
         listed.append(view)
-    for f in renderer.other_pages(listed):
-        digest = renderer.page_digests.get(f.path)
-        if f.data is not None and digest is not None:
-            manifest[f.path] = (digest, len(f.data), "")
-        yield f
+    yield from renderer.other_pages(listed)
     renderer.memo.published, renderer.memo.listed = inp.articles, listed
 
 
 def changed_site_files(
-    inp: SiteInput,
-    layouts: Path,
-    memo: RenderMemo,
-    previous: Mapping[str, PageRecord],
-    existing: Mapping[str, int],
-    manifest: dict[str, PageRecord],
+    inp: SiteInput, layouts: Path, memo: RenderMemo, reuse: ManifestReuse
 ) -> list[OutputFile] | None:
     """The files that changed since the build `memo` comes from, when only the content
     of some articles did (nothing added, removed, moved, re-tagged...; see
-    `SiteRenderer.only_showing`): their pages and the list pages showing them. None when
-    the change is bigger; then `site_files` must look at everything. `manifest` holds the
-    previous records and is updated with the new ones."""
+    `SiteRenderer.only_showing`): their pages and the files that showed them. None when
+    the change is bigger; then `site_files` must look at everything."""
     if not memo.fits(inp) or memo.env is None:
         return None
-
-    def keep(path: str, digest: str) -> bool:
-        record = previous.get(path)
-        return record is not None and record[0] == digest and existing.get(path) == record[1]
-
-    renderer = SiteRenderer(inp, memo.env, layouts, memo, keep)
+    renderer = SiteRenderer(inp, memo.env, layouts, reuse, memo)
     changed = renderer.only_showing(inp.articles)
     if changed is None or memo.listed is None:
         return None
@@ -520,24 +515,48 @@ def changed_site_files(
     for i, article in changed:
         listed[i] = renderer.listed_view(article)
         fp = renderer.article_fingerprint(article)
-        path = page_file(renderer.listed_view(article).url)
-        if not keep(path, fp):
+        path = page_file(listed[i].url)
+        if not reuse.keep(path, fp):
             page, view = renderer.article_page(article)
-            manifest[path] = (fp, len(page.data or b""), str(renderer.article_item(view)))
+            reuse.record(path, fp, len(page.data or b""), str(renderer.article_item(view)))
             files.append(page)
-    for f in renderer.other_pages(listed):
-        if f.data is not None:
-            manifest.pop(f.path, None)  # rendered without its digest: a full pass renders it again
-            files.append(f)
+    files += [f for f in renderer.other_pages(listed) if f.data is not None]
     memo.published, memo.listed = inp.articles, listed
     return files
 
 
+@dataclass
+class ManifestReuse:
+    """Page reuse backed by the last build's manifest and the files in the output folder."""
+
+    previous: Mapping[str, PageRecord]
+    existing: Collection[str]
+    out: Path | None
+    manifest: dict[str, PageRecord]
+
+    def keep(self, path: str, fingerprint: str) -> bool:
+        record = self.previous.get(path)
+        if record is None or record[0] != fingerprint or path not in self.existing or self.out is None:
+            return False
+        try:  # a file changed by hand since (another size) is rendered again
+            if os.stat(os.path.join(self.out, path)).st_size != record[1]:
+                return False
+        except OSError:
+            return False
+        self.manifest[path] = record
+        return True
+
+    def record(self, path: str, fingerprint: str, size: int, item: str = "") -> None:
+        self.manifest[path] = (fingerprint, size, item)
+
+
 def site_fingerprint(paths: SitePaths, config: SiteConfig, options: BuildOptions) -> str:
-    """Digest of the inputs every page shares: layouts, static files, settings, options, version."""
+    """Digest of the inputs every page shares: layouts, static files (when pages name them
+    by content hash), settings, options, version."""
     h = hashlib.blake2b(digest_size=16)
-    h.update(f"{__version__}|{MARKUP_VERSION}|{config!r}|{options.drafts}|{options.future}".encode())
-    for folder in (paths.layouts, paths.static):
+    h.update(f"{__version__}|{MARKUP_VERSION}|{config!r}|{options.drafts}|{options.future}|"
+             f"{options.asset_hashes}".encode())
+    for folder in (paths.layouts, paths.static) if options.asset_hashes else (paths.layouts,):
         if folder.is_dir():
             for f in sorted(p for p in folder.rglob("*") if p.is_file()):
                 h.update(f.relative_to(folder).as_posix().encode() + b"\x00" + f.read_bytes() + b"\x00")
@@ -548,6 +567,7 @@ def site_fingerprint(paths: SitePaths, config: SiteConfig, options: BuildOptions
 
 
 def static_files(static: Path) -> Iterator[OutputFile]:
+    """Every file under static/ (dot files left out), in path order."""
     if not static.is_dir():
         return
     for path in sorted(p for p in static.rglob("*") if p.is_file() and not p.name.startswith(".")):
@@ -567,11 +587,11 @@ class BuildState:
     bodies: BodyCache
     gathered: Gathered | None = None
     manifest: Mapping[str, PageRecord] = field(default_factory=dict)
-    existing: Mapping[str, int] | None = None  # the output folder's files and sizes; None: look
+    existing: frozenset[str] | None = None  # the output folder's files; None: look
     memo: RenderMemo | None = None
     snapshot: tuple[Snapshot, Snapshot] | None = None  # (as the source gave it, restricted to the site's refs)
     fingerprint: str = ""
-    static: tuple[str, ...] | None = None  # the static files last copied
+    assets: Assets | None = None
     pages: int = 0
 
 
@@ -614,47 +634,52 @@ def build(
     timings["snapshot"] = time.perf_counter() - started - timings["gather"]
 
     same_site = previous is not None and previous.gathered is not None and previous.fingerprint != "" \
-        and previous.gathered.config == gathered.config and _unchanged_site(paths, changed)
-    fingerprint = previous.fingerprint if same_site and previous else site_fingerprint(paths, gathered.config, options)
+        and previous.assets is not None and previous.gathered.config == gathered.config \
+        and _unchanged_site(paths, changed)
+    if same_site and previous is not None and previous.assets is not None:
+        fingerprint_, assets = previous.fingerprint, previous.assets
+    else:
+        statics = static_files(paths.static)
+        assets = fingerprint(statics) if options.asset_hashes else Assets(files=tuple(statics))
+        fingerprint_ = site_fingerprint(paths, gathered.config, options)
     inp = SiteInput(config=gathered.config, articles=published, bodies=gathered.bodies, snapshot=snapshot,
-                    now=now, fingerprint=fingerprint)
-    if previous is not None and previous.existing is not None and previous.memo is not None:
+                    now=now, fingerprint=fingerprint_, assets=assets)
+    out = paths.out.resolve()
+    # A static file edited (none added or removed) leaves the pages as they were unless they
+    # name static files by content hash, which the site fingerprint, and so the memo, covers.
+    same_static = previous is not None and previous.assets is not None \
+        and [f.path for f in previous.assets.files] == [f.path for f in assets.files]
+    if previous is not None and previous.existing is not None and previous.memo is not None and same_static:
         manifest = dict(previous.manifest)
-        changed_files = changed_site_files(inp, paths.layouts, previous.memo, previous.manifest,
-                                           previous.existing, manifest)
+        reuse = ManifestReuse(previous.manifest, previous.existing, out, manifest)
+        changed_files = changed_site_files(inp, paths.layouts, previous.memo, reuse)
         if changed_files is not None:  # only some articles' content changed: write just what shows them
+            if not same_site:
+                changed_files += assets.files
             report = write(iter(changed_files), paths.out, previous.existing, partial=True)
-            sizes = dict(previous.existing)
-            sizes.update((f.path, len(f.data or b"")) for f in changed_files)
-            state = replace(previous, gathered=gathered, manifest=manifest, existing=sizes, snapshot=(base, snapshot))
+            state = replace(previous, gathered=gathered, manifest=manifest, snapshot=(base, snapshot))
             return _report(state, report, published, warnings, snapshot, note, now, started, timings)
 
     existing = previous.existing if previous is not None and previous.existing is not None \
-        else existing_files(paths.out.resolve())
+        else existing_files(out)
     pages_before = previous.manifest if previous is not None else load_pages(paths.cache, paths.out)
     manifest = {}
-    sizes = {}
-    static: list[str] = []
+    written: set[str] = set()
     renderer_memo: list[RenderMemo] = []
     pages = 0
 
     def files() -> Iterator[OutputFile]:
         nonlocal pages
         memo = previous.memo if previous is not None else None
-        for f in site_files(inp, paths.layouts, options.jobs, pages_before, existing, manifest, memo,
+        for f in site_files(inp, paths.layouts, options.jobs, pages_before, existing, out, manifest, memo,
                             renderer_memo.append):
             pages += f.path.endswith(".html")
             if pages % 500 == 0:
                 progress("rendering pages", pages, 0)
-            sizes[f.path] = existing[f.path] if f.data is None else len(f.data)
+            written.add(f.path)
             yield f
-        if same_site and previous is not None and previous.static is not None:
-            kept: Iterator[OutputFile] = (OutputFile(path, None) for path in previous.static)
-        else:
-            kept = static_files(paths.static)
-        for f in kept:
-            static.append(f.path)
-            sizes[f.path] = existing[f.path] if f.data is None else len(f.data)
+        for f in assets.files:
+            written.add(f.path)
             yield f
 
     report = write(files(), paths.out, existing)
@@ -663,9 +688,9 @@ def build(
     if previous is None or previous.gathered is None:
         save_body_cache(paths.cache, cache)
     state = BuildState(
-        bodies=cache, gathered=gathered, manifest=manifest, existing=sizes,
-        memo=renderer_memo[0] if renderer_memo else None, snapshot=(base, snapshot), fingerprint=fingerprint,
-        static=tuple(static), pages=pages,
+        bodies=cache, gathered=gathered, manifest=manifest, existing=frozenset(written),
+        memo=renderer_memo[0] if renderer_memo else None, snapshot=(base, snapshot), fingerprint=fingerprint_,
+        assets=assets, pages=pages,
     )
     return _report(state, report, published, warnings, snapshot, note, now, started, timings)
 

@@ -2,42 +2,52 @@
 
 `render_site` yields `OutputFile`s in a stable order; given the same inputs and `now`
 it yields the same bytes. Widget HTML is rendered once per distinct widget and reused
-on every page that shows it.
+on every page that shows it. Pages, feeds and sitemaps are emitted here; the static
+files (and their fingerprinted copies, see `assets`) are the pipeline's to add.
 
-Reuse across builds: given `keep`, a page whose template context digests the same as
-in the previous build (see `SiteRenderer.context_digest`) is not rendered again but
-yielded as `OutputFile(path, None)`; a `RenderMemo` carries widget views, list items
-and fingerprints from one build to the next in the same process (the dev server).
+Only `/markets/` and `/snapshot.json` carry the snapshot's time, so an hourly rebuild
+leaves a page byte-identical unless something a reader sees on it changed.
+
+Between builds in one process (the dev server), a `RenderMemo` carries widget views,
+list items, fingerprints and the Jinja environment over, and records which pages show
+each article, so that an edit which moves nothing re-renders only those (`only_showing`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields, is_dataclass, replace
-from datetime import datetime
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jinja2
 from markupsafe import Markup
 
+from marketnews.assets import Assets
 from marketnews.config import SiteConfig
 from marketnews.content import Article, RefUse, slugify
+from marketnews.feeds import FeedInfo, absolute_links, feed_path, feed_url
 from marketnews.markets.model import Snapshot, snapshot_to_json
 from marketnews.markets.refs import MarketRef, RefError, parse_ref
 from marketnews.markup import RenderedBody, fill_placeholders
+from marketnews.output import OutputFile as OutputFile  # re-exported: OutputFile lived here first
+from marketnews.seo import FeedLink, PageMeta, absolute_url, card_image, iso, news_article, script_json
+from marketnews.sitemaps import (
+    MAX_URLS,
+    NEWS_SITEMAP,
+    NEWS_WINDOW,
+    NewsEntry,
+    SitemapEntry,
+    news_sitemap,
+    sitemap_files,
+)
 from marketnews.templating import render
 from marketnews.widgets import WidgetView, widget_view
 
 SUMMARY_CHARS = 220
-
-
-@dataclass(frozen=True)
-class OutputFile:
-    path: str  # relative to the output folder, "/"-separated
-    data: bytes | None  # None: the file the previous build wrote is still right; keep it
 
 
 @dataclass(frozen=True)
@@ -92,12 +102,19 @@ class SiteInput:
     snapshot: Snapshot
     now: datetime
     extra_globals: Mapping[str, Any] = field(default_factory=dict)
+    assets: Assets = field(default_factory=Assets)  # static files and their fingerprinted names
+    sitemap_max_urls: int = MAX_URLS  # more URLs than this split sitemap.xml under an index
+    news_window: timedelta = NEWS_WINDOW
     # Digest of everything besides the article and its widgets that an article page is
     # made from (layouts, static files, settings, options); "" turns page reuse off.
     fingerprint: str = ""
 
 
 Seen = tuple[str, str]  # an article's (path, source_hash): what its content is known by
+
+
+def seen(article: Article) -> Seen:
+    return (article.path, article.source_hash)
 
 
 @dataclass
@@ -122,15 +139,11 @@ class RenderMemo:
     shapes: dict[Seen, tuple[Any, ...]] = field(default_factory=dict)
     refs: dict[Seen, list[MarketRef | None]] = field(default_factory=dict)
     market_uses: dict[Seen, tuple[tuple[str, RefUse], ...]] = field(default_factory=dict)
-    widget_tokens: dict[int, tuple[WidgetView, str]] = field(default_factory=dict)  # id(view) -> view, repr
-    snapshot_json: str | None = None
-    snapshot_digest: str | None = None
-    # The articles the last build published, and for each article path the pages (other
-    # than its own) whose context showed it: what an edit that moves nothing re-renders.
+    # The articles the last build published, for each article path the files (other than
+    # its page) that showed it, the list views, and topics and markets as positions in
+    # that list: what an edit that moves nothing needs (see `only_showing`).
     published: Sequence[Article] | None = None
     showing: dict[str, set[str]] = field(default_factory=dict)
-    # The last build's list views, and its topics and markets as positions in that list:
-    # an edit that moves nothing leaves the groups as they were (see `only_showing`).
     listed: list[ArticleView] | None = None
     tag_index: dict[str, tuple[str, list[int]]] | None = None
     market_index: list[tuple[str, RefUse, list[int]]] | None = None
@@ -141,17 +154,6 @@ class RenderMemo:
 
     def fits(self, inp: SiteInput) -> bool:
         return self.fingerprint == inp.fingerprint and self.snapshot is inp.snapshot and self.now == inp.now
-
-
-class _NoDigest(Exception):
-    pass
-
-
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-
-
-def seen(article: Article) -> Seen:
-    return (article.path, article.source_hash)
 
 
 def article_url(config: SiteConfig, article: Article) -> str:
@@ -206,30 +208,33 @@ def paginate(items: Sequence[ArticleView], per_page: int, base: str) -> list[Pag
     ]
 
 
+class PageReuse(Protocol):
+    """Lets the renderer skip a page whose inputs did not change since the last build."""
+
+    def keep(self, path: str, fingerprint: str) -> bool:
+        """True when the file the last build wrote at `path` came from the same fingerprint."""
+        ...
+
+    def record(self, path: str, fingerprint: str, size: int, item: str = "") -> None:
+        """Note what this build wrote (or kept) at `path`."""
+        ...
+
+
 class SiteRenderer:
-    """Renders one site; holds the widget cache (in `memo`). Create one per build.
+    """Renders one site; holds the widget cache (in `memo`). Create one per build."""
 
-    `keep(path, digest)` says whether the page at `path` rendered from a context with
-    this digest is already in place; such pages are yielded with data None. The digest
-    of each page is recorded in `page_digests`.
-    """
-
-    def __init__(self, inp: SiteInput, env: jinja2.Environment, layouts: Path, memo: RenderMemo | None = None,
-                 keep: Callable[[str, str], bool] | None = None):
-        self.inp, self.env, self.layouts = inp, env, layouts
+    def __init__(self, inp: SiteInput, env: jinja2.Environment, layouts: Path, reuse: PageReuse | None = None,
+                 memo: RenderMemo | None = None):
+        self.inp, self.env, self.layouts, self.reuse = inp, env, layouts, reuse
         self.config = inp.config
         self.memo = memo if memo is not None and memo.fits(inp) else RenderMemo.for_input(inp)
         self._views = self.memo.views
         self._widget_html = self.memo.widget_html
-        self._digests = self.memo.digests
         self._items = self.memo.items
-        self.keep = keep if inp.fingerprint else None
-        self.page_digests: dict[str, str] = {}
-        self.only: set[str] | None = None  # render only these pages (see `only_showing`)
+        self._digests = self.memo.digests
+        self.only: set[str] | None = None  # produce only these files (see `only_showing`)
         self._tags: tuple[Sequence[ArticleView], dict[str, tuple[str, list[ArticleView]]]] | None = None
-        self._digesting = ""
-        self.env.globals.update(site=self.config, **dict(inp.extra_globals))
-        self.env.globals.setdefault("asset_url", lambda path: "/" + path.lstrip("/"))
+        self.env.globals.update(site=self.config, asset_url=inp.assets.url, **dict(inp.extra_globals))
         self.env.globals["article_item"] = self.article_item
 
     # --- widgets -----------------------------------------------------------------------
@@ -243,7 +248,7 @@ class SiteRenderer:
         if view is None:
             view = self._views[key] = widget_view(
                 written, ref, quote, now=self.inp.now, stale_after_s=self.config.stale_after_s,
-                low_volume=self.config.low_volume, published=published,
+                low_volume=self.config.low_volume, published=published, tz=self.config.tz,
             )
         return view
 
@@ -265,19 +270,27 @@ class SiteRenderer:
         return digest
 
     def article_fingerprint(self, article: Article) -> str:
+        fp = self.memo.prints.get(seen(article))
+        if fp is None:
+            fp = self.memo.prints[seen(article)] = self._article_fingerprint(article)
+            self.memo.shapes[seen(article)] = self._shape(article)
+        return fp
+
+    def list_fingerprint(self, *parts: object, articles: Sequence[ArticleView] = ()) -> str:
+        """Digest of a list page: what it is, and the fingerprints of the articles it lists."""
+        h = hashlib.blake2b(digest_size=16)
+        h.update(repr((self.inp.fingerprint, parts)).encode())
+        for v in articles:
+            h.update(self.article_fingerprint(v.article).encode())
+        return h.hexdigest()
+
+    def _article_fingerprint(self, article: Article) -> str:
         """Digest of every input of an article's page and list item.
 
         An article page is made from the article, its widgets, the site fingerprint and
         the clock (through `future` and stale quotes, both in the widget views) only; a
         layout that showed other articles on it would have to be added here.
         """
-        known = self.memo.prints.get(seen(article))
-        if known is None:
-            known = self.memo.prints[seen(article)] = self._fingerprint(article)
-            self.memo.shapes[seen(article)] = self._shape(article)
-        return known
-
-    def _fingerprint(self, article: Article) -> str:
         parts = [self.inp.fingerprint, article.path, article.source_hash, str(article.date > self.inp.now)]
         body = self.inp.bodies.get(article.path)
         uses = [(u.written, u.ref) for u in article.markets]
@@ -306,7 +319,14 @@ class SiteRenderer:
                 return ""
             return self.widget_html(self.widget(body.inline[i].written, ref, article.date), body_variant)
 
-        return replace(view, body_html=fill_placeholders(body.html, fill))
+        html = fill_placeholders(body.html, fill)
+        if body_variant != "text":  # pages point at fingerprinted files; feeds keep stable names
+            html = self.inp.assets.rewrite_html(html)
+        return replace(view, body_html=html)
+
+    def _render(self, name: str, **context: Any) -> str:
+        context.setdefault("widget", self.widget_html)
+        return render(self.env, name, self.layouts, **context)
 
     def inline_refs(self, article: Article) -> list[MarketRef | None]:
         refs = self.memo.refs.get(seen(article))
@@ -315,47 +335,26 @@ class SiteRenderer:
             refs = self.memo.refs[seen(article)] = inline_refs(body) if body is not None else []
         return refs
 
-    def _render(self, name: str, **context: Any) -> str:
-        context.setdefault("widget", self.widget_html)
-        return render(self.env, name, self.layouts, **context)
-
-    def _page(self, name: str, url: str, **context: Any) -> OutputFile:
-        return self._file(name, page_file(url), page_url=url, **context)
-
-    def _file(self, name: str, path: str, **context: Any) -> OutputFile:
-        """Render a template into the file at `path`, unless `keep` says it is in place."""
-        if self.only is not None:  # see only_showing: render these, skip the rest
-            if path not in self.only:
-                return OutputFile(path, None)
-        elif self.keep is not None:
-            try:
-                digest = self.page_digests[path] = self.context_digest(name, path, context)
-            except _NoDigest:
-                pass
-            else:
-                if self.keep(path, digest):
-                    return OutputFile(path, None)
-        return OutputFile(path, self._render(name, **context).encode("utf-8"))
-
-    # --- reuse -------------------------------------------------------------------------
+    # --- what an edit touches ------------------------------------------------------------
 
     def _shape(self, article: Article) -> tuple[Any, ...]:
-        """Everything about an article that decides which pages list it, and where, and
-        that pages show of it outside its list item: URL, dates, draft, tags, markets."""
+        """Everything about an article that decides which pages list it and where, and that
+        files show of it outside its list item and feed entry: URL, dates, draft, topics,
+        markets. Two versions of an article with the same shape are listed alike."""
         body = self.inp.bodies.get(article.path)
-        inline = tuple((i.written, r.key if r else None) for i, r in zip(body.inline, self.inline_refs(article),
-                                                                         strict=True)) if body else ()
+        inline = tuple((i.written, r.key if r else None)
+                       for i, r in zip(body.inline, self.inline_refs(article), strict=True)) if body else ()
         return (article.path, article_url(self.config, article), article.date, article.updated, article.draft,
                 article.date > self.inp.now, article.tags, tuple((u.written, u.ref.key) for u in article.markets),
                 inline)
 
     def only_showing(self, articles: Sequence[Article]) -> list[tuple[int, Article]] | None:
-        """When `articles` differ from the last build's published ones only in the content
-        of some (none added, removed or moved; see `_shape`): those, after restricting
-        `other_pages` to the pages that showed them, which it then renders without looking
-        at digests. Else None: everything must be looked at."""
+        """When `articles` differ from the last build's published ones (`memo`) only in the
+        content of some, none added, removed or moved (same `_shape`): those, with their
+        positions, after restricting this renderer to the files that showed them. Else
+        None: every page must be looked at."""
         before = self.memo.published
-        if before is None or len(before) != len(articles):
+        if before is None or len(before) != len(articles) or self.memo.listed is None:
             return None
         changed: list[tuple[int, Article]] = []
         for i, (old, new) in enumerate(zip(before, articles, strict=True)):
@@ -367,90 +366,66 @@ class SiteRenderer:
         self.only = set().union(*(self.memo.showing.get(a.path, set()) for _, a in changed))
         return changed
 
-    def context_digest(self, name: str, path: str, context: Mapping[str, Any]) -> str:
-        """Digest of everything a page is rendered from: the site fingerprint (layouts,
-        static files, settings), the template, and the context, in which an article
-        stands for its fingerprint, a widget for its view and the snapshot for its JSON."""
-        parts = [self.inp.fingerprint, name, path]
-        self._digesting = path
-        self._digest_parts(context, parts)
-        return hashlib.blake2b("\x00".join(parts).encode(), digest_size=16).hexdigest()
+    def _wanted(self, path: str) -> bool:
+        return self.only is None or path in self.only
 
-    def _digest_parts(self, value: Any, out: list[str]) -> None:
-        kind = type(value)
-        if kind is ArticleView:
-            out.append(self._view_token(value))
-        elif kind is str or kind is int or kind is float or kind is bool or value is None:
-            out.append(repr(value))
-        elif kind is tuple or kind is list:
-            out.append("[")
-            for item in value:
-                if type(item) is ArticleView:  # the common case, inlined: lists of articles
-                    out.append(self._view_token(item))
-                else:
-                    self._digest_parts(item, out)
-            out.append("]")
-        elif isinstance(value, Mapping):
-            out.append("{")
-            for key in sorted(value):
-                out.append(repr(key))
-                self._digest_parts(value[key], out)
-            out.append("}")
-        elif kind is WidgetView:
-            known = self.memo.widget_tokens.get(id(value))
-            if known is None or known[0] is not value:  # holding the view keeps its id from being reused
-                known = self.memo.widget_tokens[id(value)] = (value, repr(value))
-            out.append(known[1])
-        elif kind is Snapshot:
-            out.append(self.snapshot_digest() if value is self.inp.snapshot else snapshot_to_json(value))
-        elif kind is datetime:
-            out.append(value.isoformat())
-        elif is_dataclass(value) and not isinstance(value, type):
-            names = _FIELD_NAMES.get(kind)
-            if names is None:
-                names = _FIELD_NAMES[kind] = tuple(f.name for f in fields(value))
-            out.append(kind.__name__)
-            for name in names:
-                self._digest_parts(getattr(value, name), out)
-        else:  # a value the digest cannot vouch for (a callable, say): render the page
-            raise _NoDigest
+    def _shows(self, path: str, views: Iterable[ArticleView]) -> None:
+        """Note that the file at `path` shows these articles (more than their URL and dates)."""
+        if self.only is None:
+            showing = self.memo.showing
+            for v in views:
+                pages = showing.get(v.article.path)
+                if pages is None:
+                    pages = showing[v.article.path] = set()
+                pages.add(path)
 
-    def _view_token(self, view: ArticleView) -> str:
-        pages = self.memo.showing.get(view.article.path)
-        if pages is None:
-            pages = self.memo.showing[view.article.path] = set()
-        pages.add(self._digesting)
-        token = self.article_fingerprint(view.article)
-        if view.body_html:
-            token += hashlib.blake2b(view.body_html.encode(), digest_size=16).hexdigest()
-        return token
+    def _page(self, name: str, url: str, meta: PageMeta, fingerprint: str = "",
+              shows: Iterable[ArticleView] = (), **context: Any) -> OutputFile:
+        """Render a page, or keep last build's when its fingerprint is unchanged."""
+        path = page_file(url)
+        self._shows(path, shows)
+        reuse = self.reuse if fingerprint and self.inp.fingerprint else None
+        if reuse is not None and reuse.keep(path, fingerprint):
+            return OutputFile(path, None)
+        data = self._render(name, page_url=url, meta=meta, **context).encode("utf-8")
+        if reuse is not None:
+            reuse.record(path, fingerprint, len(data))
+        return OutputFile(path, data)
 
-    def snapshot_json(self) -> str:
-        if self.memo.snapshot_json is None:
-            self.memo.snapshot_json = snapshot_to_json(self.inp.snapshot)
-        return self.memo.snapshot_json
+    # --- metadata ----------------------------------------------------------------------
 
-    def snapshot_digest(self) -> str:
-        if self.memo.snapshot_digest is None:
-            self.memo.snapshot_digest = hashlib.blake2b(self.snapshot_json().encode(), digest_size=16).hexdigest()
-        return self.memo.snapshot_digest
+    def meta(self, title: str, url: str, description: str = "", **more: Any) -> PageMeta:
+        """A page's head metadata: canonical URL, description and social card."""
+        image, alt = card_image(self.config, None)
+        values: dict[str, Any] = {"image": image, "image_alt": alt}
+        values.update(more)
+        return PageMeta(title=title, description=description or self.config.description,
+                        url=absolute_url(self.config.base_url, url) if url else "", **values)
 
-    def snapshot_file(self) -> OutputFile:
-        if self.only is not None:
-            return OutputFile("snapshot.json", None)
-        if self.keep is not None:
-            digest = self.page_digests["snapshot.json"] = self.snapshot_digest()
-            if self.keep("snapshot.json", digest):
-                return OutputFile("snapshot.json", None)
-        return OutputFile("snapshot.json", self.snapshot_json().encode("utf-8"))
+    def article_meta(self, view: ArticleView) -> PageMeta:
+        cfg, tz = self.config, self.config.tz
+        url = absolute_url(cfg.base_url, view.url)
+        published, modified = iso(view.date, tz), iso(view.article.modified, tz)
+        image, alt = card_image(cfg, view.article.image, view.image_alt)
+        own_image = absolute_url(cfg.base_url, view.article.image) if view.article.image else image
+        doc = news_article(
+            cfg, url=url, headline=view.title, description=view.summary, published=published,
+            modified=modified, authors=view.authors, images=[own_image] if own_image else [],
+            tags=[t.name for t in view.tags],
+        )
+        return self.meta(
+            view.title, view.url, view.summary, type="article", image=image, image_alt=alt,
+            published=published, modified=modified, tags=tuple(t.name for t in view.tags),
+            jsonld=script_json(doc), noindex=view.draft or view.future,
+        )
 
     # --- the site ----------------------------------------------------------------------
 
     def article_page(self, article: Article) -> tuple[OutputFile, ArticleView]:
         """An article's page, and its view without the body for the list pages."""
         view = self.article_view(article)
-        html = self._render("article.html", page_url=view.url, a=view)
-        return OutputFile(page_file(view.url), html.encode("utf-8")), self.listed_view(article)
+        page = self._page("article.html", view.url, self.article_meta(view), a=view)
+        return page, self.listed_view(article)
 
     def listed_view(self, article: Article) -> ArticleView:
         """An article as list pages need it: widgets and links, no body."""
@@ -466,7 +441,8 @@ class SiteRenderer:
             summary=summarise(article, body), authors=article.authors,
             tags=tuple(TagLink(t, tag_url(t)) for t in article.tags),
             related=tuple(self.widget(u.written, u.ref, article.date) for u in article.markets),
-            body_html="", date=article.date, updated=article.updated, image=article.image,
+            body_html="", date=article.date, updated=article.updated,
+            image=self.inp.assets.resolve(article.image) if article.image else None,
             image_alt=article.image_alt or "", draft=article.draft, future=article.date > self.inp.now,
         )
 
@@ -496,24 +472,43 @@ class SiteRenderer:
         yield from self.tag_pages(listed)
         market_pages = self.market_pages(listed)
         for page in market_pages:
-            yield self._page("market.html", page.url, market=page)
-        ranked = sorted(market_pages, key=lambda m: (m.widget.state == "unavailable", m.widget.question.lower()))
-        yield self._page("markets.html", "/markets/", markets=ranked, snapshot=self.inp.snapshot)
-        yield self._page("404.html", "/404.html")
+            if not self._wanted(page_file(page.url)):
+                continue
+            w = page.widget
+            meta = self.meta(w.question, page.url, f"{w.question}: {w.summary}. Our stories on this market.")
+            fp = self.list_fingerprint("market", page.url, self.market_digest(w.written, page.ref),
+                                       articles=page.articles)
+            yield self._page("market.html", page.url, meta, fp, page.articles, market=page)
+        if self._wanted("markets/index.html"):
+            ranked = sorted(market_pages, key=lambda m: (m.widget.state == "unavailable", m.widget.question.lower()))
+            meta = self.meta("Markets", "/markets/",
+                             "Every prediction market our stories cover, with its current odds.")
+            yield self._page("markets.html", "/markets/", meta, "", listed, markets=ranked, snapshot=self.inp.snapshot)
+        if self.only is not None:  # the rest shows no article beyond what its shape says
+            yield from self.feeds(listed)
+            yield from self.sitemaps(listed, market_pages)
+            return
+        yield self._page("404.html", "/404.html", self.meta("Page not found", "", noindex=True))
         yield from self.feeds(listed)
         yield from self.sitemaps(listed, market_pages)
-        yield self.snapshot_file()
+        yield OutputFile("robots.txt", self._render("robots.txt").encode("utf-8"))
+        yield OutputFile("snapshot.json", snapshot_to_json(self.inp.snapshot).encode("utf-8"))
 
     def index_pages(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
-        for pager in paginate(listed, self.config.per_page, "/"):
-            yield self._page("index.html", pager.url, pager=pager)
+        cfg = self.config
+        for pager in paginate(listed, cfg.per_page, "/"):
+            if not self._wanted(page_file(pager.url)):
+                continue
+            title = cfg.title if pager.number == 1 else f"{cfg.title}, page {pager.number}"
+            fp = self.list_fingerprint("index", pager.number, pager.count, articles=pager.items)
+            yield self._page("index.html", pager.url, self.meta(title, pager.url), fp, pager.items, pager=pager)
 
     def tags_of(self, listed: Sequence[ArticleView]) -> dict[str, tuple[str, list[ArticleView]]]:
         """Tag URL -> (display name, its articles newest first)."""
-        if self._tags is not None and self._tags[0] is listed:  # tag pages and sitemap ask for the same
+        if self._tags is not None and self._tags[0] is listed:  # several stages ask for the same
             return self._tags[1]
         index = self.memo.tag_index
-        if self.only is None or index is None:
+        if self.only is None or index is None:  # else the groups are as they were (only_showing)
             groups: dict[str, tuple[str, list[int]]] = {}
             for i, v in enumerate(listed):
                 for t in v.tags:
@@ -526,10 +521,20 @@ class SiteRenderer:
     def tag_pages(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
         tags = self.tags_of(listed)
         for url, (name, items) in tags.items():
+            feed = FeedLink(f"{self.config.title}: {name}", feed_url(url))
+            description = f"Stories about {name}, with the odds of the markets they cover."
             for pager in paginate(items, self.config.per_page, url):
-                yield self._page("tag.html", pager.url, tag=name, pager=pager)
-        index = sorted(((name, url, len(items)) for url, (name, items) in tags.items()), key=lambda x: x[0].lower())
-        yield self._page("tags.html", "/tags/", tags=index)
+                if not self._wanted(page_file(pager.url)):
+                    continue
+                title = name if pager.number == 1 else f"{name}, page {pager.number}"
+                meta = self.meta(title, pager.url, description, feeds=(feed,))
+                fp = self.list_fingerprint("tag", name, pager.number, pager.count, articles=pager.items)
+                yield self._page("tag.html", pager.url, meta, fp, pager.items, tag=name, pager=pager,
+                                 feed_url=feed.url)
+        if self._wanted("tags/index.html"):
+            index = sorted(((name, url, len(items)) for url, (name, items) in tags.items()),
+                           key=lambda x: x[0].lower())
+            yield self._page("tags.html", "/tags/", self.meta("Topics", "/tags/"), tags=index)
 
     def market_uses(self, article: Article) -> tuple[tuple[str, RefUse], ...]:
         """The market pages an article is listed on, each with its first use there, in order."""
@@ -550,7 +555,7 @@ class SiteRenderer:
     def market_pages(self, listed: Sequence[ArticleView]) -> list[MarketPage]:
         """One page per referenced market or event, listing the articles that reference it."""
         index = self.memo.market_index
-        if self.only is None or index is None:
+        if self.only is None or index is None:  # else the groups are as they were (only_showing)
             markets: dict[str, tuple[RefUse, list[int]]] = {}
             for i, v in enumerate(listed):
                 for path, use in self.market_uses(v.article):
@@ -562,22 +567,58 @@ class SiteRenderer:
         ]
 
     def feeds(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
-        items = [self.article_view(v.article, "text") for v in listed[: self.config.feed_entries]]
-        yield self._file("feed.xml", "feed.xml", items=items)
+        """The site-wide Atom feed and one per topic: full articles, odds as text, absolute links."""
+        cfg = self.config
+        text_views: dict[str, ArticleView] = {}
+
+        def entry(v: ArticleView) -> ArticleView:
+            hit = text_views.get(v.article.path)
+            if hit is None:
+                full = self.article_view(v.article, "text")
+                hit = replace(full, body_html=absolute_links(full.body_html, cfg.base_url))
+                text_views[v.article.path] = hit
+            return hit
+
+        feeds = [(FeedInfo(cfg.title, "/feed.xml", "/"), list(listed))]
+        feeds += [(FeedInfo(f"{cfg.title}: {name}", feed_url(url), url), items)
+                  for url, (name, items) in self.tags_of(listed).items()]
+        for info, items in feeds:
+            path = feed_path(info.url)
+            if not self._wanted(path):
+                continue
+            self._shows(path, items[: cfg.feed_entries])
+            entries = [entry(v) for v in items[: cfg.feed_entries]]
+            xml = self._render("feed.xml", feed=info, items=entries)
+            yield OutputFile(path, xml.encode("utf-8"))
 
     def sitemaps(self, listed: Sequence[ArticleView], market_pages: Sequence[MarketPage]) -> Iterator[OutputFile]:
-        if self.only is not None and "sitemap.xml" not in self.only:  # spare listing every URL for nothing
-            yield OutputFile("sitemap.xml", None)
-            yield self._file("robots.txt", "robots.txt")
+        """`sitemap.xml` (an index past the size limit) and the Google News sitemap.
+
+        A list page's lastmod is its newest article's: a market page's odds change every
+        hour, but what a search engine should re-read it for is new coverage.
+        """
+
+        def newest(items: Sequence[ArticleView]) -> datetime | None:
+            return max((v.article.modified for v in items), default=None)
+
+        news = [v for v in listed if not v.draft and self.inp.now - self.inp.news_window <= v.date <= self.inp.now]
+        self._shows(NEWS_SITEMAP, news)
+        if self.only is not None:  # the other sitemaps list URLs and dates only: an edit of this kind keeps them
+            if self._wanted(NEWS_SITEMAP):
+                yield news_sitemap([NewsEntry(v.url, v.title, v.date) for v in news], self.config.base_url,
+                                   self.config.title, self.config.language, self.inp.now, self.inp.news_window)
             return
-        urls = (
-            [("/", listed[0].article.modified if listed else None)]
-            + [(v.url, v.article.modified) for v in listed]
-            + [(url, None) for url in self.tags_of(listed)]
-            + [(m.url, None) for m in market_pages]
+        entries = (
+            [SitemapEntry("/", newest(listed))]
+            + [SitemapEntry(v.url, v.article.modified) for v in listed]
+            + [SitemapEntry("/tags/", newest(listed))]
+            + [SitemapEntry(url, newest(items)) for url, (_, items) in self.tags_of(listed).items()]
+            + [SitemapEntry("/markets/", newest(listed))]
+            + [SitemapEntry(m.url, newest(m.articles)) for m in sorted(market_pages, key=lambda m: m.url)]
         )
-        yield self._file("sitemap.xml", "sitemap.xml", urls=urls)
-        yield self._file("robots.txt", "robots.txt")
+        yield from sitemap_files(entries, self.config.base_url, self.inp.sitemap_max_urls)
+        yield news_sitemap([NewsEntry(v.url, v.title, v.date) for v in news], self.config.base_url,
+                           self.config.title, self.config.language, self.inp.now, self.inp.news_window)
 
 
 def render_site(inp: SiteInput, env: jinja2.Environment, layouts: Path) -> Iterator[OutputFile]:

@@ -64,13 +64,19 @@ def make_date_filters(tz: ZoneInfo) -> dict[str, Callable[..., str]]:
         d = local(dt)
         return f"{date_long(dt)}, {d:%H:%M} {d.tzname()}"
 
+    def dateline(dt: datetime) -> str:
+        """Date and time, or the date alone for midnight (how a bare `date:` is read)."""
+        d = local(dt)
+        return date_long(dt) if (d.hour, d.minute) == (0, 0) else datetime_long(dt)
+
     def iso(dt: datetime) -> str:
         return local(dt).isoformat(timespec="seconds")
 
     def rfc3339(dt: datetime) -> str:
         return dt.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    return {"date_long": date_long, "datetime_long": datetime_long, "iso": iso, "rfc3339": rfc3339}
+    return {"date_long": date_long, "datetime_long": datetime_long, "dateline": dateline, "iso": iso,
+            "rfc3339": rfc3339}
 
 
 def make_environment(layouts: Path, tz: ZoneInfo, globals_: dict[str, Any] | None = None) -> jinja2.Environment:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from marketnews.markets.model import Point, Quote
 from marketnews.markets.refs import MarketRef
-from marketnews.templating import money, pct, points
+from marketnews.templating import make_date_filters, money, pct, points
 
 MAX_OUTCOMES = 4
 
@@ -46,7 +47,7 @@ class WidgetView:
     winner: str
     outcomes: tuple[OutcomeView, ...]
     more_outcomes: int
-    stale_text: str  # "odds as of 3 hours ago", "" when fresh
+    stale_text: str  # "odds as of 21 November 2026, 14:00 UTC", "" when fresh
     as_of_iso: str
     published_pct: str  # price when the article was published, "" when unknown
     low_volume: bool
@@ -76,11 +77,12 @@ def _direction(change: float | None) -> tuple[str, str, str]:
 
 
 def unavailable(written: str, ref: MarketRef) -> WidgetView:
-    url = (
-        f"https://polymarket.com/event/{ref.event_slug}/{ref.slug}"
-        if ref.event_slug
-        else f"https://polymarket.com/event/{ref.slug}"
-    )
+    if ref.event_slug:
+        url = f"https://polymarket.com/event/{ref.event_slug}/{ref.slug}"
+    elif ref.kind == "event":
+        url = f"https://polymarket.com/event/{ref.slug}"
+    else:  # Polymarket sends /market/<slug> on to the market's page in its event
+        url = f"https://polymarket.com/market/{ref.slug}"
     return WidgetView(
         written=written, key=ref.key, page_url="/" + ref.page_path, question=written,
         url=url, state="unavailable", kind="event" if ref.kind == "event" else "market",
@@ -100,7 +102,14 @@ def widget_view(
     stale_after_s: int,
     low_volume: float,
     published: datetime | None = None,
+    tz: ZoneInfo | None = None,
 ) -> WidgetView:
+    """Everything a widget shows for `quote` at `now`.
+
+    A stale quote says when it was taken as a date and time rather than an age: the page
+    then stays byte-identical from one hourly build to the next while the quote stays
+    stale (no deploy churn), and it stays true however long a CDN or a browser keeps it.
+    """
     if quote is None:
         return unavailable(written, ref)
     direction, arrow, change_sentence = _direction(quote.change_24h)
@@ -108,7 +117,8 @@ def widget_view(
         direction, arrow, change_sentence = "none", "", ""
     age = max(0, int((now - quote.as_of).total_seconds()))
     stale = age > stale_after_s
-    stale_text = f"odds as of {age_text(age)}" if stale else ""
+    when = make_date_filters(tz or ZoneInfo("UTC"))["datetime_long"](quote.as_of)
+    stale_text = f"odds as of {when}" if stale else ""
     ranked = sorted(
         (o for o in quote.outcomes if o.probability is not None),
         key=lambda o: -(o.probability or 0.0),

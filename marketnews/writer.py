@@ -12,7 +12,7 @@ where few prices moved rewrites few files: unchanged files keep their bytes and 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,9 +46,9 @@ def _same(old: Path, data: bytes) -> bool:
         return False
 
 
-def existing_files(out: Path) -> dict[str, int]:
-    """Every file under `out` (relative, "/"-separated) with its size in bytes."""
-    found: dict[str, int] = {}
+def existing_files(out: Path) -> set[str]:
+    """Every file under `out`, relative and "/"-separated (no stat calls: names only)."""
+    found: set[str] = set()
 
     def walk(folder: str, prefix: str) -> None:
         with os.scandir(folder) as entries:
@@ -56,14 +56,14 @@ def existing_files(out: Path) -> dict[str, int]:
                 if entry.is_dir(follow_symlinks=False):
                     walk(entry.path, prefix + entry.name + "/")
                 else:
-                    found[prefix + entry.name] = entry.stat(follow_symlinks=False).st_size
+                    found.add(prefix + entry.name)
 
     if out.is_dir():
         walk(str(out), "")
     return found
 
 
-def _guard(out: Path, old: Mapping[str, int]) -> None:
+def _guard(out: Path, old: Collection[str]) -> None:
     """Refuse to take over a folder that holds files but is not a previous site build."""
     if old and "index.html" not in old and "404.html" not in old:
         raise MarketnewsError(
@@ -72,7 +72,7 @@ def _guard(out: Path, old: Mapping[str, int]) -> None:
         )
 
 
-def write_site(files: Iterable[OutputFile], out: Path, existing: Mapping[str, int] | None = None, *,
+def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str] | None = None, *,
                partial: bool = False, lock: AbstractContextManager[Any] | None = None) -> WriteReport:
     """Write what changed; `existing` is `existing_files(out)` if the caller already has it.
 
@@ -81,7 +81,7 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Mapping[str, in
     reader holding it (the dev server, opening a file) sees the site before or after.
     """
     out = out.resolve()
-    old = existing_files(out) if existing is None else existing
+    old = existing_files(out) if existing is None else set(existing)
     _guard(out, old)
     seen: set[str] = set()
     pending: list[OutputFile] = []
@@ -118,7 +118,7 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Mapping[str, in
         for tmp, _ in temps:
             tmp.unlink(missing_ok=True)
         raise
-    removed = [] if partial else sorted(set(old) - seen)
+    removed = [] if partial else sorted(old - seen)
     with lock or nullcontext():
         for tmp, target in temps:
             os.replace(tmp, target)

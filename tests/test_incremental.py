@@ -63,8 +63,8 @@ def test_body_and_title_edits_render_only_what_shows_the_article(rebuilds: Rebui
     site.write("content/story-2.md", article("Story 2", date="2026-11-12T09:00:00Z", tags=["alpha"],
                                              markets=["m-two"], body="First paragraph of story 2.\n\nRewritten."))
     report = rebuilds.build("content/story-2.md")
-    assert report.written is not None  # the list item is unchanged: only the page and the feed (full text)
-    assert report.written.touched == ("2026/11/story-2/index.html", "feed.xml")
+    assert report.written is not None  # the list item is unchanged: only the page and the feeds (full text)
+    assert report.written.touched == ("2026/11/story-2/index.html", "feed.xml", "tags/alpha/feed.xml")
 
     site.write("content/story-2.md", article("Story 2, retitled", date="2026-11-12T09:00:00Z", tags=["alpha"],
                                              markets=["m-two"], body="First paragraph of story 2."))

@@ -59,3 +59,15 @@ def test_price_at_uses_nearest_point_within_tolerance() -> None:
     assert q.price_at(datetime.fromtimestamp(4000, timezone.utc)) == 0.2
     assert q.price_at(datetime.fromtimestamp(19000, timezone.utc)) == 0.9
     assert q.price_at(datetime.fromtimestamp(100000, timezone.utc)) is None
+
+
+def test_history_is_written_in_columns_and_read_in_either_form() -> None:
+    pairs = snapshot_doc({"m": quote("Q", history=[[2, 0.25], [1, 0.5]])})
+    snap = snapshot_from_json(json.dumps(pairs))
+    assert snap.quotes["m"].history == ((1, 0.5), (2, 0.25))
+    written = json.loads(snapshot_to_json(snap))["quotes"]["m"]["history"]
+    assert written == {"t": [1, 2], "p": [0.5, 0.25]}
+    assert snapshot_from_json(snapshot_to_json(snap)).quotes["m"].history == ((1, 0.5), (2, 0.25))
+    for bad in ({"t": [1, 2], "p": [0.5]}, {"t": ["1"], "p": [0.5]}, {"t": [1], "p": ["x"]}, "nope"):
+        with pytest.raises(SnapshotError, match="quotes.m.history"):
+            snapshot_from_json(json.dumps(snapshot_doc({"m": quote("Q", history=bad)})))

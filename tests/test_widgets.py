@@ -97,13 +97,15 @@ def test_missing_market_shows_its_link_and_odds_unavailable() -> None:
     t = parsed(v)
     assert v.state == "unavailable" and "odds unavailable" in t.text()
     assert 'href="https://polymarket.com/event/e/gone"' in html(v)
+    assert 'href="https://polymarket.com/market/plain"' in html(view(None, written="plain"))
     assert t.roots[0]["data-probability"] == ""
 
 
-def test_stale_quote_says_its_age() -> None:
+def test_stale_quote_says_when_it_was_taken() -> None:
+    # A time, not an age: it stays true in caches and the page does not change hour by hour.
     v = view(q(as_of=NOW - timedelta(hours=3, minutes=20)))
-    assert v.stale_text == "odds as of 3 hours ago"
-    assert "odds as of 3 hours ago" in parsed(v).text()
+    assert v.stale_text == "odds as of 21 November 2026, 13:40 UTC"
+    assert "odds as of 21 November 2026, 13:40 UTC" in parsed(v).text()
     assert view(q(as_of=NOW - timedelta(minutes=50))).stale_text == ""
 
 

@@ -1,0 +1,332 @@
+"""End to end through the command line: pages written, bad input, atomic output, reuse."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from marketnews import pipeline
+from tests.conftest import Site, article, quote
+
+NATO = article(
+    "NATO <deadline> & allies", "2026-11-20T09:30:00Z",
+    "Lead paragraph about **2027**.\n\n```market\ndrone-by-dec-31\n```\n\nMore text.\n",
+    author=["Jane Roe", "John Doe"], tags=["nato", "russia"],
+    markets=["strike-on-nato", "https://polymarket.com/event/fed-decision"],
+)
+XI = article("Xi stays", "2026-11-19T08:00:00Z", "Beijing text.\n", tags=["china"], markets=["xi-out"])
+RESOLVED = article("Spread settled", "2026-11-18T05:00:00Z", "Game text.\n", tags=["nba"], markets=["knicks-spread"])
+QUOTES = {
+    "strike-on-nato": quote("Russian strike on a NATO member?", 0.031),
+    "drone-by-dec-31": quote("NATO downs another drone?", 0.083, change_24h=-0.012),
+    "event/fed-decision": quote("Fed decision in December?", 0.63, kind="event", headline_outcome="25 bps cut",
+                                outcomes=[{"name": "25 bps cut", "probability": 0.63, "url": None},
+                                          {"name": "No change", "probability": 0.34, "url": None}]),
+    "xi-out": quote("Xi out before 2027?", 0.0455),
+    "knicks-spread": quote("Knicks beat the spread?", 0.999999, status="resolved", winner="Yes", change_24h=0),
+}
+
+
+@pytest.fixture
+def news(site: Site) -> Site:
+    site.write("content/nato.md", NATO)
+    site.write("content/xi.md", XI)
+    site.write("content/knicks.md", RESOLVED)
+    site.snapshot(QUOTES)
+    return site
+
+
+def test_builds_every_kind_of_page(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
+    run = cli("build", "--root", news.root)
+    assert run.code == 0, run.err
+    assert "built 17 pages from 3 articles" in run.out  # 3 articles, 2 front, 5 tag, 6 market, 404
+    assert "odds from the example snapshot snapshot.json" in run.out
+    tree = news.tree()
+    for path in ["index.html", "page/2/index.html", "2026/11/nato/index.html", "tags/nato/index.html",
+                 "tags/index.html", "markets/strike-on-nato/index.html", "events/fed-decision/index.html",
+                 "markets/drone-by-dec-31/index.html", "markets/index.html", "feed.xml", "sitemap.xml",
+                 "robots.txt", "404.html", "snapshot.json", "css/site.css"]:
+        assert path in tree, path
+    page = news.page("2026/11/nato/index.html")
+    assert "<h1 class=\"article__title\">NATO &lt;deadline&gt; &amp; allies</h1>" in page
+    assert "By Jane Roe and John Doe" in page
+    assert page.count('class="odds ') == 3  # two related widgets and one inline
+    main = page[page.index("<main"):]
+    assert main.index('data-market="strike-on-nato"') < main.index("Lead paragraph")
+    assert main.index("Lead paragraph") < main.index('data-market="drone-by-dec-31"') < main.index("More text")
+    assert 'Related markets:</span> <a href="/markets/strike-on-nato/">' in page
+    assert '<a rel="tag" href="/tags/nato/">nato</a>' in page
+    front = news.page("index.html")
+    assert "All the News That" in front and front.count("<h1") == 1
+    assert front.index("NATO &lt;deadline") < front.index("Xi stays")  # newest first, lead story
+    assert "Spread settled" in news.page("page/2/index.html")  # per_page: 2
+    market = news.page("markets/strike-on-nato/index.html")
+    assert 'data-market="strike-on-nato"' in market and "NATO &lt;deadline" in market
+    assert "Resolved" in news.page("2026/11/knicks/index.html")
+    assert json.loads(tree["snapshot.json"])["quotes"].keys() == QUOTES.keys()
+    robots = tree["robots.txt"].decode()
+    assert "Sitemap: https://news.example.org/sitemap.xml" in robots
+
+
+def test_feed_and_sitemap_are_well_formed(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
+    import xml.etree.ElementTree as ET
+
+    import feedparser  # type: ignore[import-untyped]
+
+    assert cli("build", "--root", news.root).code == 0
+    feed = feedparser.parse(news.page("feed.xml"))
+    assert not feed.bozo, feed.bozo_exception
+    assert [e.title for e in feed.entries] == ["NATO <deadline> & allies", "Xi stays", "Spread settled"]
+    nato = feed.entries[0]
+    assert nato.link == "https://news.example.org/2026/11/nato/"
+    assert [a.name for a in nato.authors] == ["Jane Roe", "John Doe"]
+    content = nato.content[0].value
+    assert "Russian strike on a NATO member?</a> — Yes 3%, up 1.8 points in 24 hours" in content
+    assert "NATO downs another drone?</a> — Yes 8%, down 1.2 points in 24 hours" in content
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    urls = [u.findtext("s:loc", namespaces=ns) for u in ET.fromstring(news.page("sitemap.xml")).findall("s:url", ns)]
+    assert "https://news.example.org/2026/11/nato/" in urls and "https://news.example.org/tags/nato/" in urls
+
+
+def test_every_problem_in_every_file_at_once(site: Site, cli) -> None:  # type: ignore[no-untyped-def]
+    site.write("content/a.md", "---\ntitle: ok\ndate: tomorrow\n---\n")
+    site.write("content/b.md", "no frontmatter\n")
+    site.write("content/c.md", "---\ntitle: [x\n---\n")
+    site.write("content/d.md", article("D", body="```market\nhttps://example.com/x\n```\n"))
+    run = cli("build", "--root", site.root)
+    assert run.code == 1
+    lines = run.err.splitlines()
+    assert "content/a.md:3: date: expected an ISO 8601 date like 2026-11-20T09:30:00Z, got 'tomorrow'" in lines
+    assert any(line.startswith("content/b.md:1: expected YAML frontmatter") for line in lines)
+    assert any(line.startswith("content/c.md:") and "malformed YAML" in line for line in lines)
+    assert "content/d.md:6: market: expected a polymarket.com URL or a slug, got 'https://example.com/x'" in lines
+    assert lines[-1] == "failed: 4 errors; nothing was written"
+    assert not site.out.exists()
+
+
+def test_two_articles_writing_one_url_name_both_files(site: Site, cli) -> None:  # type: ignore[no-untyped-def]
+    site.write("content/one.md", article("One", slug="same"))
+    site.write("content/two.md", article("Two", slug="same"))
+    run = cli("build", "--root", site.root)
+    assert run.code == 1
+    assert "content/two.md:1: slug: URL /2026/11/same/ is also written by content/one.md" in run.err
+
+
+def test_template_error_names_template_and_line(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
+    layout = news.root / "layouts/article.html"
+    layout.write_text(layout.read_text().replace("{{ a.title }}</h1>", "{{ a.headline.missing }}</h1>"))
+    run = cli("build", "--root", news.root)
+    assert run.code == 1
+    line = next(n for n, text in enumerate(layout.read_text().splitlines(), 1) if "a.headline" in text)
+    assert f"layouts/article.html:{line}: template error: UndefinedError" in run.err
+
+
+def test_template_syntax_error(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
+    (news.root / "layouts/tags.html").write_text("{% extends 'base.html' %}\n{% block main %}{% for x in %}")
+    run = cli("build", "--root", news.root)
+    assert run.code == 1 and "layouts/tags.html:2: template error" in run.err
+
+
+def test_a_failed_build_leaves_the_previous_output_exactly_as_it_was(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli("build", "--root", news.root).code == 0
+    before = news.tree()
+    stats = {p: (news.out / p).stat().st_mtime_ns for p in before}
+    news.write("content/xi.md", XI.replace("Beijing text.", "New text."))
+    news.write("layouts/market.html", "{% extends 'base.html' %}{% block main %}{{ nope() }}{% endblock %}")
+    assert cli("build", "--root", news.root).code == 1
+    assert news.tree() == before
+    assert {p: (news.out / p).stat().st_mtime_ns for p in before} == stats
+    assert not list(news.out.rglob("*.mn-tmp"))
+
+
+def test_refuses_to_take_over_a_folder_that_is_not_a_site(news: Site, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    run = cli("build", "--root", news.root, "--out", precious)
+    assert run.code == 1 and "refusing to replace its files" in run.err
+    assert (precious / "thesis.tex").read_text() == "years of work"
+
+
+def test_drafts_and_future_articles(site: Site, cli) -> None:  # type: ignore[no-untyped-def]
+    site.write("content/now.md", article("Published"))
+    site.write("content/draft.md", article("Draft one", draft=True))
+    site.write("content/later.md", article("Tomorrow's", "2026-11-22T08:00:00Z"))
+    site.snapshot({})
+    assert cli("build", "--root", site.root).code == 0
+    assert set(p for p in site.tree() if p.startswith("2026/")) == {"2026/11/now/index.html"}
+    assert cli("build", "--root", site.root, "--drafts", "--future").code == 0
+    assert {"2026/11/draft/index.html", "2026/11/later/index.html"} <= set(site.tree())
+    assert "Draft: not published" in site.page("2026/11/draft/index.html")
+    assert "Scheduled for" in site.page("2026/11/later/index.html")
+
+
+def test_missing_market_is_a_warning_and_strict_makes_it_an_error(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
+    news.write("content/xi.md", XI.replace('"xi-out"', '"xi-out", "no-such-market"'))
+    run = cli("build", "--root", news.root)
+    assert run.code == 0
+    assert "content/xi.md:5: warning: markets: 'no-such-market': no odds for this market in the snapshot" in run.err
+    assert "odds unavailable" in news.page("2026/11/xi/index.html")
+    strict = cli("build", "--root", news.root, "--strict")
+    assert strict.code == 1 and "content/xi.md:5: markets: 'no-such-market'" in strict.err
+
+
+def test_unknown_key_warns_with_a_suggestion_and_fails_under_strict(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
+    news.write("content/xi.md", XI.replace("tags:", "tagz:"))
+    assert "warning: tagz: unknown key; did you mean 'tags'?" in cli("build", "--root", news.root).err
+    assert cli("build", "--root", news.root, "--strict").code == 1
+
+
+def test_check_validates_without_writing(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
+    run = cli("check", "--root", news.root)
+    assert run.code == 0 and "checked 3 articles: no errors" in run.out
+    assert not news.out.exists()
+    news.write("content/bad.md", "---\ntitle: x\n---\n")
+    bad = cli("check", "--root", news.root)
+    assert bad.code == 1 and "content/bad.md:1: date: required field is missing" in bad.err
+
+
+def test_new_writes_a_draft_that_builds(site: Site, cli) -> None:  # type: ignore[no-untyped-def]
+    run = cli("new", "Étienne's big scoop", "--root", site.root)
+    assert run.code == 0
+    path = site.root / "content/etiennes-big-scoop.md"
+    text = path.read_text()
+    assert 'title: "Étienne\'s big scoop"' in text and "draft: true" in text and "date: 2026-11-21T17:00:00+00:00" in text
+    assert cli("check", "--root", site.root, "--strict").code == 0
+    assert cli("new", "Étienne's big scoop", "--root", site.root).code == 1  # never overwrites
+
+
+def test_snapshot_file_errors_are_reported(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
+    news.write("bad.json", '{"format": "marketnews-snapshot", "version": 2}')
+    run = cli("build", "--root", news.root, "--snapshot", news.root / "bad.json")
+    assert run.code == 1 and "version: expected 1, got 2" in run.err
+
+
+def test_same_input_gives_byte_identical_output(news: Site, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert cli("build", "--root", news.root).code == 0
+    first = news.tree()
+    assert cli("build", "--root", news.root, "--out", tmp_path / "again").code == 0
+    again = {p.relative_to(tmp_path / "again").as_posix(): p.read_bytes()
+             for p in (tmp_path / "again").rglob("*") if p.is_file()}
+    assert again == first
+
+
+def test_parallel_workers_give_the_same_bytes_as_one_process(news: Site, cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(12):
+        news.write(f"content/extra-{i}.md", article(f"Extra {i}", f"2026-11-1{i % 10}T0{i % 9}:00:00Z",
+                                                    f"Text {i}.\n\n```market\nxi-out\n```\n", tags=["extra"]))
+    monkeypatch.setenv("MARKETNEWS_JOBS", "1")
+    assert cli("build", "--root", news.root, "--out", tmp_path / "serial").code == 0
+    monkeypatch.setenv("MARKETNEWS_JOBS", "2")
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN", 1)
+    monkeypatch.setenv("MARKETNEWS_CACHE", str(tmp_path / "other-cache"))
+    assert cli("build", "--root", news.root, "--out", tmp_path / "parallel").code == 0
+
+    def tree(root: Path) -> dict[str, bytes]:
+        return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+    assert tree(tmp_path / "parallel") == tree(tmp_path / "serial")
+    assert len(tree(tmp_path / "serial")) > 30
+
+
+def changed_files(run_out: str) -> tuple[int, int, int]:
+    m = re.search(r"(\d+) changed, (\d+) added, (\d+) removed", run_out)
+    assert m, run_out
+    return int(m[1]), int(m[2]), int(m[3])
+
+
+def test_rebuild_rewrites_only_what_a_price_move_touches(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli("build", "--root", news.root).code == 0
+    before = news.tree()
+    assert changed_files(cli("build", "--root", news.root).out) == (0, 0, 0)
+    moved = dict(QUOTES, **{"xi-out": quote("Xi out before 2027?", 0.12)})
+    news.snapshot(moved)
+    run = cli("build", "--root", news.root)
+    after = news.tree()
+    differ = {p for p in after if after[p] != before.get(p)}
+    assert differ == {"2026/11/xi/index.html", "markets/xi-out/index.html", "markets/index.html",
+                      "index.html", "tags/china/index.html", "feed.xml", "tags/china/feed.xml", "snapshot.json"}
+    assert changed_files(run.out) == (len(differ), 0, 0)
+    assert "12%" in news.page("2026/11/xi/index.html")
+
+
+def test_kept_pages_are_rendered_again_when_needed(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli("build", "--root", news.root).code == 0
+    page = news.out / "2026/11/xi/index.html"
+    page.write_text("tampered")  # a different size: the manifest no longer vouches for it
+    assert cli("build", "--root", news.root).code == 0
+    assert "Xi stays" in page.read_text()
+    page.unlink()
+    assert cli("build", "--root", news.root).code == 0
+    assert page.exists()
+    layout = news.root / "layouts/article.html"
+    layout.write_text(layout.read_text().replace("article__title", "article__headline"))
+    assert cli("build", "--root", news.root).code == 0
+    assert all("article__headline" in news.page(f"2026/11/{s}/index.html") for s in ("nato", "xi", "knicks"))
+
+
+def test_a_removed_article_takes_its_pages_with_it(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli("build", "--root", news.root).code == 0
+    (news.root / "content/knicks.md").unlink()
+    run = cli("build", "--root", news.root)
+    assert not (news.out / "2026/11/knicks").exists()
+    assert not (news.out / "tags/nba").exists() and not (news.out / "markets/knicks-spread").exists()
+    # the article, its topic's page and feed, its market, and page/2/: two articles now fit on the front page
+    assert changed_files(run.out)[2] == 5
+
+
+def test_incremental_builds_equal_fresh_builds_after_every_kind_of_edit(  # type: ignore[no-untyped-def]
+        news: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages kept by fingerprint must be exactly what a build from nothing would write."""
+
+    def fresh_tree(n: int) -> dict[str, bytes]:
+        monkeypatch.setenv("MARKETNEWS_CACHE", str(tmp_path / f"fresh-cache-{n}"))
+        assert cli("build", "--root", news.root, "--out", tmp_path / f"fresh-{n}").code == 0
+        monkeypatch.setenv("MARKETNEWS_CACHE", str(tmp_path / "cache"))
+        root = tmp_path / f"fresh-{n}"
+        return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+    for i in range(6):
+        news.write(f"content/more-{i}.md", article(f"More {i}", f"2026-11-1{i}T10:00:00Z", "Text.\n",
+                                                   tags=["nato", "extra"], markets=["xi-out", "strike-on-nato"]))
+    edits = [
+        lambda: None,
+        lambda: news.snapshot(dict(QUOTES, **{"xi-out": quote("Xi out before 2027?", 0.2, change_24h=-0.03)})),
+        lambda: news.write("content/more-3.md", article("Retitled", "2026-11-13T10:00:00Z", "Text.\n",
+                                                        tags=["china"], markets=["knicks-spread"])),
+        lambda: news.write("content/brand-new.md", article("Brand new", "2026-11-21T10:00:00Z", tags=["nato"])),
+        lambda: (news.root / "content/more-0.md").unlink(),
+        lambda: news.snapshot(dict(QUOTES, **{"strike-on-nato": quote("Renamed question?", 0.5)})),
+        lambda: news.write("layouts/partials/article_item.html",
+                           (news.root / "layouts/partials/article_item.html").read_text() + "<!-- v2 -->\n"),
+        lambda: monkeypatch.setenv("SOURCE_DATE_EPOCH", str(1795280400 + 40 * 3600)),  # quotes go stale
+    ]
+    for n, edit in enumerate(edits):
+        edit()
+        assert cli("build", "--root", news.root).code == 0
+        assert news.tree() == fresh_tree(n), f"after edit {n}"
+
+
+def test_a_rebuild_with_nothing_changed_renders_no_article_or_list_page(  # type: ignore[no-untyped-def]
+        news: Site, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    from marketnews import site as site_module
+
+    assert cli("build", "--root", news.root).code == 0
+    rendered: list[str] = []
+    real = site_module.render
+
+    def counting(env, name, layouts, **context):  # type: ignore[no-untyped-def]
+        rendered.append(name)
+        return real(env, name, layouts, **context)
+
+    monkeypatch.setattr(site_module, "render", counting)
+    assert cli("build", "--root", news.root).code == 0
+    assert not {"article.html", "index.html", "tag.html", "market.html"} & set(rendered), rendered
+    news.snapshot(dict(QUOTES, **{"xi-out": quote("Xi out before 2027?", 0.3)}))
+    rendered.clear()
+    assert cli("build", "--root", news.root).code == 0
+    assert rendered.count("article.html") == 1 and rendered.count("market.html") == 1

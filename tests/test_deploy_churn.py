@@ -1,0 +1,124 @@
+"""Deploy churn: an hourly rebuild changes only the files whose content a reader would see change."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from marketnews import cli
+from tests.sitebuild import EXAMPLE_SNAPSHOT, NOW, REPO, build_example, moved_snapshot, tree
+
+MOVED = "xi-jinping-out-before-2027"  # shown by one article; its tags and market pages list it
+
+
+def shows(data: bytes, written: str) -> bool:
+    """Whether an output file shows the odds of the market written as `written`."""
+    attr = re.escape(written)
+    text = data.decode("utf-8", "replace")
+    return re.search(rf'data-market=(?:"|&#34;|&quot;){attr}(?:"|&#34;|&quot;)', text) is not None
+
+
+def test_two_builds_of_the_same_input_are_byte_identical(tmp_path: Path) -> None:
+    first = build_example(tmp_path / "a", tmp_path / "cache-a")
+    second_report = build_example(tmp_path / "b", tmp_path / "cache-b")
+    assert tree(tmp_path / "a") == tree(tmp_path / "b")
+    assert first.written is not None and second_report.written is not None
+    assert first.written.added == len(tree(tmp_path / "a")) > 40
+
+
+def test_rebuild_with_nothing_changed_reports_no_churn(tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    build_example(out, tmp_path / "cache")
+    before = tree(out)
+    report = build_example(out, tmp_path / "cache")
+    assert report.written is not None
+    assert (report.written.changed, report.written.added, report.written.removed) == (0, 0, 0)
+    assert report.written.unchanged == len(before)
+    assert tree(out) == before
+
+
+def test_an_hour_later_with_the_same_odds_nothing_changes(tmp_path: Path) -> None:
+    """Fresh quotes carry no time; nor does any page but /markets/ (the snapshot's own time)."""
+    out = tmp_path / "public"
+    build_example(out, tmp_path / "cache", now=NOW)
+    before = tree(out)
+    report = build_example(out, tmp_path / "cache", now=NOW + timedelta(hours=1))
+    assert report.written is not None
+    assert report.written.churn() == "0 changed, 0 added, 0 removed"
+    assert tree(out) == before
+
+
+def test_stale_quotes_do_not_change_pages_from_hour_to_hour(tmp_path: Path) -> None:
+    """A stale quote says when it was taken, not how long ago: the page is the same next hour."""
+    out = tmp_path / "public"
+    stale_now = NOW + timedelta(hours=5)  # the example quotes are from 16:00; stale after 2 h
+    build_example(out, tmp_path / "cache", now=stale_now)
+    before = tree(out)
+    article = before["2026/11/xi-military-reshuffle-succession-odds/index.html"].decode()
+    assert "odds as of 21 November 2026, 16:00 UTC" in article
+    report = build_example(out, tmp_path / "cache", now=stale_now + timedelta(hours=1))
+    assert report.written is not None and report.written.churn() == "0 changed, 0 added, 0 removed"
+
+
+def test_one_price_moved_changes_only_the_files_that_show_that_market(tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    build_example(out, tmp_path / "cache")
+    before = tree(out)
+    written = MOVED
+    expected = {path for path, data in before.items() if shows(data, written)} | {"snapshot.json"}
+    # The market's own page, the list of markets, the article and the feeds all show it...
+    assert {"markets/xi-jinping-out-before-2027/index.html", "markets/index.html", "feed.xml",
+            "2026/11/xi-military-reshuffle-succession-odds/index.html"} <= expected
+    # ...and most of the site does not.
+    assert len(expected) < len(before) / 2
+
+    report = build_example(out, tmp_path / "cache", snapshot=moved_snapshot(tmp_path / "moved.json", MOVED, 0.09))
+    after = tree(out)
+    changed = {path for path in before if before[path] != after.get(path)}
+    assert changed == expected
+    assert set(after) == set(before)
+    assert report.written is not None
+    assert (report.written.changed, report.written.added, report.written.removed) == (len(expected), 0, 0)
+    page = after["markets/xi-jinping-out-before-2027/index.html"].decode()
+    assert 'data-probability="0.0900"' in page
+
+
+def test_assets_keep_their_names_when_only_odds_change(tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    build_example(out, tmp_path / "cache")
+    assets_before = {p for p in tree(out) if p.startswith("assets/")}
+    build_example(out, tmp_path / "cache", snapshot=moved_snapshot(tmp_path / "m.json", MOVED, 0.2))
+    assert {p for p in tree(out) if p.startswith("assets/")} == assets_before
+    assert any(p.startswith("assets/css/site.") for p in assets_before)
+
+
+def test_summary_line_reports_files_changed_added_and_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(int(NOW.timestamp())))
+    monkeypatch.setenv("MARKETNEWS_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "public"
+    args = ["build", "--root", str(REPO), "--out", str(out), "--snapshot"]
+    assert cli.main([*args, str(EXAMPLE_SNAPSHOT)]) == 0
+    first = capsys.readouterr().out
+    count = len(tree(out))
+    assert f"0 changed, {count} added, 0 removed" in first
+
+    (out / "stray.html").write_text("left over from an older build")
+    moved = moved_snapshot(tmp_path / "moved.json", MOVED, 0.09)
+    assert cli.main([*args, str(moved)]) == 0
+    second = capsys.readouterr().out
+    n = int(re.search(r"(\d+) changed, 0 added, 1 removed", second).group(1))  # type: ignore[union-attr]
+    assert 0 < n < count / 2
+    assert not (out / "stray.html").exists()
+
+
+def test_snapshot_time_appears_only_on_the_markets_page_and_in_snapshot_json(tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    build_example(out, tmp_path / "cache")
+    taken = json.loads((EXAMPLE_SNAPSHOT).read_text())["taken_at"]  # "2026-11-21T16:00:00Z"
+    carrying = {p for p, data in tree(out).items() if taken.encode() in data or b"16:00 UTC" in data}
+    assert carrying == {"markets/index.html", "snapshot.json"}
