@@ -1,37 +1,46 @@
-"""The command line: argparse, the clock, the environment, messages and exit codes.
+"""The command line: argparse, the clock, the environment, the HTTP client, messages, exit codes.
 
-The only module that reads the clock and the environment or prints; everything it
-calls takes those as arguments.
+The only module that reads the clock and the environment, builds the httpx client or
+prints; everything it calls takes those as arguments.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
+
+import httpx
 
 from marketnews import __version__
 from marketnews.config import load_config
 from marketnews.content import slugify
 from marketnews.errors import ConfigError, ContentError, MarketnewsError, Problem
-from marketnews.markets.model import Snapshot
+from marketnews.markets.model import snapshot_to_json
+from marketnews.odds import save_cache
 from marketnews.pipeline import (
     BuildOptions,
     BuildReport,
-    Gathered,
+    LiveOptions,
     SitePaths,
     SnapshotSource,
     build,
     gather,
+    live_snapshot_source,
+    restrict,
     snapshot_from_file,
+    unknown_ref_problems,
 )
 from marketnews.widgets import age_text
 
-COMMANDS = ("build", "check", "new", "serve")
+COMMANDS = ("build", "check", "new", "serve", "snapshot")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -52,27 +61,49 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
 
 
+def duration_s(text: str) -> int:
+    """"6h", "90m", "2d", "3600s" or plain seconds -> seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text.lower())
+    if not match:
+        raise argparse.ArgumentTypeError(f"expected a duration like 6h, 90m or 2d, got {text!r}")
+    unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    return int(float(match.group(1)) * unit)
+
+
+def _odds_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--offline", action="store_true",
+                   help="no network: odds from the cache folder, else the example snapshot")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="marketnews", description="Build a market-linked news site.")
     top.add_argument("--version", action="version", version=f"marketnews {__version__}")
     sub = top.add_subparsers(dest="command", metavar="COMMAND")
     b = sub.add_parser("build", help="build the site into the output folder (the default command)")
     _common(b)
+    _odds_flags(b)
     b.add_argument("--out", type=Path, help="output folder (default: <root>/public)")
     b.add_argument("--quiet", "-q", action="store_true", help="print only errors and warnings")
+    b.add_argument("--max-stale", type=duration_s, metavar="DURATION",
+                   help="fail (writing nothing) when a page would show odds older than this, e.g. 6h")
     c = sub.add_parser("check", help="validate site.yaml and every article; write nothing")
     _common(c)
     v = sub.add_parser("serve", help="build, serve on localhost, rebuild and reload the page on every save")
     v.add_argument("--root", type=Path, default=Path("."), help="site folder holding site.yaml (default: .)")
     v.add_argument("--content", type=Path, help="articles folder (default: <root>/content)")
     v.add_argument("--snapshot", type=Path, metavar="FILE", help="take odds from this snapshot file; no network")
-    v.add_argument("--offline", action="store_true", help="no network: odds from the cache or the example snapshot")
+    _odds_flags(v)
     v.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     v.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default: 8000)")
     n = sub.add_parser("new", help="write a new draft article with its frontmatter filled in")
     n.add_argument("title")
     n.add_argument("--root", type=Path, default=Path("."))
     n.add_argument("--content", type=Path)
+    s = sub.add_parser("snapshot", help="fetch the odds of every market the site references; build nothing")
+    s.add_argument("--root", type=Path, default=Path("."))
+    s.add_argument("--content", type=Path)
+    s.add_argument("-o", "--output", type=Path, metavar="FILE", help="write the snapshot here (default: stdout)")
+    _odds_flags(s)
     return top
 
 
@@ -83,21 +114,30 @@ def site_paths(args: argparse.Namespace) -> SitePaths:
     return SitePaths(root=root, content=args.content or root / "content", out=out, cache=cache)
 
 
-def default_snapshot_source(paths: SitePaths) -> SnapshotSource:
-    """The last snapshot in the cache folder, else the example snapshot named in site.yaml."""
+def offline(flag: bool) -> bool:
+    """--offline, or MARKETNEWS_OFFLINE=1 (set by the test suite so that no test reaches the internet)."""
+    return flag or os.environ.get("MARKETNEWS_OFFLINE", "") not in ("", "0")
 
-    def load(gathered: Gathered, now: datetime) -> tuple[Snapshot, str]:
-        cached = paths.cache / "snapshot.json" if paths.cache else None
-        if cached is not None and cached.is_file():
-            return snapshot_from_file(cached, f"odds from the cached snapshot {paths.shown(cached)}")(gathered, now)
-        example = gathered.config.example_snapshot
-        if example:
-            file = paths.root / example
-            snap, _ = snapshot_from_file(file)(gathered, now)
-            return snap, f"odds from the example snapshot {example} (no live odds)"
-        return Snapshot(taken_at=now, quotes={}, source="none"), "no snapshot: every widget shows 'odds unavailable'"
 
-    return load
+def live_options(offline: bool) -> LiveOptions:
+    """site.yaml's API URLs, overridden by MARKETNEWS_GAMMA_URL / MARKETNEWS_CLOB_URL."""
+    return LiveOptions(
+        offline=offline,
+        gamma_url=os.environ.get("MARKETNEWS_GAMMA_URL") or None,
+        clob_url=os.environ.get("MARKETNEWS_CLOB_URL") or None,
+    )
+
+
+@contextmanager
+def http_client(offline: bool) -> Iterator[httpx.Client | None]:
+    """The one HTTP client of a run (None offline). Timeouts are set per request by the provider."""
+    if offline:
+        yield None
+        return
+    headers = {"User-Agent": f"marketnews/{__version__}", "Accept": "application/json"}
+    limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
+    with httpx.Client(headers=headers, limits=limits, follow_redirects=True) as client:
+        yield client
 
 
 class Console:
@@ -140,16 +180,19 @@ def summary_line(report: BuildReport) -> str:
     return line
 
 
-def snapshot_source(args: argparse.Namespace, paths: SitePaths) -> SnapshotSource:
-    """Where a build or the dev server gets its odds: --snapshot FILE, else the default."""
-    return snapshot_from_file(args.snapshot) if args.snapshot else default_snapshot_source(paths)
+def odds_source(args: argparse.Namespace, paths: SitePaths, client: httpx.Client | None) -> SnapshotSource:
+    """Where a build or the dev server gets its odds: --snapshot FILE, else live odds (or,
+    --offline, the cache and the example snapshot)."""
+    if args.snapshot:
+        return snapshot_from_file(args.snapshot)
+    return live_snapshot_source(paths, client, live_options(offline(args.offline)))
 
 
 def cmd_build(args: argparse.Namespace, console: Console) -> int:
     paths = site_paths(args)
-    options = BuildOptions(drafts=args.drafts, future=args.future, strict=args.strict)
-    source = snapshot_source(args, paths)
-    report = build(paths, options, now_utc(), source, console.progress)
+    options = BuildOptions(drafts=args.drafts, future=args.future, strict=args.strict, max_stale_s=args.max_stale)
+    with http_client(offline=offline(args.offline) or bool(args.snapshot)) as client:
+        report = build(paths, options, now_utc(), odds_source(args, paths, client), console.progress)
     console.problems(report.warnings)
     if not args.quiet:
         print(summary_line(report), file=sys.stdout)
@@ -164,7 +207,7 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
     if args.snapshot:
         from marketnews.pipeline import missing_quote_problems
 
-        snapshot, _ = snapshot_from_file(args.snapshot)(gathered, now_utc())
+        snapshot = snapshot_from_file(args.snapshot)(gathered, now_utc()).snapshot
         warnings += missing_quote_problems(gathered, snapshot, gathered.articles)
         if args.strict and len(warnings) > len(gathered.problems):
             raise ContentError([Problem(p.path, p.line, p.field, p.message, "error") for p in warnings])
@@ -207,13 +250,38 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
         console.clear()
         print(message, file=sys.stderr, flush=True)
 
-    server = DevServer(paths, snapshot_source(args, paths), now_utc, host=args.host, port=args.port, log=log)
-    try:
-        serve(server, interactive=sys.stdin.isatty())
-    except KeyboardInterrupt:
-        log("stopped")
-    except OSError as exc:  # the port is taken, say
-        raise MarketnewsError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    # The client stays open while the server runs: refreshing the odds uses it again.
+    with http_client(offline=offline(args.offline) or bool(args.snapshot)) as client:
+        server = DevServer(paths, odds_source(args, paths, client), now_utc, host=args.host, port=args.port,
+                           log=log)
+        try:
+            serve(server, interactive=sys.stdin.isatty())
+        except KeyboardInterrupt:
+            log("stopped")
+        except OSError as exc:  # the port is taken, say
+            raise MarketnewsError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    return EXIT_OK
+
+
+def cmd_snapshot(args: argparse.Namespace, console: Console) -> int:
+    paths = site_paths(args)
+    gathered = gather(paths, BuildOptions(drafts=True, future=True), console.progress)
+    now = now_utc()
+    no_network = offline(args.offline)
+    with http_client(no_network) as client:
+        odds = live_snapshot_source(paths, client, live_options(no_network))(gathered, now)
+    snapshot = restrict(odds.snapshot, list(gathered.uses))
+    console.problems(unknown_ref_problems(gathered, odds, gathered.articles))
+    text = snapshot_to_json(snapshot)
+    if args.output:
+        tmp = args.output.with_name(f".{args.output.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, args.output)
+    else:
+        sys.stdout.write(text)
+    save_cache(paths.cache, snapshot, gathered.uses, odds.anchors_missing, odds.cached)
+    where = f" into {args.output}" if args.output else ""
+    print(f"wrote {len(snapshot.quotes)} quotes{where}; {odds.note}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -223,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         args_list.insert(0, "build")
     args = parser().parse_args(args_list)
     console = Console(sys.stderr, quiet=getattr(args, "quiet", False))
-    handlers = {"build": cmd_build, "check": cmd_check, "new": cmd_new, "serve": cmd_serve}
+    handlers = {"build": cmd_build, "check": cmd_check, "new": cmd_new, "serve": cmd_serve, "snapshot": cmd_snapshot}
     try:
         return handlers[args.command](args, console)
     except ContentError as exc:

@@ -1,7 +1,8 @@
 """build(): gather and validate everything, take one snapshot, render, then write.
 
-Reads the site folder and writes the output and cache folders; the clock and the
-snapshot source are passed in, so the middle (site.render_site) stays pure.
+Reads the site folder and writes the output and cache folders; the clock, the
+snapshot source and (for live odds) the httpx client are passed in, so the middle
+(site.render_site) stays pure.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, cast
 
+import httpx
+
 from marketnews import __version__
 from marketnews.assets import Assets, fingerprint
 from marketnews.cache import BodyCache, PageRecord, body_key, load_body_cache, load_pages, save_body_cache, save_pages
@@ -25,8 +28,10 @@ from marketnews.config import SiteConfig, load_config
 from marketnews.content import Article, RefUse, parse_article
 from marketnews.errors import ContentError, MarketnewsError, Problem
 from marketnews.markets.model import Snapshot, snapshot_from_json
-from marketnews.markets.refs import RefError, parse_ref
+from marketnews.markets.polymarket import PolymarketSettings
+from marketnews.markets.refs import MarketRef, RefError, parse_ref
 from marketnews.markup import MARKUP_VERSION, RenderedBody, render_body
+from marketnews.odds import Odds, OddsSources, assemble_odds, load_cache, save_cache
 from marketnews.site import (
     ArticleView,
     OutputFile,
@@ -37,6 +42,7 @@ from marketnews.site import (
     page_file,
 )
 from marketnews.templating import make_environment
+from marketnews.widgets import age_text
 from marketnews.writer import WriteReport, existing_files, write_site
 
 Progress = Callable[[str, int, int], None]
@@ -86,6 +92,7 @@ class BuildOptions:
     future: bool = False
     strict: bool = False
     jobs: int = int(os.environ.get("MARKETNEWS_JOBS", 0)) or max(1, min(4, os.cpu_count() or 1))
+    max_stale_s: int | None = None  # fail the build when a quote is older than this
     asset_hashes: bool = True  # pages name static files by content hash (the dev server turns this off)
 
 
@@ -118,6 +125,7 @@ class BuildReport:
     oldest_stale_s: int
     written: WriteReport | None = None
     timings: Mapping[str, float] = field(default_factory=dict)
+    odds_requests: int = 0
     state: BuildState | None = None  # for the next build in this process (see build's `previous`)
 
 
@@ -375,21 +383,102 @@ def _patched(previous: Gathered, config: SiteConfig, config_warnings: Sequence[P
 
 # --- snapshot --------------------------------------------------------------------------
 
-SnapshotSource = Callable[[Gathered, datetime], tuple[Snapshot, str]]
+SnapshotSource = Callable[[Gathered, datetime], Odds]
 
 
 def snapshot_from_file(path: Path, label: str | None = None) -> SnapshotSource:
     """A snapshot source that reads one file: no network at all."""
 
-    def load(gathered: Gathered, now: datetime) -> tuple[Snapshot, str]:
+    def load(gathered: Gathered, now: datetime) -> Odds:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise MarketnewsError(f"{path}: cannot read snapshot: {exc.strerror}") from None
         snapshot = snapshot_from_json(text, str(path))
-        return snapshot, label or f"snapshot from {path}"
+        return Odds(snapshot, label or f"snapshot from {path}")
 
     return load
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    """How the build gets live odds; the overrides come from the environment."""
+
+    offline: bool = False
+    gamma_url: str | None = None
+    clob_url: str | None = None
+    polymarket: PolymarketSettings = PolymarketSettings()  # policies; its URLs are replaced
+
+
+def references(gathered: Gathered) -> set[MarketRef]:
+    return {use.ref for places in gathered.uses.values() for _, use in places}
+
+
+def live_snapshot_source(
+    paths: SitePaths,
+    client: httpx.Client | None,
+    live: LiveOptions = LiveOptions(),
+    sleep: Callable[[float], None] = time.sleep,
+) -> SnapshotSource:
+    """Live odds from Polymarket, each market falling back to the cache, the live site's
+    /snapshot.json and the example snapshot (see odds.py). No network when offline."""
+
+    def load(gathered: Gathered, now: datetime) -> Odds:
+        cfg = gathered.config
+        settings = None
+        if not live.offline and client is not None:
+            settings = replace(
+                live.polymarket, gamma_url=live.gamma_url or cfg.gamma_url, clob_url=live.clob_url or cfg.clob_url
+            )
+        sources = OddsSources(
+            polymarket=settings,
+            live_site_snapshot=f"{cfg.base_url}/snapshot.json",
+            example=paths.root / cfg.example_snapshot if cfg.example_snapshot else None,
+            example_label=cfg.example_snapshot,
+        )
+        anchors = {(use.ref.key, a.date) for places in gathered.uses.values() for a, use in places}
+        return assemble_odds(
+            references(gathered), now, client=client, sources=sources, cache=load_cache(paths.cache),
+            anchors_wanted=sorted(anchors), sleep=sleep,
+        )
+
+    return load
+
+
+def unknown_ref_problems(gathered: Gathered, odds: Odds, published: Sequence[Article]) -> list[Problem]:
+    """A warning for each place a published article names a market Polymarket does not know."""
+    shown = {a.path for a in published}
+    return [
+        Problem(article.path, use.line, "markets",
+                f"{use.written!r}: Polymarket has no market or event with this slug; check the spelling "
+                "or the URL (its widget shows the last known odds, or 'odds unavailable')", "warning")
+        for key in sorted(odds.unknown) for article, use in gathered.uses.get(key, ())
+        if article.path in shown
+    ]
+
+
+def check_max_stale(gathered: Gathered, snapshot: Snapshot, published: Sequence[Article],
+                    now: datetime, max_stale_s: int) -> None:
+    """Raise when a published article would show a quote older than `max_stale_s`.
+
+    Markets with no quote at all are not counted: they are warnings (errors with --strict).
+    """
+    shown = {a.path for a in published}
+    keys = {k for k, places in gathered.uses.items() if any(a.path in shown for a, _ in places)}
+    ages = {k: int((now - q.as_of).total_seconds()) for k in keys if (q := snapshot.get(k)) is not None}
+    old = sorted((age, k) for k, age in ages.items() if age > max_stale_s)
+    if old:
+        raise MarketnewsError(
+            f"--max-stale {duration_text(max_stale_s)}: {len(old)} quote{'s' if len(old) != 1 else ''} older "
+            f"than that, the oldest ({old[-1][1]}) as of {age_text(old[-1][0])}; is Polymarket reachable?"
+        )
+
+
+def duration_text(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def missing_quote_problems(gathered: Gathered, snapshot: Snapshot,
@@ -622,15 +711,22 @@ def build(
     gathered = gather(paths, options, progress, cache, previous.gathered if previous else None, changed)
     timings["gather"] = time.perf_counter() - started
     published = gathered.published(options, now)
-    base, note = snapshot_source(gathered, now)
+    odds = snapshot_source(gathered, now)
+    base, note = odds.snapshot, odds.note
     if previous is not None and previous.snapshot is not None and previous.snapshot[0] is base \
             and previous.gathered is not None and previous.gathered.uses.keys() == gathered.uses.keys():
         snapshot = previous.snapshot[1]  # the same object, so the renderer's memo still fits
     else:
         snapshot = restrict(base, list(gathered.uses))
-    warnings = list(gathered.problems) + missing_quote_problems(gathered, snapshot, published)
+    unknown = unknown_ref_problems(gathered, odds, published)
+    said = {(p.path, p.line) for p in unknown}
+    warnings = list(gathered.problems) + unknown + [
+        p for p in missing_quote_problems(gathered, snapshot, published) if (p.path, p.line) not in said
+    ]
     if options.strict and len(warnings) > len(gathered.problems):
         raise ContentError([Problem(p.path, p.line, p.field, p.message, "error") for p in warnings])
+    if options.max_stale_s is not None:
+        check_max_stale(gathered, snapshot, published, now, options.max_stale_s)
     timings["snapshot"] = time.perf_counter() - started - timings["gather"]
 
     same_site = previous is not None and previous.gathered is not None and previous.fingerprint != "" \
@@ -658,7 +754,7 @@ def build(
                 changed_files += assets.files
             report = write(iter(changed_files), paths.out, previous.existing, partial=True)
             state = replace(previous, gathered=gathered, manifest=manifest, snapshot=(base, snapshot))
-            return _report(state, report, published, warnings, snapshot, note, now, started, timings)
+            return _report(state, report, published, warnings, snapshot, note, now, started, timings, odds.requests)
 
     existing = previous.existing if previous is not None and previous.existing is not None \
         else existing_files(out)
@@ -687,16 +783,19 @@ def build(
         save_pages(paths.cache, paths.out, manifest)
     if previous is None or previous.gathered is None:
         save_body_cache(paths.cache, cache)
+    if previous is None or previous.snapshot is None or previous.snapshot[0] is not base:  # odds new to the cache
+        save_cache(paths.cache, snapshot, gathered.uses, odds.anchors_missing, odds.cached, paths.out / "snapshot.json")
     state = BuildState(
         bodies=cache, gathered=gathered, manifest=manifest, existing=frozenset(written),
         memo=renderer_memo[0] if renderer_memo else None, snapshot=(base, snapshot), fingerprint=fingerprint_,
         assets=assets, pages=pages,
     )
-    return _report(state, report, published, warnings, snapshot, note, now, started, timings)
+    return _report(state, report, published, warnings, snapshot, note, now, started, timings, odds.requests)
 
 
 def _report(state: BuildState, written: WriteReport, published: Sequence[Article], warnings: list[Problem],
-            snapshot: Snapshot, note: str, now: datetime, started: float, timings: dict[str, float]) -> BuildReport:
+            snapshot: Snapshot, note: str, now: datetime, started: float, timings: dict[str, float],
+            requests: int) -> BuildReport:
     timings["render+write"] = time.perf_counter() - started - timings["gather"] - timings["snapshot"]
     assert state.gathered is not None
     stale_after = state.gathered.config.stale_after_s
@@ -708,4 +807,5 @@ def _report(state: BuildState, written: WriteReport, published: Sequence[Article
         pages=state.pages, articles=len(published), warnings=tuple(sorted(warnings)),
         seconds=time.perf_counter() - started, snapshot_note=note, stale=len(stale_ages),
         oldest_stale_s=max(stale_ages, default=0), written=written, timings=timings, state=state,
+        odds_requests=requests,
     )

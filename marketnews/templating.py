@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
+from marketnews.charts import price_chart, sparkline
 from marketnews.errors import TemplateError
 
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July",
@@ -89,7 +90,8 @@ def make_environment(layouts: Path, tz: ZoneInfo, globals_: dict[str, Any] | Non
         keep_trailing_newline=True,
         auto_reload=False,
     )
-    env.filters.update(pct=pct, points=points, money=money, **make_date_filters(tz))
+    env.filters.update(pct=pct, points=points, money=money, sparkline=sparkline, price_chart=price_chart,
+                       **make_date_filters(tz))
     env.globals.update(globals_ or {})
     return env
 

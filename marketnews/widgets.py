@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from marketnews.charts import describe
 from marketnews.markets.model import Point, Quote
 from marketnews.markets.refs import MarketRef
 from marketnews.templating import make_date_filters, money, pct, points
@@ -53,6 +54,7 @@ class WidgetView:
     low_volume: bool
     summary: str  # the whole widget as one sentence, for feeds and accessible names
     history: tuple[Point, ...]
+    history_text: str = ""  # the charts' text alternative: "Past 7 days: from 22% to 20%, ..."
 
 
 def age_text(seconds: int) -> str:
@@ -169,4 +171,5 @@ def widget_view(
         low_volume=quote.volume is not None and quote.volume < low_volume,
         summary=summary,
         history=quote.history,
+        history_text=describe(quote.history, pct),
     )

@@ -115,3 +115,10 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
         return Run(code, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches the internet: builds through the CLI are offline unless a test
+    points them at the local stand-in (tests/standin.py) and clears this."""
+    monkeypatch.setenv("MARKETNEWS_OFFLINE", "1")

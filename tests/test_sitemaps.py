@@ -74,7 +74,7 @@ def test_site_splits_its_sitemap_when_told_to(tmp_path: Path) -> None:
 
     paths = SitePaths(REPO, REPO / "content", tmp_path / "out", None)
     gathered = gather(paths, BuildOptions(jobs=1))
-    snapshot, _ = snapshot_from_file(EXAMPLE_SNAPSHOT)(gathered, NOW)
+    snapshot = snapshot_from_file(EXAMPLE_SNAPSHOT)(gathered, NOW).snapshot
     inp = SiteInput(gathered.config, gathered.published(BuildOptions(), NOW), gathered.bodies, snapshot, NOW)
     files = {f.path: f.data for f in render_site(replace(inp, sitemap_max_urls=10), make_environment(
         paths.layouts, gathered.config.tz), paths.layouts)}

@@ -1,0 +1,111 @@
+"""Price series -> inline SVG: a sparkline for odds widgets, a larger chart for market pages. No I/O.
+
+No JavaScript and no files: the SVG is markup inside the page. Every number is
+formatted here and the few text labels are escaped, so nothing from the API reaches
+the page raw. The drawings are hidden from screen readers; `describe()` is their text
+alternative, which templates show beside them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from markupsafe import Markup, escape
+
+from marketnews.markets.model import Point
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _pct(p: float) -> str:
+    return f"{int(p * 100 + 0.5)}%"
+
+
+def _day(ts: int) -> str:
+    d = datetime.fromtimestamp(ts, UTC)
+    return f"{d.day} {_MONTHS[d.month - 1]}"
+
+
+def _path(points: Sequence[Point], x0: float, y0: float, w: float, h: float, lo: float, hi: float) -> str:
+    t0, t1 = points[0][0], points[-1][0]
+    span_t = max(1, t1 - t0)
+    span_p = max(1e-9, hi - lo)
+    coords = (
+        (x0 + (t - t0) / span_t * w, y0 + h - (min(hi, max(lo, p)) - lo) / span_p * h) for t, p in points
+    )
+    return " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+
+
+def describe(points: Sequence[Point], percent: Callable[[float], str] = _pct) -> str:
+    """The text alternative: "Past 7 days: from 22% to 20%, between 18% and 24%".
+
+    `percent` formats a price; widgets pass the site's own (which says "<1%", not "0%").
+    """
+    if len(points) < 2:
+        return ""
+    prices = [min(1.0, max(0.0, p)) for _, p in points]
+    hours = max(1, round((points[-1][0] - points[0][0]) / 3600))
+    days = round(hours / 24)
+    if hours < 24:
+        period = "Past hour" if hours == 1 else f"Past {hours} hours"
+    else:
+        period = "Past day" if days == 1 else f"Past {days} days"
+    return (
+        f"{period}: from {percent(prices[0])} to {percent(prices[-1])}, "
+        f"between {percent(min(prices))} and {percent(max(prices))}"
+    )
+
+
+def sparkline(points: Sequence[Point], width: int = 120, height: int = 28) -> Markup:
+    """A small line of the series, scaled to its own range (at least 4 points tall)."""
+    if len(points) < 2:
+        return Markup("")
+    points = [(t, min(1.0, max(0.0, p))) for t, p in points]
+    prices = [p for _, p in points]
+    mid, half = (min(prices) + max(prices)) / 2, max(0.02, (max(prices) - min(prices)) / 2)
+    lo, hi = mid - half, mid + half
+    line = _path(points, 1, 2, width - 4, height - 4, lo, hi)
+    last = line.rsplit(" ", 1)[-1].split(",")
+    return Markup(
+        f'<svg class="spark" aria-hidden="true" focusable="false" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}"><polyline fill="none" stroke="currentColor" stroke-width="1.5" '
+        f'points="{line}"/><circle cx="{last[0]}" cy="{last[1]}" r="2" fill="currentColor"/></svg>'
+    )
+
+
+def price_chart(points: Sequence[Point], width: int = 640, height: int = 220) -> Markup:
+    """A larger chart with percentage gridlines and the first and last day labelled."""
+    if len(points) < 2:
+        return Markup("")
+    points = [(t, min(1.0, max(0.0, p))) for t, p in points]
+    prices = [p for _, p in points]
+    lo = max(0.0, math.floor(min(prices) * 10) / 10)
+    hi = min(1.0, math.ceil(max(prices) * 10) / 10)
+    if hi - lo < 0.1:
+        lo, hi = (lo, lo + 0.1) if lo + 0.1 <= 1 else (hi - 0.1, hi)
+    left, top, right, bottom = 44, 10, 8, 24
+    w, h = width - left - right, height - top - bottom
+    steps = round((hi - lo) * 10)
+    stride = 1 if steps <= 5 else 2
+    grid = []
+    for i in range(0, steps + 1, stride):
+        level = lo + i / 10
+        y = top + h - (level - lo) / (hi - lo) * h
+        grid.append(
+            f'<line x1="{left}" x2="{left + w}" y1="{y:.1f}" y2="{y:.1f}" stroke="currentColor" '
+            f'stroke-opacity=".15"/><text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{escape(_pct(level))}</text>"
+        )
+    line = _path(points, left, top, w, h, lo, hi)
+    labels = (
+        f'<text x="{left}" y="{height - 6}">{escape(_day(points[0][0]))}</text>'
+        f'<text x="{left + w}" y="{height - 6}" text-anchor="end">{escape(_day(points[-1][0]))}</text>'
+    )
+    return Markup(
+        f'<svg class="chart" aria-hidden="true" focusable="false" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-size="11" font-family="system-ui, sans-serif" '
+        f'fill="currentColor">{"".join(grid)}<polyline fill="none" stroke="currentColor" stroke-width="2" '
+        f'points="{line}"/>{labels}</svg>'
+    )

@@ -1,0 +1,137 @@
+"""The Polymarket provider: refs -> fresh quotes with histories and anchors. Network I/O.
+
+Composes the three steps; quotes have their own time budget, and histories and anchors
+share the CLOB's, so that slow charts never cost the odds themselves:
+  1. `gamma.fetch_quotes`  quotes for the refs (batched list requests, see gamma.py);
+  2. `clob.add_histories`  7-day hourly series, fetched only where the cache has none;
+  3. `clob.add_anchors`    prices at article dates, fetched once per (market, date).
+`previous` is the last good quote of each key (the cache): resolved quotes are
+reused without a request, and histories and anchors are carried over while the
+quote's CLOB token is the same. The caller builds the client and reads the clock.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+import httpx
+
+from marketnews.markets.clob import (
+    CLOB_POLICY,
+    AnchorKey,
+    AnchorWanted,
+    add_anchors,
+    add_histories,
+    known_histories,
+)
+from marketnews.markets.gamma import MAX_URL_BYTES, FetchResult, fetch_quotes
+from marketnews.markets.httpjson import HttpPolicy
+from marketnews.markets.model import Point, Quote
+from marketnews.markets.refs import MarketRef
+
+GAMMA_URL = "https://gamma-api.polymarket.com"
+CLOB_URL = "https://clob.polymarket.com"
+
+
+@dataclass(frozen=True)
+class PolymarketSettings:
+    gamma_url: str = GAMMA_URL
+    clob_url: str = CLOB_URL
+    gamma: HttpPolicy = HttpPolicy()
+    clob: HttpPolicy = CLOB_POLICY
+    max_url_bytes: int = MAX_URL_BYTES
+    histories: bool = True
+
+
+@dataclass(frozen=True)
+class LiveQuotes:
+    """The provider's answer. `quotes` holds only what was fetched now (plus final resolved)."""
+
+    quotes: Mapping[str, Quote] = field(default_factory=dict)
+    unknown: frozenset[str] = frozenset()
+    failed: Mapping[str, str] = field(default_factory=dict)
+    anchors_missing: frozenset[AnchorKey] = frozenset()
+    history_failed: Mapping[str, str] = field(default_factory=dict)
+    quote_requests: int = 0
+    history_requests: int = 0
+
+    @property
+    def requests(self) -> int:
+        return self.quote_requests + self.history_requests
+
+
+def _known_anchors(previous: Mapping[str, Quote], fresh: Mapping[str, Quote]) -> dict[str, tuple[Point, ...]]:
+    return {
+        k: old.anchors
+        for k, old in previous.items()
+        if old.anchors and k in fresh and fresh[k].token_id == old.token_id
+    }
+
+
+def fetch_live(
+    refs: Iterable[MarketRef],
+    client: httpx.Client,
+    *,
+    now: datetime,
+    settings: PolymarketSettings = PolymarketSettings(),
+    previous: Mapping[str, Quote] | None = None,
+    anchors_wanted: Iterable[AnchorWanted] = (),
+    anchors_missing: frozenset[AnchorKey] = frozenset(),
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+    rng: random.Random | None = None,
+) -> LiveQuotes:
+    previous = previous or {}
+    got: FetchResult = fetch_quotes(
+        refs,
+        client,
+        gamma_url=settings.gamma_url,
+        now=now,
+        policy=settings.gamma,
+        settled=previous,
+        max_url_bytes=settings.max_url_bytes,
+        sleep=sleep,
+        monotonic=monotonic,
+        rng=rng,
+    )
+    if not settings.histories or not got.quotes:
+        return LiveQuotes(got.quotes, got.unknown, got.failed, anchors_missing, {}, got.requests)
+    clob_started = monotonic()
+    histories = add_histories(
+        got.quotes,
+        known_histories(previous, got.quotes),
+        client,
+        clob_url=settings.clob_url,
+        now=now,
+        policy=settings.clob,
+        sleep=sleep,
+        monotonic=monotonic,
+        rng=rng,
+    )
+    anchored = add_anchors(
+        histories.quotes,
+        anchors_wanted,
+        client,
+        clob_url=settings.clob_url,
+        now=now,
+        known=_known_anchors(previous, got.quotes),
+        known_missing=anchors_missing,
+        # histories and anchors share one CLOB time budget
+        policy=replace(settings.clob, budget_s=max(1.0, settings.clob.budget_s - (monotonic() - clob_started))),
+        sleep=sleep,
+        monotonic=monotonic,
+        rng=rng,
+    )
+    return LiveQuotes(
+        quotes=anchored.quotes,
+        unknown=got.unknown,
+        failed=got.failed,
+        anchors_missing=anchored.missing,
+        history_failed={**histories.failed, **anchored.failed},
+        quote_requests=got.requests,
+        history_requests=histories.requests + anchored.requests,
+    )

@@ -1,0 +1,244 @@
+"""The build's one snapshot: live quotes, each market falling back on its own. Network and disk I/O.
+
+For every referenced market, the first of:
+  1. a fresh quote from Polymarket (`markets.polymarket.fetch_live`), unless offline;
+  2. its last good quote in the odds cache (`<cache>/snapshot.json`);
+  3. its quote in the live site's own `<base_url>/snapshot.json` (one request, only
+     when something is still missing, never offline);
+  4. its quote in the example snapshot named in site.yaml;
+else its widget says "odds unavailable". A quote keeps its own `as_of`, so pages mark
+what is not fresh ("odds as of 3 hours ago"). Network goes through the injected httpx
+client; the cache folder is read here and written by `save_cache` after a good build.
+
+The cache folder holds `snapshot.json` (newest quote per market, histories and anchors
+included; the same format as the site's /snapshot.json) and `anchors-missing.json`
+(the (market, article date) pairs that have no price, so they are not asked again).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+from marketnews.errors import MarketnewsError, SnapshotError
+from marketnews.markets.clob import AnchorKey, AnchorWanted
+from marketnews.markets.httpjson import CallFailed, Fetcher, HttpPolicy
+from marketnews.markets.model import Quote, Snapshot, snapshot_from_json, snapshot_to_json
+from marketnews.markets.polymarket import PolymarketSettings, fetch_live
+from marketnews.markets.refs import MarketRef
+
+CACHE_SNAPSHOT = "snapshot.json"
+CACHE_MISSING = "anchors-missing.json"
+SITE_POLICY = HttpPolicy(attempts=2, budget_s=10.0, read_timeout_s=8.0)
+
+
+@dataclass(frozen=True)
+class OddsSources:
+    """Where odds may come from, built by the CLI from site.yaml, environment and flags."""
+
+    polymarket: PolymarketSettings | None  # None: offline, no network at all
+    live_site_snapshot: str | None = None  # "<base_url>/snapshot.json"
+    example: Path | None = None
+    example_label: str = ""
+
+
+@dataclass(frozen=True)
+class CachedOdds:
+    quotes: Mapping[str, Quote] = field(default_factory=dict)
+    anchors_missing: frozenset[AnchorKey] = frozenset()
+    source: str = "cache"  # where the cached odds came from in the first place
+
+
+@dataclass(frozen=True)
+class Odds:
+    """The snapshot a build uses, a one-line note on where it came from, and what was learnt."""
+
+    snapshot: Snapshot
+    note: str
+    unknown: frozenset[str] = frozenset()  # keys Polymarket says do not exist
+    anchors_missing: frozenset[AnchorKey] = frozenset()
+    requests: int = 0
+    counts: Mapping[str, int] = field(default_factory=dict)  # origin -> quotes
+    cached: CachedOdds | None = field(default=None, compare=False)  # the cache as read, to update
+
+
+# --- the cache folder ------------------------------------------------------------------
+
+
+def load_cache(folder: Path | None) -> CachedOdds:
+    """The cached odds; a missing or unreadable cache is an empty one (it only costs requests)."""
+    if folder is None:
+        return CachedOdds()
+    try:
+        snapshot = snapshot_from_json((folder / CACHE_SNAPSHOT).read_bytes(), CACHE_SNAPSHOT)
+    except (OSError, SnapshotError):
+        snapshot = None
+    missing: set[AnchorKey] = set()
+    try:
+        for item in json.loads((folder / CACHE_MISSING).read_text(encoding="utf-8")):
+            if isinstance(item, list) and len(item) == 2 and isinstance(item[1], int):
+                missing.add((str(item[0]), item[1]))
+    except (OSError, ValueError, TypeError):
+        pass
+    if snapshot is None:
+        return CachedOdds(anchors_missing=frozenset(missing))
+    return CachedOdds(snapshot.quotes, frozenset(missing), snapshot.source)
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def newest(*sources: Mapping[str, Quote]) -> dict[str, Quote]:
+    """Per key, the quote with the latest `as_of` among the sources."""
+    out: dict[str, Quote] = {}
+    for quotes in sources:
+        for key, q in quotes.items():
+            if key not in out or q.as_of > out[key].as_of:
+                out[key] = q
+    return out
+
+
+def save_cache(
+    folder: Path | None,
+    snapshot: Snapshot,
+    keys: Iterable[str],
+    anchors_missing: frozenset[AnchorKey],
+    previous: CachedOdds | None = None,
+    published: Path | None = None,
+) -> None:
+    """Keep, for each of the site's keys, the newest quote known (this build's or the cache's).
+
+    `published` is the /snapshot.json the build wrote for `snapshot`: when the cache is to
+    hold exactly that snapshot (the usual case), the file is copied, not serialised again.
+    """
+    if folder is None:
+        return
+    old = previous if previous is not None else load_cache(folder)
+    wanted = set(keys)
+    quotes = {k: q for k, q in newest(old.quotes, snapshot.quotes).items() if k in wanted}
+    missing = sorted(m for m in old.anchors_missing | anchors_missing if m[0] in wanted)
+    folder.mkdir(parents=True, exist_ok=True)
+    if published is not None and published.is_file() and quotes == dict(snapshot.quotes):
+        _write(folder / CACHE_SNAPSHOT, published.read_text(encoding="utf-8"))
+    else:
+        # The cache keeps the source of the odds it holds, so that a build from the cache
+        # alone publishes the same /snapshot.json as the build that filled it.
+        cached = Snapshot(taken_at=snapshot.taken_at, quotes=dict(sorted(quotes.items())), source=snapshot.source)
+        _write(folder / CACHE_SNAPSHOT, snapshot_to_json(cached))
+    _write(folder / CACHE_MISSING, json.dumps([list(m) for m in missing]) + "\n")
+
+
+# --- assembling the snapshot -----------------------------------------------------------
+
+
+def _site_snapshot(
+    url: str, client: httpx.Client, sleep: Callable[[float], None], monotonic: Callable[[], float]
+) -> tuple[Mapping[str, Quote], int]:
+    """The live site's own snapshot (quotes, requests made); nothing when it can't be had."""
+    fetcher = Fetcher(client, SITE_POLICY, sleep=sleep, monotonic=monotonic)
+    try:
+        return snapshot_from_json(json.dumps(fetcher.get_json(url)), url).quotes, fetcher.requests
+    except (CallFailed, SnapshotError):
+        return {}, fetcher.requests
+
+
+def _example(sources: OddsSources) -> Mapping[str, Quote]:
+    if sources.example is None:
+        return {}
+    try:
+        text = sources.example.read_bytes()
+    except OSError as exc:
+        raise MarketnewsError(f"{sources.example_label}: cannot read the example snapshot: {exc.strerror}") from None
+    return snapshot_from_json(text, sources.example_label).quotes
+
+
+def _note(counts: Mapping[str, int], sources: OddsSources, unavailable: int, trouble: str) -> str:
+    labels = {
+        "polymarket": "fresh from Polymarket",
+        "cache": "from the cache",
+        "site": f"from {sources.live_site_snapshot}",
+        "example": f"from the example snapshot {sources.example_label}",
+    }
+    example_only = bool(counts.get("example")) and not any(n for k, n in counts.items() if k != "example")
+    parts = [] if example_only else [f"{n} {labels[k]}" for k, n in counts.items() if n]
+    if unavailable:
+        parts.append(f"{unavailable} unavailable")
+    if example_only:
+        line = ", ".join([f"odds from the example snapshot {sources.example_label} (no live odds)", *parts])
+    else:
+        line = "odds: " + (", ".join(parts) or "no markets referenced")
+    if sources.polymarket is None:
+        line += " [offline]"
+    elif trouble:
+        line += f" [Polymarket: {trouble}]"
+    return line
+
+
+def assemble_odds(
+    refs: Iterable[MarketRef],
+    now: datetime,
+    *,
+    client: httpx.Client | None,
+    sources: OddsSources,
+    cache: CachedOdds,
+    anchors_wanted: Iterable[AnchorWanted] = (),
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> Odds:
+    """One snapshot for `refs` at `now` (see the module doc for the order of sources)."""
+    refs = sorted(set(refs))
+    keys = sorted({r.key for r in refs})
+    quotes: dict[str, Quote] = {}
+    unknown: frozenset[str] = frozenset()
+    missing = cache.anchors_missing
+    requests = 0
+    trouble = ""
+    if sources.polymarket is not None and client is not None and refs:
+        live = fetch_live(
+            refs,
+            client,
+            now=now,
+            settings=sources.polymarket,
+            previous=cache.quotes,
+            anchors_wanted=anchors_wanted,
+            anchors_missing=missing,
+            sleep=sleep,
+            monotonic=monotonic,
+        )
+        quotes.update(live.quotes)
+        unknown, missing, requests = live.unknown, live.anchors_missing, live.requests
+        if live.failed:
+            reasons = sorted(set(live.failed.values()))
+            trouble = f"{len(live.failed)} failed ({reasons[0]}{', ...' if len(reasons) > 1 else ''})"
+    counts = {"polymarket": len(quotes)}
+
+    def fill(origin: str, found: Mapping[str, Quote]) -> None:
+        added = {k: found[k] for k in keys if k not in quotes and k in found}
+        quotes.update(added)
+        counts[origin] = len(added)
+
+    fill("cache", cache.quotes)
+    # Polymarket's "unknown" is an answer; only what failed is worth the live site's snapshot.
+    failed = [k for k in keys if k not in quotes and k not in unknown]
+    if failed and sources.polymarket is not None and sources.live_site_snapshot and client is not None:
+        found, asked = _site_snapshot(sources.live_site_snapshot, client, sleep, monotonic)
+        requests += asked
+        fill("site", found)
+    if len(quotes) < len(keys):
+        fill("example", _example(sources))
+    origin = next((k for k, n in counts.items() if n), "none")
+    if origin == "cache":
+        origin = cache.source
+    snapshot = Snapshot(taken_at=now, quotes=dict(sorted(quotes.items())), source=origin)
+    note = _note(counts, sources, len(keys) - len(quotes), trouble)
+    return Odds(snapshot, note, unknown, missing, requests, counts, cache)

@@ -1,0 +1,81 @@
+"""The provider end to end: refs -> quotes with histories and anchors, then the next build."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import httpx
+
+from marketnews.markets.httpjson import HttpPolicy
+from marketnews.markets.polymarket import PolymarketSettings, fetch_live
+from marketnews.markets.refs import parse_ref
+from tests.markets.conftest import NOW, Sleeps
+from tests.standin import StandIn
+
+XI = "xi-jinping-out-before-2027"
+NBA = (
+    "nba-will-the-mavericks-beat-the-grizzlies-by-more-than-5pt5-points-in-their-december-4-matchup"
+)
+SQUAD = "how-many-members-of-the-squad-will-lose-their-primaries"
+
+
+def settings(server: StandIn) -> PolymarketSettings:
+    fast = HttpPolicy(read_timeout_s=2, budget_s=10, rate_per_s=0)
+    return PolymarketSettings(gamma_url=server.url, clob_url=server.url, gamma=fast, clob=fast)
+
+
+def test_cold_then_hourly(standin: StandIn, client: httpx.Client, sleeps: Sleeps) -> None:
+    refs = [parse_ref(t) for t in (XI, NBA, f"polymarket.com/event/{SQUAD}", "nope")]
+    published = NOW - timedelta(days=10)
+    cold = fetch_live(
+        refs,
+        client,
+        now=NOW,
+        settings=settings(standin),
+        sleep=sleeps,
+        anchors_wanted=[(XI, published), (f"event/{SQUAD}", published)],
+    )
+    assert set(cold.quotes) == {XI, NBA, f"event/{SQUAD}"} and cold.unknown == {"nope"}
+    assert all(q.history for q in cold.quotes.values())
+    assert cold.quotes[XI].price_at(published) is not None
+    assert cold.history_requests == 3 + 2  # three histories, two anchors
+    assert cold.quote_requests == 4
+
+    later = NOW + timedelta(hours=1)
+    previous = {k: replace(q, as_of=NOW) for k, q in cold.quotes.items()}
+    standin.log.clear()
+    hourly = fetch_live(
+        refs,
+        client,
+        now=later,
+        settings=settings(standin),
+        sleep=sleeps,
+        previous=previous,
+        anchors_wanted=[(XI, published), (f"event/{SQUAD}", published)],
+        anchors_missing=cold.anchors_missing,
+    )
+    assert hourly.history_requests == 0  # histories extended, anchors known, resolved reused
+    assert hourly.quote_requests == 4 == standin.count()
+    assert NBA not in "".join(standin.requests())
+    assert hourly.quotes[XI].anchors == cold.quotes[XI].anchors
+    assert hourly.quotes[XI].history[-1][0] > cold.quotes[XI].history[-1][0]
+    assert hourly.quotes[NBA].winner == "No" and hourly.quotes[NBA].as_of == later
+
+
+def test_history_outage_keeps_the_odds(
+    standin: StandIn, client: httpx.Client, sleeps: Sleeps
+) -> None:
+    standin.fault("503", "/prices-history", times=None)
+    result = fetch_live([parse_ref(XI)], client, now=NOW, settings=settings(standin), sleep=sleeps)
+    assert result.quotes[XI].probability is not None
+    assert result.quotes[XI].history == ()
+    assert "HTTP 503" in result.history_failed[XI]
+
+
+def test_histories_can_be_switched_off(
+    standin: StandIn, client: httpx.Client, sleeps: Sleeps
+) -> None:
+    s = replace(settings(standin), histories=False)
+    result = fetch_live([parse_ref(XI)], client, now=NOW, settings=s, sleep=sleeps)
+    assert result.requests == 1 and result.quotes[XI].history == ()

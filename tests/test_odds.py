@@ -1,0 +1,59 @@
+"""The odds cache folder and the per-market fallback order, without a network."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from marketnews.markets.model import Quote, Snapshot
+from marketnews.markets.refs import parse_ref
+from marketnews.odds import CachedOdds, OddsSources, assemble_odds, load_cache, newest, save_cache
+
+T = datetime(2026, 11, 21, 16, tzinfo=UTC)
+
+
+def q(key: str, p: float, as_of: datetime = T) -> Quote:
+    return Quote(key=key, question=key, url="https://polymarket.com/market/" + key, as_of=as_of, probability=p)
+
+
+def test_a_missing_or_broken_cache_is_empty(tmp_path: Path) -> None:
+    assert load_cache(None) == CachedOdds() and load_cache(tmp_path) == CachedOdds()
+    (tmp_path / "snapshot.json").write_text("<html>")
+    (tmp_path / "anchors-missing.json").write_text('{"no": 1}')
+    assert load_cache(tmp_path).quotes == {} and load_cache(tmp_path).anchors_missing == frozenset()
+
+
+def test_the_cache_keeps_the_newest_quote_of_each_site_key(tmp_path: Path) -> None:
+    later = T + timedelta(hours=1)
+    save_cache(tmp_path, Snapshot(T, {"a": q("a", 0.1), "b": q("b", 0.2)}, "polymarket"), ["a", "b"],
+               frozenset({("a", 100)}))
+    save_cache(tmp_path, Snapshot(later, {"a": q("a", 0.3, later)}, "example"), ["a", "b"], frozenset())
+    cached = load_cache(tmp_path)
+    assert {k: v.probability for k, v in cached.quotes.items()} == {"a": 0.3, "b": 0.2}
+    assert cached.anchors_missing == {("a", 100)} and cached.source == "example"
+    save_cache(tmp_path, Snapshot(later, {}, "x"), ["b"], frozenset())  # "a" left the site
+    assert set(load_cache(tmp_path).quotes) == {"b"} and load_cache(tmp_path).anchors_missing == frozenset()
+
+
+def test_newest_prefers_the_later_quote() -> None:
+    old, new = q("a", 0.1), q("a", 0.2, T + timedelta(minutes=1))
+    assert newest({"a": new}, {"a": old})["a"] is new and newest({"a": old}, {"a": new})["a"] is new
+
+
+def test_offline_odds_come_from_the_cache_then_the_example(tmp_path: Path) -> None:
+    example = tmp_path / "example.json"
+    save_cache(tmp_path, Snapshot(T, {"b": q("b", 0.5), "c": q("c", 0.6)}, "example"), ["b", "c"], frozenset())
+    example.write_text((tmp_path / "snapshot.json").read_text())
+    cache = CachedOdds({"a": q("a", 0.1)}, frozenset(), "polymarket")
+    sources = OddsSources(polymarket=None, live_site_snapshot="http://never.invalid/snapshot.json",
+                          example=example, example_label="example.json")
+    refs = [parse_ref(s) for s in ("a", "b", "zzz")]
+    odds = assemble_odds(refs, T, client=None, sources=sources, cache=cache)
+    assert {k: v.probability for k, v in odds.snapshot.quotes.items()} == {"a": 0.1, "b": 0.5}
+    assert odds.note == "odds: 1 from the cache, 1 from the example snapshot example.json, 1 unavailable [offline]"
+    assert odds.requests == 0 and odds.snapshot.source == "polymarket"
+    only_example = assemble_odds(refs[1:2], T, client=None, sources=sources, cache=CachedOdds())
+    assert only_example.note == "odds from the example snapshot example.json (no live odds) [offline]"
+    assert assemble_odds([], T, client=None, sources=sources, cache=cache).note == (
+        "odds: no markets referenced [offline]"
+    )
