@@ -249,7 +249,6 @@ class DevServer:
                 self.builds += 1
         self._state, self._unbuilt = report.state, set()
         self.last_report = report
-        gc.freeze()  # the site stays in memory: keep the collector from walking it on every rebuild
         ms, cpu_ms = (time.perf_counter() - started) * 1000, (time.thread_time() - cpu) * 1000
         new = [w for w in report.warnings if w not in self._said]
         self._said = set(report.warnings)
@@ -259,13 +258,19 @@ class DevServer:
         if first:
             self.log(f"built {report.pages:,} pages from {report.articles:,} articles in {ms / 1000:.2f} s; "
                      f"{report.snapshot_note}")
-            return
-        shown = ", ".join(sorted({self.paths.shown(p) for p in changed})[:3]) or "odds refreshed"
-        self.log(f"rebuilt in {ms:.0f} ms, {cpu_ms:.0f} ms CPU ({shown}): "
-                 f"{len(touched)} file{'s' if len(touched) != 1 else ''} changed")
-        if self.problems or touched:
-            css_only = not self.problems and all(t.endswith(".css") for t in touched)
-            self._publish("css" if css_only else "reload", ())
+        else:
+            shown = ", ".join(sorted({self.paths.shown(p) for p in changed})[:3]) or "odds refreshed"
+            self.log(f"rebuilt in {ms:.0f} ms, {cpu_ms:.0f} ms CPU ({shown}): "
+                     f"{len(touched)} file{'s' if len(touched) != 1 else ''} changed")
+            if refresh:
+                self.log(report.snapshot_note)
+            if self.problems or touched:
+                css_only = not self.problems and all(t.endswith(".css") for t in touched)
+                self._publish("css" if css_only else "reload", ())
+        # The site stays in memory between rebuilds: collect this build's garbage, then
+        # keep the collector from walking what survived on every later rebuild.
+        gc.collect()
+        gc.freeze()
 
     def _failed(self, problems: list[str], first: bool) -> None:
         self.log("build failed; the browser shows these until a save fixes them:")
