@@ -32,6 +32,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from http import HTTPStatus
@@ -237,6 +238,8 @@ class DevServer:
                            changed=None if full else set(self._unbuilt))
         except (ContentError, ConfigError, MarketnewsError) as exc:
             problems = [str(p) for p in exc.problems] if isinstance(exc, ContentError) else str(exc).splitlines()
+            if not isinstance(exc, (ContentError, ConfigError)):  # failed while rendering: the memo may be
+                self._state = replace(state, memo=None)  # half updated; the next build looks at every page
             self._failed(problems, first)
             return
         except Exception as exc:  # a bug, not the author's: say so, and start afresh next time
