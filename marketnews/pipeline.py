@@ -769,9 +769,10 @@ def build(
         memo = previous.memo if previous is not None else None
         for f in site_files(inp, paths.layouts, options.jobs, pages_before, existing, out, manifest, memo,
                             renderer_memo.append):
-            pages += f.path.endswith(".html")
-            if pages % 500 == 0:
-                progress("rendering pages", pages, 0)
+            if f.path.endswith(".html"):
+                pages += 1
+                if pages % 500 == 0:
+                    progress("rendering pages", pages, 0)
             written.add(f.path)
             yield f
         for f in assets.files:
