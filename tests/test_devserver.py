@@ -132,9 +132,9 @@ def test_a_broken_file_shows_the_error_and_the_next_good_save_recovers(
         assert status == 500 and kind.startswith("text/html")
         assert "Build failed" in page and "EventSource" in page  # it reloads itself when fixed
         assert "content/nato-deadline.md:3: date: expected an ISO 8601 date" in page
-        assert "content/older.md:3: malformed YAML" in page
+        assert "content/older.md:2: malformed YAML" in page
     assert get(server.url + "css/site.css")[0] == 200  # assets are still served
-    assert any("content/older.md:3" in line for line in server.logged)  # type: ignore[attr-defined]
+    assert any("content/older.md:2" in line for line in server.logged)  # type: ignore[attr-defined]
 
     site.write("content/nato-deadline.md", article("NATO deadline, fixed", markets=["nato-2027"], tags=["nato"]))
     site.write("content/older.md", article("An older story", date="2026-11-19T08:00:00Z", tags=["nato"]))
