@@ -40,7 +40,7 @@ from marketnews.pipeline import (
 )
 from marketnews.widgets import age_text
 
-COMMANDS = ("build", "check", "new", "snapshot")
+COMMANDS = ("build", "check", "new", "serve", "snapshot")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -88,6 +88,13 @@ def parser() -> argparse.ArgumentParser:
                    help="fail (writing nothing) when a page would show odds older than this, e.g. 6h")
     c = sub.add_parser("check", help="validate site.yaml and every article; write nothing")
     _common(c)
+    v = sub.add_parser("serve", help="build, serve on localhost, rebuild and reload the page on every save")
+    v.add_argument("--root", type=Path, default=Path("."), help="site folder holding site.yaml (default: .)")
+    v.add_argument("--content", type=Path, help="articles folder (default: <root>/content)")
+    v.add_argument("--snapshot", type=Path, metavar="FILE", help="take odds from this snapshot file; no network")
+    _odds_flags(v)
+    v.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    v.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default: 8000)")
     n = sub.add_parser("new", help="write a new draft article with its frontmatter filled in")
     n.add_argument("title")
     n.add_argument("--root", type=Path, default=Path("."))
@@ -173,16 +180,19 @@ def summary_line(report: BuildReport) -> str:
     return line
 
 
+def odds_source(args: argparse.Namespace, paths: SitePaths, client: httpx.Client | None) -> SnapshotSource:
+    """Where a build or the dev server gets its odds: --snapshot FILE, else live odds (or,
+    --offline, the cache and the example snapshot)."""
+    if args.snapshot:
+        return snapshot_from_file(args.snapshot)
+    return live_snapshot_source(paths, client, live_options(offline(args.offline)))
+
+
 def cmd_build(args: argparse.Namespace, console: Console) -> int:
     paths = site_paths(args)
     options = BuildOptions(drafts=args.drafts, future=args.future, strict=args.strict, max_stale_s=args.max_stale)
-    no_network = offline(args.offline)
-    with http_client(offline=no_network or bool(args.snapshot)) as client:
-        source: SnapshotSource = (
-            snapshot_from_file(args.snapshot) if args.snapshot
-            else live_snapshot_source(paths, client, live_options(no_network))
-        )
-        report = build(paths, options, now_utc(), source, console.progress)
+    with http_client(offline=offline(args.offline) or bool(args.snapshot)) as client:
+        report = build(paths, options, now_utc(), odds_source(args, paths, client), console.progress)
     console.problems(report.warnings)
     if not args.quiet:
         print(summary_line(report), file=sys.stdout)
@@ -231,6 +241,28 @@ def cmd_new(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace, console: Console) -> int:
+    from marketnews.devserver import DevServer, serve
+
+    paths = site_paths(args)
+
+    def log(message: str) -> None:
+        console.clear()
+        print(message, file=sys.stderr, flush=True)
+
+    # The client stays open while the server runs: refreshing the odds uses it again.
+    with http_client(offline=offline(args.offline) or bool(args.snapshot)) as client:
+        server = DevServer(paths, odds_source(args, paths, client), now_utc, host=args.host, port=args.port,
+                           log=log)
+        try:
+            serve(server, interactive=sys.stdin.isatty())
+        except KeyboardInterrupt:
+            log("stopped")
+        except OSError as exc:  # the port is taken, say
+            raise MarketnewsError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    return EXIT_OK
+
+
 def cmd_snapshot(args: argparse.Namespace, console: Console) -> int:
     paths = site_paths(args)
     gathered = gather(paths, BuildOptions(drafts=True, future=True), console.progress)
@@ -259,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         args_list.insert(0, "build")
     args = parser().parse_args(args_list)
     console = Console(sys.stderr, quiet=getattr(args, "quiet", False))
-    handlers = {"build": cmd_build, "check": cmd_check, "new": cmd_new, "snapshot": cmd_snapshot}
+    handlers = {"build": cmd_build, "check": cmd_check, "new": cmd_new, "serve": cmd_serve, "snapshot": cmd_snapshot}
     try:
         return handlers[args.command](args, console)
     except ContentError as exc:

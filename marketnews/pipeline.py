@@ -22,7 +22,7 @@ from typing import Any, cast
 import httpx
 
 from marketnews import __version__
-from marketnews.assets import fingerprint
+from marketnews.assets import Assets, fingerprint
 from marketnews.cache import BodyCache, PageRecord, body_key, load_body_cache, load_pages, save_body_cache, save_pages
 from marketnews.config import SiteConfig, load_config
 from marketnews.content import Article, RefUse, parse_article
@@ -32,7 +32,15 @@ from marketnews.markets.polymarket import PolymarketSettings
 from marketnews.markets.refs import MarketRef, RefError, parse_ref
 from marketnews.markup import MARKUP_VERSION, RenderedBody, render_body
 from marketnews.odds import Odds, OddsSources, assemble_odds, load_cache, save_cache
-from marketnews.site import ArticleView, OutputFile, SiteInput, SiteRenderer, article_url, page_file
+from marketnews.site import (
+    ArticleView,
+    OutputFile,
+    RenderMemo,
+    SiteInput,
+    SiteRenderer,
+    article_url,
+    page_file,
+)
 from marketnews.templating import make_environment
 from marketnews.widgets import age_text
 from marketnews.writer import WriteReport, existing_files, write_site
@@ -85,6 +93,7 @@ class BuildOptions:
     strict: bool = False
     jobs: int = int(os.environ.get("MARKETNEWS_JOBS", 0)) or max(1, min(4, os.cpu_count() or 1))
     max_stale_s: int | None = None  # fail the build when a quote is older than this
+    asset_hashes: bool = True  # pages name static files by content hash (the dev server turns this off)
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,7 @@ class Gathered:
     bodies: Mapping[str, RenderedBody]  # by Article.path
     problems: tuple[Problem, ...]  # warnings only; errors raise ContentError
     uses: Mapping[str, tuple[tuple[Article, RefUse], ...]]  # market key -> where it is used
+    sources: Mapping[Path, SourceFile] = field(default_factory=dict)  # every content file, in path order
 
     def published(self, options: BuildOptions, now: datetime) -> tuple[Article, ...]:
         return tuple(
@@ -116,6 +126,7 @@ class BuildReport:
     written: WriteReport | None = None
     timings: Mapping[str, float] = field(default_factory=dict)
     odds_requests: int = 0
+    state: BuildState | None = None  # for the next build in this process (see build's `previous`)
 
 
 # --- gather ----------------------------------------------------------------------------
@@ -144,16 +155,37 @@ def _pool(jobs: int, n: int) -> multiprocessing.pool.Pool | None:
     return multiprocessing.get_context("fork").Pool(jobs)
 
 
-ReadResult = tuple[Article | None, list[Problem], str, RenderedBody | None]
+@dataclass(frozen=True)
+class SourceFile:
+    """What reading one content file found; a later gather reuses it while the file is unchanged."""
+
+    stamp: tuple[int, int]  # (mtime_ns, size), taken before the file was read
+    article: Article | None  # None when the file has errors
+    body: RenderedBody | None
+    problems: tuple[Problem, ...]  # its own: frontmatter, body and market references
+    uses: tuple[tuple[str, RefUse], ...]  # (market key, place), frontmatter first, then inline
+    url: str = ""  # the article's URL under the permalink setting it was read with
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return (0, -1)
+    return (st.st_mtime_ns, st.st_size)
+
+
+ReadResult = tuple[tuple[int, int], Article | None, list[Problem], str, RenderedBody | None]
 
 
 def _read_one(shown: str, path: Path, tz: tzinfo, cache: BodyCache) -> ReadResult:
     """Validate one file and render its body unless the cache has it (then None)."""
+    stamp = _stamp(path)
     article, problems = parse_article(shown, path.read_bytes(), tz)
     if article is None:
-        return None, problems, "", None
+        return stamp, None, problems, "", None
     key = body_key(article.body)
-    return article, problems, key, None if key in cache.entries else render_body(article.body)
+    return stamp, article, problems, key, None if key in cache.entries else render_body(article.body)
 
 
 def _read_chunk(indices: range) -> list[ReadResult]:
@@ -161,32 +193,32 @@ def _read_chunk(indices: range) -> list[ReadResult]:
     return [_read_one(shown[i], files[i], tz, cache) for i in indices]
 
 
-def read_articles(
-    paths: SitePaths, files: Sequence[Path], tz: tzinfo, cache: BodyCache, jobs: int, progress: Progress
-) -> tuple[list[Article], dict[str, RenderedBody], list[Problem]]:
+def read_sources(
+    paths: SitePaths, files: Sequence[Path], config: SiteConfig, cache: BodyCache, jobs: int, progress: Progress
+) -> dict[Path, SourceFile]:
     """Parse and validate every file and render each body the cache lacks, in parallel when many."""
     shown = [paths.shown(f) for f in files]
-    _shared["read"] = (files, shown, tz, cache)
-    articles: list[Article] = []
-    bodies: dict[str, RenderedBody] = {}
-    problems: list[Problem] = []
+    _shared["read"] = (files, shown, config.tz, cache)
+    sources: dict[Path, SourceFile] = {}
     try:
         pool = _pool(jobs, len(files))
         chunks = _chunks(len(files), max(jobs, 1))
         results = pool.imap(_read_chunk, chunks) if pool else map(_read_chunk, chunks)
         done = 0
-        for chunk in results:
-            for article, found, key, body in chunk:
-                problems.extend(found)
-                if article is None:
-                    continue
-                articles.append(article)
-                if body is None:
-                    body = cache.get(key)
-                else:
-                    cache.put(key, body)
-                assert body is not None
-                bodies[article.path] = body
+        for indices, chunk in zip(chunks, results, strict=True):
+            for i, (stamp, article, found, key, body) in zip(indices, chunk, strict=True):
+                uses: list[tuple[str, RefUse]] = []
+                url = ""
+                if article is not None:
+                    url = article_url(config, article)
+                    if body is None:
+                        body = cache.get(key)
+                    else:
+                        cache.put(key, body)
+                    assert body is not None
+                    more, uses = _body_uses(article, body)
+                    found = found + more
+                sources[files[i]] = SourceFile(stamp, article, body, tuple(found), tuple(uses), url)
             done += len(chunk)
             progress("reading articles", done, len(files))
         if pool:
@@ -194,50 +226,109 @@ def read_articles(
             pool.join()
     finally:
         _shared.pop("read", None)
-    return articles, bodies, problems
+    return sources
 
 
-def _body_problems(article: Article, body: RenderedBody) -> list[Problem]:
+def _body_uses(article: Article, body: RenderedBody) -> tuple[list[Problem], list[tuple[str, RefUse]]]:
+    """The problems of an article's body, and every market it uses (frontmatter, then inline)."""
     problems: list[Problem] = []
+    uses = [(use.ref.key, use) for use in article.markets]
     for item in body.inline:
+        line = article.body_line + item.line
         try:
-            parse_ref(item.written)
+            ref = parse_ref(item.written)
         except RefError as exc:
-            problems.append(Problem(article.path, article.body_line + item.line, "market", str(exc)))
+            problems.append(Problem(article.path, line, "market", str(exc)))
+            continue
+        uses.append((ref.key, RefUse(ref, item.written, line)))
     for line in body.empty_market_blocks:
         problems.append(Problem(article.path, article.body_line + line, "market",
                                 "empty ```market block: expected one slug or URL a line", "warning"))
     for line in body.images_without_alt:
         problems.append(Problem(article.path, article.body_line + line, "image",
                                 "image has no alt text: write ![what it shows](path)", "warning"))
-    return problems
+    return problems, uses
+
+
+def _is_source(path: Path) -> bool:
+    return path.suffix == ".md" and not path.name.startswith(".") and path.is_file()
+
+
+def _changed_files(content: Path, known: Mapping[Path, SourceFile],
+                   changed: Collection[Path] | None) -> tuple[list[Path], list[Path]]:
+    """(every content file, the ones to read) given what the last gather read.
+
+    With `changed` (paths the caller saw change: files, or folders created, moved or
+    deleted), only those are looked at; without it, every file's (mtime, size) is.
+    """
+    if changed is not None:
+        inside = []
+        for c in changed:
+            try:
+                rel = c.relative_to(content)
+            except ValueError:
+                try:
+                    rel = c.resolve().relative_to(content.resolve())
+                except (OSError, ValueError):
+                    continue  # not under the content folder
+            inside.append(content / rel)
+        if not any(c.is_dir() for c in inside):
+            gone = {c for c in inside if not _is_source(c)}
+            # A path gone that we never read may have been a folder of articles (deleted or moved away).
+            prefixes = tuple(str(c) + os.sep for c in gone if c not in known)
+            files = [f for f in known if f not in gone and not (prefixes and str(f).startswith(prefixes))] \
+                if gone else list(known)
+            added = [c for c in inside if c not in gone and c not in known]
+            if added:
+                files = sorted(files + added)
+            return files, [c for c in inside if c not in gone]
+    files = content_files(content)
+    return files, [f for f in files if f not in known or known[f].stamp != _stamp(f)]
 
 
 def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_progress,
-           cache: BodyCache | None = None) -> Gathered:
-    """Read and validate site.yaml and every article; raise ContentError with every problem."""
+           cache: BodyCache | None = None, previous: Gathered | None = None,
+           changed: Collection[Path] | None = None) -> Gathered:
+    """Read and validate site.yaml and every article; raise ContentError with every problem.
+
+    Given the `previous` result, only content files that changed since are read again:
+    the paths in `changed` when given, else those whose modification time or size did.
+    """
     config, config_warnings = load_config(paths.config_file, paths.shown(paths.config_file))
     problems: list[Problem] = list(config_warnings)
     if not paths.content.is_dir():
         raise MarketnewsError(f"{paths.shown(paths.content)}: content folder not found")
-    files = content_files(paths.content)
-    articles, bodies, found = read_articles(
-        paths, files, config.tz, cache if cache is not None else BodyCache(), options.jobs, progress)
-    problems.extend(found)
+    known: Mapping[Path, SourceFile] = {}
+    if previous is not None and (previous.config.timezone, previous.config.permalink) == (
+            config.timezone, config.permalink):  # what bare dates and URLs depend on
+        known = previous.sources
+    files, to_read = _changed_files(paths.content.resolve(), known, changed if known else None)
+    fresh = read_sources(paths, to_read, config, cache if cache is not None else BodyCache(), options.jobs,
+                         progress)
+    if previous is not None and known and len(files) == len(known) and all(f in known for f in fresh):
+        patched = _patched(previous, config, config_warnings, paths.shown(paths.config_file), known, fresh)
+        if patched is not None:
+            problems = list(patched.problems)
+            if options.strict:
+                problems = [Problem(p.path, p.line, p.field, p.message, "error") for p in problems]
+            if any(p.severity == "error" for p in problems):
+                raise ContentError(problems)
+            return patched
+    sources = {f: fresh.get(f) or known[f] for f in files}
+    articles: list[Article] = []
+    bodies: dict[str, RenderedBody] = {}
     uses: dict[str, list[tuple[Article, RefUse]]] = {}
     by_url: dict[str, Article] = {}
-    for a in articles:
-        body = bodies[a.path]
-        problems.extend(_body_problems(a, body))
-        for use in a.markets:
-            uses.setdefault(use.ref.key, []).append((a, use))
-        for item in body.inline:
-            try:
-                ref = parse_ref(item.written)
-            except RefError:
-                continue
-            uses.setdefault(ref.key, []).append((a, RefUse(ref, item.written, a.body_line + item.line)))
-        url = article_url(config, a)
+    for src in sources.values():
+        problems.extend(src.problems)
+        a = src.article
+        if a is None or src.body is None:
+            continue
+        articles.append(a)
+        bodies[a.path] = src.body
+        for key, use in src.uses:
+            uses.setdefault(key, []).append((a, use))
+        url = src.url
         if url in by_url:
             other = by_url[url]
             problems.append(Problem(a.path, 1, "slug",
@@ -253,6 +344,40 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
         config=config, articles=tuple(articles), bodies=bodies,
         problems=tuple(sorted(problems)),
         uses={k: tuple(v) for k, v in sorted(uses.items())},
+        sources=sources,
+    )
+
+
+def _patched(previous: Gathered, config: SiteConfig, config_warnings: Sequence[Problem], config_path: str,
+             known: Mapping[Path, SourceFile], fresh: Mapping[Path, SourceFile]) -> Gathered | None:
+    """`previous` with the `fresh` files put in, when none of them changed where its article
+    sorts or what it uses (same URL, date and markets, no errors before or now): what the
+    full merge in `gather` would give, without going over every article again."""
+    swaps: dict[int, Article] = {}
+    for f, new in fresh.items():
+        old = known[f]
+        if old.article is None or new.article is None or new.body is None or old.url != new.url \
+                or old.article.date != new.article.date or [k for k, _ in old.uses] != [k for k, _ in new.uses]:
+            return None
+        swaps[id(old.article)] = new.article
+    shown = {src.article.path for src in fresh.values() if src.article is not None}
+    problems = list(config_warnings) + [
+        p for p in previous.problems if p.path not in shown and p.path != config_path
+    ] + [p for src in fresh.values() for p in src.problems]
+    bodies = dict(previous.bodies)
+    uses = dict(previous.uses)
+    for f, src in fresh.items():
+        assert src.article is not None and src.body is not None
+        old_article = known[f].article
+        bodies[src.article.path] = src.body
+        for key in dict.fromkeys(k for k, _ in src.uses):
+            places = iter([use for k, use in src.uses if k == key])
+            uses[key] = tuple((src.article, next(places)) if a is old_article else (a, use) for a, use in uses[key])
+    sources = dict(known)
+    sources.update(fresh)
+    return replace(
+        previous, config=config, articles=tuple(swaps.get(id(a), a) for a in previous.articles), bodies=bodies,
+        problems=tuple(sorted(problems)), uses=uses, sources=sources,
     )
 
 
@@ -379,7 +504,7 @@ def restrict(snapshot: Snapshot, keys: Sequence[str]) -> Snapshot:
 
 
 def _renderer() -> SiteRenderer:
-    renderer = _shared.get("renderer")
+    renderer = _shared.get("renderer")  # the parent's (inherited through fork, or this process's)
     if renderer is None:
         inp, layouts = _shared["render"]
         renderer = _shared["renderer"] = SiteRenderer(inp, make_environment(layouts, inp.config.tz), layouts)
@@ -404,19 +529,27 @@ def site_files(
     existing: Collection[str] | None = None,
     out: Path | None = None,
     manifest: dict[str, PageRecord] | None = None,
+    memo: RenderMemo | None = None,
+    used_memo: Callable[[RenderMemo], None] | None = None,
 ) -> Iterator[OutputFile]:
     """Every file of the site. Article pages whose fingerprint, and size on disk, match
     `previous` are kept (yielded with data None); the others are rendered, spread over
-    worker processes when there are many. `manifest` receives this build's records."""
+    worker processes when there are many. `manifest` receives this build's records.
+    `memo` is a previous build's `SiteRenderer.memo`, reused when it fits this input;
+    `used_memo` is told this build's."""
     reuse = ManifestReuse(previous or {}, set(existing or ()), out, manifest if manifest is not None else {})
-    renderer = SiteRenderer(inp, make_environment(layouts, inp.config.tz), layouts, reuse)
+    env = memo.env if memo is not None and memo.fits(inp) and memo.env is not None else None
+    renderer = SiteRenderer(inp, env or make_environment(layouts, inp.config.tz), layouts, reuse, memo)
+    renderer.memo.env = renderer.env
+    if used_memo is not None:
+        used_memo(renderer.memo)
     items: dict[int, str] = {}
     todo: list[int] = []
     prints: list[str] = []
     for i, article in enumerate(inp.articles):
         fp = renderer.article_fingerprint(article) if inp.fingerprint else ""
         prints.append(fp)
-        path = page_file(article_url(inp.config, article))
+        path = page_file(renderer.listed_view(article).url)
         if fp and reuse.keep(path, fp):
             items[i] = reuse.previous[path][2]
             yield OutputFile(path, None)
@@ -424,6 +557,7 @@ def site_files(
             todo.append(i)
 
     _shared["render"] = (inp, layouts)  # before the fork: the workers inherit it
+    _shared["renderer"] = renderer
     pool = _pool(jobs, len(todo))
     try:
         chunks = [todo[c.start : c.stop] for c in _chunks(len(todo), max(jobs, 1))]
@@ -449,6 +583,35 @@ def site_files(
         renderer.seed_item(view, items[i])
         listed.append(view)
     yield from renderer.other_pages(listed)
+    renderer.memo.published, renderer.memo.listed = inp.articles, listed
+
+
+def changed_site_files(
+    inp: SiteInput, layouts: Path, memo: RenderMemo, reuse: ManifestReuse
+) -> list[OutputFile] | None:
+    """The files that changed since the build `memo` comes from, when only the content
+    of some articles did (nothing added, removed, moved, re-tagged...; see
+    `SiteRenderer.only_showing`): their pages and the files that showed them. None when
+    the change is bigger; then `site_files` must look at everything."""
+    if not memo.fits(inp) or memo.env is None:
+        return None
+    renderer = SiteRenderer(inp, memo.env, layouts, reuse, memo)
+    changed = renderer.only_showing(inp.articles)
+    if changed is None or memo.listed is None:
+        return None
+    listed = list(memo.listed)
+    files: list[OutputFile] = []
+    for i, article in changed:
+        listed[i] = renderer.listed_view(article)
+        fp = renderer.article_fingerprint(article)
+        path = page_file(listed[i].url)
+        if not reuse.keep(path, fp):
+            page, view = renderer.article_page(article)
+            reuse.record(path, fp, len(page.data or b""), str(renderer.article_item(view)))
+            files.append(page)
+    files += [f for f in renderer.other_pages(listed) if f.data is not None]
+    memo.published, memo.listed = inp.articles, listed
+    return files
 
 
 @dataclass
@@ -456,7 +619,7 @@ class ManifestReuse:
     """Page reuse backed by the last build's manifest and the files in the output folder."""
 
     previous: Mapping[str, PageRecord]
-    existing: set[str]
+    existing: Collection[str]
     out: Path | None
     manifest: dict[str, PageRecord]
 
@@ -477,10 +640,12 @@ class ManifestReuse:
 
 
 def site_fingerprint(paths: SitePaths, config: SiteConfig, options: BuildOptions) -> str:
-    """Digest of the inputs every page shares: layouts, static files, settings, options, version."""
+    """Digest of the inputs every page shares: layouts, static files (when pages name them
+    by content hash), settings, options, version."""
     h = hashlib.blake2b(digest_size=16)
-    h.update(f"{__version__}|{MARKUP_VERSION}|{config!r}|{options.drafts}|{options.future}".encode())
-    for folder in (paths.layouts, paths.static):
+    h.update(f"{__version__}|{MARKUP_VERSION}|{config!r}|{options.drafts}|{options.future}|"
+             f"{options.asset_hashes}".encode())
+    for folder in (paths.layouts, paths.static) if options.asset_hashes else (paths.layouts,):
         if folder.is_dir():
             for f in sorted(p for p in folder.rglob("*") if p.is_file()):
                 h.update(f.relative_to(folder).as_posix().encode() + b"\x00" + f.read_bytes() + b"\x00")
@@ -498,22 +663,61 @@ def static_files(static: Path) -> Iterator[OutputFile]:
         yield OutputFile(path.relative_to(static).as_posix(), path.read_bytes())
 
 
+@dataclass(frozen=True)
+class BuildState:
+    """What a build leaves for the next one in the same process (the dev server's rebuilds).
+
+    With it a rebuild reads only the content files that changed, reuses the snapshot,
+    and renders only the pages whose inputs changed, knowing the output folder from the
+    last build instead of reading it again. Nothing of it is written to the cache
+    folder but the body cache after the first build.
+    """
+
+    bodies: BodyCache
+    gathered: Gathered | None = None
+    manifest: Mapping[str, PageRecord] = field(default_factory=dict)
+    existing: frozenset[str] | None = None  # the output folder's files; None: look
+    memo: RenderMemo | None = None
+    snapshot: tuple[Snapshot, Snapshot] | None = None  # (as the source gave it, restricted to the site's refs)
+    fingerprint: str = ""
+    assets: Assets | None = None
+    pages: int = 0
+
+
+def _unchanged_site(paths: SitePaths, changed: Collection[Path] | None) -> bool:
+    """Whether none of `changed` is a layout, a static file or site.yaml."""
+    if changed is None:
+        return False
+    shared = [paths.layouts, paths.static, paths.config_file]
+    return not any(c == s or s in c.parents for c in changed for s in shared)
+
+
 def build(
     paths: SitePaths,
     options: BuildOptions,
     now: datetime,
     snapshot_source: SnapshotSource,
     progress: Progress = _no_progress,
-    write: Callable[[Iterator[OutputFile], Path, Collection[str]], WriteReport] = write_site,
+    write: Callable[..., WriteReport] = write_site,
+    previous: BuildState | None = None,
+    changed: Collection[Path] | None = None,
 ) -> BuildReport:
+    """Build the site into paths.out. Given `previous` (a BuildState from the last build
+    in this process) and the paths that `changed` since, do only the work they need; the
+    report's `state` is then the state for the next build."""
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    cache = load_body_cache(paths.cache)
-    gathered = gather(paths, options, progress, cache)
+    cache = previous.bodies if previous is not None else load_body_cache(paths.cache)
+    gathered = gather(paths, options, progress, cache, previous.gathered if previous else None, changed)
     timings["gather"] = time.perf_counter() - started
     published = gathered.published(options, now)
     odds = snapshot_source(gathered, now)
-    snapshot, note = restrict(odds.snapshot, list(gathered.uses)), odds.note
+    base, note = odds.snapshot, odds.note
+    if previous is not None and previous.snapshot is not None and previous.snapshot[0] is base \
+            and previous.gathered is not None and previous.gathered.uses.keys() == gathered.uses.keys():
+        snapshot = previous.snapshot[1]  # the same object, so the renderer's memo still fits
+    else:
+        snapshot = restrict(base, list(gathered.uses))
     unknown = unknown_ref_problems(gathered, odds, published)
     said = {(p.path, p.line) for p in unknown}
     warnings = list(gathered.problems) + unknown + [
@@ -525,35 +729,84 @@ def build(
         check_max_stale(gathered, snapshot, published, now, options.max_stale_s)
     timings["snapshot"] = time.perf_counter() - started - timings["gather"]
 
-    assets = fingerprint(static_files(paths.static))
+    same_site = previous is not None and previous.gathered is not None and previous.fingerprint != "" \
+        and previous.assets is not None and previous.gathered.config == gathered.config \
+        and _unchanged_site(paths, changed)
+    if same_site and previous is not None and previous.assets is not None:
+        fingerprint_, assets = previous.fingerprint, previous.assets
+    else:
+        statics = static_files(paths.static)
+        assets = fingerprint(statics) if options.asset_hashes else Assets(files=tuple(statics))
+        fingerprint_ = site_fingerprint(paths, gathered.config, options)
     inp = SiteInput(config=gathered.config, articles=published, bodies=gathered.bodies, snapshot=snapshot,
-                    now=now, fingerprint=site_fingerprint(paths, gathered.config, options), assets=assets)
-    existing = existing_files(paths.out.resolve())
-    previous = load_pages(paths.cache, paths.out)
-    manifest: dict[str, PageRecord] = {}
+                    now=now, fingerprint=fingerprint_, assets=assets)
+    out = paths.out.resolve()
+    # A static file edited (none added or removed) leaves the pages as they were unless they
+    # name static files by content hash, which the site fingerprint, and so the memo, covers.
+    same_static = previous is not None and previous.assets is not None \
+        and [f.path for f in previous.assets.files] == [f.path for f in assets.files]
+    if previous is not None and previous.existing is not None and previous.memo is not None and same_static:
+        manifest = dict(previous.manifest)
+        reuse = ManifestReuse(previous.manifest, previous.existing, out, manifest)
+        changed_files = changed_site_files(inp, paths.layouts, previous.memo, reuse)
+        if changed_files is not None:  # only some articles' content changed: write just what shows them
+            if not same_site:
+                changed_files += assets.files
+            report = write(iter(changed_files), paths.out, previous.existing, partial=True)
+            state = replace(previous, gathered=gathered, manifest=manifest, snapshot=(base, snapshot))
+            return _report(state, report, published, warnings, snapshot, note, now, started, timings, odds.requests)
+
+    existing = previous.existing if previous is not None and previous.existing is not None \
+        else existing_files(out)
+    pages_before = previous.manifest if previous is not None else load_pages(paths.cache, paths.out)
+    manifest = {}
+    written: set[str] = set()
+    renderer_memo: list[RenderMemo] = []
     pages = 0
 
     def files() -> Iterator[OutputFile]:
         nonlocal pages
-        for f in site_files(inp, paths.layouts, options.jobs, previous, existing, paths.out.resolve(), manifest):
-            pages += f.path.endswith(".html")
-            if pages % 500 == 0:
-                progress("rendering pages", pages, 0)
+        memo = previous.memo if previous is not None else None
+        for f in site_files(inp, paths.layouts, options.jobs, pages_before, existing, out, manifest, memo,
+                            renderer_memo.append):
+            if f.path.endswith(".html"):
+                pages += 1
+                if pages % 500 == 0:
+                    progress("rendering pages", pages, 0)
+            written.add(f.path)
             yield f
-        yield from assets.files
+        for f in assets.files:
+            written.add(f.path)
+            yield f
 
     report = write(files(), paths.out, existing)
-    save_pages(paths.cache, paths.out, manifest)
-    save_body_cache(paths.cache, cache)
-    save_cache(paths.cache, snapshot, gathered.uses, odds.anchors_missing, odds.cached, paths.out / "snapshot.json")
+    if previous is None:
+        save_pages(paths.cache, paths.out, manifest)
+    if previous is None or previous.gathered is None:
+        save_body_cache(paths.cache, cache)
+    if previous is None or previous.snapshot is None or previous.snapshot[0] is not base:  # odds new to the cache
+        save_cache(paths.cache, snapshot, gathered.uses, odds.anchors_missing, odds.cached, paths.out / "snapshot.json")
+    state = BuildState(
+        bodies=cache, gathered=gathered, manifest=manifest, existing=frozenset(written),
+        memo=renderer_memo[0] if renderer_memo else None, snapshot=(base, snapshot), fingerprint=fingerprint_,
+        assets=assets, pages=pages,
+    )
+    return _report(state, report, published, warnings, snapshot, note, now, started, timings, odds.requests)
+
+
+def _report(state: BuildState, written: WriteReport, published: Sequence[Article], warnings: list[Problem],
+            snapshot: Snapshot, note: str, now: datetime, started: float, timings: dict[str, float],
+            requests: int) -> BuildReport:
     timings["render+write"] = time.perf_counter() - started - timings["gather"] - timings["snapshot"]
+    assert state.gathered is not None
+    stale_after = state.gathered.config.stale_after_s
     stale_ages = [
         int((now - q.as_of).total_seconds()) for q in snapshot.quotes.values()
-        if (now - q.as_of).total_seconds() > gathered.config.stale_after_s
+        if (now - q.as_of).total_seconds() > stale_after
     ]
     return BuildReport(
-        pages=pages, articles=len(published), warnings=tuple(sorted(warnings)),
+        pages=state.pages, articles=len(published), warnings=tuple(sorted(warnings)),
         seconds=time.perf_counter() - started, snapshot_note=note, stale=len(stale_ages),
-        oldest_stale_s=max(stale_ages, default=0), written=report, timings=timings,
-        odds_requests=odds.requests,
+        oldest_stale_s=max(stale_ages, default=0), written=written, timings=timings, state=state,
+        odds_requests=requests,
     )

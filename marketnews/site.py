@@ -7,13 +7,17 @@ files (and their fingerprinted copies, see `assets`) are the pipeline's to add.
 
 Only `/markets/` and `/snapshot.json` carry the snapshot's time, so an hourly rebuild
 leaves a page byte-identical unless something a reader sees on it changed.
+
+Between builds in one process (the dev server), a `RenderMemo` carries widget views,
+list items, fingerprints and the Jinja environment over, and records which pages show
+each article, so that an edit which moves nothing re-renders only those (`only_showing`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,7 +36,15 @@ from marketnews.markets.refs import MarketRef, RefError, parse_ref
 from marketnews.markup import RenderedBody, fill_placeholders
 from marketnews.output import OutputFile as OutputFile  # re-exported: OutputFile lived here first
 from marketnews.seo import FeedLink, PageMeta, absolute_url, card_image, iso, news_article, script_json
-from marketnews.sitemaps import MAX_URLS, NEWS_WINDOW, NewsEntry, SitemapEntry, news_sitemap, sitemap_files
+from marketnews.sitemaps import (
+    MAX_URLS,
+    NEWS_SITEMAP,
+    NEWS_WINDOW,
+    NewsEntry,
+    SitemapEntry,
+    news_sitemap,
+    sitemap_files,
+)
 from marketnews.templating import render
 from marketnews.widgets import WidgetView, widget_view
 
@@ -97,6 +109,52 @@ class SiteInput:
     # Digest of everything besides the article and its widgets that an article page is
     # made from (layouts, static files, settings, options); "" turns page reuse off.
     fingerprint: str = ""
+
+
+Seen = tuple[str, str]  # an article's (path, source_hash): what its content is known by
+
+
+def seen(article: Article) -> Seen:
+    return (article.path, article.source_hash)
+
+
+@dataclass
+class RenderMemo:
+    """What one build's renderer hands to the next build's in the same process.
+
+    Everything in it depends only on the site fingerprint, the snapshot and the clock,
+    plus (for the per-article entries) the article's own source, so it is valid while
+    those three stay the same (`fits`); the dev server keeps one between rebuilds.
+    """
+
+    fingerprint: str
+    snapshot: Snapshot
+    now: datetime
+    env: jinja2.Environment | None = None
+    views: dict[tuple[str, str, float | None], WidgetView] = field(default_factory=dict)
+    widget_html: dict[tuple[str, str, str, str], str] = field(default_factory=dict)
+    digests: dict[tuple[str, str], str] = field(default_factory=dict)
+    items: dict[Seen, Markup] = field(default_factory=dict)
+    views_of: dict[Seen, ArticleView] = field(default_factory=dict)
+    prints: dict[Seen, str] = field(default_factory=dict)
+    shapes: dict[Seen, tuple[Any, ...]] = field(default_factory=dict)
+    refs: dict[Seen, list[MarketRef | None]] = field(default_factory=dict)
+    market_uses: dict[Seen, tuple[tuple[str, RefUse], ...]] = field(default_factory=dict)
+    # The articles the last build published, for each article path the files (other than
+    # its page) that showed it, the list views, and topics and markets as positions in
+    # that list: what an edit that moves nothing needs (see `only_showing`).
+    published: Sequence[Article] | None = None
+    showing: dict[str, set[str]] = field(default_factory=dict)
+    listed: list[ArticleView] | None = None
+    tag_index: dict[str, tuple[str, list[int]]] | None = None
+    market_index: list[tuple[str, RefUse, list[int]]] | None = None
+
+    @classmethod
+    def for_input(cls, inp: SiteInput) -> RenderMemo:
+        return cls(inp.fingerprint, inp.snapshot, inp.now)
+
+    def fits(self, inp: SiteInput) -> bool:
+        return self.fingerprint == inp.fingerprint and self.snapshot is inp.snapshot and self.now == inp.now
 
 
 def article_url(config: SiteConfig, article: Article) -> str:
@@ -164,16 +222,19 @@ class PageReuse(Protocol):
 
 
 class SiteRenderer:
-    """Renders one site; holds the per-build widget cache. Create one per build."""
+    """Renders one site; holds the widget cache (in `memo`). Create one per build."""
 
-    def __init__(self, inp: SiteInput, env: jinja2.Environment, layouts: Path, reuse: PageReuse | None = None):
+    def __init__(self, inp: SiteInput, env: jinja2.Environment, layouts: Path, reuse: PageReuse | None = None,
+                 memo: RenderMemo | None = None):
         self.inp, self.env, self.layouts, self.reuse = inp, env, layouts, reuse
-        self._fingerprints: dict[str, str] = {}
         self.config = inp.config
-        self._views: dict[tuple[str, str, float | None], WidgetView] = {}
-        self._widget_html: dict[tuple[str, str, str, str], str] = {}
-        self._items: dict[str, Markup] = {}
-        self._digests: dict[tuple[str, str], str] = {}
+        self.memo = memo if memo is not None and memo.fits(inp) else RenderMemo.for_input(inp)
+        self._views = self.memo.views
+        self._widget_html = self.memo.widget_html
+        self._items = self.memo.items
+        self._digests = self.memo.digests
+        self.only: set[str] | None = None  # produce only these files (see `only_showing`)
+        self._tags: tuple[Sequence[ArticleView], dict[str, tuple[str, list[ArticleView]]]] | None = None
         self.env.globals.update(site=self.config, asset_url=inp.assets.url, **dict(inp.extra_globals))
         self.env.globals["article_item"] = self.article_item
         self.env.globals["image_size"] = self.image_size
@@ -221,9 +282,10 @@ class SiteRenderer:
         return digest
 
     def article_fingerprint(self, article: Article) -> str:
-        fp = self._fingerprints.get(article.path)
+        fp = self.memo.prints.get(seen(article))
         if fp is None:
-            fp = self._fingerprints[article.path] = self._article_fingerprint(article)
+            fp = self.memo.prints[seen(article)] = self._article_fingerprint(article)
+            self.memo.shapes[seen(article)] = self._shape(article)
         return fp
 
     def list_fingerprint(self, *parts: object, articles: Sequence[ArticleView] = ()) -> str:
@@ -245,7 +307,8 @@ class SiteRenderer:
         body = self.inp.bodies.get(article.path)
         uses = [(u.written, u.ref) for u in article.markets]
         if body is not None:
-            uses += [(i.written, r) for i, r in zip(body.inline, inline_refs(body), strict=True) if r is not None]
+            uses += [(i.written, r) for i, r in zip(body.inline, self.inline_refs(article), strict=True)
+                     if r is not None]
         for written, ref in uses:
             quote = self.inp.snapshot.get(ref.key)
             price = quote.price_at(article.date) if quote is not None else None
@@ -260,7 +323,7 @@ class SiteRenderer:
         body = self.inp.bodies.get(article.path)
         if body is None:
             return view
-        refs = inline_refs(body)
+        refs = self.inline_refs(article)
 
         def fill(i: int) -> str:
             ref = refs[i] if i < len(refs) else None
@@ -277,9 +340,62 @@ class SiteRenderer:
         context.setdefault("widget", self.widget_html)
         return render(self.env, name, self.layouts, **context)
 
-    def _page(self, name: str, url: str, meta: PageMeta, fingerprint: str = "", **context: Any) -> OutputFile:
+    def inline_refs(self, article: Article) -> list[MarketRef | None]:
+        refs = self.memo.refs.get(seen(article))
+        if refs is None:
+            body = self.inp.bodies.get(article.path)
+            refs = self.memo.refs[seen(article)] = inline_refs(body) if body is not None else []
+        return refs
+
+    # --- what an edit touches ------------------------------------------------------------
+
+    def _shape(self, article: Article) -> tuple[Any, ...]:
+        """Everything about an article that decides which pages list it and where, and that
+        files show of it outside its list item and feed entry: URL, dates, draft, topics,
+        markets. Two versions of an article with the same shape are listed alike."""
+        body = self.inp.bodies.get(article.path)
+        inline = tuple((i.written, r.key if r else None)
+                       for i, r in zip(body.inline, self.inline_refs(article), strict=True)) if body else ()
+        return (article.path, article_url(self.config, article), article.date, article.updated, article.draft,
+                article.date > self.inp.now, article.tags, tuple((u.written, u.ref.key) for u in article.markets),
+                inline)
+
+    def only_showing(self, articles: Sequence[Article]) -> list[tuple[int, Article]] | None:
+        """When `articles` differ from the last build's published ones (`memo`) only in the
+        content of some, none added, removed or moved (same `_shape`): those, with their
+        positions, after restricting this renderer to the files that showed them. Else
+        None: every page must be looked at."""
+        before = self.memo.published
+        if before is None or len(before) != len(articles) or self.memo.listed is None:
+            return None
+        changed: list[tuple[int, Article]] = []
+        for i, (old, new) in enumerate(zip(before, articles, strict=True)):
+            if old is not new:
+                self.article_fingerprint(new)  # records its shape
+                if self.memo.shapes.get(seen(old)) != self.memo.shapes[seen(new)]:
+                    return None
+                changed.append((i, new))
+        self.only = set().union(*(self.memo.showing.get(a.path, set()) for _, a in changed))
+        return changed
+
+    def _wanted(self, path: str) -> bool:
+        return self.only is None or path in self.only
+
+    def _shows(self, path: str, views: Iterable[ArticleView]) -> None:
+        """Note that the file at `path` shows these articles (more than their URL and dates)."""
+        if self.only is None:
+            showing = self.memo.showing
+            for v in views:
+                pages = showing.get(v.article.path)
+                if pages is None:
+                    pages = showing[v.article.path] = set()
+                pages.add(path)
+
+    def _page(self, name: str, url: str, meta: PageMeta, fingerprint: str = "",
+              shows: Iterable[ArticleView] = (), **context: Any) -> OutputFile:
         """Render a page, or keep last build's when its fingerprint is unchanged."""
         path = page_file(url)
+        self._shows(path, shows)
         reuse = self.reuse if fingerprint and self.inp.fingerprint else None
         if reuse is not None and reuse.keep(path, fingerprint):
             return OutputFile(path, None)
@@ -321,10 +437,16 @@ class SiteRenderer:
         """An article's page, and its view without the body for the list pages."""
         view = self.article_view(article)
         page = self._page("article.html", view.url, self.article_meta(view), a=view)
-        return page, replace(view, body_html="")
+        return page, self.listed_view(article)
 
     def listed_view(self, article: Article) -> ArticleView:
         """An article as list pages need it: widgets and links, no body."""
+        view = self.memo.views_of.get(seen(article))
+        if view is None:
+            view = self.memo.views_of[seen(article)] = self._listed_view(article)
+        return view
+
+    def _listed_view(self, article: Article) -> ArticleView:
         body = self.inp.bodies.get(article.path)
         return ArticleView(
             article=article, url=article_url(self.config, article), title=article.title,
@@ -338,13 +460,13 @@ class SiteRenderer:
 
     def seed_item(self, view: ArticleView, html: str) -> None:
         """Adopt a list item rendered elsewhere (by a worker process)."""
-        self._items[view.url] = Markup(html)
+        self._items[seen(view.article)] = Markup(html)
 
     def article_item(self, view: ArticleView) -> Markup:
         """An article as list pages show it, rendered once however many lists it is on."""
-        html = self._items.get(view.url)
+        html = self._items.get(seen(view.article))
         if html is None:
-            html = self._items[view.url] = Markup(self._render("partials/article_item.html", a=view))
+            html = self._items[seen(view.article)] = Markup(self._render("partials/article_item.html", a=view))
         return html
 
     def files(self) -> Iterator[OutputFile]:
@@ -362,14 +484,22 @@ class SiteRenderer:
         yield from self.tag_pages(listed)
         market_pages = self.market_pages(listed)
         for page in market_pages:
+            if not self._wanted(page_file(page.url)):
+                continue
             w = page.widget
             meta = self.meta(w.question, page.url, f"{w.question}: {w.summary}. Our stories on this market.")
             fp = self.list_fingerprint("market", page.url, self.market_digest(w.written, page.ref),
                                        articles=page.articles)
-            yield self._page("market.html", page.url, meta, fp, market=page)
-        ranked = sorted(market_pages, key=lambda m: (m.widget.state == "unavailable", m.widget.question.lower()))
-        meta = self.meta("Markets", "/markets/", "Every prediction market our stories cover, with its current odds.")
-        yield self._page("markets.html", "/markets/", meta, markets=ranked, snapshot=self.inp.snapshot)
+            yield self._page("market.html", page.url, meta, fp, page.articles, market=page)
+        if self._wanted("markets/index.html"):
+            ranked = sorted(market_pages, key=lambda m: (m.widget.state == "unavailable", m.widget.question.lower()))
+            meta = self.meta("Markets", "/markets/",
+                             "Every prediction market our stories cover, with its current odds.")
+            yield self._page("markets.html", "/markets/", meta, "", listed, markets=ranked, snapshot=self.inp.snapshot)
+        if self.only is not None:  # the rest shows no article beyond what its shape says
+            yield from self.feeds(listed)
+            yield from self.sitemaps(listed, market_pages)
+            return
         yield self._page("404.html", "/404.html", self.meta("Page not found", "", noindex=True))
         yield from self.feeds(listed)
         yield from self.sitemaps(listed, market_pages)
@@ -379,18 +509,26 @@ class SiteRenderer:
     def index_pages(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
         cfg = self.config
         for pager in paginate(listed, cfg.per_page, "/"):
+            if not self._wanted(page_file(pager.url)):
+                continue
             title = cfg.title if pager.number == 1 else f"{cfg.title}, page {pager.number}"
             fp = self.list_fingerprint("index", pager.number, pager.count, articles=pager.items)
-            yield self._page("index.html", pager.url, self.meta(title, pager.url), fp, pager=pager)
+            yield self._page("index.html", pager.url, self.meta(title, pager.url), fp, pager.items, pager=pager)
 
-    @staticmethod
-    def tags_of(listed: Sequence[ArticleView]) -> dict[str, tuple[str, list[ArticleView]]]:
+    def tags_of(self, listed: Sequence[ArticleView]) -> dict[str, tuple[str, list[ArticleView]]]:
         """Tag URL -> (display name, its articles newest first)."""
-        tags: dict[str, tuple[str, list[ArticleView]]] = {}
-        for v in listed:
-            for t in v.tags:
-                tags.setdefault(t.url, (t.name, []))[1].append(v)
-        return dict(sorted(tags.items()))
+        if self._tags is not None and self._tags[0] is listed:  # several stages ask for the same
+            return self._tags[1]
+        index = self.memo.tag_index
+        if self.only is None or index is None:  # else the groups are as they were (only_showing)
+            groups: dict[str, tuple[str, list[int]]] = {}
+            for i, v in enumerate(listed):
+                for t in v.tags:
+                    groups.setdefault(t.url, (t.name, []))[1].append(i)
+            index = self.memo.tag_index = dict(sorted(groups.items()))
+        found = {url: (name, [listed[i] for i in at]) for url, (name, at) in index.items()}
+        self._tags = (listed, found)
+        return found
 
     def tag_pages(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
         tags = self.tags_of(listed)
@@ -398,32 +536,46 @@ class SiteRenderer:
             feed = FeedLink(f"{self.config.title}: {name}", feed_url(url))
             description = f"Stories about {name}, with the odds of the markets they cover."
             for pager in paginate(items, self.config.per_page, url):
+                if not self._wanted(page_file(pager.url)):
+                    continue
                 title = name if pager.number == 1 else f"{name}, page {pager.number}"
                 meta = self.meta(title, pager.url, description, feeds=(feed,))
                 fp = self.list_fingerprint("tag", name, pager.number, pager.count, articles=pager.items)
-                yield self._page("tag.html", pager.url, meta, fp, tag=name, pager=pager, feed_url=feed.url)
-        index = sorted(((name, url, len(items)) for url, (name, items) in tags.items()), key=lambda x: x[0].lower())
-        yield self._page("tags.html", "/tags/", self.meta("Topics", "/tags/"), tags=index)
+                yield self._page("tag.html", pager.url, meta, fp, pager.items, tag=name, pager=pager,
+                                 feed_url=feed.url)
+        if self._wanted("tags/index.html"):
+            index = sorted(((name, url, len(items)) for url, (name, items) in tags.items()),
+                           key=lambda x: x[0].lower())
+            yield self._page("tags.html", "/tags/", self.meta("Topics", "/tags/"), tags=index)
+
+    def market_uses(self, article: Article) -> tuple[tuple[str, RefUse], ...]:
+        """The market pages an article is listed on, each with its first use there, in order."""
+        known = self.memo.market_uses.get(seen(article))
+        if known is None:
+            body = self.inp.bodies.get(article.path)
+            uses = list(article.markets)
+            if body is not None:
+                for item, ref in zip(body.inline, self.inline_refs(article), strict=True):
+                    if ref is not None:
+                        uses.append(RefUse(ref, item.written, item.line))
+            pages: dict[str, RefUse] = {}
+            for use in uses:
+                pages.setdefault(use.ref.page_path, use)
+            known = self.memo.market_uses[seen(article)] = tuple(pages.items())
+        return known
 
     def market_pages(self, listed: Sequence[ArticleView]) -> list[MarketPage]:
         """One page per referenced market or event, listing the articles that reference it."""
-        markets: dict[str, tuple[RefUse, list[ArticleView]]] = {}
-        for v in listed:
-            seen: set[str] = set()
-            body = self.inp.bodies.get(v.article.path)
-            uses = list(v.article.markets)
-            if body is not None:
-                for item, ref in zip(body.inline, inline_refs(body), strict=True):
-                    if ref is not None:
-                        uses.append(RefUse(ref, item.written, item.line))
-            for use in uses:
-                path = use.ref.page_path
-                if path not in seen:
-                    seen.add(path)
-                    markets.setdefault(path, (use, []))[1].append(v)
+        index = self.memo.market_index
+        if self.only is None or index is None:  # else the groups are as they were (only_showing)
+            markets: dict[str, tuple[RefUse, list[int]]] = {}
+            for i, v in enumerate(listed):
+                for path, use in self.market_uses(v.article):
+                    markets.setdefault(path, (use, []))[1].append(i)
+            index = self.memo.market_index = [(path, use, at) for path, (use, at) in sorted(markets.items())]
         return [
-            MarketPage(use.ref, self.widget(use.written, use.ref), "/" + path, tuple(items))
-            for path, (use, items) in sorted(markets.items())
+            MarketPage(use.ref, self.widget(use.written, use.ref), "/" + path, tuple([listed[i] for i in at]))
+            for path, use, at in index
         ]
 
     def feeds(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
@@ -443,9 +595,13 @@ class SiteRenderer:
         feeds += [(FeedInfo(f"{cfg.title}: {name}", feed_url(url), url), items)
                   for url, (name, items) in self.tags_of(listed).items()]
         for info, items in feeds:
+            path = feed_path(info.url)
+            if not self._wanted(path):
+                continue
+            self._shows(path, items[: cfg.feed_entries])
             entries = [entry(v) for v in items[: cfg.feed_entries]]
             xml = self._render("feed.xml", feed=info, items=entries)
-            yield OutputFile(feed_path(info.url), xml.encode("utf-8"))
+            yield OutputFile(path, xml.encode("utf-8"))
 
     def sitemaps(self, listed: Sequence[ArticleView], market_pages: Sequence[MarketPage]) -> Iterator[OutputFile]:
         """`sitemap.xml` (an index past the size limit) and the Google News sitemap.
@@ -457,6 +613,13 @@ class SiteRenderer:
         def newest(items: Sequence[ArticleView]) -> datetime | None:
             return max((v.article.modified for v in items), default=None)
 
+        news = [v for v in listed if not v.draft and self.inp.now - self.inp.news_window <= v.date <= self.inp.now]
+        self._shows(NEWS_SITEMAP, news)
+        if self.only is not None:  # the other sitemaps list URLs and dates only: an edit of this kind keeps them
+            if self._wanted(NEWS_SITEMAP):
+                yield news_sitemap([NewsEntry(v.url, v.title, v.date) for v in news], self.config.base_url,
+                                   self.config.title, self.config.language, self.inp.now, self.inp.news_window)
+            return
         entries = (
             [SitemapEntry("/", newest(listed))]
             + [SitemapEntry(v.url, v.article.modified) for v in listed]
@@ -466,9 +629,8 @@ class SiteRenderer:
             + [SitemapEntry(m.url, newest(m.articles)) for m in sorted(market_pages, key=lambda m: m.url)]
         )
         yield from sitemap_files(entries, self.config.base_url, self.inp.sitemap_max_urls)
-        news = [NewsEntry(v.url, v.title, v.date) for v in listed if not v.draft]
-        yield news_sitemap(news, self.config.base_url, self.config.title, self.config.language,
-                           self.inp.now, self.inp.news_window)
+        yield news_sitemap([NewsEntry(v.url, v.title, v.date) for v in news], self.config.base_url,
+                           self.config.title, self.config.language, self.inp.now, self.inp.news_window)
 
 
 def render_site(inp: SiteInput, env: jinja2.Environment, layouts: Path) -> Iterator[OutputFile]:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from marketnews.errors import MarketnewsError
 from marketnews.site import OutputFile
@@ -29,6 +31,7 @@ class WriteReport:
     changed: int
     unchanged: int
     removed: int
+    touched: tuple[str, ...] = ()  # the files written or removed
 
     def churn(self) -> str:
         return f"{self.changed} changed, {self.added} added, {self.removed} removed"
@@ -69,8 +72,14 @@ def _guard(out: Path, old: Collection[str]) -> None:
         )
 
 
-def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str] | None = None) -> WriteReport:
-    """Write what changed; `existing` is `existing_files(out)` if the caller already has it."""
+def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str] | None = None, *,
+               partial: bool = False, lock: AbstractContextManager[Any] | None = None) -> WriteReport:
+    """Write what changed; `existing` is `existing_files(out)` if the caller already has it.
+
+    `partial`: `files` are only the files that may have changed, the others are kept (and
+    none removed). `lock` is held while files are renamed into place and removed, so a
+    reader holding it (the dev server, opening a file) sees the site before or after.
+    """
     out = out.resolve()
     old = existing_files(out) if existing is None else set(existing)
     _guard(out, old)
@@ -109,11 +118,12 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
         for tmp, _ in temps:
             tmp.unlink(missing_ok=True)
         raise
-    for tmp, target in temps:
-        os.replace(tmp, target)
-    removed = sorted(old - seen)
-    for path in removed:
-        (out / path).unlink(missing_ok=True)
+    removed = [] if partial else sorted(old - seen)
+    with lock or nullcontext():
+        for tmp, target in temps:
+            os.replace(tmp, target)
+        for path in removed:
+            (out / path).unlink(missing_ok=True)
     for path in removed:  # prune folders the site no longer has, deepest first
         parent = (out / path).parent
         while parent != out:
@@ -122,4 +132,5 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
             except OSError:
                 break
             parent = parent.parent
-    return WriteReport(len(seen), len(pending) - changed, changed, unchanged, len(removed))
+    touched = tuple(sorted([f.path for f in pending] + removed))
+    return WriteReport(len(seen), len(pending) - changed, changed, unchanged, len(removed), touched)

@@ -53,7 +53,10 @@ def load_mapping(text: str) -> YamlMapping:
     try:
         data = yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        # The context mark is where the broken construct began ("while parsing a flow
+        # sequence" started at `tags: [`); the problem mark is where the parser gave up,
+        # often the line after. The first is the line to fix.
+        mark = exc.context_mark or exc.problem_mark
         line = mark.line + 1 if mark is not None else 1
         what = " ".join(x for x in (exc.context, exc.problem) if x)
         raise YamlProblem(line, f"malformed YAML: {what}") from None

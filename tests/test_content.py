@@ -139,3 +139,8 @@ def test_split_frontmatter_handles_crlf_and_dots() -> None:
 @pytest.mark.parametrize(("text", "slug"), [("Hello, World!", "hello-world"), ("  --x--  ", "x"), ("Ünïcödé", "unicode")])
 def test_slugify(text: str, slug: str) -> None:
     assert slugify(text) == slug
+
+
+def test_an_unclosed_flow_list_is_reported_on_its_own_line() -> None:
+    _, problems = parse("---\ntitle: T\ntags: [a, b\ndate: 2026-11-20\n---\n")
+    assert [p.line for p in problems] == [3]

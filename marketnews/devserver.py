@@ -1,0 +1,499 @@
+"""`marketnews serve`: build into a private folder, serve it, rebuild on change, reload the page.
+Disk, local HTTP, file-system watching and threads.
+
+Three threads share one `DevServer`:
+  watcher   watchdog reports changed paths under content/, layouts/, static/ and site.yaml;
+  builder   waits until the paths have been quiet for `settle` seconds (an editor's temp
+            file, rename and second save make one rebuild), then rebuilds incrementally
+            (pipeline.build with the last BuildState) and tells the browsers;
+  server    a threaded HTTP server for the built folder, plus an event stream
+            (Server-Sent Events) that the script it adds to every HTML response listens to.
+The snapshot is taken once, with the clock, and reused by every rebuild until the odds
+are refreshed (`refresh_odds`: a key press, or POST /__marketnews/refresh).
+
+Never a half-built site: the writer renames files into place only after the whole build
+rendered, under `swap`, which a request also holds while it opens its file; a build that
+fails leaves the folder as it was and the pages show the error until a build succeeds.
+Production output never contains the reload script: it is added to responses here.
+"""
+
+from __future__ import annotations
+
+import gc
+import html
+import json
+import mimetypes
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from datetime import datetime
+from functools import partial
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from marketnews.cache import load_body_cache
+from marketnews.errors import ConfigError, ContentError, MarketnewsError, Problem
+from marketnews.pipeline import BuildOptions, BuildReport, BuildState, Gathered, SitePaths, SnapshotSource, build
+from marketnews.writer import write_site
+
+PREFIX = "/__marketnews/"
+EVENTS = PREFIX + "events"
+SETTLE_S = 0.05  # editors' bursts (temp file, rename, second save) land within a few ms of each other
+KEEPALIVE_S = 15.0
+
+# The one piece of script the dev server adds to HTML pages (never written to disk).
+# `gen` is the build the page came from: a stream that (re)connects to a newer build
+# reloads, so a save that lands between the page load and the connection is not missed.
+RELOAD_SCRIPT = """<script data-marketnews-dev>(function () {
+  var gen = %d, es = new EventSource("%s");
+  es.addEventListener("hello", function (e) { if (+e.data !== gen) location.reload(); });
+  es.addEventListener("reload", function () { location.reload(); });
+  es.addEventListener("css", function (e) {
+    gen = +e.data;
+    document.querySelectorAll('link[rel="stylesheet"]').forEach(function (link) {
+      var url = new URL(link.href); url.searchParams.set("mn", e.data); link.href = url.toString();
+    });
+  });
+})();</script>
+"""
+
+Log = Callable[[str], None]
+
+
+def _silent(message: str) -> None:
+    pass
+
+
+class DevServer:
+    """Builds `paths` (output into a temporary folder it owns) and serves it until `stop`."""
+
+    def __init__(
+        self,
+        paths: SitePaths,
+        snapshot_source: SnapshotSource,
+        clock: Callable[[], datetime],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        settle: float = SETTLE_S,
+        options: BuildOptions | None = None,
+        log: Log = _silent,
+    ):
+        root = paths.root.resolve()
+        self.out = Path(tempfile.mkdtemp(prefix="marketnews-serve-", dir=_memory_folder()))
+        self.paths = SitePaths(root=root, content=paths.content.resolve(), out=self.out, cache=paths.cache)
+        # Drafts and future articles shown (labelled); static files under their own names, so
+        # a stylesheet edit changes that file alone and the page swaps it in without reloading.
+        self.options = options or BuildOptions(drafts=True, future=True, asset_hashes=False)
+        self._source, self._clock = snapshot_source, clock
+        self.host, self.port, self.settle, self.log = host, port, settle, log
+
+        self.swap = threading.Lock()  # held while files are renamed into place, and while a request opens one
+        self._cond = threading.Condition()
+        self._pending: set[Path] = set()  # changed since the builder last looked
+        self._last_event = 0.0
+        self._refresh = False
+        self._stopping = False
+        # What the browsers see: the build generation, and the problems of a failed build.
+        self.generation = 0
+        self.event = "reload"  # what the last generation asks pages to do: reload, or css
+        self.problems: tuple[str, ...] = ()
+        self.builds = 0  # rebuilds attempted after the first build, for tests and the status endpoint
+        self.last_report: BuildReport | None = None
+
+        self._state: BuildState | None = None
+        self._unbuilt: set[Path] = set()  # changed since the last successful build
+        self._odds: Any = None
+        self._now = clock()
+        self._said: set[Problem] = set()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._observer: Any = None
+        self._threads: list[threading.Thread] = []
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        return f"http://{host}:{self.port}/"
+
+    def start(self) -> None:
+        """Build once, then watch, build and serve in background threads."""
+        self._state = BuildState(bodies=load_body_cache(self.paths.cache))
+        self._rebuild(set(), first=True)
+        handler = partial(_Handler, self)
+        self._httpd = ThreadingHTTPServer((self.host, self.port), handler)
+        self._httpd.daemon_threads = True
+        self.port = self._httpd.server_address[1]
+        self._observer = self._watch()
+        for target, name in ((self._httpd.serve_forever, "http"), (self._build_loop, "builder")):
+            thread = threading.Thread(target=target, name=f"marketnews-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._observer is not None:
+            self._observer.stop()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+        if self._observer is not None:
+            self._observer.join(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=5)
+        shutil.rmtree(self.out, ignore_errors=True)
+
+    def refresh_odds(self) -> None:
+        """Take a new snapshot (and read the clock again), then rebuild everything."""
+        with self._cond:
+            self._refresh = True
+            self._cond.notify_all()
+
+    # --- watching ------------------------------------------------------------------------
+
+    def _watch(self) -> Any:
+        observer = Observer()
+        collector = _Collector(self)
+        for folder in (self.paths.content, self.paths.layouts, self.paths.static):
+            if folder.is_dir():
+                observer.schedule(collector, str(folder), recursive=True)
+        observer.schedule(collector, str(self.paths.root), recursive=False)  # for site.yaml
+        observer.daemon = True
+        observer.start()
+        return observer
+
+    def relevant(self, path: Path, folder: bool = False) -> bool:
+        """Whether a change to `path` (a `folder`?) can change the site: not an editor's swap,
+        backup or temporary file."""
+        name = path.name
+        if name.startswith((".", "#")) or name.endswith(("~", ".swp", ".swx", ".tmp")) or name == "4913":
+            return False
+        if path == self.paths.config_file:
+            return True
+        if self.paths.content in path.parents:
+            return folder or path.suffix == ".md"  # an article, or a folder of them
+        return any(f in path.parents for f in (self.paths.layouts, self.paths.static))
+
+    def changed(self, paths: Iterable[Path], folder: bool = False) -> None:
+        """Called by the watcher (and tests): these paths changed on disk."""
+        wanted = {p for p in paths if self.relevant(p, folder)}
+        if not wanted:
+            return
+        with self._cond:
+            self._pending |= wanted
+            self._last_event = time.monotonic()
+            self._cond.notify_all()
+
+    # --- building ------------------------------------------------------------------------
+
+    def _build_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not (self._pending or self._refresh or self._stopping):
+                    self._cond.wait()
+                while not self._stopping:  # wait until the files have been quiet for `settle`
+                    remaining = self._last_event + self.settle - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._cond.wait(remaining)
+                if self._stopping:
+                    return
+                changed, self._pending = self._pending, set()
+                refresh, self._refresh = self._refresh, False
+            self._rebuild(changed, refresh=refresh)
+
+    def _snapshot(self, gathered: Gathered, now: datetime) -> Any:
+        """The snapshot source, asked once: every rebuild reuses its answer."""
+        if self._odds is None:
+            self._odds = self._source(gathered, now)
+        return self._odds
+
+    def _rebuild(self, changed: set[Path], first: bool = False, refresh: bool = False) -> None:
+        started, cpu = time.perf_counter(), time.thread_time()
+        if refresh:
+            self._odds = None
+            self._now = self._clock()
+        self._unbuilt |= changed
+        state = self._state or BuildState(bodies=load_body_cache(self.paths.cache))
+        full = first or refresh or state.gathered is None
+        write = partial(write_site, lock=self.swap)
+        try:
+            report = build(self.paths, self.options, self._now, self._snapshot, write=write, previous=state,
+                           changed=None if full else set(self._unbuilt))
+        except (ContentError, ConfigError, MarketnewsError) as exc:
+            problems = [str(p) for p in exc.problems] if isinstance(exc, ContentError) else str(exc).splitlines()
+            if not isinstance(exc, (ContentError, ConfigError)):  # failed while rendering: the memo may be
+                self._state = replace(state, memo=None)  # half updated; the next build looks at every page
+            self._failed(problems, first)
+            return
+        except Exception as exc:  # a bug, not the author's: say so, and start afresh next time
+            self.log("".join(traceback.format_exception(exc)).rstrip())
+            self._state = BuildState(bodies=state.bodies)
+            self._failed([f"internal error: {type(exc).__name__}: {exc}"], first)
+            return
+        finally:
+            if not first:
+                self.builds += 1
+        self._state, self._unbuilt = report.state, set()
+        self.last_report = report
+        ms, cpu_ms = (time.perf_counter() - started) * 1000, (time.thread_time() - cpu) * 1000
+        new = [w for w in report.warnings if w not in self._said]
+        self._said = set(report.warnings)
+        for w in new:
+            self.log(str(w))
+        touched = report.written.touched if report.written else ()
+        if first:
+            self.log(f"built {report.pages:,} pages from {report.articles:,} articles in {ms / 1000:.2f} s; "
+                     f"{report.snapshot_note}")
+        else:
+            shown = ", ".join(sorted({self.paths.shown(p) for p in changed})[:3]) or "odds refreshed"
+            self.log(f"rebuilt in {ms:.0f} ms, {cpu_ms:.0f} ms CPU ({shown}): "
+                     f"{len(touched)} file{'s' if len(touched) != 1 else ''} changed")
+            if refresh:
+                self.log(report.snapshot_note)
+            if self.problems or touched:
+                css_only = not self.problems and all(t.endswith(".css") for t in touched)
+                self._publish("css" if css_only else "reload", ())
+        # The site stays in memory between rebuilds: collect this build's garbage, then
+        # keep the collector from walking what survived on every later rebuild.
+        gc.collect()
+        gc.freeze()
+
+    def _failed(self, problems: list[str], first: bool) -> None:
+        self.log("build failed; the browser shows these until a save fixes them:")
+        for line in problems:
+            self.log(f"  {line}")
+        self._publish("reload", tuple(problems))
+
+    def _publish(self, event: str, problems: tuple[str, ...]) -> None:
+        with self._cond:
+            self.generation += 1
+            self.event, self.problems = event, problems
+            self._cond.notify_all()
+
+    def wait_for_event(self, generation: int, timeout: float) -> tuple[int, str] | None:
+        """Block until a build newer than `generation` (or stop); (generation, event) or None."""
+        with self._cond:
+            self._cond.wait_for(lambda: self.generation > generation or self._stopping, timeout)
+            if self.generation > generation:
+                return self.generation, self.event
+            return None
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    # --- what a request gets -------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        with self._cond:
+            return {"generation": self.generation, "builds": self.builds, "problems": list(self.problems),
+                    "odds": self.last_report.snapshot_note if self.last_report else ""}
+
+    def error_page(self) -> bytes:
+        items = "\n".join(f"<li><code>{html.escape(p)}</code></li>" for p in self.problems)
+        return ERROR_PAGE.format(count=len(self.problems), s="s" if len(self.problems) != 1 else "",
+                                 items=items).encode("utf-8")
+
+    def inject(self, page: bytes, generation: int) -> bytes:
+        script = (RELOAD_SCRIPT % (generation, EVENTS)).encode("utf-8")
+        at = page.rfind(b"</body>")
+        return page + script if at == -1 else page[:at] + script + page[at:]
+
+
+ERROR_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Build failed — marketnews</title>
+<style>body{{font:16px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;color:#222}}
+h1{{color:#b00020}}li{{margin:.4rem 0}}code{{white-space:pre-wrap;font-size:.95rem}}</style></head>
+<body><h1>Build failed</h1>
+<p>{count} problem{s}. The page reloads by itself when a save fixes them.</p>
+<ul>
+{items}
+</ul>
+</body></html>
+"""
+
+
+def _memory_folder() -> str | None:
+    """/dev/shm when there is one (and TMPDIR does not say otherwise): a rebuild renames files
+    over old ones, which a disk file system may flush to disk first, a few ms each."""
+    shm = Path("/dev/shm")
+    if "TMPDIR" in os.environ or not shm.is_dir() or not os.access(shm, os.W_OK):
+        return None
+    st = os.statvfs(shm)
+    return str(shm) if st.f_bavail * st.f_frsize > 1 << 30 else None
+
+
+class _Collector(FileSystemEventHandler):
+    """Hands watchdog's events to the server as paths."""
+
+    def __init__(self, server: DevServer):
+        self.server = server
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in ("opened", "closed_no_write") or (event.is_directory and event.event_type == "modified"):
+            return
+        paths = [event.src_path, getattr(event, "dest_path", "")]
+        self.server.changed((Path(os.fsdecode(p)) for p in paths if p), folder=event.is_directory)
+
+
+mimetypes.add_type("application/atom+xml", ".xml")  # the feed; sitemaps read fine as it too
+mimetypes.add_type("image/svg+xml", ".svg")
+mimetypes.add_type("text/javascript", ".js")
+mimetypes.add_type("application/json", ".json")
+
+
+def content_type(path: str) -> str:
+    kind = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    if path.endswith(".xml") and not path.endswith("feed.xml"):
+        kind = "application/xml"
+    if kind.startswith("text/") or kind in ("application/json", "application/xml", "application/atom+xml",
+                                            "image/svg+xml"):
+        kind += "; charset=utf-8"
+    return kind
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "marketnews-serve"
+
+    def __init__(self, dev: DevServer, *args: Any, **kwargs: Any):
+        self.dev = dev
+        super().__init__(*args, **kwargs)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        pass  # the terminal is for builds and problems, not for every request
+
+    def do_HEAD(self) -> None:
+        self._get(head=True)
+
+    def do_GET(self) -> None:
+        self._get(head=False)
+
+    def do_POST(self) -> None:
+        if urlsplit(self.path).path == PREFIX + "refresh":
+            self.dev.refresh_odds()
+            self._send(HTTPStatus.ACCEPTED, b"refreshing the odds; the pages reload when done\n",
+                       "text/plain; charset=utf-8")
+        else:
+            self._send(HTTPStatus.METHOD_NOT_ALLOWED, b"", "text/plain")
+
+    def _get(self, head: bool) -> None:
+        path = unquote(urlsplit(self.path).path)
+        if path == EVENTS:
+            self._events()
+            return
+        if path == PREFIX + "status":
+            self._send(HTTPStatus.OK, json.dumps(self.dev.status()).encode(), "application/json", head)
+            return
+        parts = [p for p in path.split("/") if p]
+        if any(p in (".", "..") or "\\" in p or "\x00" in p for p in parts):
+            self._send(HTTPStatus.BAD_REQUEST, b"bad path\n", "text/plain", head)
+            return
+        rel = "/".join(parts)
+        target = self.dev.out / rel if rel else self.dev.out
+        if path.endswith("/") or not rel:
+            rel = f"{rel}/index.html" if rel else "index.html"
+        elif target.is_dir():
+            self.send_response(HTTPStatus.MOVED_PERMANENTLY)
+            self.send_header("Location", path + "/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        generation = self.dev.generation
+        is_page = rel.endswith(".html")
+        if is_page and self.dev.problems:
+            page = self.dev.inject(self.dev.error_page(), generation)
+            self._send(HTTPStatus.INTERNAL_SERVER_ERROR, page, "text/html; charset=utf-8", head)
+            return
+        status, data = HTTPStatus.OK, self._read(rel)
+        if data is None:
+            status, data, rel, is_page = HTTPStatus.NOT_FOUND, self._read("404.html"), "404.html", True
+            if data is None:
+                data = b"<!doctype html><title>Not found</title><h1>Not found</h1>"
+        if is_page:
+            data = self.dev.inject(data, generation)
+        self._send(status, data, content_type(rel), head)
+
+    def _read(self, rel: str) -> bytes | None:
+        """A file of the built site, as of one build: opened while no build is swapping files."""
+        try:
+            with self.dev.swap:
+                fh = open(self.dev.out / rel, "rb")  # noqa: SIM115 - read after the lock is released
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+        with fh:
+            return fh.read()
+
+    def _send(self, status: int, data: bytes, kind: str, head: bool = False) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        if not head:
+            self.wfile.write(data)
+
+    def _events(self) -> None:
+        """Server-Sent Events: `hello` with the current build, then one event per build."""
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        generation = self.dev.generation
+        try:
+            self.wfile.write(f"retry: 500\nevent: hello\ndata: {generation}\n\n".encode())
+            self.wfile.flush()
+            while not self.dev.stopping:
+                news = self.dev.wait_for_event(generation, KEEPALIVE_S)
+                if news is None:
+                    self.wfile.write(b": keep-alive\n\n")
+                else:
+                    generation, event = news
+                    self.wfile.write(f"event: {event}\ndata: {generation}\n\n".encode())
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the page went away
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def serve(server: DevServer, interactive: bool = False) -> None:
+    """Run `server` until Ctrl-C (or SIGTERM). With `interactive`, a line on stdin ("r")
+    refreshes the odds."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)  # stop as cleanly as on Ctrl-C: the temporary folder goes
+    server.start()
+    server.log(f"serving {server.url} (drafts and future articles included, labelled); Ctrl-C stops")
+    if interactive:
+        server.log("press r and Enter to refresh the odds")
+
+        def keys() -> None:
+            for line in sys.stdin:
+                if line.strip().lower() in ("r", "refresh"):
+                    server.log("refreshing the odds…")
+                    server.refresh_odds()
+
+        threading.Thread(target=keys, name="marketnews-keys", daemon=True).start()
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        server.stop()

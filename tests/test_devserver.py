@@ -1,0 +1,313 @@
+"""The dev server over real HTTP: files change on disk, the event stream says so, pages follow."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from marketnews.devserver import DevServer
+from marketnews.pipeline import SitePaths, snapshot_from_file
+from tests.conftest import NOW_EPOCH, REPO, Run, Site, article, quote
+
+GUARD_S = 20.0  # failure guard only: nothing here waits this long when things work
+
+
+def clock() -> datetime:
+    return datetime.fromtimestamp(NOW_EPOCH, tz=UTC)
+
+
+class Events:
+    """A Server-Sent Events client over a real connection: `next()` -> (event, data)."""
+
+    def __init__(self, url: str):
+        parts = urllib.parse.urlsplit(url)
+        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=GUARD_S)
+        self.conn.request("GET", "/__marketnews/events")
+        self.response = self.conn.getresponse()
+        assert self.response.status == 200
+        assert self.response.getheader("Content-Type") == "text/event-stream"
+
+    def next(self) -> tuple[str, str]:
+        event, data = "message", ""
+        while True:
+            line = self.response.readline().decode("utf-8")
+            if not line:
+                raise AssertionError("the event stream closed")
+            line = line.rstrip("\n")
+            if line == "" and data:
+                return event, data
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: "):
+                data = line[6:]
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def get(url: str) -> tuple[int, str, str]:
+    """(status, content type, body) of a GET; HTTP errors are answers too."""
+    try:
+        with urllib.request.urlopen(url, timeout=GUARD_S) as r:
+            return r.status, r.headers["Content-Type"], r.read().decode("utf-8")
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers["Content-Type"], e.read().decode("utf-8")
+
+
+STORY = "2026/11/nato-deadline/index.html"
+
+
+@pytest.fixture
+def served(site: Site, tmp_path: Path) -> Iterator[Callable[..., DevServer]]:
+    """Start a DevServer on port 0 for the `site`; stopped after the test."""
+    started: list[DevServer] = []
+    site.snapshot({"nato-2027": quote("Will NATO meet the 2027 deadline?", 0.31)})
+    site.write("content/nato-deadline.md", article("NATO deadline looms", markets=["nato-2027"], tags=["nato"]))
+    site.write("content/older.md", article("An older story", date="2026-11-19T08:00:00Z", tags=["nato"]))
+
+    def start(settle: float = 0.05) -> DevServer:
+        paths = SitePaths(root=site.root, content=site.root / "content", out=site.root / "public",
+                          cache=tmp_path / "cache")
+        logged: list[str] = []
+        server = DevServer(paths, snapshot_from_file(site.root / "snapshot.json"), clock, port=0, settle=settle,
+                           log=logged.append)
+        server.logged = logged  # type: ignore[attr-defined]
+        server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def edit(site: Site, rel: str, text: str) -> None:
+    """Save like an editor does: write a temporary file beside the target, then rename it."""
+    path = site.root / rel
+    tmp = path.with_name(f".{path.name}.swp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def test_a_save_reloads_the_page_and_serves_the_new_version(site: Site, served: Callable[..., DevServer]) -> None:
+    server = served()
+    status, _, page = get(server.url + STORY)
+    assert status == 200 and "NATO deadline looms" in page
+    events = Events(server.url)
+    assert events.next() == ("hello", "0")
+    edit(site, "content/nato-deadline.md",
+         article("NATO deadline draws near", markets=["nato-2027"], tags=["nato"], body="A new paragraph."))
+    assert events.next() == ("reload", "1")
+    for url in (STORY, "", "tags/nato/", "markets/nato-2027/"):
+        status, _, page = get(server.url + url)
+        assert status == 200 and "NATO deadline draws near" in page and "NATO deadline looms" not in page, url
+    assert "A new paragraph." in get(server.url + STORY)[2]
+    events.close()
+
+
+def test_a_broken_file_shows_the_error_and_the_next_good_save_recovers(
+    site: Site, served: Callable[..., DevServer]
+) -> None:
+    server = served(settle=0.3)  # the two files below are saved within it: one build
+    events = Events(server.url)
+    events.next()
+    site.write("content/nato-deadline.md", '---\ntitle: "NATO deadline looms"\ndate: tomorrow\n---\nBody.\n')
+    site.write("content/older.md", "---\ntitle: [unclosed\n---\nBody.\n")
+    assert events.next()[0] == "reload"
+    for url in (STORY, "", "tags/nato/"):
+        status, kind, page = get(server.url + url)
+        assert status == 500 and kind.startswith("text/html")
+        assert "Build failed" in page and "EventSource" in page  # it reloads itself when fixed
+        assert "content/nato-deadline.md:3: date: expected an ISO 8601 date" in page
+        assert "content/older.md:2: malformed YAML" in page
+    assert get(server.url + "css/site.css")[0] == 200  # assets are still served
+    assert any("content/older.md:2" in line for line in server.logged)  # type: ignore[attr-defined]
+
+    site.write("content/nato-deadline.md", article("NATO deadline, fixed", markets=["nato-2027"], tags=["nato"]))
+    site.write("content/older.md", article("An older story", date="2026-11-19T08:00:00Z", tags=["nato"]))
+    assert events.next()[0] == "reload"
+    status, _, page = get(server.url + STORY)
+    assert status == 200 and "NATO deadline, fixed" in page and "Build failed" not in page
+    events.close()
+
+
+def test_a_template_error_names_the_layout_and_line(site: Site, served: Callable[..., DevServer]) -> None:
+    server = served()
+    events = Events(server.url)
+    events.next()
+    layout = site.root / "layouts/article.html"
+    good = layout.read_text()
+    layout.write_text(good.replace("{{ a.title }}</h1>", "{{ a.headline }}</h1>"))
+    assert events.next()[0] == "reload"
+    status, _, page = get(server.url + STORY)
+    assert status == 500 and re.search(r"layouts/article\.html:\d+: template error", page)
+    layout.write_text(good)
+    assert events.next()[0] == "reload"
+    assert get(server.url + STORY)[0] == 200
+
+
+def test_a_burst_of_saves_makes_one_rebuild(site: Site, served: Callable[..., DevServer]) -> None:
+    server = served(settle=0.3)
+    events = Events(server.url)
+    events.next()
+    for i in range(5):  # an editor's save twice over: temp file and rename, then a plain write
+        edit(site, "content/nato-deadline.md", article(f"Draft {i}", markets=["nato-2027"], tags=["nato"]))
+        site.write("content/nato-deadline.md", article(f"Save {i}", markets=["nato-2027"], tags=["nato"]))
+        time.sleep(0.01)
+    assert events.next() == ("reload", "1")
+    time.sleep(1.0)  # time enough for a second rebuild, were one coming
+    assert server.builds == 1 and server.generation == 1
+    assert "Save 4" in get(server.url + STORY)[2]
+
+
+def test_new_deleted_and_renamed_articles_are_picked_up(site: Site, served: Callable[..., DevServer]) -> None:
+    server = served()
+    events = Events(server.url)
+    events.next()
+    site.write("content/breaking.md", article("Breaking: a new story", date="2026-11-21T12:00:00Z", tags=["nato"]))
+    events.next()
+    front = get(server.url)[2]
+    assert "Breaking: a new story" in front
+    assert front.index("Breaking: a new story") < front.index("NATO deadline looms")  # newest first
+    assert get(server.url + "2026/11/breaking/")[0] == 200
+
+    os.replace(site.root / "content/breaking.md", site.root / "content/renamed.md")
+    events.next()
+    assert get(server.url + "2026/11/breaking/")[0] == 404
+    assert "Breaking: a new story" in get(server.url + "2026/11/renamed/")[2]
+
+    (site.root / "content/renamed.md").unlink()
+    events.next()
+    assert get(server.url + "2026/11/renamed/")[0] == 404
+    assert "Breaking: a new story" not in get(server.url)[2]
+    assert "Breaking: a new story" not in get(server.url + "tags/nato/")[2]
+
+
+def test_a_folder_of_articles_moved_in_and_out(site: Site, served: Callable[..., DevServer]) -> None:
+    server = served()
+    events = Events(server.url)
+    events.next()
+    outside = site.root / "drafts"
+    outside.mkdir()
+    (outside / "deep.md").write_text(article("From a folder"), encoding="utf-8")
+    os.replace(outside, site.root / "content/folder")
+    events.next()
+    assert "From a folder" in get(server.url)[2]
+    os.replace(site.root / "content/folder", outside)
+    events.next()
+    assert "From a folder" not in get(server.url)[2]
+
+
+def test_drafts_and_future_articles_are_shown_and_labelled(site: Site, served: Callable[..., DevServer]) -> None:
+    site.write("content/draft.md", article("A draft story", date="2026-11-21T10:00:00Z", draft=True))
+    site.write("content/later.md", article("A scheduled story", date="2026-12-01T10:00:00Z"))
+    server = served()
+    front = get(server.url)[2]
+    assert "A draft story" in front and "A scheduled story" in front
+    assert "label--draft" in front and "label--future" in front
+    assert "Draft: not published" in get(server.url + "2026/11/draft/")[2]
+    assert "Scheduled for" in get(server.url + "2026/12/later/")[2]
+
+
+def test_http_basics(site: Site, served: Callable[..., DevServer]) -> None:
+    server = served()
+    status, kind, page = get(server.url)
+    assert (status, kind) == (200, "text/html; charset=utf-8") and "<!doctype html>" in page
+    assert get(server.url + "css/site.css")[1] == "text/css; charset=utf-8"
+    assert get(server.url + "snapshot.json")[1] == "application/json; charset=utf-8"
+    assert get(server.url + "feed.xml")[1].startswith("application/atom+xml")
+    status, kind, page = get(server.url + "no/such/page/")
+    assert status == 404 and "Page not found" in page and "EventSource" in page
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=GUARD_S)
+    conn.request("GET", "/tags")
+    r = conn.getresponse()
+    assert (r.status, r.getheader("Location")) == (301, "/tags/")
+    conn.close()
+    for bad in ("/../site.yaml", "/%2e%2e/site.yaml", "/css/../../site.yaml"):
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=GUARD_S)
+        conn.request("GET", bad)
+        assert conn.getresponse().status in (400, 404)
+        conn.close()
+
+
+def test_a_stylesheet_change_swaps_styles_without_a_reload(site: Site, served: Callable[..., DevServer]) -> None:
+    server = served()
+    events = Events(server.url)
+    events.next()
+    css = site.root / "static/css/site.css"
+    css.write_text(css.read_text() + "\n.test-marker { color: red }\n")
+    assert events.next() == ("css", "1")
+    assert ".test-marker" in get(server.url + "css/site.css")[2]
+
+
+def test_the_odds_are_taken_once_and_refreshed_on_demand(site: Site, served: Callable[..., DevServer]) -> None:
+    server = served()
+    assert "31%" in get(server.url + STORY)[2]
+    events = Events(server.url)
+    events.next()
+    site.snapshot({"nato-2027": quote("Will NATO meet the 2027 deadline?", 0.64)})
+    edit(site, "content/older.md", article("An older story, edited", date="2026-11-19T08:00:00Z", tags=["nato"]))
+    events.next()
+    assert "31%" in get(server.url + STORY)[2]  # a save does not fetch odds again
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=GUARD_S)
+    conn.request("POST", "/__marketnews/refresh")
+    assert conn.getresponse().status == 202
+    conn.close()
+    assert events.next()[0] == "reload"
+    page = get(server.url + STORY)[2]
+    assert "64%" in page and "31%" not in page
+    assert json.loads(get(server.url + "__marketnews/status")[2])["problems"] == []
+
+
+def test_served_pages_carry_the_script_but_no_file_on_disk_does(
+    site: Site, served: Callable[..., DevServer], cli: Callable[..., Run]
+) -> None:
+    server = served()
+    assert "/__marketnews/events" in get(server.url)[2]
+    on_disk = [p for p in server.out.rglob("*") if p.is_file() and b"__marketnews" in p.read_bytes()]
+    assert on_disk == []
+    assert cli("build", "--root", site.root).code == 0
+    built = [p for p in site.out.rglob("*") if p.is_file()]
+    assert built and not [p for p in built if b"__marketnews" in p.read_bytes() or b"EventSource" in p.read_bytes()]
+
+
+def test_ctrl_c_stops_cleanly(site: Site, tmp_path: Path) -> None:
+    site.snapshot({})
+    site.write("content/one.md", article("One"))
+    env = dict(os.environ, PYTHONPATH=str(REPO), MARKETNEWS_CACHE=str(tmp_path / "cache"), TMPDIR=str(tmp_path))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "marketnews", "serve", "--root", str(site.root), "--port", "0",
+         "--snapshot", str(site.root / "snapshot.json")],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        assert proc.stderr is not None
+        lines = []
+        for line in proc.stderr:
+            lines.append(line)
+            if line.startswith("serving "):
+                break
+        url = re.search(r"http://\S+/", lines[-1])
+        assert url, lines
+        assert get(url.group(0))[0] == 200
+        assert list(tmp_path.glob("marketnews-serve-*"))
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=GUARD_S)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0
+    assert "Traceback" not in err and "stopped" in err
+    assert not list(tmp_path.glob("marketnews-serve-*"))  # the private output folder is gone

@@ -1,0 +1,145 @@
+"""Rebuilds from a BuildState (the dev server's) give the same site as a full build, byte for byte."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from marketnews.cache import BodyCache
+from marketnews.errors import ContentError
+from marketnews.pipeline import BuildOptions, BuildReport, BuildState, Gathered, SitePaths, build, snapshot_from_file
+from tests.conftest import NOW_EPOCH, Site, article, quote
+
+NOW = datetime.fromtimestamp(NOW_EPOCH, tz=UTC)
+OPTIONS = BuildOptions(drafts=True, future=True, jobs=1)
+
+
+class Rebuilds:
+    """Builds `site` incrementally into one folder and from scratch into another, and compares."""
+
+    def __init__(self, site: Site, tmp: Path, options: BuildOptions = OPTIONS):
+        self.site, self.options = site, options
+        self.paths = SitePaths(site.root, site.root / "content", tmp / "incremental", None)
+        self.fresh = SitePaths(site.root, site.root / "content", tmp / "fresh", None)
+        self.source = snapshot_from_file(site.root / "snapshot.json")
+        self.odds: Any = None
+        self.state = BuildState(bodies=BodyCache())
+
+    def once(self, gathered: Gathered, now: datetime) -> Any:
+        if self.odds is None:
+            self.odds = self.source(gathered, now)
+        return self.odds
+
+    def build(self, *changed: str) -> BuildReport:
+        paths = None if self.state.gathered is None else {self.site.root / c for c in changed}
+        report = build(self.paths, self.options, NOW, self.once, previous=self.state, changed=paths)
+        assert report.state is not None
+        self.state = report.state
+        build(self.fresh, self.options, NOW, self.once)
+        assert tree(self.paths.out) == tree(self.fresh.out)
+        return report
+
+
+def tree(out: Path) -> dict[str, bytes]:
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def rebuilds(site: Site, tmp_path: Path) -> Rebuilds:
+    site.snapshot({"m-one": quote("Will one happen?", 0.2), "m-two": quote("Will two happen?", 0.6)})
+    for i in range(6):
+        site.write(f"content/story-{i}.md", article(
+            f"Story {i}", date=f"2026-11-{10 + i:02d}T09:00:00Z", tags=["alpha", "beta"][: 1 + i % 2],
+            markets=["m-one"] if i % 2 else ["m-two"], body=f"First paragraph of story {i}.\n\nMore text {i}."))
+    r = Rebuilds(site, tmp_path)
+    r.build()
+    return r
+
+
+def test_body_and_title_edits_render_only_what_shows_the_article(rebuilds: Rebuilds, site: Site) -> None:
+    site.write("content/story-2.md", article("Story 2", date="2026-11-12T09:00:00Z", tags=["alpha"],
+                                             markets=["m-two"], body="First paragraph of story 2.\n\nRewritten."))
+    report = rebuilds.build("content/story-2.md")
+    assert report.written is not None  # the list item is unchanged: only the page and the feeds (full text)
+    assert report.written.touched == ("2026/11/story-2/index.html", "feed.xml", "tags/alpha/feed.xml")
+
+    site.write("content/story-2.md", article("Story 2, retitled", date="2026-11-12T09:00:00Z", tags=["alpha"],
+                                             markets=["m-two"], body="First paragraph of story 2."))
+    report = rebuilds.build("content/story-2.md")
+    assert report.written is not None
+    touched = set(report.written.touched)
+    assert "2026/11/story-2/index.html" in touched and "tags/alpha/page/2/index.html" in touched
+    assert not any("story-1/" in t or "story-3/" in t for t in touched)
+
+
+@pytest.mark.parametrize("change", ["date", "tags", "markets", "inline", "draft", "slug"])
+def test_edits_that_move_an_article(rebuilds: Rebuilds, site: Site, change: str) -> None:
+    front: dict[str, Any] = {"date": "2026-11-13T09:00:00Z", "tags": ["beta"], "markets": ["m-one"]}
+    body = "First paragraph of story 3.\n\nMore text 3."
+    if change == "date":
+        front["date"] = "2026-11-01T09:00:00Z"
+    elif change == "tags":
+        front["tags"] = ["gamma"]
+    elif change == "markets":
+        front["markets"] = ["m-two", "m-one"]
+    elif change == "inline":
+        body += "\n\n```market\nm-two\n```\n"
+    elif change == "draft":
+        front["draft"] = True
+    else:
+        front["slug"] = "another-url"
+    site.write("content/story-3.md", article("Story 3", body=body, **front))
+    rebuilds.build("content/story-3.md")
+
+
+def test_added_deleted_and_renamed_files(rebuilds: Rebuilds, site: Site) -> None:
+    site.write("content/new.md", article("New story", date="2026-11-20T10:00:00Z", tags=["alpha"]))
+    rebuilds.build("content/new.md")
+    (site.root / "content/story-0.md").rename(site.root / "content/story-zero.md")
+    rebuilds.build("content/story-0.md", "content/story-zero.md")
+    (site.root / "content/new.md").unlink()
+    rebuilds.build("content/new.md")
+    (site.root / "content/sub").mkdir()
+    (site.root / "content/story-5.md").rename(site.root / "content/sub/story-5.md")
+    rebuilds.build("content/story-5.md", "content/sub")
+
+
+def test_layout_static_and_settings_changes_rebuild_everything(rebuilds: Rebuilds, site: Site) -> None:
+    layout = site.root / "layouts/partials/article_item.html"
+    layout.write_text(layout.read_text().replace('class="story"', 'class="story story--x"'))
+    report = rebuilds.build("layouts/partials/article_item.html")
+    assert report.written is not None and "index.html" in report.written.touched
+    site.write("static/css/extra.css", "a { color: red }\n")
+    rebuilds.build("static/css/extra.css")
+    site.write("site.yaml", (site.root / "site.yaml").read_text().replace("per_page: 2", "per_page: 3"))
+    rebuilds.build("site.yaml")
+
+
+def test_a_failed_rebuild_changes_nothing_and_the_next_one_catches_up(rebuilds: Rebuilds, site: Site) -> None:
+    site.write("content/story-1.md", "---\ntitle: broken\n---\n")
+    site.write("content/story-4.md", article("Story 4, edited", date="2026-11-14T09:00:00Z", tags=["alpha"],
+                                             markets=["m-two"]))
+    before = tree(rebuilds.paths.out)
+    with pytest.raises(ContentError):
+        build(rebuilds.paths, OPTIONS, NOW, rebuilds.once, previous=rebuilds.state,
+              changed={site.root / "content/story-1.md", site.root / "content/story-4.md"})
+    assert tree(rebuilds.paths.out) == before
+    site.write("content/story-1.md", article("Story 1", date="2026-11-11T09:00:00Z", tags=["alpha", "beta"],
+                                             markets=["m-one"]))
+    rebuilds.build("content/story-1.md", "content/story-4.md")  # what the dev server passes: all since the last
+
+
+def test_with_plain_asset_names_a_stylesheet_edit_writes_that_file_alone(site: Site, tmp_path: Path) -> None:
+    site.snapshot({})
+    site.write("content/one.md", article("One", tags=["alpha"]))
+    rebuilds = Rebuilds(site, tmp_path, BuildOptions(drafts=True, future=True, jobs=1, asset_hashes=False))
+    rebuilds.build()
+    css = site.root / "static/css/site.css"
+    css.write_text(css.read_text() + "\n.marker { color: red }\n")
+    report = rebuilds.build("static/css/site.css")
+    assert report.written is not None and report.written.touched == ("css/site.css",)
+    site.write("content/one.md", article("One, edited", tags=["alpha"]))
+    rebuilds.build("content/one.md")
