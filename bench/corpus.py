@@ -28,17 +28,19 @@ def market_slug(i: int) -> str:
     return f"bench-market-{i:05d}-will-it-happen-by-2027"
 
 
-def _sentence(rng: random.Random, n: int) -> str:
+def _sentence(rng: random.Random, n: int, link: bool = False) -> str:
     words = [rng.choice(WORDS) for _ in range(n)]
     words[0] = words[0].capitalize()
     if n > 6:
         words[3] = f"*{words[3]}*"
-        words[5] = f"[{words[5]}](https://example.org/{words[5]})"
+        if link:
+            words[5] = f"[{words[5]}](https://example.org/{words[5]})"
     return " ".join(words) + "."
 
 
 def _paragraph(rng: random.Random, sentences: int) -> str:
-    return " ".join(_sentence(rng, rng.randint(10, 18)) for _ in range(sentences))
+    """Sentences of 10-18 words, emphasis in each, one link a paragraph."""
+    return " ".join(_sentence(rng, rng.randint(10, 18), link=i == 1) for i in range(sentences))
 
 
 def article_text(i: int, markets: int, rng: random.Random, edit: int = 0) -> str:
@@ -56,6 +58,10 @@ def article_text(i: int, markets: int, rng: random.Random, edit: int = 0) -> str
         _paragraph(rng, 4),
         "1. " + _sentence(rng, 9) + "\n2. " + _sentence(rng, 9) + "\n3. " + _sentence(rng, 9),
         _paragraph(rng, 5),
+        f"## {_sentence(rng, 4)[:-1]}",
+        _paragraph(rng, 5),
+        _paragraph(rng, 5),
+        _paragraph(rng, 4),
     ]
     if edit:
         body.append(f"Edited {edit} time(s).")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Iterable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,16 @@ def _guard(out: Path, old: Collection[str]) -> None:
         )
 
 
+def _make_folder(folder: Path, made: list[Path]) -> None:
+    """mkdir -p that remembers which folders it created (a failed build removes them)."""
+    if folder.is_dir():
+        return
+    missing = [folder, *(p for p in folder.parents if not p.exists())]
+    for path in reversed(missing):
+        path.mkdir(exist_ok=True)
+        made.append(path)
+
+
 def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str] | None = None, *,
                partial: bool = False, lock: AbstractContextManager[Any] | None = None) -> WriteReport:
     """Write what changed; `existing` is `existing_files(out)` if the caller already has it.
@@ -84,39 +94,40 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
     old = existing_files(out) if existing is None else set(existing)
     _guard(out, old)
     seen: set[str] = set()
-    pending: list[OutputFile] = []
+    pending: list[str] = []
+    temps: list[tuple[Path, Path]] = []
+    made: list[Path] = []  # folders this build created, parents first
     unchanged = changed = 0
-    for f in files:
-        parts = f.path.split("/")
-        if f.path in seen or f.path.startswith("/") or ".." in parts or "" in parts:
-            raise MarketnewsError(f"output path {f.path!r} is written twice or is not a plain relative path")
-        seen.add(f.path)
-        if f.data is None:
-            if f.path not in old:
-                raise MarketnewsError(f"output path {f.path!r} was to be kept from the last build, which lacks it")
-            unchanged += 1
-            continue
-        if f.path in old:
-            if _same(out / f.path, f.data):
+    try:
+        for f in files:
+            parts = f.path.split("/")
+            if f.path in seen or f.path.startswith("/") or ".." in parts or "" in parts:
+                raise MarketnewsError(f"output path {f.path!r} is written twice or is not a plain relative path")
+            seen.add(f.path)
+            if f.data is None:
+                if f.path not in old:
+                    raise MarketnewsError(f"output path {f.path!r} was to be kept from the last build, which lacks it")
                 unchanged += 1
                 continue
-            changed += 1
-        pending.append(f)
-
-    temps: list[tuple[Path, Path]] = []
-    made: set[Path] = set()
-    try:
-        for f in pending:
+            if f.path in old:
+                if _same(out / f.path, f.data):
+                    unchanged += 1
+                    continue
+                changed += 1
+            # Written now under a temporary name, so memory holds one page at a time;
+            # renamed into place only once every file of the build was written.
             target = out / f.path
-            if target.parent not in made:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                made.add(target.parent)
+            _make_folder(target.parent, made)
             tmp = target.with_name(f".{target.name}{_TMP_SUFFIX}")
             temps.append((tmp, target))
-            tmp.write_bytes(f.data or b"")
+            tmp.write_bytes(f.data)
+            pending.append(f.path)
     except BaseException:
         for tmp, _ in temps:
             tmp.unlink(missing_ok=True)
+        for folder in reversed(made):
+            with suppress(OSError):
+                folder.rmdir()
         raise
     removed = [] if partial else sorted(old - seen)
     with lock or nullcontext():
@@ -132,5 +143,5 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
             except OSError:
                 break
             parent = parent.parent
-    touched = tuple(sorted([f.path for f in pending] + removed))
+    touched = tuple(sorted(pending + removed))
     return WriteReport(len(seen), len(pending) - changed, changed, unchanged, len(removed), touched)

@@ -335,3 +335,11 @@ def test_a_rebuild_with_nothing_changed_renders_no_article_or_list_page(  # type
     rendered.clear()
     assert cli("build", "--root", news.root, *odds).code == 0
     assert rendered.count("article.html") == 1 and rendered.count("market.html") == 1
+
+
+def test_a_build_failing_late_leaves_no_trace_in_a_new_output_folder(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
+    # Article pages are streamed to temporary files first; the market pages come later and fail.
+    news.write("layouts/market.html", "{% extends 'base.html' %}{% block main %}{{ nope() }}{% endblock %}")
+    run = cli("build", "--root", news.root)
+    assert run.code == 1 and "layouts/market.html" in run.err
+    assert not news.out.exists()
