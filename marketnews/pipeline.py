@@ -582,8 +582,44 @@ def site_files(
         view = renderer.listed_view(article)
         renderer.seed_item(view, items[i])
         listed.append(view)
-    yield from renderer.other_pages(listed)
+    _shared["other"] = (renderer, listed, jobs)  # before the fork: the workers inherit it
+    pool = _pool(jobs, len(listed))
+    if pool is None:
+        _shared.pop("other")
+        yield from renderer.other_pages(listed)
+    else:
+        yield from _other_pages_in_workers(pool, renderer, reuse, listed, jobs)
     renderer.memo.published, renderer.memo.listed = inp.articles, listed
+
+
+ShardResult = tuple[list[OutputFile], dict[str, PageRecord], dict[str, set[str]]]
+
+
+def _other_shard(k: int) -> ShardResult:
+    """The list pages, feeds and site files whose paths fall to shard k, in a worker."""
+    renderer, listed, n = _shared["other"]
+    renderer.shard = (k, n)
+    renderer.reuse.manifest = {}  # this worker's records only, for the parent to merge
+    renderer.memo.showing = {}
+    files = list(renderer.other_pages(listed))
+    return files, renderer.reuse.manifest, renderer.memo.showing
+
+
+def _other_pages_in_workers(pool: multiprocessing.pool.Pool, renderer: SiteRenderer, reuse: ManifestReuse,
+                            listed: list[ArticleView], jobs: int) -> Iterator[OutputFile]:
+    """Every page but the articles', shared out by path among `jobs` forked workers; the
+    workers' page records and "which page shows which article" notes are merged here."""
+    try:
+        for files, records, showing in pool.imap_unordered(_other_shard, range(jobs)):
+            reuse.manifest.update(records)
+            for article, pages in showing.items():
+                renderer.memo.showing.setdefault(article, set()).update(pages)
+            yield from files
+        pool.close()
+        pool.join()
+    finally:
+        pool.terminate()
+        _shared.pop("other", None)
 
 
 def changed_site_files(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -234,6 +235,9 @@ class SiteRenderer:
         self._items = self.memo.items
         self._digests = self.memo.digests
         self.only: set[str] | None = None  # produce only these files (see `only_showing`)
+        # (k, n): produce only the files whose path hashes to k of n, so that n worker
+        # processes can share the list pages; shard 0 also writes the site-wide files.
+        self.shard: tuple[int, int] | None = None
         self._tags: tuple[Sequence[ArticleView], dict[str, tuple[str, list[ArticleView]]]] | None = None
         self.env.globals.update(site=self.config, asset_url=inp.assets.url, **dict(inp.extra_globals))
         self.env.globals["article_item"] = self.article_item
@@ -379,6 +383,8 @@ class SiteRenderer:
         return changed
 
     def _wanted(self, path: str) -> bool:
+        if self.shard is not None and zlib.crc32(path.encode()) % self.shard[1] != self.shard[0]:
+            return False
         return self.only is None or path in self.only
 
     def _shows(self, path: str, views: Iterable[ArticleView]) -> None:
@@ -500,8 +506,10 @@ class SiteRenderer:
             yield from self.feeds(listed)
             yield from self.sitemaps(listed, market_pages)
             return
-        yield self._page("404.html", "/404.html", self.meta("Page not found", "", noindex=True))
         yield from self.feeds(listed)
+        if self.shard is not None and self.shard[0] != 0:
+            return
+        yield self._page("404.html", "/404.html", self.meta("Page not found", "", noindex=True))
         yield from self.sitemaps(listed, market_pages)
         yield OutputFile("robots.txt", self._render("robots.txt").encode("utf-8"))
         yield OutputFile("snapshot.json", snapshot_to_json(self.inp.snapshot).encode("utf-8"))

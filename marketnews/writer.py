@@ -72,14 +72,22 @@ def _guard(out: Path, old: Collection[str]) -> None:
         )
 
 
-def _make_folder(folder: Path, made: list[Path]) -> None:
-    """mkdir -p that remembers which folders it created (a failed build removes them)."""
-    if folder.is_dir():
+def _make_folder(folder: Path, made: list[Path], known: set[Path]) -> None:
+    """mkdir -p that remembers which folders it created (a failed build removes them).
+
+    `known` holds folders already seen to exist, so a site's thousands of page folders
+    cost one mkdir each rather than a stat of every ancestor."""
+    if folder in known:
         return
-    missing = [folder, *(p for p in folder.parents if not p.exists())]
+    missing: list[Path] = []
+    while folder not in known and not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    known.add(folder)
     for path in reversed(missing):
         path.mkdir(exist_ok=True)
         made.append(path)
+        known.add(path)
 
 
 def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str] | None = None, *,
@@ -97,6 +105,7 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
     pending: list[str] = []
     temps: list[tuple[Path, Path]] = []
     made: list[Path] = []  # folders this build created, parents first
+    known: set[Path] = set()
     unchanged = changed = 0
     try:
         for f in files:
@@ -117,7 +126,7 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
             # Written now under a temporary name, so memory holds one page at a time;
             # renamed into place only once every file of the build was written.
             target = out / f.path
-            _make_folder(target.parent, made)
+            _make_folder(target.parent, made, known)
             tmp = target.with_name(f".{target.name}{_TMP_SUFFIX}")
             temps.append((tmp, target))
             tmp.write_bytes(f.data)
