@@ -73,10 +73,11 @@ def main() -> None:
 
 def measured(root: Path, snap: Path, jobs: int | None) -> tuple[float, float, float]:
     """Run one build from a throwaway parent so the peak memory belongs to this build alone."""
+    here = str(Path(__file__).resolve().parent)
     code = (
-        "import sys, json; sys.path.insert(0, %r); from build_bench import run_build; from pathlib import Path; "
-        "print(json.dumps(run_build(Path(%r), Path(%r), %r)))"
-    ) % (str(Path(__file__).resolve().parent), str(root), str(snap), jobs)
+        f"import sys, json; sys.path.insert(0, {here!r}); from build_bench import run_build; "
+        f"from pathlib import Path; print(json.dumps(run_build(Path({str(root)!r}), Path({str(snap)!r}), {jobs!r})))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(out.stderr)

@@ -11,17 +11,19 @@ from __future__ import annotations
 import json
 import random
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 WORDS = (
-    "alliance markets traders odds ministers defence budget talks ceasefire summit analysts "
-    "deadline capital pressure forecast election senate inflation rates central bank volatility "
-    "liquidity spread exposure risk coalition frontier policy officials reported week sources "
-    "diplomats negotiations sanctions pipeline tariff outlook signal probability contract"
-).split()
-TAKEN_AT = datetime(2026, 11, 21, 16, 0, tzinfo=timezone.utc)
+    "alliance", "markets", "traders", "odds", "ministers", "defence", "budget", "talks",
+    "ceasefire", "summit", "analysts", "deadline", "capital", "pressure", "forecast",
+    "election", "senate", "inflation", "rates", "central", "bank", "volatility", "liquidity",
+    "spread", "exposure", "risk", "coalition", "frontier", "policy", "officials", "reported",
+    "week", "sources", "diplomats", "negotiations", "sanctions", "pipeline", "tariff",
+    "outlook", "signal", "probability", "contract",
+)
+TAKEN_AT = datetime(2026, 11, 21, 16, 0, tzinfo=UTC)
 
 
 def market_slug(i: int) -> str:

@@ -13,7 +13,8 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_defaults_and_values(tmp_path: Path) -> None:
-    config, warnings = load_config(write(tmp_path, "title: T\nbase_url: https://x.org/\nstale_after_hours: 3\nparams: {a: 1}\n"))
+    text = "title: T\nbase_url: https://x.org/\nstale_after_hours: 3\nparams: {a: 1}\n"
+    config, warnings = load_config(write(tmp_path, text))
     assert warnings == ()
     assert (config.base_url, config.per_page, config.timezone, config.stale_after_s, config.extra) == (
         "https://x.org", 20, "UTC", 3 * 3600, {"a": 1})

@@ -1,6 +1,7 @@
 """The article format: what is accepted, and every kind of bad input located by file and line."""
 
-from datetime import datetime, timezone
+from datetime import UTC as UTC_TZ
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -43,8 +44,8 @@ def test_every_documented_field_is_read() -> None:
     assert problems == []
     assert a is not None
     assert a.title == "US threatens to 'decouple' NATO coordination by 2027"
-    assert a.date == datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)
-    assert a.updated == datetime(2026, 11, 20, 14, 0, tzinfo=timezone.utc)
+    assert a.date == datetime(2026, 11, 20, 9, 30, tzinfo=UTC_TZ)
+    assert a.updated == datetime(2026, 11, 20, 14, 0, tzinfo=UTC_TZ)
     assert a.authors == ("Jane Roe", "John Doe")
     assert a.tags == ("nato", "russia")
     assert [u.ref.key for u in a.markets] == ["some-market-slug", "some-market"]
@@ -63,7 +64,8 @@ def test_a_bare_date_is_midnight_in_the_site_timezone() -> None:
 
 
 def test_single_author_and_slug_from_file_name() -> None:
-    a, problems = parse_article("content/Étienne's NATO Plan.md", b"---\ntitle: T\ndate: 2026-11-20\nauthor: Jane\n---\n", UTC)
+    source = b"---\ntitle: T\ndate: 2026-11-20\nauthor: Jane\n---\n"
+    a, problems = parse_article("content/Étienne's NATO Plan.md", source, UTC)
     assert problems == [] and a is not None
     assert a.authors == ("Jane",) and a.slug == "etiennes-nato-plan"
 
@@ -136,7 +138,9 @@ def test_split_frontmatter_handles_crlf_and_dots() -> None:
     assert split_frontmatter("---\na: 1\n...\nbody\n") == ("a: 1\n", "body\n", 4)
 
 
-@pytest.mark.parametrize(("text", "slug"), [("Hello, World!", "hello-world"), ("  --x--  ", "x"), ("Ünïcödé", "unicode")])
+@pytest.mark.parametrize(
+    ("text", "slug"), [("Hello, World!", "hello-world"), ("  --x--  ", "x"), ("Ünïcödé", "unicode")]
+)
 def test_slugify(text: str, slug: str) -> None:
     assert slugify(text) == slug
 

@@ -1,5 +1,5 @@
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -7,7 +7,7 @@ from marketnews.errors import SnapshotError
 from marketnews.markets.model import Outcome, Quote, Snapshot, snapshot_from_json, snapshot_to_json
 from tests.conftest import quote, snapshot_doc
 
-T0 = datetime(2026, 11, 21, 16, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 21, 16, tzinfo=UTC)
 
 
 def test_round_trip_is_exact_and_deterministic() -> None:
@@ -55,10 +55,10 @@ def test_not_a_snapshot(text: str, fragment: str) -> None:
 
 def test_price_at_uses_nearest_point_within_tolerance() -> None:
     q = Quote(key="m", question="Q", url="u", as_of=T0, history=((1000, 0.1), (4600, 0.2)), anchors=((20000, 0.9),))
-    assert q.price_at(datetime.fromtimestamp(1100, timezone.utc)) == 0.1
-    assert q.price_at(datetime.fromtimestamp(4000, timezone.utc)) == 0.2
-    assert q.price_at(datetime.fromtimestamp(19000, timezone.utc)) == 0.9
-    assert q.price_at(datetime.fromtimestamp(100000, timezone.utc)) is None
+    assert q.price_at(datetime.fromtimestamp(1100, UTC)) == 0.1
+    assert q.price_at(datetime.fromtimestamp(4000, UTC)) == 0.2
+    assert q.price_at(datetime.fromtimestamp(19000, UTC)) == 0.9
+    assert q.price_at(datetime.fromtimestamp(100000, UTC)) is None
 
 
 def test_history_is_written_in_columns_and_read_in_either_form() -> None:

@@ -1,6 +1,6 @@
 """Every widget state, as data (WidgetView) and as HTML from the project's own partial."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -10,7 +10,7 @@ from marketnews.markets.refs import parse_ref
 from marketnews.templating import make_environment, pct
 from marketnews.widgets import widget_view
 
-NOW = datetime(2026, 11, 21, 17, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 21, 17, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -84,7 +84,8 @@ def test_resolved_market_shows_the_winner_not_a_probability() -> None:
 
 
 def test_event_shows_ranked_leading_outcomes() -> None:
-    outcomes = tuple(Outcome(n, p) for n, p in [("B", 0.2), ("A", 0.5), ("C", 0.1), ("D", 0.1), ("E", 0.05), ("F", 0.05)])
+    ranked = [("B", 0.2), ("A", 0.5), ("C", 0.1), ("D", 0.1), ("E", 0.05), ("F", 0.05)]
+    outcomes = tuple(Outcome(n, p) for n, p in ranked)
     v = view(q(kind="event", outcomes=outcomes, headline_outcome="A", probability=0.5),
              written="https://polymarket.com/event/e")
     assert [o.label for o in v.outcomes] == ["A", "B", "C", "D"] and v.more_outcomes == 2
