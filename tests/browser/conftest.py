@@ -138,6 +138,8 @@ def _missing_browser_reason() -> str | None:
         return "playwright is not installed (pip install -e '.[browser]')"
     if not CHROMIUM.is_file():
         return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    if not AXE.is_file():
+        return f"axe-core is missing at {AXE} (npm ci --prefix tests/browser)"
     return None
 
 
@@ -148,8 +150,6 @@ def browser() -> Iterator[Any]:
         if os.environ.get("CI"):
             pytest.fail(f"browser tests must run in CI: {reason}")
         pytest.skip(reason)
-    if not AXE.is_file():
-        pytest.fail(f"axe-core is missing at {AXE}: run `npm ci --prefix tests/browser`")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
