@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from marketnews.charts import describe
+from marketnews.charts import describe, spark_series
 from marketnews.markets.model import Point, Quote
 from marketnews.markets.refs import MarketRef
 from marketnews.templating import make_date_filters, money, pct, points
@@ -59,6 +59,8 @@ class WidgetView:
     as_of: datetime | None = None
     low_volume_limit: str = ""  # the low-liquidity threshold as shown in the caveat: "$10K"
     history_text: str = ""  # the charts' text alternative: "Past 7 days: from 22% to 20%, ..."
+    spark: tuple[Point, ...] = ()  # the history as the sparkline draws it (charts.spark_series)
+    spark_text: str = ""  # the same sentence, of what the sparkline shows
 
 
 def age_text(seconds: int) -> str:
@@ -179,4 +181,6 @@ def widget_view(
         as_of=quote.as_of,
         low_volume_limit=money(low_volume),
         history_text=describe(quote.history, pct),
+        spark=spark_series(quote.history),
+        spark_text=describe(spark_series(quote.history), pct),
     )

@@ -122,3 +122,42 @@ def test_snapshot_time_appears_only_on_the_markets_page_and_in_snapshot_json(tmp
     taken = json.loads((EXAMPLE_SNAPSHOT).read_text())["taken_at"]  # "2026-11-21T16:00:00Z"
     carrying = {p for p, data in tree(out).items() if taken.encode() in data or b"16:00 UTC" in data}
     assert carrying == {"markets/index.html", "snapshot.json"}
+
+
+def test_an_hour_of_history_at_the_same_prices_leaves_article_pages_alone(tmp_path: Path) -> None:
+    """Each hourly build adds a point to every history; the sparklines draw 6-hour samples
+    and the latest price, so within a 6-hour block a page changes only if a price moved."""
+    out = tmp_path / "public"
+    build_example(out, tmp_path / "cache", now=NOW)
+    before = tree(out)
+    doc = json.loads(EXAMPLE_SNAPSHOT.read_text())
+    for q in doc["quotes"].values():
+        h = q["history"]
+        if h["t"]:
+            h["t"].append(h["t"][-1] + 3600)
+            h["p"].append(h["p"][-1])
+        q["as_of"] = "2026-11-21T17:00:00Z"
+    doc["taken_at"] = "2026-11-21T17:00:00Z"
+    later = tmp_path / "later.json"
+    later.write_text(json.dumps(doc))
+    build_example(out, tmp_path / "cache", now=NOW + timedelta(hours=1), snapshot=later)
+    after = tree(out)
+    changed = {p for p in before if before[p] != after.get(p)}
+    articles = {p for p in before if p.startswith("2026/")}
+    assert articles and not changed & articles
+    assert not {"index.html", "feed.xml"} & changed
+    # The market pages keep every hourly point in their larger chart, so they do change.
+    assert "markets/xi-jinping-out-before-2027/index.html" in changed
+
+
+def test_the_sparkline_samples_six_hour_boundaries_and_ends_at_the_latest_price() -> None:
+    from marketnews.charts import spark_series
+
+    t0 = 1795276800 - 1795276800 % 21600  # a 6-hour boundary
+    hourly = [(t0 - 3600 * k, 0.5 + 0.001 * k) for k in range(200, -1, -1)] + [(t0 + 3600, 0.4001)]
+    series = spark_series(hourly)
+    assert [t for t, _ in series[:-1]] == list(range(t0 - 7 * 86400, t0 + 1, 21600))
+    assert series[-1] == (t0 + 21600, 0.4)  # the latest price, drawn to the nearest 0.2 points
+    assert spark_series(hourly[:-1] + [(t0 + 7200, 0.4003)]) == series  # an hour on, a tiny move: the same
+    young = [(t0 + 3600 * k, 0.3 + 0.01 * k) for k in range(30)]  # 30 hours: drawn hour by hour
+    assert spark_series(young) == tuple((t, round(p, 6)) for t, p in young)
