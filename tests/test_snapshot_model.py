@@ -1,4 +1,5 @@
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -8,12 +9,13 @@ from marketnews.markets.model import Outcome, Quote, Snapshot, snapshot_from_jso
 from tests.conftest import quote, snapshot_doc
 
 T0 = datetime(2026, 11, 21, 16, tzinfo=UTC)
+T1, T2 = int(T0.timestamp()) - 3600, int(T0.timestamp())
 
 
 def test_round_trip_is_exact_and_deterministic() -> None:
     q = Quote(key="m", question="Q?", url="https://polymarket.com/event/e/m", as_of=T0, probability=0.0455,
               headline_outcome="Yes", outcomes=(Outcome("Yes", 0.0455), Outcome("No", 0.9545)), change_24h=-0.0123,
-              volume=1234.57, end_date=T0, history=((1, 0.5), (2, 0.25)), anchors=((3, 0.1),))
+              volume=1234.57, end_date=T0, history=((T1, 0.5), (T2, 0.25)), anchors=((T2 + 1, 0.1),))
     snap = Snapshot(taken_at=T0, quotes={"m": q}, source="test")
     text = snapshot_to_json(snap)
     assert snapshot_to_json(snapshot_from_json(text)) == text
@@ -62,12 +64,38 @@ def test_price_at_uses_nearest_point_within_tolerance() -> None:
 
 
 def test_history_is_written_in_columns_and_read_in_either_form() -> None:
-    pairs = snapshot_doc({"m": quote("Q", history=[[2, 0.25], [1, 0.5]])})
+    pairs = snapshot_doc({"m": quote("Q", history=[[T2, 0.25], [T1, 0.5]])})
     snap = snapshot_from_json(json.dumps(pairs))
-    assert snap.quotes["m"].history == ((1, 0.5), (2, 0.25))
+    assert snap.quotes["m"].history == ((T1, 0.5), (T2, 0.25))
     written = json.loads(snapshot_to_json(snap))["quotes"]["m"]["history"]
-    assert written == {"t": [1, 2], "p": [0.5, 0.25]}
-    assert snapshot_from_json(snapshot_to_json(snap)).quotes["m"].history == ((1, 0.5), (2, 0.25))
+    assert written == {"t": [T1, T2], "p": [0.5, 0.25]}
+    assert snapshot_from_json(snapshot_to_json(snap)).quotes["m"].history == ((T1, 0.5), (T2, 0.25))
     for bad in ({"t": [1, 2], "p": [0.5]}, {"t": ["1"], "p": [0.5]}, {"t": [1], "p": ["x"]}, "nope"):
         with pytest.raises(SnapshotError, match="quotes.m.history"):
             snapshot_from_json(json.dumps(snapshot_doc({"m": quote("Q", history=bad)})))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fragment"),
+    [
+        ("history", {"t": [T1], "p": [float("nan")]}, "quotes.m.history"),
+        ("history", {"t": [T1], "p": [1.5]}, "quotes.m.history"),
+        ("history", {"t": [10**15], "p": [0.5]}, "quotes.m.history"),
+        ("history", {"t": [-(10**15)], "p": [0.5]}, "quotes.m.history"),
+        ("end_date", "0001-01-01T00:00:00+01:00", "quotes.m.end_date"),
+        ("as_of", "9999-12-31T23:59:59Z", "quotes.m.as_of"),
+        ("probability", -0.5, "quotes.m.probability: expected a number from 0 to 1"),
+        ("url", "javascript:alert(1)", "quotes.m.url: expected an https:// URL"),
+        ("outcomes", [{"name": "Yes", "probability": 0.5, "url": "javascript:x"}], "quotes.m.outcomes"),
+    ],
+)
+def test_out_of_range_data_is_refused_not_crashed_on(field: str, value: object, fragment: str) -> None:
+    with pytest.raises(SnapshotError, match=re.escape(fragment)):
+        snapshot_from_json(json.dumps(snapshot_doc({"m": quote("Q", **{field: value})})))
+
+
+def test_a_negative_change_is_fine_and_control_characters_are_dropped() -> None:
+    doc = snapshot_doc({"m": quote("Q\u0001 and\u001b more", change_24h=-0.25,
+                                   outcomes=[{"name": "Y\u0007es", "probability": 0.5, "url": None}])})
+    q = snapshot_from_json(json.dumps(doc)).quotes["m"]
+    assert (q.question, q.change_24h, q.outcomes[0].name) == ("Q and more", -0.25, "Yes")

@@ -19,6 +19,7 @@ asked again; a failed fetch is not (it will be).
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -30,7 +31,7 @@ from typing import Any
 import httpx
 
 from marketnews.markets.httpjson import CallFailed, Fetcher, HttpPolicy
-from marketnews.markets.model import Point, Quote
+from marketnews.markets.model import EARLIEST_TS, LATEST_TS, Point, Quote
 from marketnews.markets.normalise import probability
 
 HOUR_S = 3600
@@ -78,7 +79,8 @@ def parse_history(body: Any) -> tuple[Point, ...]:
         if not isinstance(item, dict):
             continue
         t, p = item.get("t"), probability(item.get("p"))
-        if isinstance(t, (int, float)) and not isinstance(t, bool) and p is not None:
+        if (isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) and p is not None
+                and EARLIEST_TS <= t <= LATEST_TS):
             points[int(t)] = p
     return tuple(sorted(points.items()))
 

@@ -185,6 +185,19 @@ def snapshot_to_json(snapshot: Snapshot, pretty: bool = False) -> str:
     return json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
+# Times outside these are data errors, not dates a market can have (and could overflow
+# datetime arithmetic far from the epoch).
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+EARLIEST_TS, LATEST_TS = int(EARLIEST.timestamp()), int(LATEST.timestamp())
+_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
+
+
+def clean_text(text: str) -> str:
+    """Text from outside with the control characters XML cannot hold removed."""
+    return text.translate(_CONTROL) if not text.isprintable() else text
+
+
 class _Reader:
     """Reads one quote, collecting problems as `quotes.<key>.<field>: ...`."""
 
@@ -202,16 +215,25 @@ class _Reader:
         if not isinstance(value, str):
             self.bad(name, "a string")
             return None
+        return clean_text(value)
+
+    def url(self, name: str, required: bool = False) -> str | None:
+        value = self.text(name, required)
+        if value is not None and not value.startswith("https://"):
+            self.bad(name, "an https:// URL")
+            return None
         return value
 
-    def prob(self, value: Any, name: str) -> float | None:
+    def prob(self, value: Any, name: str, low: float = 0.0) -> float | None:
+        """A number from `low` (0, or -1 for a change) to 1."""
+        expected = f"a number from {low:g} to 1"
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.bad(name, "a number from 0 to 1")
+            self.bad(name, expected)
             return None
-        if not math.isfinite(value) or not -1.0 <= value <= 1.0:
-            self.bad(name, "a number from 0 to 1")
+        if not math.isfinite(value) or not low <= value <= 1.0:
+            self.bad(name, expected)
             return None
         return float(value)
 
@@ -229,10 +251,15 @@ class _Reader:
         if value is None:
             return None
         try:
-            return parse_time(str(value))
-        except ValueError:
+            when = parse_time(str(value))
+            when.astimezone(UTC)  # an offset that pushes the time out of range fails here
+        except (ValueError, OverflowError):
             self.bad(name, "an ISO 8601 time")
             return None
+        if not EARLIEST <= when <= LATEST:
+            self.bad(name, "a time between 2000 and 2200")
+            return None
+        return when
 
     def points(self, name: str) -> tuple[Point, ...]:
         value = self.data.get(name) or []
@@ -248,8 +275,12 @@ class _Reader:
                 points = None
             if not isinstance(value, list) or points is None or len(points) != len(value):
                 points = None
+        if points is not None and not all(
+            EARLIEST_TS <= t <= LATEST_TS and 0.0 <= p <= 1.0 for t, p in points  # NaN fails 0 <= p
+        ):
+            points = None
         if points is None:
-            self.bad(name, '{"t": [unix seconds, ...], "p": [prices, ...]}')
+            self.bad(name, '{"t": [unix seconds, ...], "p": [prices from 0 to 1, ...]}')
             return ()
         in_order = all(a[0] < b[0] for a, b in zip(points, points[1:], strict=False))
         return tuple(points) if in_order else tuple(sorted(points))
@@ -261,7 +292,7 @@ def quote_from_json(key: str, data: Any, problems: list[str], default_as_of: dat
         return None
     r = _Reader(key, data, problems)
     question = r.text("question", required=True)
-    url = r.text("url", required=True)
+    url = r.url("url", required=True)
     kind = data.get("kind", "market")
     if kind not in _KINDS:
         r.bad("kind", " or ".join(_KINDS))
@@ -278,10 +309,10 @@ def quote_from_json(key: str, data: Any, problems: list[str], default_as_of: dat
     for o in raw_outcomes:
         if isinstance(o, dict) and isinstance(o.get("name"), str):
             url_o = o.get("url")
-            outcomes.append(
-                Outcome(o["name"], r.prob(o.get("probability"), "outcomes"),
-                        url_o if isinstance(url_o, str) else None)
-            )
+            if url_o is not None and not (isinstance(url_o, str) and url_o.startswith("https://")):
+                r.bad("outcomes", "outcome URLs that start with https://")
+                url_o = None
+            outcomes.append(Outcome(clean_text(o["name"]), r.prob(o.get("probability"), "outcomes"), url_o))
         else:
             r.bad("outcomes", "objects with a name")
     if question is None or url is None:
@@ -296,7 +327,7 @@ def quote_from_json(key: str, data: Any, problems: list[str], default_as_of: dat
         probability=r.prob(data.get("probability"), "probability"),
         headline_outcome=r.text("headline_outcome"),
         outcomes=tuple(outcomes),
-        change_24h=r.prob(data.get("change_24h"), "change_24h"),
+        change_24h=r.prob(data.get("change_24h"), "change_24h", low=-1.0),
         volume=r.number("volume"),
         end_date=r.time("end_date"),
         winner=r.text("winner"),

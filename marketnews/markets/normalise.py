@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from marketnews.markets.model import Outcome, Quote, Status, parse_time
+from marketnews.markets.model import Outcome, Quote, Status, clean_text, parse_time
 
 SITE = "https://polymarket.com"
 WIDE_SPREAD = 0.10
@@ -88,7 +88,7 @@ def probability(value: object) -> float | None:
 def text(value: object) -> str | None:
     """A non-blank string, stripped; None otherwise."""
     if isinstance(value, str) and value.strip():
-        return value.strip()
+        return clean_text(value.strip())
     return None
 
 

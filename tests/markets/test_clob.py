@@ -39,8 +39,9 @@ def test_extend_history_adds_the_hour_and_trims_a_week() -> None:
 
 
 def test_parse_history_skips_bad_points_and_rejects_bad_shapes() -> None:
-    body = {"history": [{"t": 2, "p": 0.5}, {"t": 1, "p": "0.25"}, {"t": "x"}, 7, {"t": 3, "p": 9}]}
-    assert parse_history(body) == ((1, 0.25), (2, 0.5))
+    t1, t2, t3 = 1795273200, 1795276800, 1795280400
+    body = {"history": [{"t": t2, "p": 0.5}, {"t": t1, "p": "0.25"}, {"t": "x"}, 7, {"t": t3, "p": 9}]}
+    assert parse_history(body) == ((t1, 0.25), (t2, 0.5))
     with pytest.raises(CallFailed):
         parse_history([])
     with pytest.raises(CallFailed):
@@ -250,3 +251,11 @@ def test_history_fetches_go_through_the_rate_limit(standin, client) -> None:  # 
     )
     assert result.requests == 30 and not result.failed
     assert clock.t - 100.0 == pytest.approx(20.0)  # 30 calls, 10 a window: windows at 0, 10, 20 s
+
+
+def test_history_points_that_are_not_finite_or_not_plausible_times_are_skipped() -> None:
+    from marketnews.markets.clob import parse_history
+
+    body = {"history": [{"t": float("nan"), "p": 0.5}, {"t": float("inf"), "p": 0.5}, {"t": 10**15, "p": 0.5},
+                        {"t": 1795276800, "p": float("nan")}, {"t": 1795276800, "p": 0.25}]}
+    assert parse_history(body) == ((1795276800, 0.25),)
