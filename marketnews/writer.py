@@ -90,6 +90,36 @@ def _make_folder(folder: Path, made: list[Path], known: set[Path]) -> None:
         known.add(path)
 
 
+def _undo(temps: list[tuple[Path, Path]], made: list[Path]) -> None:
+    for tmp, _ in temps:
+        tmp.unlink(missing_ok=True)
+    for folder in reversed(made):
+        with suppress(OSError):
+            folder.rmdir()
+
+
+def _prune(out: Path, removed: list[str]) -> None:
+    """Remove folders the removed files leave empty, deepest first."""
+    for path in removed:
+        parent = (out / path).parent
+        while parent != out:
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
+
+
+def _check_folders_in_the_way(out: Path, temps: list[tuple[Path, Path]], removed: set[str]) -> None:
+    """A file to be put where the last build has a folder: fine when everything in that
+    folder goes (it is removed first), else an error before anything is renamed."""
+    for _, target in temps:
+        if target.is_dir():
+            inside = {p.relative_to(out).as_posix() for p in target.rglob("*") if not p.is_dir()}
+            if not inside <= removed:
+                raise MarketnewsError(f"{target}: this build writes a file where a folder of other files is")
+
+
 def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str] | None = None, *,
                partial: bool = False, lock: AbstractContextManager[Any] | None = None) -> WriteReport:
     """Write what changed; `existing` is `existing_files(out)` if the caller already has it.
@@ -126,31 +156,32 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
             # Written now under a temporary name, so memory holds one page at a time;
             # renamed into place only once every file of the build was written.
             target = out / f.path
-            _make_folder(target.parent, made, known)
+            try:
+                _make_folder(target.parent, made, known)
+            except (FileExistsError, NotADirectoryError):
+                raise MarketnewsError(
+                    f"output path {f.path!r} needs a folder where the last build wrote a file; "
+                    f"remove {out} and build again") from None
             tmp = target.with_name(f".{target.name}{_TMP_SUFFIX}")
             temps.append((tmp, target))
             tmp.write_bytes(f.data)
             pending.append(f.path)
+        removed = [] if partial else sorted(old - seen)
+        _check_folders_in_the_way(out, temps, set(removed))
     except BaseException:
-        for tmp, _ in temps:
-            tmp.unlink(missing_ok=True)
-        for folder in reversed(made):
-            with suppress(OSError):
-                folder.rmdir()
+        _undo(temps, made)
         raise
-    removed = [] if partial else sorted(old - seen)
     with lock or nullcontext():
-        for tmp, target in temps:
-            os.replace(tmp, target)
+        # Files the site no longer has go first: one may be a folder's last file where this
+        # build writes a file of that name (a permalink changed from /a/ to /a).
         for path in removed:
             (out / path).unlink(missing_ok=True)
-    for path in removed:  # prune folders the site no longer has, deepest first
-        parent = (out / path).parent
-        while parent != out:
+        _prune(out, removed)
+        for n, (tmp, target) in enumerate(temps):
             try:
-                parent.rmdir()
-            except OSError:
-                break
-            parent = parent.parent
+                os.replace(tmp, target)
+            except BaseException as exc:
+                _undo(temps[n:], [])
+                raise MarketnewsError(f"{target}: could not be put in place ({exc}); build again") from exc
     touched = tuple(sorted(pending + removed))
     return WriteReport(len(seen), len(pending) - changed, changed, unchanged, len(removed), touched)

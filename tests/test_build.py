@@ -344,3 +344,18 @@ def test_a_build_failing_late_leaves_no_trace_in_a_new_output_folder(news: Site,
     run = cli("build", "--root", news.root)
     assert run.code == 1 and "layouts/market.html" in run.err
     assert not news.out.exists()
+
+
+def test_a_folder_of_the_last_build_can_become_a_file_and_back_is_a_clear_error(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli("build", "--root", news.root).code == 0
+    config = news.root / "site.yaml"
+    config.write_text(config.read_text() + "permalink: /{year}/{month}/{slug}\n")
+    run = cli("build", "--root", news.root)
+    assert run.code == 0, run.err
+    assert (news.out / "2026/11/nato").is_file() and "NATO &lt;deadline" in news.page("2026/11/nato")
+    assert not list(news.out.rglob("*.mn-tmp"))
+    before = news.tree()
+    config.write_text(config.read_text().replace("permalink: /{year}/{month}/{slug}\n", ""))
+    back = cli("build", "--root", news.root)
+    assert back.code == 1 and "needs a folder where the last build wrote a file" in back.err
+    assert news.tree() == before and not list(news.out.rglob("*.mn-tmp"))
