@@ -27,6 +27,7 @@ from marketnews.cache import BodyCache, PageRecord, body_key, load_body_cache, l
 from marketnews.config import SiteConfig, load_config
 from marketnews.content import Article, RefUse, parse_article
 from marketnews.errors import ContentError, MarketnewsError, Problem
+from marketnews.images import image_size
 from marketnews.markets.model import Snapshot, snapshot_from_json
 from marketnews.markets.polymarket import PolymarketSettings
 from marketnews.markets.refs import MarketRef, RefError, parse_ref
@@ -615,6 +616,9 @@ def _other_pages_in_workers(pool: multiprocessing.pool.Pool, renderer: SiteRende
             for article, pages in showing.items():
                 renderer.memo.showing.setdefault(article, set()).update(pages)
             yield from files
+        # The workers grouped the articles by topic and market for themselves; the next
+        # incremental build must group them afresh rather than trust an older grouping.
+        renderer.memo.tag_index = renderer.memo.market_index = None
         pool.close()
         pool.join()
     finally:
@@ -685,6 +689,10 @@ def site_fingerprint(paths: SitePaths, config: SiteConfig, options: BuildOptions
         if folder.is_dir():
             for f in sorted(p for p in folder.rglob("*") if p.is_file()):
                 h.update(f.relative_to(folder).as_posix().encode() + b"\x00" + f.read_bytes() + b"\x00")
+    if not options.asset_hashes and paths.static.is_dir():
+        # Pages name static files by their plain names then, but still print images' sizes.
+        for f in sorted(p for p in paths.static.rglob("*") if p.is_file()):
+            h.update(f"{f.relative_to(paths.static).as_posix()}={image_size(f.read_bytes())}\x00".encode())
     return h.hexdigest()
 
 
@@ -789,7 +797,8 @@ def build(
             if not same_site:
                 changed_files += assets.files
             report = write(iter(changed_files), paths.out, previous.existing, partial=True)
-            state = replace(previous, gathered=gathered, manifest=manifest, snapshot=(base, snapshot))
+            state = replace(previous, gathered=gathered, manifest=manifest, snapshot=(base, snapshot),
+                            assets=assets, fingerprint=fingerprint_)
             return _report(state, report, published, warnings, snapshot, note, now, started, timings, odds.requests)
 
     existing = previous.existing if previous is not None and previous.existing is not None \

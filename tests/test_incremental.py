@@ -143,3 +143,53 @@ def test_with_plain_asset_names_a_stylesheet_edit_writes_that_file_alone(site: S
     assert report.written is not None and report.written.touched == ("css/site.css",)
     site.write("content/one.md", article("One, edited", tags=["alpha"]))
     rebuilds.build("content/one.md")
+
+
+DEV = BuildOptions(drafts=True, future=True, jobs=1, asset_hashes=False)  # as the dev server builds
+
+
+def test_a_stylesheet_edit_survives_the_next_article_edit(site: Site, tmp_path: Path) -> None:
+    site.snapshot({"m-one": quote("Will one happen?", 0.2)})
+    site.write("content/a.md", article("A", markets=["m-one"]))
+    r = Rebuilds(site, tmp_path, DEV)
+    r.build()
+    css = site.root / "static/css/site.css"
+    css.write_text(css.read_text() + "\n/* edited */\n")
+    r.build("static/css/site.css")
+    site.write("content/b.md", article("B", date="2026-11-19T08:00:00Z"))
+    r.build("content/b.md")
+    assert "/* edited */" in (r.paths.out / "css/site.css").read_text()
+
+
+def test_an_image_that_changes_size_changes_the_pages_that_show_it(site: Site, tmp_path: Path) -> None:
+    site.snapshot({})
+    svg = '<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}"></svg>'
+    site.write("static/images/pic.svg", svg.format(w=1200, h=630))
+    site.write("content/a.md", article("A", image="/images/pic.svg", image_alt="A picture"))
+    r = Rebuilds(site, tmp_path, DEV)
+    r.build()
+    site.write("static/images/pic.svg", svg.format(w=333, h=111))
+    r.build("static/images/pic.svg")  # compares with a fresh build
+    assert 'width="333" height="111"' in (r.paths.out / "2026/11/a/index.html").read_text()
+
+
+def test_moving_an_article_between_topics_when_list_pages_render_in_workers(
+        site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from marketnews import pipeline
+
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN", 1)
+    site.snapshot({"m-one": quote("Will one happen?", 0.2)})
+    for i in range(8):
+        site.write(f"content/s{i}.md", article(f"S{i}", date=f"2026-11-1{i}T09:00:00Z", tags=["alpha"],
+                                              markets=["m-one"], summary=f"Summary {i}"))
+    r = Rebuilds(site, tmp_path, BuildOptions(drafts=True, future=True, jobs=2))
+    r.build()
+    site.write("content/s1.md", article("S1", date="2026-11-11T09:00:00Z", tags=["alpha"], markets=["m-one"],
+                                        summary="Summary 1", body="An edited body."))
+    r.build("content/s1.md")  # a content-only edit: this process now holds the topic grouping
+    site.write("content/s1.md", article("S1", date="2026-11-11T09:00:00Z", tags=["beta"], markets=["m-one"],
+                                        summary="Summary 1"))
+    r.build("content/s1.md")
+    site.write("content/s1.md", article("S1", date="2026-11-11T09:00:00Z", tags=["beta"], markets=["m-one"],
+                                        summary="A new summary"))
+    r.build("content/s1.md")  # compares with a fresh build: the topic lists must agree
