@@ -98,11 +98,14 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def newest(*sources: Mapping[str, Quote]) -> dict[str, Quote]:
-    """Per key, the quote with the latest `as_of` among the sources."""
+def newest(*sources: Mapping[str, Quote], latest: datetime | None = None) -> dict[str, Quote]:
+    """Per key, the quote with the latest `as_of` among the sources; a quote stamped after
+    `latest` (a clock that was ahead, or bad data) is left out, or it would never age."""
     out: dict[str, Quote] = {}
     for quotes in sources:
         for key, q in quotes.items():
+            if latest is not None and q.as_of > latest:
+                continue
             if key not in out or q.as_of > out[key].as_of:
                 out[key] = q
     return out
@@ -125,7 +128,7 @@ def save_cache(
         return
     old = previous if previous is not None else load_cache(folder)
     wanted = set(keys)
-    quotes = {k: q for k, q in newest(old.quotes, snapshot.quotes).items() if k in wanted}
+    quotes = {k: q for k, q in newest(old.quotes, snapshot.quotes, latest=snapshot.taken_at).items() if k in wanted}
     missing = sorted(m for m in old.anchors_missing | anchors_missing if m[0] in wanted)
     folder.mkdir(parents=True, exist_ok=True)
     if published is not None and published.is_file() and quotes == dict(snapshot.quotes):

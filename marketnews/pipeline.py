@@ -201,6 +201,7 @@ def read_sources(
     shown = [paths.shown(f) for f in files]
     _shared["read"] = (files, shown, config.tz, cache)
     sources: dict[Path, SourceFile] = {}
+    pool = None
     try:
         pool = _pool(jobs, len(files))
         chunks = _chunks(len(files), max(jobs, 1))
@@ -226,6 +227,8 @@ def read_sources(
             pool.close()
             pool.join()
     finally:
+        if pool:  # after an error (or Ctrl-C) too: no worker outlives the build
+            pool.terminate()
         _shared.pop("read", None)
     return sources
 

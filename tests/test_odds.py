@@ -57,3 +57,17 @@ def test_offline_odds_come_from_the_cache_then_the_example(tmp_path: Path) -> No
     assert assemble_odds([], T, client=None, sources=sources, cache=cache).note == (
         "odds: no markets referenced [offline]"
     )
+
+
+def test_a_quote_stamped_in_the_future_does_not_win_the_cache() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from marketnews.markets.model import Quote
+    from marketnews.odds import newest
+
+    now = datetime(2026, 11, 21, 17, tzinfo=UTC)
+    real = Quote(key="m", question="Q", url="https://polymarket.com/event/m", as_of=now, probability=0.4)
+    skewed = Quote(key="m", question="Q", url="https://polymarket.com/event/m", as_of=now + timedelta(days=3),
+                   probability=0.9)
+    assert newest({"m": skewed}, {"m": real}, latest=now)["m"] is real
+    assert newest({"m": skewed}, {"m": real})["m"] is skewed  # without a bound, the latest stamp wins
