@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from marketnews.charts import describe, spark_series
@@ -61,6 +62,14 @@ class WidgetView:
     history_text: str = ""  # the charts' text alternative: "Past 7 days: from 22% to 20%, ..."
     spark: tuple[Point, ...] = ()  # the history as the sparkline draws it (charts.spark_series)
     spark_text: str = ""  # the same sentence, of what the sparkline shows
+
+
+@lru_cache(maxsize=4096)
+def _chart_data(history: tuple[Point, ...]) -> tuple[tuple[Point, ...], str, str]:
+    """The sparkline's series and the two chart sentences: they depend on the history
+    alone, which every article showing a market shares, so they are worked out once."""
+    spark = spark_series(history)
+    return spark, describe(spark, pct), describe(history, pct)
 
 
 def age_text(seconds: int) -> str:
@@ -151,6 +160,7 @@ def widget_view(
         summary += f" ({published_pct} when this was published)"
     if stale_text:
         summary += f"; {stale_text}"
+    charts = _chart_data(quote.history)
     return WidgetView(
         written=written,
         key=ref.key,
@@ -180,7 +190,7 @@ def widget_view(
         end_date=quote.end_date,
         as_of=quote.as_of,
         low_volume_limit=money(low_volume),
-        history_text=describe(quote.history, pct),
-        spark=spark_series(quote.history),
-        spark_text=describe(spark_series(quote.history), pct),
+        history_text=charts[2],
+        spark=charts[0],
+        spark_text=charts[1],
     )
