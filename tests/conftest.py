@@ -14,7 +14,6 @@ import pytest
 from marketnews.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 NOW_EPOCH = 1795280400  # 2026-11-21T17:00:00Z, an hour after the test snapshots were taken
 TAKEN_AT = "2026-11-21T16:00:00Z"
 

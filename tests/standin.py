@@ -7,7 +7,7 @@ Serves, on 127.0.0.1 with a free port, from a real threaded HTTP server:
   GET /prices-history?market=TOKEN&(interval=1w|startTs=..&endTs=..)&fidelity=60
   GET /snapshot.json                                 `site_snapshot`, when set (a live site)
   GET /_stats                                        request counts so far, by path (not logged)
-Data: the shared recorded responses (../shared/fixtures/gamma, beside the repo) and
+Data: the recorded responses in tests/fixtures/gamma (see its README for where each came from) and
 variants built from them. Faults can be queued per path prefix (see `Fault`), every
 request is logged and counted, and `latency_s` delays each answer (for benchmarks).
 """
@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-FIXTURES = SHARED / "fixtures" / "gamma"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "gamma"  # recorded Gamma responses
 
 HTML_PAGE = (
     b"<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>cf</body></html>"
