@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from xml.sax.saxutils import escape
 
+from marketnews.markets.model import format_time
 from marketnews.output import OutputFile
 
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -35,8 +36,6 @@ class NewsEntry:
     published: datetime
 
 
-def w3c(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _loc(base_url: str, url: str) -> str:
@@ -46,7 +45,7 @@ def _loc(base_url: str, url: str) -> str:
 def _urlset(entries: Sequence[SitemapEntry], base_url: str) -> bytes:
     lines = ['<?xml version="1.0" encoding="utf-8"?>', f'<urlset xmlns="{SITEMAP_NS}">']
     for e in entries:
-        lastmod = f"<lastmod>{w3c(e.lastmod)}</lastmod>" if e.lastmod else ""
+        lastmod = f"<lastmod>{format_time(e.lastmod)}</lastmod>" if e.lastmod else ""
         lines.append(f"  <url><loc>{_loc(base_url, e.url)}</loc>{lastmod}</url>")
     lines.append("</urlset>")
     return ("\n".join(lines) + "\n").encode("utf-8")
@@ -65,7 +64,7 @@ def sitemap_files(entries: Sequence[SitemapEntry], base_url: str, max_urls: int 
         name = f"sitemap-{n}.xml"
         files.append(OutputFile(name, _urlset(part, base_url)))
         dates = [e.lastmod for e in part if e.lastmod is not None]
-        lastmod = f"<lastmod>{w3c(max(dates))}</lastmod>" if dates else ""
+        lastmod = f"<lastmod>{format_time(max(dates))}</lastmod>" if dates else ""
         index.append(f"  <sitemap><loc>{_loc(base_url, '/' + name)}</loc>{lastmod}</sitemap>")
     index.append("</sitemapindex>")
     return [OutputFile("sitemap.xml", ("\n".join(index) + "\n").encode("utf-8")), *files]
@@ -101,7 +100,7 @@ def news_sitemap(
             "    <news:news>",
             f"      <news:publication><news:name>{escape(name)}</news:name>"
             f"<news:language>{lang}</news:language></news:publication>",
-            f"      <news:publication_date>{w3c(e.published)}</news:publication_date>",
+            f"      <news:publication_date>{format_time(e.published)}</news:publication_date>",
             f"      <news:title>{escape(e.title)}</news:title>",
             "    </news:news>",
             "  </url>",

@@ -18,6 +18,7 @@ import jinja2
 
 from marketnews.charts import price_chart, sparkline
 from marketnews.errors import TemplateError
+from marketnews.markets.model import format_time
 
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July",
            "August", "September", "October", "November", "December")
@@ -73,11 +74,9 @@ def make_date_filters(tz: ZoneInfo) -> dict[str, Callable[..., str]]:
     def iso(dt: datetime) -> str:
         return local(dt).isoformat(timespec="seconds")
 
-    def rfc3339(dt: datetime) -> str:
-        return dt.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     return {"date_long": date_long, "datetime_long": datetime_long, "dateline": dateline, "iso": iso,
-            "rfc3339": rfc3339}
+            "rfc3339": format_time}
 
 
 def make_environment(layouts: Path, tz: ZoneInfo, globals_: dict[str, Any] | None = None) -> jinja2.Environment:

@@ -12,7 +12,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from marketnews.charts import describe, spark_series
-from marketnews.markets.model import Point, Quote
+from marketnews.markets.model import Point, Quote, format_time
 from marketnews.markets.refs import MarketRef
 from marketnews.templating import make_date_filters, money, pct, points
 
@@ -177,12 +177,12 @@ def widget_view(
         arrow=arrow,
         change_sentence=change_sentence,
         volume_text=money(quote.volume),
-        end_iso=quote.end_date.strftime("%Y-%m-%d") if quote.end_date else "",
+        end_iso=format_time(quote.end_date)[:10] if quote.end_date else "",
         winner=quote.winner or "",
         outcomes=outcomes,
         more_outcomes=max(0, len(ranked) - MAX_OUTCOMES),
         stale_text=stale_text,
-        as_of_iso=quote.as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        as_of_iso=format_time(quote.as_of),
         published_pct=published_pct,
         low_volume=quote.volume is not None and quote.volume < low_volume,
         summary=summary,

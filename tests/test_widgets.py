@@ -138,3 +138,10 @@ def test_text_form_carries_the_low_liquidity_caveat() -> None:
     thin = env.get_template("partials/widget_text.html").render(w=view(q(volume=900.0)))
     assert "Yes 7%, up 1.8 points in 24 hours; $900 traded; thinly traded (under $10K)" in thin
     assert "thinly traded" not in env.get_template("partials/widget_text.html").render(w=view(q()))
+
+
+def test_times_with_an_offset_are_shown_in_utc() -> None:
+    from marketnews.markets.model import parse_time
+
+    v = view(q(as_of=parse_time("2026-11-21T13:30:00-02:00"), end_date=parse_time("2026-12-31T23:00:00-05:00")))
+    assert (v.as_of_iso, v.end_iso) == ("2026-11-21T15:30:00Z", "2027-01-01")
