@@ -682,20 +682,20 @@ class ManifestReuse:
         self.manifest[path] = (fingerprint, size, item)
 
 
-def site_fingerprint(paths: SitePaths, config: SiteConfig, options: BuildOptions) -> str:
-    """Digest of the inputs every page shares: layouts, static files (when pages name them
-    by content hash), settings, options, version."""
+def site_fingerprint(paths: SitePaths, config: SiteConfig, options: BuildOptions, assets: Assets) -> str:
+    """Digest of the inputs every page shares: layouts, settings, options, version, and the
+    static files as the build already read them (`assets`): their bytes when pages name
+    them by content hash, else what pages show of them, an image's size."""
     h = hashlib.blake2b(digest_size=16)
     h.update(f"{__version__}|{MARKUP_VERSION}|{config!r}|{options.drafts}|{options.future}|"
              f"{options.asset_hashes}".encode())
-    for folder in (paths.layouts, paths.static) if options.asset_hashes else (paths.layouts,):
-        if folder.is_dir():
-            for f in sorted(p for p in folder.rglob("*") if p.is_file()):
-                h.update(f.relative_to(folder).as_posix().encode() + b"\x00" + f.read_bytes() + b"\x00")
-    if not options.asset_hashes and paths.static.is_dir():
-        # Pages name static files by their plain names then, but still print images' sizes.
-        for f in sorted(p for p in paths.static.rglob("*") if p.is_file()):
-            h.update(f"{f.relative_to(paths.static).as_posix()}={image_size(f.read_bytes())}\x00".encode())
+    if paths.layouts.is_dir():
+        for f in sorted(p for p in paths.layouts.rglob("*") if p.is_file()):
+            h.update(f.relative_to(paths.layouts).as_posix().encode() + b"\x00" + f.read_bytes() + b"\x00")
+    for static in assets.files:
+        data = static.data or b""
+        shown = data if options.asset_hashes else repr(image_size(data)).encode()
+        h.update(static.path.encode() + b"\x00" + shown + b"\x00")
     return h.hexdigest()
 
 
@@ -784,7 +784,7 @@ def build(
     else:
         statics = static_files(paths.static)
         assets = fingerprint(statics) if options.asset_hashes else Assets(files=tuple(statics))
-        fingerprint_ = site_fingerprint(paths, gathered.config, options)
+        fingerprint_ = site_fingerprint(paths, gathered.config, options, assets)
     inp = SiteInput(config=gathered.config, articles=published, bodies=gathered.bodies, snapshot=snapshot,
                     now=now, fingerprint=fingerprint_, assets=assets)
     out = paths.out.resolve()

@@ -359,3 +359,17 @@ def test_a_folder_of_the_last_build_can_become_a_file_and_back_is_a_clear_error(
     back = cli("build", "--root", news.root)
     assert back.code == 1 and "needs a folder where the last build wrote a file" in back.err
     assert news.tree() == before and not list(news.out.rglob("*.mn-tmp"))
+
+
+def test_a_stray_dot_file_in_static_renders_nothing_again(news: Site, cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from marketnews import site as site_module
+
+    assert cli("build", "--root", news.root).code == 0
+    news.write("static/.DS_Store", "finder metadata")
+    rendered: list[str] = []
+    real = site_module.render
+    monkeypatch.setattr(site_module, "render", lambda env, name, layouts, **c: rendered.append(name)
+                        or real(env, name, layouts, **c))
+    run = cli("build", "--root", news.root)
+    assert run.code == 0 and "article.html" not in rendered
+    assert changed_files(run.out) == (0, 0, 0) and not (news.out / ".DS_Store").exists()
