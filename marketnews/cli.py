@@ -41,7 +41,7 @@ from marketnews.pipeline import (
 from marketnews.widgets import age_text
 
 COMMANDS = ("build", "check", "new", "serve", "snapshot")
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def now_utc() -> datetime:

@@ -5,7 +5,6 @@
      +-- ContentError          one or more articles are invalid (carries every Problem)
      +-- TemplateError         a layout failed to load or render (template name and line)
      +-- SnapshotError         a snapshot file is unreadable or of the wrong shape
-     +-- FetchError            the market-data provider could not produce quotes
 """
 
 from __future__ import annotations
@@ -45,9 +44,6 @@ class ConfigError(MarketnewsError):
 class SnapshotError(MarketnewsError):
     pass
 
-
-class FetchError(MarketnewsError):
-    pass
 
 
 class ContentError(MarketnewsError):

@@ -2,7 +2,7 @@
 
 Reads the site folder and writes the output and cache folders; the clock, the
 snapshot source and (for live odds) the httpx client are passed in, so the middle
-(site.render_site) stays pure.
+(site.SiteRenderer, driven by `site_files`) stays pure.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ from marketnews.markets.polymarket import PolymarketSettings
 from marketnews.markets.refs import MarketRef, RefError, parse_ref
 from marketnews.markup import MARKUP_VERSION, RenderedBody, render_body
 from marketnews.odds import Odds, OddsSources, assemble_odds, load_cache, save_cache
+from marketnews.output import OutputFile
 from marketnews.site import (
     ArticleView,
-    OutputFile,
     RenderMemo,
     SiteInput,
     SiteRenderer,
@@ -508,11 +508,8 @@ def restrict(snapshot: Snapshot, keys: Sequence[str]) -> Snapshot:
 
 
 def _renderer() -> SiteRenderer:
-    renderer = _shared.get("renderer")  # the parent's (inherited through fork, or this process's)
-    if renderer is None:
-        inp, layouts = _shared["render"]
-        renderer = _shared["renderer"] = SiteRenderer(inp, make_environment(layouts, inp.config.tz), layouts)
-    return cast(SiteRenderer, renderer)
+    """The parent's renderer: inherited through fork by a worker, or this very process's."""
+    return cast(SiteRenderer, _shared["renderer"])
 
 
 def _render_chunk(indices: Sequence[int]) -> list[tuple[OutputFile, str]]:
@@ -560,7 +557,6 @@ def site_files(
         else:
             todo.append(i)
 
-    _shared["render"] = (inp, layouts)  # before the fork: the workers inherit it
     _shared["renderer"] = renderer
     pool = _pool(jobs, len(todo))
     try:
@@ -578,7 +574,6 @@ def site_files(
     finally:
         if pool:
             pool.terminate()
-        _shared.pop("render", None)
         _shared.pop("renderer", None)
 
     listed: list[ArticleView] = []

@@ -1,7 +1,8 @@
 """Articles + rendered bodies + one snapshot -> every output file of the site. Pure.
 
-`render_site` yields `OutputFile`s in a stable order; given the same inputs and `now`
-it yields the same bytes. Widget HTML is rendered once per distinct widget and reused
+`SiteRenderer` makes every page (`article_page`, `other_pages`; `pipeline.site_files`
+drives it, sharing the work among processes); given the same inputs and `now` it
+yields the same bytes. Widget HTML is rendered once per distinct widget and reused
 on every page that shows it. Pages, feeds and sitemaps are emitted here; the static
 files (and their fingerprinted copies, see `assets`) are the pipeline's to add.
 
@@ -35,7 +36,7 @@ from marketnews.images import image_size
 from marketnews.markets.model import Snapshot, snapshot_to_json
 from marketnews.markets.refs import MarketRef, RefError, parse_ref
 from marketnews.markup import RenderedBody, fill_placeholders
-from marketnews.output import OutputFile as OutputFile  # re-exported: OutputFile lived here first
+from marketnews.output import OutputFile
 from marketnews.seo import FeedLink, PageMeta, absolute_url, card_image, iso, news_article, script_json
 from marketnews.sitemaps import (
     MAX_URLS,
@@ -475,15 +476,6 @@ class SiteRenderer:
             html = self._items[seen(view.article)] = Markup(self._render("partials/article_item.html", a=view))
         return html
 
-    def files(self) -> Iterator[OutputFile]:
-        """Every file of the site, article pages first."""
-        listed: list[ArticleView] = []
-        for article in self.inp.articles:
-            page, view = self.article_page(article)
-            listed.append(view)
-            yield page
-        yield from self.other_pages(listed)
-
     def other_pages(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
         """Everything but the article pages, from the articles' body-less views (newest first)."""
         yield from self.index_pages(listed)
@@ -640,7 +632,4 @@ class SiteRenderer:
         yield news_sitemap([NewsEntry(v.url, v.title, v.date) for v in news], self.config.base_url,
                            self.config.title, self.config.language, self.inp.now, self.inp.news_window)
 
-
-def render_site(inp: SiteInput, env: jinja2.Environment, layouts: Path) -> Iterator[OutputFile]:
-    return SiteRenderer(inp, env, layouts).files()
 

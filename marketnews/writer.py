@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from marketnews.errors import MarketnewsError
-from marketnews.site import OutputFile
+from marketnews.output import OutputFile
 
 _TMP_SUFFIX = ".mn-tmp"
 

@@ -112,10 +112,6 @@ class Snapshot:
     def get(self, key: str) -> Quote | None:
         return self.quotes.get(key)
 
-    def age_s(self, quote: Quote) -> int:
-        """How much older than the snapshot itself a quote is, in seconds (0 when fresh)."""
-        return max(0, int((self.taken_at - quote.as_of).total_seconds()))
-
     def with_quotes(self, quotes: Mapping[str, Quote], source: str | None = None) -> Snapshot:
         return replace(self, quotes=dict(sorted(quotes.items())), source=source or self.source)
 
