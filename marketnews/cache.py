@@ -11,12 +11,12 @@ unreadable cache only costs time.
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from marketnews.markup import MARKUP_VERSION, RenderedBody
+from marketnews.writer import write_atomic
 
 _FILE = f"bodies-v{MARKUP_VERSION}.pickle"
 _PAGES = "pages-v1.pickle"
@@ -68,10 +68,7 @@ def save_body_cache(folder: Path | None, cache: BodyCache) -> None:
         return
     keep = {k: v for k, v in cache.entries.items() if k in cache.used}
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{_FILE}.{os.getpid()}"
-    with open(tmp, "wb") as fh:
-        pickle.dump(keep, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, folder / _FILE)
+    write_atomic(folder / _FILE, pickle.dumps(keep, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def load_pages(folder: Path | None, out: Path) -> dict[str, PageRecord]:
@@ -92,7 +89,5 @@ def save_pages(folder: Path | None, out: Path, pages: dict[str, PageRecord]) -> 
     if folder is None:
         return
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{_PAGES}.{os.getpid()}"
-    with open(tmp, "wb") as fh:
-        pickle.dump({"out": str(out.resolve()), "pages": pages}, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, folder / _PAGES)
+    write_atomic(folder / _PAGES, pickle.dumps({"out": str(out.resolve()), "pages": pages},
+                                               protocol=pickle.HIGHEST_PROTOCOL))

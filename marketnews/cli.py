@@ -39,6 +39,7 @@ from marketnews.pipeline import (
     unknown_ref_problems,
 )
 from marketnews.widgets import age_text
+from marketnews.writer import write_atomic
 
 COMMANDS = ("build", "check", "new", "serve", "snapshot")
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -274,12 +275,10 @@ def cmd_snapshot(args: argparse.Namespace, console: Console) -> int:
     console.problems(unknown_ref_problems(gathered, odds, gathered.articles))
     text = snapshot_to_json(snapshot)
     if args.output:
-        tmp = args.output.with_name(f".{args.output.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, args.output)
+        write_atomic(args.output, text)
     else:
         sys.stdout.write(text)
-    save_cache(paths.cache, snapshot, gathered.uses, odds.anchors_missing, odds.cached)
+    save_cache(paths.cache, snapshot, gathered.uses, odds.anchors_missing, odds.cached, text)
     where = f" into {args.output}" if args.output else ""
     print(f"wrote {len(snapshot.quotes)} quotes{where}; {odds.note}", file=sys.stderr)
     return EXIT_OK

@@ -18,7 +18,6 @@ included; the same format as the site's /snapshot.json) and `anchors-missing.jso
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -30,9 +29,10 @@ import httpx
 from marketnews.errors import MarketnewsError, SnapshotError
 from marketnews.markets.clob import AnchorKey, AnchorWanted
 from marketnews.markets.httpjson import CallFailed, Fetcher, HttpPolicy
-from marketnews.markets.model import Quote, Snapshot, snapshot_from_json, snapshot_to_json
+from marketnews.markets.model import Quote, Snapshot, snapshot_from_doc, snapshot_from_json, snapshot_to_json
 from marketnews.markets.polymarket import PolymarketSettings, fetch_live
 from marketnews.markets.refs import MarketRef
+from marketnews.writer import write_atomic
 
 CACHE_SNAPSHOT = "snapshot.json"
 CACHE_MISSING = "anchors-missing.json"
@@ -92,12 +92,6 @@ def load_cache(folder: Path | None) -> CachedOdds:
     return CachedOdds(snapshot.quotes, frozenset(missing), snapshot.source)
 
 
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def newest(*sources: Mapping[str, Quote], latest: datetime | None = None) -> dict[str, Quote]:
     """Per key, the quote with the latest `as_of` among the sources; a quote stamped after
     `latest` (a clock that was ahead, or bad data) is left out, or it would never age."""
@@ -117,12 +111,12 @@ def save_cache(
     keys: Iterable[str],
     anchors_missing: frozenset[AnchorKey],
     previous: CachedOdds | None = None,
-    published: Path | None = None,
+    published: str | None = None,
 ) -> None:
     """Keep, for each of the site's keys, the newest quote known (this build's or the cache's).
 
-    `published` is the /snapshot.json the build wrote for `snapshot`: when the cache is to
-    hold exactly that snapshot (the usual case), the file is copied, not serialised again.
+    `published` is `snapshot` as JSON text, already made for /snapshot.json: when the cache
+    is to hold exactly that snapshot (the usual case), it is written as it is.
     """
     if folder is None:
         return
@@ -131,14 +125,14 @@ def save_cache(
     quotes = {k: q for k, q in newest(old.quotes, snapshot.quotes, latest=snapshot.taken_at).items() if k in wanted}
     missing = sorted(m for m in old.anchors_missing | anchors_missing if m[0] in wanted)
     folder.mkdir(parents=True, exist_ok=True)
-    if published is not None and published.is_file() and quotes == dict(snapshot.quotes):
-        _write(folder / CACHE_SNAPSHOT, published.read_text(encoding="utf-8"))
+    if published is not None and quotes == dict(snapshot.quotes):
+        write_atomic(folder / CACHE_SNAPSHOT, published)
     else:
         # The cache keeps the source of the odds it holds, so that a build from the cache
         # alone publishes the same /snapshot.json as the build that filled it.
         cached = Snapshot(taken_at=snapshot.taken_at, quotes=dict(sorted(quotes.items())), source=snapshot.source)
-        _write(folder / CACHE_SNAPSHOT, snapshot_to_json(cached))
-    _write(folder / CACHE_MISSING, json.dumps([list(m) for m in missing]) + "\n")
+        write_atomic(folder / CACHE_SNAPSHOT, snapshot_to_json(cached))
+    write_atomic(folder / CACHE_MISSING, json.dumps([list(m) for m in missing]) + "\n")
 
 
 # --- assembling the snapshot -----------------------------------------------------------
@@ -150,7 +144,7 @@ def _site_snapshot(
     """The live site's own snapshot (quotes, requests made); nothing when it can't be had."""
     fetcher = Fetcher(client, SITE_POLICY, sleep=sleep, monotonic=monotonic)
     try:
-        return snapshot_from_json(json.dumps(fetcher.get_json(url)), url).quotes, fetcher.requests
+        return snapshot_from_doc(fetcher.get_json(url), url).quotes, fetcher.requests
     except (CallFailed, SnapshotError):
         return {}, fetcher.requests
 

@@ -28,7 +28,7 @@ from marketnews.config import SiteConfig, load_config
 from marketnews.content import Article, RefUse, parse_article
 from marketnews.errors import ContentError, MarketnewsError, Problem
 from marketnews.images import image_size
-from marketnews.markets.model import Snapshot, snapshot_from_json
+from marketnews.markets.model import Snapshot, snapshot_from_json, snapshot_to_json
 from marketnews.markets.polymarket import PolymarketSettings
 from marketnews.markets.refs import MarketRef, RefError, parse_ref
 from marketnews.markup import MARKUP_VERSION, RenderedBody, render_body
@@ -799,6 +799,8 @@ def build(
                             assets=assets, fingerprint=fingerprint_)
             return _report(state, report, published, warnings, snapshot, note, now, started, timings, odds.requests)
 
+    # Made once: /snapshot.json and the odds cache hold the same text.
+    inp = replace(inp, snapshot_json=snapshot_to_json(snapshot))
     existing = previous.existing if previous is not None and previous.existing is not None \
         else existing_files(out)
     pages_before = previous.manifest if previous is not None else load_pages(paths.cache, paths.out)
@@ -828,7 +830,7 @@ def build(
     if previous is None or previous.gathered is None:
         save_body_cache(paths.cache, cache)
     if previous is None or previous.snapshot is None or previous.snapshot[0] is not base:  # odds new to the cache
-        save_cache(paths.cache, snapshot, gathered.uses, odds.anchors_missing, odds.cached, paths.out / "snapshot.json")
+        save_cache(paths.cache, snapshot, gathered.uses, odds.anchors_missing, odds.cached, inp.snapshot_json)
     state = BuildState(
         bodies=cache, gathered=gathered, manifest=manifest, existing=frozenset(written),
         memo=renderer_memo[0] if renderer_memo else None, snapshot=(base, snapshot), fingerprint=fingerprint_,

@@ -110,6 +110,7 @@ class SiteInput:
     news_window: timedelta = NEWS_WINDOW
     # Digest of everything besides the article and its widgets that an article page is
     # made from (layouts, static files, settings, options); "" turns page reuse off.
+    snapshot_json: str = ""  # `snapshot` as JSON when the caller already made it, else made here
     fingerprint: str = ""
 
 
@@ -504,7 +505,8 @@ class SiteRenderer:
         yield self._page("404.html", "/404.html", self.meta("Page not found", "", noindex=True))
         yield from self.sitemaps(listed, market_pages)
         yield OutputFile("robots.txt", self._render("robots.txt").encode("utf-8"))
-        yield OutputFile("snapshot.json", snapshot_to_json(self.inp.snapshot).encode("utf-8"))
+        text = self.inp.snapshot_json or snapshot_to_json(self.inp.snapshot)
+        yield OutputFile("snapshot.json", text.encode("utf-8"))
 
     def index_pages(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
         cfg = self.config

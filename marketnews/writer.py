@@ -37,6 +37,15 @@ class WriteReport:
         return f"{self.changed} changed, {self.added} added, {self.removed} removed"
 
 
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Replace one file whole: written beside it under a temporary name, then renamed."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
 def _same(old: Path, data: bytes) -> bool:
     try:
         if old.stat().st_size != len(data):

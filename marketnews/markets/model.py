@@ -339,6 +339,11 @@ def snapshot_from_json(text: str | bytes, origin: str = "snapshot") -> Snapshot:
         doc = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise SnapshotError(f"{origin}: not valid JSON: {exc}") from None
+    return snapshot_from_doc(doc, origin)
+
+
+def snapshot_from_doc(doc: Any, origin: str = "snapshot") -> Snapshot:
+    """Validate an already decoded snapshot (as `snapshot_from_json`, without the parsing)."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise SnapshotError(f"{origin}: format: expected {FORMAT!r}, this is not a marketnews snapshot")
     if doc.get("version") != VERSION:
