@@ -353,16 +353,15 @@ class _Collector(FileSystemEventHandler):
         self.server.changed((Path(os.fsdecode(p)) for p in paths if p), folder=event.is_directory)
 
 
-mimetypes.add_type("application/atom+xml", ".xml")  # the feed; sitemaps read fine as it too
 mimetypes.add_type("image/svg+xml", ".svg")
 mimetypes.add_type("text/javascript", ".js")
 mimetypes.add_type("application/json", ".json")
 
 
 def content_type(path: str) -> str:
-    kind = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    if path.endswith(".xml") and not path.endswith("feed.xml"):
-        kind = "application/xml"
+    # The site's feeds are all named feed.xml; its other XML files are sitemaps.
+    kind = "application/atom+xml" if path.endswith("feed.xml") else mimetypes.guess_type(path)[0]
+    kind = kind or "application/octet-stream"
     if kind.startswith("text/") or kind in ("application/json", "application/xml", "application/atom+xml",
                                             "image/svg+xml"):
         kind += "; charset=utf-8"

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from marketnews.charts import describe, spark_series
 from marketnews.markets.model import Point, Quote, format_time
+from marketnews.markets.normalise import event_url, market_url
 from marketnews.markets.refs import MarketRef
 from marketnews.templating import make_date_filters, money, pct, points
 
@@ -94,12 +95,7 @@ def _direction(change: float | None) -> tuple[str, str, str]:
 
 
 def unavailable(written: str, ref: MarketRef) -> WidgetView:
-    if ref.event_slug:
-        url = f"https://polymarket.com/event/{ref.event_slug}/{ref.slug}"
-    elif ref.kind == "event":
-        url = f"https://polymarket.com/event/{ref.slug}"
-    else:  # Polymarket sends /market/<slug> on to the market's page in its event
-        url = f"https://polymarket.com/market/{ref.slug}"
+    url = event_url(ref.slug) if ref.kind == "event" else market_url(ref.slug, ref.event_slug)
     return WidgetView(
         written=written, key=ref.key, page_url="/" + ref.page_path, question=written,
         url=url, state="unavailable", kind="event" if ref.kind == "event" else "market",
@@ -134,8 +130,7 @@ def widget_view(
         direction, arrow, change_sentence = "none", "", ""
     age = max(0, int((now - quote.as_of).total_seconds()))
     stale = age > stale_after_s
-    when = make_date_filters(tz or ZoneInfo("UTC"))["datetime_long"](quote.as_of)
-    stale_text = f"odds as of {when}" if stale else ""
+    stale_text = f"odds as of {make_date_filters(tz or ZoneInfo('UTC'))['datetime_long'](quote.as_of)}" if stale else ""
     ranked = sorted(
         (o for o in quote.outcomes if o.probability is not None),
         key=lambda o: -(o.probability or 0.0),
