@@ -104,15 +104,6 @@ def known_histories(previous: Mapping[str, Quote], fresh: Mapping[str, Quote]) -
     }
 
 
-def _fetcher(
-    client: httpx.Client,
-    policy: HttpPolicy,
-    sleep: Callable[[float], None],
-    monotonic: Callable[[], float],
-    rng: random.Random | None,
-) -> Fetcher:
-    return Fetcher(client, policy, sleep=sleep, monotonic=monotonic, rng=rng)
-
 
 def add_histories(
     quotes: Mapping[str, Quote],
@@ -125,9 +116,11 @@ def add_histories(
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
     rng: random.Random | None = None,
+    fetcher: Fetcher | None = None,
 ) -> HistoryResult:
     """Quotes with their 7-day history: extended from `known`, else fetched (see module doc)."""
-    fetcher = _fetcher(client, policy, sleep, monotonic, rng)
+    # A fetcher passed in is shared with other CLOB work: one time budget, one rate limit.
+    fetcher = fetcher or Fetcher(client, policy, sleep=sleep, monotonic=monotonic, rng=rng)
     url = clob_url.rstrip("/") + "/prices-history"
     out = dict(quotes)
     to_fetch = []
@@ -176,13 +169,15 @@ def add_anchors(
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
     rng: random.Random | None = None,
+    fetcher: Fetcher | None = None,
 ) -> AnchorResult:
     """Quotes whose `anchors` hold the price at each wanted (key, date), fetched at most once.
 
     `known` holds anchors from earlier builds (the cache) and `known_missing` the
     (key, time) pairs that were asked before and had no price.
     """
-    fetcher = _fetcher(client, policy, sleep, monotonic, rng)
+    # A fetcher passed in is shared with other CLOB work: one time budget, one rate limit.
+    fetcher = fetcher or Fetcher(client, policy, sleep=sleep, monotonic=monotonic, rng=rng)
     url = clob_url.rstrip("/") + "/prices-history"
     anchors: dict[str, set[Point]] = {k: set(q.anchors) | set((known or {}).get(k, ())) for k, q in quotes.items()}
     missing = set(known_missing)

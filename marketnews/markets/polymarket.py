@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import httpx
@@ -29,7 +29,7 @@ from marketnews.markets.clob import (
     known_histories,
 )
 from marketnews.markets.gamma import MAX_URL_BYTES, FetchResult, fetch_quotes
-from marketnews.markets.httpjson import HttpPolicy
+from marketnews.markets.httpjson import Fetcher, HttpPolicy
 from marketnews.markets.model import Point, Quote
 from marketnews.markets.refs import MarketRef
 
@@ -100,17 +100,16 @@ def fetch_live(
     )
     if not settings.histories or not got.quotes:
         return LiveQuotes(got.quotes, got.unknown, got.failed, anchors_missing, {}, got.requests)
-    clob_started = monotonic()
+    # Histories and prices at article dates share one fetcher, so one CLOB time budget and
+    # one rate-limit window (two would each allow a full window, back to back).
+    clob = Fetcher(client, settings.clob, sleep=sleep, monotonic=monotonic, rng=rng)
     histories = add_histories(
         got.quotes,
         known_histories(previous, got.quotes),
         client,
         clob_url=settings.clob_url,
         now=now,
-        policy=settings.clob,
-        sleep=sleep,
-        monotonic=monotonic,
-        rng=rng,
+        fetcher=clob,
     )
     anchored = add_anchors(
         histories.quotes,
@@ -120,11 +119,7 @@ def fetch_live(
         now=now,
         known=_known_anchors(previous, got.quotes),
         known_missing=anchors_missing,
-        # histories and anchors share one CLOB time budget
-        policy=replace(settings.clob, budget_s=max(1.0, settings.clob.budget_s - (monotonic() - clob_started))),
-        sleep=sleep,
-        monotonic=monotonic,
-        rng=rng,
+        fetcher=clob,
     )
     return LiveQuotes(
         quotes=anchored.quotes,
@@ -133,5 +128,5 @@ def fetch_live(
         anchors_missing=anchored.missing,
         history_failed={**histories.failed, **anchored.failed},
         quote_requests=got.requests,
-        history_requests=histories.requests + anchored.requests,
+        history_requests=clob.requests,
     )

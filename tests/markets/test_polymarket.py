@@ -79,3 +79,23 @@ def test_histories_can_be_switched_off(
     s = replace(settings(standin), histories=False)
     result = fetch_live([parse_ref(XI)], client, now=NOW, settings=s, sleep=sleeps)
     assert result.requests == 1 and result.quotes[XI].history == ()
+
+
+def test_histories_and_anchors_share_one_clob_fetcher(standin: StandIn, client: httpx.Client, sleeps: Sleeps,
+                                                      monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """One fetcher: one CLOB time budget and one rate-limit window for both kinds of request."""
+    from marketnews.markets import clob, gamma, httpjson, polymarket
+
+    made: list[float] = []
+
+    class Counting(httpjson.Fetcher):
+        def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            super().__init__(*args, **kwargs)
+            made.append(self.policy.budget_s)
+
+    for module in (clob, gamma, polymarket):
+        monkeypatch.setattr(module, "Fetcher", Counting, raising=False)
+    result = fetch_live([parse_ref(XI)], client, now=NOW, settings=settings(standin), sleep=sleeps,
+                        anchors_wanted=[(XI, NOW - timedelta(days=10))])
+    assert result.history_requests == 2  # a history and an anchor, counted by the one fetcher
+    assert len(made) == 2  # Gamma's and the CLOB's
