@@ -22,6 +22,7 @@ import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -244,6 +245,7 @@ class SiteRenderer:
         self.env.globals.update(site=self.config, asset_url=inp.assets.url, **dict(inp.extra_globals))
         self.env.globals["article_item"] = self.article_item
         self.env.globals["image_size"] = self.image_size
+        self.env.filters["absolute"] = partial(absolute_url, self.config.base_url)
         self._sizes: dict[str, tuple[int, int] | None] = {}
 
     def image_size(self, url: str | None) -> tuple[int, int] | None:

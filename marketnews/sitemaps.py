@@ -14,6 +14,7 @@ from xml.sax.saxutils import escape
 
 from marketnews.markets.model import format_time
 from marketnews.output import OutputFile
+from marketnews.seo import absolute_url
 
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 NEWS_NS = "http://www.google.com/schemas/sitemap-news/0.9"
@@ -39,7 +40,7 @@ class NewsEntry:
 
 
 def _loc(base_url: str, url: str) -> str:
-    return escape(base_url.rstrip("/") + url)
+    return escape(absolute_url(base_url, url))
 
 
 def _urlset(entries: Sequence[SitemapEntry], base_url: str) -> bytes:
