@@ -9,3 +9,7 @@ from dataclasses import dataclass
 class OutputFile:
     path: str  # relative to the output folder, "/"-separated
     data: bytes | None  # None: the file the previous build wrote is still right; keep it
+    # "added" or "changed": a worker process already wrote the bytes beside the target
+    # under the writer's temporary name (writer.Stager); data is then None.
+    staged: str = ""
+    folders: tuple[str, ...] = ()  # folders the worker created for a staged file

@@ -44,7 +44,7 @@ from marketnews.site import (
 )
 from marketnews.templating import make_environment
 from marketnews.widgets import age_text
-from marketnews.writer import WriteReport, existing_files, write_site
+from marketnews.writer import Stager, WriteReport, existing_files, write_site
 
 Progress = Callable[[str, int, int], None]
 PARALLEL_MIN = 200  # below this many bodies to render, worker processes cost more than they save
@@ -153,7 +153,7 @@ def _chunks(n: int, jobs: int) -> list[range]:
 def _pool(jobs: int, n: int) -> multiprocessing.pool.Pool | None:
     if not _FORK or jobs < 2 or n < PARALLEL_MIN:
         return None
-    return multiprocessing.get_context("fork").Pool(jobs)
+    return multiprocessing.get_context("fork").Pool(jobs, initializer=_start_worker)
 
 
 @dataclass(frozen=True)
@@ -512,14 +512,30 @@ def _renderer() -> SiteRenderer:
     return cast(SiteRenderer, _shared["renderer"])
 
 
-def _render_chunk(indices: Sequence[int]) -> list[tuple[OutputFile, str]]:
-    """Article pages and their list items, rendered in a worker."""
+def _staged(page: OutputFile) -> OutputFile:
+    """In a worker that stages (see `site_files`), the page written beside its target
+    under a temporary name, so that only its name goes back to the parent."""
+    stager = _shared.get("stager")
+    if stager is None or page.data is None:
+        return page
+    return cast(Stager, stager).staged_file(page.path, page.data)
+
+
+def _render_chunk(indices: Sequence[int]) -> list[tuple[OutputFile, str, int]]:
+    """Article pages, their list items and sizes, rendered in a worker."""
     r = _renderer()
     out = []
     for i in indices:
         page, view = r.article_page(r.inp.articles[i])
-        out.append((page, str(r.article_item(view))))
+        out.append((_staged(page), str(r.article_item(view)), len(page.data or b"")))
     return out
+
+
+def _start_worker() -> None:
+    """A worker's first step: a stager of its own when pages are to be staged."""
+    stage = _shared.get("stage")
+    if stage is not None:
+        _shared["stager"] = Stager(*stage)
 
 
 def site_files(
@@ -532,12 +548,15 @@ def site_files(
     manifest: dict[str, PageRecord] | None = None,
     memo: RenderMemo | None = None,
     used_memo: Callable[[RenderMemo], None] | None = None,
+    stage: bool = False,
 ) -> Iterator[OutputFile]:
     """Every file of the site. Article pages whose fingerprint, and size on disk, match
     `previous` are kept (yielded with data None); the others are rendered, spread over
     worker processes when there are many. `manifest` receives this build's records.
     `memo` is a previous build's `SiteRenderer.memo`, reused when it fits this input;
-    `used_memo` is told this build's."""
+    `used_memo` is told this build's. With `stage`, worker processes write the pages
+    they render into `out` under temporary names (`writer.Stager`) and yield them as
+    staged files: the caller's writer must take those (`write_site` does)."""
     reuse = ManifestReuse(previous or {}, set(existing or ()), out, manifest if manifest is not None else {})
     env = memo.env if memo is not None and memo.fits(inp) and memo.env is not None else None
     renderer = SiteRenderer(inp, env or make_environment(layouts, inp.config.tz), layouts, reuse, memo)
@@ -558,15 +577,16 @@ def site_files(
             todo.append(i)
 
     _shared["renderer"] = renderer
+    _shared["stage"] = (out, frozenset(existing or ())) if stage and out is not None else None
     pool = _pool(jobs, len(todo))
     try:
         chunks = [todo[c.start : c.stop] for c in _chunks(len(todo), max(jobs, 1))]
         results = pool.imap(_render_chunk, chunks) if pool else map(_render_chunk, chunks)
         for chunk, rendered in zip(chunks, results, strict=True):
-            for i, (page, item) in zip(chunk, rendered, strict=True):
+            for i, (page, item, size) in zip(chunk, rendered, strict=True):
                 items[i] = item
                 if prints[i]:
-                    reuse.record(page.path, prints[i], len(page.data or b""), item)
+                    reuse.record(page.path, prints[i], size, item)
                 yield page
         if pool:
             pool.close()
@@ -600,7 +620,7 @@ def _other_shard(k: int) -> ShardResult:
     renderer.shard = (k, n)
     renderer.reuse.manifest = {}  # this worker's records only, for the parent to merge
     renderer.memo.showing = {}
-    files = list(renderer.other_pages(listed))
+    files = [_staged(f) for f in renderer.other_pages(listed)]
     return files, renderer.reuse.manifest, renderer.memo.showing
 
 
@@ -746,7 +766,8 @@ def build(
 ) -> BuildReport:
     """Build the site into paths.out. Given `previous` (a BuildState from the last build
     in this process) and the paths that `changed` since, do only the work they need; the
-    report's `state` is then the state for the next build."""
+    report's `state` is then the state for the next build. `write` must take files that
+    worker processes staged (see `site_files`), as `write_site` does."""
     started = time.perf_counter()
     timings: dict[str, float] = {}
     cache = previous.bodies if previous is not None else load_body_cache(paths.cache)
@@ -813,7 +834,7 @@ def build(
         nonlocal pages
         memo = previous.memo if previous is not None else None
         for f in site_files(inp, paths.layouts, options.jobs, pages_before, existing, out, manifest, memo,
-                            renderer_memo.append):
+                            renderer_memo.append, stage=True):
             if f.path.endswith(".html"):
                 pages += 1
                 if pages % 500 == 0:

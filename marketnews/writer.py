@@ -1,12 +1,13 @@
 """OutputFiles -> the output folder, changed files only, after everything rendered. Disk I/O.
 
 The files of a build are compared with what the folder already holds as they stream
-in; only new and changed files are kept (in memory) and nothing is written until the
-whole site has rendered. Then each is written beside its target under a temporary
-name, and only when all of those writes succeeded are they renamed into place and the
-files the site no longer has removed. So a build that fails (bad input, a template
-error, a full disk) leaves the previous output exactly as it was, and an hourly build
-where few prices moved rewrites few files: unchanged files keep their bytes and mtime.
+in; each new or changed file is written at once beside its target under a temporary
+name (by the writer, or already by the worker process that rendered it: `Stager`).
+Only when the whole site has rendered are they renamed into place and the files the
+site no longer has removed. So a build that fails (bad input, a template error, a full
+disk) leaves the previous output exactly as it was, its temporary files and new
+folders removed, and an hourly build where few prices moved rewrites few files:
+unchanged files keep their bytes and mtime.
 """
 
 from __future__ import annotations
@@ -81,30 +82,99 @@ def _guard(out: Path, old: Collection[str]) -> None:
         )
 
 
-def _make_folder(folder: Path, made: list[Path], known: set[Path]) -> None:
-    """mkdir -p that remembers which folders it created (a failed build removes them).
-
-    `known` holds folders already seen to exist, so a site's thousands of page folders
-    cost one mkdir each rather than a stat of every ancestor."""
-    if folder in known:
-        return
-    missing: list[Path] = []
-    while folder not in known and not folder.is_dir():
-        missing.append(folder)
-        folder = folder.parent
-    known.add(folder)
-    for path in reversed(missing):
-        path.mkdir(exist_ok=True)
-        made.append(path)
-        known.add(path)
-
-
 def _undo(temps: list[tuple[Path, Path]], made: list[Path]) -> None:
     for tmp, _ in temps:
         tmp.unlink(missing_ok=True)
-    for folder in reversed(made):
+    for folder in sorted(made, key=lambda p: len(p.parts), reverse=True):  # deepest first
         with suppress(OSError):
             folder.rmdir()
+
+
+def _sweep(out: Path, keep_out: bool) -> None:
+    """Remove every temporary file under `out`, and the folders that leaves empty: a
+    failed build's workers may have staged files the writer never heard of (their
+    results were lost with the failure). `out` itself stays when `keep_out`."""
+    emptied: set[str] = set()
+    for folder, _, names in os.walk(out):
+        for name in names:
+            if name.endswith(_TMP_SUFFIX):
+                with suppress(OSError):
+                    os.unlink(os.path.join(folder, name))
+                    emptied.add(folder)
+    stop = str(out) if keep_out else str(out.parent)
+    for folder in sorted(emptied, key=len, reverse=True):  # deepest first
+        while folder != stop and len(folder) > len(stop):
+            try:
+                os.rmdir(folder)
+            except OSError:
+                break
+            folder = os.path.dirname(folder)
+
+
+def check_path(path: str) -> None:
+    parts = path.split("/")
+    if path.startswith("/") or ".." in parts or "" in parts:
+        raise MarketnewsError(f"output path {path!r} is not a plain relative path")
+
+
+class Stager:
+    """Writes files beside their targets under a temporary name, for `write_site` to
+    rename into place once the whole build rendered. One per process: worker processes
+    stage the pages they render, so pages travel to the parent as names, not bytes."""
+
+    def __init__(self, out: Path, old: Collection[str]):
+        self.out, self.old = out, old
+        self.made: list[Path] = []  # folders created, parents first
+        self.known: set[Path] = set()  # folders seen to exist: one mkdir each, not a stat of every ancestor
+
+    def temp(self, path: str) -> tuple[Path, Path]:
+        target = self.out / path
+        return target.with_name(f".{target.name}{_TMP_SUFFIX}"), target
+
+    def stage(self, path: str, data: bytes) -> str:
+        """"unchanged" (the folder has these bytes: nothing written), else "changed" or
+        "added" once the bytes are written to the temporary name."""
+        check_path(path)
+        tmp, target = self.temp(path)
+        status = "added"
+        if path in self.old:
+            if _same(target, data):
+                return "unchanged"
+            status = "changed"
+        try:
+            self._make_folder(target.parent)
+        except (FileExistsError, NotADirectoryError):
+            raise MarketnewsError(
+                f"output path {path!r} needs a folder where the last build wrote a file; "
+                f"remove {self.out} and build again") from None
+        tmp.write_bytes(data)
+        return status
+
+    def staged_file(self, path: str, data: bytes) -> OutputFile:
+        """`path` staged, as an OutputFile for the writer; the folders made for it go with it."""
+        before = len(self.made)
+        status = self.stage(path, data)
+        if status == "unchanged":
+            return OutputFile(path, None)
+        return OutputFile(path, None, staged=status, folders=tuple(str(p) for p in self.made[before:]))
+
+    def _make_folder(self, folder: Path) -> None:
+        """mkdir -p that remembers which folders it created (a failed build removes them)."""
+        if folder in self.known:
+            return
+        missing: list[Path] = []
+        while folder not in self.known and not folder.is_dir():
+            missing.append(folder)
+            folder = folder.parent
+        self.known.add(folder)
+        for path in reversed(missing):
+            try:
+                path.mkdir()
+                self.made.append(path)
+            except FileExistsError:  # made meanwhile by another worker, or a file is there
+                if not path.is_dir():
+                    raise
+            self.known.add(path)
 
 
 def _prune(out: Path, removed: list[str]) -> None:
@@ -133,51 +203,46 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
                partial: bool = False, lock: AbstractContextManager[Any] | None = None) -> WriteReport:
     """Write what changed; `existing` is `existing_files(out)` if the caller already has it.
 
-    `partial`: `files` are only the files that may have changed, the others are kept (and
-    none removed). `lock` is held while files are renamed into place and removed, so a
-    reader holding it (the dev server, opening a file) sees the site before or after.
+    `files` may include files that worker processes already staged (`OutputFile.staged`,
+    written by a `Stager` for this folder and `existing`). `partial`: `files` are only the
+    files that may have changed, the others are kept (and none removed). `lock` is held
+    while files are renamed into place and removed, so a reader holding it (the dev
+    server, opening a file) sees the site before or after.
     """
     out = out.resolve()
     old = existing_files(out) if existing is None else set(existing)
     _guard(out, old)
+    had_out = out.is_dir()  # before `files` runs: its workers may make it
+    stager = Stager(out, old)
     seen: set[str] = set()
     pending: list[str] = []
     temps: list[tuple[Path, Path]] = []
-    made: list[Path] = []  # folders this build created, parents first
-    known: set[Path] = set()
+    made = stager.made  # folders this build created
     unchanged = changed = 0
     try:
         for f in files:
-            parts = f.path.split("/")
-            if f.path in seen or f.path.startswith("/") or ".." in parts or "" in parts:
-                raise MarketnewsError(f"output path {f.path!r} is written twice or is not a plain relative path")
+            if f.path in seen:
+                raise MarketnewsError(f"output path {f.path!r} is written twice")
             seen.add(f.path)
-            if f.data is None:
+            if f.staged:
+                status = f.staged
+                made.extend(Path(p) for p in f.folders)
+            elif f.data is None:
                 if f.path not in old:
                     raise MarketnewsError(f"output path {f.path!r} was to be kept from the last build, which lacks it")
+                status = "unchanged"
+            else:  # written now under a temporary name, so memory holds one page at a time
+                status = stager.stage(f.path, f.data)
+            if status == "unchanged":
                 unchanged += 1
                 continue
-            if f.path in old:
-                if _same(out / f.path, f.data):
-                    unchanged += 1
-                    continue
-                changed += 1
-            # Written now under a temporary name, so memory holds one page at a time;
-            # renamed into place only once every file of the build was written.
-            target = out / f.path
-            try:
-                _make_folder(target.parent, made, known)
-            except (FileExistsError, NotADirectoryError):
-                raise MarketnewsError(
-                    f"output path {f.path!r} needs a folder where the last build wrote a file; "
-                    f"remove {out} and build again") from None
-            tmp = target.with_name(f".{target.name}{_TMP_SUFFIX}")
-            temps.append((tmp, target))
-            tmp.write_bytes(f.data)
+            changed += status == "changed"
+            temps.append(stager.temp(f.path))
             pending.append(f.path)
         removed = [] if partial else sorted(old - seen)
         _check_folders_in_the_way(out, temps, set(removed))
     except BaseException:
+        _sweep(out, keep_out=had_out)
         _undo(temps, made)
         raise
     with lock or nullcontext():

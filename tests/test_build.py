@@ -373,3 +373,28 @@ def test_a_stray_dot_file_in_static_renders_nothing_again(news: Site, cli, monke
     run = cli("build", "--root", news.root)
     assert run.code == 0 and "article.html" not in rendered
     assert changed_files(run.out) == (0, 0, 0) and not (news.out / ".DS_Store").exists()
+
+
+@pytest.mark.parametrize("previous", [True, False], ids=["over-a-build", "new-folder"])
+def test_a_worker_failing_after_others_staged_pages_leaves_no_trace(  # type: ignore[no-untyped-def]
+        news: Site, cli, monkeypatch: pytest.MonkeyPatch, previous: bool) -> None:
+    # Workers write the pages they render under temporary names; one failing part-way
+    # loses the names of those it wrote, so the writer must find them itself.
+    for i in range(40):
+        news.write(f"content/extra-{i}.md", article(f"Extra {i}", f"2026-11-1{i % 10}T0{i % 9}:00:00Z",
+                                                    f"Text {i}.\n", tags=["extra"]))
+    monkeypatch.setenv("MARKETNEWS_JOBS", "2")
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN", 1)
+    if previous:
+        assert cli("build", "--root", news.root).code == 0
+    before = news.tree() if previous else {}
+    layout = news.root / "layouts/article.html"
+    fails = "{% if a.title == 'Extra 39' %}{{ nope() }}{% endif %}"
+    layout.write_text(layout.read_text().replace("{{ a.title }}</h1>", "{{ a.title }}!" + fails + "</h1>"))
+    run = cli("build", "--root", news.root)
+    assert run.code == 1 and "layouts/article.html" in run.err
+    if previous:
+        assert news.tree() == before
+        assert not list(news.out.rglob("*.mn-tmp"))
+    else:
+        assert not news.out.exists()
