@@ -41,6 +41,7 @@ from marketnews.site import (
     SiteRenderer,
     article_url,
     page_file,
+    seen,
 )
 from marketnews.templating import make_environment
 from marketnews.widgets import age_text
@@ -521,14 +522,27 @@ def _staged(page: OutputFile) -> OutputFile:
     return cast(Stager, stager).staged_file(page.path, page.data)
 
 
-def _render_chunk(indices: Sequence[int]) -> list[tuple[OutputFile, str, int]]:
-    """Article pages, their list items and sizes, rendered in a worker."""
+ArticleFile = tuple[OutputFile, str, str, int, tuple[Any, ...]]  # file, list item, fingerprint, size, shape
+
+
+def article_file(r: SiteRenderer, reuse: ManifestReuse, article: Article) -> ArticleFile:
+    """An article's page: last build's kept when its fingerprint (and size on disk) match,
+    else rendered (and, in a worker that stages, written under a temporary name)."""
+    fp = r.article_fingerprint(article) if r.inp.fingerprint else ""
+    path = page_file(r.listed_view(article).url)
+    shape = r.memo.shapes.get(seen(article), ())
+    if fp and reuse.keep(path, fp):
+        _, size, item = reuse.previous[path]
+        return OutputFile(path, None), item, fp, size, shape
+    page, view = r.article_page(article)
+    return _staged(page), str(r.article_item(view)), fp, len(page.data or b""), shape
+
+
+def _article_chunk(indices: Sequence[int]) -> list[ArticleFile]:
+    """Article pages and their list items, kept or rendered in a worker."""
     r = _renderer()
-    out = []
-    for i in indices:
-        page, view = r.article_page(r.inp.articles[i])
-        out.append((_staged(page), str(r.article_item(view)), len(page.data or b"")))
-    return out
+    reuse = cast(ManifestReuse, r.reuse)
+    return [article_file(r, reuse, r.inp.articles[i]) for i in indices]
 
 
 def _start_worker() -> None:
@@ -563,30 +577,23 @@ def site_files(
     renderer.memo.env = renderer.env
     if used_memo is not None:
         used_memo(renderer.memo)
-    items: dict[int, str] = {}
-    todo: list[int] = []
-    prints: list[str] = []
-    for i, article in enumerate(inp.articles):
-        fp = renderer.article_fingerprint(article) if inp.fingerprint else ""
-        prints.append(fp)
-        path = page_file(renderer.listed_view(article).url)
-        if fp and reuse.keep(path, fp):
-            items[i] = reuse.previous[path][2]
-            yield OutputFile(path, None)
-        else:
-            todo.append(i)
-
+    items: list[str] = []
     _shared["renderer"] = renderer
     _shared["stage"] = (out, frozenset(existing or ())) if stage and out is not None else None
-    pool = _pool(jobs, len(todo))
+    # Fingerprints, the keep-or-render choice and rendering all happen in the workers;
+    # the fingerprints and shapes come back for the manifest and the memo.
+    pool = _pool(jobs, len(inp.articles))
     try:
-        chunks = [todo[c.start : c.stop] for c in _chunks(len(todo), max(jobs, 1))]
-        results = pool.imap(_render_chunk, chunks) if pool else map(_render_chunk, chunks)
-        for chunk, rendered in zip(chunks, results, strict=True):
-            for i, (page, item, size) in zip(chunk, rendered, strict=True):
-                items[i] = item
-                if prints[i]:
-                    reuse.record(page.path, prints[i], size, item)
+        chunks = _chunks(len(inp.articles), max(jobs, 1))
+        results = pool.imap(_article_chunk, chunks) if pool else map(_article_chunk, chunks)
+        for chunk, done in zip(chunks, results, strict=True):
+            for i, (page, item, fp, size, shape) in zip(chunk, done, strict=True):
+                items.append(item)
+                if fp:
+                    reuse.record(page.path, fp, size, item)
+                    if pool:
+                        key = seen(inp.articles[i])
+                        renderer.memo.prints[key], renderer.memo.shapes[key] = fp, shape
                 yield page
         if pool:
             pool.close()
@@ -597,9 +604,9 @@ def site_files(
         _shared.pop("renderer", None)
 
     listed: list[ArticleView] = []
-    for i, article in enumerate(inp.articles):
+    for article, item in zip(inp.articles, items, strict=True):
         view = renderer.listed_view(article)
-        renderer.seed_item(view, items[i])
+        renderer.seed_item(view, item)
         listed.append(view)
     _shared["other"] = (renderer, listed, jobs)  # before the fork: the workers inherit it
     pool = _pool(jobs, len(listed))
@@ -661,11 +668,9 @@ def changed_site_files(
     files: list[OutputFile] = []
     for i, article in changed:
         listed[i] = renderer.listed_view(article)
-        fp = renderer.article_fingerprint(article)
-        path = page_file(listed[i].url)
-        if not reuse.keep(path, fp):
-            page, view = renderer.article_page(article)
-            reuse.record(path, fp, len(page.data or b""), str(renderer.article_item(view)))
+        page, item, fp, size, _ = article_file(renderer, reuse, article)
+        if page.data is not None:
+            reuse.record(page.path, fp, size, item)
             files.append(page)
     files += [f for f in renderer.other_pages(listed) if f.data is not None]
     memo.published, memo.listed = inp.articles, listed

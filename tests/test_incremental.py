@@ -193,3 +193,24 @@ def test_moving_an_article_between_topics_when_list_pages_render_in_workers(
     site.write("content/s1.md", article("S1", date="2026-11-11T09:00:00Z", tags=["beta"], markets=["m-one"],
                                         summary="A new summary"))
     r.build("content/s1.md")  # compares with a fresh build: the topic lists must agree
+
+
+def test_after_a_first_build_in_workers_a_body_edit_looks_at_the_pages_showing_it_alone(
+        site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Worker processes work out the article fingerprints and shapes; they must come back
+    # to this process, or the next edit would have to look at every page again.
+    from marketnews import pipeline
+
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN", 1)
+    site.snapshot({"m-one": quote("Will one happen?", 0.2)})
+    for i in range(8):
+        site.write(f"content/s{i}.md", article(f"S{i}", date=f"2026-11-1{i}T09:00:00Z", tags=["alpha"],
+                                              markets=["m-one"], summary=f"Summary {i}"))
+    r = Rebuilds(site, tmp_path, BuildOptions(drafts=True, future=True, jobs=2))
+    first = r.build()
+    site.write("content/s1.md", article("S1", date="2026-11-11T09:00:00Z", tags=["alpha"], markets=["m-one"],
+                                        summary="Summary 1", body="An edited body."))
+    report = r.build("content/s1.md")
+    assert first.written is not None and report.written is not None
+    assert report.written.touched == ("2026/11/s1/index.html", "feed.xml", "tags/alpha/feed.xml")
+    assert report.written.written < first.written.written // 2  # the files that show s1, not every file
