@@ -339,10 +339,10 @@ class SiteRenderer:
                 return ""
             return self.widget_html(self.widget(body.inline[i].written, ref, article.date), body_variant)
 
-        html = fill_placeholders(body.html, fill)
-        if body_variant != "text":  # pages point at fingerprinted files; feeds keep stable names
-            html = self.inp.assets.rewrite_html(html)
-        return replace(view, body_html=html)
+        # The body's own links to static files point at their fingerprinted copies on pages;
+        # feeds keep stable names. Widgets are templates: they name files with asset_url.
+        html = body.html if body_variant == "text" else self.inp.assets.rewrite_html(body.html)
+        return replace(view, body_html=fill_placeholders(html, fill))
 
     def _render(self, name: str, **context: Any) -> str:
         context.setdefault("widget", self.widget_html)

@@ -56,6 +56,11 @@ def test_asset_url_and_resolve() -> None:
     html = '<img src="/images/a.svg" alt=""><a href="/images/a.svg#x">x</a><a href="/markets/">m</a>'
     rewritten = assets.rewrite_html(html)
     assert rewritten.count(assets.hashed["images/a.svg"]) == 2 and 'href="/markets/"' in rewritten
+    # Only src and href attributes (whole names) are rewritten, not other values that look like paths.
+    others = '<img title="/images/a.svg" xsrc="/images/a.svg" data-src="/images/a.svg" src="/images/a.svg">'
+    assert assets.rewrite_html(others) == others.replace(
+        'data-src="/images/a.svg" src="/images/a.svg"',
+        f'data-src="/{assets.hashed["images/a.svg"]}" src="/{assets.hashed["images/a.svg"]}"')
 
 
 def test_without_static_files_urls_are_left_as_written() -> None:
