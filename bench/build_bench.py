@@ -29,21 +29,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import TAKEN_AT, make_site, write_snapshot  # noqa: E402
 
 
-def run_build(root: Path, snapshot: Path, jobs: int | None) -> tuple[float, float, float]:
+def build_command(root: Path, snapshot: Path, jobs: int | None) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of one `marketnews build` of root."""
     repo = str(Path(__file__).resolve().parents[1])
     env = dict(os.environ, SOURCE_DATE_EPOCH=str(int(TAKEN_AT.timestamp()) + 3600),
                MARKETNEWS_CACHE=str(root / ".cache"),
                PYTHONPATH=os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")])))
     if jobs:
         env["MARKETNEWS_JOBS"] = str(jobs)
+    cmd = [sys.executable, "-m", "marketnews", "build", "--root", str(root), "--snapshot", str(snapshot), "--quiet"]
+    return cmd, env
+
+
+def timed_run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
+    """Run cmd to completion: (wall s, peak RSS MB, CPU s) over this process's children.
+
+    Call it in a process that has run nothing else (see `measured`), or the peak and the
+    CPU time include whatever else that process waited for.
+    """
     start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "marketnews", "build", "--root", str(root), "--snapshot", str(snapshot), "--quiet"],
-        capture_output=True, text=True, env=env,
-    )
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
-        sys.exit(f"build failed:\n{proc.stderr}")
+        sys.exit(f"build failed:\n{proc.stderr}{proc.stdout}")
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
@@ -67,23 +75,25 @@ def main() -> None:
         ("noop", lambda: None),
     ):
         prepare()
-        wall, peak, cpu = measured(root, snap, args.jobs)
-        print(f"{label:>6}: {wall:6.2f} s wall, {cpu:6.2f} s CPU (all processes), peak RSS {peak:7.1f} MB")
+        report(label, *measured(*build_command(root, snap, args.jobs)))
 
 
-def measured(root: Path, snap: Path, jobs: int | None) -> tuple[float, float, float]:
+def measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
     """Run one build from a throwaway parent so the peak memory belongs to this build alone."""
     here = str(Path(__file__).resolve().parent)
     code = (
-        f"import sys, json; sys.path.insert(0, {here!r}); from build_bench import run_build; "
-        f"from pathlib import Path; print(json.dumps(run_build(Path({str(root)!r}), Path({str(snap)!r}), {jobs!r})))"
+        f"import sys, json; sys.path.insert(0, {here!r}); from build_bench import timed_run; "
+        "print(json.dumps(timed_run(*json.load(sys.stdin))))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", code], input=json.dumps([cmd, env]), capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(out.stderr)
-
     wall, peak, cpu = json.loads(out.stdout)
     return float(wall), float(peak), float(cpu)
+
+
+def report(label: str, wall: float, peak: float, cpu: float) -> None:
+    print(f"{label:>6}: {wall:6.2f} s wall, {cpu:6.2f} s CPU (all processes), peak RSS {peak:7.1f} MB")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,255 @@
+"""Benchmark Hugo on the corpus of build_bench.py, so both can be measured at the same time.
+
+    python3 bench/hugo_bench.py --articles 1000 --markets 300
+    python3 bench/hugo_bench.py --articles 10000 --markets 2000
+
+The machine's speed drifts over the day, so the figures of ../shared/BENCHMARKS.md only
+compare with ours when measured within minutes of each other; this script measures Hugo
+(whatever `hugo` is on PATH) now. It generates the corpus with corpus.make_site, the same
+articles and snapshot as build_bench.py, and turns it into a Hugo site in <dir>/hugo-<N>:
+content/posts/*.md (the same Markdown and frontmatter), data/snapshot.json (the same
+quotes) and small layouts written below. An article page shows the headline, the byline,
+one odds widget per related market (question, probability, 24-hour change, volume, link;
+the `widget.html` partial, looked up in site.Data.snapshot.quotes) and the body, whose
+```market block the render hook `render-codeblock-market.html` turns into the same widget.
+The front page, the posts section and every tag are paginated lists (20 a page; an item
+shows its markets' odds), and Hugo writes its default RSS feeds and sitemap.
+
+Each build runs `hugo` in a fresh process from a throwaway parent (build_bench.measured),
+which reports wall time, CPU time (all processes) and peak RSS. Runs:
+  cold    empty output folder, no resources folder or file cache, --ignoreCache
+  noop    the same command again, nothing changed (Hugo renders every page again)
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from build_bench import measured, report  # noqa: E402
+from corpus import make_site  # noqa: E402
+
+CONFIG = """\
+baseURL = "https://bench.example.org/"
+languageCode = "en"
+title = "Bench Ledger"
+paginate = 20
+buildFuture = true
+
+[params]
+tagline = "Benchmark site"
+
+[taxonomies]
+tag = "tags"
+"""
+
+LAYOUTS = {
+    "_default/baseof.html": """\
+<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ block "title" . }}{{ site.Title }}{{ end }}</title>
+<link rel="stylesheet" href="/css/site.css">
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
+<link rel="canonical" href="{{ .Permalink }}">
+{{ with .OutputFormats.Get "rss" }}<link rel="alternate" type="application/rss+xml" title="{{ site.Title }}" \
+href="{{ .RelPermalink }}">{{ end }}
+</head>
+<body>
+<header class="masthead">
+  <p class="masthead__title"><a href="/">{{ site.Title }}</a></p>
+  <p class="masthead__tagline">“{{ site.Params.tagline }}”</p>
+  <nav class="masthead__nav" aria-label="Sections"><ul>
+    <li><a href="/">Latest</a></li><li><a href="/tags/">Topics</a></li><li><a href="/index.xml">Feed</a></li>
+  </ul></nav>
+</header>
+<main id="main">
+{{ block "main" . }}{{ end }}
+</main>
+<footer class="site-footer">
+  <p>Odds come from Polymarket and are refreshed every hour.</p>
+  <p>&copy; {{ site.Title }} · <a href="/index.xml">RSS feed</a></p>
+</footer>
+</body>
+</html>
+""",
+    "_default/single.html": """\
+{{ define "title" }}{{ .Title }} — {{ site.Title }}{{ end }}
+{{ define "main" }}
+{{ $tags := .GetTerms "tags" }}
+<article class="article">
+  <header class="article__header">
+    {{ with $tags }}{{ with index . 0 }}<p class="kicker"><a href="{{ .RelPermalink }}">{{ .LinkTitle }}</a></p>\
+{{ end }}{{ end }}
+    <h1 class="article__title">{{ .Title }}</h1>
+    <p class="article__byline">{{ with .Params.author }}By {{ . }} · {{ end }}\
+<time datetime="{{ .Date.Format "2006-01-02T15:04:05Z07:00" }}">\
+{{ .Date.Format "2 January 2006, 15:04 MST" }}</time></p>
+  </header>
+  {{ with .Params.markets }}
+  <section class="odds-panel" aria-labelledby="odds-panel">
+    <h2 class="odds-panel__title" id="odds-panel">What the markets say</h2>
+    <div class="odds-panel__grid">
+    {{ range . }}{{ partial "widget.html" (dict "slug" . "variant" "related") }}{{ end }}
+    </div>
+  </section>
+  {{ end }}
+  <div class="article__body">
+{{ .Content }}
+  </div>
+  {{ with $tags }}<p class="article__tags"><span>Topics:</span> {{ range $i, $t := . }}{{ if $i }}, {{ end }}\
+<a rel="tag" href="{{ $t.RelPermalink }}">{{ $t.LinkTitle }}</a>{{ end }}</p>{{ end }}
+</article>
+{{ end }}
+""",
+    "index.html": """\
+{{ define "main" }}
+{{ $pager := .Paginate (where site.RegularPages "Section" "posts") }}
+<section class="stories" aria-label="Stories">
+{{ range $pager.Pages }}{{ partial "article_item.html" . }}{{ end }}
+</section>
+{{ partial "pagination.html" $pager }}
+{{ end }}
+""",
+    "_default/list.html": """\
+{{ define "title" }}{{ .Title }} — {{ site.Title }}{{ end }}
+{{ define "main" }}
+<h1 class="page__title">{{ .Title }}</h1>
+{{ if eq .Kind "taxonomy" }}
+<ul class="tags">
+{{ range .Data.Terms.Alphabetical }}<li><a href="{{ .Page.RelPermalink }}">{{ .Page.Title }}</a> ({{ .Count }})</li>
+{{ end }}
+</ul>
+{{ else }}
+{{ $pager := .Paginate .Pages }}
+<section class="stories" aria-label="Stories">
+{{ range $pager.Pages }}{{ partial "article_item.html" . }}{{ end }}
+</section>
+{{ partial "pagination.html" $pager }}
+{{ end }}
+{{ end }}
+""",
+    "partials/article_item.html": """\
+<article class="story">
+  <h2 class="story__title"><a href="{{ .RelPermalink }}">{{ .Title }}</a></h2>
+  <p class="story__meta"><time datetime="{{ .Date.Format "2006-01-02T15:04:05Z07:00" }}">\
+{{ .Date.Format "2 January 2006" }}</time>{{ with .Params.author }} · {{ . }}{{ end }}</p>
+  <p class="story__summary">{{ .Summary | plainify }}</p>
+  {{ with .Params.markets }}<ul class="odds-lines">
+  {{ range . }}{{ partial "odds_line.html" . }}{{ end }}
+  </ul>{{ end }}
+</article>
+""",
+    "partials/odds_line.html": """\
+{{ with index site.Data.snapshot.quotes . }}\
+<li class="odds-line" data-probability="{{ printf "%.4f" .probability }}"><span class="odds-line__figure">\
+{{ int (add (mul .probability 100) 0.5) }}%</span> <a href="{{ .url }}">{{ .question }}</a></li>
+{{ else }}<li class="odds-line odds-line--unavailable">{{ . }}: odds unavailable</li>
+{{ end }}""",
+    "partials/widget.html": """\
+{{- $q := index site.Data.snapshot.quotes .slug -}}
+{{- if $q -}}
+{{- $change := printf "%+.1f" (mul $q.change_24h 100) -}}
+{{- $dir := "up" }}{{ $arrow := "▲" -}}
+{{- if in (slice "+0.0" "-0.0") $change }}{{ $change = "0.0" }}{{ $dir = "flat" }}{{ $arrow = "▬" -}}
+{{- else if hasPrefix $change "-" }}{{ $dir = "down" }}{{ $arrow = "▼" }}{{ end -}}
+<div class="odds odds--{{ $q.status }} odds--{{ .variant }}" role="group" aria-label="{{ $q.question }}" \
+data-market="{{ .slug }}" data-probability="{{ printf "%.4f" $q.probability }}">
+  <p class="odds__question"><a href="{{ $q.url }}">{{ $q.question }}</a></p>
+  <p class="odds__main"><span class="odds__outcome">{{ $q.headline_outcome }}</span> \
+<span class="odds__prob">{{ int (add (mul $q.probability 100) 0.5) }}%</span></p>
+  <p class="odds__change odds__change--{{ $dir }}"><span class="odds__move" aria-hidden="true">\
+<span class="odds__arrow">{{ $arrow }}</span> {{ replace $change "-" "−" | safeHTML }} pts</span> \
+<span class="visually-hidden">{{ if eq $dir "flat" }}unchanged{{ else }}{{ $dir }} {{ strings.TrimLeft "+-" $change }} \
+points{{ end }} in 24 hours</span><span class="odds__period" aria-hidden="true">24 h</span></p>
+  <p class="odds__meta"><span class="odds__volume">{{ partial "money.html" $q.volume }} traded</span></p>
+</div>
+{{- else -}}
+<div class="odds odds--unavailable odds--{{ .variant }}" data-market="{{ .slug }}">\
+<p class="odds__state"><span class="odds__badge">Odds unavailable</span></p></div>
+{{- end -}}
+""",
+    "partials/money.html": """\
+{{- $s := printf "$%.0f" . -}}
+{{- if ge . 1e9 }}{{ $s = replace (printf "$%.1fB" (div . 1e9)) ".0B" "B" -}}
+{{- else if ge . 1e6 }}{{ $s = replace (printf "$%.1fM" (div . 1e6)) ".0M" "M" -}}
+{{- else if ge . 1e3 }}{{ $s = replace (printf "$%.1fK" (div . 1e3)) ".0K" "K" }}{{ end -}}
+{{- return $s -}}
+""",
+    "partials/pagination.html": """\
+{{ if gt .TotalPages 1 }}
+<nav class="pagination" aria-label="Pages">
+  {{ with .Prev }}<a rel="prev" href="{{ .URL }}">← Newer</a>{{ end }}
+  <span>Page {{ .PageNumber }} of {{ .TotalPages }}</span>
+  {{ with .Next }}<a rel="next" href="{{ .URL }}">Older →</a>{{ end }}
+</nav>
+{{ end }}
+""",
+    "_default/_markup/render-codeblock-market.html": """\
+{{ partial "widget.html" (dict "slug" (trim .Inner " \\t\\r\\n") "variant" "inline") }}
+""",
+}
+
+
+def make_hugo_site(root: Path, articles: int, markets: int) -> Path:
+    """The corpus of build_bench.py as a Hugo site in root (replacing root)."""
+    corpus = root.with_name(root.name + ".corpus")
+    make_site(corpus, articles, markets)
+    if root.exists():
+        shutil.rmtree(root)
+    (root / "data").mkdir(parents=True)
+    (corpus / "content").rename(root / "content.tmp")
+    (root / "content").mkdir()
+    (root / "content.tmp").rename(root / "content" / "posts")
+    (corpus / "snapshot.json").rename(root / "data" / "snapshot.json")
+    (corpus / "static").rename(root / "static")
+    shutil.rmtree(corpus)
+    (root / "hugo.toml").write_text(CONFIG, encoding="utf-8")
+    for name, text in LAYOUTS.items():
+        path = root / "layouts" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+def output_counts(out: Path) -> str:
+    kinds = Counter(p.suffix.lstrip(".") or "(none)" for p in out.rglob("*") if p.is_file())
+    return ", ".join(f"{n:,} {ext}" for ext, n in kinds.most_common())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--articles", type=int, default=1000)
+    ap.add_argument("--markets", type=int, default=300)
+    ap.add_argument("--dir", type=Path, default=Path("bench/out"))
+    args = ap.parse_args()
+    hugo = shutil.which("hugo")
+    if hugo is None:
+        sys.exit("hugo_bench: `hugo` is not on PATH; install Hugo (Debian: apt-get install hugo) and run again.")
+    version = subprocess.run([hugo, "version"], capture_output=True, text=True).stdout.strip()
+    root = (args.dir / f"hugo-{args.articles}").resolve()
+    t0 = time.perf_counter()
+    make_hugo_site(root, args.articles, args.markets)
+    print(f"corpus: {args.articles:,} articles, {args.markets:,} markets in {root} "
+          f"(generated in {time.perf_counter() - t0:.1f} s)")
+    print(f"hugo: {version}", flush=True)
+    out, cache = root / "public", root / ".hugo_cache"
+    cmd = [hugo, "--quiet", "--source", str(root), "--destination", str(out), "--cacheDir", str(cache)]
+    for label, extra in (("cold", ["--ignoreCache"]), ("noop", [])):
+        if label == "cold":
+            for path in (out, cache, root / "resources"):
+                shutil.rmtree(path, ignore_errors=True)
+        report(label, *measured(cmd + extra))
+    print(f"output: {output_counts(out)} in {out}")
+
+
+if __name__ == "__main__":
+    main()
