@@ -37,3 +37,37 @@ def test_images_without_alt_and_empty_market_blocks_are_found() -> None:
     body = render_body("Text\n\n![](a.png) and ![A chart](b.png)\n\n```market\n```\n")
     assert body.images_without_alt == (2,)
     assert body.empty_market_blocks == (4,)
+
+
+def test_the_fast_path_for_plain_link_destinations_agrees_with_markdown_it() -> None:
+    import random
+
+    from markdown_it import MarkdownIt
+
+    from marketnews.markup import PLAIN_LINK, markdown
+
+    reference, ours = MarkdownIt().normalizeLink, markdown().normalizeLink
+    rng = random.Random(7)
+    unreserved = "abcxyzABCXYZ0189-._~"
+
+    def part(chars: str, most: int) -> str:
+        return "".join(rng.choice(chars) for _ in range(rng.randint(0, most)))
+
+    plain = []
+    for _ in range(3000):
+        host = ".".join(part("abcz0189", 6) or "a" for _ in range(rng.randint(1, 3)))
+        start = rng.choice(["https://" + host, "http://" + host, "", "/", "./", "../"])
+        path = "/".join(part(unreserved, 8) for _ in range(rng.randint(0, 3)))
+        if start.startswith("http") and path and not path.startswith("/"):
+            path = "/" + path
+        query = rng.choice(["", "?" + part(unreserved + "=&/", 10)])
+        url = start + path + query + rng.choice(["", "#" + part(unreserved + "/", 6)])
+        if not url.startswith("//"):  # that names a host: the library's way (see `awkward`)
+            plain.append(url)
+    assert all(PLAIN_LINK.fullmatch(url) for url in plain)
+    awkward = ["https://Example.org/A", "https://例え.jp/x", "/a b", "/%7e", "//cdn.example/x", "mailto:a@b.org",
+               "HTTP://x.org", "https://x.org:8080/", "https://user@x.org/", "/a%20b", "javascript:alert(1)",
+               "https://x.org/ü", "https://x.org/a?b=c d", "https://x_y.org/", "/a\\b", "?q=ä", "#frag ment"]
+    for url in plain + awkward:
+        assert ours(url) == reference(url), url
+    assert not any(PLAIN_LINK.fullmatch(url) for url in awkward)
