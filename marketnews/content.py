@@ -13,6 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
+from functools import lru_cache
 from typing import Any
 
 from marketnews.errors import Problem
@@ -59,6 +60,7 @@ class Article:
         return self.updated or self.date
 
 
+@lru_cache(maxsize=4096)  # pure, and asked again for every topic of every article
 def slugify(text: str) -> str:
     """ASCII, lowercase, hyphen-separated; "Étienne's NATO plan" -> "etiennes-nato-plan"."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
