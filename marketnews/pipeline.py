@@ -7,6 +7,7 @@ snapshot source and (for live odds) the httpx client are passed in, so the middl
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import multiprocessing
 import multiprocessing.pool
@@ -154,7 +155,14 @@ def _chunks(n: int, jobs: int) -> list[range]:
 def _pool(jobs: int, n: int) -> multiprocessing.pool.Pool | None:
     if not _FORK or jobs < 2 or n < PARALLEL_MIN:
         return None
-    return multiprocessing.get_context("fork").Pool(jobs, initializer=_start_worker)
+    # The workers leave the objects that exist at the fork out of their collections, so
+    # a collection there does not write to (and so copy) every page of memory they share
+    # with this process. This process collects them again (the dev server lives long).
+    gc.freeze()
+    try:
+        return multiprocessing.get_context("fork").Pool(jobs, initializer=_start_worker)
+    finally:
+        gc.unfreeze()
 
 
 @dataclass(frozen=True)
