@@ -1,0 +1,71 @@
+"""Cold builds of marketnews and Hugo on one corpus, taken in turns. Prints every run and the medians.
+
+    python3 bench/versus_hugo.py --articles 10000 --markets 2000 --rounds 3
+
+This machine's speed drifts by up to 2x within an hour, so figures taken minutes apart
+compare badly. Here each round builds the same corpus (build_bench.py's, and the Hugo
+site hugo_bench.py makes of it) cold with marketnews and then with Hugo, each in a
+fresh process from a throwaway parent (build_bench.measured), alternating which goes
+first; the medians and the per-round ratios are what to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from build_bench import build_command, measured, report  # noqa: E402
+from corpus import make_site  # noqa: E402
+from hugo_bench import make_hugo_site  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--articles", type=int, default=1000)
+    ap.add_argument("--markets", type=int, default=300)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--dir", type=Path, default=Path("bench/out"))
+    args = ap.parse_args()
+    hugo = shutil.which("hugo")
+    if hugo is None:
+        sys.exit("versus_hugo: `hugo` is not on PATH; install Hugo (Debian: apt-get install hugo) and run again.")
+    t0 = time.perf_counter()
+    ours_root = make_site(args.dir / f"site-{args.articles}", args.articles, args.markets)
+    hugo_root = make_hugo_site((args.dir / f"hugo-{args.articles}").resolve(), args.articles, args.markets)
+    print(f"corpus: {args.articles:,} articles, {args.markets:,} markets "
+          f"(generated in {time.perf_counter() - t0:.1f} s)")
+    ours_cmd, ours_env = build_command(ours_root, ours_root / "snapshot.json", None)
+    hugo_out, hugo_cache = hugo_root / "public", hugo_root / ".hugo_cache"
+    hugo_cmd = [hugo, "--quiet", "--source", str(hugo_root), "--destination", str(hugo_out),
+                "--cacheDir", str(hugo_cache), "--ignoreCache"]
+
+    def ours() -> tuple[float, float, float]:
+        for path in (ours_root / "public", ours_root / ".cache"):
+            shutil.rmtree(path, ignore_errors=True)
+        return measured(ours_cmd, ours_env)
+
+    def theirs() -> tuple[float, float, float]:
+        for path in (hugo_out, hugo_cache, hugo_root / "resources"):
+            shutil.rmtree(path, ignore_errors=True)
+        return measured(hugo_cmd)
+
+    runs: dict[str, list[tuple[float, float, float]]] = {"ours": [], "hugo": []}
+    for n in range(args.rounds):
+        order = [("ours", ours), ("hugo", theirs)]
+        for name, run in order if n % 2 == 0 else order[::-1]:
+            runs[name].append(run())
+            report(name, *runs[name][-1])
+    for name, results in runs.items():
+        wall, peak, cpu = (statistics.median(r[i] for r in results) for i in range(3))
+        report(f"{name} median", wall, peak, cpu)
+    ratios = [o[0] / h[0] for o, h in zip(runs["ours"], runs["hugo"], strict=True)]
+    print("wall time, ours / Hugo's, by round: " + ", ".join(f"{r:.2f}" for r in ratios))
+
+
+if __name__ == "__main__":
+    main()
