@@ -1,10 +1,11 @@
-"""The build cache, kept between builds: rendered bodies and the page manifest. Disk I/O.
+"""The build cache, kept between builds: rendered bodies, article shells and the page manifest. Disk I/O.
 
 The hourly rebuild changes prices, not articles, so a body rendered once is reused
-until its text (or the renderer, via MARKUP_VERSION) changes, and an article page
-whose inputs did not change (see SiteRenderer.article_fingerprint) is not rendered
-again: the manifest maps each article page to its fingerprint, its size on disk and
-its list item. Each is one pickle file in the cache folder; a missing, stale or
+until its text (or the renderer, via MARKUP_VERSION) changes; an article page whose
+inputs did not change (see SiteRenderer.article_fingerprint) is not rendered again:
+the manifest maps each article page to its fingerprint, its size on disk and its list
+item; and a page whose widgets alone changed is its shell (site.Shell) filled with
+the new widgets. Each is one pickle file in the cache folder; a missing, stale or
 unreadable cache only costs time.
 """
 
@@ -16,10 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from marketnews.markup import MARKUP_VERSION, RenderedBody
+from marketnews.site import Shell
 from marketnews.writer import write_atomic
 
 _FILE = f"bodies-v{MARKUP_VERSION}.pickle"
 _PAGES = "pages-v1.pickle"
+_SHELLS = "shells-v1.pickle"
 
 PageRecord = tuple[str, int, str]  # fingerprint, size in bytes, list item HTML
 
@@ -91,3 +94,24 @@ def save_pages(folder: Path | None, out: Path, pages: dict[str, PageRecord]) -> 
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(folder / _PAGES, pickle.dumps({"out": str(out.resolve()), "pages": pages},
                                                protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def load_shells(folder: Path | None) -> dict[str, Shell]:
+    """The article shells the last build kept, by article path."""
+    if folder is None:
+        return {}
+    try:
+        with open(folder / _SHELLS, "rb") as fh:
+            shells = pickle.load(fh)
+        if isinstance(shells, dict):
+            return shells
+    except Exception:  # an unreadable cache only means shells are rendered again
+        pass
+    return {}
+
+
+def save_shells(folder: Path | None, shells: dict[str, Shell]) -> None:
+    if folder is None:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(folder / _SHELLS, pickle.dumps(shells, protocol=pickle.HIGHEST_PROTOCOL))

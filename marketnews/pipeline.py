@@ -24,7 +24,17 @@ import httpx
 
 from marketnews import __version__
 from marketnews.assets import Assets, fingerprint
-from marketnews.cache import BodyCache, PageRecord, body_key, load_body_cache, load_pages, save_body_cache, save_pages
+from marketnews.cache import (
+    BodyCache,
+    PageRecord,
+    body_key,
+    load_body_cache,
+    load_pages,
+    load_shells,
+    save_body_cache,
+    save_pages,
+    save_shells,
+)
 from marketnews.config import SiteConfig, load_config
 from marketnews.content import Article, RefUse, parse_article
 from marketnews.errors import ContentError, MarketnewsError, Problem
@@ -38,6 +48,7 @@ from marketnews.output import OutputFile
 from marketnews.site import (
     ArticleView,
     RenderMemo,
+    Shell,
     SiteInput,
     SiteRenderer,
     article_url,
@@ -530,20 +541,22 @@ def _staged(page: OutputFile) -> OutputFile:
     return cast(Stager, stager).staged_file(page.path, page.data)
 
 
-ArticleFile = tuple[OutputFile, str, str, int, tuple[Any, ...]]  # file, list item, fingerprint, size, shape
+# file, list item, fingerprint, size, shape, its shell when rendered anew
+ArticleFile = tuple[OutputFile, str, str, int, tuple[Any, ...], Shell | None]
 
 
 def article_file(r: SiteRenderer, reuse: ManifestReuse, article: Article) -> ArticleFile:
     """An article's page: last build's kept when its fingerprint (and size on disk) match,
-    else rendered (and, in a worker that stages, written under a temporary name)."""
+    else made (and, in a worker that stages, written under a temporary name)."""
     fp = r.article_fingerprint(article) if r.inp.fingerprint else ""
     path = page_file(r.listed_view(article).url)
     shape = r.memo.shapes.get(seen(article), ())
     if fp and reuse.keep(path, fp):
         _, size, item = reuse.previous[path]
-        return OutputFile(path, None), item, fp, size, shape
+        return OutputFile(path, None), item, fp, size, shape, None
     page, view = r.article_page(article)
-    return _staged(page), str(r.article_item(view)), fp, len(page.data or b""), shape
+    shell = r.shells_made.pop(article.path, None)
+    return _staged(page), str(r.article_item(view)), fp, len(page.data or b""), shape, shell
 
 
 def _article_chunk(indices: Sequence[int]) -> list[ArticleFile]:
@@ -571,6 +584,7 @@ def site_files(
     memo: RenderMemo | None = None,
     used_memo: Callable[[RenderMemo], None] | None = None,
     stage: bool = False,
+    shells: dict[str, Shell] | None = None,
 ) -> Iterator[OutputFile]:
     """Every file of the site. Article pages whose fingerprint, and size on disk, match
     `previous` are kept (yielded with data None); the others are rendered, spread over
@@ -578,7 +592,8 @@ def site_files(
     `memo` is a previous build's `SiteRenderer.memo`, reused when it fits this input;
     `used_memo` is told this build's. With `stage`, worker processes write the pages
     they render into `out` under temporary names (`writer.Stager`) and yield them as
-    staged files: the caller's writer must take those (`write_site` does)."""
+    staged files: the caller's writer must take those (`write_site` does). `shells`
+    receives the article shells rendered anew."""
     reuse = ManifestReuse(previous or {}, set(existing or ()), out, manifest if manifest is not None else {})
     env = memo.env if memo is not None and memo.fits(inp) and memo.env is not None else None
     renderer = SiteRenderer(inp, env or make_environment(layouts, inp.config.tz), layouts, reuse, memo)
@@ -595,8 +610,10 @@ def site_files(
         chunks = _chunks(len(inp.articles), max(jobs, 1))
         results = pool.imap(_article_chunk, chunks) if pool else map(_article_chunk, chunks)
         for chunk, done in zip(chunks, results, strict=True):
-            for i, (page, item, fp, size, shape) in zip(chunk, done, strict=True):
+            for i, (page, item, fp, size, shape, shell) in zip(chunk, done, strict=True):
                 items.append(item)
+                if shell is not None and shells is not None:
+                    shells[inp.articles[i].path] = shell
                 if fp:
                     reuse.record(page.path, fp, size, item)
                     if pool:
@@ -660,7 +677,7 @@ def _other_pages_in_workers(pool: multiprocessing.pool.Pool, renderer: SiteRende
 
 
 def changed_site_files(
-    inp: SiteInput, layouts: Path, memo: RenderMemo, reuse: ManifestReuse
+    inp: SiteInput, layouts: Path, memo: RenderMemo, reuse: ManifestReuse, shells: dict[str, Shell]
 ) -> list[OutputFile] | None:
     """The files that changed since the build `memo` comes from, when only the content
     of some articles did (nothing added, removed, moved, re-tagged...; see
@@ -676,7 +693,9 @@ def changed_site_files(
     files: list[OutputFile] = []
     for i, article in changed:
         listed[i] = renderer.listed_view(article)
-        page, item, fp, size, _ = article_file(renderer, reuse, article)
+        page, item, fp, size, _, shell = article_file(renderer, reuse, article)
+        if shell is not None:
+            shells[article.path] = shell
         if page.data is not None:
             reuse.record(page.path, fp, size, item)
             files.append(page)
@@ -757,6 +776,7 @@ class BuildState:
     fingerprint: str = ""
     assets: Assets | None = None
     pages: int = 0
+    shells: Mapping[str, Shell] | None = None  # article shells (site.Shell); None: read the cache folder's
 
 
 def _unchanged_site(paths: SitePaths, changed: Collection[Path] | None) -> bool:
@@ -814,8 +834,11 @@ def build(
         statics = static_files(paths.static)
         assets = fingerprint(statics) if options.asset_hashes else Assets(files=tuple(statics))
         fingerprint_ = site_fingerprint(paths, gathered.config, options, assets)
+    shells_before = previous.shells if previous is not None and previous.shells is not None \
+        else load_shells(paths.cache)
+    shells_made: dict[str, Shell] = {}
     inp = SiteInput(config=gathered.config, articles=published, bodies=gathered.bodies, snapshot=snapshot,
-                    now=now, fingerprint=fingerprint_, assets=assets)
+                    now=now, fingerprint=fingerprint_, assets=assets, shells=shells_before)
     out = paths.out.resolve()
     # A static file edited (none added or removed) leaves the pages as they were unless they
     # name static files by content hash, which the site fingerprint, and so the memo, covers.
@@ -824,13 +847,13 @@ def build(
     if previous is not None and previous.existing is not None and previous.memo is not None and same_static:
         manifest = dict(previous.manifest)
         reuse = ManifestReuse(previous.manifest, previous.existing, out, manifest)
-        changed_files = changed_site_files(inp, paths.layouts, previous.memo, reuse)
+        changed_files = changed_site_files(inp, paths.layouts, previous.memo, reuse, shells_made)
         if changed_files is not None:  # only some articles' content changed: write just what shows them
             if not same_site:
                 changed_files += assets.files
             report = write(iter(changed_files), paths.out, previous.existing, partial=True)
             state = replace(previous, gathered=gathered, manifest=manifest, snapshot=(base, snapshot),
-                            assets=assets, fingerprint=fingerprint_)
+                            assets=assets, fingerprint=fingerprint_, shells={**shells_before, **shells_made})
             return _report(state, report, published, warnings, snapshot, note, now, started, timings, odds.requests)
 
     # Made once: /snapshot.json and the odds cache hold the same text.
@@ -847,7 +870,7 @@ def build(
         nonlocal pages
         memo = previous.memo if previous is not None else None
         for f in site_files(inp, paths.layouts, options.jobs, pages_before, existing, out, manifest, memo,
-                            renderer_memo.append, stage=True):
+                            renderer_memo.append, stage=True, shells=shells_made):
             if f.path.endswith(".html"):
                 pages += 1
                 if pages % 500 == 0:
@@ -861,14 +884,18 @@ def build(
     report = write(files(), paths.out, existing)
     if previous is None:
         save_pages(paths.cache, paths.out, manifest)
+    # The shells of the published articles: new ones, and the last build's for pages kept or refilled.
+    shells = {a.path: shell for a in published if (shell := shells_made.get(a.path) or shells_before.get(a.path))}
     if previous is None or previous.gathered is None:
         save_body_cache(paths.cache, cache)
+        if shells_made or shells.keys() != shells_before.keys():
+            save_shells(paths.cache, shells)
     if previous is None or previous.snapshot is None or previous.snapshot[0] is not base:  # odds new to the cache
         save_cache(paths.cache, snapshot, gathered.uses, odds.anchors_missing, odds.cached, inp.snapshot_json)
     state = BuildState(
         bodies=cache, gathered=gathered, manifest=manifest, existing=frozenset(written),
         memo=renderer_memo[0] if renderer_memo else None, snapshot=(base, snapshot), fingerprint=fingerprint_,
-        assets=assets, pages=pages,
+        assets=assets, pages=pages, shells=shells,
     )
     return _report(state, report, published, warnings, snapshot, note, now, started, timings, odds.requests)
 

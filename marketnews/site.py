@@ -3,8 +3,11 @@
 `SiteRenderer` makes every page (`article_page`, `other_pages`; `pipeline.site_files`
 drives it, sharing the work among processes); given the same inputs and `now` it
 yields the same bytes. Widget HTML is rendered once per distinct widget and reused
-on every page that shows it. Pages, feeds and sitemaps are emitted here; the static
-files (and their fingerprinted copies, see `assets`) are the pipeline's to add.
+on every page that shows it. An article page is its `Shell` (the page with a slot for
+each widget) filled with the widgets: the shell outlives price moves, so the hourly
+build fills the last build's shells instead of rendering the pages. Pages, feeds and
+sitemaps are emitted here; the static files (and their fingerprinted copies, see
+`assets`) are the pipeline's to add.
 
 Only `/markets/` and `/snapshot.json` carry the snapshot's time, so an hourly rebuild
 leaves a page byte-identical unless something a reader sees on it changed.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -49,7 +53,7 @@ from marketnews.sitemaps import (
     sitemap_files,
 )
 from marketnews.templating import render
-from marketnews.widgets import WidgetView, widget_view
+from marketnews.widgets import WidgetView, identity, widget_view
 
 SUMMARY_CHARS = 220
 
@@ -98,6 +102,26 @@ class MarketPage:
     articles: tuple[ArticleView, ...]
 
 
+Slot = tuple[str, str, str]  # a widget on an article page: (reference as written, market key, variant)
+_SLOT = re.compile("\x00mn:([0-9]+)\x00")
+
+
+@dataclass(frozen=True)
+class Shell:
+    """An article page with its odds widgets left out, to be filled with this build's.
+
+    The page is `parts[0]`, the widget `slots[order[0]]`, `parts[1]`, and so on. It is
+    rendered from the article, the site and what the page shows of each market besides
+    its widgets (question and links; `fingerprint` covers them all), so the hourly build,
+    where only prices move, fills the shell again instead of rendering the page.
+    """
+
+    fingerprint: str
+    parts: tuple[str, ...]
+    order: tuple[int, ...]
+    slots: tuple[Slot, ...]
+
+
 @dataclass(frozen=True)
 class SiteInput:
     config: SiteConfig
@@ -113,6 +137,7 @@ class SiteInput:
     # made from (layouts, static files, settings, options); "" turns page reuse off.
     snapshot_json: str = ""  # `snapshot` as JSON when the caller already made it, else made here
     fingerprint: str = ""
+    shells: Mapping[str, Shell] = field(default_factory=dict)  # the last build's, by Article.path
 
 
 Seen = tuple[str, str]  # an article's (path, source_hash): what its content is known by
@@ -238,6 +263,7 @@ class SiteRenderer:
         self._items = self.memo.items
         self._digests = self.memo.digests
         self.only: set[str] | None = None  # produce only these files (see `only_showing`)
+        self.shells_made: dict[str, Shell] = {}  # article path -> its shell, when rendered by this renderer
         # (k, n): produce only the files whose path hashes to k of n, so that n worker
         # processes can share the list pages; shard 0 also writes the site-wide files.
         self.shard: tuple[int, int] | None = None
@@ -444,10 +470,73 @@ class SiteRenderer:
     # --- the site ----------------------------------------------------------------------
 
     def article_page(self, article: Article) -> tuple[OutputFile, ArticleView]:
-        """An article's page, and its view without the body for the list pages."""
-        view = self.article_view(article)
-        page = self._page("article.html", view.url, self.article_meta(view), a=view)
-        return page, self.listed_view(article)
+        """An article's page (its shell filled with this build's widgets), and its view
+        without the body for the list pages."""
+        view = self.listed_view(article)
+        shell = self.article_shell(article)
+        if shell is None:  # the page's own text looks like a slot: render it whole
+            full = self.article_view(article)
+            return self._page("article.html", view.url, self.article_meta(view), a=full), view
+        refs = {u.ref.key: u.ref for u in article.markets}
+        refs.update((r.key, r) for r in self.inline_refs(article) if r is not None)
+        widgets = [self.widget_html(self.widget(written, refs[key], article.date), variant)
+                   for written, key, variant in shell.slots]
+        html = [shell.parts[0]]
+        for i, part in zip(shell.order, shell.parts[1:], strict=True):
+            html += [widgets[i], part]
+        return OutputFile(page_file(view.url), "".join(html).encode("utf-8")), view
+
+    def shell_fingerprint(self, article: Article) -> str:
+        """Digest of what an article page shows besides its widgets' own HTML: the site,
+        the article (and whether it is yet to come) and each related market's question
+        and links; the inline widgets only by reference."""
+        view = self.listed_view(article)
+        parts = [self.inp.fingerprint, article.path, article.source_hash, str(view.future)]
+        for w in view.related:
+            parts += [w.written, w.key, w.page_url, w.question, w.url, w.kind]
+        body = self.inp.bodies.get(article.path)
+        if body is not None:
+            parts += [f"{i.written}\x00{r.key if r else ''}" for i, r in zip(body.inline, self.inline_refs(article),
+                                                                         strict=True)]
+        return hashlib.blake2b("\x01".join(parts).encode(), digest_size=16).hexdigest()
+
+    def article_shell(self, article: Article) -> Shell | None:
+        """The article's page with a slot for each widget: the last build's when its
+        fingerprint still matches, else rendered (and noted in `shells_made`)."""
+        fp = self.shell_fingerprint(article)
+        known = self.inp.shells.get(article.path)
+        if known is not None and known.fingerprint == fp and self.inp.fingerprint:
+            return known
+        slots: list[Slot] = []
+        marks = 0
+
+        def mark(written: str, key: str, variant: str) -> Markup:
+            nonlocal marks
+            marks += 1
+            if (written, key, variant) not in slots:
+                slots.append((written, key, variant))
+            return Markup(f"\x00mn:{slots.index((written, key, variant))}\x00")
+
+        listed = self.listed_view(article)
+        body_html = ""
+        body = self.inp.bodies.get(article.path)
+        if body is not None:
+            refs = self.inline_refs(article)
+
+            def inline(i: int) -> str:
+                ref = refs[i] if i < len(refs) else None
+                return mark(body.inline[i].written, ref.key, "inline") if ref is not None else ""
+
+            body_html = fill_placeholders(self.inp.assets.rewrite_html(body.html), inline)
+        frame = replace(listed, related=tuple(identity(w) for w in listed.related), body_html=body_html)
+        text = self._render("article.html", page_url=listed.url, meta=self.article_meta(listed), a=frame,
+                            widget=lambda w, variant: mark(w.written, w.key, variant))
+        pieces = _SLOT.split(text)
+        if len(pieces) // 2 != marks:
+            return None
+        shell = Shell(fp, tuple(pieces[0::2]), tuple(int(i) for i in pieces[1::2]), tuple(slots))
+        self.shells_made[article.path] = shell
+        return shell
 
     def listed_view(self, article: Article) -> ArticleView:
         """An article as list pages need it: widgets and links, no body."""

@@ -94,16 +94,28 @@ def _direction(change: float | None) -> tuple[str, str, str]:
     return "flat", "▬", "unchanged in 24 hours"
 
 
-def unavailable(written: str, ref: MarketRef) -> WidgetView:
-    url = event_url(ref.slug) if ref.kind == "event" else market_url(ref.slug, ref.event_slug)
+def _bare(written: str, key: str, page_url: str, question: str, url: str, kind: str, state: str,
+          summary: str) -> WidgetView:
     return WidgetView(
-        written=written, key=ref.key, page_url="/" + ref.page_path, question=written,
-        url=url, state="unavailable", kind="event" if ref.kind == "event" else "market",
+        written=written, key=key, page_url=page_url, question=question, url=url, state=state, kind=kind,
         data_probability="", pct="", outcome="", change_text="", direction="none", arrow="",
         change_sentence="", volume_text="", end_iso="", winner="", outcomes=(), more_outcomes=0,
-        stale_text="", as_of_iso="", published_pct="", low_volume=False,
-        summary="odds unavailable", history=(),
+        stale_text="", as_of_iso="", published_pct="", low_volume=False, summary=summary, history=(),
     )
+
+
+def unavailable(written: str, ref: MarketRef) -> WidgetView:
+    url = event_url(ref.slug) if ref.kind == "event" else market_url(ref.slug, ref.event_slug)
+    return _bare(written, ref.key, "/" + ref.page_path, written, url, "event" if ref.kind == "event" else "market",
+                 "unavailable", "odds unavailable")
+
+
+def identity(view: WidgetView) -> WidgetView:
+    """What a page shows of a market besides its widget: question and links, no odds.
+
+    An article page's frame is rendered with these (see site.Shell), so that the frame
+    stays the same while prices move; the odds reach the page through its widgets."""
+    return _bare(view.written, view.key, view.page_url, view.question, view.url, view.kind, "", "")
 
 
 def widget_view(

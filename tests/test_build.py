@@ -335,7 +335,10 @@ def test_a_rebuild_with_nothing_changed_renders_no_article_or_list_page(  # type
     news.snapshot(dict(QUOTES, **{"xi-out": quote("Xi out before 2027?", 0.3)}))
     rendered.clear()
     assert cli("build", "--root", news.root, *odds).code == 0
-    assert rendered.count("article.html") == 1 and rendered.count("market.html") == 1
+    # The article page is its shell from the last build filled with the new widget.
+    assert rendered.count("article.html") == 0 and rendered.count("market.html") == 1
+    page = next(news.out.glob("**/xi/index.html")).read_text()
+    assert 'data-market="xi-out" data-probability="0.3000"' in page
 
 
 def test_a_build_failing_late_leaves_no_trace_in_a_new_output_folder(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
@@ -398,3 +401,34 @@ def test_a_worker_failing_after_others_staged_pages_leaves_no_trace(  # type: ig
         assert not list(news.out.rglob("*.mn-tmp"))
     else:
         assert not news.out.exists()
+
+
+def test_pages_filled_from_the_last_builds_shells_equal_a_fresh_build(  # type: ignore[no-untyped-def]
+        news: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An hourly build fills the article shells an earlier build left in the cache; what
+    # the market data changed (prices, a question, a market closing or vanishing) must
+    # come out as a build from nothing would write it.
+    odds = ("--snapshot", news.root / "snapshot.json")
+    monkeypatch.setenv("MARKETNEWS_CACHE", str(tmp_path / "cache"))
+    assert cli("build", "--root", news.root, *odds).code == 0
+    assert (tmp_path / "cache" / "shells-v1.pickle").is_file()
+    moved = dict(QUOTES)
+    moved["strike-on-nato"] = quote("Russian strike on a NATO member, reworded?", 0.05)
+    moved["drone-by-dec-31"] = quote("NATO downs another drone?", 0.09, status="closed")
+    moved["xi-out"] = quote("Xi out before 2027?", 0.3)
+    del moved["knicks-spread"]
+    news.snapshot(moved)
+    assert cli("build", "--root", news.root, *odds).code == 0
+    monkeypatch.setenv("MARKETNEWS_CACHE", str(tmp_path / "fresh-cache"))
+    assert cli("build", "--root", news.root, *odds, "--out", tmp_path / "fresh").code == 0
+    fresh = {p.relative_to(tmp_path / "fresh").as_posix(): p.read_bytes()
+             for p in (tmp_path / "fresh").rglob("*") if p.is_file()}
+    assert news.tree() == fresh
+    assert b"reworded?" in fresh["2026/11/nato/index.html"]
+
+
+def test_an_article_whose_text_looks_like_a_widget_slot_is_rendered_whole(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
+    news.write("content/xi.md", XI.replace("Xi stays", "Xi \\0mn:0\\0 stays"))
+    assert cli("build", "--root", news.root).code == 0
+    page = next(news.out.glob("**/xi/index.html")).read_text()
+    assert "Xi \x00mn:0\x00 stays" in page and page.count('data-market="xi-out"') == 1
