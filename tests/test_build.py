@@ -432,3 +432,23 @@ def test_an_article_whose_text_looks_like_a_widget_slot_is_rendered_whole(news: 
     assert cli("build", "--root", news.root).code == 0
     page = next(news.out.glob("**/xi/index.html")).read_text()
     assert "Xi \x00mn:0\x00 stays" in page and page.count('data-market="xi-out"') == 1
+
+
+def test_a_rename_that_fails_names_its_file_and_leaves_no_temporary_files(  # type: ignore[no-untyped-def]
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from marketnews import writer
+    from marketnews.errors import MarketnewsError
+    from marketnews.output import OutputFile
+
+    files = [OutputFile("index.html", b"home")] + [OutputFile(f"p{i}/index.html", b"page") for i in range(600)]
+    real = writer.os.replace
+
+    def replace(src, dst):  # type: ignore[no-untyped-def]
+        if str(dst).endswith("p300/index.html"):
+            raise OSError(28, "No space left on device")
+        return real(src, dst)
+
+    monkeypatch.setattr(writer.os, "replace", replace)
+    with pytest.raises(MarketnewsError, match=r"p300/index.html: could not be put in place .*No space left"):
+        writer.write_site(files, tmp_path / "out")
+    assert not list((tmp_path / "out").rglob("*.mn-tmp"))

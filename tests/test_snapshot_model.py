@@ -99,3 +99,17 @@ def test_a_negative_change_is_fine_and_control_characters_are_dropped() -> None:
                                    outcomes=[{"name": "Y\u0007es", "probability": 0.5, "url": None}])})
     q = snapshot_from_json(json.dumps(doc)).quotes["m"]
     assert (q.question, q.change_24h, q.outcomes[0].name) == ("Q and more", -0.25, "Yes")
+
+
+def test_price_at_agrees_with_a_plain_search_for_the_nearest_point() -> None:
+    import random
+
+    rng = random.Random(3)
+    for _ in range(200):
+        times = sorted(rng.sample(range(0, 40000, 100), rng.randint(1, 12)))
+        points = tuple((t, round(rng.random(), 4)) for t in times)
+        q = Quote(key="m", question="Q", url="u", as_of=T0, history=points)
+        for ts in rng.sample(range(-5000, 50000, 50), 30):
+            nearest = min(points, key=lambda pt: (abs(pt[0] - ts), pt[0]))  # the earlier one on a tie
+            expected = nearest[1] if abs(nearest[0] - ts) <= 3 * 3600 else None
+            assert q.price_at(datetime.fromtimestamp(ts, UTC)) == expected, (points, ts)

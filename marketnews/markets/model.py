@@ -96,9 +96,14 @@ class Quote:
         """The headline price closest to `when` (within `tolerance_s`), from history and anchors."""
         times, prices = self._series
         ts = int(when.timestamp())
-        i = bisect.bisect_left(times, ts)
-        best = min((j for j in (i - 1, i) if 0 <= j < len(times)), key=lambda j: abs(times[j] - ts), default=None)
-        if best is None or abs(times[best] - ts) > tolerance_s:
+        i = bisect.bisect_left(times, ts)  # times[i - 1] < ts <= times[i]
+        if i < len(times) and (i == 0 or times[i] - ts < ts - times[i - 1]):
+            best = i
+        elif i > 0:
+            best = i - 1  # the earlier one on a tie
+        else:
+            return None
+        if abs(times[best] - ts) > tolerance_s:
             return None
         return prices[best]
 
