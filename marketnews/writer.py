@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,30 +189,6 @@ def _prune(out: Path, removed: list[str]) -> None:
             parent = parent.parent
 
 
-def _put_in_place(temps: list[tuple[Path, Path]]) -> None:
-    """Rename every temporary file onto its target. The renames run on a few threads (each
-    waits on the file system, not on Python), and a failed one leaves the temporary files
-    not yet renamed removed and says which file could not be put in place."""
-    failed: list[tuple[Path, BaseException]] = []
-
-    def put(pair: tuple[Path, Path]) -> bool:
-        if failed:
-            return False
-        try:
-            os.replace(*pair)
-            return True
-        except OSError as exc:
-            failed.append((pair[1], exc))
-            return False
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        done = list(pool.map(put, temps, chunksize=256))
-    if failed:
-        _undo([pair for pair, ok in zip(temps, done, strict=True) if not ok], [])
-        target, exc = failed[0]
-        raise MarketnewsError(f"{target}: could not be put in place ({exc}); build again") from exc
-
-
 def _check_folders_in_the_way(out: Path, temps: list[tuple[Path, Path]], removed: set[str]) -> None:
     """A file to be put where the last build has a folder: fine when everything in that
     folder goes (it is removed first), else an error before anything is renamed."""
@@ -276,6 +251,11 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
         for path in removed:
             (out / path).unlink(missing_ok=True)
         _prune(out, removed)
-        _put_in_place(temps)
+        for n, (tmp, target) in enumerate(temps):
+            try:
+                os.replace(tmp, target)
+            except BaseException as exc:
+                _undo(temps[n:], [])
+                raise MarketnewsError(f"{target}: could not be put in place ({exc}); build again") from exc
     touched = tuple(sorted(pending + removed))
     return WriteReport(len(seen), len(pending) - changed, changed, unchanged, len(removed), touched)
