@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from markupsafe import Markup, escape
 
@@ -94,9 +95,14 @@ def spark_series(points: Sequence[Point]) -> tuple[Point, ...]:
 
 def sparkline(points: Sequence[Point], width: int = 120, height: int = 28) -> Markup:
     """A small line of the series, scaled to its own range (at least 4 points tall)."""
-    if len(points) < 2:
+    return _sparkline(tuple(points), width, height)
+
+
+@lru_cache(maxsize=4096)  # a market's series is drawn for each kind of widget that shows it
+def _sparkline(series: tuple[Point, ...], width: int, height: int) -> Markup:
+    if len(series) < 2:
         return Markup("")
-    points = [(t, min(1.0, max(0.0, p))) for t, p in points]
+    points = [(t, min(1.0, max(0.0, p))) for t, p in series]
     prices = [p for _, p in points]
     mid, half = (min(prices) + max(prices)) / 2, max(0.02, (max(prices) - min(prices)) / 2)
     lo, hi = mid - half, mid + half
@@ -111,9 +117,14 @@ def sparkline(points: Sequence[Point], width: int = 120, height: int = 28) -> Ma
 
 def price_chart(points: Sequence[Point], width: int = 640, height: int = 220) -> Markup:
     """A larger chart with percentage gridlines and the first and last day labelled."""
-    if len(points) < 2:
+    return _price_chart(tuple(points), width, height)
+
+
+@lru_cache(maxsize=1024)
+def _price_chart(series: tuple[Point, ...], width: int, height: int) -> Markup:
+    if len(series) < 2:
         return Markup("")
-    points = [(t, min(1.0, max(0.0, p))) for t, p in points]
+    points = [(t, min(1.0, max(0.0, p))) for t, p in series]
     prices = [p for _, p in points]
     lo = max(0.0, math.floor(min(prices) * 10) / 10)
     hi = min(1.0, math.ceil(max(prices) * 10) / 10)
