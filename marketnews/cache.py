@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from marketnews.markup import MARKUP_VERSION, RenderedBody
@@ -22,7 +22,9 @@ from marketnews.writer import write_atomic
 
 _FILE = f"bodies-v{MARKUP_VERSION}.pickle"
 _PAGES = "pages-v1.pickle"
-_SHELLS = "shells-v1.pickle"
+# A pickled Shell of another shape would load, then fail when used: its fields name the file.
+_SHELLS = "shells-{}.pickle".format(hashlib.blake2b(",".join(f.name for f in fields(Shell)).encode(),
+                                                   digest_size=4).hexdigest())
 
 PageRecord = tuple[str, int, str]  # fingerprint, size in bytes, list item HTML
 

@@ -303,6 +303,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         print("failed; nothing was written", file=sys.stderr)
         return EXIT_FAILED
+    except OSError as exc:  # a full disk, a folder we may not write to
+        console.clear()
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        print("failed; the previous output is unchanged", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         console.clear()
         print("interrupted; the previous output is unchanged", file=sys.stderr)

@@ -14,11 +14,12 @@ import multiprocessing.pool
 import os
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from functools import cached_property
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import httpx
 
@@ -105,7 +106,8 @@ class BuildOptions:
     drafts: bool = False
     future: bool = False
     strict: bool = False
-    jobs: int = int(os.environ.get("MARKETNEWS_JOBS", 0)) or max(1, min(4, os.cpu_count() or 1))
+    jobs: int = field(default_factory=lambda: int(os.environ.get("MARKETNEWS_JOBS", 0))
+                      or max(1, min(4, os.cpu_count() or 1)))
     max_stale_s: int | None = None  # fail the build when a quote is older than this
     asset_hashes: bool = True  # pages name static files by content hash (the dev server turns this off)
 
@@ -169,11 +171,13 @@ def _pool(jobs: int, n: int) -> multiprocessing.pool.Pool | None:
     # The workers leave the objects that exist at the fork out of their collections, so
     # a collection there does not write to (and so copy) every page of memory they share
     # with this process. This process collects them again (the dev server lives long).
+    frozen = gc.get_freeze_count()  # the dev server freezes what it keeps between rebuilds
     gc.freeze()
     try:
         return multiprocessing.get_context("fork").Pool(jobs, initializer=_start_worker)
     finally:
-        gc.unfreeze()
+        if not frozen:
+            gc.unfreeze()
 
 
 @dataclass(frozen=True)
@@ -541,8 +545,13 @@ def _staged(page: OutputFile) -> OutputFile:
     return cast(Stager, stager).staged_file(page.path, page.data)
 
 
-# file, list item, fingerprint, size, shape, its shell when rendered anew
-ArticleFile = tuple[OutputFile, str, str, int, tuple[Any, ...], Shell | None]
+class ArticleFile(NamedTuple):
+    page: OutputFile
+    item: str  # its list item
+    fingerprint: str
+    size: int
+    shape: tuple[Any, ...]  # see SiteRenderer._shape
+    shell: Shell | None  # when made anew
 
 
 def article_file(r: SiteRenderer, reuse: ManifestReuse, article: Article) -> ArticleFile:
@@ -553,17 +562,34 @@ def article_file(r: SiteRenderer, reuse: ManifestReuse, article: Article) -> Art
     shape = r.memo.shapes.get(seen(article), ())
     if fp and reuse.keep(path, fp):
         _, size, item = reuse.previous[path]
-        return OutputFile(path, None), item, fp, size, shape, None
+        return ArticleFile(OutputFile(path, None), item, fp, size, shape, None)
     page, view = r.article_page(article)
     shell = r.shells_made.pop(article.path, None)
-    return _staged(page), str(r.article_item(view)), fp, len(page.data or b""), shape, shell
+    return ArticleFile(_staged(page), str(r.article_item(view)), fp, len(page.data or b""), shape, shell)
 
 
 def _article_chunk(indices: Sequence[int]) -> list[ArticleFile]:
     """Article pages and their list items, kept or rendered in a worker."""
     r = _renderer()
     reuse = cast(ManifestReuse, r.reuse)
-    return [article_file(r, reuse, r.inp.articles[i]) for i in indices]
+    with _cleaning_up():
+        return [article_file(r, reuse, r.inp.articles[i]) for i in indices]
+
+
+@contextmanager
+def _cleaning_up() -> Iterator[None]:
+    """On a failure in a worker, remove the folders it made that hold nothing: the parent
+    never hears of them (its writer removes the temporary files it finds, then the
+    folders those leave empty, and the folders it was told of)."""
+    try:
+        yield
+    except BaseException:
+        stager = _shared.get("stager")
+        if stager is not None:
+            for folder in sorted(cast(Stager, stager).made, key=lambda p: len(p.parts), reverse=True):
+                with suppress(OSError):
+                    folder.rmdir()
+        raise
 
 
 def _start_worker() -> None:
@@ -610,7 +636,7 @@ def site_files(
         chunks = _chunks(len(inp.articles), max(jobs, 1))
         results = pool.imap(_article_chunk, chunks) if pool else map(_article_chunk, chunks)
         for chunk, done in zip(chunks, results, strict=True):
-            for i, (page, item, fp, size, shape, shell) in zip(chunk, done, strict=True):
+            for i, (page, item, fp, size, shape, shell) in zip(chunk, done, strict=True):  # ArticleFile
                 items.append(item)
                 if shell is not None and shells is not None:
                     shells[inp.articles[i].path] = shell
@@ -641,6 +667,7 @@ def site_files(
     else:
         yield from _other_pages_in_workers(pool, renderer, reuse, listed, jobs)
     renderer.memo.published, renderer.memo.listed = inp.articles, listed
+    _shared["stage"] = None
 
 
 ShardResult = tuple[list[OutputFile], dict[str, PageRecord], dict[str, set[str]]]
@@ -652,7 +679,8 @@ def _other_shard(k: int) -> ShardResult:
     renderer.shard = (k, n)
     renderer.reuse.manifest = {}  # this worker's records only, for the parent to merge
     renderer.memo.showing = {}
-    files = [_staged(f) for f in renderer.other_pages(listed)]
+    with _cleaning_up():
+        files = [_staged(f) for f in renderer.other_pages(listed)]
     return files, renderer.reuse.manifest, renderer.memo.showing
 
 
@@ -888,8 +916,10 @@ def build(
     shells = {a.path: shell for a in published if (shell := shells_made.get(a.path) or shells_before.get(a.path))}
     if previous is None or previous.gathered is None:
         save_body_cache(paths.cache, cache)
-        if shells_made or shells.keys() != shells_before.keys():
-            save_shells(paths.cache, shells)
+    # Not the dev server's: made with its own options (drafts, plain asset names), they
+    # would only be made again by the next `build`.
+    if previous is None and (shells_made or shells.keys() != shells_before.keys()):
+        save_shells(paths.cache, shells)
     if previous is None or previous.snapshot is None or previous.snapshot[0] is not base:  # odds new to the cache
         save_cache(paths.cache, snapshot, gathered.uses, odds.anchors_missing, odds.cached, inp.snapshot_json)
     state = BuildState(

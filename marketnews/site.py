@@ -477,9 +477,12 @@ class SiteRenderer:
         if shell is None:  # the page's own text looks like a slot: render it whole
             full = self.article_view(article)
             return self._page("article.html", view.url, self.article_meta(view), a=full), view
-        refs = {u.ref.key: u.ref for u in article.markets}
-        refs.update((r.key, r) for r in self.inline_refs(article) if r is not None)
-        widgets = [self.widget_html(self.widget(written, refs[key], article.date), variant)
+        refs = {(u.written, u.ref.key): u.ref for u in article.markets}
+        body = self.inp.bodies.get(article.path)
+        if body is not None:
+            refs.update(((i.written, r.key), r) for i, r in zip(body.inline, self.inline_refs(article), strict=True)
+                        if r is not None)
+        widgets = [self.widget_html(self.widget(written, refs[written, key], article.date), variant)
                    for written, key, variant in shell.slots]
         html = [shell.parts[0]]
         for i, part in zip(shell.order, shell.parts[1:], strict=True):
@@ -529,8 +532,11 @@ class SiteRenderer:
 
             body_html = fill_placeholders(self.inp.assets.rewrite_html(body.html), inline)
         frame = replace(listed, related=tuple(identity(w) for w in listed.related), body_html=body_html)
+        # The frame sees no odds, so neither may what it renders be kept for other pages:
+        # an article_item() in it is rendered afresh, from the frame.
         text = self._render("article.html", page_url=listed.url, meta=self.article_meta(listed), a=frame,
-                            widget=lambda w, variant: mark(w.written, w.key, variant))
+                            widget=lambda view, variant: mark(view.written, view.key, variant),
+                            article_item=lambda view: Markup(self._render("partials/article_item.html", a=view)))
         pieces = _SLOT.split(text)
         if len(pieces) // 2 != marks:
             return None

@@ -97,7 +97,7 @@ def _sweep(out: Path, keep_out: bool) -> None:
     emptied: set[str] = set()
     for folder, _, names in os.walk(out):
         for name in names:
-            if name.endswith(_TMP_SUFFIX):
+            if name.startswith(".") and name.endswith(_TMP_SUFFIX):  # Stager.temp's names only
                 with suppress(OSError):
                     os.unlink(os.path.join(folder, name))
                     emptied.add(folder)
@@ -242,6 +242,11 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
         removed = [] if partial else sorted(old - seen)
         _check_folders_in_the_way(out, temps, set(removed))
     except BaseException:
+        # Stop whatever makes `files` first (its worker processes may still be staging),
+        # then remove what they and this loop wrote.
+        close = getattr(files, "close", None)
+        if close is not None:
+            close()
         _sweep(out, keep_out=had_out)
         _undo(temps, made)
         raise

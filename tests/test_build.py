@@ -403,15 +403,19 @@ def test_a_worker_failing_after_others_staged_pages_leaves_no_trace(  # type: ig
         assert not news.out.exists()
 
 
+@pytest.mark.parametrize("layout", ["as shipped", "list item on the article page"])
 def test_pages_filled_from_the_last_builds_shells_equal_a_fresh_build(  # type: ignore[no-untyped-def]
-        news: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        news: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str) -> None:
     # An hourly build fills the article shells an earlier build left in the cache; what
     # the market data changed (prices, a question, a market closing or vanishing) must
     # come out as a build from nothing would write it.
+    if layout != "as shipped":  # what the frame renders must not be kept for other pages
+        page = news.root / "layouts/article.html"
+        page.write_text(page.read_text().replace("</article>", "<aside>{{ article_item(a) }}</aside></article>"))
     odds = ("--snapshot", news.root / "snapshot.json")
     monkeypatch.setenv("MARKETNEWS_CACHE", str(tmp_path / "cache"))
     assert cli("build", "--root", news.root, *odds).code == 0
-    assert (tmp_path / "cache" / "shells-v1.pickle").is_file()
+    assert len(list((tmp_path / "cache").glob("shells-*.pickle"))) == 1
     moved = dict(QUOTES)
     moved["strike-on-nato"] = quote("Russian strike on a NATO member, reworded?", 0.05)
     moved["drone-by-dec-31"] = quote("NATO downs another drone?", 0.09, status="closed")
@@ -452,3 +456,46 @@ def test_a_rename_that_fails_names_its_file_and_leaves_no_temporary_files(  # ty
     with pytest.raises(MarketnewsError, match=r"p300/index.html: could not be put in place .*No space left"):
         writer.write_site(files, tmp_path / "out")
     assert not list((tmp_path / "out").rglob("*.mn-tmp"))
+
+
+def test_a_worker_that_cannot_write_a_page_leaves_no_folder_behind(  # type: ignore[no-untyped-def]
+        news: Site, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(40):
+        news.write(f"content/extra-{i}.md", article(f"Extra {i}", f"2026-11-1{i % 10}T0{i % 9}:00:00Z",
+                                                    f"Text {i}.\n", tags=["extra"]))
+    monkeypatch.setenv("MARKETNEWS_JOBS", "2")
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN", 1)
+    real = Path.write_bytes
+
+    def write_bytes(self: Path, data: bytes) -> int:  # the workers are forked: they inherit this
+        if self.name.endswith(".mn-tmp") and self.parent.name == "extra-39":
+            raise OSError(28, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    run = cli("build", "--root", news.root)
+    assert run.code != 0 and "No space left on device" in run.err
+    assert not news.out.exists()
+
+
+def test_a_failing_write_stops_what_makes_the_files_before_it_cleans_up(tmp_path: Path) -> None:
+    from marketnews import writer
+    from marketnews.errors import MarketnewsError
+    from marketnews.output import OutputFile
+
+    events: list[str] = []
+
+    def files():  # type: ignore[no-untyped-def]
+        try:
+            yield OutputFile("index.html", b"home")
+            yield OutputFile("index.html", b"again")
+            yield OutputFile("never.html", b"x")
+        finally:
+            events.append("closed")
+
+    real = writer._sweep
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(writer, "_sweep", lambda out, keep_out: (events.append("sweep"), real(out, keep_out)))
+        with pytest.raises(MarketnewsError, match="written twice"):
+            writer.write_site(files(), tmp_path / "out")
+    assert events == ["closed", "sweep"]

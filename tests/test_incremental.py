@@ -214,3 +214,22 @@ def test_after_a_first_build_in_workers_a_body_edit_looks_at_the_pages_showing_i
     assert first.written is not None and report.written is not None
     assert report.written.touched == ("2026/11/s1/index.html", "feed.xml", "tags/alpha/feed.xml")
     assert report.written.written < first.written.written // 2  # the files that show s1, not every file
+
+
+def test_two_spellings_of_one_market_keep_their_own_links_after_a_first_build_in_workers(
+        site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each widget slot of a page is filled with the reference written there, not with
+    # another reference to the same market (whose link, for a market without odds, differs).
+    from marketnews import pipeline
+
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN", 1)
+    site.snapshot({"other": quote("Other?", 0.5)})
+    body = "Text.\n\n```market\nfoo\n```\n\nMore.\n\n```market\npolymarket.com/event/e/foo\n```\n"
+    site.write("content/b.md", article("B", date="2026-11-10T09:00:00Z", body=body))
+    r = Rebuilds(site, tmp_path, BuildOptions(drafts=True, future=True, jobs=2, asset_hashes=False))
+    r.build()
+    (r.paths.out / "2026/11/b/index.html").unlink()  # so that the next build makes it again
+    site.write("content/c.md", article("C", date="2026-11-11T09:00:00Z", body="New."))
+    r.build("content/c.md")  # compares with a fresh build
+    page = (r.paths.out / "2026/11/b/index.html").read_text()
+    assert 'href="https://polymarket.com/market/foo"' in page and 'href="https://polymarket.com/event/e/foo"' in page
