@@ -225,15 +225,32 @@ def output_counts(out: Path) -> str:
     return ", ".join(f"{n:,} {ext}" for ext, n in kinds.most_common())
 
 
+def hugo_or_exit(script: str) -> str:
+    hugo = shutil.which("hugo")
+    if hugo is None:
+        sys.exit(f"{script}: `hugo` is not on PATH; install Hugo (Debian: apt-get install hugo) and run again.")
+    return hugo
+
+
+def hugo_command(hugo: str, root: Path) -> list[str]:
+    """Hugo's build of the site in root into root/public, its file cache in root/.hugo_cache."""
+    return [hugo, "--quiet", "--source", str(root), "--destination", str(root / "public"),
+            "--cacheDir", str(root / ".hugo_cache")]
+
+
+def clear_hugo(root: Path) -> None:
+    """What a cold Hugo build must not find: its output, file cache and resources."""
+    for path in (root / "public", root / ".hugo_cache", root / "resources"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--articles", type=int, default=1000)
     ap.add_argument("--markets", type=int, default=300)
     ap.add_argument("--dir", type=Path, default=Path("bench/out"))
     args = ap.parse_args()
-    hugo = shutil.which("hugo")
-    if hugo is None:
-        sys.exit("hugo_bench: `hugo` is not on PATH; install Hugo (Debian: apt-get install hugo) and run again.")
+    hugo = hugo_or_exit("hugo_bench")
     version = subprocess.run([hugo, "version"], capture_output=True, text=True).stdout.strip()
     root = (args.dir / f"hugo-{args.articles}").resolve()
     t0 = time.perf_counter()
@@ -241,14 +258,12 @@ def main() -> None:
     print(f"corpus: {args.articles:,} articles, {args.markets:,} markets in {root} "
           f"(generated in {time.perf_counter() - t0:.1f} s)")
     print(f"hugo: {version}", flush=True)
-    out, cache = root / "public", root / ".hugo_cache"
-    cmd = [hugo, "--quiet", "--source", str(root), "--destination", str(out), "--cacheDir", str(cache)]
+    cmd = hugo_command(hugo, root)
     for label, extra in (("cold", ["--ignoreCache"]), ("noop", [])):
         if label == "cold":
-            for path in (out, cache, root / "resources"):
-                shutil.rmtree(path, ignore_errors=True)
+            clear_hugo(root)
         report(label, *measured(cmd + extra))
-    print(f"output: {output_counts(out)} in {out}")
+    print(f"output: {output_counts(root / 'public')} in {root / 'public'}")
 
 
 if __name__ == "__main__":

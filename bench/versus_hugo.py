@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_bench import build_command, measured, report  # noqa: E402
 from corpus import make_site  # noqa: E402
-from hugo_bench import make_hugo_site  # noqa: E402
+from hugo_bench import clear_hugo, hugo_command, hugo_or_exit, make_hugo_site  # noqa: E402
 
 
 def main() -> None:
@@ -31,18 +31,14 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--dir", type=Path, default=Path("bench/out"))
     args = ap.parse_args()
-    hugo = shutil.which("hugo")
-    if hugo is None:
-        sys.exit("versus_hugo: `hugo` is not on PATH; install Hugo (Debian: apt-get install hugo) and run again.")
+    hugo = hugo_or_exit("versus_hugo")
     t0 = time.perf_counter()
     ours_root = make_site(args.dir / f"site-{args.articles}", args.articles, args.markets)
     hugo_root = make_hugo_site((args.dir / f"hugo-{args.articles}").resolve(), args.articles, args.markets)
     print(f"corpus: {args.articles:,} articles, {args.markets:,} markets "
           f"(generated in {time.perf_counter() - t0:.1f} s)")
     ours_cmd, ours_env = build_command(ours_root, ours_root / "snapshot.json", None)
-    hugo_out, hugo_cache = hugo_root / "public", hugo_root / ".hugo_cache"
-    hugo_cmd = [hugo, "--quiet", "--source", str(hugo_root), "--destination", str(hugo_out),
-                "--cacheDir", str(hugo_cache), "--ignoreCache"]
+    hugo_cmd = hugo_command(hugo, hugo_root) + ["--ignoreCache"]
 
     def ours() -> tuple[float, float, float]:
         for path in (ours_root / "public", ours_root / ".cache"):
@@ -50,8 +46,7 @@ def main() -> None:
         return measured(ours_cmd, ours_env)
 
     def theirs() -> tuple[float, float, float]:
-        for path in (hugo_out, hugo_cache, hugo_root / "resources"):
-            shutil.rmtree(path, ignore_errors=True)
+        clear_hugo(hugo_root)
         return measured(hugo_cmd)
 
     runs: dict[str, list[tuple[float, float, float]]] = {"ours": [], "hugo": []}

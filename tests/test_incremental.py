@@ -173,8 +173,9 @@ def test_an_image_that_changes_size_changes_the_pages_that_show_it(site: Site, t
     assert 'width="333" height="111"' in (r.paths.out / "2026/11/a/index.html").read_text()
 
 
-def test_moving_an_article_between_topics_when_list_pages_render_in_workers(
-        site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def in_workers(site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Rebuilds:
+    """Eight stories on one topic and market, built by worker processes however few they are."""
     from marketnews import pipeline
 
     monkeypatch.setattr(pipeline, "PARALLEL_MIN", 1)
@@ -182,7 +183,12 @@ def test_moving_an_article_between_topics_when_list_pages_render_in_workers(
     for i in range(8):
         site.write(f"content/s{i}.md", article(f"S{i}", date=f"2026-11-1{i}T09:00:00Z", tags=["alpha"],
                                               markets=["m-one"], summary=f"Summary {i}"))
-    r = Rebuilds(site, tmp_path, BuildOptions(drafts=True, future=True, jobs=2))
+    return Rebuilds(site, tmp_path, BuildOptions(drafts=True, future=True, jobs=2))
+
+
+def test_moving_an_article_between_topics_when_list_pages_render_in_workers(in_workers: Rebuilds,
+                                                                             site: Site) -> None:
+    r = in_workers
     r.build()
     site.write("content/s1.md", article("S1", date="2026-11-11T09:00:00Z", tags=["alpha"], markets=["m-one"],
                                         summary="Summary 1", body="An edited body."))
@@ -196,17 +202,10 @@ def test_moving_an_article_between_topics_when_list_pages_render_in_workers(
 
 
 def test_after_a_first_build_in_workers_a_body_edit_looks_at_the_pages_showing_it_alone(
-        site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        in_workers: Rebuilds, site: Site) -> None:
     # Worker processes work out the article fingerprints and shapes; they must come back
     # to this process, or the next edit would have to look at every page again.
-    from marketnews import pipeline
-
-    monkeypatch.setattr(pipeline, "PARALLEL_MIN", 1)
-    site.snapshot({"m-one": quote("Will one happen?", 0.2)})
-    for i in range(8):
-        site.write(f"content/s{i}.md", article(f"S{i}", date=f"2026-11-1{i}T09:00:00Z", tags=["alpha"],
-                                              markets=["m-one"], summary=f"Summary {i}"))
-    r = Rebuilds(site, tmp_path, BuildOptions(drafts=True, future=True, jobs=2))
+    r = in_workers
     first = r.build()
     site.write("content/s1.md", article("S1", date="2026-11-11T09:00:00Z", tags=["alpha"], markets=["m-one"],
                                         summary="Summary 1", body="An edited body."))
