@@ -7,7 +7,7 @@ One `Fetcher` serves one fetch run (one stage of one build):
 - every attempt waits for a slot of the rate limit (a sliding 10 s window), and has connect/read timeouts
   no longer than what is left of the run's time budget;
 - connection errors and timeouts, 429 and 5xx are retried with exponential
-  backoff and jitter, or after `Retry-After` seconds when the server says so;
+  backoff and jitter, or after the `Retry-After` the server gives (seconds or a date);
   a wait that would end past the budget is not started: the call fails at once;
 - 414 fails with `too_long` set (the caller may split its batch); other 4xx, a
   body that is not JSON (an HTML error page) fail without retry;
@@ -25,6 +25,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -107,15 +109,27 @@ def _unknown_host(exc: BaseException) -> bool:
 
 
 def retry_after_s(response: httpx.Response) -> float | None:
-    """`Retry-After` in seconds, when given as a number (the HTTP-date form is ignored)."""
+    """`Retry-After` in seconds: a number of seconds, or an HTTP date, counted from the
+    response's own `Date` (the server's clock) or, without one, from this machine's."""
     value = response.headers.get("retry-after")
     if value is None:
         return None
     try:
         seconds = float(value.strip())
     except ValueError:
-        return None
+        when, sent = _http_date(value), _http_date(response.headers.get("date", ""))
+        if when is None:
+            return None
+        seconds = max(0.0, (when - (sent or datetime.now(UTC))).total_seconds())
     return seconds if 0 <= seconds < 86400 else None
+
+
+def _http_date(value: str) -> datetime | None:
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 class Fetcher:
