@@ -20,7 +20,6 @@ asked again; a failed fetch is not (it will be).
 from __future__ import annotations
 
 import math
-import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -115,12 +114,11 @@ def add_histories(
     policy: HttpPolicy = CLOB_POLICY,
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
-    rng: random.Random | None = None,
     fetcher: Fetcher | None = None,
 ) -> HistoryResult:
     """Quotes with their 7-day history: extended from `known`, else fetched (see module doc)."""
     # A fetcher passed in is shared with other CLOB work: one time budget, one rate limit.
-    fetcher = fetcher or Fetcher(client, policy, sleep=sleep, monotonic=monotonic, rng=rng)
+    fetcher = fetcher or Fetcher(client, policy, sleep=sleep, monotonic=monotonic)
     url = clob_url.rstrip("/") + "/prices-history"
     out = dict(quotes)
     to_fetch = []
@@ -168,7 +166,6 @@ def add_anchors(
     policy: HttpPolicy = CLOB_POLICY,
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
-    rng: random.Random | None = None,
     fetcher: Fetcher | None = None,
 ) -> AnchorResult:
     """Quotes whose `anchors` hold the price at each wanted (key, date), fetched at most once.
@@ -177,7 +174,7 @@ def add_anchors(
     (key, time) pairs that were asked before and had no price.
     """
     # A fetcher passed in is shared with other CLOB work: one time budget, one rate limit.
-    fetcher = fetcher or Fetcher(client, policy, sleep=sleep, monotonic=monotonic, rng=rng)
+    fetcher = fetcher or Fetcher(client, policy, sleep=sleep, monotonic=monotonic)
     url = clob_url.rstrip("/") + "/prices-history"
     anchors: dict[str, set[Point]] = {k: set(q.anchors) | set((known or {}).get(k, ())) for k, q in quotes.items()}
     missing = set(known_missing)

@@ -20,7 +20,6 @@ returned as they are, stamped with this run's time, without a request.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -200,8 +199,7 @@ def fetch_quotes(
     max_url_bytes: int = MAX_URL_BYTES,
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
-    rng: random.Random | None = None,
 ) -> FetchResult:
     """Quotes for `refs` from Gamma at `gamma_url`, every quote stamped `as_of=now`."""
-    fetcher = Fetcher(client, policy or HttpPolicy(), sleep=sleep, monotonic=monotonic, rng=rng)
+    fetcher = Fetcher(client, policy or HttpPolicy(), sleep=sleep, monotonic=monotonic)
     return _Lookup(fetcher, gamma_url, now, max_url_bytes).run(refs, settled or {})

@@ -12,7 +12,6 @@ quote's CLOB token is the same. The caller builds the client and reads the clock
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -83,7 +82,6 @@ def fetch_live(
     anchors_missing: frozenset[AnchorKey] = frozenset(),
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
-    rng: random.Random | None = None,
 ) -> LiveQuotes:
     previous = previous or {}
     got: FetchResult = fetch_quotes(
@@ -96,13 +94,12 @@ def fetch_live(
         max_url_bytes=settings.max_url_bytes,
         sleep=sleep,
         monotonic=monotonic,
-        rng=rng,
     )
     if not settings.histories or not got.quotes:
         return LiveQuotes(got.quotes, got.unknown, got.failed, anchors_missing, {}, got.requests)
     # Histories and prices at article dates share one fetcher, so one CLOB time budget and
     # one rate-limit window (two would each allow a full window, back to back).
-    clob = Fetcher(client, settings.clob, sleep=sleep, monotonic=monotonic, rng=rng)
+    clob = Fetcher(client, settings.clob, sleep=sleep, monotonic=monotonic)
     histories = add_histories(
         got.quotes,
         known_histories(previous, got.quotes),
