@@ -17,6 +17,11 @@ REPO = Path(__file__).resolve().parents[1]
 NOW_EPOCH = 1795280400  # 2026-11-21T17:00:00Z, an hour after the test snapshots were taken
 TAKEN_AT = "2026-11-21T16:00:00Z"
 
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` as {"a/b.html": bytes}."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 SITE_YAML = """\
 title: Test Ledger
 tagline: All the News That's Fit to Trade
@@ -79,7 +84,7 @@ class Site:
         return (self.out / rel).read_text(encoding="utf-8")
 
     def tree(self) -> dict[str, bytes]:
-        return {p.relative_to(self.out).as_posix(): p.read_bytes() for p in sorted(self.out.rglob("*")) if p.is_file()}
+        return tree(self.out)
 
 
 @pytest.fixture

@@ -9,8 +9,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from marketnews.pipeline import BuildOptions, BuildReport, SitePaths, build, snapshot_from_file
+from tests.conftest import REPO, tree
 
-REPO = Path(__file__).resolve().parent.parent
+__all__ = ["REPO", "tree"]  # the deploy, feed and SEO tests take them from here
+
 EXAMPLE_SNAPSHOT = REPO / "data" / "example-snapshot.json"
 # An hour after the example snapshot was taken: every quote is fresh, every article published.
 NOW = datetime(2026, 11, 21, 17, 0, tzinfo=UTC)
@@ -21,11 +23,6 @@ def build_example(out: Path, cache: Path, snapshot: Path = EXAMPLE_SNAPSHOT, now
                   root: Path = REPO, content: Path | None = None) -> BuildReport:
     paths = SitePaths(root=root, content=content or root / "content", out=out, cache=cache)
     return build(paths, BuildOptions(jobs=1), now, snapshot_from_file(snapshot))
-
-
-def tree(folder: Path) -> dict[str, bytes]:
-    """Every file under `folder` as {"a/b.html": bytes}."""
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def url_of(path: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from marketnews import pipeline
-from tests.conftest import Site, article, quote
+from tests.conftest import Site, article, quote, tree
 
 NATO = article(
     "NATO <deadline> & allies", "2026-11-20T09:30:00Z",
@@ -210,8 +210,7 @@ def test_same_input_gives_byte_identical_output(news: Site, cli, tmp_path: Path)
     assert cli("build", "--root", news.root).code == 0
     first = news.tree()
     assert cli("build", "--root", news.root, "--out", tmp_path / "again").code == 0
-    again = {p.relative_to(tmp_path / "again").as_posix(): p.read_bytes()
-             for p in (tmp_path / "again").rglob("*") if p.is_file()}
+    again = tree(tmp_path / "again")
     assert again == first
 
 
@@ -226,9 +225,6 @@ def test_parallel_workers_give_the_same_bytes_as_one_process(news: Site, cli, tm
     monkeypatch.setattr(pipeline, "PARALLEL_MIN", 1)
     monkeypatch.setenv("MARKETNEWS_CACHE", str(tmp_path / "other-cache"))
     assert cli("build", "--root", news.root, "--out", tmp_path / "parallel").code == 0
-
-    def tree(root: Path) -> dict[str, bytes]:
-        return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
     assert tree(tmp_path / "parallel") == tree(tmp_path / "serial")
     assert len(tree(tmp_path / "serial")) > 30
@@ -425,8 +421,7 @@ def test_pages_filled_from_the_last_builds_shells_equal_a_fresh_build(  # type: 
     assert cli("build", "--root", news.root, *odds).code == 0
     monkeypatch.setenv("MARKETNEWS_CACHE", str(tmp_path / "fresh-cache"))
     assert cli("build", "--root", news.root, *odds, "--out", tmp_path / "fresh").code == 0
-    fresh = {p.relative_to(tmp_path / "fresh").as_posix(): p.read_bytes()
-             for p in (tmp_path / "fresh").rglob("*") if p.is_file()}
+    fresh = tree(tmp_path / "fresh")
     assert news.tree() == fresh
     assert b"reworded?" in fresh["2026/11/nato/index.html"]
 

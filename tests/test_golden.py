@@ -16,13 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import NOW_EPOCH, REPO
+from tests.conftest import NOW_EPOCH, REPO, tree
 
 GOLDEN = Path(__file__).parent / "golden"
-
-
-def tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def test_golden_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli) -> None:  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ import pytest
 from marketnews.cache import BodyCache
 from marketnews.errors import ContentError
 from marketnews.pipeline import BuildOptions, BuildReport, BuildState, Gathered, SitePaths, build, snapshot_from_file
-from tests.conftest import NOW_EPOCH, Site, article, quote
+from tests.conftest import NOW_EPOCH, Site, article, quote, tree
 
 NOW = datetime.fromtimestamp(NOW_EPOCH, tz=UTC)
 OPTIONS = BuildOptions(drafts=True, future=True, jobs=1)
@@ -41,10 +41,6 @@ class Rebuilds:
         build(self.fresh, self.options, NOW, self.once)
         assert tree(self.paths.out) == tree(self.fresh.out)
         return report
-
-
-def tree(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture

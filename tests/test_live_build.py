@@ -18,10 +18,10 @@ from marketnews.markets.httpjson import HttpPolicy
 from marketnews.markets.model import snapshot_from_json
 from marketnews.markets.polymarket import PolymarketSettings
 from marketnews.pipeline import BuildOptions, BuildReport, LiveOptions, SitePaths, build, live_snapshot_source
+from tests.conftest import REPO
 from tests.markets.conftest import NOW, fixture_world
 from tests.standin import StandIn
 
-REPO = Path(__file__).resolve().parents[1]
 XI = "xi-jinping-out-before-2027"
 NBA = "nba-will-the-mavericks-beat-the-grizzlies-by-more-than-5pt5-points-in-their-december-4-matchup"
 SQUAD = "how-many-members-of-the-squad-will-lose-their-primaries"

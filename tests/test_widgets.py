@@ -2,16 +2,15 @@
 
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from marketnews.markets.model import Outcome, Quote
 from marketnews.markets.refs import parse_ref
 from marketnews.templating import make_environment, pct
 from marketnews.widgets import widget_view
+from tests.conftest import REPO
 
 NOW = datetime(2026, 11, 21, 17, tzinfo=UTC)
-REPO = Path(__file__).resolve().parents[1]
 
 
 def q(**kw):  # type: ignore[no-untyped-def]

@@ -24,7 +24,8 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO
+
 HERE = Path(__file__).resolve().parent
 CHROMIUM = Path(os.environ.get("MARKETNEWS_CHROMIUM", "/usr/bin/chromium"))
 AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
