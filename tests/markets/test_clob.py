@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from marketnews.markets.clob import (
     HOUR_S,
     WEEK_S,
+    AnchorResult,
     add_anchors,
     add_histories,
     extend_history,
@@ -29,6 +31,12 @@ SLOT = NOW_TS - NOW_TS % HOUR_S
 
 def quote(key: str, token: str | None = "tok-" + "a", p: float = 0.4, **kw) -> Quote:  # type: ignore[no-untyped-def]
     return Quote(key=key, question=key, url="u", as_of=NOW, probability=p, token_id=token, **kw)
+
+
+def anchors(standin: StandIn, client: httpx.Client, sleeps: Sleeps, quotes: dict[str, Quote],
+            wanted: list[tuple[str, datetime]], **kw: Any) -> AnchorResult:
+    """add_anchors against the stand-in, with this module's policy and the recorded sleeps."""
+    return add_anchors(quotes, wanted, client, clob_url=standin.url, now=NOW, policy=POLICY, sleep=sleeps, **kw)
 
 
 def test_extend_history_adds_the_hour_and_trims_a_week() -> None:
@@ -106,31 +114,15 @@ def test_a_failed_history_leaves_the_quote_without_one(standin, client, sleeps) 
 def test_anchor_is_fetched_once_then_known(standin, client, sleeps) -> None:  # type: ignore[no-untyped-def]
     published = NOW - timedelta(days=20)
     quotes = {"a": quote("a", "tok-a")}
-    first = add_anchors(
-        quotes,
-        [("a", published), ("a", published)],
-        client,
-        clob_url=standin.url,
-        now=NOW,
-        policy=POLICY,
-        sleep=sleeps,
-    )
+    first = anchors(standin, client, sleeps, quotes, [("a", published), ("a", published)])
     assert first.requests == 1
     line = standin.requests("/prices-history")[0]
     pub_ts = int(published.timestamp())
     assert f"startTs={pub_ts - 3 * HOUR_S}" in line and f"endTs={pub_ts + 3 * HOUR_S}" in line
     anchored = first.quotes["a"]
     assert len(anchored.anchors) == 1 and anchored.price_at(published) is not None
-    again = add_anchors(
-        {"a": quote("a", "tok-a")},
-        [("a", published)],
-        client,
-        clob_url=standin.url,
-        now=NOW,
-        known={"a": anchored.anchors},
-        policy=POLICY,
-        sleep=sleeps,
-    )
+    again = anchors(standin, client, sleeps, {"a": quote("a", "tok-a")}, [("a", published)],
+                    known={"a": anchored.anchors})
     assert again.requests == 0 and again.quotes["a"].anchors == anchored.anchors
 
 
@@ -138,27 +130,10 @@ def test_anchor_before_the_market_existed_is_missing_and_not_asked_again(
     standin, client, sleeps
 ) -> None:  # type: ignore[no-untyped-def]
     published = NOW - timedelta(days=400)  # the stand-in's series covers 30 days
-    first = add_anchors(
-        {"a": quote("a")},
-        [("a", published)],
-        client,
-        clob_url=standin.url,
-        now=NOW,
-        policy=POLICY,
-        sleep=sleeps,
-    )
+    first = anchors(standin, client, sleeps, {"a": quote("a")}, [("a", published)])
     key = ("a", int(published.timestamp()))
     assert first.missing == {key} and first.quotes["a"].anchors == ()
-    again = add_anchors(
-        {"a": quote("a")},
-        [("a", published)],
-        client,
-        clob_url=standin.url,
-        now=NOW,
-        known_missing=first.missing,
-        policy=POLICY,
-        sleep=sleeps,
-    )
+    again = anchors(standin, client, sleeps, {"a": quote("a")}, [("a", published)], known_missing=first.missing)
     assert again.requests == 0 and again.missing == {key}
 
 
@@ -166,30 +141,15 @@ def test_anchor_inside_the_history_needs_no_request(standin, client, sleeps) -> 
     published = NOW - timedelta(hours=5)
     pt = (int(published.timestamp()) + 600, 0.12)
     q = quote("a", history=(pt, (SLOT, 0.4)))
-    result = add_anchors(
-        {"a": q},
-        [("a", published), ("missing-key", published), ("a", NOW + timedelta(days=1))],
-        client,
-        clob_url=standin.url,
-        now=NOW,
-        policy=POLICY,
-        sleep=sleeps,
-    )
+    wanted = [("a", published), ("missing-key", published), ("a", NOW + timedelta(days=1))]
+    result = anchors(standin, client, sleeps, {"a": q}, wanted)
     assert result.requests == 0 and result.quotes["a"].anchors == (pt,)
 
 
 def test_a_failed_anchor_is_asked_again_next_time(standin, client, sleeps) -> None:  # type: ignore[no-untyped-def]
     standin.fault("500", "/prices-history", times=None)
     published = NOW - timedelta(days=20)
-    result = add_anchors(
-        {"a": quote("a")},
-        [("a", published)],
-        client,
-        clob_url=standin.url,
-        now=NOW,
-        policy=POLICY,
-        sleep=sleeps,
-    )
+    result = anchors(standin, client, sleeps, {"a": quote("a")}, [("a", published)])
     assert result.failed == {"a": "HTTP 500 after 2 attempts"}
     assert result.missing == frozenset() and result.quotes["a"].anchors == ()
 

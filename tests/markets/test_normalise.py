@@ -112,26 +112,13 @@ def test_yes_at_second_index_is_still_the_headline() -> None:
     assert q.change_24h == pytest.approx(-0.001)
 
 
+# The market fields normalise reads: each may be missing or hold anything.
+FIELDS = ("outcomes", "outcomePrices", "clobTokenIds", "bestBid", "bestAsk", "lastTradePrice", "volumeNum", "volume",
+          "endDate", "question", "slug", "closed", "events", "oneDayPriceChange", "umaResolutionStatuses")
+
+
 @pytest.mark.parametrize("name", MARKET_FIXTURES)
-@pytest.mark.parametrize(
-    "field",
-    [
-        "outcomes",
-        "outcomePrices",
-        "clobTokenIds",
-        "bestBid",
-        "bestAsk",
-        "lastTradePrice",
-        "volumeNum",
-        "volume",
-        "endDate",
-        "question",
-        "slug",
-        "closed",
-        "events",
-        "oneDayPriceChange",
-    ],
-)
+@pytest.mark.parametrize("field", FIELDS)
 def test_a_missing_field_defaults(name: str, field: str) -> None:
     raw = fixture(name)
     raw.pop(field, None)
@@ -160,21 +147,7 @@ GARBAGE: list[Any] = [
 @pytest.mark.parametrize("junk", GARBAGE)
 def test_garbage_values_never_crash(name: str, junk: Any) -> None:
     raw = fixture(name)
-    for field in (
-        "outcomes",
-        "outcomePrices",
-        "clobTokenIds",
-        "bestBid",
-        "bestAsk",
-        "lastTradePrice",
-        "volumeNum",
-        "volume",
-        "endDate",
-        "oneDayPriceChange",
-        "umaResolutionStatuses",
-        "events",
-        "question",
-    ):
+    for field in FIELDS:
         raw[field] = copy.deepcopy(junk)
     q = market_quote(raw, "key", NOW)
     assert q.probability is None or 0 <= q.probability <= 1
