@@ -87,6 +87,16 @@ class Site:
         return tree(self.out)
 
 
+@pytest.fixture(scope="session")
+def built_example(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """The example site as the README's build command makes it, built once for every test reading it."""
+    from tests.sitebuild import build_example
+
+    tmp = tmp_path_factory.mktemp("example")
+    build_example(tmp / "public", tmp / "cache")
+    return tree(tmp / "public")
+
+
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Site:
     """An empty site using the project's own layouts and static files, clock pinned."""

@@ -68,11 +68,9 @@ def test_without_static_files_urls_are_left_as_written() -> None:
     assert Assets().url("css/site.css") == "/css/site.css"
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    tmp = tmp_path_factory.mktemp("assets")
-    build_example(tmp / "public", tmp / "cache")
-    return tree(tmp / "public")
+@pytest.fixture
+def site(built_example: dict[str, bytes]) -> dict[str, bytes]:
+    return built_example
 
 
 def test_pages_reference_only_hashed_static_files_that_exist(site: dict[str, bytes]) -> None:

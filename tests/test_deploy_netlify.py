@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.sitebuild import REPO, build_example, tree, url_of
+from tests.sitebuild import REPO, url_of
 
 CONFIG = tomllib.loads((REPO / "netlify.toml").read_text(encoding="utf-8"))
 RULES: list[dict[str, Any]] = CONFIG["headers"]
@@ -45,11 +45,9 @@ def csp(path: str) -> dict[str, list[str]]:
     return policy
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    tmp = tmp_path_factory.mktemp("netlify")
-    build_example(tmp / "public", tmp / "cache")
-    return tree(tmp / "public")
+@pytest.fixture
+def site(built_example: dict[str, bytes]) -> dict[str, bytes]:
+    return built_example
 
 
 def test_the_matcher_follows_netlify_rules() -> None:

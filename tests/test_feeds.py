@@ -9,16 +9,14 @@ import feedparser
 import pytest
 
 from marketnews.feeds import absolute_links, feed_url
-from tests.sitebuild import BASE_URL, Page, build_example, copy_site, tree
+from tests.sitebuild import BASE_URL, Page, build_example, copy_site
 
 ATOM = "atom10"
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    tmp = tmp_path_factory.mktemp("feeds")
-    build_example(tmp / "public", tmp / "cache")
-    return tree(tmp / "public")
+@pytest.fixture
+def site(built_example: dict[str, bytes]) -> dict[str, bytes]:
+    return built_example
 
 
 def parse(data: bytes) -> feedparser.FeedParserDict:

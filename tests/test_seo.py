@@ -13,16 +13,14 @@ import pytest
 from marketnews.config import load_config
 from marketnews.errors import ConfigError
 from marketnews.seo import card_image, script_json
-from tests.sitebuild import BASE_URL, Page, build_example, copy_site, tree, url_of
+from tests.sitebuild import BASE_URL, Page, build_example, copy_site, url_of
 
 ARTICLE = re.compile(r"\d{4}/\d{2}/[^/]+/index\.html")
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    tmp = tmp_path_factory.mktemp("seo")
-    build_example(tmp / "public", tmp / "cache")
-    return tree(tmp / "public")
+@pytest.fixture
+def site(built_example: dict[str, bytes]) -> dict[str, bytes]:
+    return built_example
 
 
 def pages(site: dict[str, bytes]) -> dict[str, Page]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from marketnews.sitemaps import NEWS_NS, SITEMAP_NS, NewsEntry, SitemapEntry, news_language, news_sitemap, sitemap_files
-from tests.sitebuild import BASE_URL, NOW, build_example, tree
+from tests.sitebuild import BASE_URL, NOW
 
 NS = {"sm": SITEMAP_NS, "news": NEWS_NS}
 ARTICLE = re.compile(r"(\d{4}/\d{2}/[^/]+/)index\.html")
@@ -23,11 +23,9 @@ def when(text: str) -> datetime:
     return value
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    tmp = tmp_path_factory.mktemp("sitemaps")
-    build_example(tmp / "public", tmp / "cache")
-    return tree(tmp / "public")
+@pytest.fixture
+def site(built_example: dict[str, bytes]) -> dict[str, bytes]:
+    return built_example
 
 
 def test_sitemap_lists_every_indexable_page_with_lastmod(site: dict[str, bytes]) -> None:
