@@ -28,7 +28,7 @@ class SiteConfig:
     permalink: str = DEFAULT_PERMALINK
     disclaimer: str = ""
     low_volume: float = 10_000.0  # markets traded less than this (USD) carry a caveat
-    stale_after_s: int = 2 * 3600  # quotes older than this are labelled with their age
+    stale_after_s: int = 2 * 3600  # quotes older than this say when they were taken
     example_snapshot: str = ""  # path relative to the site root, or ""
     image: str = ""  # default social-card image: a path under static/ ("/images/card.png") or a full URL
     image_alt: str = ""

@@ -61,7 +61,7 @@ from marketnews.widgets import age_text
 from marketnews.writer import Stager, WriteReport, existing_files, write_site
 
 Progress = Callable[[str, int, int], None]
-PARALLEL_MIN = 200  # below this many bodies to render, worker processes cost more than they save
+PARALLEL_MIN = 200  # below this many files to read or pages to render, worker processes cost more than they save
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
@@ -150,7 +150,7 @@ class BuildReport:
 
 def content_files(content: Path) -> list[Path]:
     """Every article file, as absolute paths (resolving the folder once, not each file)."""
-    return sorted(p for p in content.resolve().rglob("*.md") if p.is_file() and not p.name.startswith("."))
+    return sorted(p for p in content.resolve().rglob("*.md") if _is_source(p))
 
 
 # Worker processes are forked, so they start with the parent's memory (the body cache,
@@ -665,7 +665,7 @@ def site_files(
         _shared.pop("other")
         yield from renderer.other_pages(listed)
     else:
-        yield from _other_pages_in_workers(pool, renderer, reuse, listed, jobs)
+        yield from _other_pages_in_workers(pool, renderer, reuse, jobs)
     renderer.memo.published, renderer.memo.listed = inp.articles, listed
     _shared["stage"] = None
 
@@ -685,7 +685,7 @@ def _other_shard(k: int) -> ShardResult:
 
 
 def _other_pages_in_workers(pool: multiprocessing.pool.Pool, renderer: SiteRenderer, reuse: ManifestReuse,
-                            listed: list[ArticleView], jobs: int) -> Iterator[OutputFile]:
+                            jobs: int) -> Iterator[OutputFile]:
     """Every page but the articles', shared out by path among `jobs` forked workers; the
     workers' page records and "which page shows which article" notes are merged here."""
     try:
@@ -791,8 +791,8 @@ class BuildState:
 
     With it a rebuild reads only the content files that changed, reuses the snapshot,
     and renders only the pages whose inputs changed, knowing the output folder from the
-    last build instead of reading it again. Nothing of it is written to the cache
-    folder but the body cache after the first build.
+    last build instead of reading it again. Of it only the body cache is written to the
+    cache folder, after the first build (the odds cache is written whenever the odds are new).
     """
 
     bodies: BodyCache

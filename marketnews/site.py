@@ -129,13 +129,12 @@ class SiteInput:
     bodies: Mapping[str, RenderedBody]  # by Article.path
     snapshot: Snapshot
     now: datetime
-    extra_globals: Mapping[str, Any] = field(default_factory=dict)
     assets: Assets = field(default_factory=Assets)  # static files and their fingerprinted names
     sitemap_max_urls: int = MAX_URLS  # more URLs than this split sitemap.xml under an index
     news_window: timedelta = NEWS_WINDOW
+    snapshot_json: str = ""  # `snapshot` as JSON when the caller already made it, else made here
     # Digest of everything besides the article and its widgets that an article page is
     # made from (layouts, static files, settings, options); "" turns page reuse off.
-    snapshot_json: str = ""  # `snapshot` as JSON when the caller already made it, else made here
     fingerprint: str = ""
     shells: Mapping[str, Shell] = field(default_factory=dict)  # the last build's, by Article.path
 
@@ -268,7 +267,7 @@ class SiteRenderer:
         # processes can share the list pages; shard 0 also writes the site-wide files.
         self.shard: tuple[int, int] | None = None
         self._tags: tuple[Sequence[ArticleView], dict[str, tuple[str, list[ArticleView]]]] | None = None
-        self.env.globals.update(site=self.config, asset_url=inp.assets.url, **dict(inp.extra_globals))
+        self.env.globals.update(site=self.config, asset_url=inp.assets.url)
         self.env.globals["article_item"] = self.article_item
         self.env.globals["image_size"] = self.image_size
         self.env.filters["absolute"] = partial(absolute_url, self.config.base_url)

@@ -79,7 +79,7 @@ def make_date_filters(tz: ZoneInfo) -> dict[str, Callable[..., str]]:
             "rfc3339": format_time}
 
 
-def make_environment(layouts: Path, tz: ZoneInfo, globals_: dict[str, Any] | None = None) -> jinja2.Environment:
+def make_environment(layouts: Path, tz: ZoneInfo) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(layouts)),
         autoescape=True,
@@ -91,7 +91,6 @@ def make_environment(layouts: Path, tz: ZoneInfo, globals_: dict[str, Any] | Non
     )
     env.filters.update(pct=pct, points=points, money=money, sparkline=sparkline, price_chart=price_chart,
                        **make_date_filters(tz))
-    env.globals.update(globals_ or {})
     return env
 
 
