@@ -19,6 +19,7 @@ import posixpath
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from marketnews.errors import MarketnewsError
 from marketnews.output import OutputFile
@@ -61,6 +62,11 @@ class Assets:
         if hashed is None:
             raise MarketnewsError(f"asset_url({path!r}): no such file under static/")
         return "/" + hashed
+
+    @cached_property
+    def by_path(self) -> dict[str, bytes | None]:
+        """Every file's bytes by its path, originals and hashed copies."""
+        return {f.path: f.data for f in self.files}
 
     def resolve(self, url: str) -> str:
         """A root-relative URL of a static file -> its fingerprinted URL; anything else unchanged."""

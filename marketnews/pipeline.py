@@ -14,7 +14,7 @@ import multiprocessing.pool
 import os
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from functools import cached_property
@@ -314,6 +314,14 @@ def _changed_files(content: Path, known: Mapping[Path, SourceFile],
     return files, [f for f in files if f not in known or known[f].stamp != _stamp(f)]
 
 
+def raise_on_errors(problems: Sequence[Problem], strict: bool) -> None:
+    """Raise ContentError with every problem when any is an error; with `strict`, every warning is one."""
+    if strict:
+        problems = [Problem(p.path, p.line, p.field, p.message, "error") for p in problems]
+    if any(p.severity == "error" for p in problems):
+        raise ContentError(list(problems))
+
+
 def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_progress,
            cache: BodyCache | None = None, previous: Gathered | None = None,
            changed: Collection[Path] | None = None) -> Gathered:
@@ -336,11 +344,7 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
     if previous is not None and known and len(files) == len(known) and all(f in known for f in fresh):
         patched = _patched(previous, config, config_warnings, paths.shown(paths.config_file), known, fresh)
         if patched is not None:
-            problems = list(patched.problems)
-            if options.strict:
-                problems = [Problem(p.path, p.line, p.field, p.message, "error") for p in problems]
-            if any(p.severity == "error" for p in problems):
-                raise ContentError(problems)
+            raise_on_errors(patched.problems, options.strict)
             return patched
     sources = {f: fresh.get(f) or known[f] for f in files}
     articles: list[Article] = []
@@ -363,10 +367,7 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
                                     f"URL {url} is also written by {other.path}; give one of them another 'slug:'"))
         else:
             by_url[url] = a
-    if options.strict:
-        problems = [Problem(p.path, p.line, p.field, p.message, "error") for p in problems]
-    if any(p.severity == "error" for p in problems):
-        raise ContentError(problems)
+    raise_on_errors(problems, options.strict)
     articles.sort(key=lambda a: (a.date, a.path), reverse=True)
     return Gathered(
         config=config, articles=tuple(articles), bodies=bodies,
@@ -586,9 +587,7 @@ def _cleaning_up() -> Iterator[None]:
     except BaseException:
         stager = _shared.get("stager")
         if stager is not None:
-            for folder in sorted(cast(Stager, stager).made, key=lambda p: len(p.parts), reverse=True):
-                with suppress(OSError):
-                    folder.rmdir()
+            cast(Stager, stager).remove_folders()
         raise
 
 
@@ -847,8 +846,7 @@ def build(
     warnings = list(gathered.problems) + unknown + [
         p for p in missing_quote_problems(gathered, snapshot, published) if (p.path, p.line) not in said
     ]
-    if options.strict and len(warnings) > len(gathered.problems):
-        raise ContentError([Problem(p.path, p.line, p.field, p.message, "error") for p in warnings])
+    raise_on_errors(warnings, options.strict)  # gather raised already if it had any under --strict
     if options.max_stale_s is not None:
         check_max_stale(gathered, snapshot, published, now, options.max_stale_s)
     timings["snapshot"] = time.perf_counter() - started - timings["gather"]

@@ -278,7 +278,7 @@ class SiteRenderer:
         if not url or not url.startswith("/"):
             return None
         if url not in self._sizes:
-            data = next((f.data for f in self.inp.assets.files if f.path == url[1:]), None)
+            data = self.inp.assets.by_path.get(url[1:])
             self._sizes[url] = image_size(data) if data is not None else None
         return self._sizes[url]
 
@@ -591,11 +591,10 @@ class SiteRenderer:
             meta = self.meta("Markets", "/markets/",
                              "Every prediction market our stories cover, with its current odds.")
             yield self._page("markets.html", "/markets/", meta, "", listed, markets=ranked, snapshot=self.inp.snapshot)
+        yield from self.feeds(listed)
         if self.only is not None:  # the rest shows no article beyond what its shape says
-            yield from self.feeds(listed)
             yield from self.sitemaps(listed, market_pages)
             return
-        yield from self.feeds(listed)
         if self.shard is not None and self.shard[0] != 0:
             return
         yield self._page("404.html", "/404.html", self.meta("Page not found", "", noindex=True))
@@ -713,21 +712,18 @@ class SiteRenderer:
 
         news = [v for v in listed if not v.draft and self.inp.now - self.inp.news_window <= v.date <= self.inp.now]
         self._shows(NEWS_SITEMAP, news)
-        if self.only is not None:  # the other sitemaps list URLs and dates only: an edit of this kind keeps them
-            if self._wanted(NEWS_SITEMAP):
-                yield news_sitemap([NewsEntry(v.url, v.title, v.date) for v in news], self.config.base_url,
-                                   self.config.title, self.config.language, self.inp.now, self.inp.news_window)
-            return
-        entries = (
-            [SitemapEntry("/", newest(listed))]
-            + [SitemapEntry(v.url, v.article.modified) for v in listed]
-            + [SitemapEntry("/tags/", newest(listed))]
-            + [SitemapEntry(url, newest(items)) for url, (_, items) in self.tags_of(listed).items()]
-            + [SitemapEntry("/markets/", newest(listed))]
-            + [SitemapEntry(m.url, newest(m.articles)) for m in sorted(market_pages, key=lambda m: m.url)]
-        )
-        yield from sitemap_files(entries, self.config.base_url, self.inp.sitemap_max_urls)
-        yield news_sitemap([NewsEntry(v.url, v.title, v.date) for v in news], self.config.base_url,
-                           self.config.title, self.config.language, self.inp.now, self.inp.news_window)
+        if self.only is None:  # else the other sitemaps stay: they list URLs and dates, which such an edit keeps
+            entries = (
+                [SitemapEntry("/", newest(listed))]
+                + [SitemapEntry(v.url, v.article.modified) for v in listed]
+                + [SitemapEntry("/tags/", newest(listed))]
+                + [SitemapEntry(url, newest(items)) for url, (_, items) in self.tags_of(listed).items()]
+                + [SitemapEntry("/markets/", newest(listed))]
+                + [SitemapEntry(m.url, newest(m.articles)) for m in sorted(market_pages, key=lambda m: m.url)]
+            )
+            yield from sitemap_files(entries, self.config.base_url, self.inp.sitemap_max_urls)
+        if self.only is None or self._wanted(NEWS_SITEMAP):
+            yield news_sitemap([NewsEntry(v.url, v.title, v.date) for v in news], self.config.base_url,
+                               self.config.title, self.config.language, self.inp.now, self.inp.news_window)
 
 

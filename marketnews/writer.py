@@ -158,6 +158,10 @@ class Stager:
             return OutputFile(path, None)
         return OutputFile(path, None, staged=status, folders=tuple(str(p) for p in self.made[before:]))
 
+    def remove_folders(self) -> None:
+        """Remove the folders this stager made that hold nothing (deepest first)."""
+        _undo([], self.made)
+
     def _make_folder(self, folder: Path) -> None:
         """mkdir -p that remembers which folders it created (a failed build removes them)."""
         if folder in self.known:
