@@ -57,8 +57,6 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", type=Path, default=Path("."), help="site folder holding site.yaml (default: .)")
     p.add_argument("--content", type=Path, help="articles folder (default: <root>/content)")
     p.add_argument("--snapshot", type=Path, metavar="FILE", help="take odds from this snapshot file; no network")
-    p.add_argument("--drafts", action="store_true", help="include articles marked draft: true")
-    p.add_argument("--future", action="store_true", help="include articles dated in the future")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
 
 
@@ -82,12 +80,15 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", metavar="COMMAND")
     b = sub.add_parser("build", help="build the site into the output folder (the default command)")
     _common(b)
+    b.add_argument("--drafts", action="store_true", help="include articles marked draft: true")
+    b.add_argument("--future", action="store_true", help="include articles dated in the future")
     _odds_flags(b)
     b.add_argument("--out", type=Path, help="output folder (default: <root>/public)")
     b.add_argument("--quiet", "-q", action="store_true", help="print only errors and warnings")
     b.add_argument("--max-stale", type=duration_s, metavar="DURATION",
                    help="fail (writing nothing) when a page would show odds older than this, e.g. 6h")
-    c = sub.add_parser("check", help="validate site.yaml and every article; write nothing")
+    c = sub.add_parser("check", help="validate site.yaml and every article, drafts and future ones too; write "
+                                     "nothing (market slugs only against --snapshot FILE)")
     _common(c)
     v = sub.add_parser("serve", help="build, serve on localhost, rebuild and reload the page on every save")
     v.add_argument("--root", type=Path, default=Path("."), help="site folder holding site.yaml (default: .)")

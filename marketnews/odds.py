@@ -162,6 +162,7 @@ def _example(sources: OddsSources) -> Mapping[str, Quote]:
 def _note(counts: Mapping[str, int], sources: OddsSources, unavailable: int, trouble: str) -> str:
     labels = {
         "polymarket": "fresh from Polymarket",
+        "resolved": "resolved (final, from the cache)",
         "cache": "from the cache",
         "site": f"from {sources.live_site_snapshot}",
         "example": f"from the example snapshot {sources.example_label}",
@@ -200,6 +201,7 @@ def assemble_odds(
     missing = cache.anchors_missing
     requests = 0
     trouble = ""
+    final: frozenset[str] = frozenset()  # resolved in the cache: passed on by the fetch, not asked for
     if sources.polymarket is not None and client is not None and refs:
         live = fetch_live(
             refs,
@@ -213,11 +215,11 @@ def assemble_odds(
             monotonic=monotonic,
         )
         quotes.update(live.quotes)
-        unknown, missing, requests = live.unknown, live.anchors_missing, live.requests
+        unknown, missing, requests, final = live.unknown, live.anchors_missing, live.requests, live.final
         if live.failed:
             reasons = sorted(set(live.failed.values()))
             trouble = f"{len(live.failed)} failed ({reasons[0]}{', ...' if len(reasons) > 1 else ''})"
-    counts = {"polymarket": len(quotes)}
+    counts = {"polymarket": len(quotes) - len(final), "resolved": len(final)}
 
     def fill(origin: str, found: Mapping[str, Quote]) -> None:
         added = {k: found[k] for k in keys if k not in quotes and k in found}
@@ -234,7 +236,7 @@ def assemble_odds(
     if len(quotes) < len(keys):
         fill("example", _example(sources))
     origin = next((k for k, n in counts.items() if n), "none")
-    if origin == "cache":
+    if origin in ("cache", "resolved"):
         origin = cache.source
     snapshot = Snapshot(taken_at=now, quotes=dict(sorted(quotes.items())), source=origin)
     note = _note(counts, sources, len(keys) - len(quotes), trouble)

@@ -220,7 +220,7 @@ def test_cli_build_snapshot_and_offline(site: SitePaths, world: StandIn, monkeyp
 
     assert cli.main(["build", "--root", str(site.root), "--strict"]) == 1
     assert cli.main(["build", "--root", str(site.root)]) == 0
-    assert "odds: 4 fresh from Polymarket" in capsys.readouterr().out
+    assert "odds: 3 fresh from Polymarket, 1 resolved (final, from the cache)" in capsys.readouterr().out
 
     asked = world.count()
     assert cli.main(["build", "--root", str(site.root), "--offline"]) == 0

@@ -71,3 +71,22 @@ def test_a_quote_stamped_in_the_future_does_not_win_the_cache() -> None:
                    probability=0.9)
     assert newest({"m": skewed}, {"m": real}, latest=now)["m"] is real
     assert newest({"m": skewed}, {"m": real})["m"] is skewed  # without a bound, the latest stamp wins
+
+
+def test_a_resolved_quote_kept_from_the_cache_is_not_called_fresh() -> None:
+    import httpx
+
+    from marketnews.markets.polymarket import PolymarketSettings
+
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("no route to host", request=request)
+
+    settled = Quote(key="done", question="done", url="https://polymarket.com/market/done", as_of=T,
+                    probability=1.0, status="resolved", winner="Yes")
+    cache = CachedOdds(quotes={"done": settled, "open": q("open", 0.4)}, source="polymarket")
+    sources = OddsSources(polymarket=PolymarketSettings(), live_site_snapshot="")
+    with httpx.Client(transport=httpx.MockTransport(unreachable)) as client:
+        odds = assemble_odds([parse_ref("done"), parse_ref("open")], T + timedelta(hours=1), client=client,
+                             sources=sources, cache=cache, sleep=lambda s: None)
+    assert odds.note.startswith("odds: 1 resolved (final, from the cache), 1 from the cache [Polymarket: "), odds.note
+    assert "fresh" not in odds.note

@@ -49,6 +49,7 @@ class FetchResult:
     unknown: frozenset[str] = frozenset()  # keys Polymarket does not know
     failed: Mapping[str, str] = field(default_factory=dict)  # key -> why it could not be had
     requests: int = 0
+    final: frozenset[str] = frozenset()  # keys of `quotes` passed on unasked: resolved in `settled`
 
 
 def batches(
@@ -145,11 +146,13 @@ class _Lookup:
 
     def run(self, refs: Iterable[MarketRef], settled: Mapping[str, Quote]) -> FetchResult:
         quotes: dict[str, Quote] = {}
+        final: set[str] = set()
         pending = []
         for ref in set(refs):
-            final = settled.get(ref.key)
-            if final is not None and final.status == "resolved":
-                quotes[ref.key] = replace(final, as_of=self.now)
+            settled_quote = settled.get(ref.key)
+            if settled_quote is not None and settled_quote.status == "resolved":
+                quotes[ref.key] = replace(settled_quote, as_of=self.now)
+                final.add(ref.key)
             else:
                 pending.append(ref)
         markets, events = _split_refs(pending)
@@ -178,6 +181,7 @@ class _Lookup:
             unknown=frozenset(unknown),
             failed=dict(sorted(failed.items())),
             requests=self.fetcher.requests,
+            final=frozenset(final),
         )
 
     def add(self, quotes: dict[str, Quote], key: str, build: Callable[..., Quote], *args: Any) -> None:

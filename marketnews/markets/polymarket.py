@@ -57,6 +57,7 @@ class LiveQuotes:
     history_failed: Mapping[str, str] = field(default_factory=dict)
     quote_requests: int = 0
     history_requests: int = 0
+    final: frozenset[str] = frozenset()  # resolved quotes passed on from `previous`, not asked for
 
     @property
     def requests(self) -> int:
@@ -96,7 +97,8 @@ def fetch_live(
         monotonic=monotonic,
     )
     if not settings.histories or not got.quotes:
-        return LiveQuotes(got.quotes, got.unknown, got.failed, anchors_missing, {}, got.requests)
+        return LiveQuotes(got.quotes, got.unknown, got.failed, anchors_missing, quote_requests=got.requests,
+                          final=got.final)
     # Histories and prices at article dates share one fetcher, so one CLOB time budget and
     # one rate-limit window (two would each allow a full window, back to back).
     clob = Fetcher(client, settings.clob, sleep=sleep, monotonic=monotonic)
@@ -126,4 +128,5 @@ def fetch_live(
         history_failed={**histories.failed, **anchored.failed},
         quote_requests=got.requests,
         history_requests=clob.requests,
+        final=got.final,
     )
