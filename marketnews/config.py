@@ -78,7 +78,7 @@ def load_config(path: Path, shown: str | None = None) -> tuple[SiteConfig, tuple
     problems: list[Problem] = []
     values: dict[str, Any] = {}
     for key, value in doc.data.items():
-        line = doc.lines.get(key, 1)
+        line = doc.line(key)
         expected = _FIELDS.get(key)
         if expected is None:
             near = difflib.get_close_matches(key, _FIELDS, n=1)
@@ -97,19 +97,19 @@ def load_config(path: Path, shown: str | None = None) -> tuple[SiteConfig, tuple
         try:
             ZoneInfo(values["timezone"])
         except (ZoneInfoNotFoundError, ValueError):
-            problems.append(Problem(name, doc.lines["timezone"], "timezone",
+            problems.append(Problem(name, doc.line("timezone"), "timezone",
                                     f"expected an IANA zone like 'Europe/London', got {values['timezone']!r}"))
             del values["timezone"]
     if "permalink" in values and "{slug}" not in values["permalink"]:
-        problems.append(Problem(name, doc.lines["permalink"], "permalink",
+        problems.append(Problem(name, doc.line("permalink"), "permalink",
                                 f"expected a pattern containing {{slug}}, got {values['permalink']!r}"))
     if "image" in values and not values["image"].startswith(("/", "https://", "http://")):
-        problems.append(Problem(name, doc.lines["image"], "image",
+        problems.append(Problem(name, doc.line("image"), "image",
                                 f"expected a path under static/ like '/images/card.png' or a full URL, "
                                 f"got {values['image']!r}"))
     for positive in ("per_page", "feed_entries"):
         if positive in values and values[positive] < 1:
-            problems.append(Problem(name, doc.lines[positive], positive, "expected a number of 1 or more"))
+            problems.append(Problem(name, doc.line(positive), positive, "expected a number of 1 or more"))
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise ConfigError("\n".join(str(p) for p in sorted(problems)))

@@ -135,7 +135,7 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
     data = doc.data
 
     def line_of(key: str) -> int:
-        return doc.lines.get(key, 0) + 1 if key in doc.lines else 1
+        return doc.lines[key] + 1 if key in doc.lines else 1
 
     for key in data:
         if key not in KNOWN_KEYS:

@@ -34,6 +34,11 @@ class YamlMapping:
     data: dict[str, Any]
     lines: dict[str, int]  # key -> 1-based line within the YAML text
 
+    def line(self, key: str) -> int:
+        """A top-level key's line; 1 for a key not written plainly at a line's start
+        (quoted, or inside a flow mapping), whose line is not known."""
+        return self.lines.get(key, 1)
+
 
 class YamlProblem(ValueError):
     def __init__(self, line: int, message: str):

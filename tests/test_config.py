@@ -42,3 +42,16 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
         load_config(tmp_path / "site.yaml")
     with pytest.raises(ConfigError, match=r"site.yaml:2: malformed YAML"):
         load_config(write(tmp_path, "title: T\n  bad: [\n"))
+
+
+@pytest.mark.parametrize("text", [
+    '"title": T\n"base_url": https://x.org\n"timezone": Mars/Olympus\n"per_page": 0\n',  # quoted keys
+    "{title: T, base_url: 'https://x.org', timezone: Mars/Olympus, per_page: 0}\n",  # a flow mapping
+])
+def test_errors_on_keys_whose_line_is_not_known_name_line_1(tmp_path: Path, text: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    assert str(err.value).splitlines() == [
+        "site.yaml:1: per_page: expected a number of 1 or more",
+        "site.yaml:1: timezone: expected an IANA zone like 'Europe/London', got 'Mars/Olympus'",
+    ]
