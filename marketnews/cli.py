@@ -34,6 +34,8 @@ from marketnews.pipeline import (
     build,
     gather,
     live_snapshot_source,
+    missing_quote_problems,
+    raise_on_errors,
     restrict,
     snapshot_from_file,
     unknown_ref_problems,
@@ -207,12 +209,9 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
     gathered = gather(paths, options, console.progress)
     warnings = list(gathered.problems)
     if args.snapshot:
-        from marketnews.pipeline import missing_quote_problems
-
         snapshot = snapshot_from_file(args.snapshot)(gathered, now_utc()).snapshot
         warnings += missing_quote_problems(gathered, snapshot, gathered.articles)
-        if args.strict and len(warnings) > len(gathered.problems):
-            raise ContentError([Problem(p.path, p.line, p.field, p.message, "error") for p in warnings])
+        raise_on_errors(warnings, args.strict)
     console.problems(sorted(warnings))
     print(f"checked {len(gathered.articles)} articles: no errors, {len(warnings)} warning(s)")
     return EXIT_OK

@@ -240,12 +240,12 @@ class DevServer:
             problems = [str(p) for p in exc.problems] if isinstance(exc, ContentError) else str(exc).splitlines()
             if not isinstance(exc, (ContentError, ConfigError)):  # failed while rendering: the memo may be
                 self._state = replace(state, memo=None)  # half updated; the next build looks at every page
-            self._failed(problems, first)
+            self._failed(problems)
             return
         except Exception as exc:  # a bug, not the author's: say so, and start afresh next time
             self.log("".join(traceback.format_exception(exc)).rstrip())
             self._state = BuildState(bodies=state.bodies)
-            self._failed([f"internal error: {type(exc).__name__}: {exc}"], first)
+            self._failed([f"internal error: {type(exc).__name__}: {exc}"])
             return
         finally:
             if not first:
@@ -275,7 +275,7 @@ class DevServer:
         gc.collect()
         gc.freeze()
 
-    def _failed(self, problems: list[str], first: bool) -> None:
+    def _failed(self, problems: list[str]) -> None:
         self.log("build failed; the browser shows these until a save fixes them:")
         for line in problems:
             self.log(f"  {line}")

@@ -65,7 +65,6 @@ class Odds:
     unknown: frozenset[str] = frozenset()  # keys Polymarket says do not exist
     anchors_missing: frozenset[AnchorKey] = frozenset()
     requests: int = 0
-    counts: Mapping[str, int] = field(default_factory=dict)  # origin -> quotes
     cached: CachedOdds | None = field(default=None, compare=False)  # the cache as read, to update
 
 
@@ -216,9 +215,12 @@ def assemble_odds(
         )
         quotes.update(live.quotes)
         unknown, missing, requests, final = live.unknown, live.anchors_missing, live.requests, live.final
-        if live.failed:
-            reasons = sorted(set(live.failed.values()))
-            trouble = f"{len(live.failed)} failed ({reasons[0]}{', ...' if len(reasons) > 1 else ''})"
+        troubles = []
+        for failed, what in ((live.failed, "failed"), (live.history_failed, "price histories failed")):
+            if failed:
+                reasons = sorted(set(failed.values()))
+                troubles.append(f"{len(failed)} {what} ({reasons[0]}{', ...' if len(reasons) > 1 else ''})")
+        trouble = "; ".join(troubles)
     counts = {"polymarket": len(quotes) - len(final), "resolved": len(final)}
 
     def fill(origin: str, found: Mapping[str, Quote]) -> None:
@@ -240,4 +242,4 @@ def assemble_odds(
         origin = cache.source
     snapshot = Snapshot(taken_at=now, quotes=dict(sorted(quotes.items())), source=origin)
     note = _note(counts, sources, len(keys) - len(quotes), trouble)
-    return Odds(snapshot, note, unknown, missing, requests, counts, cache)
+    return Odds(snapshot, note, unknown, missing, requests, cache)

@@ -155,6 +155,13 @@ def test_polymarket_down_falls_back_to_the_cache_marked_stale(site: SitePaths, w
     assert "stale quotes, the oldest 3 hours ago" in summary
 
 
+def test_a_price_history_outage_is_named_in_the_odds_line(site: SitePaths, world: StandIn) -> None:
+    world.fault("503", "/prices-history", times=None)
+    report = run_build(site, world)
+    assert report.snapshot_note.startswith("odds: 4 fresh from Polymarket")
+    assert "price histories failed (HTTP 503" in report.snapshot_note, report.snapshot_note
+
+
 def test_no_cache_falls_back_to_the_live_sites_snapshot_then_the_example(
     site: SitePaths, world: StandIn, tmp_path: Path
 ) -> None:

@@ -117,8 +117,8 @@ class Snapshot:
     def get(self, key: str) -> Quote | None:
         return self.quotes.get(key)
 
-    def with_quotes(self, quotes: Mapping[str, Quote], source: str | None = None) -> Snapshot:
-        return replace(self, quotes=dict(sorted(quotes.items())), source=source or self.source)
+    def with_quotes(self, quotes: Mapping[str, Quote]) -> Snapshot:
+        return replace(self, quotes=dict(sorted(quotes.items())))
 
 
 # --- JSON form -------------------------------------------------------------------------
