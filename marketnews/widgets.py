@@ -12,7 +12,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from marketnews.charts import describe, spark_series
-from marketnews.markets.model import Point, Quote, format_time
+from marketnews.markets.model import Point, Quote
 from marketnews.markets.normalise import event_url, market_url
 from marketnews.markets.refs import MarketRef
 from marketnews.templating import make_date_filters, money, pct, points
@@ -46,17 +46,15 @@ class WidgetView:
     arrow: str  # ▲ ▼ ▬ or ""
     change_sentence: str  # "up 1.8 points in 24 hours"
     volume_text: str  # "$12.1M"
-    end_iso: str
     winner: str
     outcomes: tuple[OutcomeView, ...]
     more_outcomes: int
     stale_text: str  # "odds as of 21 November 2026, 14:00 UTC", "" when fresh
-    as_of_iso: str
     published_pct: str  # price when the article was published, "" when unknown
     low_volume: bool
     summary: str  # the whole widget as one sentence, for feeds and accessible names
     history: tuple[Point, ...]
-    # The same instants as end_iso/as_of_iso, for templates to format in the site's timezone.
+    # For templates to format in the site's timezone (filters date_long, iso, rfc3339...).
     end_date: datetime | None = None
     as_of: datetime | None = None
     low_volume_limit: str = ""  # the low-liquidity threshold as shown in the caveat: "$10K"
@@ -99,8 +97,8 @@ def _bare(written: str, key: str, page_url: str, question: str, url: str, kind: 
     return WidgetView(
         written=written, key=key, page_url=page_url, question=question, url=url, state=state, kind=kind,
         data_probability="", pct="", outcome="", change_text="", direction="none", arrow="",
-        change_sentence="", volume_text="", end_iso="", winner="", outcomes=(), more_outcomes=0,
-        stale_text="", as_of_iso="", published_pct="", low_volume=False, summary=summary, history=(),
+        change_sentence="", volume_text="", winner="", outcomes=(), more_outcomes=0,
+        stale_text="", published_pct="", low_volume=False, summary=summary, history=(),
     )
 
 
@@ -184,12 +182,10 @@ def widget_view(
         arrow=arrow,
         change_sentence=change_sentence,
         volume_text=money(quote.volume),
-        end_iso=format_time(quote.end_date)[:10] if quote.end_date else "",
         winner=quote.winner or "",
         outcomes=outcomes,
         more_outcomes=max(0, len(ranked) - MAX_OUTCOMES),
         stale_text=stale_text,
-        as_of_iso=format_time(quote.as_of),
         published_pct=published_pct,
         low_volume=quote.volume is not None and quote.volume < low_volume,
         summary=summary,

@@ -143,4 +143,11 @@ def test_times_with_an_offset_are_shown_in_utc() -> None:
     from marketnews.markets.model import parse_time
 
     v = view(q(as_of=parse_time("2026-11-21T13:30:00-02:00"), end_date=parse_time("2026-12-31T23:00:00-05:00")))
-    assert (v.as_of_iso, v.end_iso) == ("2026-11-21T15:30:00Z", "2027-01-01")
+    utc = make_environment(REPO / "layouts", ZoneInfo("UTC"))
+    as_of = utc.from_string("{{ w.as_of | rfc3339 }}").render(w=v)  # the stale note's datetime
+    closes = utc.from_string("{{ (w.end_date | iso)[:10] }} {{ w.end_date | date_long }}").render(w=v)  # market.html
+    assert (as_of, closes) == ("2026-11-21T15:30:00Z", "2027-01-01 1 January 2027")
+    # The market page's machine-readable closing date is the same day as the one it shows.
+    new_york = make_environment(REPO / "layouts", ZoneInfo("America/New_York"))
+    closes = new_york.from_string("{{ (w.end_date | iso)[:10] }} {{ w.end_date | date_long }}").render(w=v)
+    assert closes == "2026-12-31 31 December 2026"
