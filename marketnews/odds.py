@@ -216,10 +216,10 @@ def assemble_odds(
         quotes.update(live.quotes)
         unknown, missing, requests, final = live.unknown, live.anchors_missing, live.requests, live.final
         troubles = []
-        for failed, what in ((live.failed, "failed"), (live.history_failed, "price histories failed")):
-            if failed:
-                reasons = sorted(set(failed.values()))
-                troubles.append(f"{len(failed)} {what} ({reasons[0]}{', ...' if len(reasons) > 1 else ''})")
+        for why, what in ((live.failed, "failed"), (live.history_failed, "price histories failed")):
+            if why:
+                reasons = sorted(set(why.values()))
+                troubles.append(f"{len(why)} {what} ({reasons[0]}{', ...' if len(reasons) > 1 else ''})")
         trouble = "; ".join(troubles)
     counts = {"polymarket": len(quotes) - len(final), "resolved": len(final)}
 
