@@ -40,7 +40,7 @@ from marketnews.feeds import FeedInfo, absolute_links, feed_path, feed_url
 from marketnews.images import image_size
 from marketnews.markets.model import Snapshot, snapshot_to_json
 from marketnews.markets.refs import MarketRef, RefError, parse_ref
-from marketnews.markup import RenderedBody, fill_placeholders
+from marketnews.markup import InlineRef, RenderedBody, fill_placeholders
 from marketnews.output import OutputFile
 from marketnews.seo import FeedLink, PageMeta, absolute_url, card_image, iso, news_article, script_json
 from marketnews.sitemaps import (
@@ -166,7 +166,7 @@ class RenderMemo:
     views_of: dict[Seen, ArticleView] = field(default_factory=dict)
     prints: dict[Seen, str] = field(default_factory=dict)
     shapes: dict[Seen, tuple[Any, ...]] = field(default_factory=dict)
-    refs: dict[Seen, list[MarketRef | None]] = field(default_factory=dict)
+    refs: dict[Seen, list[tuple[InlineRef, MarketRef | None]]] = field(default_factory=dict)
     market_uses: dict[Seen, tuple[tuple[str, RefUse], ...]] = field(default_factory=dict)
     # The articles the last build published, for each article path the files (other than
     # its page) that showed it, the list views, and topics and markets as positions in
@@ -202,13 +202,14 @@ def page_file(url: str) -> str:
     return path + "index.html" if path == "" or path.endswith("/") else path
 
 
-def inline_refs(body: RenderedBody) -> list[MarketRef | None]:
-    refs: list[MarketRef | None] = []
+def inline_refs(body: RenderedBody) -> list[tuple[InlineRef, MarketRef | None]]:
+    """Each ```market line of a body with its reference (None when it does not parse)."""
+    refs: list[tuple[InlineRef, MarketRef | None]] = []
     for item in body.inline:
         try:
-            refs.append(parse_ref(item.written))
+            refs.append((item, parse_ref(item.written)))
         except RefError:
-            refs.append(None)
+            refs.append((item, None))
     return refs
 
 
@@ -337,11 +338,8 @@ class SiteRenderer:
         layout that showed other articles on it would have to be added here.
         """
         parts = [self.inp.fingerprint, article.path, article.source_hash, str(article.date > self.inp.now)]
-        body = self.inp.bodies.get(article.path)
         uses = [(u.written, u.ref) for u in article.markets]
-        if body is not None:
-            uses += [(i.written, r) for i, r in zip(body.inline, self.inline_refs(article), strict=True)
-                     if r is not None]
+        uses += [(i.written, r) for i, r in self.inline_refs(article) if r is not None]
         for written, ref in uses:
             quote = self.inp.snapshot.get(ref.key)
             price = quote.price_at(article.date) if quote is not None else None
@@ -359,10 +357,10 @@ class SiteRenderer:
         refs = self.inline_refs(article)
 
         def fill(i: int) -> str:
-            ref = refs[i] if i < len(refs) else None
-            if ref is None:
+            item, ref = refs[i] if i < len(refs) else (None, None)
+            if item is None or ref is None:
                 return ""
-            return self.widget_html(self.widget(body.inline[i].written, ref, article.date), body_variant)
+            return self.widget_html(self.widget(item.written, ref, article.date), body_variant)
 
         # The body's own links to static files point at their fingerprinted copies on pages;
         # feeds keep stable names. Widgets are templates: they name files with asset_url.
@@ -373,7 +371,8 @@ class SiteRenderer:
         context.setdefault("widget", self.widget_html)
         return render(self.env, name, self.layouts, **context)
 
-    def inline_refs(self, article: Article) -> list[MarketRef | None]:
+    def inline_refs(self, article: Article) -> list[tuple[InlineRef, MarketRef | None]]:
+        """The article's ```market lines with their references (see `inline_refs`), worked out once."""
         refs = self.memo.refs.get(seen(article))
         if refs is None:
             body = self.inp.bodies.get(article.path)
@@ -386,9 +385,7 @@ class SiteRenderer:
         """Everything about an article that decides which pages list it and where, and that
         files show of it outside its list item and feed entry: URL, dates, draft, topics,
         markets. Two versions of an article with the same shape are listed alike."""
-        body = self.inp.bodies.get(article.path)
-        inline = tuple((i.written, r.key if r else None)
-                       for i, r in zip(body.inline, self.inline_refs(article), strict=True)) if body else ()
+        inline = tuple((i.written, r.key if r else None) for i, r in self.inline_refs(article))
         return (article.path, article_url(self.config, article), article.date, article.updated, article.draft,
                 article.date > self.inp.now, article.tags, tuple((u.written, u.ref.key) for u in article.markets),
                 inline)
@@ -477,10 +474,7 @@ class SiteRenderer:
             full = self.article_view(article)
             return self._page("article.html", view.url, self.article_meta(view), a=full), view
         refs = {(u.written, u.ref.key): u.ref for u in article.markets}
-        body = self.inp.bodies.get(article.path)
-        if body is not None:
-            refs.update(((i.written, r.key), r) for i, r in zip(body.inline, self.inline_refs(article), strict=True)
-                        if r is not None)
+        refs.update(((i.written, r.key), r) for i, r in self.inline_refs(article) if r is not None)
         widgets = [self.widget_html(self.widget(written, refs[written, key], article.date), variant)
                    for written, key, variant in shell.slots]
         html = [shell.parts[0]]
@@ -496,10 +490,7 @@ class SiteRenderer:
         parts = [self.inp.fingerprint, article.path, article.source_hash, str(view.future)]
         for w in view.related:
             parts += [w.written, w.key, w.page_url, w.question, w.url, w.kind]
-        body = self.inp.bodies.get(article.path)
-        if body is not None:
-            parts += [f"{i.written}\x00{r.key if r else ''}" for i, r in zip(body.inline, self.inline_refs(article),
-                                                                         strict=True)]
+        parts += [f"{i.written}\x00{r.key if r else ''}" for i, r in self.inline_refs(article)]
         return hashlib.blake2b("\x01".join(parts).encode(), digest_size=16).hexdigest()
 
     def article_shell(self, article: Article) -> Shell | None:
@@ -526,8 +517,8 @@ class SiteRenderer:
             refs = self.inline_refs(article)
 
             def inline(i: int) -> str:
-                ref = refs[i] if i < len(refs) else None
-                return mark(body.inline[i].written, ref.key, "inline") if ref is not None else ""
+                item, ref = refs[i] if i < len(refs) else (None, None)
+                return mark(item.written, ref.key, "inline") if item is not None and ref is not None else ""
 
             body_html = fill_placeholders(self.inp.assets.rewrite_html(body.html), inline)
         frame = replace(listed, related=tuple(identity(w) for w in listed.related), body_html=body_html)
@@ -649,12 +640,9 @@ class SiteRenderer:
         """The market pages an article is listed on, each with its first use there, in order."""
         known = self.memo.market_uses.get(seen(article))
         if known is None:
-            body = self.inp.bodies.get(article.path)
             uses = list(article.markets)
-            if body is not None:
-                for item, ref in zip(body.inline, self.inline_refs(article), strict=True):
-                    if ref is not None:
-                        uses.append(RefUse(ref, item.written, item.line))
+            uses += [RefUse(ref, item.written, article.body_line + item.line)
+                     for item, ref in self.inline_refs(article) if ref is not None]
             pages: dict[str, RefUse] = {}
             for use in uses:
                 pages.setdefault(use.ref.page_path, use)
