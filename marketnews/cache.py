@@ -15,6 +15,7 @@ import hashlib
 import pickle
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from marketnews.markup import MARKUP_VERSION, RenderedBody
 from marketnews.site import Shell
@@ -51,69 +52,50 @@ class BodyCache:
         self.dirty = True
 
 
-def load_body_cache(folder: Path | None) -> BodyCache:
+def _load(folder: Path | None, name: str) -> dict[Any, Any]:
+    """A pickled dict from the cache folder; an empty one when it is missing or unreadable
+    (a cache only saves time, so any failure to read it only means work done again)."""
     if folder is None:
-        return BodyCache()
+        return {}
     try:
-        with open(folder / _FILE, "rb") as fh:
-            entries = pickle.load(fh)
-        if isinstance(entries, dict):
-            return BodyCache(entries)
-    except Exception:  # an unreadable cache is an empty cache
-        pass
-    return BodyCache()
+        with open(folder / name, "rb") as fh:
+            found = pickle.load(fh)
+    except Exception:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _save(folder: Path | None, name: str, data: dict[Any, Any]) -> None:
+    if folder is None:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(folder / name, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def load_body_cache(folder: Path | None) -> BodyCache:
+    return BodyCache(_load(folder, _FILE))
 
 
 def save_body_cache(folder: Path | None, cache: BodyCache) -> None:
     """Keep only the bodies this build used; write atomically, and only when it changed."""
-    if folder is None:
-        return
-    pruned = len(cache.used) != len(cache.entries)
-    if not (cache.dirty or pruned):
-        return
-    keep = {k: v for k, v in cache.entries.items() if k in cache.used}
-    folder.mkdir(parents=True, exist_ok=True)
-    write_atomic(folder / _FILE, pickle.dumps(keep, protocol=pickle.HIGHEST_PROTOCOL))
+    if cache.dirty or len(cache.used) != len(cache.entries):
+        _save(folder, _FILE, {k: v for k, v in cache.entries.items() if k in cache.used})
 
 
 def load_pages(folder: Path | None, out: Path) -> dict[str, PageRecord]:
     """The page manifest of the last build into `out` (empty if it was another folder)."""
-    if folder is None:
-        return {}
-    try:
-        with open(folder / _PAGES, "rb") as fh:
-            doc = pickle.load(fh)
-        if isinstance(doc, dict) and doc.get("out") == str(out.resolve()):
-            return dict(doc["pages"])
-    except Exception:  # an unreadable manifest only means pages are rendered again
-        pass
-    return {}
+    doc = _load(folder, _PAGES)
+    return dict(doc.get("pages", {})) if doc.get("out") == str(out.resolve()) else {}
 
 
 def save_pages(folder: Path | None, out: Path, pages: dict[str, PageRecord]) -> None:
-    if folder is None:
-        return
-    folder.mkdir(parents=True, exist_ok=True)
-    write_atomic(folder / _PAGES, pickle.dumps({"out": str(out.resolve()), "pages": pages},
-                                               protocol=pickle.HIGHEST_PROTOCOL))
+    _save(folder, _PAGES, {"out": str(out.resolve()), "pages": pages})
 
 
 def load_shells(folder: Path | None) -> dict[str, Shell]:
     """The article shells the last build kept, by article path."""
-    if folder is None:
-        return {}
-    try:
-        with open(folder / _SHELLS, "rb") as fh:
-            shells = pickle.load(fh)
-        if isinstance(shells, dict):
-            return shells
-    except Exception:  # an unreadable cache only means shells are rendered again
-        pass
-    return {}
+    return _load(folder, _SHELLS)
 
 
 def save_shells(folder: Path | None, shells: dict[str, Shell]) -> None:
-    if folder is None:
-        return
-    folder.mkdir(parents=True, exist_ok=True)
-    write_atomic(folder / _SHELLS, pickle.dumps(shells, protocol=pickle.HIGHEST_PROTOCOL))
+    _save(folder, _SHELLS, shells)
