@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marketnews.errors import ConfigError, Problem
+from marketnews.markets import CLOB_URL, GAMMA_URL
 from marketnews.yamlmap import YamlProblem, load_mapping
 
 DEFAULT_PERMALINK = "/{year}/{month}/{slug}/"
@@ -32,8 +33,8 @@ class SiteConfig:
     example_snapshot: str = ""  # path relative to the site root, or ""
     image: str = ""  # default social-card image: a path under static/ ("/images/card.png") or a full URL
     image_alt: str = ""
-    gamma_url: str = "https://gamma-api.polymarket.com"
-    clob_url: str = "https://clob.polymarket.com"
+    gamma_url: str = GAMMA_URL
+    clob_url: str = CLOB_URL
     extra: dict[str, Any] = field(default_factory=dict, compare=False)  # `params:` for layouts
 
     @property

@@ -26,10 +26,6 @@ def feed_url(page_url: str) -> str:
     return page_url.rstrip("/") + "/feed.xml"
 
 
-def feed_path(url: str) -> str:
-    return url.lstrip("/")
-
-
 def absolute_links(html: str, base_url: str) -> str:
     """Make root-relative `src="/…"` and `href="/…"` attributes absolute on `base_url`."""
     return _ROOT_REF.sub(lambda m: f'{m.group(1)}="{base_url.rstrip("/")}/', html)

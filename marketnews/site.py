@@ -36,7 +36,7 @@ from markupsafe import Markup
 from marketnews.assets import Assets
 from marketnews.config import SiteConfig
 from marketnews.content import Article, RefUse, slugify
-from marketnews.feeds import FeedInfo, absolute_links, feed_path, feed_url
+from marketnews.feeds import FeedInfo, absolute_links, feed_url
 from marketnews.images import image_size
 from marketnews.markets.model import Snapshot, snapshot_to_json
 from marketnews.markets.refs import MarketRef, RefError, parse_ref
@@ -680,7 +680,7 @@ class SiteRenderer:
         feeds += [(FeedInfo(f"{cfg.title}: {name}", feed_url(url), url), items)
                   for url, (name, items) in self.tags_of(listed).items()]
         for info, items in feeds:
-            path = feed_path(info.url)
+            path = page_file(info.url)
             if not self._wanted(path):
                 continue
             self._shows(path, items[: cfg.feed_entries])

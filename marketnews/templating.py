@@ -10,6 +10,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +20,7 @@ import jinja2
 from marketnews.charts import price_chart, sparkline
 from marketnews.errors import TemplateError
 from marketnews.markets.model import format_time
+from marketnews.seo import iso
 
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July",
            "August", "September", "October", "November", "December")
@@ -71,11 +73,9 @@ def make_date_filters(tz: ZoneInfo) -> dict[str, Callable[..., str]]:
         d = local(dt)
         return date_long(dt) if (d.hour, d.minute) == (0, 0) else datetime_long(dt)
 
-    def iso(dt: datetime) -> str:
-        return local(dt).isoformat(timespec="seconds")
 
 
-    return {"date_long": date_long, "datetime_long": datetime_long, "dateline": dateline, "iso": iso,
+    return {"date_long": date_long, "datetime_long": datetime_long, "dateline": dateline, "iso": partial(iso, tz=tz),
             "rfc3339": format_time}
 
 

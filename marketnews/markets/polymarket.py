@@ -19,6 +19,7 @@ from datetime import datetime
 
 import httpx
 
+from marketnews.markets import CLOB_URL, GAMMA_URL
 from marketnews.markets.clob import (
     CLOB_POLICY,
     AnchorKey,
@@ -31,9 +32,6 @@ from marketnews.markets.gamma import MAX_URL_BYTES, FetchResult, fetch_quotes
 from marketnews.markets.httpjson import Fetcher, HttpPolicy
 from marketnews.markets.model import Point, Quote
 from marketnews.markets.refs import MarketRef
-
-GAMMA_URL = "https://gamma-api.polymarket.com"
-CLOB_URL = "https://clob.polymarket.com"
 
 
 @dataclass(frozen=True)
