@@ -30,12 +30,12 @@ from typing import Any
 import httpx
 
 from marketnews.markets.httpjson import CallFailed, Fetcher, HttpPolicy
-from marketnews.markets.model import EARLIEST_TS, LATEST_TS, Point, Quote
+from marketnews.markets.model import EARLIEST_TS, LATEST_TS, PRICE_AT_TOLERANCE_S, Point, Quote
 from marketnews.markets.normalise import probability
 
 HOUR_S = 3600
 WEEK_S = 7 * 24 * HOUR_S
-ANCHOR_WINDOW_S = 3 * HOUR_S  # matches Quote.price_at's default tolerance
+ANCHOR_WINDOW_S = PRICE_AT_TOLERANCE_S  # a price this near a date is the price at it
 
 # The CLOB allows 1,000 requests per 10 s; we start at most 800 in any 10 s, keeping a
 # fifth of the limit free. 12 in flight at once sustain ~120/s at ~100 ms a round trip,
@@ -178,7 +178,7 @@ def add_anchors(
     url = clob_url.rstrip("/") + "/prices-history"
     anchors: dict[str, set[Point]] = {k: set(q.anchors) | set((known or {}).get(k, ())) for k, q in quotes.items()}
     missing = set(known_missing)
-    to_fetch: list[AnchorKey] = []
+    to_fetch: dict[AnchorKey, None] = {}  # ordered, and a lookup is not a scan
     now_ts = int(now.timestamp())
     for key, when in sorted(set(wanted)):
         q = quotes.get(key)
@@ -188,8 +188,8 @@ def add_anchors(
         from_history = nearest(q.history, ts)
         if from_history:
             anchors[key].add(from_history)
-        elif q.token_id and (key, ts) not in to_fetch:
-            to_fetch.append((key, ts))
+        elif q.token_id:
+            to_fetch[key, ts] = None
 
     def job(token: str, ts: int) -> tuple[Point, ...]:
         params = [

@@ -59,6 +59,8 @@ _STATUSES = ("open", "closed", "resolved")
 _KINDS = ("market", "event")
 
 Point = tuple[int, float]
+# How far from a date a price may be taken and still be "the price when this was published".
+PRICE_AT_TOLERANCE_S = 3 * 3600
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ class Quote:
         points = sorted(set(self.history) | set(self.anchors))
         return [t for t, _ in points], [p for _, p in points]
 
-    def price_at(self, when: datetime, tolerance_s: int = 3 * 3600) -> float | None:
+    def price_at(self, when: datetime, tolerance_s: int = PRICE_AT_TOLERANCE_S) -> float | None:
         """The headline price closest to `when` (within `tolerance_s`), from history and anchors."""
         times, prices = self._series
         ts = int(when.timestamp())
