@@ -148,14 +148,17 @@ def _site_snapshot(
         return {}, fetcher.requests
 
 
-def _example(sources: OddsSources) -> Mapping[str, Quote]:
-    if sources.example is None:
-        return {}
+def read_snapshot(path: Path, label: str) -> Snapshot:
+    """A snapshot file, validated; a file that cannot be read is an error naming `label`."""
     try:
-        text = sources.example.read_bytes()
+        text = path.read_bytes()
     except OSError as exc:
-        raise MarketnewsError(f"{sources.example_label}: cannot read the example snapshot: {exc.strerror}") from None
-    return snapshot_from_json(text, sources.example_label).quotes
+        raise MarketnewsError(f"{label}: cannot read snapshot: {exc.strerror}") from None
+    return snapshot_from_json(text, label)
+
+
+def _example(sources: OddsSources) -> Mapping[str, Quote]:
+    return read_snapshot(sources.example, sources.example_label).quotes if sources.example is not None else {}
 
 
 def _note(counts: Mapping[str, int], sources: OddsSources, unavailable: int, trouble: str) -> str:

@@ -40,11 +40,11 @@ from marketnews.config import SiteConfig, load_config
 from marketnews.content import Article, RefUse, parse_article
 from marketnews.errors import ContentError, MarketnewsError, Problem
 from marketnews.images import image_size
-from marketnews.markets.model import Snapshot, snapshot_from_json, snapshot_to_json
+from marketnews.markets.model import Snapshot, snapshot_to_json
 from marketnews.markets.polymarket import PolymarketSettings
 from marketnews.markets.refs import MarketRef, RefError, parse_ref
 from marketnews.markup import MARKUP_VERSION, RenderedBody, render_body
-from marketnews.odds import Odds, OddsSources, assemble_odds, load_cache, save_cache
+from marketnews.odds import Odds, OddsSources, assemble_odds, load_cache, read_snapshot, save_cache
 from marketnews.output import OutputFile
 from marketnews.site import (
     ArticleView,
@@ -419,12 +419,7 @@ def snapshot_from_file(path: Path, label: str | None = None) -> SnapshotSource:
     """A snapshot source that reads one file: no network at all."""
 
     def load(gathered: Gathered, now: datetime) -> Odds:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise MarketnewsError(f"{path}: cannot read snapshot: {exc.strerror}") from None
-        snapshot = snapshot_from_json(text, str(path))
-        return Odds(snapshot, label or f"snapshot from {path}")
+        return Odds(read_snapshot(path, str(path)), label or f"snapshot from {path}")
 
     return load
 

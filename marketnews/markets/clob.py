@@ -94,12 +94,13 @@ def extend_history(points: Iterable[Point], now: datetime, price: float | None) 
     return tuple(sorted(kept.items()))
 
 
-def known_histories(previous: Mapping[str, Quote], fresh: Mapping[str, Quote]) -> dict[str, tuple[Point, ...]]:
-    """Cached series still valid for the fresh quotes: same key, same CLOB token."""
+def known_histories(previous: Mapping[str, Quote], fresh: Mapping[str, Quote],
+                    series: str = "history") -> dict[str, tuple[Point, ...]]:
+    """Cached series (`history` or `anchors`) still valid for the fresh quotes: same key, same CLOB token."""
     return {
-        key: old.history
+        key: getattr(old, series)
         for key, old in previous.items()
-        if old.history and key in fresh and fresh[key].token_id == old.token_id
+        if getattr(old, series) and key in fresh and fresh[key].token_id == old.token_id
     }
 
 

@@ -30,7 +30,7 @@ from marketnews.markets.clob import (
 )
 from marketnews.markets.gamma import MAX_URL_BYTES, FetchResult, fetch_quotes
 from marketnews.markets.httpjson import Fetcher, HttpPolicy
-from marketnews.markets.model import Point, Quote
+from marketnews.markets.model import Quote
 from marketnews.markets.refs import MarketRef
 
 
@@ -60,14 +60,6 @@ class LiveQuotes:
     @property
     def requests(self) -> int:
         return self.quote_requests + self.history_requests
-
-
-def _known_anchors(previous: Mapping[str, Quote], fresh: Mapping[str, Quote]) -> dict[str, tuple[Point, ...]]:
-    return {
-        k: old.anchors
-        for k, old in previous.items()
-        if old.anchors and k in fresh and fresh[k].token_id == old.token_id
-    }
 
 
 def fetch_live(
@@ -114,7 +106,7 @@ def fetch_live(
         client,
         clob_url=settings.clob_url,
         now=now,
-        known=_known_anchors(previous, got.quotes),
+        known=known_histories(previous, got.quotes, "anchors"),
         known_missing=anchors_missing,
         fetcher=clob,
     )
