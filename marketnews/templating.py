@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, tzinfo
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -56,27 +56,28 @@ def money(value: float | None) -> str:
     return f"${value:,.0f}"
 
 
+def date_long(dt: datetime, tz: tzinfo) -> str:
+    """21 November 2026, in `tz`."""
+    d = dt.astimezone(tz)
+    return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
+
+
+def datetime_long(dt: datetime, tz: tzinfo) -> str:
+    """21 November 2026, 16:00 UTC, in `tz`."""
+    d = dt.astimezone(tz)
+    return f"{date_long(d, tz)}, {d:%H:%M} {d.tzname()}"
+
+
+def dateline(dt: datetime, tz: tzinfo) -> str:
+    """Date and time, or the date alone for midnight (how a bare `date:` is read)."""
+    d = dt.astimezone(tz)
+    return date_long(d, tz) if (d.hour, d.minute) == (0, 0) else datetime_long(d, tz)
+
+
 def make_date_filters(tz: ZoneInfo) -> dict[str, Callable[..., str]]:
-    def local(dt: datetime) -> datetime:
-        return dt.astimezone(tz)
-
-    def date_long(dt: datetime) -> str:
-        d = local(dt)
-        return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
-
-    def datetime_long(dt: datetime) -> str:
-        d = local(dt)
-        return f"{date_long(dt)}, {d:%H:%M} {d.tzname()}"
-
-    def dateline(dt: datetime) -> str:
-        """Date and time, or the date alone for midnight (how a bare `date:` is read)."""
-        d = local(dt)
-        return date_long(dt) if (d.hour, d.minute) == (0, 0) else datetime_long(dt)
-
-
-
-    return {"date_long": date_long, "datetime_long": datetime_long, "dateline": dateline, "iso": partial(iso, tz=tz),
-            "rfc3339": format_time}
+    """The templates' date filters, in the site's timezone."""
+    return {name: partial(f, tz=tz) for name, f in (("date_long", date_long), ("datetime_long", datetime_long),
+                                                   ("dateline", dateline), ("iso", iso))} | {"rfc3339": format_time}
 
 
 def make_environment(layouts: Path, tz: ZoneInfo) -> jinja2.Environment:

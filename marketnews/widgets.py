@@ -7,15 +7,14 @@ accessible name all say the same thing ("Yes 7%, up 1.8 points in 24 hours").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 from marketnews.charts import describe, spark_series
 from marketnews.markets.model import Point, Quote
 from marketnews.markets.normalise import event_url, market_url
 from marketnews.markets.refs import MarketRef
-from marketnews.templating import make_date_filters, money, pct, points
+from marketnews.templating import datetime_long, money, pct, points
 
 MAX_OUTCOMES = 4
 
@@ -125,7 +124,7 @@ def widget_view(
     stale_after_s: int,
     low_volume: float,
     published: datetime | None = None,
-    tz: ZoneInfo | None = None,
+    tz: tzinfo | None = None,
 ) -> WidgetView:
     """Everything a widget shows for `quote` at `now`.
 
@@ -140,7 +139,7 @@ def widget_view(
         direction, arrow, change_sentence = "none", "", ""
     age = max(0, int((now - quote.as_of).total_seconds()))
     stale = age > stale_after_s
-    stale_text = f"odds as of {make_date_filters(tz or ZoneInfo('UTC'))['datetime_long'](quote.as_of)}" if stale else ""
+    stale_text = f"odds as of {datetime_long(quote.as_of, tz or UTC)}" if stale else ""
     ranked = sorted(
         (o for o in quote.outcomes if o.probability is not None),
         key=lambda o: -(o.probability or 0.0),
