@@ -55,10 +55,16 @@ def now_utc() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _site(p: argparse.ArgumentParser, snapshot: bool = True) -> None:
+    """The flags naming the site (and, for the commands that take odds, a snapshot file)."""
     p.add_argument("--root", type=Path, default=Path("."), help="site folder holding site.yaml (default: .)")
     p.add_argument("--content", type=Path, help="articles folder (default: <root>/content)")
-    p.add_argument("--snapshot", type=Path, metavar="FILE", help="take odds from this snapshot file; no network")
+    if snapshot:
+        p.add_argument("--snapshot", type=Path, metavar="FILE", help="take odds from this snapshot file; no network")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    _site(p)
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
 
 
@@ -93,19 +99,15 @@ def parser() -> argparse.ArgumentParser:
                                      "nothing (market slugs only against --snapshot FILE)")
     _common(c)
     v = sub.add_parser("serve", help="build, serve on localhost, rebuild and reload the page on every save")
-    v.add_argument("--root", type=Path, default=Path("."), help="site folder holding site.yaml (default: .)")
-    v.add_argument("--content", type=Path, help="articles folder (default: <root>/content)")
-    v.add_argument("--snapshot", type=Path, metavar="FILE", help="take odds from this snapshot file; no network")
+    _site(v)
     _odds_flags(v)
     v.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     v.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default: 8000)")
     n = sub.add_parser("new", help="write a new draft article with its frontmatter filled in")
     n.add_argument("title")
-    n.add_argument("--root", type=Path, default=Path("."))
-    n.add_argument("--content", type=Path)
+    _site(n, snapshot=False)
     s = sub.add_parser("snapshot", help="fetch the odds of every market the site references; build nothing")
-    s.add_argument("--root", type=Path, default=Path("."))
-    s.add_argument("--content", type=Path)
+    _site(s, snapshot=False)
     s.add_argument("-o", "--output", type=Path, metavar="FILE", help="write the snapshot here (default: stdout)")
     _odds_flags(s)
     return top
@@ -218,9 +220,9 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_new(args: argparse.Namespace, console: Console) -> int:
-    root = args.root
-    config, _ = load_config(root / "site.yaml", "site.yaml")
-    content = args.content or root / "content"
+    paths = site_paths(args)
+    config, _ = load_config(paths.config_file, "site.yaml")
+    content = paths.content
     slug = slugify(args.title)
     if not slug:
         raise MarketnewsError(f"cannot make a file name from the title {args.title!r}")
