@@ -132,7 +132,6 @@ class DevServer:
 
     def start(self) -> None:
         """Build once, then watch, build and serve in background threads."""
-        self._state = BuildState(bodies=load_body_cache(self.paths.cache))
         self._rebuild(set(), first=True)
         handler = partial(_Handler, self)
         self._httpd = ThreadingHTTPServer((self.host, self.port), handler)
