@@ -106,7 +106,7 @@ def market_url(slug: str, event_slug: str | None) -> str:
     if event_slug and event_slug != slug:
         return f"{SITE}/event/{event_slug}/{slug}"
     if event_slug:
-        return f"{SITE}/event/{event_slug}"
+        return event_url(event_slug)
     return f"{SITE}/market/{slug}"
 
 
