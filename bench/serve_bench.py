@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import http.client
 import os
 import pstats
 import re
@@ -32,48 +31,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(REPO))
 from corpus import TAKEN_AT, make_site  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.devclient import Events, get, save  # noqa: E402
+
 NOW_EPOCH = int(TAKEN_AT.timestamp()) + 3600
-
-
-class Events:
-    """The reload script's side of the event stream, over a real connection."""
-
-    def __init__(self, host: str, port: int):
-        self.conn = http.client.HTTPConnection(host, port, timeout=60)
-        self.conn.request("GET", "/__marketnews/events")
-        self.response = self.conn.getresponse()
-
-    def next(self) -> tuple[str, str]:
-        event, data = "message", ""
-        while True:
-            line = self.response.readline().decode()
-            if not line:
-                raise SystemExit("the event stream closed")
-            line = line.rstrip("\n")
-            if not line and data:
-                return event, data
-            if line.startswith("event: "):
-                event = line[7:]
-            elif line.startswith("data: "):
-                data = line[6:]
-
-
-def fetch(host: str, port: int, path: str) -> str:
-    conn = http.client.HTTPConnection(host, port, timeout=60)
-    conn.request("GET", path)
-    body = conn.getresponse().read().decode()
-    conn.close()
-    return body
-
-
-def save(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.swp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def edited(text: str, n: int) -> str:
@@ -160,7 +125,8 @@ def main() -> None:
         proc, host, port, log = start_subprocess(root)
     print(f"server up in {time.perf_counter() - t0:.1f} s (first build included)")
 
-    events = Events(host, port)
+    base = f"http://{host}:{port}"
+    events = Events(base)
     assert events.next()[0] == "hello"
     files = list(originals)
     rows: list[tuple[float, float, float | None, float | None]] = []
@@ -168,7 +134,7 @@ def main() -> None:
         for n in range(1, args.edits + 1):
             path = files[(n * 7919) % len(files)]  # spread over the site: front page and far back
             stem = path.stem
-            url = fetch(host, port, "/sitemap.xml")
+            url = get(base + "/sitemap.xml")[2]
             m = re.search(rf"<loc>[^<]*?(/\d{{4}}/\d{{2}}/{stem}/)</loc>", url)
             assert m, stem
             page = m.group(1)
@@ -178,7 +144,7 @@ def main() -> None:
             save(path, edited(originals[path], n))
             event = events.next()
             got_event = time.perf_counter()
-            body = fetch(host, port, page)
+            body = get(base + page)[2]
             got_page = time.perf_counter()
             if event[0] != "reload" or f"edit number {n}." not in body:
                 raise SystemExit(f"edit {n}: got {event}, page without the edit")

@@ -10,8 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,50 +19,13 @@ import pytest
 from marketnews.devserver import DevServer
 from marketnews.pipeline import SitePaths, snapshot_from_file
 from tests.conftest import NOW_EPOCH, REPO, Run, Site, article, quote
+from tests.devclient import Events, get, save
 
 GUARD_S = 20.0  # failure guard only: nothing here waits this long when things work
 
 
 def clock() -> datetime:
     return datetime.fromtimestamp(NOW_EPOCH, tz=UTC)
-
-
-class Events:
-    """A Server-Sent Events client over a real connection: `next()` -> (event, data)."""
-
-    def __init__(self, url: str):
-        parts = urllib.parse.urlsplit(url)
-        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=GUARD_S)
-        self.conn.request("GET", "/__marketnews/events")
-        self.response = self.conn.getresponse()
-        assert self.response.status == 200
-        assert self.response.getheader("Content-Type") == "text/event-stream"
-
-    def next(self) -> tuple[str, str]:
-        event, data = "message", ""
-        while True:
-            line = self.response.readline().decode("utf-8")
-            if not line:
-                raise AssertionError("the event stream closed")
-            line = line.rstrip("\n")
-            if line == "" and data:
-                return event, data
-            if line.startswith("event: "):
-                event = line[7:]
-            elif line.startswith("data: "):
-                data = line[6:]
-
-    def close(self) -> None:
-        self.conn.close()
-
-
-def get(url: str) -> tuple[int, str, str]:
-    """(status, content type, body) of a GET; HTTP errors are answers too."""
-    try:
-        with urllib.request.urlopen(url, timeout=GUARD_S) as r:
-            return r.status, r.headers["Content-Type"], r.read().decode("utf-8")
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers["Content-Type"], e.read().decode("utf-8")
 
 
 STORY = "2026/11/nato-deadline/index.html"
@@ -95,11 +56,7 @@ def served(site: Site, tmp_path: Path) -> Iterator[Callable[..., DevServer]]:
 
 
 def edit(site: Site, rel: str, text: str) -> None:
-    """Save like an editor does: write a temporary file beside the target, then rename it."""
-    path = site.root / rel
-    tmp = path.with_name(f".{path.name}.swp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    save(site.root / rel, text)
 
 
 def test_a_save_reloads_the_page_and_serves_the_new_version(site: Site, served: Callable[..., DevServer]) -> None:
