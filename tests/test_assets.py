@@ -68,29 +68,24 @@ def test_without_static_files_urls_are_left_as_written() -> None:
     assert Assets().url("css/site.css") == "/css/site.css"
 
 
-@pytest.fixture
-def site(built_example: dict[str, bytes]) -> dict[str, bytes]:
-    return built_example
-
-
-def test_pages_reference_only_hashed_static_files_that_exist(site: dict[str, bytes]) -> None:
+def test_pages_reference_only_hashed_static_files_that_exist(built_example: dict[str, bytes]) -> None:
     static = {p.relative_to(REPO / "static").as_posix() for p in (REPO / "static").rglob("*") if p.is_file()}
-    for path, data in site.items():
+    for path, data in built_example.items():
         if not path.endswith(".html"):
             continue
         refs = re.findall(r'(?:src|href)="/([^"#?]+)', data.decode())
         for ref in refs:
             assert ref not in static, f"{path} links to the unhashed /{ref}"
             if ref.startswith("assets/"):
-                assert ref in site, f"{path}: /{ref} was not written"
+                assert ref in built_example, f"{path}: /{ref} was not written"
 
 
-def test_article_images_in_frontmatter_resolve_to_the_hashed_file(site: dict[str, bytes]) -> None:
-    page = site["2026/11/nato-2027-conventional-defence-deadline/index.html"].decode()
+def test_article_images_in_frontmatter_resolve_to_the_hashed_file(built_example: dict[str, bytes]) -> None:
+    page = built_example["2026/11/nato-2027-conventional-defence-deadline/index.html"].decode()
     (src,) = re.findall(r'<figure class="article__image"><img src="([^"]+)"', page)
     assert re.fullmatch(r"/assets/images/nato-map\.[0-9a-f]{10}\.svg", src)
-    assert site[src.lstrip("/")] == (REPO / "static/images/nato-map.svg").read_bytes()
-    assert site["images/nato-map.svg"] == site[src.lstrip("/")]
+    assert built_example[src.lstrip("/")] == (REPO / "static/images/nato-map.svg").read_bytes()
+    assert built_example["images/nato-map.svg"] == built_example[src.lstrip("/")]
 
 
 def test_images_in_article_bodies_are_rewritten_too(tmp_path: Path) -> None:

@@ -7,8 +7,6 @@ import tomllib
 from html.parser import HTMLParser
 from typing import Any
 
-import pytest
-
 from tests.sitebuild import REPO, url_of
 
 CONFIG = tomllib.loads((REPO / "netlify.toml").read_text(encoding="utf-8"))
@@ -45,11 +43,6 @@ def csp(path: str) -> dict[str, list[str]]:
     return policy
 
 
-@pytest.fixture
-def site(built_example: dict[str, bytes]) -> dict[str, bytes]:
-    return built_example
-
-
 def test_the_matcher_follows_netlify_rules() -> None:
     assert matches("/*", "/") and matches("/*", "/a/b/c.html")
     assert matches("/assets/*", "/assets/css/site.0123456789.css")
@@ -65,37 +58,37 @@ def test_build_settings() -> None:
     assert build["environment"]["PYTHON_VERSION"] == "3.11"
 
 
-def test_no_path_gets_cache_control_from_two_rules(site: dict[str, bytes]) -> None:
-    for path in site:
+def test_no_path_gets_cache_control_from_two_rules(built_example: dict[str, bytes]) -> None:
+    for path in built_example:
         assert len(headers_for(url_of(path)).get("cache-control", [])) <= 1, path
 
 
-def test_fingerprinted_assets_are_immutable_for_a_year(site: dict[str, bytes]) -> None:
-    assets = [p for p in site if p.startswith("assets/")]
+def test_fingerprinted_assets_are_immutable_for_a_year(built_example: dict[str, bytes]) -> None:
+    assets = [p for p in built_example if p.startswith("assets/")]
     assert assets
     for path in assets:
         assert headers_for(url_of(path))["cache-control"] == ["public, max-age=31536000, immutable"]
 
 
-def test_pages_feeds_and_original_static_files_revalidate_every_time(site: dict[str, bytes]) -> None:
+def test_pages_feeds_and_original_static_files_revalidate_every_time(built_example: dict[str, bytes]) -> None:
     """They get no Cache-Control from a rule, so Netlify sends its default: max-age=0, must-revalidate."""
-    others = [p for p in site if not p.startswith("assets/") and p != "snapshot.json"]
+    others = [p for p in built_example if not p.startswith("assets/") and p != "snapshot.json"]
     assert "index.html" in others and "feed.xml" in others and "css/site.css" in others
     for path in others:
         assert "cache-control" not in headers_for(url_of(path)), path
     assert "max-age=0" in HTML_DEFAULT and "must-revalidate" in HTML_DEFAULT
 
 
-def test_snapshot_json_is_cached_briefly(site: dict[str, bytes]) -> None:
-    assert "snapshot.json" in site
+def test_snapshot_json_is_cached_briefly(built_example: dict[str, bytes]) -> None:
+    assert "snapshot.json" in built_example
     (value,) = headers_for("/snapshot.json")["cache-control"]
     max_age = int(re.search(r"max-age=(\d+)", value).group(1))  # type: ignore[union-attr]
     assert 0 < max_age <= 3600
     assert "immutable" not in value
 
 
-def test_security_headers_on_every_file(site: dict[str, bytes]) -> None:
-    for path in site:
+def test_security_headers_on_every_file(built_example: dict[str, bytes]) -> None:
+    for path in built_example:
         h = headers_for(url_of(path))
         assert h["x-content-type-options"] == ["nosniff"]
         assert h["x-frame-options"] == ["DENY"]
@@ -108,8 +101,8 @@ def test_security_headers_on_every_file(site: dict[str, bytes]) -> None:
         assert policy["img-src"] == ["'self'", "https:"]
 
 
-def test_not_found_page_is_at_the_publish_root(site: dict[str, bytes]) -> None:
-    assert b"Page not found" in site["404.html"]
+def test_not_found_page_is_at_the_publish_root(built_example: dict[str, bytes]) -> None:
+    assert b"Page not found" in built_example["404.html"]
     assert not any(r.get("to") == "/404.html" for r in CONFIG.get("redirects", []))
 
 
@@ -138,8 +131,8 @@ class Uses(HTMLParser):
             self.inline.append(a["href"])
 
 
-def test_policy_allows_exactly_what_the_pages_use(site: dict[str, bytes]) -> None:
-    pages = {p: d for p, d in site.items() if p.endswith(".html")}
+def test_policy_allows_exactly_what_the_pages_use(built_example: dict[str, bytes]) -> None:
+    pages = {p: d for p, d in built_example.items() if p.endswith(".html")}
     assert len(pages) > 30
     for path, data in pages.items():
         uses = Uses()
@@ -149,7 +142,8 @@ def test_policy_allows_exactly_what_the_pages_use(site: dict[str, bytes]) -> Non
         for src in uses.images:  # img-src 'self' https:
             assert (src.startswith("/") and not src.startswith("//")) or src.startswith("https://"), (path, src)
             if src.startswith("/"):
-                assert url_of(src.lstrip("/")).lstrip("/") in site or src.lstrip("/") in site, (path, src)
+                target = src.lstrip("/")
+                assert url_of(target).lstrip("/") in built_example or target in built_example, (path, src)
 
 
 def test_markdown_tables_use_classes_not_inline_styles() -> None:
@@ -160,8 +154,8 @@ def test_markdown_tables_use_classes_not_inline_styles() -> None:
     assert '<th class="align-center">a</th>' in html and '<td class="align-right">2</td>' in html
 
 
-def test_headers_only_name_paths_the_site_has(site: dict[str, bytes]) -> None:
-    urls = [url_of(p) for p in site]
+def test_headers_only_name_paths_the_site_has(built_example: dict[str, bytes]) -> None:
+    urls = [url_of(p) for p in built_example]
     for rule in RULES:
         assert any(matches(rule["for"], u) for u in urls), rule["for"]
 

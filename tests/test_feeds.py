@@ -6,17 +6,11 @@ import re
 from pathlib import Path
 
 import feedparser
-import pytest
 
 from marketnews.feeds import absolute_links, feed_url
 from tests.sitebuild import BASE_URL, Page, build_example, copy_site
 
 ATOM = "atom10"
-
-
-@pytest.fixture
-def site(built_example: dict[str, bytes]) -> dict[str, bytes]:
-    return built_example
 
 
 def parse(data: bytes) -> feedparser.FeedParserDict:
@@ -26,23 +20,24 @@ def parse(data: bytes) -> feedparser.FeedParserDict:
     return feed
 
 
-def article_urls(site: dict[str, bytes]) -> list[str]:
-    return [f"{BASE_URL}/{p[: -len('index.html')]}" for p in site if re.fullmatch(r"\d{4}/\d{2}/[^/]+/index\.html", p)]
+def article_urls(built_example: dict[str, bytes]) -> list[str]:
+    return [f"{BASE_URL}/{p[: -len('index.html')]}" for p in built_example
+            if re.fullmatch(r"\d{4}/\d{2}/[^/]+/index\.html", p)]
 
 
-def test_site_feed_has_every_article_with_full_content_and_odds_as_text(site: dict[str, bytes]) -> None:
-    feed = parse(site["feed.xml"])
+def test_site_feed_has_every_article_with_full_content_and_odds_as_text(built_example: dict[str, bytes]) -> None:
+    feed = parse(built_example["feed.xml"])
     assert feed.feed.title == "The Market Ledger"
     assert feed.feed.link == BASE_URL + "/"
     assert {link.href for link in feed.feed.links if link.rel == "self"} == {BASE_URL + "/feed.xml"}
-    assert sorted(e.link for e in feed.entries) == sorted(article_urls(site))
+    assert sorted(e.link for e in feed.entries) == sorted(article_urls(built_example))
     dates = [e.published_parsed for e in feed.entries]
     assert dates == sorted(dates, reverse=True)  # newest first
     xi = next(e for e in feed.entries if "xi-military" in e.link)
     (content,) = xi.content
     assert content.type == "text/html"
     # Full text: the article's closing paragraph is there, not just a summary.
-    page = site["2026/11/xi-military-reshuffle-succession-odds/index.html"].decode()
+    page = built_example["2026/11/xi-military-reshuffle-succession-odds/index.html"].decode()
     last_para = re.findall(r"<p>([^<]{40,})</p>", page)[-1]
     assert last_para[:40] in content.value
     # Odds as text: the related market's question and its probability in words.
@@ -52,29 +47,29 @@ def test_site_feed_has_every_article_with_full_content_and_odds_as_text(site: di
     assert xi.author
 
 
-def test_feed_content_links_are_absolute(site: dict[str, bytes]) -> None:
-    for path in [p for p in site if p.endswith("feed.xml")]:
-        for entry in parse(site[path]).entries:
+def test_feed_content_links_are_absolute(built_example: dict[str, bytes]) -> None:
+    for path in [p for p in built_example if p.endswith("feed.xml")]:
+        for entry in parse(built_example[path]).entries:
             html = entry.content[0].value
             assert not re.search(r'(?:src|href)="/(?!/)', html), (path, entry.link)
 
 
-def test_one_feed_per_topic_with_that_topics_articles(site: dict[str, bytes]) -> None:
-    topic_pages = [p for p in site if re.fullmatch(r"tags/[^/]+/index\.html", p)]
+def test_one_feed_per_topic_with_that_topics_articles(built_example: dict[str, bytes]) -> None:
+    topic_pages = [p for p in built_example if re.fullmatch(r"tags/[^/]+/index\.html", p)]
     assert len(topic_pages) > 10
     for page_path in topic_pages:
         folder = page_path[: -len("index.html")]
-        feed = parse(site[folder + "feed.xml"])
+        feed = parse(built_example[folder + "feed.xml"])
         tag = folder.split("/")[1]
         assert feed.feed.title == f"The Market Ledger: {tag}"
-        page = site[page_path].decode()
+        page = built_example[page_path].decode()
         listed = {BASE_URL + href for href in re.findall(r'<h2 class="story__title"><a href="([^"]+)"', page)}
         assert {e.link for e in feed.entries} == listed
         assert all(tag in {t.term for t in e.tags} for e in feed.entries)
 
 
-def test_topic_pages_link_to_their_feed(site: dict[str, bytes]) -> None:
-    page = Page(site["tags/nato/index.html"].decode())
+def test_topic_pages_link_to_their_feed(built_example: dict[str, bytes]) -> None:
+    page = Page(built_example["tags/nato/index.html"].decode())
     alternates = {a["href"]: a["title"] for a in page.link("alternate") if a.get("type") == "application/atom+xml"}
     assert alternates == {"/feed.xml": "The Market Ledger", "/tags/nato/feed.xml": "The Market Ledger: nato"}
     assert any(tag == "a" and a.get("href") == "/tags/nato/feed.xml" for tag, a in page.tags)
@@ -99,9 +94,9 @@ def test_feed_helpers() -> None:
     )
 
 
-def test_feed_odds_come_with_the_disclaimer(site: dict[str, bytes]) -> None:
+def test_feed_odds_come_with_the_disclaimer(built_example: dict[str, bytes]) -> None:
     checked = 0
-    for entry in parse(site["feed.xml"]).entries:
+    for entry in parse(built_example["feed.xml"]).entries:
         content = entry.content[0].value
         odds = content.find("Market:</strong>")
         if odds >= 0:

@@ -18,13 +18,8 @@ from tests.sitebuild import BASE_URL, Page, build_example, copy_site, url_of
 ARTICLE = re.compile(r"\d{4}/\d{2}/[^/]+/index\.html")
 
 
-@pytest.fixture
-def site(built_example: dict[str, bytes]) -> dict[str, bytes]:
-    return built_example
-
-
-def pages(site: dict[str, bytes]) -> dict[str, Page]:
-    return {p: Page(d.decode()) for p, d in site.items() if p.endswith(".html") and p != "404.html"}
+def pages(built_example: dict[str, bytes]) -> dict[str, Page]:
+    return {p: Page(d.decode()) for p, d in built_example.items() if p.endswith(".html") and p != "404.html"}
 
 
 def jsonld(page: Page) -> dict[str, Any]:
@@ -40,8 +35,8 @@ def aware(text: str) -> datetime:
     return when
 
 
-def test_every_page_has_canonical_description_open_graph_and_card(site: dict[str, bytes]) -> None:
-    for path, page in pages(site).items():
+def test_every_page_has_canonical_description_open_graph_and_card(built_example: dict[str, bytes]) -> None:
+    for path, page in pages(built_example).items():
         url = BASE_URL + url_of(path)
         assert [a["href"] for a in page.link("canonical")] == [url], path
         assert page.one("og:url") == url
@@ -49,19 +44,19 @@ def test_every_page_has_canonical_description_open_graph_and_card(site: dict[str
         assert page.one("og:title")
         assert page.one("og:type") == ("article" if ARTICLE.fullmatch(path) else "website")
         assert page.one("og:image").startswith(BASE_URL + "/") and page.one("og:image").endswith(".png")
-        assert page.one("og:image").removeprefix(BASE_URL + "/") in site
+        assert page.one("og:image").removeprefix(BASE_URL + "/") in built_example
         assert page.one("twitter:card") == "summary_large_image"
         assert "robots" not in page.meta
 
 
-def test_not_found_page_has_no_canonical_and_is_not_indexed(site: dict[str, bytes]) -> None:
-    page = Page(site["404.html"].decode())
+def test_not_found_page_has_no_canonical_and_is_not_indexed(built_example: dict[str, bytes]) -> None:
+    page = Page(built_example["404.html"].decode())
     assert page.link("canonical") == [] and "og:url" not in page.meta
     assert page.one("robots") == "noindex"
 
 
-def test_article_pages_carry_article_open_graph(site: dict[str, bytes]) -> None:
-    page = Page(site["2026/11/nato-2027-conventional-defence-deadline/index.html"].decode())
+def test_article_pages_carry_article_open_graph(built_example: dict[str, bytes]) -> None:
+    page = Page(built_example["2026/11/nato-2027-conventional-defence-deadline/index.html"].decode())
     assert page.one("og:title") == "US presses allies to take over NATO's conventional defence by 2027"
     assert aware(page.one("article:published_time")) == aware("2026-11-20T09:30:00+00:00")
     assert aware(page.one("article:modified_time")) == aware("2026-11-20T14:00:00+00:00")
@@ -69,8 +64,8 @@ def test_article_pages_carry_article_open_graph(site: dict[str, bytes]) -> None:
     assert page.one("description").startswith("Pentagon officials")
 
 
-def test_article_pages_have_news_article_json_ld(site: dict[str, bytes]) -> None:
-    articles = {p: pg for p, pg in pages(site).items() if ARTICLE.fullmatch(p)}
+def test_article_pages_have_news_article_json_ld(built_example: dict[str, bytes]) -> None:
+    articles = {p: pg for p, pg in pages(built_example).items() if ARTICLE.fullmatch(p)}
     assert len(articles) == 6
     for path, page in articles.items():
         doc = jsonld(page)
@@ -88,8 +83,8 @@ def test_article_pages_have_news_article_json_ld(site: dict[str, bytes]) -> None
     assert nato["image"] == [BASE_URL + "/images/nato-map.svg"]
 
 
-def test_other_pages_have_no_json_ld(site: dict[str, bytes]) -> None:
-    for path, page in pages(site).items():
+def test_other_pages_have_no_json_ld(built_example: dict[str, bytes]) -> None:
+    for path, page in pages(built_example).items():
         if not ARTICLE.fullmatch(path):
             assert page.scripts == [], path
 

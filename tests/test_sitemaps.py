@@ -8,8 +8,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from marketnews.sitemaps import NEWS_NS, SITEMAP_NS, NewsEntry, SitemapEntry, news_language, news_sitemap, sitemap_files
 from tests.sitebuild import BASE_URL, NOW
 
@@ -23,24 +21,19 @@ def when(text: str) -> datetime:
     return value
 
 
-@pytest.fixture
-def site(built_example: dict[str, bytes]) -> dict[str, bytes]:
-    return built_example
-
-
-def test_sitemap_lists_every_indexable_page_with_lastmod(site: dict[str, bytes]) -> None:
-    root = ET.fromstring(site["sitemap.xml"])
+def test_sitemap_lists_every_indexable_page_with_lastmod(built_example: dict[str, bytes]) -> None:
+    root = ET.fromstring(built_example["sitemap.xml"])
     assert root.tag == f"{{{SITEMAP_NS}}}urlset"
     urls = {u.findtext("sm:loc", namespaces=NS): u.findtext("sm:lastmod", namespaces=NS)
             for u in root.findall("sm:url", NS)}
-    pages = {BASE_URL + "/" + p[: -len("index.html")] for p in site if p.endswith("index.html")}
+    pages = {BASE_URL + "/" + p[: -len("index.html")] for p in built_example if p.endswith("index.html")}
     pages -= {u for u in pages if "/page/" in u}  # later list pages are reached from the first
     assert set(urls) == pages
     assert all(lastmod is not None for lastmod in urls.values())
-    for path in site:
+    for path in built_example:
         m = ARTICLE.fullmatch(path)
         if m:
-            html = site[path].decode()
+            html = built_example[path].decode()
             modified = re.search(r'article:modified_time" content="([^"]+)"', html).group(1)  # type: ignore[union-attr]
             assert when(urls[f"{BASE_URL}/{m.group(1)}"]) == when(modified)
     assert when(urls[BASE_URL + "/"]) == max(when(v) for v in urls.values() if v)
@@ -81,8 +74,8 @@ def test_site_splits_its_sitemap_when_told_to(tmp_path: Path) -> None:
     assert sum(len(ET.fromstring(files[p])) for p in parts) > 10
 
 
-def test_news_sitemap_has_the_articles_of_the_last_48_hours(site: dict[str, bytes]) -> None:
-    root = ET.fromstring(site["news-sitemap.xml"])
+def test_news_sitemap_has_the_articles_of_the_last_48_hours(built_example: dict[str, bytes]) -> None:
+    root = ET.fromstring(built_example["news-sitemap.xml"])
     assert root.tag == f"{{{SITEMAP_NS}}}urlset"
     found = {}
     for url in root.findall("sm:url", NS):
@@ -116,9 +109,9 @@ def test_news_language_codes() -> None:
     assert codes == ["en", "en", "fr", "zh-tw", "zh-cn"]
 
 
-def test_robots_txt_points_at_both_sitemaps(site: dict[str, bytes]) -> None:
-    lines = site["robots.txt"].decode().splitlines()
+def test_robots_txt_points_at_both_sitemaps(built_example: dict[str, bytes]) -> None:
+    lines = built_example["robots.txt"].decode().splitlines()
     sitemaps = [line.split(":", 1)[1].strip() for line in lines if line.lower().startswith("sitemap:")]
     assert sitemaps == [BASE_URL + "/sitemap.xml", BASE_URL + "/news-sitemap.xml"]
     for url in sitemaps:
-        assert url.removeprefix(BASE_URL + "/") in site
+        assert url.removeprefix(BASE_URL + "/") in built_example
