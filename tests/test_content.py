@@ -136,6 +136,8 @@ def test_non_utf8_file() -> None:
 
 def test_split_frontmatter_handles_crlf_and_dots() -> None:
     assert split_frontmatter("---\na: 1\n...\nbody\n") == ("a: 1\n", "body\n", 4)
+    a, problems = parse_article("content/x.md", b"---\r\ntitle: T\r\ndate: 2026-11-20\r\n---\r\nBody\r\n", UTC)
+    assert problems == [] and a is not None and (a.title, a.body, a.body_line) == ("T", "Body\n", 5)
 
 
 @pytest.mark.parametrize(
