@@ -31,6 +31,7 @@ from marketnews.pipeline import (
     LiveOptions,
     SitePaths,
     SnapshotSource,
+    age_text,
     build,
     gather,
     live_snapshot_source,
@@ -40,7 +41,6 @@ from marketnews.pipeline import (
     snapshot_from_file,
     unknown_ref_problems,
 )
-from marketnews.widgets import age_text
 from marketnews.writer import write_atomic
 
 COMMANDS = ("build", "check", "new", "serve", "snapshot")

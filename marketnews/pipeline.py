@@ -57,7 +57,6 @@ from marketnews.site import (
     seen,
 )
 from marketnews.templating import make_environment
-from marketnews.widgets import age_text
 from marketnews.writer import Stager, WriteReport, existing_files, write_site
 
 Progress = Callable[[str, int, int], None]
@@ -496,6 +495,16 @@ def check_max_stale(gathered: Gathered, snapshot: Snapshot, published: Sequence[
             f"--max-stale {duration_text(max_stale_s)}: {len(old)} quote{'s' if len(old) != 1 else ''} older "
             f"than that, the oldest ({old[-1][1]}) as of {age_text(old[-1][0])}; is Polymarket reachable?"
         )
+
+
+def age_text(seconds: int) -> str:
+    hours = seconds // 3600
+    if hours < 1:
+        return "less than an hour ago"
+    if hours < 48:
+        return f"{hours} hour{'s' if hours != 1 else ''} ago"
+    days = hours // 24
+    return f"{days} days ago"
 
 
 def duration_text(seconds: int) -> str:

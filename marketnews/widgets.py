@@ -70,16 +70,6 @@ def _chart_data(history: tuple[Point, ...]) -> tuple[tuple[Point, ...], str, str
     return spark, describe(spark, pct), describe(history, pct)
 
 
-def age_text(seconds: int) -> str:
-    hours = seconds // 3600
-    if hours < 1:
-        return "less than an hour ago"
-    if hours < 48:
-        return f"{hours} hour{'s' if hours != 1 else ''} ago"
-    days = hours // 24
-    return f"{days} days ago"
-
-
 def _direction(change: float | None) -> tuple[str, str, str]:
     if change is None:
         return "none", "", ""
