@@ -135,6 +135,7 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
     data = doc.data
 
     def line_of(key: str) -> int:
+        """A key's line in the file (its YAML starts on line 2); 1 when it is absent or its line unknown."""
         return doc.lines[key] + 1 if key in doc.lines else 1
 
     for key in data:
@@ -146,7 +147,7 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
     def text_field(key: str, required: bool = False) -> str | None:
         if key not in data or data[key] is None:
             if required:
-                err(line_of(key) if key in data else 1, key, "required field is missing")
+                err(line_of(key), key, "required field is missing")
             return None
         value = data[key]
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
@@ -163,14 +164,14 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
         if isinstance(value, str):
             return [value]
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return [v for v in value]
+            return list(value)
         err(line_of(key), key, f"expected a text or a list of texts, got {_show(value)}")
         return []
 
     def when_field(key: str, required: bool = False) -> datetime | None:
         if data.get(key) is None:
             if required:
-                err(line_of(key) if key in data else 1, key, "required field is missing")
+                err(line_of(key), key, "required field is missing")
             return None
         parsed = parse_when(data[key], tz)
         if parsed is None:
