@@ -9,7 +9,7 @@ alternative, which templates show beside them.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -20,7 +20,14 @@ from marketnews.markets.model import Point
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def _pct(p: float) -> str:
+def pct(p: float | None) -> str:
+    """0.0455 -> "5%"; extremes as "<1%" and ">99%" so a live market never reads 0% or 100%."""
+    if p is None:
+        return "–"
+    if 0 < p < 0.005:
+        return "<1%"
+    if 0.995 < p < 1:
+        return ">99%"
     return f"{int(p * 100 + 0.5)}%"
 
 
@@ -39,10 +46,8 @@ def _path(points: Sequence[Point], x0: float, y0: float, w: float, h: float, lo:
     return " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
 
 
-def describe(points: Sequence[Point], percent: Callable[[float], str] = _pct) -> str:
+def describe(points: Sequence[Point]) -> str:
     """The text alternative: "Past 7 days: from 22% to 20%, between 18% and 24%".
-
-    `percent` formats a price; widgets pass the site's own (which says "<1%", not "0%").
     """
     if len(points) < 2:
         return ""
@@ -54,8 +59,8 @@ def describe(points: Sequence[Point], percent: Callable[[float], str] = _pct) ->
     else:
         period = "Past day" if days == 1 else f"Past {days} days"
     return (
-        f"{period}: from {percent(prices[0])} to {percent(prices[-1])}, "
-        f"between {percent(min(prices))} and {percent(max(prices))}"
+        f"{period}: from {pct(prices[0])} to {pct(prices[-1])}, "
+        f"between {pct(min(prices))} and {pct(max(prices))}"
     )
 
 
@@ -141,7 +146,7 @@ def _price_chart(series: tuple[Point, ...], width: int, height: int) -> Markup:
         grid.append(
             f'<line x1="{left}" x2="{left + w}" y1="{y:.1f}" y2="{y:.1f}" stroke="currentColor" '
             f'stroke-opacity=".15"/><text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
-            f"{escape(_pct(level))}</text>"
+            f"{escape(pct(level))}</text>"
         )
     line = _path(points, left, top, w, h, lo, hi)
     labels = (

@@ -17,24 +17,13 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from marketnews.charts import price_chart, sparkline
+from marketnews.charts import pct, price_chart, sparkline
 from marketnews.errors import TemplateError
 from marketnews.markets.model import format_time
 from marketnews.seo import iso
 
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July",
            "August", "September", "October", "November", "December")
-
-
-def pct(p: float | None) -> str:
-    """0.0455 -> "5%"; extremes as "<1%" and ">99%" so a live market never reads 0% or 100%."""
-    if p is None:
-        return "–"
-    if 0 < p < 0.005:
-        return "<1%"
-    if 0.995 < p < 1:
-        return ">99%"
-    return f"{int(p * 100 + 0.5)}%"
 
 
 def points(change: float | None) -> str:

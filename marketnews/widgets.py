@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 
-from marketnews.charts import describe, spark_series
+from marketnews.charts import describe, pct, spark_series
 from marketnews.markets.model import Point, Quote
 from marketnews.markets.normalise import event_url, market_url
 from marketnews.markets.refs import MarketRef
-from marketnews.templating import datetime_long, money, pct, points
+from marketnews.templating import datetime_long, money, points
 
 MAX_OUTCOMES = 4
 
@@ -67,7 +67,7 @@ def _chart_data(history: tuple[Point, ...]) -> tuple[tuple[Point, ...], str, str
     """The sparkline's series and the two chart sentences: they depend on the history
     alone, which every article showing a market shares, so they are worked out once."""
     spark = spark_series(history)
-    return spark, describe(spark, pct), describe(history, pct)
+    return spark, describe(spark), describe(history)
 
 
 def _direction(change: float | None) -> tuple[str, str, str]:
