@@ -106,7 +106,13 @@ def test_stale_quote_says_when_it_was_taken() -> None:
     v = view(q(as_of=NOW - timedelta(hours=3, minutes=20)))
     assert v.stale_text == "odds as of 21 November 2026, 13:40 UTC"
     assert "odds as of 21 November 2026, 13:40 UTC" in parsed(v).text()
+    assert v.summary == "Yes 7%, up 1.8 points in 24 hours; odds as of 21 November 2026, 13:40 UTC"
     assert view(q(as_of=NOW - timedelta(minutes=50))).stale_text == ""
+    later = widget_view("m", parse_ref("m"), q(as_of=NOW - timedelta(hours=3, minutes=20)),
+                        now=NOW + timedelta(hours=6), stale_after_s=7200, low_volume=10_000)
+    assert (later.stale_text, later.summary) == (v.stale_text, v.summary)  # the same words hours later
+    in_new_york = view(q(as_of=NOW - timedelta(hours=3, minutes=20)), tz=ZoneInfo("America/New_York"))
+    assert in_new_york.stale_text == "odds as of 21 November 2026, 08:40 EST"  # in the site's zone
 
 
 def test_low_volume_caveat() -> None:
