@@ -13,6 +13,7 @@ from marketnews.markets.clob import (
     HOUR_S,
     WEEK_S,
     AnchorResult,
+    HistoryResult,
     add_anchors,
     add_histories,
     extend_history,
@@ -20,7 +21,7 @@ from marketnews.markets.clob import (
     parse_history,
 )
 from marketnews.markets.httpjson import CallFailed, HttpPolicy, RateLimit
-from marketnews.markets.model import Quote
+from marketnews.markets.model import Point, Quote
 from tests.markets.conftest import NOW, Sleeps
 from tests.standin import StandIn
 
@@ -31,6 +32,13 @@ SLOT = NOW_TS - NOW_TS % HOUR_S
 
 def quote(key: str, token: str | None = "tok-" + "a", p: float = 0.4, **kw) -> Quote:  # type: ignore[no-untyped-def]
     return Quote(key=key, question=key, url="u", as_of=NOW, probability=p, token_id=token, **kw)
+
+
+def histories(standin: StandIn, client: httpx.Client, sleeps: Sleeps, quotes: dict[str, Quote],
+              known: dict[str, tuple[Point, ...]], **kw: Any) -> HistoryResult:
+    """add_histories against the stand-in, with this module's policy and the recorded sleeps."""
+    settings: dict[str, Any] = {"now": NOW, "policy": POLICY, "sleep": sleeps} | kw
+    return add_histories(quotes, known, client, clob_url=standin.url, **settings)
 
 
 def anchors(standin: StandIn, client: httpx.Client, sleeps: Sleeps, quotes: dict[str, Quote],
@@ -67,9 +75,7 @@ def test_histories_are_fetched_only_when_unknown(
 ) -> None:
     quotes = {"a": quote("a", "tok-a"), "b": quote("b", "tok-b"), "c": quote("c", None)}
     known = {"b": ((NOW_TS - 3 * HOUR_S, 0.35),)}
-    result = add_histories(
-        quotes, known, client, clob_url=standin.url, now=NOW, policy=POLICY, sleep=sleeps
-    )
+    result = histories(standin, client, sleeps, quotes, known)
     assert result.requests == 1 == standin.count("/prices-history")
     assert "market=tok-a" in standin.requests()[0] and "interval=1w" in standin.requests()[0]
     a = result.quotes["a"].history
@@ -81,20 +87,10 @@ def test_histories_are_fetched_only_when_unknown(
 
 def test_the_next_hourly_build_makes_no_history_request(standin, client, sleeps) -> None:  # type: ignore[no-untyped-def]
     quotes = {f"m{i}": quote(f"m{i}", f"tok-{i}") for i in range(5)}
-    first = add_histories(
-        quotes, {}, client, clob_url=standin.url, now=NOW, policy=POLICY, sleep=sleeps
-    )
+    first = histories(standin, client, sleeps, quotes, {})
     later = NOW + timedelta(hours=1)
     fresh = {k: replace(q, probability=0.5, as_of=later) for k, q in quotes.items()}
-    second = add_histories(
-        fresh,
-        known_histories(first.quotes, fresh),
-        client,
-        clob_url=standin.url,
-        now=later,
-        policy=POLICY,
-        sleep=sleeps,
-    )
+    second = histories(standin, client, sleeps, fresh, known_histories(first.quotes, fresh), now=later)
     assert first.requests == 5 and second.requests == 0
     assert second.quotes["m0"].history[-1] == (SLOT + HOUR_S, 0.5)
     assert second.quotes["m0"].history[:-1] == first.quotes["m0"].history[1:]
@@ -103,9 +99,7 @@ def test_the_next_hourly_build_makes_no_history_request(standin, client, sleeps)
 def test_a_failed_history_leaves_the_quote_without_one(standin, client, sleeps) -> None:  # type: ignore[no-untyped-def]
     standin.fault("html", "/prices-history", times=1)
     quotes = {"a": quote("a", "tok-a"), "b": quote("b", "tok-b")}
-    result = add_histories(
-        quotes, {}, client, clob_url=standin.url, now=NOW, policy=POLICY, sleep=sleeps
-    )
+    result = histories(standin, client, sleeps, quotes, {})
     assert sum(1 for q in result.quotes.values() if q.history == ()) == 1
     assert len(result.failed) == 1 and "not JSON" in next(iter(result.failed.values()))
     assert all(q.probability == 0.4 for q in result.quotes.values())
