@@ -662,6 +662,9 @@ def site_files(
         view = renderer.listed_view(article)
         renderer.seed_item(view, item)
         listed.append(view)
+    # Grouped here, once: the workers inherit the groupings, and the memo holds this build's.
+    renderer.tags_of(listed)
+    renderer.market_pages(listed)
     _shared["other"] = (renderer, listed, jobs)  # before the fork: the workers inherit it
     pool = _pool(jobs, len(listed))
     if pool is None:
@@ -697,9 +700,6 @@ def _other_pages_in_workers(pool: multiprocessing.pool.Pool, renderer: SiteRende
             for article, pages in showing.items():
                 renderer.memo.showing.setdefault(article, set()).update(pages)
             yield from files
-        # The workers grouped the articles by topic and market for themselves; the next
-        # incremental build must group them afresh rather than trust an older grouping.
-        renderer.memo.tag_index = renderer.memo.market_index = None
         pool.close()
         pool.join()
     finally:

@@ -268,6 +268,7 @@ class SiteRenderer:
         # processes can share the list pages; shard 0 also writes the site-wide files.
         self.shard: tuple[int, int] | None = None
         self._tags: tuple[Sequence[ArticleView], dict[str, tuple[str, list[ArticleView]]]] | None = None
+        self._markets_of: Sequence[ArticleView] | None = None  # the list memo.market_index was made from
         self.env.globals.update(site=self.config, asset_url=inp.assets.url)
         self.env.globals["article_item"] = self.article_item
         self.env.globals["image_size"] = self.image_size
@@ -652,7 +653,9 @@ class SiteRenderer:
     def market_pages(self, listed: Sequence[ArticleView]) -> list[MarketPage]:
         """One page per referenced market or event, listing the articles that reference it."""
         index = self.memo.market_index
-        if self.only is None or index is None:  # else the groups are as they were (only_showing)
+        # Grouped afresh once per list; with `only` set, the groups are as they were (only_showing).
+        if index is None or (self.only is None and self._markets_of is not listed):
+            self._markets_of = listed
             markets: dict[str, tuple[RefUse, list[int]]] = {}
             for i, v in enumerate(listed):
                 for path, use in self.market_uses(v.article):
