@@ -298,6 +298,9 @@ def test_focus_is_visible_and_the_skip_link_works(visit: Any) -> None:
     assert focused["outline"] != "none" and focused["width"] >= 2, focused
     v.screenshot("focus-skip-link-phone-dark")
     page.keyboard.press("Enter")
+    # Following a same-page link lands a moment after the key press: wait for it
+    # (a timeout fails the test) rather than reading the address at once.
+    page.wait_for_function("() => location.hash === '#main'", timeout=5000)
     assert page.url.endswith("#main")
     # Every later stop shows an outline too.
     for _ in range(6):
