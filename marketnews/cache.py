@@ -5,15 +5,19 @@ until its text (or the renderer, via MARKUP_VERSION) changes; an article page wh
 inputs did not change (see SiteRenderer.article_fingerprint) is not rendered again:
 the manifest maps each article page to its fingerprint, its size on disk and its list
 item; and a page whose widgets alone changed is its shell (site.Shell) filled with
-the new widgets. Each is one pickle file in the cache folder; a missing, stale or
-unreadable cache only costs time.
+the new widgets. Each is one pickle file in the cache folder (the shells' file may
+hold several pickles, see `save_shells`); a missing, stale or unreadable cache only
+costs time.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import pickle
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -92,10 +96,71 @@ def save_pages(folder: Path | None, out: Path, pages: dict[str, PageRecord]) -> 
     _save(folder, _PAGES, {"out": str(out.resolve()), "pages": pages})
 
 
+class NewShells:
+    """The article shells a build renders anew, pickled by the process that rendered
+    them (a worker, mostly). The build only writes them to the cache folder as they are
+    (`save_shells`), so the parent process neither unpickles nor pickles them again:
+    at 10,000 articles that is over 100 MB each way. A later build in the same process
+    (the dev server's) unpickles them when it asks (`Shells`)."""
+
+    def __init__(self) -> None:
+        self.blobs: list[bytes] = []
+        self.paths: set[str] = set()  # the articles they are the shells of
+
+    def add(self, shells: Mapping[str, Shell]) -> None:
+        self.add_pickled(pickled_shells(shells))
+
+    def add_pickled(self, pickled: tuple[tuple[str, ...], bytes]) -> None:
+        paths, blob = pickled
+        if paths:
+            self.paths.update(paths)
+            self.blobs.append(blob)
+
+
+def pickled_shells(shells: Mapping[str, Shell]) -> tuple[tuple[str, ...], bytes]:
+    """(their article paths, the pickle) for NewShells.add_pickled."""
+    return tuple(shells), pickle.dumps(dict(shells), protocol=pickle.HIGHEST_PROTOCOL) if shells else b""
+
+
+@dataclass(frozen=True)
+class Shells:
+    """Shells by article path: `kept`, then those `new` pickles (which win), unpickled
+    the first time they are asked for."""
+
+    kept: Mapping[str, Shell]
+    new: Sequence[bytes] = ()
+
+    @cached_property
+    def all(self) -> dict[str, Shell]:
+        found = dict(self.kept)
+        for blob in self.new:
+            found.update(pickle.loads(blob))
+        return found
+
+
 def load_shells(folder: Path | None) -> dict[str, Shell]:
-    """The article shells the last build kept, by article path."""
-    return _load(folder, _SHELLS)
+    """The article shells the last build kept, by article path: the file's pickles of
+    {path: Shell}, merged in order."""
+    if folder is None:
+        return {}
+    found: dict[str, Shell] = {}
+    try:
+        with open(folder / _SHELLS, "rb") as fh:
+            data = io.BytesIO(fh.read())
+        while data.tell() < len(data.getbuffer()):
+            part = pickle.load(data)
+            if not isinstance(part, dict):
+                return {}
+            found.update(part)
+    except Exception:  # a cache only saves time
+        return {}
+    return found
 
 
-def save_shells(folder: Path | None, shells: dict[str, Shell]) -> None:
-    _save(folder, _SHELLS, shells)
+def save_shells(folder: Path | None, kept: Mapping[str, Shell], new: NewShells) -> None:
+    """Write `kept` (the last build's shells still in use) and then the `new` pickles as
+    they are, one pickle after another; `load_shells` reads them back in that order."""
+    if folder is None:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(folder / _SHELLS, [pickle.dumps(dict(kept), protocol=pickle.HIGHEST_PROTOCOL), *new.blobs])

@@ -27,11 +27,14 @@ from marketnews import __version__
 from marketnews.assets import Assets, fingerprint
 from marketnews.cache import (
     BodyCache,
+    NewShells,
     PageRecord,
+    Shells,
     body_key,
     load_body_cache,
     load_pages,
     load_shells,
+    pickled_shells,
     save_body_cache,
     save_pages,
     save_shells,
@@ -573,12 +576,15 @@ def article_file(r: SiteRenderer, reuse: ManifestReuse, article: Article) -> Art
     return ArticleFile(_staged(page), str(r.article_item(view)), fp, len(page.data or b""), shape, shell)
 
 
-def _article_chunk(indices: Sequence[int]) -> list[ArticleFile]:
-    """Article pages and their list items, kept or rendered in a worker."""
+def _article_chunk(indices: Sequence[int]) -> tuple[list[ArticleFile], tuple[tuple[str, ...], bytes]]:
+    """Article pages and their list items, kept or rendered in a worker, and the shells
+    made anew, pickled here (see cache.NewShells)."""
     r = _renderer()
     reuse = cast(ManifestReuse, r.reuse)
     with _cleaning_up():
-        return [article_file(r, reuse, r.inp.articles[i]) for i in indices]
+        files = [article_file(r, reuse, r.inp.articles[i]) for i in indices]
+    made = {r.inp.articles[i].path: f.shell for i, f in zip(indices, files, strict=True) if f.shell is not None}
+    return [f._replace(shell=None) for f in files], pickled_shells(made)
 
 
 @contextmanager
@@ -613,7 +619,7 @@ def site_files(
     memo: RenderMemo | None = None,
     used_memo: Callable[[RenderMemo], None] | None = None,
     stage: bool = False,
-    shells: dict[str, Shell] | None = None,
+    shells: NewShells | None = None,
 ) -> Iterator[OutputFile]:
     """Every file of the site. Article pages whose fingerprint, and size on disk, match
     `previous` are kept (yielded with data None); the others are rendered, spread over
@@ -638,11 +644,11 @@ def site_files(
     try:
         chunks = _chunks(len(inp.articles), max(jobs, 1))
         results = pool.imap(_article_chunk, chunks) if pool else map(_article_chunk, chunks)
-        for chunk, done in zip(chunks, results, strict=True):
-            for i, (page, item, fp, size, shape, shell) in zip(chunk, done, strict=True):  # ArticleFile
+        for chunk, (done, made) in zip(chunks, results, strict=True):
+            if shells is not None:
+                shells.add_pickled(made)
+            for i, (page, item, fp, size, shape, _) in zip(chunk, done, strict=True):  # ArticleFile
                 items.append(item)
-                if shell is not None and shells is not None:
-                    shells[inp.articles[i].path] = shell
                 if fp:
                     reuse.record(page.path, fp, size, item)
                     if pool:
@@ -708,7 +714,7 @@ def _other_pages_in_workers(pool: multiprocessing.pool.Pool, renderer: SiteRende
 
 
 def changed_site_files(
-    inp: SiteInput, layouts: Path, memo: RenderMemo, reuse: ManifestReuse, shells: dict[str, Shell]
+    inp: SiteInput, layouts: Path, memo: RenderMemo, reuse: ManifestReuse, shells: NewShells
 ) -> list[OutputFile] | None:
     """The files that changed since the build `memo` comes from, when only the content
     of some articles did (nothing added, removed, moved, re-tagged...; see
@@ -722,16 +728,18 @@ def changed_site_files(
         return None
     listed = list(memo.listed)
     files: list[OutputFile] = []
+    made: dict[str, Shell] = {}
     for i, article in changed:
         listed[i] = renderer.listed_view(article)
         page, item, fp, size, _, shell = article_file(renderer, reuse, article)
         if shell is not None:
-            shells[article.path] = shell
+            made[article.path] = shell
         if page.data is not None:
             reuse.record(page.path, fp, size, item)
             files.append(page)
     files += [f for f in renderer.other_pages(listed) if f.data is not None]
     memo.published, memo.listed = inp.articles, listed
+    shells.add(made)
     return files
 
 
@@ -807,7 +815,7 @@ class BuildState:
     fingerprint: str = ""
     assets: Assets | None = None
     pages: int = 0
-    shells: Mapping[str, Shell] | None = None  # article shells (site.Shell); None: read the cache folder's
+    shells: Shells | None = None  # article shells (site.Shell); None: read the cache folder's
 
 
 def _unchanged_site(paths: SitePaths, changed: Collection[Path] | None) -> bool:
@@ -864,9 +872,9 @@ def build(
         statics = static_files(paths.static)
         assets = fingerprint(statics) if options.asset_hashes else Assets(files=tuple(statics))
         fingerprint_ = site_fingerprint(paths, gathered.config, options, assets)
-    shells_before = previous.shells if previous is not None and previous.shells is not None \
+    shells_before = previous.shells.all if previous is not None and previous.shells is not None \
         else load_shells(paths.cache)
-    shells_made: dict[str, Shell] = {}
+    shells_made = NewShells()
     inp = SiteInput(config=gathered.config, articles=published, bodies=gathered.bodies, snapshot=snapshot,
                     now=now, fingerprint=fingerprint_, assets=assets, shells=shells_before)
     out = paths.out.resolve()
@@ -883,7 +891,7 @@ def build(
                 changed_files += assets.files
             report = write(iter(changed_files), paths.out, previous.existing, partial=True)
             state = replace(previous, gathered=gathered, manifest=manifest, snapshot=(base, snapshot),
-                            assets=assets, fingerprint=fingerprint_, shells={**shells_before, **shells_made})
+                            assets=assets, fingerprint=fingerprint_, shells=Shells(shells_before, shells_made.blobs))
             return _report(state, report, published, warnings, snapshot, note, now, started, timings, odds.requests)
 
     # Made once: /snapshot.json and the odds cache hold the same text.
@@ -914,20 +922,21 @@ def build(
     report = write(files(), paths.out, existing)
     if previous is None:
         save_pages(paths.cache, paths.out, manifest)
-    # The shells of the published articles: new ones, and the last build's for pages kept or refilled.
-    shells = {a.path: shell for a in published if (shell := shells_made.get(a.path) or shells_before.get(a.path))}
+    # The shells of the published articles: the last build's for pages kept or refilled, and new ones.
+    kept = {a.path: shell for a in published
+            if a.path not in shells_made.paths and (shell := shells_before.get(a.path)) is not None}
     if previous is None or previous.gathered is None:
         save_body_cache(paths.cache, cache)
     # Not the dev server's: made with its own options (drafts, plain asset names), they
     # would only be made again by the next `build`.
-    if previous is None and (shells_made or shells.keys() != shells_before.keys()):
-        save_shells(paths.cache, shells)
+    if previous is None and (shells_made.paths or kept.keys() != shells_before.keys()):
+        save_shells(paths.cache, kept, shells_made)
     if previous is None or previous.snapshot is None or previous.snapshot[0] is not base:  # odds new to the cache
         save_cache(paths.cache, snapshot, gathered.uses, odds.anchors_missing, odds.cached, inp.snapshot_json)
     state = BuildState(
         bodies=cache, gathered=gathered, manifest=manifest, existing=frozenset(written),
         memo=renderer_memo[0] if renderer_memo else None, snapshot=(base, snapshot), fingerprint=fingerprint_,
-        assets=assets, pages=pages, shells=shells,
+        assets=assets, pages=pages, shells=Shells(kept, shells_made.blobs),
     )
     return _report(state, report, published, warnings, snapshot, note, now, started, timings, odds.requests)
 

@@ -13,7 +13,7 @@ unchanged files keep their bytes and mtime.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,13 +38,20 @@ class WriteReport:
         return f"{self.changed} changed, {self.added} added, {self.removed} removed"
 
 
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Replace one file whole: written beside it under a temporary name, then renamed."""
+def write_atomic(path: Path, data: bytes | str | Sequence[bytes]) -> None:
+    """Replace one file whole: written beside it under a temporary name, then renamed.
+    `data` may be a sequence of byte strings, written one after another."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     if isinstance(data, str):
         data = data.encode("utf-8")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            for chunk in [data] if isinstance(data, bytes) else data:
+                fh.write(chunk)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _same(old: Path, data: bytes) -> bool:

@@ -426,6 +426,30 @@ def test_pages_filled_from_the_last_builds_shells_equal_a_fresh_build(  # type: 
     assert b"reworded?" in fresh["2026/11/nato/index.html"]
 
 
+def test_the_shells_file_keeps_the_last_builds_then_the_new_pickles_which_win(tmp_path: Path) -> None:
+    # New shells reach the cache as the workers pickled them, after the last build's
+    # kept ones; reading the file back merges them in that order.
+    from marketnews.cache import NewShells, Shells, load_shells, save_shells
+    from marketnews.site import Shell
+
+    def shell(text: str) -> Shell:
+        return Shell(text, (text,), (), ())
+
+    kept = {"a.md": shell("old a"), "b.md": shell("old b")}
+    new = NewShells()
+    new.add({"b.md": shell("new b")})
+    new.add({})  # a chunk with no new shells adds nothing
+    new.add({"c.md": shell("new c")})
+    assert new.paths == {"b.md", "c.md"} and len(new.blobs) == 2
+    save_shells(tmp_path, kept, new)
+    merged = {"a.md": shell("old a"), "b.md": shell("new b"), "c.md": shell("new c")}
+    assert load_shells(tmp_path) == merged == Shells(kept, new.blobs).all
+    (file,) = tmp_path.glob("shells-*.pickle")
+    file.write_bytes(file.read_bytes()[:-5])  # cut short: no cache rather than half of one
+    assert load_shells(tmp_path) == {}
+    assert load_shells(tmp_path / "nowhere") == {} and load_shells(None) == {}
+
+
 def test_an_article_whose_text_looks_like_a_widget_slot_is_rendered_whole(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
     news.write("content/xi.md", XI.replace("Xi stays", "Xi \\0mn:0\\0 stays"))
     assert cli("build", "--root", news.root).code == 0
