@@ -50,7 +50,6 @@ from marketnews.markup import MARKUP_VERSION, RenderedBody, render_body
 from marketnews.odds import Odds, OddsSources, assemble_odds, load_cache, read_snapshot, save_cache
 from marketnews.output import OutputFile
 from marketnews.site import (
-    ArticleView,
     RenderMemo,
     Shell,
     SiteInput,
@@ -638,6 +637,9 @@ def site_files(
     items: list[str] = []
     _shared["renderer"] = renderer
     _shared["stage"] = (out, frozenset(existing or ())) if stage and out is not None else None
+    # The list views are made here, before the workers fork: every article page needs its
+    # own, and the list pages need them all; made in the workers, the parent made them again.
+    listed = [renderer.listed_view(article) for article in inp.articles]
     # Fingerprints, the keep-or-render choice and rendering all happen in the workers;
     # the fingerprints and shapes come back for the manifest and the memo.
     pool = _pool(jobs, len(inp.articles))
@@ -663,11 +665,8 @@ def site_files(
             pool.terminate()
         _shared.pop("renderer", None)
 
-    listed: list[ArticleView] = []
-    for article, item in zip(inp.articles, items, strict=True):
-        view = renderer.listed_view(article)
+    for view, item in zip(listed, items, strict=True):
         renderer.seed_item(view, item)
-        listed.append(view)
     # Grouped here, once: the workers inherit the groupings, and the memo holds this build's.
     renderer.tags_of(listed)
     renderer.market_pages(listed)
