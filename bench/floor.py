@@ -1,0 +1,97 @@
+"""The least a cold build of an N-article site can cost here, whatever marketnews does around it.
+
+    python3 bench/floor.py --articles 10000 --markets 2000
+
+Measures, one process, CPU seconds (user + system):
+  markdown    markdown-it-py parsing and rendering every body: bare ("commonmark"
+              preset) and as marketnews configures it (tables, footnotes, typographer,
+              the ```market fence)
+  yaml        PyYAML loading every frontmatter with its C loader
+  files       writing the site's output (every file of a marketnews build of the
+              corpus, from memory) into a new folder: folders, files, bytes
+The sum, halved for two cores, is a floor for the wall time of a cold build on this
+machine, before any page is rendered from a template and before any process is
+started or any result passed between processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+from markdown_it import MarkdownIt
+
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
+from build_bench import build_command  # noqa: E402
+from corpus import make_site  # noqa: E402
+
+from marketnews.content import split_frontmatter  # noqa: E402
+from marketnews.markup import markdown  # noqa: E402
+
+
+def cpu(run: Callable[[], object]) -> float:
+    before = os.times()
+    run()
+    after = os.times()
+    return (after.user - before.user) + (after.system - before.system)
+
+
+def write_all(files: list[tuple[str, bytes]], out: Path) -> None:
+    made: set[str] = set()
+    for path, data in files:
+        folder = os.path.dirname(os.path.join(out, path))
+        if folder not in made:
+            os.makedirs(folder, exist_ok=True)
+            made.add(folder)
+        with open(os.path.join(out, path), "wb") as fh:
+            fh.write(data)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--articles", type=int, default=1000)
+    ap.add_argument("--markets", type=int, default=300)
+    ap.add_argument("--dir", type=Path, default=Path("bench/out"))
+    args = ap.parse_args()
+    root = make_site(args.dir / f"floor-{args.articles}", args.articles, args.markets)
+    cmd, env = build_command(root, root / "snapshot.json", None)
+    subprocess.run(cmd, env=env, check=True, capture_output=True)
+    out = root / "public"
+    files = sorted((p.relative_to(out).as_posix(), p.read_bytes()) for p in out.rglob("*") if p.is_file())
+    parts = []
+    for p in sorted((root / "content").glob("*.md")):
+        split = split_frontmatter(p.read_text(encoding="utf-8"))
+        assert split is not None
+        parts.append(split[:2])
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    bare, ours = MarkdownIt("commonmark"), markdown()
+    costs = {
+        "markdown, bare": cpu(lambda: [bare.render(body) for _, body in parts]),
+        "markdown, as configured": cpu(lambda: [ours.render(body) for _, body in parts]),
+        "yaml": cpu(lambda: [yaml.load(front, Loader=loader) for front, _ in parts]),
+    }
+    copy = root / "floor-copy"
+    for run in (1, 2):
+        shutil.rmtree(copy, ignore_errors=True)
+        os.sync()
+        time.sleep(1)
+        costs[f"files, run {run}"] = cpu(lambda: write_all(files, copy))
+    shutil.rmtree(copy, ignore_errors=True)
+    size = sum(len(data) for _, data in files) / 1e6
+    print(f"{args.articles:,} articles, {args.markets:,} markets: {len(files):,} output files, {size:.0f} MB")
+    for label, seconds in costs.items():
+        print(f"  {label:24s} {seconds:6.2f} s CPU")
+    lowest = costs["markdown, bare"] + costs["yaml"] + min(costs["files, run 1"], costs["files, run 2"])
+    print(f"  floor, bare Markdown, on 2 cores: {lowest / 2:.2f} s wall; as configured: "
+          f"{(lowest - costs['markdown, bare'] + costs['markdown, as configured']) / 2:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
