@@ -13,7 +13,7 @@ costs time.
 from __future__ import annotations
 
 import hashlib
-import io
+import os
 import pickle
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -98,10 +98,10 @@ def save_pages(folder: Path | None, out: Path, pages: dict[str, PageRecord]) -> 
 
 class NewShells:
     """The article shells a build renders anew, pickled by the process that rendered
-    them (a worker, mostly). The build only writes them to the cache folder as they are
-    (`save_shells`), so the parent process neither unpickles nor pickles them again:
-    at 10,000 articles that is over 100 MB each way. A later build in the same process
-    (the dev server's) unpickles them when it asks (`Shells`)."""
+    them: with worker processes, the workers. The build only writes them to the cache
+    folder as they are (`save_shells`), so the parent neither unpickles them nor pickles
+    them again: at 10,000 articles that is over 100 MB each way. A later build in the
+    same process (the dev server's) unpickles them when it asks (`Shells`)."""
 
     def __init__(self) -> None:
         self.blobs: list[bytes] = []
@@ -146,12 +146,12 @@ def load_shells(folder: Path | None) -> dict[str, Shell]:
     found: dict[str, Shell] = {}
     try:
         with open(folder / _SHELLS, "rb") as fh:
-            data = io.BytesIO(fh.read())
-        while data.tell() < len(data.getbuffer()):
-            part = pickle.load(data)
-            if not isinstance(part, dict):
-                return {}
-            found.update(part)
+            end = os.fstat(fh.fileno()).st_size
+            while fh.tell() < end:  # read from the file: the file's bytes are not held whole as well
+                part = pickle.load(fh)
+                if not isinstance(part, dict):
+                    return {}
+                found.update(part)
     except Exception:  # a cache only saves time
         return {}
     return found

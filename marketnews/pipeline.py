@@ -582,8 +582,8 @@ def _article_chunk(indices: Sequence[int]) -> tuple[list[ArticleFile], tuple[tup
     reuse = cast(ManifestReuse, r.reuse)
     with _cleaning_up():
         files = [article_file(r, reuse, r.inp.articles[i]) for i in indices]
-    made = {r.inp.articles[i].path: f.shell for i, f in zip(indices, files, strict=True) if f.shell is not None}
-    return [f._replace(shell=None) for f in files], pickled_shells(made)
+        made = {r.inp.articles[i].path: f.shell for i, f in zip(indices, files, strict=True) if f.shell is not None}
+        return [f._replace(shell=None) for f in files], pickled_shells(made)
 
 
 @contextmanager
@@ -890,7 +890,8 @@ def build(
                 changed_files += assets.files
             report = write(iter(changed_files), paths.out, previous.existing, partial=True)
             state = replace(previous, gathered=gathered, manifest=manifest, snapshot=(base, snapshot),
-                            assets=assets, fingerprint=fingerprint_, shells=Shells(shells_before, shells_made.blobs))
+                            assets=assets, fingerprint=fingerprint_,
+                            shells=Shells(shells_before, tuple(shells_made.blobs)))
             return _report(state, report, published, warnings, snapshot, note, now, started, timings, odds.requests)
 
     # Made once: /snapshot.json and the odds cache hold the same text.
@@ -935,7 +936,7 @@ def build(
     state = BuildState(
         bodies=cache, gathered=gathered, manifest=manifest, existing=frozenset(written),
         memo=renderer_memo[0] if renderer_memo else None, snapshot=(base, snapshot), fingerprint=fingerprint_,
-        assets=assets, pages=pages, shells=Shells(kept, shells_made.blobs),
+        assets=assets, pages=pages, shells=Shells(kept, tuple(shells_made.blobs)),
     )
     return _report(state, report, published, warnings, snapshot, note, now, started, timings, odds.requests)
 

@@ -445,9 +445,48 @@ def test_the_shells_file_keeps_the_last_builds_then_the_new_pickles_which_win(tm
     merged = {"a.md": shell("old a"), "b.md": shell("new b"), "c.md": shell("new c")}
     assert load_shells(tmp_path) == merged == Shells(kept, new.blobs).all
     (file,) = tmp_path.glob("shells-*.pickle")
-    file.write_bytes(file.read_bytes()[:-5])  # cut short: no cache rather than half of one
+    file.write_bytes(file.read_bytes()[:-5])  # cut inside a pickle: no cache rather than part of one
     assert load_shells(tmp_path) == {}
     assert load_shells(tmp_path / "nowhere") == {} and load_shells(None) == {}
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_shells_cache_follows_the_published_articles(  # type: ignore[no-untyped-def]
+        site: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int) -> None:
+    # With workers, each chunk of 16 or more articles sends its new shells back pickled.
+    from marketnews import site as site_module
+    from marketnews.cache import load_shells
+
+    monkeypatch.setenv("MARKETNEWS_JOBS", str(jobs))
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN", 1)
+    site.snapshot({"m-one": quote("Will one happen?", 0.2)})
+    for i in range(40):
+        site.write(f"content/s{i}.md", article(f"S{i}", f"2026-11-1{i % 10}T0{i % 9}:00:00Z", f"Body {i}.",
+                                               tags=["alpha"], markets=["m-one"]))
+    odds = ("--snapshot", site.root / "snapshot.json")
+    assert cli("build", "--root", site.root, *odds).code == 0
+    first = load_shells(tmp_path / "cache")
+    assert sorted(first) == sorted(f"content/s{i}.md" for i in range(40))
+    rendered: list[str] = []
+    real = site_module.render
+
+    def counting(env, name, layouts, **context):  # type: ignore[no-untyped-def]
+        rendered.append(name)
+        return real(env, name, layouts, **context)
+
+    monkeypatch.setattr(site_module, "render", counting)  # forked workers inherit it
+    site.snapshot({"m-one": quote("Will one happen?", 0.4)})
+    assert cli("build", "--root", site.root, *odds).code == 0
+    if jobs == 1:  # the workers' renders are not seen here
+        assert rendered and "article.html" not in rendered, rendered
+    assert '<span class="odds__prob">40%</span>' in (site.out / "2026/11/s5/index.html").read_text()
+    (site.root / "content/s3.md").unlink()
+    site.write("content/s5.md", article("S5 edited", "2026-11-15T05:00:00Z", "New.", tags=["alpha"], markets=["m-one"]))
+    assert cli("build", "--root", site.root, *odds).code == 0
+    second = load_shells(tmp_path / "cache")
+    assert "content/s3.md" not in second and len(second) == 39
+    assert any("S5 edited" in part for part in second["content/s5.md"].parts)
+    assert second["content/s6.md"] == first["content/s6.md"]
 
 
 def test_an_article_whose_text_looks_like_a_widget_slot_is_rendered_whole(news: Site, cli) -> None:  # type: ignore[no-untyped-def]

@@ -71,6 +71,33 @@ def test_body_and_title_edits_render_only_what_shows_the_article(rebuilds: Rebui
     assert not any("story-1/" in t or "story-3/" in t for t in touched)
 
 
+def test_the_next_build_in_the_process_has_every_shell_and_the_new_ones_win(
+        rebuilds: Rebuilds, site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    from marketnews import site as site_module
+
+    def shells() -> dict[str, Any]:
+        assert rebuilds.state.shells is not None
+        return rebuilds.state.shells.all
+
+    assert sorted(shells()) == [f"content/story-{i}.md" for i in range(6)]
+    site.write("content/story-2.md", article("Story 2", date="2026-11-12T09:00:00Z", tags=["alpha"],
+                                             markets=["m-two"], body="First paragraph of story 2.\n\nRewritten."))
+    rebuilds.build("content/story-2.md")
+    assert len(shells()) == 6 and "Rewritten" in "".join(shells()["content/story-2.md"].parts)
+    site.snapshot({"m-one": quote("Will one happen?", 0.3), "m-two": quote("Will two happen?", 0.5)})
+    rebuilds.odds = None
+    rendered: list[str] = []
+    real = site_module.render
+
+    def counting(env, name, layouts, **context):  # type: ignore[no-untyped-def]
+        rendered.append(name)
+        return real(env, name, layouts, **context)
+
+    monkeypatch.setattr(site_module, "render", counting)
+    build(rebuilds.paths, rebuilds.options, NOW, rebuilds.once, previous=rebuilds.state, changed=set())
+    assert rendered and "article.html" not in rendered, rendered  # every page refilled from its shell
+
+
 @pytest.mark.parametrize("change", ["date", "tags", "markets", "inline", "draft", "slug"])
 def test_edits_that_move_an_article(rebuilds: Rebuilds, site: Site, change: str) -> None:
     front: dict[str, Any] = {"date": "2026-11-13T09:00:00Z", "tags": ["beta"], "markets": ["m-one"]}
