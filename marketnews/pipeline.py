@@ -637,9 +637,10 @@ def site_files(
     items: list[str] = []
     _shared["renderer"] = renderer
     _shared["stage"] = (out, frozenset(existing or ())) if stage and out is not None else None
-    # The list views are made here, before the workers fork: every article page needs its
-    # own, and the list pages need them all; made in the workers, the parent made them again.
-    listed = [renderer.listed_view(article) for article in inp.articles]
+    # Made here, before the workers fork: every article page needs its list view and its
+    # widgets' digests, and the list pages need them all (made in the workers, the parent
+    # made the views again, and each worker made the digests for itself).
+    listed = renderer.prepare(inp.articles)
     # Fingerprints, the keep-or-render choice and rendering all happen in the workers;
     # the fingerprints and shapes come back for the manifest and the memo.
     pool = _pool(jobs, len(inp.articles))

@@ -339,13 +339,25 @@ class SiteRenderer:
         layout that showed other articles on it would have to be added here.
         """
         parts = [self.inp.fingerprint, article.path, article.source_hash, str(article.date > self.inp.now)]
-        uses = [(u.written, u.ref) for u in article.markets]
-        uses += [(i.written, r) for i, r in self.inline_refs(article) if r is not None]
-        for written, ref in uses:
+        for written, ref in self._widget_refs(article):
             quote = self.inp.snapshot.get(ref.key)
             price = quote.price_at(article.date) if quote is not None else None
             parts += [written, self.market_digest(written, ref), repr(price)]
         return hashlib.blake2b("\x00".join(parts).encode(), digest_size=16).hexdigest()
+
+    def _widget_refs(self, article: Article) -> list[tuple[str, MarketRef]]:
+        """Each widget of an article's page as (reference as written, market): related, then inline."""
+        uses = [(u.written, u.ref) for u in article.markets]
+        return uses + [(i.written, r) for i, r in self.inline_refs(article) if r is not None]
+
+    def prepare(self, articles: Sequence[Article]) -> list[ArticleView]:
+        """The work that every page shares, done once (before worker processes fork, which
+        then inherit it rather than each doing it again): the articles' list views, and
+        the digest of each widget for the fingerprints."""
+        for article in articles:
+            for written, ref in self._widget_refs(article):
+                self.market_digest(written, ref)
+        return [self.listed_view(article) for article in articles]
 
     # --- views -------------------------------------------------------------------------
 
