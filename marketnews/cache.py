@@ -1,7 +1,9 @@
-"""The build cache, kept between builds: rendered bodies, article shells and the page manifest. Disk I/O.
+"""The build cache, kept between builds: parsed articles, rendered bodies, article shells
+and the page manifest. Disk I/O.
 
-The hourly rebuild changes prices, not articles, so a body rendered once is reused
-until its text (or the renderer, via MARKUP_VERSION) changes; an article page whose
+The hourly rebuild changes prices, not articles, so an article file parsed and validated
+once is reused until its bytes (or the code that reads it) change, a body rendered
+once is reused until its text (or the renderer, via MARKUP_VERSION) changes; an article page whose
 inputs did not change (see SiteRenderer.article_fingerprint) is not rendered again:
 the manifest maps each article page to its fingerprint, its size on disk and its list
 item; and a page whose widgets alone changed is its shell (site.Shell) filled with
@@ -16,11 +18,17 @@ import hashlib
 import os
 import pickle
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import marketnews
+from marketnews import content, errors, yamlmap
+from marketnews.content import Article
+from marketnews.errors import Problem
+from marketnews.markets import refs
 from marketnews.markup import MARKUP_VERSION, RenderedBody
 from marketnews.site import Shell
 from marketnews.writer import write_atomic
@@ -74,6 +82,53 @@ def _save(folder: Path | None, name: str, data: dict[Any, Any]) -> None:
         return
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(folder / name, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _code_digest() -> str:
+    """Digest of the code that turns an article file into an Article and its problems:
+    a cached result is only good for the code that made it."""
+    h = hashlib.blake2b(marketnews.__version__.encode(), digest_size=6)
+    for module in (content, yamlmap, refs, errors):
+        with suppress(OSError):  # no source to read (a frozen install): the version alone decides
+            h.update(Path(module.__file__ or "").read_bytes())
+    return h.hexdigest()
+
+
+_ARTICLES = f"articles-{_code_digest()}.pickle"
+
+Parsed = tuple[Article | None, list[Problem]]  # what content.parse_article returns
+
+
+def article_key(shown: str, tz: object, raw: bytes) -> str:
+    """What parse_article's result depends on: the path as shown, the timezone of bare dates, the bytes."""
+    h = hashlib.blake2b(raw, digest_size=16)
+    h.update(f"\x00{shown}\x00{tz}".encode())
+    return h.hexdigest()
+
+
+@dataclass
+class ArticleCache:
+    """Article files as parse_article left them, by `article_key`: an unchanged file is not
+    parsed and validated again (its YAML alone is most of a no-op build's reading)."""
+
+    entries: dict[str, Parsed] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)
+    dirty: bool = False
+
+    def put(self, key: str, parsed: Parsed) -> None:
+        self.entries[key] = parsed
+        self.used.add(key)
+        self.dirty = True
+
+
+def load_article_cache(folder: Path | None) -> ArticleCache:
+    return ArticleCache(_load(folder, _ARTICLES))
+
+
+def save_article_cache(folder: Path | None, cache: ArticleCache) -> None:
+    """Keep only the files this build read; write only when that changed."""
+    if cache.dirty or len(cache.used) != len(cache.entries):
+        _save(folder, _ARTICLES, {k: v for k, v in cache.entries.items() if k in cache.used})
 
 
 def load_body_cache(folder: Path | None) -> BodyCache:

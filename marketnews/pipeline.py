@@ -26,15 +26,19 @@ import httpx
 from marketnews import __version__
 from marketnews.assets import Assets, fingerprint
 from marketnews.cache import (
+    ArticleCache,
     BodyCache,
     NewShells,
     PageRecord,
     Shells,
+    article_key,
     body_key,
+    load_article_cache,
     load_body_cache,
     load_pages,
     load_shells,
     pickled_shells,
+    save_article_cache,
     save_body_cache,
     save_pages,
     save_shells,
@@ -201,30 +205,39 @@ def _stamp(path: Path) -> tuple[int, int]:
     return (st.st_mtime_ns, st.st_size)
 
 
-ReadResult = tuple[tuple[int, int], Article | None, list[Problem], str, RenderedBody | None]
+# (stamp, article key, what parse_article gave: None when `articles` has it, body key,
+# the body rendered: None when the body cache has it)
+ReadResult = tuple[tuple[int, int], str, tuple[Article | None, list[Problem]] | None, str, RenderedBody | None]
 
 
-def _read_one(shown: str, path: Path, tz: tzinfo, cache: BodyCache) -> ReadResult:
-    """Validate one file and render its body unless the cache has it (then None)."""
+def _read_one(shown: str, path: Path, tz: tzinfo, cache: BodyCache, articles: ArticleCache) -> ReadResult:
+    """Validate one file unless `articles` has it, and render its body unless `cache` has it."""
     stamp = _stamp(path)
-    article, problems = parse_article(shown, path.read_bytes(), tz)
+    raw = path.read_bytes()
+    key = article_key(shown, tz, raw)
+    known = articles.entries.get(key)
+    parsed = parse_article(shown, raw, tz) if known is None else None
+    article = (parsed or known or (None, []))[0]
     if article is None:
-        return stamp, None, problems, "", None
-    key = body_key(article.body)
-    return stamp, article, problems, key, None if key in cache.entries else render_body(article.body)
+        return stamp, key, parsed, "", None
+    body = body_key(article.body)
+    return stamp, key, parsed, body, None if body in cache.entries else render_body(article.body)
 
 
 def _read_chunk(indices: range) -> list[ReadResult]:
-    files, shown, tz, cache = _shared["read"]
-    return [_read_one(shown[i], files[i], tz, cache) for i in indices]
+    files, shown, tz, cache, articles = _shared["read"]
+    return [_read_one(shown[i], files[i], tz, cache, articles) for i in indices]
 
 
 def read_sources(
-    paths: SitePaths, files: Sequence[Path], config: SiteConfig, cache: BodyCache, jobs: int, progress: Progress
+    paths: SitePaths, files: Sequence[Path], config: SiteConfig, cache: BodyCache, jobs: int, progress: Progress,
+    articles: ArticleCache | None = None,
 ) -> dict[Path, SourceFile]:
-    """Parse and validate every file and render each body the cache lacks, in parallel when many."""
+    """Parse and validate every file `articles` lacks and render each body the body cache
+    lacks, in parallel when many."""
+    articles = articles if articles is not None else ArticleCache()
     shown = [paths.shown(f) for f in files]
-    _shared["read"] = (files, shown, config.tz, cache)
+    _shared["read"] = (files, shown, config.tz, cache, articles)
     sources: dict[Path, SourceFile] = {}
     pool = None
     try:
@@ -233,7 +246,13 @@ def read_sources(
         results = pool.imap(_read_chunk, chunks) if pool else map(_read_chunk, chunks)
         done = 0
         for indices, chunk in zip(chunks, results, strict=True):
-            for i, (stamp, article, found, key, body) in zip(indices, chunk, strict=True):
+            for i, (stamp, akey, parsed, key, body) in zip(indices, chunk, strict=True):
+                if parsed is None:
+                    parsed = articles.entries[akey]
+                    articles.used.add(akey)
+                else:
+                    articles.put(akey, parsed)
+                article, found = parsed
                 uses: list[tuple[str, RefUse]] = []
                 url = ""
                 if article is not None:
@@ -325,11 +344,12 @@ def raise_on_errors(problems: Sequence[Problem], strict: bool) -> None:
 
 def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_progress,
            cache: BodyCache | None = None, previous: Gathered | None = None,
-           changed: Collection[Path] | None = None) -> Gathered:
+           changed: Collection[Path] | None = None, parsed: ArticleCache | None = None) -> Gathered:
     """Read and validate site.yaml and every article; raise ContentError with every problem.
 
     Given the `previous` result, only content files that changed since are read again:
     the paths in `changed` when given, else those whose modification time or size did.
+    A file that `parsed` holds (same path, bytes and timezone) is not parsed again.
     """
     config, config_warnings = load_config(paths.config_file, paths.shown(paths.config_file))
     problems: list[Problem] = list(config_warnings)
@@ -341,7 +361,7 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
         known = previous.sources
     files, to_read = _changed_files(paths.content.resolve(), known, changed if known else None)
     fresh = read_sources(paths, to_read, config, cache if cache is not None else BodyCache(), options.jobs,
-                         progress)
+                         progress, parsed)
     if previous is not None and known and len(files) == len(known) and all(f in known for f in fresh):
         patched = _patched(previous, config, config_warnings, paths.shown(paths.config_file), known, fresh)
         if patched is not None:
@@ -843,7 +863,10 @@ def build(
     started = time.perf_counter()
     timings: dict[str, float] = {}
     cache = previous.bodies if previous is not None else load_body_cache(paths.cache)
-    gathered = gather(paths, options, progress, cache, previous.gathered if previous else None, changed)
+    # A later build in this process reads only the files that changed (BuildState.gathered).
+    first = previous is None or previous.gathered is None
+    articles = load_article_cache(paths.cache) if first else None
+    gathered = gather(paths, options, progress, cache, previous.gathered if previous else None, changed, articles)
     timings["gather"] = time.perf_counter() - started
     published = gathered.published(options, now)
     odds = snapshot_source(gathered, now)
@@ -926,7 +949,9 @@ def build(
     # The shells of the published articles: the last build's for pages kept or refilled, and new ones.
     kept = {a.path: shell for a in published
             if a.path not in shells_made.paths and (shell := shells_before.get(a.path)) is not None}
-    if previous is None or previous.gathered is None:
+    if articles is not None:
+        save_article_cache(paths.cache, articles)
+    if first:
         save_body_cache(paths.cache, cache)
     # Not the dev server's: made with its own options (drafts, plain asset names), they
     # would only be made again by the next `build`.

@@ -489,6 +489,42 @@ def test_the_shells_cache_follows_the_published_articles(  # type: ignore[no-unt
     assert second["content/s6.md"] == first["content/s6.md"]
 
 
+def test_an_unchanged_article_file_is_not_parsed_again(  # type: ignore[no-untyped-def]
+        site: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site.snapshot({"m-one": quote("Will one happen?", 0.2)})
+    site.write("content/a.md", article("A", "2026-11-18", "Body A.", markets=["m-one"], tagz=["x"]))
+    site.write("content/b.md", article("B", "2026-11-19T08:00:00Z", "Body B."))
+    parsed: list[str] = []
+    real = pipeline.parse_article
+
+    def counting(shown, raw, tz):  # type: ignore[no-untyped-def]
+        parsed.append(shown)
+        return real(shown, raw, tz)
+
+    monkeypatch.setattr(pipeline, "parse_article", counting)
+
+    def build(expect: list[str]) -> dict[str, bytes]:
+        parsed.clear()
+        run = cli("build", "--root", site.root, "--snapshot", site.root / "snapshot.json")
+        assert run.code == 0 and sorted(parsed) == expect
+        # A file read from the cache still has its warnings said.
+        assert "content/a.md:5: warning: tagz: unknown key; did you mean 'tags'?" in run.err
+        return site.tree()
+
+    first = build(["content/a.md", "content/b.md"])
+    assert build([]) == first
+    site.write("content/b.md", article("B, edited", "2026-11-19T08:00:00Z", "Body B."))
+    assert b"B, edited" in build(["content/b.md"])["2026/11/b/index.html"]
+    # A bare date means midnight where the site is: another timezone, another article.
+    config = site.root / "site.yaml"
+    config.write_text(config.read_text().replace("timezone: UTC", "timezone: America/New_York"))
+    assert b"2026-11-18T00:00:00-05:00" in build(["content/a.md", "content/b.md"])["2026/11/a/index.html"]
+    (cache,) = (tmp_path / "cache").glob("articles-*.pickle")
+    cache.write_bytes(b"not a pickle")  # a damaged cache only costs time
+    build(["content/a.md", "content/b.md"])
+    build([])
+
+
 def test_an_article_whose_text_looks_like_a_widget_slot_is_rendered_whole(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
     news.write("content/xi.md", XI.replace("Xi stays", "Xi \\0mn:0\\0 stays"))
     assert cli("build", "--root", news.root).code == 0
