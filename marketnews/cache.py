@@ -17,9 +17,9 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -97,6 +97,8 @@ def _code_digest() -> str:
 _ARTICLES = f"articles-{_code_digest()}.pickle"
 
 Parsed = tuple[Article | None, list[Problem]]  # what content.parse_article returns
+# As kept: the Article without its body (the file's text ends with it), and the body's length.
+Kept = tuple[Article | None, list[Problem], int]
 
 
 def article_key(shown: str, tz: object, raw: bytes) -> str:
@@ -109,16 +111,29 @@ def article_key(shown: str, tz: object, raw: bytes) -> str:
 @dataclass
 class ArticleCache:
     """Article files as parse_article left them, by `article_key`: an unchanged file is not
-    parsed and validated again (its YAML alone is most of a no-op build's reading)."""
+    parsed and validated again (its YAML alone is most of a no-op build's reading). The
+    body is not kept: it is the end of the file's text, which the build reads anyway."""
 
-    entries: dict[str, Parsed] = field(default_factory=dict)
+    entries: dict[str, Kept] = field(default_factory=dict)
     used: set[str] = field(default_factory=set)
     dirty: bool = False
 
     def put(self, key: str, parsed: Parsed) -> None:
-        self.entries[key] = parsed
+        article, problems = parsed
+        body = len(article.body) if article is not None else 0
+        self.entries[key] = (replace(article, body="") if article is not None else None, problems, body)
         self.used.add(key)
         self.dirty = True
+
+    def get(self, key: str, text: Callable[[], str]) -> Parsed | None:
+        """The file's parse, given its `text` (content.source_text of its bytes), when kept."""
+        kept = self.entries.get(key)
+        if kept is None:
+            return None
+        article, problems, body = kept
+        if article is not None and body:
+            article = replace(article, body=text()[-body:])
+        return article, problems
 
 
 def load_article_cache(folder: Path | None) -> ArticleCache:

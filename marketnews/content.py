@@ -101,6 +101,11 @@ def parse_when(value: Any, tz: tzinfo) -> datetime | None:
     return None
 
 
+def source_text(raw: bytes) -> str:
+    """An article file's text as it is parsed (BOM dropped, CRLF as LF); its body is the end of it."""
+    return raw.decode("utf-8-sig").replace("\r\n", "\n")
+
+
 def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, list[Problem]]:
     """Validate one article file's bytes; the Article is None when any error was found."""
     problems: list[Problem] = []
@@ -113,7 +118,7 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
 
     source_hash = hashlib.sha256(raw).hexdigest()
     try:
-        text = raw.decode("utf-8-sig").replace("\r\n", "\n")
+        text = source_text(raw)
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         err(line, "", f"expected UTF-8 text, found byte 0x{raw[exc.start]:02x}")

@@ -44,7 +44,7 @@ from marketnews.cache import (
     save_shells,
 )
 from marketnews.config import SiteConfig, load_config
-from marketnews.content import Article, RefUse, parse_article
+from marketnews.content import Article, RefUse, parse_article, source_text
 from marketnews.errors import ContentError, MarketnewsError, Problem
 from marketnews.images import image_size
 from marketnews.markets.model import Snapshot, snapshot_to_json
@@ -205,9 +205,9 @@ def _stamp(path: Path) -> tuple[int, int]:
     return (st.st_mtime_ns, st.st_size)
 
 
-# (stamp, article key, what parse_article gave: None when `articles` has it, body key,
+# (stamp, article key, what parse_article gave, whether `articles` had it, body key,
 # the body rendered: None when the body cache has it)
-ReadResult = tuple[tuple[int, int], str, tuple[Article | None, list[Problem]] | None, str, RenderedBody | None]
+ReadResult = tuple[tuple[int, int], str, tuple[Article | None, list[Problem]], bool, str, RenderedBody | None]
 
 
 def _read_one(shown: str, path: Path, tz: tzinfo, cache: BodyCache, articles: ArticleCache) -> ReadResult:
@@ -215,13 +215,13 @@ def _read_one(shown: str, path: Path, tz: tzinfo, cache: BodyCache, articles: Ar
     stamp = _stamp(path)
     raw = path.read_bytes()
     key = article_key(shown, tz, raw)
-    known = articles.entries.get(key)
-    parsed = parse_article(shown, raw, tz) if known is None else None
-    article = (parsed or known or (None, []))[0]
+    known = articles.get(key, lambda: source_text(raw))
+    parsed = known or parse_article(shown, raw, tz)
+    article = parsed[0]
     if article is None:
-        return stamp, key, parsed, "", None
+        return stamp, key, parsed, known is not None, "", None
     body = body_key(article.body)
-    return stamp, key, parsed, body, None if body in cache.entries else render_body(article.body)
+    return stamp, key, parsed, known is not None, body, None if body in cache.entries else render_body(article.body)
 
 
 def _read_chunk(indices: range) -> list[ReadResult]:
@@ -246,9 +246,8 @@ def read_sources(
         results = pool.imap(_read_chunk, chunks) if pool else map(_read_chunk, chunks)
         done = 0
         for indices, chunk in zip(chunks, results, strict=True):
-            for i, (stamp, akey, parsed, key, body) in zip(indices, chunk, strict=True):
-                if parsed is None:
-                    parsed = articles.entries[akey]
+            for i, (stamp, akey, parsed, kept, key, body) in zip(indices, chunk, strict=True):
+                if kept:
                     articles.used.add(akey)
                 else:
                     articles.put(akey, parsed)

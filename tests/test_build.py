@@ -494,6 +494,9 @@ def test_an_unchanged_article_file_is_not_parsed_again(  # type: ignore[no-untyp
     site.snapshot({"m-one": quote("Will one happen?", 0.2)})
     site.write("content/a.md", article("A", "2026-11-18", "Body A.", markets=["m-one"], tagz=["x"]))
     site.write("content/b.md", article("B", "2026-11-19T08:00:00Z", "Body B."))
+    # Kept without its body, which is cut from the file's text again: with a BOM and CRLFs too.
+    crlf = article("C", "2026-11-19T09:00:00Z", "Body *C*, first line.\n\nSecond — paragraph.\n")
+    (site.root / "content/c.md").write_bytes(b"\xef\xbb\xbf" + crlf.replace("\n", "\r\n").encode())
     parsed: list[str] = []
     real = pipeline.parse_article
 
@@ -511,17 +514,19 @@ def test_an_unchanged_article_file_is_not_parsed_again(  # type: ignore[no-untyp
         assert "content/a.md:5: warning: tagz: unknown key; did you mean 'tags'?" in run.err
         return site.tree()
 
-    first = build(["content/a.md", "content/b.md"])
+    first = build(["content/a.md", "content/b.md", "content/c.md"])
+    assert b"Second \xe2\x80\x94 paragraph." in first["2026/11/c/index.html"]
     assert build([]) == first
     site.write("content/b.md", article("B, edited", "2026-11-19T08:00:00Z", "Body B."))
     assert b"B, edited" in build(["content/b.md"])["2026/11/b/index.html"]
     # A bare date means midnight where the site is: another timezone, another article.
     config = site.root / "site.yaml"
     config.write_text(config.read_text().replace("timezone: UTC", "timezone: America/New_York"))
-    assert b"2026-11-18T00:00:00-05:00" in build(["content/a.md", "content/b.md"])["2026/11/a/index.html"]
+    assert b"2026-11-18T00:00:00-05:00" in build(["content/a.md", "content/b.md", "content/c.md"])[
+        "2026/11/a/index.html"]
     (cache,) = (tmp_path / "cache").glob("articles-*.pickle")
     cache.write_bytes(b"not a pickle")  # a damaged cache only costs time
-    build(["content/a.md", "content/b.md"])
+    build(["content/a.md", "content/b.md", "content/c.md"])
     build([])
 
 
