@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
@@ -125,15 +125,16 @@ class ArticleCache:
         self.used.add(key)
         self.dirty = True
 
-    def get(self, key: str, text: Callable[[], str]) -> Parsed | None:
-        """The file's parse, given its `text` (content.source_text of its bytes), when kept."""
-        kept = self.entries.get(key)
-        if kept is None:
-            return None
-        article, problems, body = kept
-        if article is not None and body:
-            article = replace(article, body=text()[-body:])
-        return article, problems
+    def body_of(self, key: str, text: str) -> str:
+        """The body of a kept file, cut from its text (content.source_text of its bytes)."""
+        length = self.entries[key][2]
+        return text[-length:] if length else ""
+
+    def restore(self, key: str, body: str) -> Parsed:
+        """A kept file's parse, given its body (`body_of`); the entry counts as used."""
+        article, problems, _ = self.entries[key]
+        self.used.add(key)
+        return (replace(article, body=body) if article is not None else None), problems
 
 
 def load_article_cache(folder: Path | None) -> ArticleCache:

@@ -30,6 +30,7 @@ from marketnews.cache import (
     BodyCache,
     NewShells,
     PageRecord,
+    Parsed,
     Shells,
     article_key,
     body_key,
@@ -205,23 +206,26 @@ def _stamp(path: Path) -> tuple[int, int]:
     return (st.st_mtime_ns, st.st_size)
 
 
-# (stamp, article key, what parse_article gave, whether `articles` had it, body key,
-# the body rendered: None when the body cache has it)
-ReadResult = tuple[tuple[int, int], str, tuple[Article | None, list[Problem]], bool, str, RenderedBody | None]
+# (stamp, article key, what parse_article gave: None when `articles` keeps the file, the
+# body then, body key, the body rendered: None when the body cache has it). A kept file
+# comes back as its body alone: its Article is in the parent's cache too, and sending
+# Articles back costs more than finding them again.
+ReadResult = tuple[tuple[int, int], str, Parsed | None, str, str, RenderedBody | None]
 
 
 def _read_one(shown: str, path: Path, tz: tzinfo, cache: BodyCache, articles: ArticleCache) -> ReadResult:
-    """Validate one file unless `articles` has it, and render its body unless `cache` has it."""
+    """Validate one file unless `articles` keeps it, and render its body unless `cache` has it."""
     stamp = _stamp(path)
     raw = path.read_bytes()
     key = article_key(shown, tz, raw)
-    known = articles.get(key, lambda: source_text(raw))
-    parsed = known or parse_article(shown, raw, tz)
-    article = parsed[0]
-    if article is None:
-        return stamp, key, parsed, known is not None, "", None
-    body = body_key(article.body)
-    return stamp, key, parsed, known is not None, body, None if body in cache.entries else render_body(article.body)
+    kept = key in articles.entries
+    parsed = None if kept else parse_article(shown, raw, tz)
+    article = articles.entries[key][0] if parsed is None else parsed[0]
+    if article is None:  # the file has errors
+        return stamp, key, parsed, "", "", None
+    body = articles.body_of(key, source_text(raw)) if kept else article.body
+    digest = body_key(body)
+    return stamp, key, parsed, body if kept else "", digest, None if digest in cache.entries else render_body(body)
 
 
 def _read_chunk(indices: range) -> list[ReadResult]:
@@ -246,9 +250,9 @@ def read_sources(
         results = pool.imap(_read_chunk, chunks) if pool else map(_read_chunk, chunks)
         done = 0
         for indices, chunk in zip(chunks, results, strict=True):
-            for i, (stamp, akey, parsed, kept, key, body) in zip(indices, chunk, strict=True):
-                if kept:
-                    articles.used.add(akey)
+            for i, (stamp, akey, parsed, kept_body, key, body) in zip(indices, chunk, strict=True):
+                if parsed is None:
+                    parsed = articles.restore(akey, kept_body)
                 else:
                     articles.put(akey, parsed)
                 article, found = parsed
