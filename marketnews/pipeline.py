@@ -869,7 +869,12 @@ def build(
     # A later build in this process reads only the files that changed (BuildState.gathered).
     first = previous is None or previous.gathered is None
     articles = load_article_cache(paths.cache) if first else None
-    gathered = gather(paths, options, progress, cache, previous.gathered if previous else None, changed, articles)
+    try:
+        gathered = gather(paths, options, progress, cache, previous.gathered if previous else None, changed, articles)
+    finally:  # saved now, and when a file has errors too: the next build only parses what changed since
+        if articles is not None:
+            save_article_cache(paths.cache, articles)
+            del articles
     timings["gather"] = time.perf_counter() - started
     published = gathered.published(options, now)
     odds = snapshot_source(gathered, now)
@@ -952,8 +957,6 @@ def build(
     # The shells of the published articles: the last build's for pages kept or refilled, and new ones.
     kept = {a.path: shell for a in published
             if a.path not in shells_made.paths and (shell := shells_before.get(a.path)) is not None}
-    if articles is not None:
-        save_article_cache(paths.cache, articles)
     if first:
         save_body_cache(paths.cache, cache)
     # Not the dev server's: made with its own options (drafts, plain asset names), they

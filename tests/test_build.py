@@ -528,6 +528,15 @@ def test_an_unchanged_article_file_is_not_parsed_again(  # type: ignore[no-untyp
     cache.write_bytes(b"not a pickle")  # a damaged cache only costs time
     build(["content/a.md", "content/b.md", "content/c.md"])
     build([])
+    # A build that stops on a file's errors keeps what it parsed: fixing that file is the
+    # next build's only parse.
+    site.write("content/b.md", article("B, again", "2026-11-19T08:00:00Z", "Body B."))
+    site.write("content/d.md", "---\ndate: 2026-11-19\n---\nNo title.\n")
+    parsed.clear()
+    assert cli("build", "--root", site.root, "--snapshot", site.root / "snapshot.json").code == 1
+    assert sorted(parsed) == ["content/b.md", "content/d.md"]
+    site.write("content/d.md", article("D", "2026-11-19T10:00:00Z", "Body D."))
+    build(["content/d.md"])
 
 
 def test_an_article_whose_text_looks_like_a_widget_slot_is_rendered_whole(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
