@@ -97,25 +97,28 @@ def _undo(temps: list[tuple[Path, Path]], made: list[Path]) -> None:
             folder.rmdir()
 
 
-def _sweep(out: Path, keep_out: bool) -> None:
-    """Remove every temporary file under `out`, and the folders that leaves empty: a
-    failed build's workers may have staged files the writer never heard of (their
-    results were lost with the failure). `out` itself stays when `keep_out`."""
-    emptied: set[str] = set()
-    for folder, _, names in os.walk(out):
+def _sweep(out: Path, keep_out: bool, old: Collection[str]) -> None:
+    """Remove every temporary file under `out`, and every folder left empty that the last
+    build (`old`, its files) did not have: a failed build's workers may have staged files
+    and made folders the writer never heard of (their results were lost with the failure,
+    or they were stopped between making a folder and writing into it). `out` itself
+    stays when `keep_out`."""
+    kept = {""}  # the last build's folders, relative to out
+    for path in old:
+        parts = path.split("/")[:-1]
+        kept.update("/".join(parts[: n + 1]) for n in range(len(parts)))
+    root = str(out)
+    for folder, _, names in os.walk(out, topdown=False):  # deepest first
         for name in names:
             if name.startswith(".") and name.endswith(_TMP_SUFFIX):  # Stager.temp's names only
                 with suppress(OSError):
                     os.unlink(os.path.join(folder, name))
-                    emptied.add(folder)
-    stop = str(out) if keep_out else str(out.parent)
-    for folder in sorted(emptied, key=len, reverse=True):  # deepest first
-        while folder != stop and len(folder) > len(stop):
-            try:
+        rel = os.path.relpath(folder, root).replace(os.sep, "/")
+        if rel == ".":
+            rel = ""
+        if rel not in kept or (folder == root and not keep_out):
+            with suppress(OSError):  # not empty: something else is in it
                 os.rmdir(folder)
-            except OSError:
-                break
-            folder = os.path.dirname(folder)
 
 
 def check_path(path: str) -> None:
@@ -258,7 +261,7 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
         close = getattr(files, "close", None)
         if close is not None:
             close()
-        _sweep(out, keep_out=had_out)
+        _sweep(out, keep_out=had_out, old=old)
         _undo(temps, made)
         raise
     with lock or nullcontext():

@@ -586,6 +586,33 @@ def test_a_worker_that_cannot_write_a_page_leaves_no_folder_behind(  # type: ign
     assert not news.out.exists()
 
 
+@pytest.mark.parametrize("had_out", [True, False])
+def test_a_failed_build_removes_the_folders_a_stopped_worker_made(tmp_path: Path, had_out: bool) -> None:
+    # A worker stopped between making a folder and writing into it leaves an empty folder
+    # the writer was never told of; a folder of the last build stays, even when empty.
+    from marketnews import writer
+    from marketnews.errors import MarketnewsError
+    from marketnews.output import OutputFile
+
+    out = tmp_path / "out"
+    if had_out:
+        writer.write_site([OutputFile("index.html", b"home"), OutputFile("a/b/index.html", b"page")], out)
+    before = tree(out) if had_out else {}
+
+    def files():  # type: ignore[no-untyped-def]
+        yield OutputFile("c/index.html", b"new page")
+        (out / "d" / "e").mkdir(parents=True)  # made by a worker, then stopped
+        (out / "a" / "b" / "f").mkdir(parents=True, exist_ok=True)
+        yield OutputFile("c/index.html", b"again")
+
+    with pytest.raises(MarketnewsError, match="written twice"):
+        writer.write_site(files(), out, set(before))
+    if had_out:
+        assert tree(out) == before and sorted(p.name for p in out.rglob("*") if p.is_dir()) == ["a", "b"]
+    else:
+        assert not out.exists()
+
+
 def test_a_failing_write_stops_what_makes_the_files_before_it_cleans_up(tmp_path: Path) -> None:
     from marketnews import writer
     from marketnews.errors import MarketnewsError
@@ -603,7 +630,7 @@ def test_a_failing_write_stops_what_makes_the_files_before_it_cleans_up(tmp_path
 
     real = writer._sweep
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(writer, "_sweep", lambda out, keep_out: (events.append("sweep"), real(out, keep_out)))
+        mp.setattr(writer, "_sweep", lambda *a, **k: (events.append("sweep"), real(*a, **k)))
         with pytest.raises(MarketnewsError, match="written twice"):
             writer.write_site(files(), tmp_path / "out")
     assert events == ["closed", "sweep"]
