@@ -17,12 +17,15 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import sys
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 import marketnews
 from marketnews import content, errors, yamlmap
@@ -87,8 +90,11 @@ def _save(folder: Path | None, name: str, data: dict[Any, Any]) -> None:
 def _code_digest() -> str:
     """Digest of the code that turns an article file into an Article and its problems:
     a cached result is only good for the code that made it."""
-    h = hashlib.blake2b(marketnews.__version__.encode(), digest_size=6)
-    for module in (content, yamlmap, refs, errors):
+    # The YAML loader (libyaml's or PyYAML's own) words errors its own way; Unicode data
+    # (slugs) may change with Python.
+    versions = f"{marketnews.__version__}|{yaml.__version__}|{yamlmap._Base.__name__}|{sys.version_info[:2]}"
+    h = hashlib.blake2b(versions.encode(), digest_size=6)
+    for module in (content, yamlmap, refs, errors, sys.modules[__name__]):  # this one: the entries' layout
         with suppress(OSError):  # no source to read (a frozen install): the version alone decides
             h.update(Path(module.__file__ or "").read_bytes())
     return h.hexdigest()
@@ -117,6 +123,7 @@ class ArticleCache:
     entries: dict[str, Kept] = field(default_factory=dict)
     used: set[str] = field(default_factory=set)
     dirty: bool = False
+    read_all: bool = False  # every content file was looked up: the unused entries can go
 
     def put(self, key: str, parsed: Parsed) -> None:
         article, problems = parsed
@@ -142,9 +149,18 @@ def load_article_cache(folder: Path | None) -> ArticleCache:
 
 
 def save_article_cache(folder: Path | None, cache: ArticleCache) -> None:
-    """Keep only the files this build read; write only when that changed."""
-    if cache.dirty or len(cache.used) != len(cache.entries):
+    """Write when anything was added, or when the build read every file and some entries
+    went unused (those go); the files of other versions of the code go too."""
+    if cache.read_all and len(cache.used) != len(cache.entries):
         _save(folder, _ARTICLES, {k: v for k, v in cache.entries.items() if k in cache.used})
+    elif cache.dirty:  # a build that stopped before reading every file keeps every entry
+        _save(folder, _ARTICLES, cache.entries)
+    else:
+        return
+    assert folder is not None
+    for other in folder.glob("articles-*.pickle"):
+        if other.name != _ARTICLES:
+            other.unlink(missing_ok=True)
 
 
 def load_body_cache(folder: Path | None) -> BodyCache:

@@ -277,6 +277,7 @@ def read_sources(
         if pool:  # after an error (or Ctrl-C) too: no worker outlives the build
             pool.terminate()
         _shared.pop("read", None)
+    articles.read_all = True
     return sources
 
 

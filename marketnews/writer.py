@@ -13,6 +13,7 @@ unchanged files keep their bytes and mtime.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass
@@ -97,12 +98,18 @@ def _undo(temps: list[tuple[Path, Path]], made: list[Path]) -> None:
             folder.rmdir()
 
 
-def _sweep(out: Path, keep_out: bool, old: Collection[str]) -> None:
-    """Remove every temporary file under `out`, and every folder left empty that the last
-    build (`old`, its files) did not have: a failed build's workers may have staged files
-    and made folders the writer never heard of (their results were lost with the failure,
-    or they were stopped between making a folder and writing into it). `out` itself
-    stays when `keep_out`."""
+# File system clocks run a tick behind the system's: a folder made just after a build
+# started may carry a time just before it.
+_CLOCK_SLACK_S = 0.05
+
+
+def _sweep(out: Path, keep_out: bool, old: Collection[str], since: float) -> None:
+    """Remove every temporary file under `out`, and every folder left empty that the
+    last build (`old`, its files) did not have and that was made `since` (a time.time()):
+    a failed build's workers may have staged files and made folders the writer never
+    heard of (their results were lost with the failure, or they were stopped between
+    making a folder and writing into it). Older empty folders (someone's own) stay, and
+    `out` itself stays when `keep_out`."""
     kept = {""}  # the last build's folders, relative to out
     for path in old:
         parts = path.split("/")[:-1]
@@ -116,9 +123,20 @@ def _sweep(out: Path, keep_out: bool, old: Collection[str]) -> None:
         rel = os.path.relpath(folder, root).replace(os.sep, "/")
         if rel == ".":
             rel = ""
-        if rel not in kept or (folder == root and not keep_out):
-            with suppress(OSError):  # not empty: something else is in it
+        with suppress(OSError):  # gone, or not empty: something else is in it
+            if (folder == root and not keep_out) or (
+                    rel not in kept and os.stat(folder).st_ctime >= since - _CLOCK_SLACK_S):
                 os.rmdir(folder)
+
+
+def _remove_empty_between(folder: Path, base: Path) -> None:
+    """Remove `folder` and its parents while empty, up to `base` (which stays)."""
+    while folder != base and base in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
 
 
 def check_path(path: str) -> None:
@@ -227,6 +245,10 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
     old = existing_files(out) if existing is None else set(existing)
     _guard(out, old)
     had_out = out.is_dir()  # before `files` runs: its workers may make it
+    base = out  # the nearest folder that exists: a failed build leaves none made under it
+    while not base.is_dir() and base != base.parent:
+        base = base.parent
+    started = time.time()
     stager = Stager(out, old)
     seen: set[str] = set()
     pending: list[str] = []
@@ -261,8 +283,10 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
         close = getattr(files, "close", None)
         if close is not None:
             close()
-        _sweep(out, keep_out=had_out, old=old)
+        _sweep(out, keep_out=had_out, old=old, since=started)
         _undo(temps, made)
+        if not had_out:
+            _remove_empty_between(out, base)
         raise
     with lock or nullcontext():
         # Files the site no longer has go first: one may be a folder's last file where this

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -536,7 +537,16 @@ def test_an_unchanged_article_file_is_not_parsed_again(  # type: ignore[no-untyp
     assert cli("build", "--root", site.root, "--snapshot", site.root / "snapshot.json").code == 1
     assert sorted(parsed) == ["content/b.md", "content/d.md"]
     site.write("content/d.md", article("D", "2026-11-19T10:00:00Z", "Body D."))
+    stale = tmp_path / "cache" / "articles-0123456789ab.pickle"  # another version of the code's
+    stale.write_bytes(b"old")
     build(["content/d.md"])
+    assert not stale.exists()
+    # A build that stops before reading any article (a bad setting) keeps the cache whole.
+    good = config.read_text()
+    config.write_text(good.replace("timezone: America/New_York", "timezone: Mars/Olympus"))
+    assert cli("build", "--root", site.root, "--snapshot", site.root / "snapshot.json").code == 1
+    config.write_text(good)
+    build([])
 
 
 def test_an_article_whose_text_looks_like_a_widget_slot_is_rendered_whole(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
@@ -594,9 +604,11 @@ def test_a_failed_build_removes_the_folders_a_stopped_worker_made(tmp_path: Path
     from marketnews.errors import MarketnewsError
     from marketnews.output import OutputFile
 
-    out = tmp_path / "out"
+    out = tmp_path / "new" / "out"  # its parent too is made by the build when new
     if had_out:
         writer.write_site([OutputFile("index.html", b"home"), OutputFile("a/b/index.html", b"page")], out)
+        (out / ".well-known").mkdir()  # someone's own empty folder
+        time.sleep(0.1)
     before = tree(out) if had_out else {}
 
     def files():  # type: ignore[no-untyped-def]
@@ -608,9 +620,10 @@ def test_a_failed_build_removes_the_folders_a_stopped_worker_made(tmp_path: Path
     with pytest.raises(MarketnewsError, match="written twice"):
         writer.write_site(files(), out, set(before))
     if had_out:
-        assert tree(out) == before and sorted(p.name for p in out.rglob("*") if p.is_dir()) == ["a", "b"]
+        assert tree(out) == before
+        assert sorted(p.name for p in out.rglob("*") if p.is_dir()) == [".well-known", "a", "b"]
     else:
-        assert not out.exists()
+        assert not (tmp_path / "new").exists()
 
 
 def test_a_failing_write_stops_what_makes_the_files_before_it_cleans_up(tmp_path: Path) -> None:
