@@ -151,13 +151,14 @@ def load_article_cache(folder: Path | None) -> ArticleCache:
 def save_article_cache(folder: Path | None, cache: ArticleCache) -> None:
     """Write when anything was added, or when the build read every file and some entries
     went unused (those go); the files of other versions of the code go too."""
+    if folder is None:
+        return
     if cache.read_all and len(cache.used) != len(cache.entries):
         _save(folder, _ARTICLES, {k: v for k, v in cache.entries.items() if k in cache.used})
     elif cache.dirty:  # a build that stopped before reading every file keeps every entry
         _save(folder, _ARTICLES, cache.entries)
     else:
         return
-    assert folder is not None
     for other in folder.glob("articles-*.pickle"):
         if other.name != _ARTICLES:
             other.unlink(missing_ok=True)
