@@ -128,7 +128,7 @@ def widget_view(
     if quote.status != "open":
         direction, arrow, change_sentence = "none", "", ""
     age = max(0, int((now - quote.as_of).total_seconds()))
-    stale = age > stale_after_s
+    stale = age > stale_after_s and quote.status != "resolved"  # a result does not go out of date
     stale_text = f"odds as of {datetime_long(quote.as_of, tz or UTC)}" if stale else ""
     ranked = sorted(
         (o for o in quote.outcomes if o.probability is not None),

@@ -113,6 +113,10 @@ def test_stale_quote_says_when_it_was_taken() -> None:
     assert (later.stale_text, later.summary) == (v.stale_text, v.summary)  # the same words hours later
     in_new_york = view(q(as_of=NOW - timedelta(hours=3, minutes=20)), tz=ZoneInfo("America/New_York"))
     assert in_new_york.stale_text == "odds as of 21 November 2026, 08:40 EST"  # in the site's zone
+    # A result does not go out of date: however old the quote, a resolved market just says it.
+    resolved = view(q(status="resolved", winner="No", as_of=NOW - timedelta(days=3)))
+    assert (resolved.stale_text, resolved.summary) == ("", "Resolved: No")
+    assert "odds as of" not in parsed(resolved).text()
 
 
 def test_low_volume_caveat() -> None:
