@@ -131,6 +131,23 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
     return run
 
 
+@pytest.fixture
+def renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the templates rendered from now on, in order (worker processes forked
+    after this inherit the counting, but what they render is not seen here)."""
+    from marketnews import site as site_module
+
+    names: list[str] = []
+    real = site_module.render
+
+    def counting(env: Any, name: str, layouts: Path, **context: Any) -> str:
+        names.append(name)
+        return real(env, name, layouts, **context)
+
+    monkeypatch.setattr(site_module, "render", counting)
+    return names
+
+
 @pytest.fixture(autouse=True)
 def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reaches the internet: builds through the CLI are offline unless a test

@@ -314,26 +314,17 @@ def test_incremental_builds_equal_fresh_builds_after_every_kind_of_edit(  # type
 
 
 def test_a_rebuild_with_nothing_changed_renders_no_article_or_list_page(  # type: ignore[no-untyped-def]
-        news: Site, cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    from marketnews import site as site_module
-
+        news: Site, cli, renders: list[str]) -> None:
     odds = ("--snapshot", news.root / "snapshot.json")  # price moves come from this file
     assert cli("build", "--root", news.root, *odds).code == 0
-    rendered: list[str] = []
-    real = site_module.render
-
-    def counting(env, name, layouts, **context):  # type: ignore[no-untyped-def]
-        rendered.append(name)
-        return real(env, name, layouts, **context)
-
-    monkeypatch.setattr(site_module, "render", counting)
+    renders.clear()
     assert cli("build", "--root", news.root, *odds).code == 0
-    assert not {"article.html", "index.html", "tag.html", "market.html"} & set(rendered), rendered
+    assert not {"article.html", "index.html", "tag.html", "market.html"} & set(renders), renders
     news.snapshot(dict(QUOTES, **{"xi-out": quote("Xi out before 2027?", 0.3)}))
-    rendered.clear()
+    renders.clear()
     assert cli("build", "--root", news.root, *odds).code == 0
     # The article page is its shell from the last build filled with the new widget.
-    assert rendered.count("article.html") == 0 and rendered.count("market.html") == 1
+    assert renders.count("article.html") == 0 and renders.count("market.html") == 1
     page = next(news.out.glob("**/xi/index.html")).read_text()
     assert 'data-market="xi-out" data-probability="0.3000"' in page
 
@@ -361,17 +352,12 @@ def test_a_folder_of_the_last_build_can_become_a_file_and_back_is_a_clear_error(
     assert news.tree() == before and not list(news.out.rglob("*.mn-tmp"))
 
 
-def test_a_stray_dot_file_in_static_renders_nothing_again(news: Site, cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    from marketnews import site as site_module
-
+def test_a_stray_dot_file_in_static_renders_nothing_again(news: Site, cli, renders: list[str]) -> None:  # type: ignore[no-untyped-def]
     assert cli("build", "--root", news.root).code == 0
     news.write("static/.DS_Store", "finder metadata")
-    rendered: list[str] = []
-    real = site_module.render
-    monkeypatch.setattr(site_module, "render", lambda env, name, layouts, **c: rendered.append(name)
-                        or real(env, name, layouts, **c))
+    renders.clear()
     run = cli("build", "--root", news.root)
-    assert run.code == 0 and "article.html" not in rendered
+    assert run.code == 0 and "article.html" not in renders
     assert changed_files(run.out) == (0, 0, 0) and not (news.out / ".DS_Store").exists()
 
 
@@ -453,9 +439,8 @@ def test_the_shells_file_keeps_the_last_builds_then_the_new_pickles_which_win(tm
 
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_the_shells_cache_follows_the_published_articles(  # type: ignore[no-untyped-def]
-        site: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int) -> None:
+        site: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int, renders: list[str]) -> None:
     # With workers, each chunk of 16 or more articles sends its new shells back pickled.
-    from marketnews import site as site_module
     from marketnews.cache import load_shells
 
     monkeypatch.setenv("MARKETNEWS_JOBS", str(jobs))
@@ -468,18 +453,11 @@ def test_the_shells_cache_follows_the_published_articles(  # type: ignore[no-unt
     assert cli("build", "--root", site.root, *odds).code == 0
     first = load_shells(tmp_path / "cache")
     assert sorted(first) == sorted(f"content/s{i}.md" for i in range(40))
-    rendered: list[str] = []
-    real = site_module.render
-
-    def counting(env, name, layouts, **context):  # type: ignore[no-untyped-def]
-        rendered.append(name)
-        return real(env, name, layouts, **context)
-
-    monkeypatch.setattr(site_module, "render", counting)  # forked workers inherit it
+    renders.clear()
     site.snapshot({"m-one": quote("Will one happen?", 0.4)})
     assert cli("build", "--root", site.root, *odds).code == 0
     if jobs == 1:  # the workers' renders are not seen here
-        assert rendered and "article.html" not in rendered, rendered
+        assert renders and "article.html" not in renders, renders
     assert '<span class="odds__prob">40%</span>' in (site.out / "2026/11/s5/index.html").read_text()
     (site.root / "content/s3.md").unlink()
     site.write("content/s5.md", article("S5 edited", "2026-11-15T05:00:00Z", "New.", tags=["alpha"], markets=["m-one"]))
