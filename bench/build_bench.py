@@ -15,7 +15,6 @@ busy machine, CPU time is the steadier figure. Runs:
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import resource
@@ -26,7 +25,7 @@ from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import TAKEN_AT, make_site, write_snapshot  # noqa: E402
+from corpus import TAKEN_AT, corpus_arguments, make_site, write_snapshot  # noqa: E402
 
 
 def build_command(root: Path, snapshot: Path, jobs: int | None) -> tuple[list[str], dict[str, str]]:
@@ -57,10 +56,7 @@ def timed_run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float,
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--articles", type=int, default=1000)
-    ap.add_argument("--markets", type=int, default=300)
-    ap.add_argument("--dir", type=Path, default=Path("bench/out"))
+    ap = corpus_arguments(__doc__)
     ap.add_argument("--jobs", type=int, default=None, help="worker processes (default: the build's own choice)")
     args = ap.parse_args()
     root = args.dir / f"site-{args.articles}"

@@ -8,6 +8,7 @@ a week of hourly history. Deterministic for a given N, M and seed.
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import shutil
@@ -24,6 +25,15 @@ WORDS = (
     "outlook", "signal", "probability", "contract",
 )
 TAKEN_AT = datetime(2026, 11, 21, 16, 0, tzinfo=UTC)
+
+
+def corpus_arguments(description: str | None) -> argparse.ArgumentParser:
+    """A bench script's command line: the corpus size (--articles, --markets) and where it goes (--dir)."""
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--articles", type=int, default=1000)
+    ap.add_argument("--markets", type=int, default=300)
+    ap.add_argument("--dir", type=Path, default=Path("bench/out"))
+    return ap
 
 
 def market_slug(i: int) -> str:

@@ -16,7 +16,6 @@ started or any result passed between processes.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
@@ -30,7 +29,7 @@ from markdown_it import MarkdownIt
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from build_bench import build_command  # noqa: E402
-from corpus import make_site  # noqa: E402
+from corpus import corpus_arguments, make_site  # noqa: E402
 
 from marketnews.content import split_frontmatter  # noqa: E402
 from marketnews.markup import markdown  # noqa: E402
@@ -55,10 +54,7 @@ def write_all(files: list[tuple[str, bytes]], out: Path) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--articles", type=int, default=1000)
-    ap.add_argument("--markets", type=int, default=300)
-    ap.add_argument("--dir", type=Path, default=Path("bench/out"))
+    ap = corpus_arguments(__doc__)
     args = ap.parse_args()
     root = make_site(args.dir / f"floor-{args.articles}", args.articles, args.markets)
     cmd, env = build_command(root, root / "snapshot.json", None)

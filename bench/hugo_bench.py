@@ -23,7 +23,6 @@ which reports wall time, CPU time (all processes) and peak RSS. Runs:
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_bench import measured, report  # noqa: E402
-from corpus import make_site  # noqa: E402
+from corpus import corpus_arguments, make_site  # noqa: E402
 
 CONFIG = """\
 baseURL = "https://bench.example.org/"
@@ -245,10 +244,7 @@ def clear_hugo(root: Path) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--articles", type=int, default=1000)
-    ap.add_argument("--markets", type=int, default=300)
-    ap.add_argument("--dir", type=Path, default=Path("bench/out"))
+    ap = corpus_arguments(__doc__)
     args = ap.parse_args()
     hugo = hugo_or_exit("hugo_bench")
     version = subprocess.run([hugo, "version"], capture_output=True, text=True).stdout.strip()

@@ -17,7 +17,6 @@ spent their time (cProfile, the builder thread only).
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import os
 import pstats
@@ -34,7 +33,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(REPO))
-from corpus import TAKEN_AT, make_site  # noqa: E402
+from corpus import TAKEN_AT, corpus_arguments, make_site  # noqa: E402
 
 from tests.devclient import Events, get, save  # noqa: E402
 
@@ -99,11 +98,8 @@ def start_in_process(root: Path) -> tuple[Any, str, int, list[str], pstats.Stats
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--articles", type=int, default=1000)
-    ap.add_argument("--markets", type=int, default=300)
+    ap = corpus_arguments(__doc__)
     ap.add_argument("--edits", type=int, default=10)
-    ap.add_argument("--dir", type=Path, default=Path("bench/out"))
     ap.add_argument("--keep", action="store_true", help="reuse the corpus if it is already there")
     ap.add_argument("--profile", action="store_true", help="run the server in this process and profile rebuilds")
     args = ap.parse_args()

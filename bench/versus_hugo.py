@@ -11,7 +11,6 @@ first; the medians and the per-round ratios are what to compare.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import statistics
 import sys
@@ -20,16 +19,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_bench import build_command, measured, report  # noqa: E402
-from corpus import make_site  # noqa: E402
+from corpus import corpus_arguments, make_site  # noqa: E402
 from hugo_bench import clear_hugo, hugo_command, hugo_or_exit, make_hugo_site  # noqa: E402
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--articles", type=int, default=1000)
-    ap.add_argument("--markets", type=int, default=300)
+    ap = corpus_arguments(__doc__)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--dir", type=Path, default=Path("bench/out"))
     args = ap.parse_args()
     hugo = hugo_or_exit("versus_hugo")
     t0 = time.perf_counter()
