@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from pathlib import Path
 
 import pytest
 
-from marketnews import pipeline
+from marketnews import pipeline, writer
+from marketnews.cache import NewShells, Shells, load_shells, save_shells
+from marketnews.errors import MarketnewsError
+from marketnews.output import OutputFile
+from marketnews.site import Shell
 from tests.conftest import Site, article, quote, tree
 
 NATO = article(
@@ -29,6 +34,29 @@ QUOTES = {
     "xi-out": quote("Xi out before 2027?", 0.0455),
     "knicks-spread": quote("Knicks beat the spread?", 0.999999, status="resolved", winner="Yes", change_24h=0),
 }
+
+
+def add_extras(site: Site, n: int, body: str = "Text {i}.\n") -> None:
+    """n more articles, content/extra-0.md and on, on the topic "extra"."""
+    for i in range(n):
+        site.write(f"content/extra-{i}.md", article(f"Extra {i}", f"2026-11-1{i % 10}T0{i % 9}:00:00Z",
+                                                    body.format(i=i), tags=["extra"]))
+
+
+def in_workers(monkeypatch: pytest.MonkeyPatch, jobs: int = 2) -> None:
+    """Builds from here on use `jobs` worker processes, however few the articles."""
+    monkeypatch.setenv("MARKETNEWS_JOBS", str(jobs))
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN", 1)
+
+
+def fresh_build(site: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+                name: str, *args: str | Path) -> dict[str, bytes]:
+    """The site built from nothing (an empty cache) into tmp_path/name: every file."""
+    before = os.environ["MARKETNEWS_CACHE"]  # the site's own (conftest's `site`)
+    monkeypatch.setenv("MARKETNEWS_CACHE", str(tmp_path / f"{name}-cache"))
+    assert cli("build", "--root", site.root, "--out", tmp_path / name, *args).code == 0
+    monkeypatch.setenv("MARKETNEWS_CACHE", before)
+    return tree(tmp_path / name)
 
 
 @pytest.fixture
@@ -217,17 +245,11 @@ def test_same_input_gives_byte_identical_output(news: Site, cli, tmp_path: Path)
 
 def test_parallel_workers_give_the_same_bytes_as_one_process(news: Site, cli, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    for i in range(12):
-        news.write(f"content/extra-{i}.md", article(f"Extra {i}", f"2026-11-1{i % 10}T0{i % 9}:00:00Z",
-                                                    f"Text {i}.\n\n```market\nxi-out\n```\n", tags=["extra"]))
+    add_extras(news, 12, "Text {i}.\n\n```market\nxi-out\n```\n")
     monkeypatch.setenv("MARKETNEWS_JOBS", "1")
     assert cli("build", "--root", news.root, "--out", tmp_path / "serial").code == 0
-    monkeypatch.setenv("MARKETNEWS_JOBS", "2")
-    monkeypatch.setattr(pipeline, "PARALLEL_MIN", 1)
-    monkeypatch.setenv("MARKETNEWS_CACHE", str(tmp_path / "other-cache"))
-    assert cli("build", "--root", news.root, "--out", tmp_path / "parallel").code == 0
-
-    assert tree(tmp_path / "parallel") == tree(tmp_path / "serial")
+    in_workers(monkeypatch)
+    assert fresh_build(news, cli, tmp_path, monkeypatch, "parallel") == tree(tmp_path / "serial")
     assert len(tree(tmp_path / "serial")) > 30
 
 
@@ -285,13 +307,6 @@ def test_incremental_builds_equal_fresh_builds_after_every_kind_of_edit(  # type
     """Pages kept by fingerprint must be exactly what a build from nothing would write."""
     odds = ("--snapshot", news.root / "snapshot.json")  # price moves come from this file
 
-    def fresh_tree(n: int) -> dict[str, bytes]:
-        monkeypatch.setenv("MARKETNEWS_CACHE", str(tmp_path / f"fresh-cache-{n}"))
-        assert cli("build", "--root", news.root, "--out", tmp_path / f"fresh-{n}", *odds).code == 0
-        monkeypatch.setenv("MARKETNEWS_CACHE", str(tmp_path / "cache"))
-        root = tmp_path / f"fresh-{n}"
-        return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
-
     for i in range(6):
         news.write(f"content/more-{i}.md", article(f"More {i}", f"2026-11-1{i}T10:00:00Z", "Text.\n",
                                                    tags=["nato", "extra"], markets=["xi-out", "strike-on-nato"]))
@@ -310,7 +325,7 @@ def test_incremental_builds_equal_fresh_builds_after_every_kind_of_edit(  # type
     for n, edit in enumerate(edits):
         edit()
         assert cli("build", "--root", news.root, *odds).code == 0
-        assert news.tree() == fresh_tree(n), f"after edit {n}"
+        assert news.tree() == fresh_build(news, cli, tmp_path, monkeypatch, f"fresh-{n}", *odds), f"after edit {n}"
 
 
 def test_a_rebuild_with_nothing_changed_renders_no_article_or_list_page(  # type: ignore[no-untyped-def]
@@ -366,11 +381,8 @@ def test_a_worker_failing_after_others_staged_pages_leaves_no_trace(  # type: ig
         news: Site, cli, monkeypatch: pytest.MonkeyPatch, previous: bool) -> None:
     # Workers write the pages they render under temporary names; one failing part-way
     # loses the names of those it wrote, so the writer must find them itself.
-    for i in range(40):
-        news.write(f"content/extra-{i}.md", article(f"Extra {i}", f"2026-11-1{i % 10}T0{i % 9}:00:00Z",
-                                                    f"Text {i}.\n", tags=["extra"]))
-    monkeypatch.setenv("MARKETNEWS_JOBS", "2")
-    monkeypatch.setattr(pipeline, "PARALLEL_MIN", 1)
+    add_extras(news, 40)
+    in_workers(monkeypatch)
     if previous:
         assert cli("build", "--root", news.root).code == 0
     before = news.tree() if previous else {}
@@ -396,7 +408,6 @@ def test_pages_filled_from_the_last_builds_shells_equal_a_fresh_build(  # type: 
         page = news.root / "layouts/article.html"
         page.write_text(page.read_text().replace("</article>", "<aside>{{ article_item(a) }}</aside></article>"))
     odds = ("--snapshot", news.root / "snapshot.json")
-    monkeypatch.setenv("MARKETNEWS_CACHE", str(tmp_path / "cache"))
     assert cli("build", "--root", news.root, *odds).code == 0
     assert len(list((tmp_path / "cache").glob("shells-*.pickle"))) == 1
     moved = dict(QUOTES)
@@ -406,9 +417,7 @@ def test_pages_filled_from_the_last_builds_shells_equal_a_fresh_build(  # type: 
     del moved["knicks-spread"]
     news.snapshot(moved)
     assert cli("build", "--root", news.root, *odds).code == 0
-    monkeypatch.setenv("MARKETNEWS_CACHE", str(tmp_path / "fresh-cache"))
-    assert cli("build", "--root", news.root, *odds, "--out", tmp_path / "fresh").code == 0
-    fresh = tree(tmp_path / "fresh")
+    fresh = fresh_build(news, cli, tmp_path, monkeypatch, "fresh", *odds)
     assert news.tree() == fresh
     assert b"reworded?" in fresh["2026/11/nato/index.html"]
 
@@ -416,9 +425,6 @@ def test_pages_filled_from_the_last_builds_shells_equal_a_fresh_build(  # type: 
 def test_the_shells_file_keeps_the_last_builds_then_the_new_pickles_which_win(tmp_path: Path) -> None:
     # New shells reach the cache as the workers pickled them, after the last build's
     # kept ones; reading the file back merges them in that order.
-    from marketnews.cache import NewShells, Shells, load_shells, save_shells
-    from marketnews.site import Shell
-
     def shell(text: str) -> Shell:
         return Shell(text, (text,), (), ())
 
@@ -441,10 +447,7 @@ def test_the_shells_file_keeps_the_last_builds_then_the_new_pickles_which_win(tm
 def test_the_shells_cache_follows_the_published_articles(  # type: ignore[no-untyped-def]
         site: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int, renders: list[str]) -> None:
     # With workers, each chunk of 16 or more articles sends its new shells back pickled.
-    from marketnews.cache import load_shells
-
-    monkeypatch.setenv("MARKETNEWS_JOBS", str(jobs))
-    monkeypatch.setattr(pipeline, "PARALLEL_MIN", 1)
+    in_workers(monkeypatch, jobs)
     site.snapshot({"m-one": quote("Will one happen?", 0.2)})
     for i in range(40):
         site.write(f"content/s{i}.md", article(f"S{i}", f"2026-11-1{i % 10}T0{i % 9}:00:00Z", f"Body {i}.",
@@ -536,10 +539,6 @@ def test_an_article_whose_text_looks_like_a_widget_slot_is_rendered_whole(news: 
 
 def test_a_rename_that_fails_names_its_file_and_leaves_no_temporary_files(  # type: ignore[no-untyped-def]
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from marketnews import writer
-    from marketnews.errors import MarketnewsError
-    from marketnews.output import OutputFile
-
     files = [OutputFile("index.html", b"home")] + [OutputFile(f"p{i}/index.html", b"page") for i in range(600)]
     real = writer.os.replace
 
@@ -556,11 +555,8 @@ def test_a_rename_that_fails_names_its_file_and_leaves_no_temporary_files(  # ty
 
 def test_a_worker_that_cannot_write_a_page_leaves_no_folder_behind(  # type: ignore[no-untyped-def]
         news: Site, cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    for i in range(40):
-        news.write(f"content/extra-{i}.md", article(f"Extra {i}", f"2026-11-1{i % 10}T0{i % 9}:00:00Z",
-                                                    f"Text {i}.\n", tags=["extra"]))
-    monkeypatch.setenv("MARKETNEWS_JOBS", "2")
-    monkeypatch.setattr(pipeline, "PARALLEL_MIN", 1)
+    add_extras(news, 40)
+    in_workers(monkeypatch)
     real = Path.write_bytes
 
     def write_bytes(self: Path, data: bytes) -> int:  # the workers are forked: they inherit this
@@ -578,10 +574,6 @@ def test_a_worker_that_cannot_write_a_page_leaves_no_folder_behind(  # type: ign
 def test_a_failed_build_removes_the_folders_a_stopped_worker_made(tmp_path: Path, had_out: bool) -> None:
     # A worker stopped between making a folder and writing into it leaves an empty folder
     # the writer was never told of; a folder of the last build stays, even when empty.
-    from marketnews import writer
-    from marketnews.errors import MarketnewsError
-    from marketnews.output import OutputFile
-
     out = tmp_path / "new" / "out"  # its parent too is made by the build when new
     if had_out:
         writer.write_site([OutputFile("index.html", b"home"), OutputFile("a/b/index.html", b"page")], out)
@@ -605,10 +597,6 @@ def test_a_failed_build_removes_the_folders_a_stopped_worker_made(tmp_path: Path
 
 
 def test_a_failing_write_stops_what_makes_the_files_before_it_cleans_up(tmp_path: Path) -> None:
-    from marketnews import writer
-    from marketnews.errors import MarketnewsError
-    from marketnews.output import OutputFile
-
     events: list[str] = []
 
     def files():  # type: ignore[no-untyped-def]
