@@ -25,7 +25,7 @@ from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import TAKEN_AT, corpus_arguments, make_site, write_snapshot  # noqa: E402
+from corpus import TAKEN_AT, corpus_arguments, generated, write_snapshot  # noqa: E402
 
 
 def build_command(root: Path, snapshot: Path, jobs: int | None) -> tuple[list[str], dict[str, str]]:
@@ -60,10 +60,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=None, help="worker processes (default: the build's own choice)")
     args = ap.parse_args()
     root = args.dir / f"site-{args.articles}"
-    t0 = time.perf_counter()
-    make_site(root, args.articles, args.markets)
-    print(f"corpus: {args.articles:,} articles, {args.markets:,} markets in {root} "
-          f"(generated in {time.perf_counter() - t0:.1f} s)")
+    generated(root, args)
     snap = root / "snapshot.json"
     for label, prepare in (
         ("cold", lambda: None),

@@ -12,6 +12,8 @@ import argparse
 import json
 import random
 import shutil
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,6 +36,15 @@ def corpus_arguments(description: str | None) -> argparse.ArgumentParser:
     ap.add_argument("--markets", type=int, default=300)
     ap.add_argument("--dir", type=Path, default=Path("bench/out"))
     return ap
+
+
+def generated(root: Path, args: argparse.Namespace, make: Callable[[Path, int, int], Path] | None = None) -> Path:
+    """`make` (make_site by default) the corpus `args` asks for at root, saying how long it took."""
+    t0 = time.perf_counter()
+    (make or make_site)(root, args.articles, args.markets)
+    print(f"corpus: {args.articles:,} articles, {args.markets:,} markets in {root} "
+          f"(generated in {time.perf_counter() - t0:.1f} s)", flush=True)
+    return root
 
 
 def market_slug(i: int) -> str:

@@ -26,13 +26,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_bench import measured, report  # noqa: E402
-from corpus import corpus_arguments, make_site  # noqa: E402
+from corpus import corpus_arguments, generated, make_site  # noqa: E402
 
 CONFIG = """\
 baseURL = "https://bench.example.org/"
@@ -249,10 +248,7 @@ def main() -> None:
     hugo = hugo_or_exit("hugo_bench")
     version = subprocess.run([hugo, "version"], capture_output=True, text=True).stdout.strip()
     root = (args.dir / f"hugo-{args.articles}").resolve()
-    t0 = time.perf_counter()
-    make_hugo_site(root, args.articles, args.markets)
-    print(f"corpus: {args.articles:,} articles, {args.markets:,} markets in {root} "
-          f"(generated in {time.perf_counter() - t0:.1f} s)")
+    generated(root, args, make_hugo_site)
     print(f"hugo: {version}", flush=True)
     cmd = hugo_command(hugo, root)
     for label, extra in (("cold", ["--ignoreCache"]), ("noop", [])):

@@ -33,7 +33,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(REPO))
-from corpus import TAKEN_AT, corpus_arguments, make_site  # noqa: E402
+from corpus import TAKEN_AT, corpus_arguments, generated  # noqa: E402
 
 from tests.devclient import Events, get, save  # noqa: E402
 
@@ -107,10 +107,7 @@ def main() -> None:
     root = (args.dir / f"serve-{args.articles}").resolve()
     content = root / "content"
     if not (args.keep and content.is_dir() and len(list(content.glob("*.md"))) == args.articles):
-        t0 = time.perf_counter()
-        make_site(root, args.articles, args.markets)
-        print(f"corpus: {args.articles:,} articles, {args.markets:,} markets in {root} "
-              f"({time.perf_counter() - t0:.1f} s)")
+        generated(root, args)
     originals = {p: p.read_text(encoding="utf-8") for p in sorted(content.glob("*.md"))}
 
     t0 = time.perf_counter()

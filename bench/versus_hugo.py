@@ -14,12 +14,11 @@ from __future__ import annotations
 import shutil
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_bench import build_command, measured, report  # noqa: E402
-from corpus import corpus_arguments, make_site  # noqa: E402
+from corpus import corpus_arguments, generated  # noqa: E402
 from hugo_bench import clear_hugo, hugo_command, hugo_or_exit, make_hugo_site  # noqa: E402
 
 
@@ -28,11 +27,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     hugo = hugo_or_exit("versus_hugo")
-    t0 = time.perf_counter()
-    ours_root = make_site(args.dir / f"site-{args.articles}", args.articles, args.markets)
-    hugo_root = make_hugo_site((args.dir / f"hugo-{args.articles}").resolve(), args.articles, args.markets)
-    print(f"corpus: {args.articles:,} articles, {args.markets:,} markets "
-          f"(generated in {time.perf_counter() - t0:.1f} s)")
+    ours_root = generated(args.dir / f"site-{args.articles}", args)
+    hugo_root = generated((args.dir / f"hugo-{args.articles}").resolve(), args, make_hugo_site)
     ours_cmd, ours_env = build_command(ours_root, ours_root / "snapshot.json", None)
     hugo_cmd = hugo_command(hugo, hugo_root) + ["--ignoreCache"]
 
