@@ -12,4 +12,3 @@ class OutputFile:
     # "added" or "changed": a worker process already wrote the bytes beside the target
     # under the writer's temporary name (writer.Stager); data is then None.
     staged: str = ""
-    folders: tuple[str, ...] = ()  # folders the worker created for a staged file

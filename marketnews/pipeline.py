@@ -14,7 +14,6 @@ import multiprocessing.pool
 import os
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from functools import cached_property
@@ -604,24 +603,9 @@ def _article_chunk(indices: Sequence[int]) -> tuple[list[ArticleFile], tuple[tup
     made anew, pickled here (see cache.NewShells)."""
     r = _renderer()
     reuse = cast(ManifestReuse, r.reuse)
-    with _cleaning_up():
-        files = [article_file(r, reuse, r.inp.articles[i]) for i in indices]
-        made = {r.inp.articles[i].path: f.shell for i, f in zip(indices, files, strict=True) if f.shell is not None}
-        return [f._replace(shell=None) for f in files], pickled_shells(made)
-
-
-@contextmanager
-def _cleaning_up() -> Iterator[None]:
-    """On a failure in a worker, remove the folders it made that hold nothing: the parent
-    never hears of them (its writer removes the temporary files it finds, then the
-    folders those leave empty, and the folders it was told of)."""
-    try:
-        yield
-    except BaseException:
-        stager = _shared.get("stager")
-        if stager is not None:
-            cast(Stager, stager).remove_folders()
-        raise
+    files = [article_file(r, reuse, r.inp.articles[i]) for i in indices]
+    made = {r.inp.articles[i].path: f.shell for i, f in zip(indices, files, strict=True) if f.shell is not None}
+    return [f._replace(shell=None) for f in files], pickled_shells(made)
 
 
 def _start_worker() -> None:
@@ -715,8 +699,7 @@ def _other_shard(k: int) -> ShardResult:
     renderer.shard = (k, n)
     renderer.reuse.manifest = {}  # this worker's records only, for the parent to merge
     renderer.memo.showing = {}
-    with _cleaning_up():
-        files = [_staged(f) for f in renderer.other_pages(listed)]
+    files = [_staged(f) for f in renderer.other_pages(listed)]
     return files, renderer.reuse.manifest, renderer.memo.showing
 
 

@@ -90,12 +90,9 @@ def _guard(out: Path, old: Collection[str]) -> None:
         )
 
 
-def _undo(temps: list[tuple[Path, Path]], made: list[Path]) -> None:
+def _undo(temps: list[tuple[Path, Path]]) -> None:
     for tmp, _ in temps:
         tmp.unlink(missing_ok=True)
-    for folder in sorted(made, key=lambda p: len(p.parts), reverse=True):  # deepest first
-        with suppress(OSError):
-            folder.rmdir()
 
 
 # File system clocks run a tick behind the system's: a folder made just after a build
@@ -134,6 +131,8 @@ def _remove_empty_between(folder: Path, base: Path) -> None:
     while folder != base and base in folder.parents:
         try:
             folder.rmdir()
+        except FileNotFoundError:  # gone already (the sweep took it): on to its parent
+            pass
         except OSError:
             return
         folder = folder.parent
@@ -152,7 +151,6 @@ class Stager:
 
     def __init__(self, out: Path, old: Collection[str]):
         self.out, self.old = out, old
-        self.made: list[Path] = []  # folders created, parents first
         self.known: set[Path] = set()  # folders seen to exist: one mkdir each, not a stat of every ancestor
 
     def temp(self, path: str) -> tuple[Path, Path]:
@@ -179,19 +177,12 @@ class Stager:
         return status
 
     def staged_file(self, path: str, data: bytes) -> OutputFile:
-        """`path` staged, as an OutputFile for the writer; the folders made for it go with it."""
-        before = len(self.made)
+        """`path` staged, as an OutputFile for the writer."""
         status = self.stage(path, data)
-        if status == "unchanged":
-            return OutputFile(path, None)
-        return OutputFile(path, None, staged=status, folders=tuple(str(p) for p in self.made[before:]))
-
-    def remove_folders(self) -> None:
-        """Remove the folders this stager made that hold nothing (deepest first)."""
-        _undo([], self.made)
+        return OutputFile(path, None, staged="" if status == "unchanged" else status)
 
     def _make_folder(self, folder: Path) -> None:
-        """mkdir -p that remembers which folders it created (a failed build removes them)."""
+        """mkdir -p that remembers which folders exist (a failed build's sweep removes the new ones)."""
         if folder in self.known:
             return
         missing: list[Path] = []
@@ -202,7 +193,6 @@ class Stager:
         for path in reversed(missing):
             try:
                 path.mkdir()
-                self.made.append(path)
             except FileExistsError:  # made meanwhile by another worker, or a file is there
                 if not path.is_dir():
                     raise
@@ -212,13 +202,7 @@ class Stager:
 def _prune(out: Path, removed: list[str]) -> None:
     """Remove folders the removed files leave empty, deepest first."""
     for path in removed:
-        parent = (out / path).parent
-        while parent != out:
-            try:
-                parent.rmdir()
-            except OSError:
-                break
-            parent = parent.parent
+        _remove_empty_between((out / path).parent, out)
 
 
 def _check_folders_in_the_way(out: Path, temps: list[tuple[Path, Path]], removed: set[str]) -> None:
@@ -253,7 +237,6 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
     seen: set[str] = set()
     pending: list[str] = []
     temps: list[tuple[Path, Path]] = []
-    made = stager.made  # folders this build created
     unchanged = changed = 0
     try:
         for f in files:
@@ -262,7 +245,6 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
             seen.add(f.path)
             if f.staged:
                 status = f.staged
-                made.extend(Path(p) for p in f.folders)
             elif f.data is None:
                 if f.path not in old:
                     raise MarketnewsError(f"output path {f.path!r} was to be kept from the last build, which lacks it")
@@ -283,8 +265,7 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
         close = getattr(files, "close", None)
         if close is not None:
             close()
-        _sweep(out, keep_out=had_out, old=old, since=started)
-        _undo(temps, made)
+        _sweep(out, keep_out=had_out, old=old, since=started)  # the temporary files and new folders
         if not had_out:
             _remove_empty_between(out, base)
         raise
@@ -298,7 +279,7 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
             try:
                 os.replace(tmp, target)
             except BaseException as exc:
-                _undo(temps[n:], [])
+                _undo(temps[n:])
                 raise MarketnewsError(f"{target}: could not be put in place ({exc}); build again") from exc
     touched = tuple(sorted(pending + removed))
     return WriteReport(len(seen), len(pending) - changed, changed, unchanged, len(removed), touched)
