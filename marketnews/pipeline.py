@@ -887,8 +887,10 @@ def build(
         statics = static_files(paths.static)
         assets = fingerprint(statics) if options.asset_hashes else Assets(files=tuple(statics))
         fingerprint_ = site_fingerprint(paths, gathered.config, options, assets)
-    shells_before = previous.shells.all if previous is not None and previous.shells is not None \
-        else load_shells(paths.cache)
+    # The dev server's first build (a `previous` without shells) does not read the cache
+    # folder's: made with other options (drafts, plain asset names), none could fit.
+    shells_before = load_shells(paths.cache) if previous is None \
+        else previous.shells.all if previous.shells is not None else {}
     shells_made = NewShells()
     inp = SiteInput(config=gathered.config, articles=published, bodies=gathered.bodies, snapshot=snapshot,
                     now=now, fingerprint=fingerprint_, assets=assets, shells=shells_before)
