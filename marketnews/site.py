@@ -486,8 +486,7 @@ class SiteRenderer:
         if shell is None:  # the page's own text looks like a slot: render it whole
             full = self.article_view(article)
             return self._page("article.html", view.url, self.article_meta(view), a=full), view
-        refs = {(u.written, u.ref.key): u.ref for u in article.markets}
-        refs.update(((i.written, r.key), r) for i, r in self.inline_refs(article) if r is not None)
+        refs = {(written, ref.key): ref for written, ref in self._widget_refs(article)}
         widgets = [self.widget_html(self.widget(written, refs[written, key], article.date), variant)
                    for written, key, variant in shell.slots]
         html = [shell.parts[0]]
