@@ -45,8 +45,12 @@ _SHELLS = "shells-{}.pickle".format(hashlib.blake2b(",".join(f.name for f in fie
 PageRecord = tuple[str, int, str]  # fingerprint, size in bytes, list item HTML
 
 
-def body_key(body: str) -> str:
-    return hashlib.blake2b(body.encode("utf-8"), digest_size=16).hexdigest()
+def body_key(body: str, raw_html: bool = False) -> str:
+    """A body's cache key: its text, and whether the site allows raw HTML (it renders differently)."""
+    h = hashlib.blake2b(body.encode("utf-8"), digest_size=16)
+    if raw_html:
+        h.update(b"\x00raw_html")
+    return h.hexdigest()
 
 
 @dataclass

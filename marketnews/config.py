@@ -35,6 +35,7 @@ class SiteConfig:
     image_alt: str = ""
     gamma_url: str = GAMMA_URL
     clob_url: str = CLOB_URL
+    raw_html: bool = False  # raw HTML in articles: shown as text (False), or sanitised HTML (True)
     extra: dict[str, Any] = field(default_factory=dict, compare=False)  # `params:` for layouts
 
     @property
@@ -61,6 +62,7 @@ _FIELDS: dict[str, type | tuple[type, ...]] = {
     "image_alt": str,
     "gamma_url": str,
     "clob_url": str,
+    "raw_html": bool,
     "params": dict,
 }
 
@@ -86,8 +88,9 @@ def load_config(path: Path, shown: str | None = None) -> tuple[SiteConfig, tuple
             hint = f"; did you mean {near[0]!r}?" if near else ""
             problems.append(Problem(name, line, key, f"unknown setting{hint}", "warning"))
             continue
-        if isinstance(value, bool) or not isinstance(value, expected):
-            kind = expected.__name__ if isinstance(expected, type) else "number"
+        if (isinstance(value, bool) and expected is not bool) or not isinstance(value, expected):
+            kind = "number" if not isinstance(expected, type) else \
+                "true or false" if expected is bool else expected.__name__
             problems.append(Problem(name, line, key, f"expected {kind}, got {value!r}"))
             continue
         values[key] = value

@@ -3,8 +3,13 @@
 A fenced block whose info string is `market` holds one market reference a line. It is
 rendered as a placeholder comment, `<!--mn:widget:N-->`, that the site stage replaces
 with the widget for the N-th inline reference. Keeping prices out of the rendered body
-means a body's HTML depends on its text alone, so it can be cached across builds while
-the odds change every hour.
+means a body's HTML depends on its text alone (and the site's `raw_html` setting), so it
+can be cached across builds while the odds change every hour.
+
+Raw HTML (see rawhtml.py): off by default, the HTML rules of the parser are off and raw
+HTML comes out as escaped text; with `raw_html` allowed they are on and the whole rendered
+body goes through the allow-list sanitiser. Either way `RenderedBody.raw_html` says
+where the author wrote raw HTML that the reader will not get as written.
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.footnote import footnote_plugin
 
+from marketnews.rawhtml import RawHtml, find_raw_html, sanitise
+
 # Bump when rendering changes, so cached bodies are rendered again.
-MARKUP_VERSION = "3"
+MARKUP_VERSION = "4"
 PLACEHOLDER = re.compile(r"<!--mn:widget:(\d+)-->")
 
 
@@ -36,6 +43,7 @@ class RenderedBody:
     first_paragraph: str
     images_without_alt: tuple[int, ...]  # 0-based body lines
     empty_market_blocks: tuple[int, ...]
+    raw_html: tuple[RawHtml, ...] = ()  # raw HTML shown as text (or, when allowed, cut by the sanitiser)
 
 
 def market_plugin(md: MarkdownIt) -> None:
@@ -105,8 +113,8 @@ def fast_plain_links(md: MarkdownIt) -> None:
     md.normalizeLink = normalize_link  # type: ignore[method-assign]
 
 
-def _make_markdown() -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"typographer": True})
+def _make_markdown(raw_html: bool = False) -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"typographer": True, "html": raw_html})
     md.enable(["table", "strikethrough", "replacements", "smartquotes"])
     md.use(footnote_plugin)
     md.use(market_plugin)
@@ -116,14 +124,14 @@ def _make_markdown() -> MarkdownIt:
     return md
 
 
-_md: MarkdownIt | None = None
+_md: dict[bool, MarkdownIt] = {}
 
 
-def markdown() -> MarkdownIt:
-    global _md
-    if _md is None:
-        _md = _make_markdown()
-    return _md
+def markdown(raw_html: bool = False) -> MarkdownIt:
+    md = _md.get(raw_html)
+    if md is None:
+        md = _md[raw_html] = _make_markdown(raw_html)
+    return md
 
 
 def _plain_text(inline: Token) -> str:
@@ -136,8 +144,9 @@ def _plain_text(inline: Token) -> str:
     return " ".join("".join(parts).split())
 
 
-def render_body(body: str) -> RenderedBody:
-    md = markdown()
+def render_body(body: str, raw_html: bool = False) -> RenderedBody:
+    """Render `body`; `raw_html`: the site allows raw HTML (sanitised), else it is shown as text."""
+    md = markdown(raw_html)
     env: dict[str, Any] = {}
     tokens = md.parse(body, env)
     inline: list[InlineRef] = []
@@ -164,7 +173,10 @@ def render_body(body: str) -> RenderedBody:
                 ).strip():
                     no_alt.append(token.map[0] if token.map else 0)
     html = md.renderer.render(tokens, md.options, env)
-    return RenderedBody(html, tuple(inline), first_paragraph, tuple(no_alt), tuple(empty_blocks))
+    if raw_html:
+        html = sanitise(html)
+    return RenderedBody(html, tuple(inline), first_paragraph, tuple(no_alt), tuple(empty_blocks),
+                        find_raw_html(body, raw_html))
 
 
 def fill_placeholders(html: str, widget: Callable[[int], str]) -> str:

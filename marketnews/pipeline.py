@@ -212,7 +212,8 @@ def _stamp(path: Path) -> tuple[int, int]:
 ReadResult = tuple[tuple[int, int], str, Parsed | None, str, str, RenderedBody | None]
 
 
-def _read_one(shown: str, path: Path, tz: tzinfo, cache: BodyCache, articles: ArticleCache) -> ReadResult:
+def _read_one(shown: str, path: Path, tz: tzinfo, cache: BodyCache, articles: ArticleCache,
+              raw_html: bool = False) -> ReadResult:
     """Validate one file unless `articles` keeps it, and render its body unless `cache` has it."""
     stamp = _stamp(path)
     raw = path.read_bytes()
@@ -223,13 +224,14 @@ def _read_one(shown: str, path: Path, tz: tzinfo, cache: BodyCache, articles: Ar
     if article is None:  # the file has errors
         return stamp, key, parsed, "", "", None
     body = articles.body_of(key, source_text(raw)) if kept else article.body
-    digest = body_key(body)
-    return stamp, key, parsed, body if kept else "", digest, None if digest in cache.entries else render_body(body)
+    digest = body_key(body, raw_html)
+    return (stamp, key, parsed, body if kept else "", digest,
+            None if digest in cache.entries else render_body(body, raw_html))
 
 
 def _read_chunk(indices: range) -> list[ReadResult]:
-    files, shown, tz, cache, articles = _shared["read"]
-    return [_read_one(shown[i], files[i], tz, cache, articles) for i in indices]
+    files, shown, tz, cache, articles, raw_html = _shared["read"]
+    return [_read_one(shown[i], files[i], tz, cache, articles, raw_html) for i in indices]
 
 
 def read_sources(
@@ -240,7 +242,7 @@ def read_sources(
     lacks, in parallel when many."""
     articles = articles if articles is not None else ArticleCache()
     shown = [paths.shown(f) for f in files]
-    _shared["read"] = (files, shown, config.tz, cache, articles)
+    _shared["read"] = (files, shown, config.tz, cache, articles, config.raw_html)
     sources: dict[Path, SourceFile] = {}
     pool = None
     try:
@@ -298,6 +300,8 @@ def _body_uses(article: Article, body: RenderedBody) -> tuple[list[Problem], lis
     for line in body.images_without_alt:
         problems.append(Problem(article.path, article.body_line + line, "image",
                                 "image has no alt text: write ![what it shows](path)", "warning"))
+    for raw in body.raw_html:
+        problems.append(Problem(article.path, article.body_line + raw.line, "body", raw.message, "warning"))
     return problems, uses
 
 
@@ -359,8 +363,8 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
     if not paths.content.is_dir():
         raise MarketnewsError(f"{paths.shown(paths.content)}: content folder not found")
     known: Mapping[Path, SourceFile] = {}
-    if previous is not None and (previous.config.timezone, previous.config.permalink) == (
-            config.timezone, config.permalink):  # what bare dates and URLs depend on
+    if previous is not None and (previous.config.timezone, previous.config.permalink, previous.config.raw_html) == (
+            config.timezone, config.permalink, config.raw_html):  # what bare dates, URLs and bodies depend on
         known = previous.sources
     files, to_read = _changed_files(paths.content.resolve(), known, changed if known else None)
     fresh = read_sources(paths, to_read, config, cache if cache is not None else BodyCache(), options.jobs,
