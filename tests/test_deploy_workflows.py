@@ -39,7 +39,19 @@ def test_tests_run_on_every_push_and_pull_request() -> None:
     assert any(r.strip() == "marketnews check --strict" for r in runs)
     assert any(r.startswith("ruff check") for r in runs) and any(r.strip() == "mypy" for r in runs)
     install = next(r for r in runs if "pip install" in r)
-    assert "test" in install and "dev" in install
+    assert "test" in install and "dev" in install and "browser" in install
+
+
+def test_tests_install_what_the_browser_tests_need() -> None:
+    """GitHub sets CI=true, under which a browser test without Chromium, Playwright or
+    axe-core fails: the job installs all three, and points the tests at the Chromium."""
+    all_steps = steps(load("test.yml"))
+    browser = step_index(all_steps, lambda s: "playwright install" in s.get("run", ""))
+    tests = step_index(all_steps, lambda s: "pytest" in s.get("run", ""))
+    script = all_steps[browser]["run"]
+    assert browser < tests
+    assert "--with-deps chromium" in script and "MARKETNEWS_CHROMIUM=" in script and "$GITHUB_ENV" in script
+    assert "npm ci --prefix tests/browser" in script
 
 
 def test_deploy_runs_hourly_on_push_to_main_and_by_hand() -> None:
@@ -67,10 +79,22 @@ def test_deploy_restores_builds_saves_then_deploys_in_that_order() -> None:
     assert all_steps[restore]["with"]["key"].startswith(prefix)
     assert all_steps[restore]["with"]["key"] == all_steps[save]["with"]["key"]
     assert "github.run_id" in all_steps[save]["with"]["key"]
-    assert all_steps[save]["if"] == "always()"
+    # Saved when the build ran, even when it failed; not when the check stopped the run first.
+    assert all_steps[save]["if"] == "always() && steps.build.outcome != 'skipped'"
+    assert all_steps[build]["id"] == "build"
 
     assert "--max-stale" in all_steps[build]["run"]
     assert doc["env"]["MAX_STALE"].endswith("h")
+
+
+def test_deploy_checks_strictly_before_it_builds_and_only_deploys_after_both() -> None:
+    all_steps = steps(load("deploy.yml"))
+    check = step_index(all_steps, lambda s: s.get("run", "").strip() == "marketnews check --strict")
+    build = step_index(all_steps, lambda s: "build.py" in s.get("run", ""))
+    deploy = step_index(all_steps, lambda s: "netlify-cli" in s.get("run", ""))
+    assert check < build < deploy
+    # No condition of their own: each runs only when every step before it succeeded.
+    assert "if" not in all_steps[check] and "if" not in all_steps[build] and "if" not in all_steps[deploy]
 
 
 def test_deploy_uses_the_netlify_cli_with_secrets_and_no_second_build() -> None:
