@@ -1,258 +1,392 @@
-"""The build cache, kept between builds: parsed articles, rendered bodies, article shells
-and the page manifest. Disk I/O.
+"""The build memo: one content-addressed store of what earlier builds made. Disk I/O (sqlite3).
 
-The hourly rebuild changes prices, not articles, so an article file parsed and validated
-once is reused until its bytes (or the code that reads it) change, a body rendered
-once is reused until its text (or the renderer, via MARKUP_VERSION) changes; an article page whose
-inputs did not change (see SiteRenderer.article_fingerprint) is not rendered again:
-the manifest maps each article page to its fingerprint, its size on disk and its list
-item; and a page whose widgets alone changed is its shell (site.Shell) filled with
-the new widgets. Each is one pickle file in the cache folder (the shells' file may
-hold several pickles, see `save_shells`); a missing, stale or unreadable cache only
-costs time.
+A value (a parsed article, a rendered body, an article page's shell, the record of a
+page written) is kept under the digest of everything that produced it, the code
+version (`CODE_VERSION`) included, so a key that is found is a value that is right.
+One pruning rule: saving keeps what this build used and drops the rest.
+
+The CLI keeps the memo in `<cache>/memo.sqlite`; the dev server keeps what it makes in
+memory and only reads that file. The file holds JSON text and checksums, never code:
+nothing in it can run when it is loaded (no pickle). A damaged, truncated, foreign or
+other version's file, or an entry of the wrong shape, costs one warning line and the
+work of making its values again, never a wrong page or a crash.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import json
 import os
-import pickle
+import sqlite3
 import sys
-from collections.abc import Mapping, Sequence
+import types
+import typing
+from collections.abc import Callable, Iterable
 from contextlib import suppress
-from dataclasses import dataclass, field, fields, replace
-from functools import cached_property
+from dataclasses import fields, is_dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-import yaml
+from zoneinfo import ZoneInfo
 
 import marketnews
-from marketnews import content, errors, yamlmap
-from marketnews.content import Article
-from marketnews.errors import Problem
-from marketnews.markets import refs
-from marketnews.markup import MARKUP_VERSION, RenderedBody
-from marketnews.site import Shell
-from marketnews.writer import write_atomic
 
-_FILE = f"bodies-v{MARKUP_VERSION}.pickle"
-_PAGES = "pages-v1.pickle"
-# A pickled Shell of another shape would load, then fail when used: its fields name the file.
-_SHELLS = "shells-{}.pickle".format(hashlib.blake2b(",".join(f.name for f in fields(Shell)).encode(),
-                                                   digest_size=4).hexdigest())
-
-PageRecord = tuple[str, int, str]  # fingerprint, size in bytes, list item HTML
+MEMO_FILE = "memo.sqlite"
+# Files of earlier versions' caches (pickles): removed unread, as nothing may load them.
+LEGACY_FILES = ("articles-*.pickle", "bodies-v*.pickle", "pages-v*.pickle", "shells-*.pickle")
+# What the output of the code depends on besides its own source: the libraries that
+# parse, render and word messages, and Python (Unicode data).
+_LIBRARIES = ("PyYAML", "markdown-it-py", "mdit-py-plugins", "markdown-it-pyrs", "Jinja2", "MarkupSafe")
 
 
-def body_key(body: str, raw_html: bool = False) -> str:
-    """A body's cache key: its text, and whether the site allows raw HTML (it renders differently)."""
-    h = hashlib.blake2b(body.encode("utf-8"), digest_size=16)
-    if raw_html:
-        h.update(b"\x00raw_html")
+def _code_version() -> str:
+    """Digest of the package's source and the versions of what it builds with."""
+    h = hashlib.blake2b(digest_size=8)
+    h.update(f"{marketnews.__version__}|{sys.version_info[:2]}".encode())
+    for name in _LIBRARIES:
+        try:
+            version = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            version = "-"
+        h.update(f"|{name}={version}".encode())
+    with suppress(ImportError):  # libyaml's loader words errors its own way
+        import yaml
+
+        h.update(str(getattr(yaml, "__with_libyaml__", False)).encode())
+    root = Path(marketnews.__file__).parent
+    for file in sorted(root.rglob("*.py")):  # a frozen install without sources: the versions decide
+        with suppress(OSError):
+            h.update(file.relative_to(root).as_posix().encode() + b"\x00" + file.read_bytes())
     return h.hexdigest()
 
 
-@dataclass
-class BodyCache:
-    entries: dict[str, RenderedBody] = field(default_factory=dict)
-    used: set[str] = field(default_factory=set)
-    dirty: bool = False
-
-    def get(self, key: str) -> RenderedBody | None:
-        hit = self.entries.get(key)
-        if hit is not None:
-            self.used.add(key)
-        return hit
-
-    def put(self, key: str, body: RenderedBody) -> None:
-        self.entries[key] = body
-        self.used.add(key)
-        self.dirty = True
+CODE_VERSION = _code_version()
 
 
-def _load(folder: Path | None, name: str) -> dict[Any, Any]:
-    """A pickled dict from the cache folder; an empty one when it is missing or unreadable
-    (a cache only saves time, so any failure to read it only means work done again)."""
-    if folder is None:
-        return {}
+def memo_key(kind: str, *parts: str | bytes) -> str:
+    """The key of a value of this `kind` made from `parts` by this version of the code."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{CODE_VERSION}\x00{kind}".encode())
+    for part in parts:
+        data = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
+        h.update(b"\x00" + str(len(data)).encode() + b"\x00" + data)
+    return h.hexdigest()
+
+
+def _checksum(value: bytes) -> bytes:
+    return hashlib.blake2b(value, digest_size=8).digest()
+
+
+# --- values: frozen dataclasses, tuples and plain data as JSON ------------------------------
+
+class WrongShape(ValueError):
+    """A memo value that is not what its kind holds."""
+
+
+def encode(value: Any) -> bytes:
+    """A value as compact JSON: dataclasses as lists of their fields, datetimes with their zone."""
+    return json.dumps(_plain(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode(
+        "utf-8", "surrogatepass")
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, datetime):
+        zone = value.tzinfo
+        return {"t": value.isoformat(), "z": zone.key if isinstance(zone, ZoneInfo) else None}
+    if is_dataclass(value) and not isinstance(value, type):
+        return [_plain(getattr(value, f.name)) for f in fields(value)]
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    raise TypeError(f"cannot keep a {type(value).__name__} in the memo")
+
+
+_decoders: dict[Any, Callable[[Any], Any]] = {}
+
+
+def decode(kind: Any, data: bytes) -> Any:
+    """The value of type `kind` that `encode` gave `data` as; WrongShape when it is not one."""
     try:
-        with open(folder / name, "rb") as fh:
-            found = pickle.load(fh)
-    except Exception:
-        return {}
-    return found if isinstance(found, dict) else {}
+        doc = json.loads(data)
+        return _decoder(kind)(doc)
+    except WrongShape:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
+        raise WrongShape(str(exc)) from exc
 
 
-def _save(folder: Path | None, name: str, data: dict[Any, Any]) -> None:
-    if folder is None:
-        return
-    folder.mkdir(parents=True, exist_ok=True)
-    write_atomic(folder / name, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
-
-
-def _code_digest() -> str:
-    """Digest of the code that turns an article file into an Article and its problems:
-    a cached result is only good for the code that made it."""
-    # The YAML loader (libyaml's or PyYAML's own) words errors its own way; Unicode data
-    # (slugs) may change with Python.
-    versions = f"{marketnews.__version__}|{yaml.__version__}|{yamlmap._Base.__name__}|{sys.version_info[:2]}"
-    h = hashlib.blake2b(versions.encode(), digest_size=6)
-    for module in (content, yamlmap, refs, errors, sys.modules[__name__]):  # this one: the entries' layout
-        with suppress(OSError):  # no source to read (a frozen install): the version alone decides
-            h.update(Path(module.__file__ or "").read_bytes())
-    return h.hexdigest()
-
-
-_ARTICLES = f"articles-{_code_digest()}.pickle"
-
-Parsed = tuple[Article | None, list[Problem]]  # what content.parse_article returns
-# As kept: the Article without its body (the file's text ends with it), and the body's length.
-Kept = tuple[Article | None, list[Problem], int]
-
-
-def article_key(shown: str, tz: object, raw: bytes) -> str:
-    """What parse_article's result depends on: the path as shown, the timezone of bare dates, the bytes."""
-    h = hashlib.blake2b(raw, digest_size=16)
-    h.update(f"\x00{shown}\x00{tz}".encode())
-    return h.hexdigest()
-
-
-@dataclass
-class ArticleCache:
-    """Article files as parse_article left them, by `article_key`: an unchanged file is not
-    parsed and validated again (its YAML alone is most of a no-op build's reading). The
-    body is not kept: it is the end of the file's text, which the build reads anyway."""
-
-    entries: dict[str, Kept] = field(default_factory=dict)
-    used: set[str] = field(default_factory=set)
-    dirty: bool = False
-    read_all: bool = False  # every content file was looked up: the unused entries can go
-
-    def put(self, key: str, parsed: Parsed) -> None:
-        article, problems = parsed
-        body = len(article.body) if article is not None else 0
-        self.entries[key] = (replace(article, body="") if article is not None else None, problems, body)
-        self.used.add(key)
-        self.dirty = True
-
-    def body_of(self, key: str, text: str) -> str:
-        """The body of a kept file, cut from its text (content.source_text of its bytes)."""
-        length = self.entries[key][2]
-        return text[-length:] if length else ""
-
-    def restore(self, key: str, body: str) -> Parsed:
-        """A kept file's parse, given its body (`body_of`); the entry counts as used."""
-        article, problems, _ = self.entries[key]
-        self.used.add(key)
-        return (replace(article, body=body) if article is not None else None), problems
-
-
-def load_article_cache(folder: Path | None) -> ArticleCache:
-    return ArticleCache(_load(folder, _ARTICLES))
-
-
-def save_article_cache(folder: Path | None, cache: ArticleCache) -> None:
-    """Write when anything was added, or when the build read every file and some entries
-    went unused (those go); the files of other versions of the code go too."""
-    if folder is None:
-        return
-    if cache.read_all and len(cache.used) != len(cache.entries):
-        _save(folder, _ARTICLES, {k: v for k, v in cache.entries.items() if k in cache.used})
-    elif cache.dirty:  # a build that stopped before reading every file keeps every entry
-        _save(folder, _ARTICLES, cache.entries)
-    else:
-        return
-    for other in folder.glob("articles-*.pickle"):
-        if other.name != _ARTICLES:
-            other.unlink(missing_ok=True)
-
-
-def load_body_cache(folder: Path | None) -> BodyCache:
-    return BodyCache(_load(folder, _FILE))
-
-
-def save_body_cache(folder: Path | None, cache: BodyCache) -> None:
-    """Keep only the bodies this build used; write atomically, and only when it changed."""
-    if cache.dirty or len(cache.used) != len(cache.entries):
-        _save(folder, _FILE, {k: v for k, v in cache.entries.items() if k in cache.used})
-
-
-def load_pages(folder: Path | None, out: Path) -> dict[str, PageRecord]:
-    """The page manifest of the last build into `out` (empty if it was another folder)."""
-    doc = _load(folder, _PAGES)
-    return dict(doc.get("pages", {})) if doc.get("out") == str(out.resolve()) else {}
-
-
-def save_pages(folder: Path | None, out: Path, pages: dict[str, PageRecord]) -> None:
-    _save(folder, _PAGES, {"out": str(out.resolve()), "pages": pages})
-
-
-class NewShells:
-    """The article shells a build renders anew, pickled by the process that rendered
-    them: with worker processes, the workers. The build only writes them to the cache
-    folder as they are (`save_shells`), so the parent neither unpickles them nor pickles
-    them again: at 10,000 articles that is over 100 MB each way. A later build in the
-    same process (the dev server's) unpickles them when it asks (`Shells`)."""
-
-    def __init__(self) -> None:
-        self.blobs: list[bytes] = []
-        self.paths: set[str] = set()  # the articles they are the shells of
-
-    def add(self, shells: Mapping[str, Shell]) -> None:
-        self.add_pickled(pickled_shells(shells))
-
-    def add_pickled(self, pickled: tuple[tuple[str, ...], bytes]) -> None:
-        paths, blob = pickled
-        if paths:
-            self.paths.update(paths)
-            self.blobs.append(blob)
-
-
-def pickled_shells(shells: Mapping[str, Shell]) -> tuple[tuple[str, ...], bytes]:
-    """(their article paths, the pickle) for NewShells.add_pickled."""
-    return tuple(shells), pickle.dumps(dict(shells), protocol=pickle.HIGHEST_PROTOCOL) if shells else b""
-
-
-@dataclass(frozen=True)
-class Shells:
-    """Shells by article path: `kept`, then those `new` pickles (which win), unpickled
-    the first time they are asked for."""
-
-    kept: Mapping[str, Shell]
-    new: Sequence[bytes] = ()
-
-    @cached_property
-    def all(self) -> dict[str, Shell]:
-        found = dict(self.kept)
-        for blob in self.new:
-            found.update(pickle.loads(blob))
-        return found
-
-
-def load_shells(folder: Path | None) -> dict[str, Shell]:
-    """The article shells the last build kept, by article path: the file's pickles of
-    {path: Shell}, merged in order."""
-    if folder is None:
-        return {}
-    found: dict[str, Shell] = {}
-    try:
-        with open(folder / _SHELLS, "rb") as fh:
-            end = os.fstat(fh.fileno()).st_size
-            while fh.tell() < end:  # read from the file: the file's bytes are not held whole as well
-                part = pickle.load(fh)
-                if not isinstance(part, dict):
-                    return {}
-                found.update(part)
-    except Exception:  # a cache only saves time
-        return {}
+def _decoder(tp: Any) -> Callable[[Any], Any]:
+    """A function from JSON data to a value of type `tp`, checking every part of it."""
+    found = _decoders.get(tp)
+    if found is None:
+        found = _decoders[tp] = _make_decoder(tp)
     return found
 
 
-def save_shells(folder: Path | None, kept: Mapping[str, Shell], new: NewShells) -> None:
-    """Write `kept` (the last build's shells still in use) and then the `new` pickles as
-    they are, one pickle after another; `load_shells` reads them back in that order."""
-    if folder is None:
-        return
-    folder.mkdir(parents=True, exist_ok=True)
-    write_atomic(folder / _SHELLS, [pickle.dumps(dict(kept), protocol=pickle.HIGHEST_PROTOCOL), *new.blobs])
+def _expect(ok: bool, what: str) -> None:
+    if not ok:
+        raise WrongShape(f"expected {what}")
+
+
+def _make_decoder(tp: Any) -> Callable[[Any], Any]:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is type(None):
+        return lambda d: _expect(d is None, "null")
+    if tp in (str, bool):
+        return lambda d: d if isinstance(d, tp) else _expect(False, tp.__name__)
+    if tp is int:
+        return lambda d: d if isinstance(d, int) and not isinstance(d, bool) else _expect(False, "int")
+    if tp is float:
+        return lambda d: float(d) if isinstance(d, (int, float)) and not isinstance(d, bool) else _expect(
+            False, "number")
+    if tp is datetime:
+        def when(d: Any) -> datetime:
+            _expect(isinstance(d, dict) and isinstance(d.get("t"), str), "a time")
+            value = datetime.fromisoformat(d["t"])
+            _expect(value.tzinfo is not None, "a time with its zone")
+            zone = d.get("z")
+            return value.astimezone(ZoneInfo(zone)) if isinstance(zone, str) else value
+        return when
+    if origin is typing.Literal:
+        return lambda d: d if d in args else _expect(False, f"one of {args}")
+    if origin in (typing.Union, types.UnionType):
+        options = [_decoder(a) for a in args]
+
+        def either(d: Any) -> Any:
+            for option in options:
+                with suppress(WrongShape):
+                    return option(d)
+            raise WrongShape(f"expected {tp}")
+        return either
+    if origin in (tuple, list):
+        if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+            item = _decoder(args[0])
+            return lambda d: tuple(item(v) for v in d) if isinstance(d, list) else _expect(False, "a list")
+        if origin is list:
+            item = _decoder(args[0])
+            return lambda d: [item(v) for v in d] if isinstance(d, list) else _expect(False, "a list")
+        parts = [_decoder(a) for a in args]
+
+        def row(d: Any) -> tuple[Any, ...]:
+            _expect(isinstance(d, list) and len(d) == len(parts), f"{len(parts)} items")
+            return tuple(p(v) for p, v in zip(parts, d, strict=True))
+        return row
+    if is_dataclass(tp) and isinstance(tp, type):
+        hints = typing.get_type_hints(tp)
+        names = [f.name for f in fields(tp) if f.init]
+        _expect(len(names) == len(fields(tp)), f"{tp.__name__} with every field in its constructor")
+        members = [_decoder(hints[n]) for n in names]
+
+        def make(d: Any) -> Any:
+            _expect(isinstance(d, list) and len(d) == len(members), f"{tp.__name__}")
+            return tp(*(m(v) for m, v in zip(members, d, strict=True)))
+        return make
+    raise TypeError(f"no memo decoder for {tp!r}")
+
+
+# --- the store ---------------------------------------------------------------------------
+
+_SCHEMA = {
+    ("table", "entries", "CREATE TABLE entries (key TEXT PRIMARY KEY, sum BLOB NOT NULL, value BLOB NOT NULL)"),
+    ("index", "sqlite_autoindex_entries_1", None),
+    ("table", "about", "CREATE TABLE about (name TEXT PRIMARY KEY, value TEXT NOT NULL)"),
+    ("index", "sqlite_autoindex_about_1", None),
+}
+
+
+class Memo:
+    """The one memo of a build (and, in the dev server, of every rebuild).
+
+    `get` finds a value by key (this process's new ones, then the file's), `put` adds
+    one; both count the key as used, and `use` counts a key found elsewhere (by a worker
+    process, which forks with this object and reads the file through its own
+    connection). `save` writes the new values to the file and drops every entry this
+    build did not use; with `writes` off (the dev server) it only prunes the memory.
+    The first problem with the file becomes `warning`; the build goes on without it.
+    """
+
+    def __init__(self, folder: Path | None, *, writes: bool = True, shown: str | None = None) -> None:
+        self.file = folder / MEMO_FILE if folder is not None else None
+        self.shown = shown or (str(self.file) if self.file is not None else MEMO_FILE)
+        self.writes = writes
+        self.new: dict[str, bytes] = {}
+        self.used: set[str] = set()
+        self.faults: list[str] = []  # keys whose entries were damaged: replaced on saving
+        self.warning: str | None = None
+        self._db: sqlite3.Connection | None = None
+        self._pid = 0
+        self._usable = self.file is not None  # False after a problem with the file: rebuilt on saving
+
+    # --- reading ---
+
+    def _connection(self) -> sqlite3.Connection | None:
+        if not self._usable or self.file is None:
+            return None
+        if self._pid == os.getpid() and self._db is not None:
+            return self._db
+        first = self._pid == 0
+        self._pid = os.getpid()
+        self._db = None  # a worker forked with the parent's connection: never use it, open its own
+        if not self.file.exists():
+            self._usable = False
+            return None
+        try:
+            db = sqlite3.connect(f"{self.file.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+            db.execute("PRAGMA trusted_schema = OFF")
+            if first:
+                self._check(db)
+        except sqlite3.Error as exc:
+            self._problem(f"not a memo this version can read ({exc})")
+            return None
+        except _Foreign as exc:
+            self._problem(str(exc))
+            return None
+        self._db = db
+        return db
+
+    def _check(self, db: sqlite3.Connection) -> None:
+        schema = set(db.execute("SELECT type, name, sql FROM sqlite_master").fetchall())
+        if schema != _SCHEMA:
+            raise _Foreign("not a marketnews memo (its tables differ)")
+        version = db.execute("SELECT value FROM about WHERE name = 'version'").fetchone()
+        if version is None or version[0] != CODE_VERSION:
+            raise _Foreign("made by another version of marketnews")
+
+    def get(self, key: str) -> bytes | None:
+        """The value under `key`, or None (not there, or damaged: then noted in `faults`)."""
+        value = self.new.get(key)
+        if value is not None:
+            self.used.add(key)
+            return value
+        db = self._connection()
+        if db is None:
+            return None
+        try:
+            row = db.execute("SELECT sum, value FROM entries WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error as exc:
+            self._problem(f"damaged ({exc})", key)
+            return None
+        if row is None:
+            return None
+        if not isinstance(row[1], bytes) or row[0] != _checksum(row[1]):
+            self._problem("damaged (an entry does not match its checksum)", key)
+            return None
+        self.used.add(key)
+        return row[1]
+
+    def load(self, key: str, kind: Any) -> Any:
+        """The value under `key` decoded as a `kind`; None when missing or of another shape."""
+        data = self.get(key)
+        if data is None:
+            return None
+        try:
+            return decode(kind, data)
+        except WrongShape as exc:
+            self.used.discard(key)
+            self._problem(f"an entry of the wrong shape ({exc})", key)
+            return None
+
+    # --- writing ---
+
+    def put(self, key: str, value: bytes) -> None:
+        self.new[key] = value
+        self.used.add(key)
+
+    def use(self, keys: Iterable[str]) -> None:
+        """Count keys a worker process found as used."""
+        self.used.update(keys)
+
+    def take_faults(self) -> tuple[list[str], str | None]:
+        """What went wrong in this process (a worker's) since the last call, for `add_faults`."""
+        faults, warning = self.faults, self.warning
+        self.faults, self.warning = [], None
+        return faults, warning
+
+    def add_faults(self, found: tuple[list[str], str | None]) -> None:
+        faults, warning = found
+        self.faults += faults
+        if self.warning is None:
+            self.warning = warning
+
+    def _problem(self, what: str, key: str | None = None) -> None:
+        if key is not None:
+            self.faults.append(key)
+        else:
+            self._usable = False
+        if self.warning is None:
+            self.warning = f"{what}; made again what it held"
+
+    def flush(self) -> None:
+        """Write the new values to the file (none is dropped), so as not to hold them."""
+        if self.file is not None and self.writes and (self.new or self.faults):
+            self._save(prune=False)
+            self.new, self.faults = {}, []
+
+    def save(self) -> None:
+        """Write the new values and keep only the entries this build used (in memory
+        without a file to write); the next build starts counting again."""
+        if self.file is None or not self.writes:
+            self.new = {k: v for k, v in self.new.items() if k in self.used}
+        else:
+            self._save(prune=True)
+            self.new, self.faults = {}, []
+        self.used = set()
+
+    def _save(self, prune: bool) -> None:
+        try:
+            self._write(prune)
+        except sqlite3.Error as exc:  # found damaged only now: start the file again
+            if self.warning is None:
+                self.warning = f"damaged ({exc}); made again what it held"
+            self._usable = False
+            self._write(prune)
+
+    def _write(self, prune: bool) -> None:
+        assert self.file is not None
+        if self._db is not None and self._pid == os.getpid():
+            self._db.close()
+        self._db, self._pid = None, 0
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        for pattern in LEGACY_FILES:
+            for old in self.file.parent.glob(pattern):
+                old.unlink(missing_ok=True)
+        fresh = not self._usable or not self.file.exists()
+        if fresh:  # damaged, foreign or of another version: a new file
+            for suffix in ("", "-journal", "-wal", "-shm"):
+                Path(f"{self.file}{suffix}").unlink(missing_ok=True)
+        db = sqlite3.connect(self.file, isolation_level=None)
+        try:
+            db.execute("PRAGMA trusted_schema = OFF")
+            db.execute("BEGIN IMMEDIATE")
+            if fresh:
+                for _, _, sql in sorted(_SCHEMA, key=lambda s: (s[0] != "table", s[1])):
+                    if sql:
+                        db.execute(sql)
+                db.execute("INSERT INTO about VALUES ('version', ?)", (CODE_VERSION,))
+            else:
+                self._check(db)
+            db.executemany("DELETE FROM entries WHERE key = ?", ((k,) for k in self.faults))
+            # Content-addressed: a key already there holds this very value.
+            db.executemany("INSERT OR IGNORE INTO entries VALUES (?, ?, ?)",
+                           ((k, _checksum(v), v) for k, v in self.new.items()))
+            if prune:
+                db.execute("CREATE TEMP TABLE used (key TEXT PRIMARY KEY)")
+                db.executemany("INSERT OR IGNORE INTO used VALUES (?)", ((k,) for k in self.used | self.new.keys()))
+                db.execute("DELETE FROM entries WHERE key NOT IN (SELECT key FROM temp.used)")
+            db.execute("COMMIT")
+        except _Foreign:
+            db.execute("ROLLBACK")
+            raise sqlite3.DatabaseError("not a marketnews memo") from None
+        except BaseException:
+            with suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise
+        finally:
+            db.close()
+        self._usable = True
+
+
+class _Foreign(Exception):
+    pass

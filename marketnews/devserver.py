@@ -44,7 +44,7 @@ from urllib.parse import unquote, urlsplit
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from marketnews.cache import load_body_cache
+from marketnews.cache import Memo
 from marketnews.errors import ConfigError, ContentError, MarketnewsError, Problem
 from marketnews.pipeline import BuildOptions, BuildReport, BuildState, Gathered, SitePaths, SnapshotSource, build
 from marketnews.writer import write_site
@@ -229,7 +229,7 @@ class DevServer:
             self._odds = None
             self._now = self._clock()
         self._unbuilt |= changed
-        state = self._state or BuildState(bodies=load_body_cache(self.paths.cache))
+        state = self._state or BuildState(store=Memo(self.paths.cache, writes=False))
         full = first or refresh or state.gathered is None
         write = partial(write_site, lock=self.swap)
         try:
@@ -243,7 +243,7 @@ class DevServer:
             return
         except Exception as exc:  # a bug, not the author's: say so, and start afresh next time
             self.log("".join(traceback.format_exception(exc)).rstrip())
-            self._state = BuildState(bodies=state.bodies)
+            self._state = BuildState(store=state.store)
             self._failed([f"internal error: {type(exc).__name__}: {exc}"])
             return
         finally:

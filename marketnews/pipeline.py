@@ -24,25 +24,7 @@ import httpx
 
 from marketnews import __version__
 from marketnews.assets import Assets, fingerprint
-from marketnews.cache import (
-    ArticleCache,
-    BodyCache,
-    NewShells,
-    PageRecord,
-    Parsed,
-    Shells,
-    article_key,
-    body_key,
-    load_article_cache,
-    load_body_cache,
-    load_pages,
-    load_shells,
-    pickled_shells,
-    save_article_cache,
-    save_body_cache,
-    save_pages,
-    save_shells,
-)
+from marketnews.cache import MEMO_FILE, Memo, WrongShape, decode, encode, memo_key
 from marketnews.config import SiteConfig, load_config
 from marketnews.content import Article, RefUse, parse_article, source_text
 from marketnews.errors import ContentError, MarketnewsError, Problem
@@ -122,7 +104,8 @@ class Gathered:
     """Everything read from the site folder, validated: the input of every later stage."""
 
     config: SiteConfig
-    articles: tuple[Article, ...]  # every valid article, drafts and future ones included
+    articles: tuple[Article, ...]  # every valid article, drafts and future ones included; the
+    # body's text is left out (body ""): pages are made from its rendering, `bodies`
     bodies: Mapping[str, RenderedBody]  # by Article.path
     problems: tuple[Problem, ...]  # warnings only; errors raise ContentError
     uses: Mapping[str, tuple[tuple[Article, RefUse], ...]]  # market key -> where it is used
@@ -205,44 +188,88 @@ def _stamp(path: Path) -> tuple[int, int]:
     return (st.st_mtime_ns, st.st_size)
 
 
-# (stamp, article key, what parse_article gave: None when `articles` keeps the file, the
-# body then, body key, the body rendered: None when the body cache has it). A kept file
-# comes back as its body alone: its Article is in the parent's cache too, and sending
-# Articles back costs more than finding them again.
-ReadResult = tuple[tuple[int, int], str, Parsed | None, str, str, RenderedBody | None]
+# What reading one file gives back from a worker: (stamp, the article's memo key, the
+# article as kept there: (Article without its body, problems, body length) as JSON, whether
+# that is new, the body's memo key, the rendered body as JSON, whether that is new). The
+# parent decodes both; JSON travels cheaper between processes than the objects.
+ReadResult = tuple[tuple[int, int], str, bytes, bool, str, bytes, bool]
+Kept = tuple[Article | None, list[Problem], int]
 
 
-def _read_one(shown: str, path: Path, tz: tzinfo, cache: BodyCache, articles: ArticleCache,
-              raw_html: bool = False) -> ReadResult:
-    """Validate one file unless `articles` keeps it, and render its body unless `cache` has it."""
+def _read_one(shown: str, path: Path, tz: tzinfo, memo: Memo | None, raw_html: bool = False) -> ReadResult:
+    """Parse and validate one file unless the memo has it, and render its body unless
+    the memo has that (`memo` None: parse and render whatever it has); `raw_html`: the
+    site allows raw HTML (the body renders differently)."""
     stamp = _stamp(path)
     raw = path.read_bytes()
-    key = article_key(shown, tz, raw)
-    kept = key in articles.entries
-    parsed = None if kept else parse_article(shown, raw, tz)
-    article = articles.entries[key][0] if parsed is None else parsed[0]
-    if article is None:  # the file has errors
-        return stamp, key, parsed, "", "", None
-    body = articles.body_of(key, source_text(raw)) if kept else article.body
-    digest = body_key(body, raw_html)
-    return (stamp, key, parsed, body if kept else "", digest,
-            None if digest in cache.entries else render_body(body, raw_html))
+    akey = memo_key("article", shown, str(tz), raw)
+    kept = memo.get(akey) if memo is not None else None
+    if kept is None:
+        article, problems = parse_article(shown, raw, tz)
+        bare = replace(article, body="") if article is not None else None
+        kept, new_article = encode((bare, problems, len(article.body) if article is not None else 0)), True
+        body = article.body if article is not None else None
+    else:
+        new_article = False
+        length = _kept_length(kept)
+        body = (source_text(raw)[-length:] if length else "") if length is not None else None
+    if body is None:  # the file has errors (or its entry is damaged: the parent reads it again)
+        return stamp, akey, kept, new_article, "", b"", False
+    bkey = memo_key("body", body, "raw_html" if raw_html else "")
+    found = memo.get(bkey) if memo is not None else None
+    if found is None:
+        return stamp, akey, kept, new_article, bkey, encode(render_body(body, raw_html)), True
+    return stamp, akey, kept, new_article, bkey, found, False
 
 
-def _read_chunk(indices: range) -> list[ReadResult]:
-    files, shown, tz, cache, articles, raw_html = _shared["read"]
-    return [_read_one(shown[i], files[i], tz, cache, articles, raw_html) for i in indices]
+def _kept_length(kept: bytes) -> int | None:
+    """The body length an article entry ends with (None: an article with errors, or not an entry)."""
+    tail = kept[kept.rfind(b",") + 1 : -1] if kept.endswith(b"]") else b""
+    return int(tail) if tail.isdigit() and not kept.startswith(b"[null,") else None
+
+
+def _read_chunk(indices: range) -> tuple[list[ReadResult], tuple[list[str], str | None]]:
+    files, shown, tz, memo, raw_html = _shared["read"]
+    results = [_read_one(shown[i], files[i], tz, memo, raw_html) for i in indices]
+    return results, memo.take_faults()
+
+
+def _settle(result: ReadResult, shown: str, path: Path, tz: tzinfo, memo: Memo, raw_html: bool
+            ) -> tuple[tuple[Article | None, list[Problem]], RenderedBody | None]:
+    """A file's parse and body from what its worker gave; the memo takes what is new. An
+    entry of the wrong shape is dropped and the file read again, past the memo."""
+    _, akey, kept, new_article, bkey, body_json, new_body = result
+    article: Article | None
+    problems: list[Problem]
+    try:
+        article, problems, _ = decode(Kept, kept)
+        body = decode(RenderedBody, body_json) if article is not None else None
+    except WrongShape as exc:  # read past the memo; its entries for this file are replaced
+        result = _read_one(shown, path, tz, None, raw_html)
+        _, akey, kept, new_article, bkey, body_json, new_body = result
+        memo.add_faults(([akey, bkey], f"an entry of the wrong shape ({exc}); made again what it held"))
+        article, problems, _ = decode(Kept, kept)
+        body = decode(RenderedBody, body_json) if article is not None else None
+        new_article = new_body = True
+    if new_article:
+        memo.put(akey, kept)
+    else:
+        memo.use((akey,))
+    if body is not None:
+        if new_body:
+            memo.put(bkey, body_json)
+        else:
+            memo.use((bkey,))
+    return (article, problems), body
 
 
 def read_sources(
-    paths: SitePaths, files: Sequence[Path], config: SiteConfig, cache: BodyCache, jobs: int, progress: Progress,
-    articles: ArticleCache | None = None,
+    paths: SitePaths, files: Sequence[Path], config: SiteConfig, memo: Memo, jobs: int, progress: Progress,
 ) -> dict[Path, SourceFile]:
-    """Parse and validate every file `articles` lacks and render each body the body cache
-    lacks, in parallel when many."""
-    articles = articles if articles is not None else ArticleCache()
+    """Parse and validate every file the memo lacks and render each body it lacks, in
+    parallel when many."""
     shown = [paths.shown(f) for f in files]
-    _shared["read"] = (files, shown, config.tz, cache, articles, config.raw_html)
+    _shared["read"] = (files, shown, config.tz, memo, config.raw_html)
     sources: dict[Path, SourceFile] = {}
     pool = None
     try:
@@ -250,25 +277,18 @@ def read_sources(
         chunks = _chunks(len(files), max(jobs, 1))
         results = pool.imap(_read_chunk, chunks) if pool else map(_read_chunk, chunks)
         done = 0
-        for indices, chunk in zip(chunks, results, strict=True):
-            for i, (stamp, akey, parsed, kept_body, key, body) in zip(indices, chunk, strict=True):
-                if parsed is None:
-                    parsed = articles.restore(akey, kept_body)
-                else:
-                    articles.put(akey, parsed)
-                article, found = parsed
+        for indices, (chunk, faults) in zip(chunks, results, strict=True):
+            memo.add_faults(faults)  # a worker's, or this process's own taken back
+            for i, result in zip(indices, chunk, strict=True):
+                (article, found), body = _settle(result, shown[i], files[i], config.tz, memo, config.raw_html)
                 uses: list[tuple[str, RefUse]] = []
                 url = ""
                 if article is not None:
-                    url = article_url(config, article)
-                    if body is None:
-                        body = cache.get(key)
-                    else:
-                        cache.put(key, body)
                     assert body is not None
+                    url = article_url(config, article)
                     more, uses = _body_uses(article, body)
                     found = found + more
-                sources[files[i]] = SourceFile(stamp, article, body, tuple(found), tuple(uses), url)
+                sources[files[i]] = SourceFile(result[0], article, body, tuple(found), tuple(uses), url)
             done += len(chunk)
             progress("reading articles", done, len(files))
         if pool:
@@ -278,7 +298,6 @@ def read_sources(
         if pool:  # after an error (or Ctrl-C) too: no worker outlives the build
             pool.terminate()
         _shared.pop("read", None)
-    articles.read_all = True
     return sources
 
 
@@ -350,13 +369,14 @@ def raise_on_errors(problems: Sequence[Problem], strict: bool) -> None:
 
 
 def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_progress,
-           cache: BodyCache | None = None, previous: Gathered | None = None,
-           changed: Collection[Path] | None = None, parsed: ArticleCache | None = None) -> Gathered:
+           memo: Memo | None = None, previous: Gathered | None = None,
+           changed: Collection[Path] | None = None) -> Gathered:
     """Read and validate site.yaml and every article; raise ContentError with every problem.
 
     Given the `previous` result, only content files that changed since are read again:
     the paths in `changed` when given, else those whose modification time or size did.
-    A file that `parsed` holds (same path, bytes and timezone) is not parsed again.
+    A file the `memo` holds (same path, bytes and timezone) is not parsed again, nor a
+    body it holds rendered again.
     """
     config, config_warnings = load_config(paths.config_file, paths.shown(paths.config_file))
     problems: list[Problem] = list(config_warnings)
@@ -367,8 +387,8 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
             config.timezone, config.permalink, config.raw_html):  # what bare dates, URLs and bodies depend on
         known = previous.sources
     files, to_read = _changed_files(paths.content.resolve(), known, changed if known else None)
-    fresh = read_sources(paths, to_read, config, cache if cache is not None else BodyCache(), options.jobs,
-                         progress, parsed)
+    fresh = read_sources(paths, to_read, config, memo if memo is not None else Memo(None), options.jobs,
+                         progress)
     if previous is not None and known and len(files) == len(known) and all(f in known for f in fresh):
         patched = _patched(previous, config, config_warnings, paths.shown(paths.config_file), known, fresh)
         if patched is not None:
@@ -585,7 +605,8 @@ class ArticleFile(NamedTuple):
     fingerprint: str
     size: int
     shape: tuple[Any, ...]  # see SiteRenderer._shape
-    shell: Shell | None  # when made anew
+    shell_print: str  # its shell's fingerprint ("" without one)
+    shell: bytes | None  # the shell as JSON when made anew
 
 
 def article_file(r: SiteRenderer, reuse: ManifestReuse, article: Article) -> ArticleFile:
@@ -594,22 +615,24 @@ def article_file(r: SiteRenderer, reuse: ManifestReuse, article: Article) -> Art
     fp = r.article_fingerprint(article) if r.inp.fingerprint else ""
     path = page_file(r.listed_view(article).url)
     shape = r.memo.shapes.get(seen(article), ())
-    if fp and reuse.keep(path, fp):
-        _, size, item = reuse.previous[path]
-        return ArticleFile(OutputFile(path, None), item, fp, size, shape, None)
+    shell_print = r.shell_fingerprint(article) if r.inp.fingerprint else ""
+    record = reuse.keep(path, fp) if fp else None
+    if record is not None:
+        _, size, item = record
+        return ArticleFile(OutputFile(path, None), item, fp, size, shape, shell_print, None)
     page, view = r.article_page(article)
     shell = r.shells_made.pop(article.path, None)
-    return ArticleFile(_staged(page), str(r.article_item(view)), fp, len(page.data or b""), shape, shell)
+    return ArticleFile(_staged(page), str(r.article_item(view)), fp, len(page.data or b""), shape, shell_print,
+                       encode(shell) if shell is not None else None)
 
 
-def _article_chunk(indices: Sequence[int]) -> tuple[list[ArticleFile], tuple[tuple[str, ...], bytes]]:
-    """Article pages and their list items, kept or rendered in a worker, and the shells
-    made anew, pickled here (see cache.NewShells)."""
+def _article_chunk(indices: Sequence[int]) -> tuple[list[ArticleFile], tuple[list[str], str | None]]:
+    """Article pages and their list items, kept or rendered in a worker, and what went
+    wrong reading the memo there."""
     r = _renderer()
     reuse = cast(ManifestReuse, r.reuse)
     files = [article_file(r, reuse, r.inp.articles[i]) for i in indices]
-    made = {r.inp.articles[i].path: f.shell for i, f in zip(indices, files, strict=True) if f.shell is not None}
-    return [f._replace(shell=None) for f in files], pickled_shells(made)
+    return files, reuse.faults()
 
 
 def _start_worker() -> None:
@@ -623,24 +646,22 @@ def site_files(
     inp: SiteInput,
     layouts: Path,
     jobs: int,
-    previous: Mapping[str, PageRecord] | None = None,
-    existing: Collection[str] | None = None,
-    out: Path | None = None,
-    manifest: dict[str, PageRecord] | None = None,
+    reuse: ManifestReuse | None = None,
     memo: RenderMemo | None = None,
     used_memo: Callable[[RenderMemo], None] | None = None,
     stage: bool = False,
-    shells: NewShells | None = None,
+    store: Memo | None = None,
 ) -> Iterator[OutputFile]:
-    """Every file of the site. Article pages whose fingerprint, and size on disk, match
-    `previous` are kept (yielded with data None); the others are rendered, spread over
-    worker processes when there are many. `manifest` receives this build's records.
-    `memo` is a previous build's `SiteRenderer.memo`, reused when it fits this input;
-    `used_memo` is told this build's. With `stage`, worker processes write the pages
-    they render into `out` under temporary names (`writer.Stager`) and yield them as
-    staged files: the caller's writer must take those (`write_site` does). `shells`
-    receives the article shells rendered anew."""
-    reuse = ManifestReuse(previous or {}, set(existing or ()), out, manifest if manifest is not None else {})
+    """Every file of the site. Pages that `reuse` keeps (the last build's, same
+    fingerprint and size on disk) are yielded with data None; the others are rendered,
+    spread over worker processes when there are many; `reuse.manifest` receives this
+    build's records. `memo` is a previous build's `SiteRenderer.memo`, reused when it
+    fits this input; `used_memo` is told this build's. With `stage`, worker processes
+    write the pages they render into `reuse.out` under temporary names (`writer.Stager`)
+    and yield them as staged files: the caller's writer must take those (`write_site`
+    does). `store` receives the article shells rendered anew and counts the ones used."""
+    reuse = reuse if reuse is not None else ManifestReuse(_no_record, (), None, {})
+    out, existing = reuse.out, reuse.existing
     env = memo.env if memo is not None and memo.fits(inp) and memo.env is not None else None
     renderer = SiteRenderer(inp, env or make_environment(layouts, inp.config.tz), layouts, reuse, memo)
     renderer.memo.env = renderer.env
@@ -659,11 +680,16 @@ def site_files(
     try:
         chunks = _chunks(len(inp.articles), max(jobs, 1))
         results = pool.imap(_article_chunk, chunks) if pool else map(_article_chunk, chunks)
-        for chunk, (done, made) in zip(chunks, results, strict=True):
-            if shells is not None:
-                shells.add_pickled(made)
-            for i, (page, item, fp, size, shape, _) in zip(chunk, done, strict=True):  # ArticleFile
+        for chunk, (done, faults) in zip(chunks, results, strict=True):
+            if store is not None:
+                store.add_faults(faults)
+            for i, (page, item, fp, size, shape, shell_print, shell) in zip(chunk, done, strict=True):
                 items.append(item)
+                if store is not None and shell_print:
+                    if shell is not None:
+                        store.put(memo_key("shell", shell_print), shell)
+                    else:
+                        store.use((memo_key("shell", shell_print),))
                 if fp:
                     reuse.record(page.path, fp, size, item)
                     if pool:
@@ -694,7 +720,7 @@ def site_files(
     _shared["stage"] = None
 
 
-ShardResult = tuple[list[OutputFile], dict[str, PageRecord], dict[str, set[str]]]
+ShardResult = tuple[list[OutputFile], dict[str, "PageRecord"], dict[str, set[str]], tuple[list[str], str | None]]
 
 
 def _other_shard(k: int) -> ShardResult:
@@ -704,7 +730,7 @@ def _other_shard(k: int) -> ShardResult:
     renderer.reuse.manifest = {}  # this worker's records only, for the parent to merge
     renderer.memo.showing = {}
     files = [_staged(f) for f in renderer.other_pages(listed)]
-    return files, renderer.reuse.manifest, renderer.memo.showing
+    return files, renderer.reuse.manifest, renderer.memo.showing, renderer.reuse.faults()
 
 
 def _other_pages_in_workers(pool: multiprocessing.pool.Pool, renderer: SiteRenderer, reuse: ManifestReuse,
@@ -712,8 +738,10 @@ def _other_pages_in_workers(pool: multiprocessing.pool.Pool, renderer: SiteRende
     """Every page but the articles', shared out by path among `jobs` forked workers; the
     workers' page records and "which page shows which article" notes are merged here."""
     try:
-        for files, records, showing in pool.imap_unordered(_other_shard, range(jobs)):
+        for files, records, showing, faults in pool.imap_unordered(_other_shard, range(jobs)):
             reuse.manifest.update(records)
+            if reuse.store is not None:
+                reuse.store.add_faults(faults)
             for article, pages in showing.items():
                 renderer.memo.showing.setdefault(article, set()).update(pages)
             yield from files
@@ -725,7 +753,7 @@ def _other_pages_in_workers(pool: multiprocessing.pool.Pool, renderer: SiteRende
 
 
 def changed_site_files(
-    inp: SiteInput, layouts: Path, memo: RenderMemo, reuse: ManifestReuse, shells: NewShells
+    inp: SiteInput, layouts: Path, memo: RenderMemo, reuse: ManifestReuse, store: Memo
 ) -> list[OutputFile] | None:
     """The files that changed since the build `memo` comes from, when only the content
     of some articles did (nothing added, removed, moved, re-tagged...; see
@@ -739,41 +767,79 @@ def changed_site_files(
         return None
     listed = list(memo.listed)
     files: list[OutputFile] = []
-    made: dict[str, Shell] = {}
     for i, article in changed:
         listed[i] = renderer.listed_view(article)
-        page, item, fp, size, _, shell = article_file(renderer, reuse, article)
+        page, item, fp, size, _, shell_print, shell = article_file(renderer, reuse, article)
         if shell is not None:
-            made[article.path] = shell
+            store.put(memo_key("shell", shell_print), shell)
         if page.data is not None:
             reuse.record(page.path, fp, size, item)
             files.append(page)
     files += [f for f in renderer.other_pages(listed) if f.data is not None]
     memo.published, memo.listed = inp.articles, listed
-    shells.add(made)
     return files
+
+
+PageRecord = tuple[str, int, str]  # a page written: fingerprint, size in bytes, list item HTML
+
+
+def _no_record(path: str, fingerprint: str) -> PageRecord | None:
+    return None
+
+
+def memo_records(store: Memo, out: Path) -> Callable[[str, str], PageRecord | None]:
+    """The pages the memo knows were written into `out`, looked up by path and fingerprint."""
+    folder = str(out)
+
+    def find(path: str, fingerprint: str) -> PageRecord | None:
+        found = store.load(memo_key("page", folder, path, fingerprint), tuple[int, str])
+        return (fingerprint, *found) if found is not None else None
+
+    return find
+
+
+def manifest_records(manifest: Mapping[str, PageRecord]) -> Callable[[str, str], PageRecord | None]:
+    """The pages of the last build in this process (its manifest), by path and fingerprint."""
+
+    def find(path: str, fingerprint: str) -> PageRecord | None:
+        record = manifest.get(path)
+        return record if record is not None and record[0] == fingerprint else None
+
+    return find
+
+
+def save_records(store: Memo, out: Path, manifest: Mapping[str, PageRecord]) -> None:
+    folder = str(out)
+    for path, (made_from, size, item) in manifest.items():
+        store.put(memo_key("page", folder, path, made_from), encode((size, item)))
 
 
 @dataclass
 class ManifestReuse:
-    """Page reuse backed by the last build's manifest and the files in the output folder."""
+    """Page reuse: the records of pages written before (`find`) and the files in the output folder."""
 
-    previous: Mapping[str, PageRecord]
+    find: Callable[[str, str], PageRecord | None]
     existing: Collection[str]
     out: Path | None
     manifest: dict[str, PageRecord]
+    store: Memo | None = None  # what `find` reads, if the memo: its problems go back from workers
 
-    def keep(self, path: str, fingerprint: str) -> bool:
-        record = self.previous.get(path)
-        if record is None or record[0] != fingerprint or path not in self.existing or self.out is None:
-            return False
+    def keep(self, path: str, fingerprint: str) -> PageRecord | None:
+        if path not in self.existing or self.out is None:
+            return None
+        record = self.find(path, fingerprint)
+        if record is None:
+            return None
         try:  # a file changed by hand since (another size) is rendered again
             if os.stat(os.path.join(self.out, path)).st_size != record[1]:
-                return False
+                return None
         except OSError:
-            return False
+            return None
         self.manifest[path] = record
-        return True
+        return record
+
+    def faults(self) -> tuple[list[str], str | None]:
+        return self.store.take_faults() if self.store is not None else ([], None)
 
     def record(self, path: str, fingerprint: str, size: int, item: str = "") -> None:
         self.manifest[path] = (fingerprint, size, item)
@@ -813,11 +879,11 @@ class BuildState:
 
     With it a rebuild reads only the content files that changed, reuses the snapshot,
     and renders only the pages whose inputs changed, knowing the output folder from the
-    last build instead of reading it again. Of it only the body cache is written to the
-    cache folder, after the first build (the odds cache is written whenever the odds are new).
+    last build instead of reading it again. Its memo (`store`) is the dev server's, in
+    memory (see cache.Memo); the odds cache is written whenever the odds are new.
     """
 
-    bodies: BodyCache
+    store: Memo
     gathered: Gathered | None = None
     manifest: Mapping[str, PageRecord] = field(default_factory=dict)
     existing: frozenset[str] | None = None  # the output folder's files; None: look
@@ -826,7 +892,6 @@ class BuildState:
     fingerprint: str = ""
     assets: Assets | None = None
     pages: int = 0
-    shells: Shells | None = None  # article shells (site.Shell); None: read the cache folder's
 
 
 def _unchanged_site(paths: SitePaths, changed: Collection[Path] | None) -> bool:
@@ -853,16 +918,11 @@ def build(
     worker processes staged (see `site_files`), as `write_site` does."""
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    cache = previous.bodies if previous is not None else load_body_cache(paths.cache)
-    # A later build in this process reads only the files that changed (BuildState.gathered).
-    first = previous is None or previous.gathered is None
-    articles = load_article_cache(paths.cache) if first else None
+    store = previous.store if previous is not None else Memo(paths.cache, shown=_shown_memo(paths))
     try:
-        gathered = gather(paths, options, progress, cache, previous.gathered if previous else None, changed, articles)
-    finally:  # saved now, and when a file has errors too: the next build only parses what changed since
-        if articles is not None:
-            save_article_cache(paths.cache, articles)
-            del articles
+        gathered = gather(paths, options, progress, store, previous.gathered if previous else None, changed)
+    finally:  # also when a file has errors: the next build only parses what changed since
+        store.flush()
     timings["gather"] = time.perf_counter() - started
     published = gathered.published(options, now)
     odds = snapshot_source(gathered, now)
@@ -891,13 +951,8 @@ def build(
         statics = static_files(paths.static)
         assets = fingerprint(statics) if options.asset_hashes else Assets(files=tuple(statics))
         fingerprint_ = site_fingerprint(paths, gathered.config, options, assets)
-    # The dev server's first build (a `previous` without shells) does not read the cache
-    # folder's: made with other options (drafts, plain asset names), none could fit.
-    shells_before = load_shells(paths.cache) if previous is None \
-        else previous.shells.all if previous.shells is not None else {}
-    shells_made = NewShells()
     inp = SiteInput(config=gathered.config, articles=published, bodies=gathered.bodies, snapshot=snapshot,
-                    now=now, fingerprint=fingerprint_, assets=assets, shells=shells_before)
+                    now=now, fingerprint=fingerprint_, assets=assets, shells=memo_shells(store))
     out = paths.out.resolve()
     # A static file edited (none added or removed) leaves the pages as they were unless they
     # name static files by content hash, which the site fingerprint, and so the memo, covers.
@@ -905,23 +960,23 @@ def build(
         and [f.path for f in previous.assets.files] == [f.path for f in assets.files]
     if previous is not None and previous.existing is not None and previous.memo is not None and same_static:
         manifest = dict(previous.manifest)
-        reuse = ManifestReuse(previous.manifest, previous.existing, out, manifest)
-        changed_files = changed_site_files(inp, paths.layouts, previous.memo, reuse, shells_made)
+        reuse = ManifestReuse(manifest_records(previous.manifest), previous.existing, out, manifest)
+        changed_files = changed_site_files(inp, paths.layouts, previous.memo, reuse, store)
         if changed_files is not None:  # only some articles' content changed: write just what shows them
             if not same_site:
                 changed_files += assets.files
             report = write(iter(changed_files), paths.out, previous.existing, partial=True)
             state = replace(previous, gathered=gathered, manifest=manifest, snapshot=(base, snapshot),
-                            assets=assets, fingerprint=fingerprint_,
-                            shells=Shells(shells_before, tuple(shells_made.blobs)))
+                            assets=assets, fingerprint=fingerprint_)
             return _report(state, report, published, warnings, snapshot, note, now, started, timings, odds.requests)
 
     # Made once: /snapshot.json and the odds cache hold the same text.
     inp = replace(inp, snapshot_json=snapshot_to_json(snapshot))
     existing = previous.existing if previous is not None and previous.existing is not None \
         else existing_files(out)
-    pages_before = previous.manifest if previous is not None else load_pages(paths.cache, paths.out)
     manifest = {}
+    find = manifest_records(previous.manifest) if previous is not None else memo_records(store, out)
+    reuse = ManifestReuse(find, set(existing), out, manifest, None if previous is not None else store)
     written: set[str] = set()
     renderer_memo: list[RenderMemo] = []
     pages = 0
@@ -929,8 +984,8 @@ def build(
     def files() -> Iterator[OutputFile]:
         nonlocal pages
         memo = previous.memo if previous is not None else None
-        for f in site_files(inp, paths.layouts, options.jobs, pages_before, existing, out, manifest, memo,
-                            renderer_memo.append, stage=True, shells=shells_made):
+        for f in site_files(inp, paths.layouts, options.jobs, reuse, memo, renderer_memo.append, stage=True,
+                            store=store):
             if f.path.endswith(".html"):
                 pages += 1
                 if pages % 500 == 0:
@@ -943,30 +998,40 @@ def build(
 
     report = write(files(), paths.out, existing)
     if previous is None:
-        save_pages(paths.cache, paths.out, manifest)
-    # The shells of the published articles: the last build's for pages kept or refilled, and new ones.
-    kept = {a.path: shell for a in published
-            if a.path not in shells_made.paths and (shell := shells_before.get(a.path)) is not None}
-    if first:
-        save_body_cache(paths.cache, cache)
-    # Not the dev server's: made with its own options (drafts, plain asset names), they
-    # would only be made again by the next `build`.
-    if previous is None and (shells_made.paths or kept.keys() != shells_before.keys()):
-        save_shells(paths.cache, kept, shells_made)
+        save_records(store, out, manifest)
+    # Kept: what this build used (in the dev server, pruned only when it looked at every file).
+    if previous is None or changed is None:
+        store.save()
     if previous is None or previous.snapshot is None or previous.snapshot[0] is not base:  # odds new to the cache
         save_cache(paths.cache, snapshot, gathered.uses, odds.anchors_missing, odds.cached, inp.snapshot_json)
     state = BuildState(
-        bodies=cache, gathered=gathered, manifest=manifest, existing=frozenset(written),
+        store=store, gathered=gathered, manifest=manifest, existing=frozenset(written),
         memo=renderer_memo[0] if renderer_memo else None, snapshot=(base, snapshot), fingerprint=fingerprint_,
-        assets=assets, pages=pages, shells=Shells(kept, tuple(shells_made.blobs)),
+        assets=assets, pages=pages,
     )
     return _report(state, report, published, warnings, snapshot, note, now, started, timings, odds.requests)
+
+
+def _shown_memo(paths: SitePaths) -> str:
+    return paths.shown(paths.cache / MEMO_FILE) if paths.cache is not None else MEMO_FILE
+
+
+def memo_shells(store: Memo) -> Callable[[str], Shell | None]:
+    """Article shells (site.Shell) from the memo, by their fingerprint."""
+
+    def find(fingerprint: str) -> Shell | None:
+        return cast(Shell | None, store.load(memo_key("shell", fingerprint), Shell))
+
+    return find
 
 
 def _report(state: BuildState, written: WriteReport, published: Sequence[Article], warnings: list[Problem],
             snapshot: Snapshot, note: str, now: datetime, started: float, timings: dict[str, float],
             requests: int) -> BuildReport:
     timings["render+write"] = time.perf_counter() - started - timings["gather"] - timings["snapshot"]
+    if state.store.warning is not None:  # said once, after any --strict check: a cache only saves time
+        warnings = [*warnings, Problem(state.store.shown, 0, "cache", state.store.warning, "warning")]
+        state.store.warning = None
     assert state.gathered is not None
     stale_after = state.gathered.config.stale_after_s
     stale_ages = [

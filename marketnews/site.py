@@ -23,7 +23,7 @@ import hashlib
 import math
 import re
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -136,7 +136,8 @@ class SiteInput:
     # Digest of everything besides the article and its widgets that an article page is
     # made from (layouts, static files, settings, options); "" turns page reuse off.
     fingerprint: str = ""
-    shells: Mapping[str, Shell] = field(default_factory=dict)  # the last build's, by Article.path
+    # Article shells made before (see Shell), by their fingerprint (`shell_fingerprint`).
+    shells: Callable[[str], Shell | None] = field(default=lambda fingerprint: None)
 
 
 Seen = tuple[str, str]  # an article's (path, source_hash): what its content is known by
@@ -241,8 +242,9 @@ def paginate(items: Sequence[ArticleView], per_page: int, base: str) -> list[Pag
 class PageReuse(Protocol):
     """Lets the renderer skip a page whose inputs did not change since the last build."""
 
-    def keep(self, path: str, fingerprint: str) -> bool:
-        """True when the file the last build wrote at `path` came from the same fingerprint."""
+    def keep(self, path: str, fingerprint: str) -> tuple[str, int, str] | None:
+        """The record of the file the last build wrote at `path` when it came from the same
+        fingerprint (and is still there as written): (fingerprint, size, list item)."""
         ...
 
     def record(self, path: str, fingerprint: str, size: int, item: str = "") -> None:
@@ -442,7 +444,7 @@ class SiteRenderer:
         path = page_file(url)
         self._shows(path, shows)
         reuse = self.reuse if fingerprint and self.inp.fingerprint else None
-        if reuse is not None and reuse.keep(path, fingerprint):
+        if reuse is not None and reuse.keep(path, fingerprint) is not None:
             return OutputFile(path, None)
         data = self._render(name, page_url=url, meta=meta, **context).encode("utf-8")
         if reuse is not None:
@@ -509,8 +511,8 @@ class SiteRenderer:
         """The article's page with a slot for each widget: the last build's when its
         fingerprint still matches, else rendered (and noted in `shells_made`)."""
         fp = self.shell_fingerprint(article)
-        known = self.inp.shells.get(article.path)
-        if known is not None and known.fingerprint == fp and self.inp.fingerprint:
+        known = self.inp.shells(fp) if self.inp.fingerprint else None
+        if known is not None and known.fingerprint == fp:
             return known
         slots: list[Slot] = []
         marks = 0

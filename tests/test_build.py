@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import time
 from pathlib import Path
 
 import pytest
 
 from marketnews import pipeline, writer
-from marketnews.cache import NewShells, Shells, load_shells, save_shells
+from marketnews.cache import MEMO_FILE, WrongShape, decode
 from marketnews.errors import MarketnewsError
 from marketnews.output import OutputFile
 from marketnews.site import Shell
@@ -409,7 +410,7 @@ def test_pages_filled_from_the_last_builds_shells_equal_a_fresh_build(  # type: 
         page.write_text(page.read_text().replace("</article>", "<aside>{{ article_item(a) }}</aside></article>"))
     odds = ("--snapshot", news.root / "snapshot.json")
     assert cli("build", "--root", news.root, *odds).code == 0
-    assert len(list((tmp_path / "cache").glob("shells-*.pickle"))) == 1
+    assert (tmp_path / "cache" / MEMO_FILE).is_file() and not list((tmp_path / "cache").glob("*.pickle"))
     moved = dict(QUOTES)
     moved["strike-on-nato"] = quote("Russian strike on a NATO member, reworded?", 0.05)
     moved["drone-by-dec-31"] = quote("NATO downs another drone?", 0.09, status="closed")
@@ -422,25 +423,17 @@ def test_pages_filled_from_the_last_builds_shells_equal_a_fresh_build(  # type: 
     assert b"reworded?" in fresh["2026/11/nato/index.html"]
 
 
-def test_the_shells_file_keeps_the_last_builds_then_the_new_pickles_which_win(tmp_path: Path) -> None:
-    # New shells reach the cache as the workers pickled them, after the last build's
-    # kept ones; reading the file back merges them in that order.
-    def shell(text: str) -> Shell:
-        return Shell(text, (text,), (), ())
-
-    kept = {"a.md": shell("old a"), "b.md": shell("old b")}
-    new = NewShells()
-    new.add({"b.md": shell("new b")})
-    new.add({})  # a chunk with no new shells adds nothing
-    new.add({"c.md": shell("new c")})
-    assert new.paths == {"b.md", "c.md"} and len(new.blobs) == 2
-    save_shells(tmp_path, kept, new)
-    merged = {"a.md": shell("old a"), "b.md": shell("new b"), "c.md": shell("new c")}
-    assert load_shells(tmp_path) == merged == Shells(kept, new.blobs).all
-    (file,) = tmp_path.glob("shells-*.pickle")
-    file.write_bytes(file.read_bytes()[:-5])  # cut inside a pickle: no cache rather than part of one
-    assert load_shells(tmp_path) == {}
-    assert load_shells(tmp_path / "nowhere") == {} and load_shells(None) == {}
+def memo_shells(folder: Path) -> list[Shell]:
+    """Every article shell in the memo of the cache folder."""
+    with sqlite3.connect(folder / MEMO_FILE) as db:
+        values = [v for (v,) in db.execute("SELECT value FROM entries")]
+    found = []
+    for value in values:
+        try:
+            found.append(decode(Shell, value))
+        except WrongShape:
+            continue  # another kind of entry
+    return found
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
@@ -454,8 +447,8 @@ def test_the_shells_cache_follows_the_published_articles(  # type: ignore[no-unt
                                                tags=["alpha"], markets=["m-one"]))
     odds = ("--snapshot", site.root / "snapshot.json")
     assert cli("build", "--root", site.root, *odds).code == 0
-    first = load_shells(tmp_path / "cache")
-    assert sorted(first) == sorted(f"content/s{i}.md" for i in range(40))
+    first = memo_shells(tmp_path / "cache")
+    assert sorted(s.parts[0].count("<title>S") for s in first) == [1] * 40
     renders.clear()
     site.snapshot({"m-one": quote("Will one happen?", 0.4)})
     assert cli("build", "--root", site.root, *odds).code == 0
@@ -465,10 +458,10 @@ def test_the_shells_cache_follows_the_published_articles(  # type: ignore[no-unt
     (site.root / "content/s3.md").unlink()
     site.write("content/s5.md", article("S5 edited", "2026-11-15T05:00:00Z", "New.", tags=["alpha"], markets=["m-one"]))
     assert cli("build", "--root", site.root, *odds).code == 0
-    second = load_shells(tmp_path / "cache")
-    assert "content/s3.md" not in second and len(second) == 39
-    assert any("S5 edited" in part for part in second["content/s5.md"].parts)
-    assert second["content/s6.md"] == first["content/s6.md"]
+    second = memo_shells(tmp_path / "cache")
+    titles = re.findall(r"<title>(S[0-9]+(?: edited)?) ", "".join(s.parts[0] for s in second))
+    assert len(second) == 39 and "S3" not in titles and "S5 edited" in titles
+    assert [s for s in first if "<title>S6 " in s.parts[0]] == [s for s in second if "<title>S6 " in s.parts[0]]
 
 
 def test_an_unchanged_article_file_is_not_parsed_again(  # type: ignore[no-untyped-def]
@@ -506,8 +499,7 @@ def test_an_unchanged_article_file_is_not_parsed_again(  # type: ignore[no-untyp
     config.write_text(config.read_text().replace("timezone: UTC", "timezone: America/New_York"))
     assert b"2026-11-18T00:00:00-05:00" in build(["content/a.md", "content/b.md", "content/c.md"])[
         "2026/11/a/index.html"]
-    (cache,) = (tmp_path / "cache").glob("articles-*.pickle")
-    cache.write_bytes(b"not a pickle")  # a damaged cache only costs time
+    (tmp_path / "cache" / MEMO_FILE).write_bytes(b"not a memo")  # a damaged cache only costs time
     build(["content/a.md", "content/b.md", "content/c.md"])
     build([])
     # A build that stops on a file's errors keeps what it parsed: fixing that file is the

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from marketnews.cache import BodyCache
+from marketnews.cache import Memo, WrongShape, decode
 from marketnews.errors import ContentError
 from marketnews.pipeline import BuildOptions, BuildReport, BuildState, Gathered, SitePaths, build, snapshot_from_file
+from marketnews.site import Shell
 from tests.conftest import NOW_EPOCH, Site, article, quote, tree
 
 NOW = datetime.fromtimestamp(NOW_EPOCH, tz=UTC)
@@ -26,7 +27,7 @@ class Rebuilds:
         self.fresh = SitePaths(site.root, site.root / "content", tmp / "fresh", None)
         self.source = snapshot_from_file(site.root / "snapshot.json")
         self.odds: Any = None
-        self.state = BuildState(bodies=BodyCache())
+        self.state = BuildState(store=Memo(None))
 
     def once(self, gathered: Gathered, now: datetime) -> Any:
         if self.odds is None:
@@ -73,15 +74,25 @@ def test_body_and_title_edits_render_only_what_shows_the_article(rebuilds: Rebui
 
 def test_the_next_build_in_the_process_has_every_shell_and_the_new_ones_win(
         rebuilds: Rebuilds, site: Site, renders: list[str]) -> None:
-    def shells() -> dict[str, Any]:
-        assert rebuilds.state.shells is not None
-        return rebuilds.state.shells.all
+    def shells() -> list[Shell]:
+        """The shells in the dev server's memo (in memory)."""
+        found = []
+        for value in rebuilds.state.store.new.values():
+            try:
+                found.append(decode(Shell, value))
+            except WrongShape:
+                continue  # another kind of entry
+        return found
 
-    assert sorted(shells()) == [f"content/story-{i}.md" for i in range(6)]
+    def story(shell: Shell) -> str:
+        return shell.parts[0].split("<title>", 1)[1].split(" ", 2)[1]
+
+    assert sorted(story(s) for s in shells()) == [str(i) for i in range(6)]
     site.write("content/story-2.md", article("Story 2", date="2026-11-12T09:00:00Z", tags=["alpha"],
                                              markets=["m-two"], body="First paragraph of story 2.\n\nRewritten."))
     rebuilds.build("content/story-2.md")
-    assert len(shells()) == 6 and "Rewritten" in "".join(shells()["content/story-2.md"].parts)
+    assert {story(s) for s in shells()} == {str(i) for i in range(6)}
+    assert any("Rewritten" in "".join(s.parts) for s in shells())
     site.snapshot({"m-one": quote("Will one happen?", 0.3), "m-two": quote("Will two happen?", 0.5)})
     rebuilds.odds = None
     renders.clear()

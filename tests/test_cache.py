@@ -1,0 +1,217 @@
+"""The build memo (cache.Memo): values kept as JSON, one warning and a correct site for
+any bad memo file, and nothing in the cache folder that can run code when loaded."""
+
+from __future__ import annotations
+
+import marshal
+import os
+import pathlib
+import pickle
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from marketnews import cache, pipeline
+from marketnews.cache import MEMO_FILE, Memo, WrongShape, decode, encode, memo_key
+from marketnews.content import Article, parse_article
+from marketnews.errors import Problem
+from marketnews.markup import RenderedBody, render_body
+from marketnews.site import Shell
+from tests.conftest import REPO, Site, article, quote, tree
+
+QUOTES = {"m-one": quote("Will one happen?", 0.2), "m-two": quote("Will two happen?", 0.6)}
+
+
+def fill(site: Site, n: int = 24) -> None:
+    site.snapshot(QUOTES)
+    for i in range(n):
+        site.write(f"content/s{i}.md", article(
+            f"Story {i}", f"2026-11-1{i % 10}" + ("" if i % 3 else f"T0{i % 9}:00:00Z"),
+            f"Lead {i}.\n\n```market\nm-two\n```\n\nMore text about **{i}**.\n",
+            tags=["alpha", f"t{i % 4}"], markets=["m-one"]))
+
+
+def build(site: Site, cli: Callable[..., Any]) -> tuple[dict[str, bytes], list[str]]:
+    """Build; the site's files and the lines said about the memo."""
+    run = cli("build", "--root", site.root, "--snapshot", site.root / "snapshot.json")
+    assert run.code == 0, run.err
+    return site.tree(), [line for line in run.err.splitlines() if MEMO_FILE in line]
+
+
+def entries(memo: Path) -> list[tuple[str, bytes, bytes]]:
+    with sqlite3.connect(memo) as db:
+        return list(db.execute("SELECT key, sum, value FROM entries"))
+
+
+def rewrite(memo: Path, change: Callable[[bytes], bytes], fix_sum: bool) -> None:
+    """Change every value in the memo file, keeping or breaking its checksum."""
+    with sqlite3.connect(memo) as db:
+        for key, _, value in list(db.execute("SELECT key, sum, value FROM entries")):
+            new = change(value)
+            total = cache._checksum(new) if fix_sum else cache._checksum(value)
+            db.execute("UPDATE entries SET sum = ?, value = ? WHERE key = ?", (total, new, key))
+
+
+def damage(kind: str, memo: Path) -> None:
+    if kind == "a value damaged":
+        rewrite(memo, lambda v: v[:-2] + b"x]", fix_sum=False)
+    elif kind == "values of the wrong shape":
+        rewrite(memo, lambda v: b'[1, "two", null]', fix_sum=True)
+    elif kind == "truncated":
+        memo.write_bytes(memo.read_bytes()[: memo.stat().st_size // 2])
+    elif kind == "another code version":
+        with sqlite3.connect(memo) as db:
+            db.execute("UPDATE about SET value = 'an older one' WHERE name = 'version'")
+    elif kind == "not a database":
+        memo.write_bytes(b"SQLite format 3\x00" + b"\xff" * 200)
+    elif kind == "another program's database":
+        memo.unlink()
+        with sqlite3.connect(memo) as db:
+            db.execute("CREATE TABLE entries (key TEXT, value BLOB)")
+            db.execute("INSERT INTO entries VALUES ('k', x'00')")
+    else:
+        raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize("kind", ["a value damaged", "values of the wrong shape", "truncated",
+                                  "another code version", "not a database", "another program's database"])
+def test_a_bad_memo_costs_one_warning_and_the_site_is_still_right(  # type: ignore[no-untyped-def]
+        site: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, jobs: int) -> None:
+    monkeypatch.setenv("MARKETNEWS_JOBS", str(jobs))
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN", 1)
+    fill(site)
+    first, said = build(site, cli)
+    assert said == []
+    memo = tmp_path / "cache" / MEMO_FILE
+    assert len(entries(memo)) > 24 * 3  # articles, bodies, shells and page records
+    damage(kind, memo)
+    second, said = build(site, cli)
+    assert second == first
+    assert len(said) == 1 and "warning: cache:" in said[0] and "made again" in said[0], said
+    # Rebuilt: the next build finds it whole, and the pages as they were.
+    site.snapshot({**QUOTES, "m-one": quote("Will one happen?", 0.4)})
+    third, said = build(site, cli)
+    assert said == []
+    assert b'<span class="odds__prob">40%</span>' in third["2026/11/s5/index.html"]
+    checks = {key for key, total, value in entries(memo) if cache._checksum(value) == total}
+    assert len(checks) == len(entries(memo))
+
+
+def test_a_memo_entry_is_found_by_what_made_it_and_pruned_when_unused(
+        site: Site, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    fill(site, 4)
+    build(site, cli)
+    memo = tmp_path / "cache" / MEMO_FILE
+    before = {key for key, _, _ in entries(memo)}
+    build(site, cli)
+    assert {key for key, _, _ in entries(memo)} == before  # nothing changed: nothing new, nothing gone
+    (site.root / "content/s2.md").unlink()
+    site.write("content/s3.md", article("Story 3, edited", "2026-11-13", "Lead 3.\n", tags=["alpha"]))
+    build(site, cli)
+    after = {key for key, _, _ in entries(memo)}
+    assert after - before and before - after
+    values = [v for _, _, v in entries(memo)]
+    assert not any(b"Story 2<" in v or b'"Story 3"' in v for v in values)
+
+
+def test_values_come_back_as_they_went_in() -> None:
+    raw = (REPO / "content").glob("*.md")
+    for path in sorted(raw)[:5]:
+        for tz in (ZoneInfo("UTC"), ZoneInfo("America/New_York")):
+            a, problems = parse_article(path.name, path.read_bytes(), tz)
+            assert a is not None
+            again = decode(tuple[Article, list[Problem]], encode((a, problems)))
+            assert again == (a, problems)
+            assert again[0].date.tzinfo == a.date.tzinfo and again[0].date.isoformat() == a.date.isoformat()
+            body = render_body(a.body)
+            assert decode(RenderedBody, encode(body)) == body
+    shell = Shell("fp", ("<p>", "\x00</p>"), (0,), (("m", "m", "inline"),))
+    assert decode(Shell, encode(shell)) == shell
+    when = datetime(2026, 3, 8, 1, 30, tzinfo=ZoneInfo("America/New_York"))
+    assert decode(datetime, encode(when)).utcoffset() == when.utcoffset()
+    for bad in (b"[", b'{"a": 1}', b'["fp", ["x"], [0], [["m", "m"]]]', b'["fp", [1], [], []]'):
+        with pytest.raises(WrongShape):
+            decode(Shell, bad)
+
+
+def test_the_key_covers_every_part_and_the_code_version() -> None:
+    assert memo_key("body", "ab", "c") != memo_key("body", "a", "bc")
+    assert memo_key("body", "x") != memo_key("page", "x")
+    assert len(cache.CODE_VERSION) == 16 and memo_key("body", "x") == memo_key("body", "x")
+
+
+def test_the_dev_servers_memo_stays_in_memory(tmp_path: Path) -> None:
+    memo = Memo(tmp_path, writes=False)
+    memo.put("k", b"[1]")
+    memo.save()
+    assert "k" in memo.new and not (tmp_path / MEMO_FILE).exists()
+    memo.save()  # not used since the last save: dropped
+    assert memo.get("k") is None and not memo.new
+
+
+class RunsCode:
+    """A pickle that writes a file when loaded."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (pathlib.Path.write_text, (self.marker, "ran"))
+
+
+def test_nothing_the_build_loads_from_the_cache_folder_can_run_code(  # type: ignore[no-untyped-def]
+        site: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fill(site)
+    folder = tmp_path / "cache"
+    assert os.environ["MARKETNEWS_CACHE"] == str(folder)  # the build's cache folder (conftest's `site`)
+    folder.mkdir()
+    marker = tmp_path / "ran"
+    evil = pickle.dumps(RunsCode(marker))
+    pickle.loads(evil)  # the trap works...
+    assert marker.exists()
+    marker.unlink()
+    # ...set where earlier versions kept their pickles, and where the memo is.
+    planted = ["articles-0123456789ab.pickle", "bodies-v3.pickle", "pages-v1.pickle", "shells-01234567.pickle"]
+    for name in [*planted, MEMO_FILE]:
+        (folder / name).write_bytes(evil)
+    first, said = build(site, cli)
+    assert not marker.exists()
+    assert len(said) == 1  # the memo file was not one
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["anchors-missing.json", "snapshot.json", MEMO_FILE])
+
+    # A warm build loads everything it keeps there, and no loader of code is needed.
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the build loaded a pickle or marshal")
+
+    for module, name in ((pickle, "load"), (pickle, "loads"), (pickle, "Unpickler"), (marshal, "load"),
+                         (marshal, "loads")):
+        monkeypatch.setattr(module, name, refuse)
+    monkeypatch.setenv("MARKETNEWS_JOBS", "1")
+    opened: list[str] = []
+    real_connect = sqlite3.connect
+
+    def connect(database: Any, *args: Any, **kwargs: Any) -> sqlite3.Connection:
+        opened.append(str(database))
+        return real_connect(database, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    assert build(site, cli) == (first, [])
+    assert any(MEMO_FILE in o for o in opened)
+    monkeypatch.undo()
+    # What is there: JSON files, and the memo, an SQLite file of plain tables of JSON values.
+    for path in folder.iterdir():
+        if path.name == MEMO_FILE:
+            with sqlite3.connect(path) as db:
+                schema = sorted(db.execute("SELECT type, name FROM sqlite_master"))
+                assert [t for t, _ in schema] == ["index", "index", "table", "table"]  # no views nor triggers
+            for _, _, value in entries(path):
+                assert value[:1] in (b"[", b"{", b'"') and cache.json.loads(value) is not None
+        else:
+            assert cache.json.loads(path.read_bytes()) is not None
+    assert tree(site.out) == first
