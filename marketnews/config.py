@@ -33,6 +33,7 @@ class SiteConfig:
     example_snapshot: str = ""  # path relative to the site root, or ""
     image: str = ""  # default social-card image: a path under static/ ("/images/card.png") or a full URL
     image_alt: str = ""
+    card_days: int = 7  # articles published in the last this many days get a share card with their odds
     gamma_url: str = GAMMA_URL
     clob_url: str = CLOB_URL
     raw_html: bool = False  # raw HTML in articles: shown as text (False), or sanitised HTML (True)
@@ -60,6 +61,7 @@ _FIELDS: dict[str, type | tuple[type, ...]] = {
     "example_snapshot": str,
     "image": str,
     "image_alt": str,
+    "card_days": int,
     "gamma_url": str,
     "clob_url": str,
     "raw_html": bool,
@@ -114,6 +116,9 @@ def load_config(path: Path, shown: str | None = None) -> tuple[SiteConfig, tuple
     for positive in ("per_page", "feed_entries"):
         if positive in values and values[positive] < 1:
             problems.append(Problem(name, doc.line(positive), positive, "expected a number of 1 or more"))
+    if "card_days" in values and not 0 <= values["card_days"] <= 36_500:
+        problems.append(Problem(name, doc.line("card_days"), "card_days",
+                                f"expected a number of days from 0 (no article cards) up, got {values['card_days']}"))
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise ConfigError("\n".join(str(p) for p in sorted(problems)))

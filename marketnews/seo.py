@@ -34,6 +34,8 @@ class PageMeta:
     type: str = "website"  # og:type: website | article
     image: str = ""  # absolute URL of the social-card image
     image_alt: str = ""
+    image_width: int = 0  # the image's size in pixels when known (a share card's: 1200 x 630), else 0
+    image_height: int = 0
     published: str = ""  # ISO 8601 with offset (article:published_time)
     modified: str = ""
     tags: tuple[str, ...] = ()

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import posixpath
 import re
+import secrets
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -31,9 +33,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from marketnews.assets import Assets
+from marketnews.cards import HEIGHT, WIDTH, Card, article_card, card_alt, card_digest, card_file, draw, renderer
+from marketnews.cards import site_card as make_site_card
 from marketnews.config import SiteConfig
 from marketnews.content import Article, RefUse, slugify
 from marketnews.feeds import FeedInfo, absolute_links, feed_url
@@ -42,7 +46,7 @@ from marketnews.markets.model import Snapshot, snapshot_to_json
 from marketnews.markets.refs import MarketRef, RefError, parse_ref
 from marketnews.markup import InlineRef, RenderedBody, fill_placeholders
 from marketnews.output import OutputFile
-from marketnews.seo import FeedLink, PageMeta, absolute_url, card_image, iso, news_article, script_json
+from marketnews.seo import RASTER, FeedLink, PageMeta, absolute_url, card_image, iso, news_article, script_json
 from marketnews.sitemaps import (
     MAX_URLS,
     NEWS_SITEMAP,
@@ -103,6 +107,7 @@ class MarketPage:
 
 
 Slot = tuple[str, str, str]  # a widget on an article page: (reference as written, market key, variant)
+CARD_SLOTS = ("card-url", "card-alt")  # the variants of the share card's slots (with "" for reference and key)
 _SLOT = re.compile("\x00mn:([0-9]+)\x00")
 
 
@@ -203,6 +208,11 @@ def page_file(url: str) -> str:
     return path + "index.html" if path == "" or path.endswith("/") else path
 
 
+def _raster(image: str | None) -> bool:
+    """Whether an image URL names a format social networks show (not SVG)."""
+    return bool(image) and posixpath.splitext((image or "").split("?", 1)[0])[1].lower() in RASTER
+
+
 def inline_refs(body: RenderedBody) -> list[tuple[InlineRef, MarketRef | None]]:
     """Each ```market line of a body with its reference (None when it does not parse)."""
     refs: list[tuple[InlineRef, MarketRef | None]] = []
@@ -252,6 +262,16 @@ class PageReuse(Protocol):
         ...
 
 
+class CardStore(Protocol):
+    """Where share cards' PNG bytes are kept between builds, by their digest."""
+
+    def get(self, key: str) -> bytes | None:
+        ...
+
+    def put(self, key: str, value: bytes) -> None:
+        ...
+
+
 class SiteRenderer:
     """Renders one site; holds the widget cache (in `memo`). Create one per build."""
 
@@ -276,6 +296,9 @@ class SiteRenderer:
         self.env.globals["image_size"] = self.image_size
         self.env.filters["absolute"] = partial(absolute_url, self.config.base_url)
         self._sizes: dict[str, tuple[int, int] | None] = {}
+        self._cards: dict[Seen, Card | None] = {}
+        self.card_store: CardStore | None = None  # the build's memo: cards drawn by earlier builds
+        self.cards_drawn = 0
 
     def image_size(self, url: str | None) -> tuple[int, int] | None:
         """A static image's (width, height) by its root-relative URL, original or fingerprinted; else None."""
@@ -340,7 +363,8 @@ class SiteRenderer:
         the clock (through `future` and stale quotes, both in the widget views) only; a
         layout that showed other articles on it would have to be added here.
         """
-        parts = [self.inp.fingerprint, article.path, article.source_hash, str(article.date > self.inp.now)]
+        parts = [self.inp.fingerprint, article.path, article.source_hash, str(article.date > self.inp.now),
+                 self.card_path(article)]
         for written, ref in self._widget_refs(article):
             quote = self.inp.snapshot.get(ref.key)
             price = quote.price_at(article.date) if quote is not None else None
@@ -419,6 +443,8 @@ class SiteRenderer:
                 self.article_fingerprint(new)  # records its shape
                 if self.memo.shapes.get(seen(old)) != self.memo.shapes[seen(new)]:
                     return None
+                if self.card_path(old) != self.card_path(new):  # the old card is to be removed
+                    return None
                 changed.append((i, new))
         self.only = set().union(*(self.memo.showing.get(a.path, set()) for _, a in changed))
         return changed
@@ -451,12 +477,82 @@ class SiteRenderer:
             reuse.record(path, fingerprint, len(data))
         return OutputFile(path, data)
 
+    # --- share cards -------------------------------------------------------------------
+
+    def card(self, article: Article) -> Card | None:
+        """What the article's share card shows: its headline and leading markets' odds as
+        their widgets state them (see `cards.article_card`). None (the site's image stands
+        in) for an article published more than `card_days` days ago or not yet, and for
+        one whose card would show nothing: at archive scale only recent stories get one."""
+        key = seen(article)
+        if key in self._cards:
+            return self._cards[key]
+        cfg, now = self.config, self.inp.now
+        made: Card | None = None
+        if cfg.card_days > 0 and now - timedelta(days=cfg.card_days) <= article.date <= now:
+            views = [self.widget(written, ref) for written, ref in self._widget_refs(article)]
+            image = b""
+            if _raster(article.image) and article.image and article.image.startswith("/"):
+                image = self.inp.assets.by_path.get(article.image[1:]) or b""
+            made = article_card(cfg.title, article.title, views, cfg.tz, image)
+        self._cards[key] = made
+        return made
+
+    def card_path(self, article: Article) -> str:
+        """The output path of the article's share card, "" when it has none."""
+        card = self.card(article)
+        return card_file(article.slug, card) if card is not None else ""
+
+    def site_card(self) -> Card | None:
+        """The site's own card (name and tagline), drawn when site.yaml names no `image`."""
+        if self.config.image:
+            return None
+        return make_site_card(self.config.title, self.config.tagline or self.config.description)
+
+    def site_image(self) -> dict[str, Any]:
+        """The social card of every page without one of its own: site.yaml's `image`, else the site card."""
+        card = self.site_card()
+        if card is None:
+            image, alt = card_image(self.config, None)
+            return {"image": image, "image_alt": alt}
+        return {"image": absolute_url(self.config.base_url, "/" + card_file("site", card)),
+                "image_alt": card_alt(card), "image_width": WIDTH, "image_height": HEIGHT}
+
+    def card_files(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
+        """The share cards of the articles that have one, and the site card."""
+        cards = [(card_file(v.article.slug, c), c) for v in listed if (c := self.card(v.article)) is not None]
+        site = self.site_card()
+        if site is not None:
+            cards.append((card_file("site", site), site))
+        done: set[str] = set()
+        for path, card in cards:
+            if path not in done and self._wanted(path):
+                done.add(path)
+                yield self._card_file(path, card)
+
+    def _card_file(self, path: str, card: Card) -> OutputFile:
+        """A card's PNG: the file the last build wrote when it has this name (the name
+        carries the digest of what it shows), else from the memo, else drawn now."""
+        digest = card_digest(card)
+        reuse = self.reuse if self.inp.fingerprint else None
+        if reuse is not None and reuse.keep(path, digest):
+            return OutputFile(path, None)
+        store, key = self.card_store, f"card/{digest}/{renderer()}"
+        data = store.get(key) if store is not None else None
+        if data is None:
+            data = draw(card)
+            self.cards_drawn += 1
+            if store is not None:
+                store.put(key, data)
+        if reuse is not None:
+            reuse.record(path, digest, len(data))
+        return OutputFile(path, data)
+
     # --- metadata ----------------------------------------------------------------------
 
     def meta(self, title: str, url: str, description: str = "", **more: Any) -> PageMeta:
         """A page's head metadata: canonical URL, description and social card."""
-        image, alt = card_image(self.config, None)
-        values: dict[str, Any] = {"image": image, "image_alt": alt}
+        values: dict[str, Any] = self.site_image()
         values.update(more)
         return PageMeta(title=title, description=description or self.config.description,
                         url=absolute_url(self.config.base_url, url) if url else "", **values)
@@ -465,15 +561,22 @@ class SiteRenderer:
         cfg, tz = self.config, self.config.tz
         url = absolute_url(cfg.base_url, view.url)
         published, modified = iso(view.date, tz), iso(view.article.modified, tz)
-        image, alt = card_image(cfg, view.article.image, view.image_alt)
-        own_image = absolute_url(cfg.base_url, view.article.image) if view.article.image else image
+        # The social card: the article's share card, else its own raster image, else the site's.
+        own = card_image(cfg, view.article.image, view.image_alt) if _raster(view.article.image) else None
+        fallback = {"image": own[0], "image_alt": own[1]} if own else self.site_image()
+        card = self.card(view.article)
+        shown = fallback if card is None else {
+            "image": absolute_url(cfg.base_url, "/" + card_file(view.article.slug, card)),
+            "image_alt": card_alt(card), "image_width": WIDTH, "image_height": HEIGHT}
+        # The JSON-LD names the article's own image or the site's, which do not move with the odds.
+        own_image = absolute_url(cfg.base_url, view.article.image) if view.article.image else fallback["image"]
         doc = news_article(
             cfg, url=url, headline=view.title, description=view.summary, published=published,
             modified=modified, authors=view.authors, images=[own_image] if own_image else [],
             tags=[t.name for t in view.tags],
         )
         return self.meta(
-            view.title, view.url, view.summary, type="article", image=image, image_alt=alt,
+            view.title, view.url, view.summary, type="article", **shown,
             published=published, modified=modified, tags=tuple(t.name for t in view.tags),
             jsonld=script_json(doc), noindex=view.draft or view.future,
         )
@@ -489,7 +592,11 @@ class SiteRenderer:
             full = self.article_view(article)
             return self._page("article.html", view.url, self.article_meta(view), a=full), view
         refs = {(written, ref.key): ref for written, ref in self._widget_refs(article)}
-        widgets = [self.widget_html(self.widget(written, refs[written, key], article.date), variant)
+        card = self.card(article)
+        card_values = {"card-url": absolute_url(self.config.base_url, "/" + card_file(article.slug, card)),
+                       "card-alt": card_alt(card)} if card is not None else {}
+        widgets = [escape(card_values.get(variant, "")) if variant in CARD_SLOTS
+                   else self.widget_html(self.widget(written, refs[written, key], article.date), variant)
                    for written, key, variant in shell.slots]
         html = [shell.parts[0]]
         for i, part in zip(shell.order, shell.parts[1:], strict=True):
@@ -501,7 +608,8 @@ class SiteRenderer:
         the article (and whether it is yet to come) and each related market's question
         and links; the inline widgets only by reference."""
         view = self.listed_view(article)
-        parts = [self.inp.fingerprint, article.path, article.source_hash, str(view.future)]
+        parts = [self.inp.fingerprint, article.path, article.source_hash, str(view.future),
+                 str(self.card(article) is not None)]
         for w in view.related:
             parts += [w.written, w.key, w.page_url, w.question, w.url, w.kind]
         parts += [f"{i.written}\x00{r.key if r else ''}" for i, r in self.inline_refs(article)]
@@ -536,15 +644,27 @@ class SiteRenderer:
 
             body_html = fill_placeholders(self.inp.assets.rewrite_html(body.html), inline)
         frame = replace(listed, related=tuple(identity(w) for w in listed.related), body_html=body_html)
+        # The share card's URL and alt text move with the odds too: slots, which the page's
+        # head may use any number of times, so their marks carry numbers no text can guess.
+        meta = self.article_meta(listed)
+        card_marks: dict[int, int] = {}
+        if self.card(article) is not None:
+            for variant in CARD_SLOTS:
+                secret = 10**12 + secrets.randbelow(10**12)
+                card_marks[secret] = len(slots)
+                slots.append(("", "", variant))
+            url_mark, alt_mark = (Markup(f"\x00mn:{secret}\x00") for secret in card_marks)
+            meta = replace(meta, image=url_mark, image_alt=alt_mark)
         # The frame sees no odds, so neither may what it renders be kept for other pages:
         # an article_item() in it is rendered afresh, from the frame.
-        text = self._render("article.html", page_url=listed.url, meta=self.article_meta(listed), a=frame,
+        text = self._render("article.html", page_url=listed.url, meta=meta, a=frame,
                             widget=lambda view, variant: mark(view.written, view.key, variant),
                             article_item=lambda view: Markup(self._render("partials/article_item.html", a=view)))
         pieces = _SLOT.split(text)
-        if len(pieces) // 2 != marks:
+        found = [int(i) for i in pieces[1::2]]
+        if sum(i not in card_marks for i in found) != marks:
             return None
-        shell = Shell(fp, tuple(pieces[0::2]), tuple(int(i) for i in pieces[1::2]), tuple(slots))
+        shell = Shell(fp, tuple(pieces[0::2]), tuple(card_marks.get(i, i) for i in found), tuple(slots))
         self.shells_made[article.path] = shell
         return shell
 
@@ -597,6 +717,7 @@ class SiteRenderer:
                              "Every prediction market our stories cover, with its current odds.")
             yield self._page("markets.html", "/markets/", meta, "", listed, markets=ranked, snapshot=self.inp.snapshot)
         yield from self.feeds(listed)
+        yield from self.card_files(listed)
         if self.only is not None:  # the rest shows no article beyond what its shape says
             yield from self.sitemaps(listed, market_pages)
             return

@@ -272,9 +272,14 @@ def test_rebuild_rewrites_only_what_a_price_move_touches(news: Site, cli) -> Non
     run = cli("build", "--root", news.root, *odds)
     after = news.tree()
     differ = {p for p in after if after[p] != before.get(p)}
+    # The article's share card shows the new price: a new card under a new name, the old one gone.
+    (old_card,) = {p for p in before if p.startswith("cards/xi-")} - set(after)
+    (new_card,) = {p for p in after if p.startswith("cards/xi-")}
     assert differ == {"2026/11/xi/index.html", "markets/xi-out/index.html", "markets/index.html",
-                      "index.html", "tags/china/index.html", "feed.xml", "tags/china/feed.xml", "snapshot.json"}
-    assert changed_files(run.out) == (len(differ), 0, 0)
+                      "index.html", "tags/china/index.html", "feed.xml", "tags/china/feed.xml", "snapshot.json",
+                      new_card}
+    assert old_card != new_card
+    assert changed_files(run.out) == (len(differ) - 1, 1, 1)
     assert "12%" in news.page("2026/11/xi/index.html")
 
 
@@ -299,8 +304,9 @@ def test_a_removed_article_takes_its_pages_with_it(news: Site, cli) -> None:  # 
     run = cli("build", "--root", news.root)
     assert not (news.out / "2026/11/knicks").exists()
     assert not (news.out / "tags/nba").exists() and not (news.out / "markets/knicks-spread").exists()
-    # the article, its topic's page and feed, its market, and page/2/: two articles now fit on the front page
-    assert changed_files(run.out)[2] == 5
+    # the article, its share card, its topic's page and feed, its market, and page/2/: two articles now
+    # fit on the front page
+    assert changed_files(run.out)[2] == 6
 
 
 def test_incremental_builds_equal_fresh_builds_after_every_kind_of_edit(  # type: ignore[no-untyped-def]

@@ -78,11 +78,16 @@ def test_one_price_moved_changes_only_the_files_that_show_that_market(tmp_path: 
 
     report = build_example(out, tmp_path / "cache", snapshot=moved_snapshot(tmp_path / "moved.json", MOVED, 0.09))
     after = tree(out)
-    changed = {path for path in before if before[path] != after.get(path)}
+    changed = {path for path in before if path in after and before[path] != after[path]}
     assert changed == expected
-    assert set(after) == set(before)
+    # The article's share card shows the price: a new card under a new name replaces the old one.
+    (old_card,) = set(before) - set(after)
+    (new_card,) = set(after) - set(before)
+    assert old_card.startswith("cards/xi-military-reshuffle-succession-odds-") and new_card.startswith(
+        "cards/xi-military-reshuffle-succession-odds-")
+    assert new_card in after["2026/11/xi-military-reshuffle-succession-odds/index.html"].decode()
     assert report.written is not None
-    assert (report.written.changed, report.written.added, report.written.removed) == (len(expected), 0, 0)
+    assert (report.written.changed, report.written.added, report.written.removed) == (len(expected), 1, 1)
     page = after["markets/xi-jinping-out-before-2027/index.html"].decode()
     assert 'data-probability="0.0900"' in page
 
@@ -111,7 +116,8 @@ def test_summary_line_reports_files_changed_added_and_removed(tmp_path: Path, mo
     moved = moved_snapshot(tmp_path / "moved.json", MOVED, 0.09)
     assert cli.main([*args, str(moved)]) == 0
     second = capsys.readouterr().out
-    n = int(re.search(r"(\d+) changed, 0 added, 1 removed", second).group(1))  # type: ignore[union-attr]
+    # one card added and one removed (the moved market's article's), and the stray file removed
+    n = int(re.search(r"(\d+) changed, 1 added, 2 removed", second).group(1))  # type: ignore[union-attr]
     assert 0 < n < count / 2
     assert not (out / "stray.html").exists()
 

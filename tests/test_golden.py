@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import os
 import shutil
+import struct
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,12 @@ def test_golden_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli) -> No
     expected = tree(expected_dir)
     assert sorted(got) == sorted(expected), "the set of output files differs"
     for path in sorted(expected):
+        if path.startswith("cards/"):
+            # Share cards: their names carry the digest of what they show, so the set of
+            # files and the pages' links check that; the pixels depend on Pillow's
+            # version and are compared in tests/test_cards.py, not against a file.
+            assert got[path][:8] == b"\x89PNG\r\n\x1a\n" and got[path][16:24] == struct.pack(">II", 1200, 630)
+            continue
         if got[path] != expected[path]:
             diff = "\n".join(difflib.unified_diff(
                 expected[path].decode(errors="replace").splitlines(), got[path].decode(errors="replace").splitlines(),
