@@ -64,38 +64,50 @@ def describe(points: Sequence[Point]) -> str:
     )
 
 
-SPARK_STEP_S = 6 * 3600  # the sparkline's sampling: the last price at each 6-hour UTC boundary
-SPARK_WINDOW_S = 7 * 24 * 3600
-SPARK_QUANTUM = 0.002  # prices drawn to the nearest 0.2 points
-SPARK_MIN_SAMPLES = 8  # below two days of 6-hour samples, every hourly point is drawn
+CHART_STEP_S = 6 * 3600  # the charts' buckets: fixed 6-hour UTC blocks
+CHART_WINDOW_S = 7 * 24 * 3600
+CHART_QUANTUM = 0.002  # prices drawn to the nearest 0.2 points
+CHART_MIN_BUCKETS = 8  # below two days of 6-hour blocks, every point is drawn
 
 
-def spark_series(points: Sequence[Point]) -> tuple[Point, ...]:
-    """The hourly series as the sparkline draws it: the price at each fixed 6-hour UTC
-    boundary of the last 7 days, then the latest price at the end of the current block.
+def _quantised(p: float) -> float:
+    return round(round(p / CHART_QUANTUM) * CHART_QUANTUM, 6)
 
-    A 120-pixel line cannot show 168 hourly points apart anyway; drawn this way it stays
-    byte-identical from one hourly build to the next unless the price moved visibly, or
-    a 6-hour block ended, so an hourly rebuild does not rewrite every page that has a
-    widget just because every history gained a point. A history of under two days is
-    drawn hour by hour instead: there is too little of it to sample.
+
+def chart_series(points: Sequence[Point]) -> tuple[Point, ...]:
+    """The one series that every chart of a market draws and every sentence about it describes.
+
+    The 7 days up to the series' last point, in fixed 6-hour UTC blocks: the first price,
+    then each block's lowest and highest price at their own times (so that no chart hides a
+    move the hourly history holds), then the latest price at the end of the current block.
+    Prices are drawn to the nearest 0.2 points, and a tie keeps the earlier point. Drawn
+    this way, a chart stays byte-identical from one hourly build to the next unless the
+    price moved visibly or a block ended, so an hourly rebuild does not rewrite every page
+    with a widget just because every history gained a point. A history of under two days
+    of blocks is drawn point by point instead: there is too little of it to bucket.
     """
     if len(points) < 2:
-        return tuple(points)
+        return tuple((t, _quantised(p)) for t, p in points)
     last_t, last_p = points[-1]
-    block = last_t - last_t % SPARK_STEP_S
-    out: list[Point] = []
-    i = 0
-    for b in range(block - SPARK_WINDOW_S, block + 1, SPARK_STEP_S):
-        while i < len(points) and points[i][0] <= b:
-            i += 1
-        if i:
-            out.append((b, points[i - 1][1]))
-    if len(out) < SPARK_MIN_SAMPLES:  # a young market: its few days are drawn hour by hour
-        out = list(points)
-    else:
-        out.append((block + SPARK_STEP_S, last_p))
-    return tuple((t, round(round(p / SPARK_QUANTUM) * SPARK_QUANTUM, 6)) for t, p in out)
+    block = last_t - last_t % CHART_STEP_S
+    start = block - CHART_WINDOW_S + CHART_STEP_S  # the first whole block inside the window
+    window = [(t, _quantised(p)) for t, p in points if t >= start]
+    buckets: dict[int, list[Point]] = {}
+    for t, p in window:
+        buckets.setdefault(t - t % CHART_STEP_S, []).append((t, p))
+    if len(buckets) < CHART_MIN_BUCKETS:  # a young market: its few days are drawn point by point
+        return tuple((t, _quantised(p)) for t, p in points if t > last_t - CHART_WINDOW_S)
+    # The latest price stands at the end of the current block, and for the block's points
+    # at that same price; its other points are bucketed like the rest. So a new hour at the
+    # same price changes nothing, and one at another price adds a point only as an extreme.
+    latest = _quantised(last_p)
+    out = {window[0]} if window[0] != window[-1] else set()
+    buckets[block] = [pt for pt in buckets.get(block, []) if pt[1] != latest]
+    for inside in buckets.values():
+        if inside:
+            out.add(min(inside, key=lambda pt: (pt[1], pt[0])))
+            out.add(max(inside, key=lambda pt: (pt[1], -pt[0])))
+    return (*sorted(out), (block + CHART_STEP_S, _quantised(last_p)))
 
 
 def sparkline(points: Sequence[Point], width: int = 120, height: int = 28) -> Markup:

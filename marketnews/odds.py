@@ -68,6 +68,16 @@ class Odds:
     cached: CachedOdds | None = field(default=None, compare=False)  # the cache as read, to update
 
 
+def stale_quotes(snapshot: Snapshot, keys: Iterable[str], now: datetime, after_s: int) -> list[tuple[int, str]]:
+    """(age in seconds, key) of each of `keys` whose quote is stale (`Quote.is_stale`), oldest last.
+
+    The one count of stale quotes: the build's summary and --max-stale use it, and a
+    widget says "odds as of" exactly when its quote is in it.
+    """
+    quotes = ((k, snapshot.get(k)) for k in set(keys))
+    return sorted((q.age_s(now), k) for k, q in quotes if q is not None and q.is_stale(now, after_s))
+
+
 # --- the cache folder ------------------------------------------------------------------
 
 

@@ -33,7 +33,7 @@ from marketnews.markets.model import Snapshot, snapshot_to_json
 from marketnews.markets.polymarket import PolymarketSettings
 from marketnews.markets.refs import MarketRef, RefError, parse_ref
 from marketnews.markup import MARKUP_VERSION, RenderedBody, render_body
-from marketnews.odds import Odds, OddsSources, assemble_odds, load_cache, read_snapshot, save_cache
+from marketnews.odds import Odds, OddsSources, assemble_odds, load_cache, read_snapshot, save_cache, stale_quotes
 from marketnews.output import OutputFile
 from marketnews.site import (
     RenderMemo,
@@ -529,16 +529,20 @@ def unknown_ref_problems(gathered: Gathered, odds: Odds, published: Sequence[Art
     ]
 
 
+def shown_keys(gathered: Gathered, published: Sequence[Article]) -> set[str]:
+    """The markets that published articles show."""
+    shown = {a.path for a in published}
+    return {k for k, places in gathered.uses.items() if any(a.path in shown for a, _ in places)}
+
+
 def check_max_stale(gathered: Gathered, snapshot: Snapshot, published: Sequence[Article],
                     now: datetime, max_stale_s: int) -> None:
     """Raise when a published article would show a quote older than `max_stale_s`.
 
     Markets with no quote at all are not counted: they are warnings (errors with --strict).
+    Resolved quotes are not stale (see `Quote.is_stale`).
     """
-    shown = {a.path for a in published}
-    keys = {k for k, places in gathered.uses.items() if any(a.path in shown for a, _ in places)}
-    ages = {k: int((now - q.as_of).total_seconds()) for k in keys if (q := snapshot.get(k)) is not None}
-    old = sorted((age, k) for k, age in ages.items() if age > max_stale_s)
+    old = stale_quotes(snapshot, shown_keys(gathered, published), now, max_stale_s)
     if old:
         raise MarketnewsError(
             f"--max-stale {duration_text(max_stale_s)}: {len(old)} quote{'s' if len(old) != 1 else ''} older "
@@ -1033,11 +1037,8 @@ def _report(state: BuildState, written: WriteReport, published: Sequence[Article
         warnings = [*warnings, Problem(state.store.shown, 0, "cache", state.store.warning, "warning")]
         state.store.warning = None
     assert state.gathered is not None
-    stale_after = state.gathered.config.stale_after_s
-    stale_ages = [
-        int((now - q.as_of).total_seconds()) for q in snapshot.quotes.values()
-        if (now - q.as_of).total_seconds() > stale_after
-    ]
+    stale_ages = [age for age, _ in stale_quotes(snapshot, shown_keys(state.gathered, published), now,
+                                                state.gathered.config.stale_after_s)]
     return BuildReport(
         pages=state.pages, articles=len(published), warnings=tuple(sorted(warnings)),
         seconds=time.perf_counter() - started, snapshot_note=note, stale=len(stale_ages),

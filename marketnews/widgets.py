@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 
-from marketnews.charts import describe, pct, spark_series
+from marketnews.charts import chart_series, describe, pct
 from marketnews.markets.model import Point, Quote
 from marketnews.markets.normalise import event_url, market_url
 from marketnews.markets.refs import MarketRef
@@ -57,17 +57,19 @@ class WidgetView:
     end_date: datetime | None = None
     as_of: datetime | None = None
     low_volume_limit: str = ""  # the low-liquidity threshold as shown in the caveat: "$10K"
-    history_text: str = ""  # the charts' text alternative: "Past 7 days: from 22% to 20%, ..."
-    spark: tuple[Point, ...] = ()  # the history as the sparkline draws it (charts.spark_series)
-    spark_text: str = ""  # the same sentence, of what the sparkline shows
+    # One series for every chart of this market (sparkline and larger chart) and the one
+    # sentence that describes it (charts.chart_series): they can never disagree.
+    spark: tuple[Point, ...] = ()  # the series every chart draws
+    spark_text: str = ""  # the charts' text alternative: "Past 7 days: from 22% to 20%, ..."
+    history_text: str = ""  # the same sentence (kept for templates that name it so)
 
 
 @lru_cache(maxsize=4096)
-def _chart_data(history: tuple[Point, ...]) -> tuple[tuple[Point, ...], str, str]:
-    """The sparkline's series and the two chart sentences: they depend on the history
-    alone, which every article showing a market shares, so they are worked out once."""
-    spark = spark_series(history)
-    return spark, describe(spark), describe(history)
+def _chart_data(history: tuple[Point, ...]) -> tuple[tuple[Point, ...], str]:
+    """The charts' series and its sentence: they depend on the history alone, which every
+    article showing a market shares, so they are worked out once."""
+    series = chart_series(history)
+    return series, describe(series)
 
 
 def _direction(change: float | None) -> tuple[str, str, str]:
@@ -127,8 +129,7 @@ def widget_view(
     direction, arrow, change_sentence = _direction(quote.change_24h)
     if quote.status != "open":
         direction, arrow, change_sentence = "none", "", ""
-    age = max(0, int((now - quote.as_of).total_seconds()))
-    stale = age > stale_after_s and quote.status != "resolved"  # a result does not go out of date
+    stale = quote.is_stale(now, stale_after_s)  # the one rule: the summary and --max-stale use it too
     stale_text = f"odds as of {datetime_long(quote.as_of, tz or UTC)}" if stale else ""
     ranked = sorted(
         (o for o in quote.outcomes if o.probability is not None),
@@ -182,7 +183,7 @@ def widget_view(
         end_date=quote.end_date,
         as_of=quote.as_of,
         low_volume_limit=money(low_volume),
-        history_text=charts[2],
+        history_text=charts[1],
         spark=charts[0],
         spark_text=charts[1],
     )

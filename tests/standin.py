@@ -4,7 +4,8 @@ Serves, on 127.0.0.1 with a free port, from a real threaded HTTP server:
   GET /markets?slug=..&slug=..[&closed=true|false]   like Gamma, with its trap: no
       `closed` parameter means `closed=false`, so closed markets are left out;
   GET /events?slug=..[&closed=..]                    no `closed`: every event;
-  GET /prices-history?market=TOKEN&(interval=1w|startTs=..&endTs=..)&fidelity=60
+  GET /prices-history?market=TOKEN&(interval=1w|startTs=..&endTs=..)&fidelity=MINUTES
+      (see `StandIn.history`: the parameters as the CLOB documents them)
   GET /snapshot.json                                 `site_snapshot`, when set (a live site)
   GET /_stats                                        request counts so far, by path (not logged)
 Data: the recorded responses in tests/fixtures/gamma (see its README for where each came from) and
@@ -112,11 +113,14 @@ class StandIn:
         latency_s: float = 0.0,
         max_url: int = 8192,
         now_ts: int = 1_763_740_800,
+        history_days: int = 30,
     ):
         self.markets = {market_slug(m): m for m in markets}
         self.events = {market_slug(e): e for e in events}
         self.histories: dict[str, list[dict[str, float]]] = {}
         self.synthetic_histories = True
+        self.history_days = history_days  # how far back the made-up histories go
+        self.asked: list[tuple[str, int, int, int]] = []  # each history asked: (token, start, end, fidelity)
         self.site_snapshot: bytes | None = None  # served at /snapshot.json, like a built site
         self.latency_s, self.max_url, self.now_ts = latency_s, max_url, now_ts
         self.faults: list[Fault] = []
@@ -199,22 +203,64 @@ class StandIn:
             out.append(item)
         return out
 
-    def history(self, query: dict[str, list[str]]) -> dict[str, Any]:
+    def closed_tokens(self) -> set[str]:
+        """The CLOB tokens of closed markets (own or inside an event): no history finer than 12 hours."""
+        markets = list(self.markets.values())
+        markets += [m for e in self.events.values() for m in e.get("markets", []) if isinstance(m, dict)]
+        out: set[str] = set()
+        for m in markets:
+            if m.get("closed"):
+                tokens = m.get("clobTokenIds")
+                out.update(json.loads(tokens) if isinstance(tokens, str) else tokens or [])
+        return out
+
+    def history(self, query: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
+        """(status, body) of /prices-history, as the CLOB documents its parameters:
+        `interval` is a span ending now (1h 6h 1d 1w 1m max all), mutually exclusive with
+        `startTs`/`endTs` (unix seconds, inclusive); `fidelity` is minutes per point
+        (default 1). A closed market's token answers nothing below 12-hour fidelity."""
         token = query.get("market", [""])[0]
-        if "startTs" in query:
-            start, end = int(query["startTs"][0]), int(query["endTs"][0])
-        else:
-            start, end = self.now_ts - 7 * 86400, self.now_ts
+        interval = query.get("interval", [None])[0]
+        ranged = "startTs" in query or "endTs" in query
+        if not token or (interval is not None and ranged):
+            return 400, {"error": "market is required; interval and startTs/endTs are mutually exclusive"}
+        try:
+            fidelity = int(query.get("fidelity", ["1"])[0])
+            if interval is not None:
+                spans = {"1h": 3600, "6h": 6 * 3600, "1d": 86400, "1w": 7 * 86400, "1m": 30 * 86400}
+                if interval not in spans and interval not in ("max", "all"):
+                    raise ValueError(interval)
+                start, end = self.now_ts - spans.get(interval, self.now_ts), self.now_ts
+            else:
+                start = int(query.get("startTs", ["0"])[0])
+                end = int(query.get("endTs", [str(self.now_ts)])[0])
+        except ValueError:
+            return 400, {"error": "bad parameter"}
+        if fidelity < 1:
+            return 400, {"error": "bad fidelity"}
+        with self._lock:
+            self.asked.append((token, start, end, fidelity))
+        if fidelity < 720 and token in self.closed_tokens():
+            return 200, {"history": []}
+        step = fidelity * 60
         points = self.histories.get(token)
-        if points is None and self.synthetic_histories and token:
-            # hourly points over the last 30 days, made only for the range asked
-            seed, first = sum(map(ord, token)), self.now_ts - 30 * 86400
-            lo = first + max(0, -(-(start - first) // 3600)) * 3600
-            points = [
-                {"t": t, "p": round(0.2 + ((seed + t // 3600) % 50) / 100, 3)}
-                for t in range(lo, min(end, self.now_ts) + 1, 3600)
-            ]
-        return {"history": [p for p in points or [] if start <= p["t"] <= end]}
+        if points is not None:  # one point per fidelity bucket: the first in it
+            buckets: dict[int, dict[str, float]] = {}
+            for pt in points:
+                if start <= pt["t"] <= end:
+                    buckets.setdefault(int(pt["t"]) // step, pt)
+            return 200, {"history": [buckets[b] for b in sorted(buckets)]}
+        if not self.synthetic_histories:
+            return 200, {"history": []}
+        # An hourly price made up from the token, over the last `history_days`, sampled
+        # every `fidelity` minutes (on multiples of it), only for the range asked.
+        seed, first = sum(map(ord, token)), self.now_ts - self.history_days * 86400
+        lo = max(start, first)
+        lo += -lo % step
+        return 200, {"history": [
+            {"t": t, "p": round(0.2 + ((seed + t // 3600) % 50) / 100, 3)}
+            for t in range(lo, min(end, self.now_ts) + 1, step)
+        ]}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -284,7 +330,10 @@ class _Handler(BaseHTTPRequestHandler):
         elif parts.path == "/events":
             body = owner.list_answer(owner.events, query, None)
         elif parts.path == "/prices-history":
-            body = owner.history(query)
+            status, body = owner.history(query)
+            if status != 200:
+                self.send(status, json.dumps(body).encode())
+                return
         elif parts.path == "/_stats":  # request counts, for a stand-in in another process
             paths = ("/markets", "/events", "/prices-history", "/snapshot.json")
             self.send(200, json.dumps({p: owner.count(p) for p in paths} | {"": owner.count()}).encode())

@@ -152,18 +152,23 @@ def test_an_hour_of_history_at_the_same_prices_leaves_article_pages_alone(tmp_pa
     articles = {p for p in before if p.startswith("2026/")}
     assert articles and not changed & articles
     assert not {"index.html", "feed.xml"} & changed
-    # The market pages keep every hourly point in their larger chart, so they do change.
-    assert "markets/xi-jinping-out-before-2027/index.html" in changed
+    # The market pages draw the same series as the sparklines: unchanged while prices hold still.
+    assert "markets/xi-jinping-out-before-2027/index.html" not in changed
 
 
-def test_the_sparkline_samples_six_hour_boundaries_and_ends_at_the_latest_price() -> None:
-    from marketnews.charts import spark_series
+def test_the_chart_series_keeps_each_blocks_extremes_and_ends_at_the_latest_price() -> None:
+    from marketnews.charts import chart_series
 
     t0 = 1795276800 - 1795276800 % 21600  # a 6-hour boundary
-    hourly = [(t0 - 3600 * k, 0.5 + 0.001 * k) for k in range(200, -1, -1)] + [(t0 + 3600, 0.4001)]
-    series = spark_series(hourly)
-    assert [t for t, _ in series[:-1]] == list(range(t0 - 7 * 86400, t0 + 1, 21600))
+    hourly = [(t0 - 3600 * k, 0.5 + 0.002 * k) for k in range(200, -1, -1)] + [(t0 + 3600, 0.4001)]
+    series = chart_series(hourly)
+    start = t0 - 7 * 86400 + 21600  # the first whole block inside the window
+    assert series[0] == (start, 0.824) and all(t >= start for t, _ in series)
+    # each whole block by its lowest and highest price, at their own times
+    blocks = {t for b in range(start, t0, 21600) for t in (b, b + 5 * 3600)}
+    assert [t for t, _ in series[1:-1]] == sorted(blocks | {t0})[1:]
     assert series[-1] == (t0 + 21600, 0.4)  # the latest price, drawn to the nearest 0.2 points
-    assert spark_series(hourly[:-1] + [(t0 + 7200, 0.4003)]) == series  # an hour on, a tiny move: the same
+    flat = hourly[:-1] + [(t0 + 3600, 0.5), (t0 + 7200, 0.5003)]
+    assert chart_series(flat) == chart_series(flat[:-1])[:-1] + ((t0 + 21600, 0.5),)  # an hour on, no move: the same
     young = [(t0 + 3600 * k, 0.3 + 0.01 * k) for k in range(30)]  # 30 hours: drawn hour by hour
-    assert spark_series(young) == tuple((t, round(p, 6)) for t, p in young)
+    assert chart_series(young) == tuple((t, round(p, 6)) for t, p in young)

@@ -109,6 +109,22 @@ class Quote:
             return None
         return prices[best]
 
+    def age_s(self, now: datetime) -> int:
+        """Seconds since the quote was taken (never negative)."""
+        return max(0, int((now - self.as_of).total_seconds()))
+
+    def is_stale(self, now: datetime, after_s: int) -> bool:
+        """The site's one rule for "stale": taken more than `after_s` ago and not resolved.
+
+        A result does not go out of date, so a resolved quote is never stale. Widgets,
+        the build's summary and --max-stale all ask this.
+        """
+        return self.status != "resolved" and self.age_s(now) > after_s
+
+    def past_end(self, now: datetime) -> bool:
+        """Still trading as far as Polymarket says, but past its end date: awaiting the result."""
+        return self.status == "open" and self.end_date is not None and self.end_date <= now
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -193,12 +209,24 @@ def snapshot_to_json(snapshot: Snapshot, pretty: bool = False) -> str:
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 EARLIEST_TS, LATEST_TS = int(EARLIEST.timestamp()), int(LATEST.timestamp())
-_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
+# Control characters XML cannot hold are removed; a lone UTF-16 surrogate (JSON's "\ud800"
+# decodes to one) cannot be encoded as UTF-8 at all and becomes U+FFFD, the replacement character.
+_CONTROL: dict[int, int | None] = {c: None for c in range(32) if c not in (9, 10, 13)}
+_CONTROL.update((c, 0xFFFD) for c in range(0xD800, 0xE000))
+# The largest amount of money (USD) taken as real; Polymarket's biggest markets trade a few billion.
+MAX_AMOUNT = 1e12
 
 
 def clean_text(text: str) -> str:
-    """Text from outside with the control characters XML cannot hold removed."""
+    """Text from outside made safe to write: no control characters XML cannot hold, no lone surrogates."""
     return text.translate(_CONTROL) if not text.isprintable() else text
+
+
+def amount(value: float | None) -> float | None:
+    """A sum of money that makes sense (finite, 0 to MAX_AMOUNT), else None: shown as unavailable."""
+    if value is None or not math.isfinite(value) or not 0.0 <= value <= MAX_AMOUNT:
+        return None
+    return value
 
 
 class _Reader:
@@ -240,12 +268,13 @@ class _Reader:
             return None
         return float(value)
 
-    def number(self, name: str) -> float | None:
+    def amount(self, name: str) -> float | None:
         value = self.data.get(name)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            self.bad(name, "a number")
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and -1 < value <= MAX_AMOUNT
+        if not ok or amount(float(value)) is None:  # the comparison first: float() of a huge int overflows
+            self.bad(name, f"a number from 0 to {MAX_AMOUNT:g}")
             return None
         return float(value)
 
@@ -266,27 +295,31 @@ class _Reader:
 
     def points(self, name: str) -> tuple[Point, ...]:
         value = self.data.get(name) or []
+        times: list[Any] | None
+        prices: list[Any] | None
         if isinstance(value, dict):  # the written form: {"t": [...], "p": [...]}
             times, prices = value.get("t"), value.get("p")
-            ok = (isinstance(times, list) and isinstance(prices, list) and len(times) == len(prices)
-                  and all(type(t) is int for t in times) and all(type(p) in (float, int) for p in prices))
-            points = list(zip(times, map(float, prices), strict=True)) if ok else None  # type: ignore[arg-type]
-        else:  # also read: [[t, p], ...]
-            try:
-                points = [(t, float(p)) for t, p in value if type(t) is int and type(p) in (int, float)]
-            except (TypeError, ValueError):
-                points = None
-            if not isinstance(value, list) or points is None or len(points) != len(value):
-                points = None
-        if points is not None and not all(
-            EARLIEST_TS <= t <= LATEST_TS and 0.0 <= p <= 1.0 for t, p in points  # NaN fails 0 <= p
+            if not (isinstance(times, list) and isinstance(prices, list) and len(times) == len(prices)):
+                times = prices = None
+        elif isinstance(value, list) and all(isinstance(v, list) and len(v) == 2 for v in value):  # also [[t, p]]
+            times, prices = [v[0] for v in value], [v[1] for v in value]
+        else:
+            times = prices = None
+        # Checked a column at a time (a site's cache holds hundreds of thousands of points):
+        # types, then the sum (NaN or infinity makes it non-finite), then the bounds.
+        if times is not None and prices is not None and times and not (
+            set(map(type, times)) == {int} and set(map(type, prices)) <= {int, float}
+            and math.isfinite(sum(prices)) and min(prices) >= 0 and max(prices) <= 1
+            and min(times) >= EARLIEST_TS and max(times) <= LATEST_TS
         ):
-            points = None
-        if points is None:
+            times = None
+        if times is None or prices is None:
             self.bad(name, '{"t": [unix seconds, ...], "p": [prices from 0 to 1, ...]}')
             return ()
-        in_order = all(a[0] < b[0] for a, b in zip(points, points[1:], strict=False))
-        return tuple(points) if in_order else tuple(sorted(points))
+        points = tuple(zip(times, map(float, prices), strict=True))
+        if len(set(times)) == len(times) and times == sorted(times):
+            return points
+        return tuple(sorted(dict(points).items()))
 
 
 def quote_from_json(key: str, data: Any, problems: list[str], default_as_of: datetime) -> Quote | None:
@@ -331,7 +364,7 @@ def quote_from_json(key: str, data: Any, problems: list[str], default_as_of: dat
         headline_outcome=r.text("headline_outcome"),
         outcomes=tuple(outcomes),
         change_24h=r.prob(data.get("change_24h"), "change_24h", low=-1.0),
-        volume=r.number("volume"),
+        volume=r.amount("volume"),
         end_date=r.time("end_date"),
         winner=r.text("winner"),
         token_id=r.text("token_id"),

@@ -33,10 +33,10 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from marketnews.markets.model import Outcome, Quote, Status, clean_text, parse_time
+from marketnews.markets.model import EARLIEST, LATEST, Outcome, Quote, Status, amount, clean_text, parse_time
 
 SITE = "https://polymarket.com"
 WIDE_SPREAD = 0.10
@@ -65,16 +65,27 @@ def number(value: object) -> float | None:
     """A finite float from a number or a decimal string; None otherwise (bools too)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        result = float(value)
-    elif isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, (int, float)):
+            result = float(value)
+        elif isinstance(value, str):
             result = float(value.strip())
-        except ValueError:
+        else:
             return None
-    else:
+    except (ValueError, OverflowError):  # OverflowError: an int too large for a float
         return None
     return result if math.isfinite(result) else None
+
+
+def money(value: object) -> float | None:
+    """A sum in USD that makes sense (see model.amount): a negative or absurd one is None."""
+    return amount(number(value))
+
+
+def change(value: object) -> float | None:
+    """A price change, from -1 to 1; anything else is None."""
+    result = number(value)
+    return result if result is not None and -1.0 <= result <= 1.0 else None
 
 
 def probability(value: object) -> float | None:
@@ -97,9 +108,11 @@ def time(value: object) -> datetime | None:
     if stamp is None:
         return None
     try:
-        return parse_time(stamp)
+        when = parse_time(stamp)
+        when.astimezone(UTC)  # an offset that pushes the time out of range fails here
     except (ValueError, TypeError, OverflowError):
         return None
+    return when if EARLIEST <= when <= LATEST else None
 
 
 def market_url(slug: str, event_slug: str | None) -> str:
@@ -193,10 +206,10 @@ def market_quote(raw: Raw, key: str, as_of: datetime, event_slug: str | None = N
     head = headline_index(names)
     tokens = [text(t) for t in json_list(raw.get("clobTokenIds"))]
     status, winner = market_status(raw, names)
-    change = number(raw.get("oneDayPriceChange"))
-    if change is not None and head != 0 and len(names) == 2:
-        change = -change  # Gamma's change is the first outcome's
-    volume = number(raw.get("volumeNum"))
+    day_change = change(raw.get("oneDayPriceChange"))
+    if day_change is not None and head != 0 and len(names) == 2:
+        day_change = -day_change  # Gamma's change is the first outcome's
+    volume = money(raw.get("volumeNum"))
     return Quote(
         key=key,
         question=text(raw.get("question")) or text(raw.get("title")) or slug,
@@ -207,8 +220,8 @@ def market_quote(raw: Raw, key: str, as_of: datetime, event_slug: str | None = N
         probability=prices[head] if head < len(prices) else None,
         headline_outcome=names[head],
         outcomes=tuple(Outcome(n, p) for n, p in zip(names, prices, strict=True)),
-        change_24h=change,
-        volume=volume if volume is not None else number(raw.get("volume")),
+        change_24h=day_change,
+        volume=volume if volume is not None else money(raw.get("volume")),
         end_date=time(raw.get("endDate")),
         winner=winner,
         token_id=tokens[head] if head < len(tokens) else None,
@@ -253,9 +266,9 @@ def event_quote(raw: Raw, key: str, as_of: datetime) -> Quote:
     elif over:
         status = "closed"
     lead = next((m for m in members if m[2] == winner), members[0] if members else None)
-    volume = number(raw.get("volume"))
+    volume = money(raw.get("volume"))
     if volume is None and quotes:
-        volume = sum(q.volume or 0.0 for q in quotes)
+        volume = amount(sum(q.volume or 0.0 for q in quotes))
     return Quote(
         key=key,
         question=text(raw.get("title")) or text(raw.get("question")) or slug,

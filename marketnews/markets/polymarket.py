@@ -1,10 +1,10 @@
 """The Polymarket provider: refs -> fresh quotes with histories and anchors. Network I/O.
 
-Composes the three steps; quotes have their own time budget, and histories and anchors
-share the CLOB's, so that slow charts never cost the odds themselves:
+Composes two steps, each with its own time budget, so that slow charts never cost the
+odds themselves:
   1. `gamma.fetch_quotes`  quotes for the refs (batched list requests, see gamma.py);
-  2. `clob.add_histories`  7-day hourly series, fetched only where the cache has none;
-  3. `clob.add_anchors`    prices at article dates, fetched once per (market, date).
+  2. `clob.add_series`     the 7-day history and the prices at article dates, at most
+                           one request per market, only for what the cache lacks.
 `previous` is the last good quote of each key (the cache): resolved quotes are
 reused without a request, and histories and anchors are carried over while the
 quote's CLOB token is the same. The caller builds the client and reads the clock.
@@ -20,16 +20,9 @@ from datetime import datetime
 import httpx
 
 from marketnews.markets import CLOB_URL, GAMMA_URL
-from marketnews.markets.clob import (
-    CLOB_POLICY,
-    AnchorKey,
-    AnchorWanted,
-    add_anchors,
-    add_histories,
-    known_histories,
-)
+from marketnews.markets.clob import CLOB_POLICY, AnchorKey, AnchorWanted, add_series, known_histories
 from marketnews.markets.gamma import MAX_URL_BYTES, FetchResult, fetch_quotes
-from marketnews.markets.httpjson import Fetcher, HttpPolicy
+from marketnews.markets.httpjson import HttpPolicy
 from marketnews.markets.model import Quote
 from marketnews.markets.refs import MarketRef
 
@@ -89,34 +82,26 @@ def fetch_live(
     if not settings.histories or not got.quotes:
         return LiveQuotes(got.quotes, got.unknown, got.failed, anchors_missing, quote_requests=got.requests,
                           final=got.final)
-    # Histories and prices at article dates share one fetcher, so one CLOB time budget and
-    # one rate-limit window (two would each allow a full window, back to back).
-    clob = Fetcher(client, settings.clob, sleep=sleep, monotonic=monotonic)
-    histories = add_histories(
+    series = add_series(
         got.quotes,
-        known_histories(previous, got.quotes),
-        client,
-        clob_url=settings.clob_url,
-        now=now,
-        fetcher=clob,
-    )
-    anchored = add_anchors(
-        histories.quotes,
         anchors_wanted,
         client,
         clob_url=settings.clob_url,
         now=now,
-        known=known_histories(previous, got.quotes, "anchors"),
+        known_history=known_histories(previous, got.quotes),
+        known_anchors=known_histories(previous, got.quotes, "anchors"),
         known_missing=anchors_missing,
-        fetcher=clob,
+        policy=settings.clob,
+        sleep=sleep,
+        monotonic=monotonic,
     )
     return LiveQuotes(
-        quotes=anchored.quotes,
+        quotes=series.quotes,
         unknown=got.unknown,
         failed=got.failed,
-        anchors_missing=anchored.missing,
-        history_failed={**histories.failed, **anchored.failed},
+        anchors_missing=series.missing,
+        history_failed=series.failed,
         quote_requests=got.requests,
-        history_requests=clob.requests,
+        history_requests=series.requests,
         final=got.final,
     )

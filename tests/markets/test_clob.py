@@ -12,12 +12,12 @@ import pytest
 from marketnews.markets.clob import (
     HOUR_S,
     WEEK_S,
-    AnchorResult,
-    HistoryResult,
-    add_anchors,
-    add_histories,
+    SeriesResult,
+    add_series,
     extend_history,
+    fidelity_min,
     known_histories,
+    nearest,
     parse_history,
 )
 from marketnews.markets.httpjson import CallFailed, HttpPolicy, RateLimit
@@ -34,17 +34,24 @@ def quote(key: str, token: str | None = "tok-" + "a", p: float = 0.4, **kw) -> Q
     return Quote(key=key, question=key, url="u", as_of=NOW, probability=p, token_id=token, **kw)
 
 
-def histories(standin: StandIn, client: httpx.Client, sleeps: Sleeps, quotes: dict[str, Quote],
-              known: dict[str, tuple[Point, ...]], **kw: Any) -> HistoryResult:
-    """add_histories against the stand-in, with this module's policy and the recorded sleeps."""
+def series(standin: StandIn, client: httpx.Client, sleeps: Sleeps, quotes: dict[str, Quote],
+           wanted: list[tuple[str, datetime]] = (), **kw: Any) -> SeriesResult:  # type: ignore[assignment]
+    """add_series against the stand-in, with this module's policy and the recorded sleeps."""
     settings: dict[str, Any] = {"now": NOW, "policy": POLICY, "sleep": sleeps} | kw
-    return add_histories(quotes, known, client, clob_url=standin.url, **settings)
+    return add_series(quotes, wanted, client, clob_url=standin.url, **settings)
+
+
+def histories(standin: StandIn, client: httpx.Client, sleeps: Sleeps, quotes: dict[str, Quote],
+              known: dict[str, tuple[Point, ...]], **kw: Any) -> SeriesResult:
+    return series(standin, client, sleeps, quotes, known_history=known, **kw)
 
 
 def anchors(standin: StandIn, client: httpx.Client, sleeps: Sleeps, quotes: dict[str, Quote],
-            wanted: list[tuple[str, datetime]], **kw: Any) -> AnchorResult:
-    """add_anchors against the stand-in, with this module's policy and the recorded sleeps."""
-    return add_anchors(quotes, wanted, client, clob_url=standin.url, now=NOW, policy=POLICY, sleep=sleeps, **kw)
+            wanted: list[tuple[str, datetime]], known: dict[str, tuple[Point, ...]] | None = None,
+            **kw: Any) -> SeriesResult:
+    """Only the prices at article dates: every quote's history is known and recent."""
+    recent = {k: ((SLOT, 0.4),) for k in quotes}
+    return series(standin, client, sleeps, quotes, wanted, known_history=recent, known_anchors=known, **kw)
 
 
 def test_extend_history_adds_the_hour_and_trims_a_week() -> None:
@@ -77,7 +84,7 @@ def test_histories_are_fetched_only_when_unknown(
     known = {"b": ((NOW_TS - 3 * HOUR_S, 0.35),)}
     result = histories(standin, client, sleeps, quotes, known)
     assert result.requests == 1 == standin.count("/prices-history")
-    assert "market=tok-a" in standin.requests()[0] and "interval=1w" in standin.requests()[0]
+    assert standin.asked == [("tok-a", NOW_TS - WEEK_S, NOW_TS, 60)]  # a week, hourly
     a = result.quotes["a"].history
     assert len(a) >= 160 and a[-1] == (SLOT, 0.4) and a[0][0] > NOW_TS - WEEK_S
     assert result.quotes["b"].history == ((NOW_TS - 3 * HOUR_S, 0.35), (SLOT, 0.4))
@@ -115,6 +122,7 @@ def test_anchor_is_fetched_once_then_known(standin, client, sleeps) -> None:  # 
     assert f"startTs={pub_ts - 3 * HOUR_S}" in line and f"endTs={pub_ts + 3 * HOUR_S}" in line
     anchored = first.quotes["a"]
     assert len(anchored.anchors) == 1 and anchored.price_at(published) is not None
+    assert anchored.history == ((SLOT, 0.4),)  # the known history stays
     again = anchors(standin, client, sleeps, {"a": quote("a", "tok-a")}, [("a", published)],
                     known={"a": anchored.anchors})
     assert again.requests == 0 and again.quotes["a"].anchors == anchored.anchors
@@ -136,7 +144,7 @@ def test_anchor_inside_the_history_needs_no_request(standin, client, sleeps) -> 
     pt = (int(published.timestamp()) + 600, 0.12)
     q = quote("a", history=(pt, (SLOT, 0.4)))
     wanted = [("a", published), ("missing-key", published), ("a", NOW + timedelta(days=1))]
-    result = anchors(standin, client, sleeps, {"a": q}, wanted)
+    result = series(standin, client, sleeps, {"a": q}, wanted, known_history={"a": q.history})
     assert result.requests == 0 and result.quotes["a"].anchors == (pt,)
 
 
@@ -193,9 +201,9 @@ def test_history_fetches_go_through_the_rate_limit(standin, client) -> None:  # 
     clock = VirtualClock()
     quotes = {f"m{i}": quote(f"m{i}", f"tok-{i}") for i in range(30)}
     policy = HttpPolicy(concurrency=1, rate_per_s=1.0, budget_s=100.0)  # 10 per 10 s
-    result = add_histories(
+    result = add_series(
         quotes,
-        {},
+        (),
         client,
         clob_url=standin.url,
         now=NOW,
@@ -213,3 +221,101 @@ def test_history_points_that_are_not_finite_or_not_plausible_times_are_skipped()
     body = {"history": [{"t": float("nan"), "p": 0.5}, {"t": float("inf"), "p": 0.5}, {"t": 10**15, "p": 0.5},
                         {"t": 1795276800, "p": float("nan")}, {"t": 1795276800, "p": 0.25}]}
     assert parse_history(body) == ((1795276800, 0.25),)
+
+
+# --- one request per market: history and prices at article dates together ---------------
+
+
+def test_one_request_gives_a_market_its_history_and_every_price_when_published(
+    standin: StandIn, client: httpx.Client, sleeps: Sleeps
+) -> None:
+    dates = [NOW - timedelta(days=20), NOW - timedelta(days=2), NOW - timedelta(hours=3)]
+    result = series(standin, client, sleeps, {"a": quote("a", "tok-a")}, [("a", d) for d in dates])
+    assert result.requests == 1 and not result.failed and not result.missing
+    assert standin.asked == [("tok-a", int(dates[0].timestamp()) - 3 * HOUR_S, NOW_TS, 60)]
+    q = result.quotes["a"]
+    assert all(q.price_at(d) is not None for d in dates)
+    assert q.history[0][0] > NOW_TS - WEEK_S and len(q.history) >= 160  # the chart's week, hourly
+    assert len(q.anchors) == 3  # kept for good: the history moves on
+
+
+def test_an_archive_is_asked_at_a_coarser_fidelity_that_still_prices_every_date(
+    client: httpx.Client, sleeps: Sleeps
+) -> None:
+    dates = [NOW - timedelta(hours=h) for h in range(24, 24 * 400, 37)]
+    with StandIn(now_ts=NOW_TS, history_days=450) as world:
+        result = series(world, client, sleeps, {"a": quote("a", "tok-a")}, [("a", d) for d in dates])
+    (token, start, end, fidelity), = world.asked
+    assert fidelity == 360 and fidelity_min(end - start) == 360
+    q = result.quotes["a"]
+    assert all(q.price_at(d) is not None for d in dates) and not result.missing
+    assert q.history and all(NOW_TS - WEEK_S < t <= NOW_TS for t, _ in q.history)
+
+
+def test_fidelity_is_hourly_until_the_answer_would_be_too_long() -> None:
+    assert fidelity_min(WEEK_S) == 60
+    assert fidelity_min(1500 * HOUR_S) == 60 and fidelity_min(1500 * HOUR_S + 1) == 120
+    assert fidelity_min(10 * 365 * 86400) == 360  # never coarser: a date would be over 3 h from a point
+
+
+def test_a_resolved_market_is_asked_at_12_hours_and_keeps_its_history_for_good(
+    client: httpx.Client, sleeps: Sleeps
+) -> None:
+    closed = StandIn(markets=[], now_ts=NOW_TS)
+    closed.histories["tok-r"] = [{"t": NOW_TS - 10 * 86400 + h * 3600, "p": 0.5 + h / 1000} for h in range(100)]
+    resolved = quote("r", "tok-r", p=1.0, status="resolved", winner="Yes")
+    with closed as world:
+        world.markets["m"] = {"slug": "m", "closed": True, "clobTokenIds": '["tok-r", "tok-n"]'}
+        first = series(world, client, sleeps, {"r": resolved}, [("r", NOW - timedelta(days=9))])
+    assert world.asked == [("tok-r", 0, NOW_TS, 720)]  # interval=max: its whole life
+    history = first.quotes["r"].history
+    ended = NOW_TS - 10 * 86400 + 99 * 3600
+    assert history and ended - 12 * HOUR_S < history[-1][0] <= ended  # ends where trading ended
+    assert history[0][0] > history[-1][0] - WEEK_S
+    assert first.quotes["r"].anchors == ()  # a result shows no "when published" price
+    later = NOW + timedelta(days=30)
+    again = series(world, client, sleeps, {"r": replace(resolved, as_of=later)}, [], now=later,
+                   known_history={"r": history})
+    assert again.requests == 0 and again.quotes["r"].history == history
+
+
+def test_a_closed_token_has_no_history_finer_than_12_hours(standin: StandIn, client: httpx.Client) -> None:
+    standin.markets["m"] = {"slug": "m", "closed": True, "clobTokenIds": '["tok-c", "tok-d"]'}
+    hourly = client.get(f"{standin.url}/prices-history", params={"market": "tok-c", "interval": "1w",
+                                                                  "fidelity": "60"}).json()
+    coarse = client.get(f"{standin.url}/prices-history", params={"market": "tok-c", "interval": "1w",
+                                                                  "fidelity": "720"}).json()
+    assert hourly == {"history": []} and len(coarse["history"]) == 14
+
+
+def test_the_standin_honours_the_documented_parameters(standin: StandIn, client: httpx.Client) -> None:
+    url = f"{standin.url}/prices-history"
+    both = client.get(url, params={"market": "x", "interval": "1d", "startTs": str(NOW_TS - 3600)})
+    assert both.status_code == 400  # interval and startTs/endTs are mutually exclusive
+    day = client.get(url, params={"market": "x", "interval": "1d", "fidelity": "60"}).json()["history"]
+    assert [p["t"] for p in day] == list(range(NOW_TS - 86400 + (-(NOW_TS - 86400)) % 3600, NOW_TS + 1, 3600))
+    ranged = client.get(url, params={"market": "x", "startTs": str(NOW_TS - 10 * 3600),
+                                     "endTs": str(NOW_TS - 4 * 3600), "fidelity": "120"}).json()["history"]
+    assert [p["t"] % 7200 for p in ranged] == [0] * len(ranged) and len(ranged) == 3
+    assert all(NOW_TS - 10 * 3600 <= p["t"] <= NOW_TS - 4 * 3600 for p in ranged)
+    minutes = client.get(url, params={"market": "x", "interval": "1h"}).json()["history"]
+    assert len(minutes) == 61  # the default fidelity is one minute
+
+
+def test_a_history_with_a_gap_is_filled_in_from_its_newest_point(
+    standin: StandIn, client: httpx.Client, sleeps: Sleeps
+) -> None:
+    known = ((NOW_TS - 30 * HOUR_S, 0.3), (NOW_TS - 20 * HOUR_S, 0.31))
+    result = histories(standin, client, sleeps, {"a": quote("a", "tok-a")}, {"a": known})
+    assert standin.asked == [("tok-a", NOW_TS - 20 * HOUR_S, NOW_TS, 60)]
+    h = result.quotes["a"].history
+    assert h[:2] == known and len(h) > 20 and h[-1] == (SLOT, 0.4)
+    standin.fault("500", "/prices-history", times=None)
+    failed = histories(standin, client, sleeps, {"a": quote("a", "tok-a")}, {"a": known})
+    assert failed.failed and failed.quotes["a"].history == (*known, (SLOT, 0.4))  # what was known stays
+
+
+def test_nearest_takes_the_earlier_point_on_a_tie_and_none_beyond_the_window() -> None:
+    pts = ((100, 0.1), (300, 0.3))
+    assert nearest(pts, 200) == (100, 0.1) and nearest(pts, 260) == (300, 0.3)
+    assert nearest(pts, 300 + 3 * HOUR_S + 1) is None and nearest((), 5) is None

@@ -39,8 +39,13 @@ def test_cold_then_hourly(standin: StandIn, client: httpx.Client, sleeps: Sleeps
     assert set(cold.quotes) == {XI, NBA, f"event/{SQUAD}"} and cold.unknown == {"nope"}
     assert all(q.history for q in cold.quotes.values())
     assert cold.quotes[XI].price_at(published) is not None
-    assert cold.history_requests == 3 + 2  # three histories, two anchors
+    assert cold.history_requests == 3  # one a market: its history and its price when published at once
     assert cold.quote_requests == 4
+    asked = {token: (start, end, fidelity) for token, start, end, fidelity in standin.asked}
+    xi_token = cold.quotes[XI].token_id or ""
+    assert asked[xi_token] == (int(published.timestamp()) - 3 * 3600, int(NOW.timestamp()), 60)
+    nba = cold.quotes[NBA]  # closed: the whole series at 12 hours, the finest the CLOB has for it
+    assert nba.status == "resolved" and nba.history and asked[nba.token_id or ""][2] == 720
 
     later = NOW + timedelta(hours=1)
     previous = {k: replace(q, as_of=NOW) for k, q in cold.quotes.items()}
@@ -81,9 +86,9 @@ def test_histories_can_be_switched_off(
     assert result.requests == 1 and result.quotes[XI].history == ()
 
 
-def test_histories_and_anchors_share_one_clob_fetcher(standin: StandIn, client: httpx.Client, sleeps: Sleeps,
+def test_histories_and_anchors_share_one_request_and_fetcher(standin: StandIn, client: httpx.Client, sleeps: Sleeps,
                                                       monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """One fetcher: one CLOB time budget and one rate-limit window for both kinds of request."""
+    """One fetcher: one CLOB time budget and one rate-limit window; one request for both series."""
     from marketnews.markets import clob, gamma, httpjson, polymarket
 
     made: list[float] = []
@@ -97,5 +102,5 @@ def test_histories_and_anchors_share_one_clob_fetcher(standin: StandIn, client: 
         monkeypatch.setattr(module, "Fetcher", Counting, raising=False)
     result = fetch_live([parse_ref(XI)], client, now=NOW, settings=settings(standin), sleep=sleeps,
                         anchors_wanted=[(XI, NOW - timedelta(days=10))])
-    assert result.history_requests == 2  # a history and an anchor, counted by the one fetcher
+    assert result.history_requests == 1  # a history and an anchor, in one request
     assert len(made) == 2  # Gamma's and the CLOB's
