@@ -11,17 +11,17 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import httpx
 
 from marketnews import __version__
 from marketnews.config import load_config
-from marketnews.content import slugify
+from marketnews.content import Article, slugify
 from marketnews.errors import ConfigError, ContentError, MarketnewsError, Problem
 from marketnews.markets.model import snapshot_to_json
 from marketnews.odds import save_cache
@@ -82,11 +82,31 @@ def _odds_flags(p: argparse.ArgumentParser) -> None:
                    help="no network: odds from the cache folder, else the example snapshot")
 
 
+# What each command does, in one line: its line in `marketnews --help`, and the first
+# line of its own --help.
+ABOUT = {
+    "build": "Build the site into the output folder (the default command).",
+    "check": "Check site.yaml and every article, drafts included; write nothing.",
+    "serve": "Serve the site on localhost, rebuilding and reloading on every save.",
+    "new": "Write a new draft article with its frontmatter filled in.",
+    "snapshot": "Fetch the odds of every market the site references; build nothing.",
+}
+
+
+def _command(sub: Any, name: str, epilog: str | None = None) -> argparse.ArgumentParser:
+    about = ABOUT[name]
+    parser_: argparse.ArgumentParser = sub.add_parser(name, help=about[0].lower() + about[1:].rstrip("."),
+                                                      description=about, epilog=epilog)
+    return parser_
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="marketnews", description="Build a market-linked news site.")
+    top = argparse.ArgumentParser(prog="marketnews", description="Build a market-linked news site.",
+                                  epilog="`marketnews COMMAND --help` lists a command's options.")
     top.add_argument("--version", action="version", version=f"marketnews {__version__}")
     sub = top.add_subparsers(dest="command", metavar="COMMAND")
-    b = sub.add_parser("build", help="build the site into the output folder (the default command)")
+    b = _command(sub, "build", epilog="`python3 build.py` is `marketnews build`. Other commands: check, serve, "
+                                      "new, snapshot (`marketnews COMMAND --help`).")
     _common(b)
     b.add_argument("--drafts", action="store_true", help="include articles marked draft: true")
     b.add_argument("--future", action="store_true", help="include articles dated in the future")
@@ -95,18 +115,17 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--quiet", "-q", action="store_true", help="print only errors and warnings")
     b.add_argument("--max-stale", type=duration_s, metavar="DURATION",
                    help="fail (writing nothing) when a page would show odds older than this, e.g. 6h")
-    c = sub.add_parser("check", help="validate site.yaml and every article, drafts and future ones too; write "
-                                     "nothing (market slugs only against --snapshot FILE)")
+    c = _command(sub, "check", epilog="It makes no request: market slugs are checked only against --snapshot FILE.")
     _common(c)
-    v = sub.add_parser("serve", help="build, serve on localhost, rebuild and reload the page on every save")
+    v = _command(sub, "serve")
     _site(v)
     _odds_flags(v)
     v.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     v.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default: 8000)")
-    n = sub.add_parser("new", help="write a new draft article with its frontmatter filled in")
+    n = _command(sub, "new")
     n.add_argument("title")
     _site(n, snapshot=False)
-    s = sub.add_parser("snapshot", help="fetch the odds of every market the site references; build nothing")
+    s = _command(sub, "snapshot")
     _site(s, snapshot=False)
     s.add_argument("-o", "--output", type=Path, metavar="FILE", help="write the snapshot here (default: stdout)")
     _odds_flags(s)
@@ -174,12 +193,35 @@ class Console:
             print(p, file=self.stream)
 
 
-def summary_line(report: BuildReport) -> str:
+def _files(articles: Sequence[Article], most: int = 3) -> str:
+    names = [a.path for a in sorted(articles, key=lambda a: (a.date, a.path))]
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def left_out_line(articles: Sequence[Article], options: BuildOptions, now: datetime) -> str:
+    """What a build left out and why: drafts, and articles dated after `now` with the time
+    the first of them is due ("" when nothing was left out)."""
+    drafts = [a for a in articles if a.draft and not options.drafts]
+    future = [a for a in articles if a.date > now and not options.future and not (a.draft and not options.drafts)]
+    parts = []
+    if drafts:
+        them, plural = ("it", "") if len(drafts) == 1 else ("them", "s")
+        parts.append(f"{len(drafts)} draft{plural} ({_files(drafts)}; --drafts includes {them})")
+    if future:
+        first = min(future, key=lambda a: (a.date, a.path))
+        due = first.date.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        them = "it" if len(future) == 1 else "them"
+        parts.append(f"{len(future)} dated in the future ({_files(future)}; the first is due {due} and goes out "
+                     f"with the first build after that; --future includes {them})")
+    return f"left out {'; '.join(parts)}" if parts else ""
+
+
+def summary_line(report: BuildReport, left_out: str = "") -> str:
     parts = [f"built {report.pages:,} pages from {report.articles:,} articles in {report.seconds:.2f} s"]
     if report.written is not None:
         parts.append(report.written.churn())
     parts.append(f"{len(report.warnings)} warning{'s' if len(report.warnings) != 1 else ''}")
-    line = "; ".join(parts) + f"\n{report.snapshot_note}"
+    line = "; ".join(parts) + (f"\n{left_out}" if left_out else "") + f"\n{report.snapshot_note}"
     if report.stale:
         plural = "s" if report.stale != 1 else ""
         line += f"; {report.stale} stale quote{plural}, the oldest {age_text(report.oldest_stale_s)}"
@@ -197,11 +239,14 @@ def odds_source(args: argparse.Namespace, paths: SitePaths, client: httpx.Client
 def cmd_build(args: argparse.Namespace, console: Console) -> int:
     paths = site_paths(args)
     options = BuildOptions(drafts=args.drafts, future=args.future, strict=args.strict, max_stale_s=args.max_stale)
+    now = now_utc()
     with http_client(offline=offline(args.offline) or bool(args.snapshot)) as client:
-        report = build(paths, options, now_utc(), odds_source(args, paths, client), console.progress)
+        report = build(paths, options, now, odds_source(args, paths, client), console.progress)
     console.problems(report.warnings)
     if not args.quiet:
-        print(summary_line(report), file=sys.stdout)
+        gathered = report.state.gathered if report.state else None
+        left_out = left_out_line(gathered.articles, options, now) if gathered else ""
+        print(summary_line(report, left_out), file=sys.stdout)
     return EXIT_OK
 
 
@@ -286,9 +331,12 @@ def cmd_snapshot(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, default_help: str = "marketnews") -> int:
+    """Run a command; no command means build. `default_help="build"` makes a bare --help the
+    build's (build.py, which is `marketnews build`), instead of the list of commands."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if not args_list or (args_list[0] not in COMMANDS and args_list[0] not in ("-h", "--help", "--version")):
+    own = ("--version",) if default_help == "build" else ("-h", "--help", "--version")
+    if not args_list or (args_list[0] not in COMMANDS and args_list[0] not in own):
         args_list.insert(0, "build")
     args = parser().parse_args(args_list)
     console = Console(sys.stderr, quiet=getattr(args, "quiet", False))

@@ -1,8 +1,10 @@
 """Article source text -> a validated, frozen `Article` plus every problem found. No I/O.
 
 The frontmatter is YAML between a first line `---` and the next `---` (or `...`) line.
-Every problem is located as `path:line: field: message`; unknown keys are warnings
-that suggest the nearest known key.
+Every problem is located as `path:line: field: message`. A key close to a known one
+that the article lacks (`tittle:`, `market:`) is an error naming it: the article would
+otherwise go out without its title or widgets; other unknown keys are warnings. A fenced block whose
+info string is close to `market` (```` ```markets ````) is a warning: it shows as code.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ KNOWN_KEYS = (
 )
 _SLUG_OK = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _FENCE_END = re.compile(r"^(---|\.\.\.)[ \t]*$", re.M)
+_CODE_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([^`\s]*)")
 
 
 @dataclass(frozen=True, order=True)
@@ -146,8 +149,12 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
     for key in data:
         if key not in KNOWN_KEYS:
             near = difflib.get_close_matches(key, KNOWN_KEYS, n=1, cutoff=0.6)
-            hint = f"; did you mean {near[0]!r}?" if near else f"; known keys: {', '.join(KNOWN_KEYS)}"
-            warn(line_of(key), key, f"unknown key{hint}")
+            if near and near[0] not in data:  # misspelt: the article would go out without it
+                err(line_of(key), key, f"unknown key; did you mean {near[0]!r}?")
+            elif near:  # `subtitle:` beside `title:` is an extra key, not a misspelling
+                warn(line_of(key), key, f"unknown key (is it meant to be {near[0]!r}?)")
+            else:
+                warn(line_of(key), key, f"unknown key; known keys: {', '.join(KNOWN_KEYS)}")
 
     def text_field(key: str, required: bool = False) -> str | None:
         if key not in data or data[key] is None:
@@ -238,6 +245,10 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
                 continue
             markets.append(RefUse(ref, item.strip(), line))
 
+    for offset, info in near_market_fences(body):
+        warn(body_line + offset, "market",
+             f"```{info} block is shown as code; did you mean ```market (one slug or URL a line)?")
+
     if any(p.severity == "error" for p in problems) or title is None or when is None or slug is None:
         return None, problems
     return Article(
@@ -245,6 +256,27 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
         summary=summary, tags=tuple(tags), markets=tuple(markets), image=image,
         image_alt=image_alt, draft=draft, body=body, body_line=body_line, source_hash=source_hash,
     ), problems
+
+
+def near_market_fences(body: str) -> list[tuple[int, str]]:
+    """(0-based body line, info) of each code fence whose info string is a near miss of
+    `market` (```markets, ```markt, ```Markets); fences shown inside another are skipped."""
+    found: list[tuple[int, str]] = []
+    open_fence = ""
+    for n, line in enumerate(body.split("\n")):
+        match = _CODE_FENCE.match(line)
+        if not match:
+            continue
+        fence, info = match.groups()
+        if open_fence:  # only a bare fence of the same kind, at least as long, closes it
+            if fence[0] == open_fence[0] and len(fence) >= len(open_fence) and not line.strip(" \t`~"):
+                open_fence = ""
+            continue
+        open_fence = fence
+        word = info.lower()
+        if word != "market" and difflib.SequenceMatcher(None, word, "market").ratio() >= 0.8:
+            found.append((n, info))
+    return found
 
 
 def _item_line(yaml_text: str, key_line: int, index: int) -> int:

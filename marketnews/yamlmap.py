@@ -26,6 +26,7 @@ class _Loader(_Base):  # type: ignore[misc]
         first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
         for first, resolvers in _Base.yaml_implicit_resolvers.items()
     }
+_LEFT_OPEN = ("quoted scalar", "flow sequence", "flow mapping")
 _TOP_KEY = re.compile(r"^([^\s#:'\"-][^:\n]*?)[ \t]*:(?:[ \t]|$)", re.M)
 
 
@@ -53,18 +54,52 @@ def key_lines(text: str) -> dict[str, int]:
     return lines
 
 
+def _located(text: str, exc: yaml.MarkedYAMLError) -> tuple[int, str]:
+    """The line to fix, and what went wrong there with a hint for the common mistakes.
+    That line is where the parser stopped, except for a quote or bracket left open (and
+    anything left open to the end of the text): the line that opened it, which the parser
+    only noticed lines later."""
+    lines = text.split("\n")
+    last = max((n for n, t in enumerate(lines) if t.strip()), default=0)
+    stop = exc.problem_mark.line if exc.problem_mark is not None else 0
+    opened = exc.context_mark.line if exc.context_mark is not None else None
+    left_open = any(what in (exc.context or "") for what in _LEFT_OPEN) or stop > last
+    line = opened if opened is not None and left_open else stop
+    hint = _hint(exc, lines, min(stop, len(lines) - 1), opened)
+    if hint:  # the hint says more than the parser's context ("while parsing a block mapping")
+        return line + 1, f"malformed YAML: {exc.problem}; {hint}"
+    return line + 1, "malformed YAML: " + "; ".join(x for x in (exc.problem, exc.context) if x)
+
+
+def _hint(exc: yaml.MarkedYAMLError, lines: list[str], stop: int, opened: int | None) -> str:
+    """What to do about the mistakes people make most in frontmatter."""
+    problem, context = exc.problem or "", exc.context or ""
+    at = lines[stop]
+    start = lines[opened].strip()[:60] if opened is not None and opened < len(lines) else ""
+    if "\t" in at[: len(at) - len(at.lstrip())] or "'\\t'" in problem:
+        return "YAML does not allow tabs for indenting: indent with spaces"
+    if "quoted scalar" in context:
+        return f"the quote opened in `{start}` is not closed: close it at the end of the value"
+    if "flow sequence" in context or "flow mapping" in context:
+        bracket = "[" if "sequence" in context else "{"
+        return f"the '{bracket}' opened in `{start}` is not closed: close it on its line"
+    if "mapping values are not allowed" in problem:
+        if at[:1].isspace() and at.count(": ") + at.rstrip().endswith(":") < 2:
+            return "this line is indented, but the line above does not open a list or mapping: unindent it"
+        return 'a value holding ": " must be quoted, like title: "Fed: no cut in December"'
+    if "block" in context or "block end" in problem:
+        return ("check this line's indentation: the '- ' items of a list line up with each other, "
+                "and a key of its own starts at the beginning of the line")
+    return ""
+
+
 def load_mapping(text: str) -> YamlMapping:
     """Parse `text` as one YAML mapping; raise YamlProblem(line, message) otherwise."""
     try:
         data = yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
-        # The context mark is where the broken construct began ("while parsing a flow
-        # sequence" started at `tags: [`); the problem mark is where the parser gave up,
-        # often the line after. The first is the line to fix.
-        mark = exc.context_mark or exc.problem_mark
-        line = mark.line + 1 if mark is not None else 1
-        what = " ".join(x for x in (exc.context, exc.problem) if x)
-        raise YamlProblem(line, f"malformed YAML: {what}") from None
+        line, message = _located(text, exc)
+        raise YamlProblem(line, message) from None
     except yaml.YAMLError as exc:
         raise YamlProblem(1, f"malformed YAML: {exc}") from None
     if data is None:

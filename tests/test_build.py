@@ -204,9 +204,14 @@ def test_missing_market_is_a_warning_and_strict_makes_it_an_error(news: Site, cl
     assert strict.code == 1 and "content/xi.md:5: markets: 'no-such-market'" in strict.err
 
 
-def test_unknown_key_warns_with_a_suggestion_and_fails_under_strict(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
-    news.write("content/xi.md", XI.replace("tags:", "tagz:"))
-    assert "warning: tagz: unknown key; did you mean 'tags'?" in cli("build", "--root", news.root).err
+def test_a_misspelt_key_is_an_error_and_another_unknown_key_a_warning(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
+    news.write("content/xi.md", XI.replace("markets:", "market:"))
+    run = cli("build", "--root", news.root)
+    assert run.code == 1 and "content/xi.md:5: market: unknown key; did you mean 'markets'?" in run.err
+    assert not news.out.exists()
+    news.write("content/xi.md", XI.replace("tags:", "colour:"))
+    run = cli("build", "--root", news.root)
+    assert run.code == 0 and "content/xi.md:4: warning: colour: unknown key; known keys: title, date" in run.err
     assert cli("build", "--root", news.root, "--strict").code == 1
 
 
@@ -473,7 +478,7 @@ def test_the_shells_cache_follows_the_published_articles(  # type: ignore[no-unt
 def test_an_unchanged_article_file_is_not_parsed_again(  # type: ignore[no-untyped-def]
         site: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     site.snapshot({"m-one": quote("Will one happen?", 0.2)})
-    site.write("content/a.md", article("A", "2026-11-18", "Body A.", markets=["m-one"], tagz=["x"]))
+    site.write("content/a.md", article("A", "2026-11-18", "Body A.", markets=["m-one"], colour=["x"]))
     site.write("content/b.md", article("B", "2026-11-19T08:00:00Z", "Body B."))
     # Kept without its body, which is cut from the file's text again: with a BOM and CRLFs too.
     crlf = article("C", "2026-11-19T09:00:00Z", "Body *C*, first line.\n\nSecond — paragraph.\n")
@@ -492,7 +497,7 @@ def test_an_unchanged_article_file_is_not_parsed_again(  # type: ignore[no-untyp
         run = cli("build", "--root", site.root, "--snapshot", site.root / "snapshot.json")
         assert run.code == 0 and sorted(parsed) == expect
         # A file read from the cache still has its warnings said.
-        assert "content/a.md:5: warning: tagz: unknown key; did you mean 'tags'?" in run.err
+        assert "content/a.md:5: warning: colour: unknown key; known keys: " in run.err
         return site.tree()
 
     first = build(["content/a.md", "content/b.md", "content/c.md"])

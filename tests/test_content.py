@@ -96,7 +96,7 @@ def test_every_problem_is_reported_at_once() -> None:
     )
     assert a is None
     assert messages(problems) == [
-        "content/story.md:5: warning: tagz: unknown key; did you mean 'tags'?",
+        "content/story.md:5: tagz: unknown key; did you mean 'tags'?",
         "content/story.md:2: title: expected text, got a list ['not', 'text']",
         "content/story.md:3: date: expected an ISO 8601 date like 2026-11-20T09:30:00Z, got 'tomorrow'",
         "content/story.md:4: draft: expected true or false, got 'maybe'",
@@ -150,3 +150,59 @@ def test_slugify(text: str, slug: str) -> None:
 def test_an_unclosed_flow_list_is_reported_on_its_own_line() -> None:
     _, problems = parse("---\ntitle: T\ntags: [a, b\ndate: 2026-11-20\n---\n")
     assert [p.line for p in problems] == [3]
+
+
+def test_a_near_miss_of_a_known_key_is_an_error() -> None:
+    a, problems = parse("---\ntittle: Fed holds\ndate: 2026-11-20\nmarket:\n  - fed-cut\n---\nBody\n")
+    assert a is None
+    assert messages(problems) == [
+        "content/story.md:2: tittle: unknown key; did you mean 'title'?",
+        "content/story.md:4: market: unknown key; did you mean 'markets'?",
+        "content/story.md:1: title: required field is missing",
+    ]
+
+
+def test_an_unknown_key_beside_the_known_one_it_resembles_is_a_warning() -> None:
+    a, problems = parse("---\ntitle: Fed holds\nsubtitle: Rates\ndate: 2026-11-20\nlayout: wide\n---\nBody\n")
+    assert a is not None and a.title == "Fed holds"
+    assert messages(problems) == [
+        "content/story.md:3: warning: subtitle: unknown key (is it meant to be 'title'?)",
+        "content/story.md:5: warning: layout: unknown key; known keys: title, date, updated, author, summary, "
+        "tags, markets, image, image_alt, draft, slug",
+    ]
+
+
+def test_a_near_miss_of_the_market_fence_is_a_warning_at_its_line() -> None:
+    body = ("Intro.\n\n```markets\nfed-cut\n```\n\n~~~Market\nfed-cut\n~~~\n\n"
+            "```marketplace\nx\n```\n\n```python\nx = 1\n```\n")
+    a, problems = parse("---\ntitle: T\ndate: 2026-11-20\n---\n" + body)
+    assert a is not None  # a warning: the article is still published
+    assert messages(problems) == [
+        "content/story.md:7: warning: market: ```markets block is shown as code; "
+        "did you mean ```market (one slug or URL a line)?",
+    ]
+
+
+def test_a_market_fence_near_miss_shown_inside_another_fence_is_an_example_not_a_mistake() -> None:
+    body = "How to:\n\n````markdown\n```markets\nfed-cut\n```\n````\n\n```markt\nx\n```\n"
+    _, problems = parse("---\ntitle: T\ndate: 2026-11-20\n---\n" + body)
+    assert [(p.line, p.message.split(" ")[0]) for p in problems] == [(13, "```markt")]
+
+
+FRONT = "---\ntitle: x\ndate: 2026-11-20\nauthor: a\nsummary: s\ntags: [a]\nimage: /i.png\nimage_alt: alt\n"
+
+
+@pytest.mark.parametrize(("front", "line", "hint"), [
+    # A list item indented less than the one above, on line 11: said there, not at the mapping's start.
+    (FRONT + "markets:\n  - a\n - b\n", 11, "check this line's indentation: the '- ' items of a list line up"),
+    ('---\ntitle: Fed: no cut\ndate: 2026-11-20\n', 2, 'a value holding ": " must be quoted, like title: "Fed:'),
+    ("---\ntitle: x\nmarkets:\n\t- a\n", 4, "YAML does not allow tabs for indenting: indent with spaces"),
+    ('---\ntitle: "Fed holds\ndate: 2026-11-20\n', 2, 'the quote opened in `title: "Fed holds` is not closed'),
+    ("---\ntitle: x\ntags: [a, b\ndate: 2026-11-20\n", 3, "the '[' opened in `tags: [a, b` is not closed"),
+    ("---\ntitle: x\n  date: 2026-11-20\n", 3, "this line is indented, but the line above does not open"),
+])
+def test_malformed_yaml_is_placed_where_the_parser_stopped_with_a_hint(front: str, line: int, hint: str) -> None:
+    _, problems = parse(front + "---\nBody\n")
+    assert len(problems) == 1, problems
+    assert problems[0].line == line and problems[0].message.startswith("malformed YAML: ")
+    assert hint in problems[0].message

@@ -1,0 +1,90 @@
+"""What the command line tells an author: the build options from `python3 build.py --help`,
+a one-line description atop each command's help, and a summary naming what a build left out."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+
+import pytest
+
+from marketnews.cli import ABOUT, COMMANDS
+from tests.conftest import REPO, Run, Site, article, quote
+
+
+def help_text(*args: str) -> str:
+    proc = subprocess.run([sys.executable, str(REPO / "build.py"), *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def description(text: str) -> list[str]:
+    """The lines of the paragraph after the usage lines."""
+    paragraphs = text.split("\n\n")
+    return paragraphs[1].splitlines()
+
+
+def test_build_py_help_shows_the_build_options() -> None:
+    text = help_text("--help")
+    assert text.startswith("usage: marketnews build ")
+    for flag in ("--drafts", "--future", "--strict", "--out", "--offline", "--max-stale", "--snapshot"):
+        assert f"\n  {flag}" in text, flag
+    assert description(text) == [ABOUT["build"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_command_help_starts_with_one_line_saying_what_it_does(command: str) -> None:
+    text = help_text(command, "--help")
+    assert text.startswith(f"usage: marketnews {command} ")
+    (line,) = description(text)  # one line, within argparse's wrapping width
+    assert line == ABOUT[command] and line.endswith(".")
+
+
+def test_marketnews_help_lists_the_commands_with_their_lines() -> None:
+    proc = subprocess.run([sys.executable, "-m", "marketnews", "--help"], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+    flat = " ".join(proc.stdout.split())
+    for command, about in ABOUT.items():
+        assert f"{command} {about[0].lower()}{about[1:-1]}" in flat, command
+
+
+def test_python_build_py_still_runs_other_commands() -> None:
+    assert "--port" in help_text("serve", "--help")
+    assert help_text("--version").startswith("marketnews ")
+
+
+# The clock is 2026-11-21T17:00:00Z (tests/conftest.py).
+def test_the_summary_names_left_out_drafts_and_future_articles_with_the_first_due_time(
+        site: Site, cli: Callable[..., Run]) -> None:
+    snapshot = site.snapshot({"m": quote("Will it?")})
+    site.write("content/out.md", article("Out", "2026-11-20T09:00:00Z"))
+    site.write("content/draft.md", article("Draft", "2026-11-20T09:00:00Z", draft=True))
+    site.write("content/later.md", article("Later", "2026-11-25T10:00:00+01:00"))
+    site.write("content/sooner.md", article("Sooner", "2026-11-22"))
+    site.write("content/future-draft.md", article("Both", "2026-12-01", draft=True))
+    run = cli("build", "--root", site.root, "--snapshot", snapshot)
+    assert run.code == 0
+    lines = run.out.splitlines()
+    assert lines[0].startswith("built ") and " from 1 articles " in lines[0]
+    assert lines[1] == (
+        "left out 2 drafts (content/draft.md, content/future-draft.md; --drafts includes them); "
+        "2 dated in the future (content/sooner.md, content/later.md; the first is due 2026-11-22 00:00 UTC "
+        "and goes out with the first build after that; --future includes them)"
+    )
+    assert len(lines) == 3 and "snapshot" in lines[2]  # the odds line stays last
+
+    run = cli("build", "--root", site.root, "--snapshot", snapshot, "--drafts")
+    assert run.out.splitlines()[1].startswith("left out 3 dated in the future (content/sooner.md, "
+                                              "content/later.md, content/future-draft.md; the first is due "
+                                              "2026-11-22 00:00 UTC")
+    run = cli("build", "--root", site.root, "--snapshot", snapshot, "--drafts", "--future")
+    assert " from 5 articles " in run.out and "left out" not in run.out
+
+
+def test_nothing_left_out_says_nothing_about_it(site: Site, cli: Callable[..., Run]) -> None:
+    snapshot = site.snapshot({"m": quote("Will it?")})
+    site.write("content/out.md", article("Out", "2026-11-20T09:00:00Z"))
+    run = cli("build", "--root", site.root, "--snapshot", snapshot)
+    assert run.code == 0 and len(run.out.splitlines()) == 2 and "left out" not in run.out
