@@ -22,7 +22,7 @@ import httpx
 from marketnews import __version__
 from marketnews.config import load_config
 from marketnews.content import Article, slugify
-from marketnews.errors import ConfigError, ContentError, MarketnewsError, Problem
+from marketnews.errors import ContentError, MarketnewsError, Problem
 from marketnews.markets.model import snapshot_to_json
 from marketnews.odds import save_cache
 from marketnews.pipeline import (
@@ -41,7 +41,7 @@ from marketnews.pipeline import (
     snapshot_from_file,
     unknown_ref_problems,
 )
-from marketnews.writer import write_atomic
+from marketnews.writer import build_lock, check_output, folder_identity, write_atomic
 
 COMMANDS = ("build", "check", "new", "serve", "snapshot")
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -216,16 +216,34 @@ def left_out_line(articles: Sequence[Article], options: BuildOptions, now: datet
     return f"left out {'; '.join(parts)}" if parts else ""
 
 
-def summary_line(report: BuildReport, left_out: str = "") -> str:
-    parts = [f"built {report.pages:,} pages from {report.articles:,} articles in {report.seconds:.2f} s"]
-    if report.written is not None:
-        parts.append(report.written.churn())
-    parts.append(f"{len(report.warnings)} warning{'s' if len(report.warnings) != 1 else ''}")
-    line = "; ".join(parts) + (f"\n{left_out}" if left_out else "") + f"\n{report.snapshot_note}"
+def summary_line(report: BuildReport, left_out: str = "", out: Path | None = None) -> str:
+    """What a build did, ending with a line that says what became of the output folder."""
+    warnings = f"{len(report.warnings)} warning{'s' if len(report.warnings) != 1 else ''}"
+    line = f"built {report.pages:,} pages from {report.articles:,} articles in {report.seconds:.2f} s; {warnings}"
+    line += (f"\n{left_out}" if left_out else "") + f"\n{report.snapshot_note}"
     if report.stale:
         plural = "s" if report.stale != 1 else ""
         line += f"; {report.stale} stale quote{plural}, the oldest {age_text(report.oldest_stale_s)}"
+    if report.written is not None:
+        where = f"{out}: " if out is not None else ""
+        line += f"\n{where}published whole: {report.written.churn()}, {report.written.unchanged:,} unchanged"
     return line
+
+
+class PublishedThenFailed(Exception):
+    """Something failed after the new site was switched into the output folder."""
+
+    def __init__(self, out: Path, cause: BaseException):
+        super().__init__(str(cause))
+        self.out, self.cause = out, cause
+
+
+def _keep_clear(paths: SitePaths) -> list[tuple[str, Path]]:
+    """Folders an output folder must neither be nor hold (nor, for content, lie in)."""
+    found = [("the site folder", paths.root), ("the content folder", paths.content)]
+    if paths.cache is not None:
+        found.append(("the cache folder", paths.cache))
+    return found
 
 
 def odds_source(args: argparse.Namespace, paths: SitePaths, client: httpx.Client | None) -> SnapshotSource:
@@ -239,14 +257,28 @@ def odds_source(args: argparse.Namespace, paths: SitePaths, client: httpx.Client
 def cmd_build(args: argparse.Namespace, console: Console) -> int:
     paths = site_paths(args)
     options = BuildOptions(drafts=args.drafts, future=args.future, strict=args.strict, max_stale_s=args.max_stale)
-    now = now_utc()
-    with http_client(offline=offline(args.offline) or bool(args.snapshot)) as client:
-        report = build(paths, options, now, odds_source(args, paths, client), console.progress)
+    check_output(paths.out, _keep_clear(paths))
+
+    def waiting(message: str) -> None:
+        console.clear()
+        print(message, file=sys.stderr, flush=True)
+
+    # One build at a time, from before the cache is read; the clock is read once it is ours.
+    with build_lock(paths.out, paths.cache, waiting):
+        before = folder_identity(paths.out)
+        now = now_utc()
+        try:
+            with http_client(offline=offline(args.offline) or bool(args.snapshot)) as client:
+                report = build(paths, options, now, odds_source(args, paths, client), console.progress)
+        except BaseException as exc:
+            if folder_identity(paths.out) != before:  # the new site was switched in: say so
+                raise PublishedThenFailed(paths.out, exc) from exc
+            raise
     console.problems(report.warnings)
     if not args.quiet:
         gathered = report.state.gathered if report.state else None
         left_out = left_out_line(gathered.articles, options, now) if gathered else ""
-        print(summary_line(report, left_out), file=sys.stdout)
+        print(summary_line(report, left_out, paths.out), file=sys.stdout)
     return EXIT_OK
 
 
@@ -341,25 +373,36 @@ def main(argv: list[str] | None = None, default_help: str = "marketnews") -> int
     args = parser().parse_args(args_list)
     console = Console(sys.stderr, quiet=getattr(args, "quiet", False))
     handlers = {"build": cmd_build, "check": cmd_check, "new": cmd_new, "serve": cmd_serve, "snapshot": cmd_snapshot}
+    # The last line says what became of the output folder (of `build`; the others write none).
+    unchanged = f"{site_paths(args).out} is unchanged" if args.command == "build" else "nothing was written"
     try:
         return handlers[args.command](args, console)
+    except PublishedThenFailed as exc:
+        console.clear()
+        if not isinstance(exc.cause, KeyboardInterrupt):
+            print(f"error: {_reason(exc.cause)}", file=sys.stderr)
+        what = "interrupted" if isinstance(exc.cause, KeyboardInterrupt) else "failed"
+        print(f"{what} after publishing: {exc.out} holds this build's whole new site; what failed came after "
+              "(the next build redoes it)", file=sys.stderr)
+        return 130 if isinstance(exc.cause, KeyboardInterrupt) else EXIT_FAILED
     except ContentError as exc:
         console.problems(exc.problems)
         errors = sum(1 for p in exc.problems if p.severity == "error")
-        print(f"failed: {errors} error{'s' if errors != 1 else ''}; nothing was written", file=sys.stderr)
+        print(f"failed: {errors} error{'s' if errors != 1 else ''}; {unchanged}", file=sys.stderr)
         return EXIT_FAILED
-    except (ConfigError, MarketnewsError) as exc:
+    except (MarketnewsError, OSError) as exc:  # OSError: a full disk, a folder we may not write to
         console.clear()
-        print(f"error: {exc}", file=sys.stderr)
-        print("failed; nothing was written", file=sys.stderr)
-        return EXIT_FAILED
-    except OSError as exc:  # a full disk, a folder we may not write to
-        console.clear()
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
-        print("failed; the previous output is unchanged", file=sys.stderr)
+        print(f"error: {_reason(exc)}", file=sys.stderr)
+        print(f"failed; {unchanged}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         console.clear()
-        print("interrupted; the previous output is unchanged", file=sys.stderr)
+        print(f"interrupted; {unchanged}", file=sys.stderr)
         return 130
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and not isinstance(exc, MarketnewsError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}"
+    return str(exc) or type(exc).__name__

@@ -93,7 +93,10 @@ class DevServer:
         log: Log = _silent,
     ):
         root = paths.root.resolve()
-        self.out = Path(tempfile.mkdtemp(prefix="marketnews-serve-", dir=_memory_folder()))
+        # The site goes in a folder of its own inside: the writer keeps its temporary files beside it.
+        self._home = Path(tempfile.mkdtemp(prefix="marketnews-serve-", dir=_memory_folder()))
+        self.out = self._home / "site"
+        self.out.mkdir()
         self.paths = SitePaths(root=root, content=paths.content.resolve(), out=self.out, cache=paths.cache)
         # Drafts and future articles shown (labelled); static files under their own names, so
         # a stylesheet edit changes that file alone and the page swaps it in without reloading.
@@ -156,7 +159,7 @@ class DevServer:
             self._observer.join(timeout=5)
         for thread in self._threads:
             thread.join(timeout=5)
-        shutil.rmtree(self.out, ignore_errors=True)
+        shutil.rmtree(self._home, ignore_errors=True)
 
     def refresh_odds(self) -> None:
         """Take a new snapshot (and read the clock again), then rebuild everything."""

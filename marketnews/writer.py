@@ -1,21 +1,33 @@
-"""OutputFiles -> the output folder, changed files only, after everything rendered. Disk I/O.
+"""OutputFiles -> the output folder, switched in whole; files the build did not write left alone. Disk I/O.
 
-The files of a build are compared with what the folder already holds as they stream
-in; each new or changed file is written at once beside its target under a temporary
-name (by the writer, or already by the worker process that rendered it: `Stager`).
-Only when the whole site has rendered are they renamed into place and the files the
-site no longer has removed. So a build that fails (bad input, a template error, a full
-disk) leaves the previous output exactly as it was, its temporary files and new
-folders removed, and an hourly build where few prices moved rewrites few files:
-unchanged files keep their bytes and mtime.
+How a build publishes (docs/guarantees.md says it for users):
+
+- The output folder holds a record, `.marketnews-files`, of the files the last build wrote.
+  Any other file in it is someone's own: it is carried into every new build as it is and
+  never removed or overwritten. A folder that holds files but no record is refused.
+- Beside the output folder is the build's own folder, `.marketnews-<name>/`: the build
+  lock and the spare tree, the build before last. A build makes the spare into the new
+  site while the output folder stays untouched: each file unchanged since the current
+  build is hard-linked to it (same bytes, same mtime, no copy), a new or changed file is
+  written under a temporary name and renamed in, anything else is removed.
+- Then one rename, renameat2(RENAME_EXCHANGE), swaps the spare and the output folder: a
+  reader sees the whole old site or the whole new one. The old one becomes the spare.
+
+A crash at any moment leaves the output folder as one whole build, and the next build
+makes the spare right from whatever the crash left in it. The dev server's private
+folder is written in place instead (`write_site`'s `lock`), file by file under its lock.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import fcntl
 import os
-import time
-from collections.abc import Collection, Iterable, Sequence
-from contextlib import AbstractContextManager, nullcontext, suppress
+import shutil
+import stat
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +35,10 @@ from typing import Any
 from marketnews.errors import MarketnewsError
 from marketnews.output import OutputFile
 
+RECORD = ".marketnews-files"  # in the output folder: the files the last build wrote
+_RECORD_HEAD = "# marketnews: the files its last build wrote here, one a line; it leaves any other file alone\n"
 _TMP_SUFFIX = ".mn-tmp"
+CACHE_LOCK = "build.lock"  # in the cache folder
 
 
 @dataclass(frozen=True)
@@ -55,6 +70,231 @@ def write_atomic(path: Path, data: bytes | str | Sequence[bytes]) -> None:
         raise
 
 
+# --- the output folder and its own folder ------------------------------------------------
+
+
+def state_folder(out: Path) -> Path:
+    """The build's folder beside `out` (same file system, so the switch is one rename):
+    the lock and the spare tree."""
+    return out.parent / f".marketnews-{out.name}"
+
+
+def _spare(out: Path) -> Path:
+    return state_folder(out) / "spare"
+
+
+def _parked(out: Path) -> Path:
+    """Where the fallback switch (two renames) parks the old tree for a moment."""
+    return state_folder(out) / "old"
+
+
+def check_path(path: str) -> None:
+    parts = path.split("/")
+    if path.startswith("/") or ".." in parts or "" in parts or "." in parts or any(c in path for c in "\n\r\0"):
+        raise MarketnewsError(f"output path {path!r} is not a plain relative path")
+
+
+def read_record(out: Path) -> frozenset[str] | None:
+    """The files the last build recorded writing into `out`; None when there is no record."""
+    try:
+        text = (out / RECORD).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MarketnewsError(f"{out / RECORD}: cannot read the record of the last build ({exc})") from None
+    found = set()
+    for n, line in enumerate(text.splitlines(), 1):
+        if line and not line.startswith("#"):
+            try:
+                check_path(line)
+            except MarketnewsError:
+                raise MarketnewsError(f"{out / RECORD}:{n}: {line!r} is not a plain relative path; this record "
+                                      "was changed by hand: restore it, or move the folder away") from None
+            found.add(line)
+    return frozenset(found)
+
+
+def existing_files(out: Path) -> set[str]:
+    """The files the last build wrote into `out` (its record): the only ones a build
+    may compare against, keep, replace or remove."""
+    return set(read_record(out) or ())
+
+
+def _entries(out: Path) -> Iterator[tuple[str, bool]]:
+    """Every entry under `out` as (relative "/"-separated path, is an empty folder);
+    folders with something in them are not listed, their contents are. No stat calls."""
+
+    def walk(folder: str, prefix: str) -> Iterator[tuple[str, bool]]:
+        with os.scandir(folder) as it:
+            entries = list(it)
+        if not entries and prefix:
+            yield prefix[:-1], True
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                yield from walk(entry.path, prefix + entry.name + "/")
+            else:
+                yield prefix + entry.name, False
+
+    if out.is_dir():
+        yield from walk(str(out), "")
+
+
+def folder_identity(out: Path) -> tuple[int, int] | None:
+    """Which folder is at `out` now (a switch puts another there); None when none is."""
+    try:
+        st = os.stat(out)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _not_a_build(out: Path) -> MarketnewsError:
+    shown = sorted(path + ("/" if folder else "") for path, folder in _entries(out))
+    some = ", ".join(shown[:3]) + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")
+    return MarketnewsError(
+        f"{out}: refusing to build into this folder: it holds files ({some}) but no record that a marketnews "
+        f"build wrote them ({RECORD}). A build only writes into an empty or new folder, or over its own last "
+        "build. Choose another --out; if this is a build of an older marketnews, remove the folder and build "
+        "again. To keep files of your own in the output (a CNAME, say), add them after the first build: later "
+        "builds leave them alone.")
+
+
+def check_output(out: Path, keep_clear: Iterable[tuple[str, Path]] = ()) -> None:
+    """Refuse an output folder that is `/`, the home folder, or holds (or is) any of
+    `keep_clear` ((what, folder): the site root, content, the cache...), or lies in
+    content; a file; a mount point (the switch renames the folder); a folder that holds
+    files but is not a previous build."""
+    out = out.resolve()
+    guarded = [("the root of the file system", Path("/")), ("your home folder", Path.home()), *keep_clear]
+    for what, folder in guarded:
+        folder = folder.resolve()
+        if out == folder or out in folder.parents:
+            held = "is" if out == folder else "holds"
+            raise MarketnewsError(f"--out {out}: refusing to build into a folder that {held} {what} ({folder}); "
+                                  "choose a folder of its own for the site, such as <site>/public")
+        if what == "the content folder" and folder in out.parents:
+            raise MarketnewsError(f"--out {out}: refusing to build into the content folder; choose a folder of "
+                                  "its own for the site, such as <site>/public")
+    _check_folder(out)
+    if out.is_dir() and read_record(out) is None and any(True for _ in _entries(out)):
+        raise _not_a_build(out)
+
+
+def _check_folder(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise MarketnewsError(f"--out {out}: is a file, not a folder")
+    if out.is_dir() and os.path.ismount(out):
+        raise MarketnewsError(f"--out {out}: is a mount point, which cannot be renamed; a build switches the "
+                              "whole folder at once, by a rename: build into a folder inside it, or mount "
+                              "its parent")
+    state = state_folder(out)
+    for folder in (state, _spare(out)):
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            raise MarketnewsError(f"{folder}: is the build's own folder but not a folder; remove it")
+
+
+# --- one build at a time -----------------------------------------------------------------
+
+
+def _flock(path: Path, what: str, waiting: Callable[[str], None] | None) -> int:
+    """An exclusive flock on `path` (made if missing); waits when `waiting` is given, else refuses."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
+            by = f" (process {holder})" if holder.isdigit() else ""
+            if waiting is None:
+                raise MarketnewsError(f"another build is using {what}{by}; try again when it is done") from None
+            waiting(f"waiting for another build to finish with {what}{by} ...")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+@contextmanager
+def build_lock(out: Path, cache: Path | None, waiting: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the cache folder's lock, then the output folder's, for a whole build: a second
+    build of either waits (told through `waiting`) or, without `waiting`, is refused.
+    The locks are flock(2) locks: they go when the process ends, however it ends (a
+    worker process a killed build leaves behind holds them until it exits)."""
+    out = out.resolve()
+    with ExitStack() as stack:
+        places = ([(cache / CACHE_LOCK, f"the cache folder {cache}")] if cache is not None else []) + [
+            (state_folder(out) / "lock", f"the output folder {out}")]
+        for path, what in places:  # always in this order: two builds never wait for each other
+            fd = _flock(path, what, waiting)
+            stack.callback(os.close, fd)
+        yield
+
+
+# --- the switch --------------------------------------------------------------------------
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _renameat2() -> Any:
+    try:
+        call = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):  # not Linux, or a C library without it
+        return None
+    call.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    call.restype = ctypes.c_int
+    return call
+
+
+_EXCHANGE = _renameat2()
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders in one step; False where the system cannot."""
+    if _EXCHANGE is None:
+        return False
+    if _EXCHANGE(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # a file system without it
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _switch(out: Path) -> None:
+    """Put the spare in the place of `out`; the old `out` becomes the spare."""
+    spare = _spare(out)
+    if not out.exists():
+        os.rename(spare, out)
+    elif not _exchange(spare, out):
+        # Two renames: between them there is no `out` for a moment (never a mixed one);
+        # a crash there is mended by `_recover`.
+        parked = _parked(out)
+        os.rename(out, parked)
+        os.rename(spare, out)
+        os.rename(parked, spare)
+
+
+def _recover(out: Path) -> None:
+    """Mend what a crash in the middle of the fallback switch left: the old tree parked."""
+    parked = _parked(out)
+    if not parked.exists():
+        return
+    if not out.exists():
+        os.rename(parked, out)  # the last whole build back in its place
+    elif not _spare(out).exists():
+        os.rename(parked, _spare(out))
+    else:
+        shutil.rmtree(parked)
+
+
+# --- staging -----------------------------------------------------------------------------
+
+
 def _same(old: Path, data: bytes) -> bool:
     try:
         if old.stat().st_size != len(data):
@@ -64,115 +304,43 @@ def _same(old: Path, data: bytes) -> bool:
         return False
 
 
-def existing_files(out: Path) -> set[str]:
-    """Every file under `out`, relative and "/"-separated (no stat calls: names only)."""
-    found: set[str] = set()
-
-    def walk(folder: str, prefix: str) -> None:
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    walk(entry.path, prefix + entry.name + "/")
-                else:
-                    found.add(prefix + entry.name)
-
-    if out.is_dir():
-        walk(str(out), "")
-    return found
-
-
-def _guard(out: Path, old: Collection[str]) -> None:
-    """Refuse to take over a folder that holds files but is not a previous site build."""
-    if old and "index.html" not in old and "404.html" not in old:
-        raise MarketnewsError(
-            f"{out}: the output folder is not empty and does not look like a built site "
-            "(no index.html); refusing to replace its files. Choose another --out or empty it."
-        )
-
-
-def _undo(temps: list[tuple[Path, Path]]) -> None:
-    for tmp, _ in temps:
-        tmp.unlink(missing_ok=True)
-
-
-# File system clocks run a tick behind the system's: a folder made just after a build
-# started may carry a time just before it.
-_CLOCK_SLACK_S = 0.05
-
-
-def _sweep(out: Path, keep_out: bool, old: Collection[str], since: float) -> None:
-    """Remove every temporary file under `out`, and every folder left empty that the
-    last build (`old`, its files) did not have and that was made `since` (a time.time()):
-    a failed build's workers may have staged files and made folders the writer never
-    heard of (their results were lost with the failure, or they were stopped between
-    making a folder and writing into it). Older empty folders (someone's own) stay, and
-    `out` itself stays when `keep_out`."""
-    kept = {""}  # the last build's folders, relative to out
-    for path in old:
-        parts = path.split("/")[:-1]
-        kept.update("/".join(parts[: n + 1]) for n in range(len(parts)))
-    root = str(out)
-    for folder, _, names in os.walk(out, topdown=False):  # deepest first
-        for name in names:
-            if name.startswith(".") and name.endswith(_TMP_SUFFIX):  # Stager.temp's names only
-                with suppress(OSError):
-                    os.unlink(os.path.join(folder, name))
-        rel = os.path.relpath(folder, root).replace(os.sep, "/")
-        if rel == ".":
-            rel = ""
-        with suppress(OSError):  # gone, or not empty: something else is in it
-            if (folder == root and not keep_out) or (
-                    rel not in kept and os.stat(folder).st_ctime >= since - _CLOCK_SLACK_S):
-                os.rmdir(folder)
-
-
-def _remove_empty_between(folder: Path, base: Path) -> None:
-    """Remove `folder` and its parents while empty, up to `base` (which stays)."""
-    while folder != base and base in folder.parents:
-        try:
-            folder.rmdir()
-        except FileNotFoundError:  # gone already (the sweep took it): on to its parent
-            pass
-        except OSError:
-            return
-        folder = folder.parent
-
-
-def check_path(path: str) -> None:
-    parts = path.split("/")
-    if path.startswith("/") or ".." in parts or "" in parts:
-        raise MarketnewsError(f"output path {path!r} is not a plain relative path")
+def _clear(path: Path) -> None:
+    """Remove whatever is at `path` in the build's own folder (a file or a whole folder)."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except (IsADirectoryError, PermissionError):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class Stager:
-    """Writes files beside their targets under a temporary name, for `write_site` to
-    rename into place once the whole build rendered. One per process: worker processes
-    stage the pages they render, so pages travel to the parent as names, not bytes."""
+    """Compares a file with the output folder's and, when new or changed, writes it into
+    the build's own folder under a temporary name, for the writer to put in place. One
+    per process: worker processes stage the pages they render, so pages travel to the
+    parent as names, not bytes."""
 
     def __init__(self, out: Path, old: Collection[str]):
         self.out, self.old = out, old
+        self.spare = _spare(out)
         self.known: set[Path] = set()  # folders seen to exist: one mkdir each, not a stat of every ancestor
 
-    def temp(self, path: str) -> tuple[Path, Path]:
-        target = self.out / path
-        return target.with_name(f".{target.name}{_TMP_SUFFIX}"), target
+    def temp(self, path: str) -> Path:
+        target = self.spare / path
+        return target.with_name(f".{target.name}{_TMP_SUFFIX}")
 
     def stage(self, path: str, data: bytes) -> str:
-        """"unchanged" (the folder has these bytes: nothing written), else "changed" or
-        "added" once the bytes are written to the temporary name."""
+        """"unchanged" (the output folder has these bytes: nothing written), else "changed"
+        or "added" once the bytes are written to the temporary name."""
         check_path(path)
-        tmp, target = self.temp(path)
         status = "added"
         if path in self.old:
-            if _same(target, data):
+            if _same(self.out / path, data):
                 return "unchanged"
             status = "changed"
-        try:
-            self._make_folder(target.parent)
-        except (FileExistsError, NotADirectoryError):
-            raise MarketnewsError(
-                f"output path {path!r} needs a folder where the last build wrote a file; "
-                f"remove {self.out} and build again") from None
+        tmp = self.temp(path)
+        self.make_folder(tmp.parent)
+        tmp.unlink(missing_ok=True)  # never write into an inode that may be linked elsewhere
         tmp.write_bytes(data)
         return status
 
@@ -181,8 +349,9 @@ class Stager:
         status = self.stage(path, data)
         return OutputFile(path, None, staged="" if status == "unchanged" else status)
 
-    def _make_folder(self, folder: Path) -> None:
-        """mkdir -p that remembers which folders exist (a failed build's sweep removes the new ones)."""
+    def make_folder(self, folder: Path) -> None:
+        """mkdir -p inside the build's own folder, removing a file of the spare tree in the
+        way (a page that becomes a folder of pages)."""
         if folder in self.known:
             return
         missing: list[Path] = []
@@ -195,48 +364,215 @@ class Stager:
                 path.mkdir()
             except FileExistsError:  # made meanwhile by another worker, or a file is there
                 if not path.is_dir():
-                    raise
+                    _clear(path)
+                    with suppress(FileExistsError):
+                        path.mkdir()
             self.known.add(path)
 
 
-def _prune(out: Path, removed: list[str]) -> None:
-    """Remove folders the removed files leave empty, deepest first."""
-    for path in removed:
-        _remove_empty_between((out / path).parent, out)
+def _put(src: Path, target: Path) -> None:
+    """Rename `src` to `target`, replacing a folder in the way (in the spare tree only)."""
+    try:
+        os.replace(src, target)
+    except (IsADirectoryError, OSError) as exc:
+        if not target.is_dir() or target.is_symlink():
+            raise MarketnewsError(f"{target}: could not be put in place ({exc}); build again") from exc
+        shutil.rmtree(target)
+        os.replace(src, target)
 
 
-def _check_folders_in_the_way(out: Path, temps: list[tuple[Path, Path]], removed: set[str]) -> None:
-    """A file to be put where the last build has a folder: fine when everything in that
-    folder goes (it is removed first), else an error before anything is renamed."""
-    for _, target in temps:
-        if target.is_dir():
-            inside = {p.relative_to(out).as_posix() for p in target.rglob("*") if not p.is_dir()}
-            if not inside <= removed:
-                raise MarketnewsError(f"{target}: this build writes a file where a folder of other files is")
+def _link(src: Path, target: Path, stager: Stager) -> None:
+    """Make `target` (in the spare) the very file `src` is (in the output folder): a hard
+    link, unless it is one already."""
+    try:
+        there = os.lstat(target)
+        here = os.lstat(src)
+        if (there.st_ino, there.st_dev) == (here.st_ino, here.st_dev):
+            return
+        _clear(target)
+    except FileNotFoundError:
+        stager.make_folder(target.parent)
+    try:
+        os.link(src, target, follow_symlinks=False)
+    except FileExistsError:  # a folder of the spare tree where this file goes
+        _clear(target)
+        os.link(src, target, follow_symlinks=False)
+    except OSError as exc:
+        raise MarketnewsError(f"{src}: cannot be carried into the new build ({exc.strerror}); the output "
+                              "folder is unchanged") from None
+
+
+def _ancestors(paths: Iterable[str]) -> set[str]:
+    found: set[str] = set()
+    for path in paths:
+        parts = path.split("/")[:-1]
+        found.update("/".join(parts[: n + 1]) for n in range(len(parts)))
+    return found
+
+
+def _prune_spare(spare: Path, files: Collection[str], folders: Collection[str]) -> None:
+    """Remove from the spare tree every entry that is not one of `files` or `folders`."""
+
+    def walk(folder: str, prefix: str) -> None:
+        with os.scandir(folder) as it:
+            entries = list(it)
+        for entry in entries:
+            rel = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if rel in folders:
+                    walk(entry.path, rel + "/")
+                else:
+                    shutil.rmtree(entry.path)
+            elif rel not in files:
+                os.unlink(entry.path)
+
+    walk(str(spare), "")
+
+
+class _Foreign:
+    """What the output folder holds that the last build did not write."""
+
+    def __init__(self, out: Path, ours: Collection[str]):
+        self.files: list[str] = []
+        self.folders: list[str] = []  # empty ones
+        for path, empty in _entries(out):
+            if path == RECORD or path in ours:
+                continue
+            (self.folders if empty else self.files).append(path)
+        self.file_set = set(self.files)
+        self.around = _ancestors(self.files + self.folders) | set(self.folders)
+
+    def check(self, out: Path, path: str) -> None:
+        """Refuse to write `path` where it would replace, or be, someone's file or folder."""
+        if not self.file_set and not self.around:
+            return
+        theirs = path if path in self.file_set or path in self.around else next(
+            (a for a in _ancestors([path]) if a in self.file_set), None)
+        if theirs is not None:
+            raise MarketnewsError(
+                f"{out / theirs}: this build writes {path!r}, in the place of a file it did not write; a build "
+                "never removes or overwrites files it did not write: move it away, then build again")
+
+
+def _write_record(spare: Path, files: Iterable[str]) -> None:
+    data = (_RECORD_HEAD + "".join(f"{p}\n" for p in sorted(files))).encode("utf-8")
+    tmp = spare / f".{RECORD}{_TMP_SUFFIX}"
+    tmp.unlink(missing_ok=True)
+    tmp.write_bytes(data)
+    _put(tmp, spare / RECORD)
+
+
+def _close(files: Iterable[OutputFile]) -> None:
+    """Stop whatever makes `files` (its worker processes may still be staging)."""
+    close = getattr(files, "close", None)
+    if close is not None:
+        close()
 
 
 def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str] | None = None, *,
-               partial: bool = False, lock: AbstractContextManager[Any] | None = None) -> WriteReport:
-    """Write what changed; `existing` is `existing_files(out)` if the caller already has it.
+               partial: bool = False, lock: AbstractContextManager[Any] | None = None,
+               before_switch: Callable[[], None] | None = None) -> WriteReport:
+    """Publish `files` as the site in `out`; `existing` is `existing_files(out)` if the
+    caller already has it.
 
     `files` may include files that worker processes already staged (`OutputFile.staged`,
-    written by a `Stager` for this folder and `existing`). `partial`: `files` are only the
-    files that may have changed, the others are kept (and none removed). `lock` is held
-    while files are renamed into place and removed, so a reader holding it (the dev
-    server, opening a file) sees the site before or after.
+    written by a `Stager` for this folder and `existing`), and files kept from the last
+    build (data None). `partial`: `files` are only the files that may have changed, the
+    others are kept (and none removed). `before_switch` runs once everything is staged,
+    just before the new site is switched in: a failure there leaves `out` as it was.
+
+    Without `lock`, the new site is made beside `out` and switched in whole (see the
+    module's docstring); the caller holds `build_lock`. With `lock`, for a private folder
+    that only its owner reads (the dev server's): the files are renamed into place one by
+    one while `lock` is held, so a reader holding it sees the site before or after.
     """
     out = out.resolve()
     old = existing_files(out) if existing is None else set(existing)
-    _guard(out, old)
-    had_out = out.is_dir()  # before `files` runs: its workers may make it
-    base = out  # the nearest folder that exists: a failed build leaves none made under it
-    while not base.is_dir() and base != base.parent:
-        base = base.parent
-    started = time.time()
+    if lock is not None:
+        return _write_in_place(files, out, old, partial, lock, before_switch)
+    _check_folder(out)
+    _recover(out)
+    record = read_record(out)
+    foreign = _Foreign(out, record or ())
+    if record is None and (foreign.files or foreign.folders):
+        raise _not_a_build(out)
+    spare = _spare(out)
+    stager = Stager(out, old)
+    stager.make_folder(spare)
+    seen: set[str] = set()
+    touched: list[str] = []
+    unchanged = changed = 0
+    try:
+        for f in files:
+            if f.path in seen:
+                raise MarketnewsError(f"output path {f.path!r} is written twice")
+            check_path(f.path)
+            foreign.check(out, f.path)
+            seen.add(f.path)
+            if f.staged:
+                status = f.staged
+            elif f.data is None:
+                if f.path not in old:
+                    raise MarketnewsError(f"output path {f.path!r} was to be kept from the last build, which lacks it")
+                status = "unchanged"
+            else:  # written now under a temporary name, so memory holds one page at a time
+                status = stager.stage(f.path, f.data)
+            if status == "unchanged":
+                unchanged += 1
+                _link(out / f.path, spare / f.path, stager)
+                continue
+            changed += status == "changed"
+            touched.append(f.path)
+            _put(stager.temp(f.path), spare / f.path)
+        clash = sorted(seen & _ancestors(seen))
+        if clash:
+            raise MarketnewsError(f"output path {clash[0]!r} is both a file and a folder of other files")
+        kept = sorted(old - seen) if partial else []
+        for path in kept + foreign.files:
+            _link(out / path, spare / path, stager)
+        for folder in foreign.folders:
+            stager.make_folder(spare / folder)
+        ours = seen | set(kept)
+        _write_record(spare, ours)
+        keep = ours | set(foreign.files) | {RECORD}
+        _prune_spare(spare, keep, _ancestors(keep) | set(foreign.folders) | _ancestors(foreign.folders))
+        if out.is_dir():
+            os.chmod(spare, stat.S_IMODE(out.stat().st_mode))
+        if before_switch is not None:
+            before_switch()
+    except BaseException:
+        _close(files)
+        if not out.exists():  # a first build: leave nothing behind (over a build, the spare stays for the next)
+            shutil.rmtree(spare, ignore_errors=True)
+            with suppress(OSError):
+                state_folder(out).rmdir()
+        raise
+    _switch(out)
+    removed = [] if partial else sorted(old - seen)
+    added = len(touched) - changed
+    return WriteReport(len(seen), added, changed, unchanged, len(removed), tuple(sorted(touched + removed)))
+
+
+# --- in place, for the dev server's private folder ---------------------------------------
+
+
+def _remove_empty_between(folder: Path, base: Path) -> None:
+    """Remove `folder` and its parents while empty, up to `base` (which stays)."""
+    while folder != base and base in folder.parents:
+        try:
+            folder.rmdir()
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return
+        folder = folder.parent
+
+
+def _write_in_place(files: Iterable[OutputFile], out: Path, old: set[str], partial: bool,
+                    lock: AbstractContextManager[Any], before_switch: Callable[[], None] | None) -> WriteReport:
     stager = Stager(out, old)
     seen: set[str] = set()
     pending: list[str] = []
-    temps: list[tuple[Path, Path]] = []
     unchanged = changed = 0
     try:
         for f in files:
@@ -249,37 +585,38 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
                 if f.path not in old:
                     raise MarketnewsError(f"output path {f.path!r} was to be kept from the last build, which lacks it")
                 status = "unchanged"
-            else:  # written now under a temporary name, so memory holds one page at a time
+            else:
                 status = stager.stage(f.path, f.data)
             if status == "unchanged":
                 unchanged += 1
                 continue
             changed += status == "changed"
-            temps.append(stager.temp(f.path))
             pending.append(f.path)
         removed = [] if partial else sorted(old - seen)
-        _check_folders_in_the_way(out, temps, set(removed))
+        for path in pending:  # a file where the last build has a folder: fine when all of it goes
+            target = out / path
+            if target.is_dir():
+                inside = {p.relative_to(out).as_posix() for p in target.rglob("*") if not p.is_dir()}
+                if not inside <= set(removed):
+                    raise MarketnewsError(f"{target}: this build writes a file where a folder of other files is")
+        if before_switch is not None:
+            before_switch()
     except BaseException:
-        # Stop whatever makes `files` first (its worker processes may still be staging),
-        # then remove what they and this loop wrote.
-        close = getattr(files, "close", None)
-        if close is not None:
-            close()
-        _sweep(out, keep_out=had_out, old=old, since=started)  # the temporary files and new folders
-        if not had_out:
-            _remove_empty_between(out, base)
+        _close(files)
+        shutil.rmtree(stager.spare, ignore_errors=True)  # only temporary files: the spare is not a tree here
         raise
-    with lock or nullcontext():
-        # Files the site no longer has go first: one may be a folder's last file where this
-        # build writes a file of that name (a permalink changed from /a/ to /a).
-        for path in removed:
+    with lock:
+        for path in removed:  # first: one may be a folder's last file where a file now goes
             (out / path).unlink(missing_ok=True)
-        _prune(out, removed)
-        for n, (tmp, target) in enumerate(temps):
+            _remove_empty_between((out / path).parent, out)
+        for n, path in enumerate(pending):
+            target = out / path
             try:
-                os.replace(tmp, target)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(stager.temp(path), target)
             except BaseException as exc:
-                _undo(temps[n:])
+                for rest in pending[n:]:
+                    stager.temp(rest).unlink(missing_ok=True)
                 raise MarketnewsError(f"{target}: could not be put in place ({exc}); build again") from exc
-    touched = tuple(sorted(pending + removed))
-    return WriteReport(len(seen), len(pending) - changed, changed, unchanged, len(removed), touched)
+    return WriteReport(len(seen), len(pending) - changed, changed, unchanged, len(removed),
+                       tuple(sorted(pending + removed)))

@@ -6,8 +6,8 @@ import json
 import os
 import re
 import sqlite3
-import time
 from pathlib import Path
+from unittest.mock import ANY
 
 import pytest
 
@@ -133,7 +133,7 @@ def test_every_problem_in_every_file_at_once(site: Site, cli) -> None:  # type: 
     assert any(line.startswith("content/b.md:1: expected YAML frontmatter") for line in lines)
     assert any(line.startswith("content/c.md:") and "malformed YAML" in line for line in lines)
     assert "content/d.md:6: market: expected a polymarket.com URL or a slug, got 'https://example.com/x'" in lines
-    assert lines[-1] == "failed: 4 errors; nothing was written"
+    assert lines[-1] == f"failed: 4 errors; {site.out} is unchanged"
     assert not site.out.exists()
 
 
@@ -177,7 +177,7 @@ def test_refuses_to_take_over_a_folder_that_is_not_a_site(news: Site, cli, tmp_p
     precious.mkdir()
     (precious / "thesis.tex").write_text("years of work")
     run = cli("build", "--root", news.root, "--out", precious)
-    assert run.code == 1 and "refusing to replace its files" in run.err
+    assert run.code == 1 and "refusing to build into this folder" in run.err
     assert (precious / "thesis.tex").read_text() == "years of work"
 
 
@@ -364,19 +364,21 @@ def test_a_build_failing_late_leaves_no_trace_in_a_new_output_folder(news: Site,
     assert not news.out.exists()
 
 
-def test_a_folder_of_the_last_build_can_become_a_file_and_back_is_a_clear_error(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
+def test_a_folder_of_the_last_build_can_become_a_file_and_back(  # type: ignore[no-untyped-def]
+        news: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert cli("build", "--root", news.root).code == 0
+    first = news.tree()
     config = news.root / "site.yaml"
     config.write_text(config.read_text() + "permalink: /{year}/{month}/{slug}\n")
     run = cli("build", "--root", news.root)
     assert run.code == 0, run.err
     assert (news.out / "2026/11/nato").is_file() and "NATO &lt;deadline" in news.page("2026/11/nato")
     assert not list(news.out.rglob("*.mn-tmp"))
-    before = news.tree()
+    assert news.tree() == fresh_build(news, cli, tmp_path, monkeypatch, "as-files")
     config.write_text(config.read_text().replace("permalink: /{year}/{month}/{slug}\n", ""))
     back = cli("build", "--root", news.root)
-    assert back.code == 1 and "needs a folder where the last build wrote a file" in back.err
-    assert news.tree() == before and not list(news.out.rglob("*.mn-tmp"))
+    assert back.code == 0, back.err
+    assert news.tree() == first and not list(news.out.rglob("*.mn-tmp"))
 
 
 def test_a_stray_dot_file_in_static_renders_nothing_again(news: Site, cli, renders: list[str]) -> None:  # type: ignore[no-untyped-def]
@@ -574,20 +576,22 @@ def test_a_worker_that_cannot_write_a_page_leaves_no_folder_behind(  # type: ign
 
 
 @pytest.mark.parametrize("had_out", [True, False])
-def test_a_failed_build_removes_the_folders_a_stopped_worker_made(tmp_path: Path, had_out: bool) -> None:
+def test_what_a_stopped_worker_left_never_reaches_the_output_folder(tmp_path: Path, had_out: bool) -> None:
     # A worker stopped between making a folder and writing into it leaves an empty folder
-    # the writer was never told of; a folder of the last build stays, even when empty.
+    # in the spare tree the writer was never told of: the failed build leaves the output
+    # as it was, and the next build publishes none of it.
     out = tmp_path / "new" / "out"  # its parent too is made by the build when new
+    spare = writer.state_folder(out) / "spare"
     if had_out:
         writer.write_site([OutputFile("index.html", b"home"), OutputFile("a/b/index.html", b"page")], out)
         (out / ".well-known").mkdir()  # someone's own empty folder
-        time.sleep(0.1)
     before = tree(out) if had_out else {}
 
     def files():  # type: ignore[no-untyped-def]
         yield OutputFile("c/index.html", b"new page")
-        (out / "d" / "e").mkdir(parents=True)  # made by a worker, then stopped
-        (out / "a" / "b" / "f").mkdir(parents=True, exist_ok=True)
+        (spare / "d" / "e").mkdir(parents=True)  # made by a worker, then stopped
+        (spare / "a" / "b" / "f").mkdir(parents=True, exist_ok=True)
+        (spare / "a" / "b" / ".x.mn-tmp").write_bytes(b"half a page")
         yield OutputFile("c/index.html", b"again")
 
     with pytest.raises(MarketnewsError, match="written twice"):
@@ -596,10 +600,13 @@ def test_a_failed_build_removes_the_folders_a_stopped_worker_made(tmp_path: Path
         assert tree(out) == before
         assert sorted(p.name for p in out.rglob("*") if p.is_dir()) == [".well-known", "a", "b"]
     else:
-        assert not (tmp_path / "new").exists()
+        assert not out.exists()
+    writer.write_site([OutputFile("index.html", b"home"), OutputFile("a/b/index.html", b"page")], out)
+    assert tree(out) == {"index.html": b"home", "a/b/index.html": b"page", writer.RECORD: ANY}
+    assert sorted(p.name for p in out.rglob("*") if p.is_dir()) == ([".well-known"] if had_out else []) + ["a", "b"]
 
 
-def test_a_failing_write_stops_what_makes_the_files_before_it_cleans_up(tmp_path: Path) -> None:
+def test_a_failing_write_stops_what_makes_the_files(tmp_path: Path) -> None:
     events: list[str] = []
 
     def files():  # type: ignore[no-untyped-def]
@@ -610,9 +617,6 @@ def test_a_failing_write_stops_what_makes_the_files_before_it_cleans_up(tmp_path
         finally:
             events.append("closed")
 
-    real = writer._sweep
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(writer, "_sweep", lambda *a, **k: (events.append("sweep"), real(*a, **k)))
-        with pytest.raises(MarketnewsError, match="written twice"):
-            writer.write_site(files(), tmp_path / "out")
-    assert events == ["closed", "sweep"]
+    with pytest.raises(MarketnewsError, match="written twice"):
+        writer.write_site(files(), tmp_path / "out")
+    assert events == ["closed"] and not (tmp_path / "out").exists()

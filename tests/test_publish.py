@@ -1,0 +1,189 @@
+"""The output folder: whose files are whose, refused folders, the switch, one build at a time."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from marketnews import writer
+from marketnews.errors import MarketnewsError
+from marketnews.output import OutputFile
+from tests.conftest import Site, tree
+from tests.test_build import NATO, QUOTES, RESOLVED, XI
+
+
+@pytest.fixture
+def news(site: Site) -> Site:
+    """test_build's three-article site."""
+    for name, text in (("nato", NATO), ("xi", XI), ("knicks", RESOLVED)):
+        site.write(f"content/{name}.md", text)
+    site.snapshot(QUOTES)
+    return site
+
+
+def site_files(out: Path) -> dict[str, bytes]:
+    """The files of the site in `out`: all but the build's record."""
+    return {p: data for p, data in tree(out).items() if p != writer.RECORD}
+
+
+def test_the_record_lists_exactly_the_files_the_build_wrote(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli("build", "--root", news.root).code == 0
+    assert writer.read_record(news.out) == set(site_files(news.out))
+
+
+def test_someones_own_files_stay_through_every_build(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli("build", "--root", news.root).code == 0
+    own = {"CNAME": b"news.example.org\n", ".git/HEAD": b"ref: refs/heads/gh-pages\n",
+           "docs/thesis.txt": b"years of work", "2026/11/nato/notes.txt": b"beside a page"}
+    for path, data in own.items():
+        (news.out / path).parent.mkdir(parents=True, exist_ok=True)
+        (news.out / path).write_bytes(data)
+    (news.out / ".well-known").mkdir()
+    os.symlink("index.html", news.out / "home.html")
+    mtime = (news.out / "docs/thesis.txt").stat().st_mtime_ns
+    news.write("content/xi.md", XI.replace("Beijing text.", "New text."))
+    run = cli("build", "--root", news.root)
+    assert run.code == 0, run.err
+    got = tree(news.out)
+    assert {p: got[p] for p in own} == own
+    assert (news.out / ".well-known").is_dir() and os.readlink(news.out / "home.html") == "index.html"
+    assert (news.out / "docs/thesis.txt").stat().st_mtime_ns == mtime
+    assert "0 removed" in run.out and writer.read_record(news.out) == set(site_files(news.out)) - set(own) - {
+        "home.html"}
+    # An article removed takes its page with it, and only its page: the notes beside it stay.
+    (news.root / "content/nato.md").unlink()
+    run = cli("build", "--root", news.root)
+    assert run.code == 0 and not (news.out / "2026/11/nato/index.html").exists()
+    assert (news.out / "2026/11/nato/notes.txt").read_bytes() == b"beside a page"
+
+
+def test_a_build_never_overwrites_a_file_it_did_not_write(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli("build", "--root", news.root).code == 0
+    before = tree(news.out)
+    (news.out / writer.RECORD).write_text(
+        "\n".join(p for p in sorted(writer.read_record(news.out) or ()) if p != "robots.txt") + "\n")
+    (news.out / "robots.txt").write_text("my own robots")  # as if added after a build without one
+    run = cli("build", "--root", news.root)
+    assert run.code == 1
+    assert "robots.txt: this build writes 'robots.txt', in the place of a file it did not write" in run.err
+    assert run.err.splitlines()[-1] == f"failed; {news.out} is unchanged"
+    assert (news.out / "robots.txt").read_text() == "my own robots"
+    assert {p: d for p, d in tree(news.out).items() if p not in ("robots.txt", writer.RECORD)} == {
+        p: d for p, d in before.items() if p not in ("robots.txt", writer.RECORD)}
+
+
+@pytest.mark.parametrize("holds", ["a gh-pages work tree", "docs", "an older build"])
+def test_a_folder_that_is_not_a_build_is_refused_and_left_alone(  # type: ignore[no-untyped-def]
+        news: Site, cli, tmp_path: Path, holds: str) -> None:
+    out = tmp_path / "elsewhere"
+    files = {"a gh-pages work tree": {".git/HEAD": "ref: refs/heads/gh-pages\n", "index.html": "old"},
+             "docs": {"docs/thesis.txt": "years of work"},
+             "an older build": {"index.html": "<h1>old</h1>", "404.html": "gone"}}[holds]
+    for path, text in files.items():
+        (out / path).parent.mkdir(parents=True, exist_ok=True)
+        (out / path).write_text(text)
+    before = tree(out)
+    run = cli("build", "--root", news.root, "--out", out)
+    assert run.code == 1
+    assert f"{out}: refusing to build into this folder" in run.err and "Choose another --out" in run.err
+    assert run.err.splitlines()[-1] == f"failed; {out} is unchanged"
+    assert tree(out) == before and not writer.state_folder(out).exists()
+
+
+def test_an_empty_folder_is_taken(news: Site, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "empty"
+    out.mkdir()
+    assert cli("build", "--root", news.root, "--out", out).code == 0
+    assert "index.html" in tree(out)
+
+
+@pytest.mark.parametrize("where", ["/", "home", "home's parent", "site root", "site's parent", "content",
+                                   "inside content", "cache"])
+def test_dangerous_output_folders_are_refused(  # type: ignore[no-untyped-def]
+        news: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    home = tmp_path / "home" / "me"
+    home.mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    out = {"/": Path("/"), "home": home, "home's parent": home.parent, "site root": news.root,
+           "site's parent": news.root.parent, "content": news.root / "content",
+           "inside content": news.root / "content" / "public",
+           "cache": Path(os.environ["MARKETNEWS_CACHE"])}[where]
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
+    run = cli("build", "--root", news.root, "--out", out)
+    assert run.code == 1
+    assert "refusing to build into" in run.err, run.err
+    assert run.err.splitlines()[-1] == f"failed; {out} is unchanged"
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == before
+
+
+def test_a_file_or_a_mount_point_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(MarketnewsError, match="is a file, not a folder"):
+        writer.check_output(tmp_path / "file")
+    mounts = [Path(line.split()[1]) for line in Path("/proc/self/mounts").read_text().splitlines()]
+    mount = next((m for m in mounts if m != Path("/") and m.is_dir() and not any(m.iterdir())), None)
+    if mount is None:
+        pytest.skip("no empty mount point on this machine")
+    with pytest.raises(MarketnewsError, match="is a mount point"):
+        writer.check_output(mount)
+
+
+def test_a_permalink_change_swaps_files_and_folders(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    for _ in range(3):  # twice through the spare tree, from either shape
+        writer.write_site([OutputFile("a/index.html", b"folder"), OutputFile("b", b"file")], out)
+        assert site_files(out) == {"a/index.html": b"folder", "b": b"file"}
+        writer.write_site([OutputFile("a", b"file"), OutputFile("b/index.html", b"folder")], out)
+        assert site_files(out) == {"a": b"file", "b/index.html": b"folder"}
+
+
+def test_unchanged_files_keep_their_bytes_and_times_and_old_ones_their_inode(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    writer.write_site([OutputFile("same.html", b"same"), OutputFile("moves.html", b"one")], out)
+    same, moves = os.stat(out / "same.html"), os.stat(out / "moves.html")
+    for n in range(3):
+        report = writer.write_site([OutputFile("same.html", b"same"), OutputFile("moves.html", b"%d" % n)], out)
+        assert (report.changed, report.unchanged) == (1, 1)
+        now = os.stat(out / "same.html")
+        assert (now.st_ino, now.st_mtime_ns) == (same.st_ino, same.st_mtime_ns)
+    assert moves.st_nlink == 1 and os.stat(out / "moves.html").st_ino != moves.st_ino
+
+
+def test_without_an_exchange_the_switch_is_two_renames_and_mends_a_crash_between(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(writer, "_EXCHANGE", None)
+    out = tmp_path / "out"
+    writer.write_site([OutputFile("index.html", b"one")], out)
+    writer.write_site([OutputFile("index.html", b"two")], out)
+    assert site_files(out) == {"index.html": b"two"}
+    os.rename(out, writer.state_folder(out) / "old")  # a crash between the two renames
+    writer.write_site([OutputFile("index.html", b"three"), OutputFile("x.html", b"x")], out)
+    assert site_files(out) == {"index.html": b"three", "x.html": b"x"}
+    assert sorted(p.name for p in writer.state_folder(out).iterdir()) == ["spare"]
+
+
+def test_a_record_edited_to_point_outside_is_an_error(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    writer.write_site([OutputFile("index.html", b"one")], out)
+    (out / writer.RECORD).write_text("index.html\n../../etc/passwd\n")
+    with pytest.raises(MarketnewsError, match=r"\.marketnews-files:2: '\.\./\.\./etc/passwd' is not a plain"):
+        writer.write_site([OutputFile("index.html", b"two")], out)
+    assert site_files(out) == {"index.html": b"one"}
+
+
+def test_a_second_build_waits_for_the_first_or_is_refused(tmp_path: Path) -> None:
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    said: list[str] = []
+    with writer.build_lock(out, cache):
+        with pytest.raises(MarketnewsError, match=rf"another build is using the cache folder {cache} "
+                                                  rf"\(process {os.getpid()}\)"), \
+                writer.build_lock(tmp_path / "other", cache):
+            pass
+        with pytest.raises(MarketnewsError, match=rf"another build is using the output folder {out}"), \
+                writer.build_lock(out, tmp_path / "other-cache"):
+            pass
+    with writer.build_lock(out, cache, said.append):  # free again
+        pass
+    assert said == []
