@@ -231,6 +231,7 @@ def build_lock(out: Path, cache: Path | None, waiting: Callable[[str], None] | N
         for path, what in places:  # always in this order: two builds never wait for each other
             fd = _flock(path, what, waiting)
             stack.callback(os.close, fd)
+        _recover(out)  # before anyone reads the folder: a crash may have left it parked
         yield
 
 
