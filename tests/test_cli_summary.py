@@ -73,7 +73,8 @@ def test_the_summary_names_left_out_drafts_and_future_articles_with_the_first_du
         "2 dated in the future (content/sooner.md, content/later.md; the first is due 2026-11-22 00:00 UTC "
         "and goes out with the first build after that; --future includes them)"
     )
-    assert len(lines) == 3 and "snapshot" in lines[2]  # the odds line stays last
+    assert len(lines) == 4 and "snapshot" in lines[2]  # the odds line, then what became of the output folder
+    assert lines[3].startswith(f"{site.out}: published whole: ")
 
     run = cli("build", "--root", site.root, "--snapshot", snapshot, "--drafts")
     assert run.out.splitlines()[1].startswith("left out 3 dated in the future (content/sooner.md, "
@@ -87,4 +88,4 @@ def test_nothing_left_out_says_nothing_about_it(site: Site, cli: Callable[..., R
     snapshot = site.snapshot({"m": quote("Will it?")})
     site.write("content/out.md", article("Out", "2026-11-20T09:00:00Z"))
     run = cli("build", "--root", site.root, "--snapshot", snapshot)
-    assert run.code == 0 and len(run.out.splitlines()) == 2 and "left out" not in run.out
+    assert run.code == 0 and len(run.out.splitlines()) == 3 and "left out" not in run.out
