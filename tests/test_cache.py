@@ -22,6 +22,7 @@ from marketnews.content import Article, parse_article
 from marketnews.errors import Problem
 from marketnews.markup import RenderedBody, render_body
 from marketnews.site import Shell
+from marketnews.writer import CACHE_LOCK
 from tests.conftest import REPO, Site, article, quote, tree
 
 QUOTES = {"m-one": quote("Will one happen?", 0.2), "m-two": quote("Will two happen?", 0.6)}
@@ -183,7 +184,8 @@ def test_nothing_the_build_loads_from_the_cache_folder_can_run_code(  # type: ig
     first, said = build(site, cli)
     assert not marker.exists()
     assert len(said) == 1  # the memo file was not one
-    assert sorted(p.name for p in folder.iterdir()) == sorted(["anchors-missing.json", "snapshot.json", MEMO_FILE])
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["anchors-missing.json", "snapshot.json", MEMO_FILE,
+                                                              CACHE_LOCK])
 
     # A warm build loads everything it keeps there, and no loader of code is needed.
     def refuse(*args: Any, **kwargs: Any) -> Any:
