@@ -167,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--matrix", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--repo", type=Path, default=REPO, help="the repository to clone (default: this one)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                    help="set for every step, e.g. SOURCE_DATE_EPOCH=1795280400 to read the example odds as fresh")
     args = ap.parse_args(argv)
     doc = load(args.workflow)
     matrix = dict(item.split("=", 1) for item in args.matrix)
@@ -176,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run(["git", "clone", "-q", str(args.repo), str(clone)], check=True)
         subprocess.run([sys.executable, "-m", "venv", str(tmp / "venv")], check=True)
         replace = {name: script for name, (_, script) in REPLACEMENTS.items()}
-        results = run_job(doc, clone, tmp / "venv" / "bin", matrix=matrix, replace=replace, echo=True)
+        extra = dict(item.split("=", 1) for item in args.env)
+        results = run_job(doc, clone, tmp / "venv" / "bin", matrix=matrix, replace=replace, extra_env=extra,
+                          echo=True)
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
