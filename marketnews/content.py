@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
+import reprlib
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
@@ -20,6 +21,7 @@ from typing import Any
 
 from marketnews.errors import Problem
 from marketnews.markets.refs import MarketRef, RefError, parse_ref
+from marketnews.names import segment_problem, tag_slug, unencodable
 from marketnews.yamlmap import YamlProblem, load_mapping
 
 KNOWN_KEYS = (
@@ -29,6 +31,14 @@ KNOWN_KEYS = (
 _SLUG_OK = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _FENCE_END = re.compile(r"^(---|\.\.\.)[ \t]*$", re.M)
 _CODE_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([^`\s]*)")
+# An article file larger than this is refused before it is parsed (the longest news
+# feature is well under 200 KB of Markdown).
+MAX_ARTICLE_BYTES = 4 * 1024 * 1024
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MAX_TAGS = 50  # an article is on every topic page and topic feed of its tags: bounded
+# Image references: a path under static/ (root-relative, no `..`) or an http(s) URL.
+_IMAGE_PATH = re.compile(r"^/(?!/)[^\\\s?#]*(?:[?#]\S*)?$")
+_IMAGE_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.I)
 
 
 @dataclass(frozen=True, order=True)
@@ -57,10 +67,15 @@ class Article:
     body: str
     body_line: int  # 1-based line of the file where the body starts
     source_hash: str
+    field_lines: tuple[tuple[str, int], ...] = ()  # (key, line) of the frontmatter keys later stages report on
 
     @property
     def modified(self) -> datetime:
         return self.updated or self.date
+
+    def line_of(self, key: str) -> int:
+        """The file line of a frontmatter key (`tags`, `image`), 1 when not known."""
+        return next((line for k, line in self.field_lines if k == key), 1)
 
 
 @lru_cache(maxsize=4096)  # pure, and asked again for every topic of every article
@@ -105,8 +120,9 @@ def parse_when(value: Any, tz: tzinfo) -> datetime | None:
 
 
 def source_text(raw: bytes) -> str:
-    """An article file's text as it is parsed (BOM dropped, CRLF as LF); its body is the end of it."""
-    return raw.decode("utf-8-sig").replace("\r\n", "\n")
+    """An article file's text as it is parsed (BOM dropped, CRLF and a lone CR as LF); its body is the end of it."""
+    text = raw.decode("utf-8-sig")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, list[Problem]]:
@@ -120,6 +136,9 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
         problems.append(Problem(path, line, field, message, "warning"))
 
     source_hash = hashlib.sha256(raw).hexdigest()
+    if len(raw) > MAX_ARTICLE_BYTES:
+        err(1, "", f"the file is {len(raw):,} bytes; an article may be at most {MAX_ARTICLE_BYTES:,}")
+        return None, problems
     try:
         text = source_text(raw)
     except UnicodeDecodeError as exc:
@@ -135,6 +154,9 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
             err(1, "", f"expected YAML frontmatter starting with '---' on line 1, found {first!r}")
         return None, problems
     yaml_text, body, body_line = split
+    if control := _CONTROL.search(body):
+        err(body_line + body.count("\n", 0, control.start()), "",
+            f"contains U+{ord(control.group()):04X} (a control character), which no page or feed can hold; remove it")
     try:
         doc = load_mapping(yaml_text)
     except YamlProblem as exc:
@@ -146,7 +168,10 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
         """A key's line in the file (its YAML starts on line 2); 1 when it is absent or its line unknown."""
         return doc.lines[key] + 1 if key in doc.lines else 1
 
-    for key in data:
+    for key, value in data.items():
+        bad = _unencodable_in(value)
+        if bad:
+            err(line_of(key), key, f"contains {bad}, which no page or feed can hold; remove it")
         if key not in KNOWN_KEYS:
             near = difflib.get_close_matches(key, KNOWN_KEYS, n=1, cutoff=0.6)
             if near and near[0] not in data:  # misspelt: the article would go out without it
@@ -197,28 +222,46 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
         warn(line_of("updated"), "updated", "is earlier than 'date'")
     summary = text_field("summary")
     image = text_field("image")
+    if image is not None and not (_IMAGE_PATH.match(image) and ".." not in image.split("?")[0].split("/")
+                                  or _IMAGE_URL.match(image)):
+        err(line_of("image"), "image",
+            f"expected a path under static/ like '/images/map.png' or an http(s) URL, got {_show(image)}")
+        image = None
     image_alt = text_field("image_alt")
     if image and not image_alt:
         warn(line_of("image"), "image_alt", "image has no alt text; add 'image_alt:' describing it")
     authors = tuple(a.strip() for a in list_field("author") if a.strip())
     tags: list[str] = []
+    raw_tags = data.get("tags")
+    if isinstance(raw_tags, str) and "," in raw_tags:
+        warn(line_of("tags"), "tags", f"{raw_tags!r} is one tag; for several write a list: "
+                                      f"[{', '.join(t.strip() for t in raw_tags.split(',') if t.strip())}]")
     for tag in list_field("tags"):
-        if not slugify(tag):
-            err(line_of("tags"), "tags", f"tag {tag!r} has no letters or digits")
+        tag_segment = tag_slug(tag)
+        if not tag_segment:
+            err(line_of("tags"), "tags", f"tag {_show(tag)} has no letters or digits")
+        elif problem := segment_problem(tag_segment, f"tag {_show(tag)}"):
+            err(line_of("tags"), "tags", problem)
         elif tag.strip() not in tags:
             tags.append(tag.strip())
+    if len(tags) > MAX_TAGS:
+        err(line_of("tags"), "tags", f"{len(tags)} tags; an article may have at most {MAX_TAGS}")
     draft = data.get("draft", False)
     if not isinstance(draft, bool):
         err(line_of("draft"), "draft", f"expected true or false, got {_show(draft)}")
         draft = False
     slug = text_field("slug")
     if slug is not None and not _SLUG_OK.match(slug):
-        err(line_of("slug"), "slug", f"expected lowercase letters, digits and hyphens, got {slug!r}")
+        err(line_of("slug"), "slug", f"expected lowercase letters, digits and hyphens, got {_show(slug)}")
+    elif slug is not None and (problem := segment_problem(slug, "slug")):
+        err(line_of("slug"), "slug", problem)
     if slug is None:
         stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
         slug = slugify(stem)
         if not slug:
             err(1, "slug", f"cannot make a URL slug from the file name {stem!r}; add 'slug:'")
+        elif problem := segment_problem(slug, "the slug made from the file name"):
+            err(1, "slug", problem + " with 'slug:'")
 
     markets: list[RefUse] = []
     raw_markets = data.get("markets")
@@ -255,6 +298,7 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
         path=path, slug=slug, title=title, date=when, updated=updated, authors=authors,
         summary=summary, tags=tuple(tags), markets=tuple(markets), image=image,
         image_alt=image_alt, draft=draft, body=body, body_line=body_line, source_hash=source_hash,
+        field_lines=tuple((k, line_of(k)) for k in ("tags", "image") if k in data),
     ), problems
 
 
@@ -278,6 +322,14 @@ def near_market_fences(body: str) -> list[tuple[int, str]]:
             found.append((n, info))
     return found
 
+def _unencodable_in(value: Any) -> str | None:
+    """The first character no page can hold in a frontmatter value (text, or texts in a list)."""
+    if isinstance(value, str):
+        return unencodable(value)
+    if isinstance(value, list):
+        return next((bad for v in value[:1000] if isinstance(v, str) and (bad := unencodable(v))), None)
+    return None
+
 
 def _item_line(yaml_text: str, key_line: int, index: int) -> int:
     """Best line for the index-th `- item` under a block list starting at key_line (file lines)."""
@@ -294,7 +346,12 @@ def _item_line(yaml_text: str, key_line: int, index: int) -> int:
     return key_line
 
 
+_repr = reprlib.Repr()
+_repr.maxlevel, _repr.maxlist, _repr.maxdict, _repr.maxstring, _repr.maxother = 2, 4, 4, 60, 60
+
+
 def _show(value: Any) -> str:
+    """A value as messages quote it: short, however large or deep (or aliased) it is."""
     if isinstance(value, (list, dict)):
-        return f"a {type(value).__name__} {value!r}"[:80]
-    return repr(value)[:80]
+        return f"a {type(value).__name__} {_repr.repr(value)}"[:80]
+    return _repr.repr(value)[:80]

@@ -33,6 +33,7 @@ from marketnews.markets.model import Snapshot, snapshot_to_json
 from marketnews.markets.polymarket import PolymarketSettings
 from marketnews.markets.refs import MarketRef, RefError, parse_ref
 from marketnews.markup import MARKUP_VERSION, RenderedBody, render_body
+from marketnews.names import tag_key, tag_slug
 from marketnews.odds import Odds, OddsSources, assemble_odds, load_cache, read_snapshot, save_cache, stale_quotes
 from marketnews.output import OutputFile
 from marketnews.site import (
@@ -268,9 +269,15 @@ def read_sources(
 ) -> dict[Path, SourceFile]:
     """Parse and validate every file the memo lacks and render each body it lacks, in
     parallel when many."""
+    sources: dict[Path, SourceFile] = {}
+    for f in files:
+        if f.is_symlink() and (refused := _link_problem(paths, f)):
+            # Never read: what a link points to outside the site is not the site's to show, even in a message.
+            sources[f] = SourceFile(_stamp(f), None, None, (Problem(paths.shown(f), 0, "", refused),), ())
+    if sources:
+        files = [f for f in files if f not in sources]
     shown = [paths.shown(f) for f in files]
     _shared["read"] = (files, shown, config.tz, memo, config.raw_html)
-    sources: dict[Path, SourceFile] = {}
     pool = None
     try:
         pool = _pool(jobs, len(files))
@@ -301,6 +308,28 @@ def read_sources(
     return sources
 
 
+def _link_problem(paths: SitePaths, link: Path) -> str | None:
+    """Why the symbolic link `link` in content/ is not read, or None: it must lead to a file
+    inside the site folder (or the content folder)."""
+    if not link.exists():
+        return "a symbolic link to nothing (what it points to does not exist)"
+    if not link.is_file():
+        return "a symbolic link to a folder, not to an article file"
+    if not _inside_site(paths, link):
+        return ("a symbolic link to a file outside the site folder; content files and links must stay inside it "
+                "(the link was not followed)")
+    return None
+
+
+def _inside_site(paths: SitePaths, path: Path) -> bool:
+    """Whether `path`, its links followed, is a file in the site folder or the content folder."""
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):  # a dangling link or a loop
+        return False
+    return any(target.is_relative_to(folder.resolve()) for folder in (paths.root, paths.content))
+
+
 def _body_uses(article: Article, body: RenderedBody) -> tuple[list[Problem], list[tuple[str, RefUse]]]:
     """The problems of an article's body, and every market it uses (frontmatter, then inline)."""
     problems: list[Problem] = []
@@ -325,7 +354,8 @@ def _body_uses(article: Article, body: RenderedBody) -> tuple[list[Problem], lis
 
 
 def _is_source(path: Path) -> bool:
-    return path.suffix == ".md" and not path.name.startswith(".") and path.is_file()
+    """An article file, or a symbolic link named like one (read_sources says what is wrong with a bad link)."""
+    return path.suffix == ".md" and not path.name.startswith(".") and (path.is_file() or path.is_symlink())
 
 
 def _changed_files(content: Path, known: Mapping[Path, SourceFile],
@@ -399,6 +429,7 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
     bodies: dict[str, RenderedBody] = {}
     uses: dict[str, list[tuple[Article, RefUse]]] = {}
     by_url: dict[str, Article] = {}
+    tags: dict[str, tuple[str, str, Article]] = {}  # tag URL segment -> (key, tag as written, first article)
     for src in sources.values():
         problems.extend(src.problems)
         a = src.article
@@ -415,6 +446,8 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
                                     f"URL {url} is also written by {other.path}; give one of them another 'slug:'"))
         else:
             by_url[url] = a
+        problems.extend(_tag_collisions(a, tags))
+        problems.extend(_image_problems(paths, a))
     raise_on_errors(problems, options.strict)
     articles.sort(key=lambda a: (a.date, a.path), reverse=True)
     return Gathered(
@@ -423,6 +456,32 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
         uses={k: tuple(v) for k, v in sorted(uses.items())},
         sources=sources,
     )
+
+
+def _tag_collisions(article: Article, seen: dict[str, tuple[str, str, Article]]) -> list[Problem]:
+    """Tags of `article` that would share a topic URL with a different tag of an earlier article."""
+    found = []
+    for tag in article.tags:
+        segment, key = tag_slug(tag), tag_key(tag)
+        first = seen.setdefault(segment, (key, tag, article))
+        if first[0] != key:
+            found.append(Problem(article.path, article.line_of("tags"), "tags",
+                                 f"tag {tag!r} would share the URL /tags/{segment}/ with tag {first[1]!r} of "
+                                 f"{first[2].path}; write them alike, or make them differ in letters or digits"))
+    return found
+
+
+def _image_problems(paths: SitePaths, article: Article) -> list[Problem]:
+    """A warning when an article's `image:` names a file that is not in static/."""
+    image = article.image
+    if not image or not image.startswith("/"):
+        return []
+    rel = image.split("?", 1)[0].split("#", 1)[0].lstrip("/")
+    target = paths.static / rel
+    if target.is_file() and _inside_site(paths, target):
+        return []
+    return [Problem(article.path, article.line_of("image"), "image",
+                    f"{image} is not a file in static/ (static/{rel}); pages show it without a size", "warning")]
 
 
 def _patched(previous: Gathered, config: SiteConfig, config_warnings: Sequence[Problem], config_path: str,
@@ -434,8 +493,9 @@ def _patched(previous: Gathered, config: SiteConfig, config_warnings: Sequence[P
     for f, new in fresh.items():
         old = known[f]
         if old.article is None or new.article is None or new.body is None or old.url != new.url \
-                or old.article.date != new.article.date or [k for k, _ in old.uses] != [k for k, _ in new.uses]:
-            return None
+                or old.article.date != new.article.date or [k for k, _ in old.uses] != [k for k, _ in new.uses] \
+                or (old.article.tags, old.article.image) != (new.article.tags, new.article.image):
+            return None  # (tags and image: checked against every article, in the full merge)
         swaps[id(old.article)] = new.article
     shown = {src.article.path for src in fresh.values() if src.article is not None}
     problems = list(config_warnings) + [

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import unquote
 
 import jinja2
 from markupsafe import Markup, escape
@@ -39,12 +40,13 @@ from marketnews.assets import Assets
 from marketnews.cards import HEIGHT, WIDTH, Card, article_card, card_alt, card_digest, card_file, draw, renderer
 from marketnews.cards import site_card as make_site_card
 from marketnews.config import SiteConfig
-from marketnews.content import Article, RefUse, slugify
+from marketnews.content import Article, RefUse
 from marketnews.feeds import FeedInfo, absolute_links, feed_url
 from marketnews.images import image_size
 from marketnews.markets.model import Snapshot, snapshot_to_json
 from marketnews.markets.refs import MarketRef, RefError, parse_ref
 from marketnews.markup import InlineRef, RenderedBody, fill_placeholders
+from marketnews.names import tag_slug, url_segment
 from marketnews.output import OutputFile
 from marketnews.seo import RASTER, FeedLink, PageMeta, absolute_url, card_image, iso, news_article, script_json
 from marketnews.sitemaps import (
@@ -199,12 +201,13 @@ def article_url(config: SiteConfig, article: Article) -> str:
 
 
 def tag_url(tag: str) -> str:
-    return f"/tags/{slugify(tag)}/"
+    """A topic's URL: its letters in any script, percent-encoded ("/tags/%E6%97%A5%E6%9C%AC/"); see names.py."""
+    return f"/tags/{url_segment(tag_slug(tag))}/"
 
 
 def page_file(url: str) -> str:
-    """Root-relative URL -> output path: "/a/b/" -> "a/b/index.html"."""
-    path = url.lstrip("/")
+    """Root-relative URL -> output path: "/a/b/" -> "a/b/index.html" ("/tags/%C3%BC/" -> "tags/ü/index.html")."""
+    path = unquote(url.lstrip("/")) if "%" in url else url.lstrip("/")
     return path + "index.html" if path == "" or path.endswith("/") else path
 
 

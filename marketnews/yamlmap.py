@@ -27,6 +27,11 @@ class _Loader(_Base):  # type: ignore[misc]
         for first, resolvers in _Base.yaml_implicit_resolvers.items()
     }
 _LEFT_OPEN = ("quoted scalar", "flow sequence", "flow mapping")
+
+# Aliases let a few bytes of YAML stand for a huge value (`a: &a [x, x]`, `b: &b [*a, *a]`,
+# ...: 465 bytes made billions of nodes). A document whose aliases expand to more nodes
+# than this is refused before it is built; frontmatter and settings need a few dozen.
+MAX_NODES = 10_000
 _TOP_KEY = re.compile(r"^([^\s#:'\"-][^:\n]*?)[ \t]*:(?:[ \t]|$)", re.M)
 
 
@@ -93,9 +98,42 @@ def _hint(exc: yaml.MarkedYAMLError, lines: list[str], stop: int, opened: int | 
     return ""
 
 
+def _expanded_size(text: str) -> tuple[int, int]:
+    """(nodes the document stands for once every alias is expanded, line of the alias that
+    passed MAX_NODES or 0), from the parser's events alone: nothing is built."""
+    anchors: dict[str, int] = {}
+    stack: list[list[Any]] = [[None, 0]]  # [anchor, size so far] of each open collection
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent):
+            size = anchors.get(event.anchor or "", 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            size = 1
+            if event.anchor:
+                anchors[event.anchor] = 1
+        elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            stack.append([event.anchor, 1])
+            continue
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            anchor, size = stack.pop()
+            if anchor:
+                anchors[anchor] = size
+        else:
+            continue
+        stack[-1][1] += size
+        if stack[0][1] + sum(s for _, s in stack[1:]) > MAX_NODES:
+            mark = event.start_mark
+            return MAX_NODES + 1, (mark.line + 1 if mark is not None else 1)
+    return stack[0][1], 0
+
+
 def load_mapping(text: str) -> YamlMapping:
     """Parse `text` as one YAML mapping; raise YamlProblem(line, message) otherwise."""
     try:
+        if "*" in text:  # an alias, perhaps: bound what the document expands to
+            _, line = _expanded_size(text)
+            if line:
+                raise YamlProblem(line, f"aliases expand this YAML to more than {MAX_NODES:,} values; "
+                                        "write the values out, without '&anchor' and '*alias'")
         data = yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         line, message = _located(text, exc)

@@ -535,11 +535,15 @@ def test_an_unchanged_article_file_is_not_parsed_again(  # type: ignore[no-untyp
     build([])
 
 
-def test_an_article_whose_text_looks_like_a_widget_slot_is_rendered_whole(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
+def test_an_article_whose_text_looks_like_a_widget_slot_is_refused(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
+    # A widget slot is "\0mn:N\0": no title or body may hold a NUL (nor could a page or a feed).
     news.write("content/xi.md", XI.replace("Xi stays", "Xi \\0mn:0\\0 stays"))
-    assert cli("build", "--root", news.root).code == 0
-    page = next(news.out.glob("**/xi/index.html")).read_text()
-    assert "Xi \x00mn:0\x00 stays" in page and page.count('data-market="xi-out"') == 1
+    run = cli("build", "--root", news.root)
+    assert run.code == 1
+    assert "content/xi.md:2: title: contains U+0000 (a control character), which no page or feed can hold" in run.err
+    news.write("content/xi.md", XI.replace("Beijing text.", "Beijing \0mn:0\0 text."))
+    run = cli("build", "--root", news.root)
+    assert run.code == 1 and "content/xi.md:7: contains U+0000 (a control character)" in run.err
 
 
 def test_a_rename_that_fails_names_its_file_and_leaves_no_temporary_files(  # type: ignore[no-untyped-def]

@@ -1,0 +1,67 @@
+"""What names from the input may become in the output: URL path segments, file names and text
+that must be written as UTF-8. Pure, no I/O.
+
+A tag's URL keeps its letters in any script (`日本` -> `/tags/%E6%97%A5%E6%9C%AC/`, a folder
+`tags/日本/` on disk), lowercased, with `+` and `#` kept so that `C++`, `C#` and `C` are three
+topics; other punctuation and spaces become single hyphens. Two tags that differ only in
+case, in spaces or hyphens, or in Unicode normal form are one topic; two that differ in
+more but get the same URL are an error naming both articles (see pipeline.gather).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from urllib.parse import quote
+
+# File systems allow 255 bytes in a file or folder name (ext4, APFS, NTFS in UTF-16 units).
+MAX_SEGMENT_BYTES = 255
+_KEEP = frozenset("+#")
+_APOSTROPHES = re.compile(r"['’]")
+
+
+@lru_cache(maxsize=8192)
+def tag_slug(name: str) -> str:
+    """A tag's URL segment, unescaped: "Ünïcødé" -> "ünïcødé", "C++" -> "c++", "New York" -> "new-york"."""
+    text = _APOSTROPHES.sub("", unicodedata.normalize("NFKC", name).lower())
+    out: list[str] = []
+    for ch in text:
+        kind = unicodedata.category(ch)
+        if kind[0] in "LNM" or ch in _KEEP:
+            out.append(ch)
+        elif not out or out[-1] != "-":
+            out.append("-")
+    return "".join(out).strip("-")
+
+
+def tag_key(name: str) -> str:
+    """What makes two tags one topic: the same letters, digits and kept signs, whatever the
+    case, spacing or Unicode normal form ("New York", "new-york", "NEW YORK")."""
+    text = _APOSTROPHES.sub("", unicodedata.normalize("NFKC", name).casefold())
+    return re.sub(r"[\s\-_]+", "-", text).strip("-")
+
+
+def url_segment(segment: str) -> str:
+    """A path segment as written in a URL: percent-encoded UTF-8 where it must be."""
+    return quote(segment, safe="+")
+
+
+def segment_problem(segment: str, what: str) -> str | None:
+    """Why `segment` cannot be a file or folder name, or None."""
+    size = len(segment.encode("utf-8", "surrogatepass"))
+    if size > MAX_SEGMENT_BYTES:
+        return f"{what} is {size} bytes long, more than a file name may be ({MAX_SEGMENT_BYTES} bytes); shorten it"
+    return None
+
+
+def unencodable(text: str) -> str | None:
+    """The first character of `text` that no page can hold (a lone surrogate, a control
+    character), as shown in a message, or None."""
+    for ch in text:
+        code = ord(ch)
+        if 0xD800 <= code <= 0xDFFF:
+            return f"U+{code:04X} (half of a UTF-16 pair, which UTF-8 cannot encode)"
+        if (code < 0x20 and ch not in "\t\n\r") or 0x7F <= code < 0xA0 or code in (0xFFFE, 0xFFFF):
+            return f"U+{code:04X} (a control character)"
+    return None
