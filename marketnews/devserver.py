@@ -19,11 +19,15 @@ Production output never contains the reload script: it is added to responses her
 
 from __future__ import annotations
 
+import base64
 import gc
+import hashlib
 import html
+import ipaddress
 import json
 import mimetypes
 import os
+import re
 import shutil
 import signal
 import sys
@@ -46,6 +50,7 @@ from watchdog.observers import Observer
 
 from marketnews.cache import Memo
 from marketnews.errors import ConfigError, ContentError, MarketnewsError, Problem
+from marketnews.headers import security_headers
 from marketnews.pipeline import BuildOptions, BuildReport, BuildState, Gathered, SitePaths, SnapshotSource, build
 from marketnews.writer import write_site
 
@@ -53,6 +58,8 @@ PREFIX = "/__marketnews/"
 EVENTS = PREFIX + "events"
 SETTLE_S = 0.05  # editors' bursts (temp file, rename, second save) land within a few ms of each other
 KEEPALIVE_S = 15.0
+MAX_SEGMENT_BYTES = 255  # a longer path segment cannot name a file: 414, not a dropped connection
+MAX_PATH_BYTES = 4096
 
 # The one piece of script the dev server adds to HTML pages (never written to disk).
 # `gen` is the build the page came from: a stream that (re)connects to a newer build
@@ -125,6 +132,7 @@ class DevServer:
         self._httpd: ThreadingHTTPServer | None = None
         self._observer: Any = None
         self._threads: list[threading.Thread] = []
+        self.headers = security_headers(root)  # what netlify.toml sends for "/*" (see headers.py)
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -381,13 +389,48 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # the terminal is for builds and problems, not for every request
 
     def do_HEAD(self) -> None:
-        self._get(head=True)
+        if self._allowed(head=True):
+            self._get(head=True)
 
     def do_GET(self) -> None:
-        self._get(head=False)
+        if self._allowed(head=False):
+            self._get(head=False)
+
+    def _allowed(self, head: bool) -> bool:
+        """Refuse a request for another host name (DNS rebinding: a page of evil.example whose
+        name now resolves to 127.0.0.1 must not read drafts) or for a path no file can have."""
+        host = self.headers.get("Host")
+        if host is not None and not allowed_host(host, self.dev.host):
+            self._send(HTTPStatus.MISDIRECTED_REQUEST, f"this server answers for {self.dev.url} only\n".encode(),
+                       "text/plain; charset=utf-8", head)
+            return False
+        path = urlsplit(self.path).path
+        if len(path.encode()) > MAX_PATH_BYTES or any(
+                len(unquote(p).encode("utf-8", "surrogateescape")) > MAX_SEGMENT_BYTES for p in path.split("/")):
+            self._send(HTTPStatus.REQUEST_URI_TOO_LONG, b"path too long\n", "text/plain; charset=utf-8", head)
+            return False
+        return True
+
+    def _same_origin(self) -> bool:
+        """A state-changing request must come from this server's own pages, or from no page at
+        all (curl, a script): browsers send Origin with every cross-site POST."""
+        origin = self.headers.get("Origin")
+        if self.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+            return False
+        if origin is None:
+            return True
+        parts = urlsplit(origin)
+        return parts.scheme == "http" and parts.port == self.dev.port and \
+            allowed_host(parts.netloc, self.dev.host)
 
     def do_POST(self) -> None:
+        if not self._allowed(head=False):
+            return
         if urlsplit(self.path).path == PREFIX + "refresh":
+            if not self._same_origin():
+                self._send(HTTPStatus.FORBIDDEN, b"cross-origin requests may not refresh the odds\n",
+                           "text/plain; charset=utf-8")
+                return
             self.dev.refresh_odds()
             self._send(HTTPStatus.ACCEPTED, b"refreshing the odds; the pages reload when done\n",
                        "text/plain; charset=utf-8")
@@ -410,7 +453,7 @@ class _Handler(BaseHTTPRequestHandler):
         target = self.dev.out / rel if rel else self.dev.out
         if path.endswith("/") or not rel:
             rel = f"{rel}/index.html" if rel else "index.html"
-        elif target.is_dir():
+        elif _is_dir(target):
             self.send_response(HTTPStatus.MOVED_PERMANENTLY)
             self.send_header("Location", path + "/")
             self.send_header("Content-Length", "0")
@@ -436,7 +479,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             with self.dev.swap:
                 fh = open(self.dev.out / rel, "rb")  # noqa: SIM115 - read after the lock is released
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        except OSError:  # not there, a folder, a name too long: none is a file of the site
             return None
         with fh:
             return fh.read()
@@ -446,6 +489,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")
+        for name, value in self.dev.headers.items():
+            if name.lower() == "content-security-policy" and kind.startswith("text/html"):
+                value = dev_policy(value, data)
+            self.send_header(name, value)
         self.end_headers()
         if not head:
             self.wfile.write(data)
@@ -470,6 +517,58 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             pass  # the page went away
+
+
+def allowed_host(host: str, bound: str) -> bool:
+    """Whether a Host header (name and optional port) names this server: a loopback name, an
+    IP address (DNS rebinding needs a name), or the host the server was bound to."""
+    name = host.strip().lower()
+    if name.startswith("["):
+        name = name[1:].split("]", 1)[0]
+    elif name.count(":") == 1:
+        name = name.split(":", 1)[0]
+    name = name.rstrip(".")
+    if name in ("localhost", bound.lower().strip("[]")) or name.endswith(".localhost"):
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+_INLINE = re.compile(rb"<(script|style)\b[^>]*>(.*?)</\1>", re.S | re.I)
+
+
+def dev_policy(policy: str, page: bytes) -> str:
+    """The site's Content-Security-Policy, opened just enough for what this server adds to a
+    page: its reload script (by hash), the event stream it listens to, and the error page's
+    inline styles (by hash). Nothing an article could write gets through."""
+    hashes: dict[bytes, list[str]] = {b"script": [], b"style": []}
+    for m in _INLINE.finditer(page):
+        if m.group(1).lower() == b"script" and b"data-marketnews-dev" not in m.group(0)[:60]:
+            continue  # only the server's own script
+        digest = base64.b64encode(hashlib.sha256(m.group(2)).digest()).decode()
+        hashes[m.group(1).lower()].append(f"'sha256-{digest}'")
+    parts = [p.strip() for p in policy.split(";") if p.strip()]
+    names = [p.split()[0] for p in parts]
+    for directive, extra in (("script-src", hashes[b"script"]), ("style-src", hashes[b"style"]),
+                             ("connect-src", ["'self'"] if hashes[b"script"] else [])):
+        if not extra:
+            continue
+        if directive in names:
+            i = names.index(directive)
+            parts[i] = " ".join([parts[i]] + [e for e in extra if e not in parts[i].split()])
+        else:
+            parts.append(" ".join([directive] + extra))
+    return "; ".join(parts)
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 def _interrupt(signum: int, frame: Any) -> None:

@@ -268,3 +268,78 @@ def test_ctrl_c_stops_cleanly(site: Site, tmp_path: Path) -> None:
     assert proc.returncode == 0
     assert "Traceback" not in err and "stopped" in err
     assert not list(tmp_path.glob("marketnews-serve-*"))  # the private output folder is gone
+
+
+def raw_request(server: DevServer, method: str, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
+    """(status, headers) of one request sent as written: http.client would add its own Host."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=GUARD_S)
+    conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+    for name, value in headers.items():
+        conn.putheader(name, value)
+    conn.endheaders()
+    r = conn.getresponse()
+    r.read()
+    conn.close()
+    return r.status, {k.lower(): v for k, v in r.getheaders()}
+
+
+def test_only_this_servers_host_names_are_answered(site: Site, served: Callable[..., DevServer]) -> None:
+    server = served()
+    port = server.port
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost", f"[::1]:{port}", f"app.localhost:{port}",
+                 f"192.168.1.20:{port}"):
+        assert raw_request(server, "GET", "/", {"Host": host})[0] == 200, host
+    for host in (f"evil.example:{port}", "evil.example", f"localhost.evil.example:{port}", f"127.0.0.1.nip.io:{port}"):
+        assert raw_request(server, "GET", "/", {"Host": host})[0] == 421, host
+        assert raw_request(server, "GET", "/__marketnews/status", {"Host": host})[0] == 421, host
+        assert raw_request(server, "POST", "/__marketnews/refresh", {"Host": host})[0] == 421, host
+
+
+def test_a_cross_origin_post_may_not_refresh_the_odds(site: Site, served: Callable[..., DevServer]) -> None:
+    server = served()
+    host = {"Host": f"127.0.0.1:{server.port}"}
+    for bad in ({"Origin": "https://evil.example"}, {"Origin": f"http://evil.example:{server.port}"},
+                {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"}, {"Origin": "http://127.0.0.1:1"}):
+        assert raw_request(server, "POST", "/__marketnews/refresh", {**host, **bad})[0] == 403, bad
+    assert server.builds == 0
+    site.snapshot({"nato-2027": quote("Will NATO meet the 2027 deadline?", 0.64)})
+    events = Events(server.url)
+    events.next()
+    assert raw_request(server, "POST", "/__marketnews/refresh",
+                       {**host, "Origin": f"http://127.0.0.1:{server.port}", "Sec-Fetch-Site": "same-origin"})[0] == 202
+    assert events.next()[0] == "reload"
+    assert "64%" in get(server.url + STORY)[2]
+    assert raw_request(server, "POST", "/__marketnews/refresh", host)[0] == 202  # curl sends no Origin
+
+
+def test_a_path_too_long_for_a_file_is_an_http_error_not_a_dropped_connection(
+        site: Site, served: Callable[..., DevServer]) -> None:
+    server = served()
+    for path in ("/" + "a" * 256, "/tags/" + "b" * 300 + "/", "/" + "%C3%A9" * 128 + "/", "/a/" * 2000):
+        status, _ = raw_request(server, "GET", path, {"Host": f"127.0.0.1:{server.port}"})
+        assert status == 414, path
+    assert raw_request(server, "GET", "/" + "a" * 255, {"Host": f"127.0.0.1:{server.port}"})[0] == 404
+
+
+def test_pages_carry_the_sites_security_headers_opened_only_for_the_servers_own_script(
+        site: Site, served: Callable[..., DevServer]) -> None:
+    import base64
+    import hashlib
+
+    from marketnews.devserver import RELOAD_SCRIPT
+    from marketnews.headers import DEFAULT_HEADERS, netlify_headers
+
+    assert netlify_headers(REPO / "netlify.toml") == DEFAULT_HEADERS  # one set of headers, the same for both
+    (site.root / "netlify.toml").write_text((REPO / "netlify.toml").read_text())
+    server = served()
+    status, headers = raw_request(server, "GET", "/snapshot.json", {"Host": f"127.0.0.1:{server.port}"})
+    for name, value in DEFAULT_HEADERS.items():
+        assert headers[name.lower()] == value
+    status, headers = raw_request(server, "GET", "/", {"Host": f"127.0.0.1:{server.port}"})
+    csp = headers["content-security-policy"]
+    script = (RELOAD_SCRIPT % (server.generation, "/__marketnews/events")).split(">", 1)[1].rsplit("</script>", 1)[0]
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}'" in csp and "connect-src 'self'" in csp
+    assert "unsafe-inline" not in csp and csp.startswith("default-src 'none'; style-src 'self';")
+    for name in ("x-frame-options", "x-content-type-options", "referrer-policy", "permissions-policy"):
+        assert headers[name] == DEFAULT_HEADERS[{k.lower(): k for k in DEFAULT_HEADERS}[name]]
