@@ -448,6 +448,7 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
             by_url[url] = a
         problems.extend(_tag_collisions(a, tags))
         problems.extend(_image_problems(paths, a))
+    problems.extend(static_link_problems(paths))
     raise_on_errors(problems, options.strict)
     articles.sort(key=lambda a: (a.date, a.path), reverse=True)
     return Gathered(
@@ -934,7 +935,25 @@ def static_files(static: Path) -> Iterator[OutputFile]:
     if not static.is_dir():
         return
     for path in sorted(p for p in static.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        if path.is_symlink() and _leaves(path, static):
+            continue  # a link out of the site is never published (gather reports it)
         yield OutputFile(path.relative_to(static).as_posix(), path.read_bytes())
+
+
+def static_link_problems(paths: SitePaths) -> list[Problem]:
+    """An error for each symbolic link in static/ that leads out of the site folder: its
+    target would be published as a file of the site."""
+    if not paths.static.is_dir():
+        return []
+    return [Problem(paths.shown(p), 0, "", "a symbolic link to a file outside the site folder; "
+                    "static files and links must stay inside it (it is not published)")
+            for p in sorted(paths.static.rglob("*")) if p.is_symlink() and p.is_file() and _leaves(p, paths.static)]
+
+
+def _leaves(link: Path, static: Path) -> bool:
+    """Whether `link` in `static` leads out of the site folder (static/'s parent, or static/ itself)."""
+    target = link.resolve()
+    return not any(target.is_relative_to(folder) for folder in (static.resolve(), static.parent.resolve()))
 
 
 @dataclass(frozen=True)

@@ -245,3 +245,20 @@ def test_lone_surrogates_are_refused_where_yaml_lets_them_through() -> None:
     assert unencodable("日本 – ok\t\n") is None
     _, problems = parse('---\ntitle: "Bad \\ud800 title"\ndate: 2026-11-20\n---\nBody\n')
     assert errors(problems)[0].startswith("content/story.md:2: malformed YAML")  # PyYAML refuses the escape
+
+
+def test_a_link_in_static_out_of_the_site_is_an_error_and_never_published(  # type: ignore[no-untyped-def]
+        site: Site, cli, tmp_path: Path) -> None:
+    secret = tmp_path / "passwd"
+    secret.write_text("root:x:0:0\n", encoding="utf-8")
+    os.symlink(secret, site.root / "static" / "images" / "leak.png")
+    os.symlink(site.root / "static" / "favicon.svg", site.root / "static" / "images" / "icon.svg")  # inside: fine
+    site.write("content/a.md", article("A"))
+    run = cli("check", "--root", site.root)
+    assert run.code == 1 and ("static/images/leak.png: a symbolic link to a file outside the site folder; "
+                              "static files and links must stay inside it (it is not published)") in run.err
+    assert "root:x" not in run.err
+    from marketnews.pipeline import static_files
+
+    published = {f.path for f in static_files(site.root / "static")}
+    assert "images/icon.svg" in published and "images/leak.png" not in published
