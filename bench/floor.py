@@ -5,7 +5,9 @@
 Measures, one process, CPU seconds (user + system):
   markdown    markdown-it-py parsing and rendering every body: bare ("commonmark"
               preset) and as marketnews configures it (tables, footnotes, typographer,
-              the ```market fence)
+              the ```market fence); where markdown-it-pyrs is installed (the `fast`
+              extra), the same for it: bare, and markup_fast's whole path (what a
+              build with the extra spends, checks and normalising included)
   yaml        PyYAML loading every frontmatter with its C loader
   files       writing the site's output (every file of a marketnews build of the
               corpus, from memory) into a new folder: folders, files, bytes
@@ -31,6 +33,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 from build_bench import build_command  # noqa: E402
 from corpus import corpus_arguments, make_site  # noqa: E402
 
+from marketnews import markup, markup_fast  # noqa: E402
 from marketnews.content import split_frontmatter  # noqa: E402
 from marketnews.markup import markdown  # noqa: E402
 
@@ -73,6 +76,13 @@ def main() -> None:
         "markdown, as configured": cpu(lambda: [ours.render(body) for _, body in parts]),
         "yaml": cpu(lambda: [yaml.load(front, Loader=loader) for front, _ in parts]),
     }
+    if markup_fast.AVAILABLE:
+        rust = markup_fast._rust.MarkdownIt("commonmark")
+        costs["markdown-it-pyrs, bare"] = cpu(lambda: [rust.render(body) for _, body in parts])
+        costs["markdown-it-pyrs, ours"] = cpu(
+            lambda: [markup_fast.render(body, False, markup.widget_block) for _, body in parts])
+        declined = sum(markup_fast.render(body, False, markup.widget_block) is None for _, body in parts)
+        print(f"markdown-it-pyrs declined {declined} of {len(parts)} bodies")
     copy = root / "floor-copy"
     for run in (1, 2):
         shutil.rmtree(copy, ignore_errors=True)
@@ -87,6 +97,9 @@ def main() -> None:
     lowest = sum(min(costs[a], costs[b]) for a, b in (("markdown, bare", "markdown, as configured"),
                                                       ("files, run 1", "files, run 2"))) + costs["yaml"]
     print(f"  floor on 2 cores (the faster Markdown and file runs): {lowest / 2:.2f} s wall")
+    if markup_fast.AVAILABLE:
+        fast = lowest - min(costs["markdown, bare"], costs["markdown, as configured"]) + costs["markdown-it-pyrs, ours"]
+        print(f"  the same with markdown-it-pyrs as marketnews runs it: {fast / 2:.2f} s wall")
 
 
 if __name__ == "__main__":

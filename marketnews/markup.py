@@ -10,10 +10,17 @@ Raw HTML (see rawhtml.py): off by default, the HTML rules of the parser are off 
 HTML comes out as escaped text; with `raw_html` allowed they are on and the whole rendered
 body goes through the allow-list sanitiser. Either way `RenderedBody.raw_html` says
 where the author wrote raw HTML that the reader will not get as written.
+
+Two engines, one output. markdown-it-py is the reference, the default and the fallback.
+Where markdown-it-pyrs is installed (`pip install marketnews[fast]`), markup_fast renders
+each body with it and gives back markdown-it-py's bytes, or declines a body it cannot
+promise them for, which is then rendered here: a site's output never depends on which
+engine a machine has. `MARKETNEWS_MARKDOWN=reference` turns the fast engine off.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,6 +30,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.footnote import footnote_plugin
 
+from marketnews import markup_fast
 from marketnews.rawhtml import RawHtml, find_raw_html, sanitise
 
 # Bump when rendering changes, so cached bodies are rendered again.
@@ -46,6 +54,14 @@ class RenderedBody:
     raw_html: tuple[RawHtml, ...] = ()  # raw HTML shown as text (or, when allowed, cut by the sanitiser)
 
 
+def widget_block(indices: list[int]) -> str:
+    """What a ```market fence becomes (both engines): one placeholder per reference."""
+    if not indices:
+        return ""
+    marks = "".join(f"<!--mn:widget:{i}-->" for i in indices)
+    return f'<div class="market-inline">{marks}</div>\n'
+
+
 def market_plugin(md: MarkdownIt) -> None:
     """Render ```market fences as widget placeholders numbered in `env["inline"]` order."""
     original = md.renderer.rules.get("fence")  # type: ignore[attr-defined]
@@ -55,11 +71,7 @@ def market_plugin(md: MarkdownIt) -> None:
         if token.info.strip().lower() != "market":
             assert original is not None
             return str(original(tokens, idx, options, env))
-        indices = token.meta.get("mn_indices", [])
-        if not indices:
-            return ""
-        marks = "".join(f"<!--mn:widget:{i}-->" for i in indices)
-        return f'<div class="market-inline">{marks}</div>\n'
+        return widget_block(token.meta.get("mn_indices", []))
 
     md.add_render_rule("fence", render_fence)
 
@@ -144,8 +156,47 @@ def _plain_text(inline: Token) -> str:
     return " ".join("".join(parts).split())
 
 
+def _fast_wanted() -> bool:
+    return markup_fast.AVAILABLE and os.environ.get("MARKETNEWS_MARKDOWN", "") != "reference"
+
+
+FAST = _fast_wanted()
+ENGINE = "markdown-it-pyrs" if FAST else "markdown-it-py"  # the engine render_body tries first
+
+
 def render_body(body: str, raw_html: bool = False) -> RenderedBody:
-    """Render `body`; `raw_html`: the site allows raw HTML (sanitised), else it is shown as text."""
+    """Render `body`, by the fast engine where installed and able, else by the reference;
+    `raw_html`: the site allows raw HTML (sanitised), else it is shown as text."""
+    fast = markup_fast.render(body, raw_html, widget_block) if FAST else None
+    return _finish(body, raw_html, _from_fast(fast) if fast is not None else _by_tokens(body, raw_html))
+
+
+def render_body_reference(body: str, raw_html: bool = False) -> RenderedBody:
+    """`body` rendered by markdown-it-py, whatever is installed."""
+    return _finish(body, raw_html, _by_tokens(body, raw_html))
+
+
+def _finish(body: str, raw_html: bool, r: RenderedBody) -> RenderedBody:
+    """What both engines' output goes through: the sanitiser, the raw HTML report."""
+    return RenderedBody(sanitise(r.html) if raw_html else r.html, r.inline, r.first_paragraph,
+                        r.images_without_alt, r.empty_market_blocks, find_raw_html(body, raw_html))
+
+
+def _from_fast(fast: markup_fast.FastBody) -> RenderedBody:
+    inline: list[InlineRef] = []
+    empty_blocks: list[int] = []
+    for start, content in fast.fences:
+        before = len(inline)
+        for offset, line in enumerate(content.split("\n")):
+            if line.strip() and not line.lstrip().startswith("#"):
+                inline.append(InlineRef(line.strip(), start + 1 + offset))
+        if len(inline) == before:
+            empty_blocks.append(start)
+    return RenderedBody(fast.html, tuple(inline), fast.first_paragraph, (), tuple(empty_blocks))
+
+
+def _by_tokens(body: str, raw_html: bool) -> RenderedBody:
+    """markdown-it-py's rendering and what markup reports, from its tokens (before sanitising)."""
     md = markdown(raw_html)
     env: dict[str, Any] = {}
     tokens = md.parse(body, env)
@@ -173,10 +224,7 @@ def render_body(body: str, raw_html: bool = False) -> RenderedBody:
                 ).strip():
                     no_alt.append(token.map[0] if token.map else 0)
     html = md.renderer.render(tokens, md.options, env)
-    if raw_html:
-        html = sanitise(html)
-    return RenderedBody(html, tuple(inline), first_paragraph, tuple(no_alt), tuple(empty_blocks),
-                        find_raw_html(body, raw_html))
+    return RenderedBody(html, tuple(inline), first_paragraph, tuple(no_alt), tuple(empty_blocks))
 
 
 def fill_placeholders(html: str, widget: Callable[[int], str]) -> str:

@@ -1,0 +1,537 @@
+"""The fast Markdown engine: markdown-it-pyrs (Rust), made to give markdown-it-py's bytes. No I/O.
+
+markdown-it-pyrs is optional (`pip install marketnews[fast]`). Where it is installed,
+`render` turns a body into what markup.render_body would make of it with markdown-it-py,
+or returns None when it cannot promise the same bytes; the caller then renders that body
+with markdown-it-py, the reference. Two kinds of work make the promise:
+
+- Normalising what the Rust engine writes differently for the same document: the
+  `tabindex` and alignment classes marketnews adds to tables, the line break after a
+  footnote's `<li>`, an empty block quote, and the ```market fence, which is taken from
+  the rendered `language-market` code block and matched to its lines in the source.
+  Smart quotes are not left to the Rust engine (it keeps one stack of open quotes across
+  blocks and looks past a block's end for a quote's neighbour): `_smartquotes` applies
+  markdown-it-py's algorithm, block by block, to the HTML rendered without them.
+- Routing around what it parses differently, found by cheap checks on the source and the
+  output, each of them conservative (a false alarm costs speed, never bytes):
+  * a quote written as `\"` or as an entity (left straight by markdown-it-py, which the
+    HTML does not show), or next to an image;
+  * emphasis or strikethrough next to a non-ASCII character that is neither a letter nor
+    a digit (the engines disagree on which symbols count as punctuation);
+  * a footnote referred to twice (the engines number the second reference differently),
+    and inline footnotes;
+  * a link or image destination with characters other than plain ASCII (the engines
+    encode international host names differently);
+  * an image whose alt text is blank (markup reports its line, which needs the tokens);
+  * raw HTML, when a site allows it (comments parse differently, and markup written
+    by an author could be mistaken for the engine's);
+  * anything in the ```market fences that cannot be matched to the source line by line.
+
+docs/markdown-engines.md lists every difference and tests/test_engines.py proves each rule.
+"""
+
+from __future__ import annotations
+
+import html as htmllib
+import importlib
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from markdown_it.common.utils import isMdAsciiPunct, isPunctChar, isWhiteSpace
+
+try:  # the `fast` extra; imported by name so that type checks pass with and without it
+    _rust: Any = importlib.import_module("markdown_it_pyrs")
+except ImportError:
+    _rust = None
+# The rules below are proven for 0.4 (tests/test_engines.py); another version may parse
+# differently, so it is not used until they are proven for it too.
+if _rust is not None and not str(getattr(_rust, "__version__", "")).startswith("0.4."):
+    _rust = None
+
+AVAILABLE = _rust is not None
+
+# What marketnews enables, by markdown-it-pyrs's rule names: CommonMark's rules (the HTML
+# ones only where a site allows raw HTML), tables, strikethrough, footnotes, typographer.
+_RULES = [
+    "blockquote", "code", "fence", "heading", "hr", "lheading", "list", "paragraph", "reference",
+    "autolink", "backticks", "emphasis", "entity", "escape", "image", "link", "newline",
+    "table", "strikethrough", "footnote", "replacements",
+]  # and smart quotes, done here the way markdown-it-py does them (_smartquotes)
+_HTML_RULES = ["html_block", "html_inline"]
+
+_engines: dict[bool, Any] = {}
+
+
+def _engine(raw_html: bool) -> Any:
+    md = _engines.get(raw_html)
+    if md is None:
+        md = _rust.MarkdownIt("zero")
+        md.enable_many(_RULES + (_HTML_RULES if raw_html else []))
+        _engines[raw_html] = md
+    return md
+
+
+@dataclass(frozen=True)
+class FastBody:
+    """What markup.render_body needs from an engine, before raw HTML is looked at."""
+
+    html: str
+    fences: tuple[tuple[int, str], ...]  # (first body line of the content, content) of each ```market fence
+    first_paragraph: str
+
+
+# --- cheap checks on the source ---------------------------------------------------------
+
+# A non-ASCII character next to an emphasis or strikethrough delimiter or a quote.
+_BEFORE_DELIMITER = re.compile(r"[^\x00-\x7f](?=[*_~])")
+_AFTER_DELIMITER = re.compile(r"(?<=[*_~])[^\x00-\x7f]")
+# Characters that make quotes or delimiters look at a neighbour beyond the next one:
+# markdown-it skips tokens without text (emphasis, links, footnote references).
+# A line with a fence marker that mentions `market` or an entity after it.
+_FENCE_MENTION = re.compile(r"(?:`{3,}|~{3,}).*?(?:market|&)", re.IGNORECASE)
+_MARKET_OPENER = re.compile(r"(?:`{3,}|~{3,})[ \t]*market[ \t]*", re.IGNORECASE)
+_INLINE_FOOTNOTE = "^["
+# Whitespace that markdown-it-py trims from a line's ends and the Rust engine does not, and
+# characters that the engines may clean up differently (carriage returns, NUL).
+_UNUSUAL_SPACE = re.compile(r"[\r\x00\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]")
+_QUOTE_ENTITY = re.compile(r"&(?:#|quot;|apos;)", re.IGNORECASE)
+
+
+def _letter_or_digit(ch: str) -> bool:
+    return unicodedata.category(ch)[0] in "LN"
+
+
+def _symbols_near_delimiters(body: str) -> bool:
+    """A delimiter of emphasis or strikethrough next to a non-ASCII character that is not a
+    letter or digit: the engines' idea of punctuation differs (CommonMark 0.31 counts symbols)."""
+    for pattern in (_BEFORE_DELIMITER, _AFTER_DELIMITER):
+        for m in pattern.finditer(body):
+            if not _letter_or_digit(m.group(0)):
+                return True
+    return False
+
+
+_FOOTNOTE_DEFINITION = re.compile(r"^\[\^[^\]]*\]:", re.MULTILINE)
+_FOOTNOTE_LABEL_COLON = re.compile(r"\[\^[^\]]*\]:")
+
+
+def _footnote_interrupts(body: str) -> bool:
+    """A footnote definition right under a line of text: markdown-it-py ends the paragraph
+    there, the Rust engine reads the definition as more of the paragraph."""
+    labels = []
+    for m in _FOOTNOTE_LABEL_COLON.finditer(body):
+        if m.start() > 0 and body[m.start() - 1] != "\n":
+            return True  # indented, in a list or quote: the engines read these differently
+        labels.append(m.group(0).lower())
+    if len(set(labels)) != len(labels):
+        return True  # a label defined twice: markdown-it-py keeps the last, the Rust engine the first
+    for m in _FOOTNOTE_DEFINITION.finditer(body):
+        if m.start() == 0:
+            continue
+        previous = body[body.rfind("\n", 0, m.start() - 1) + 1:m.start() - 1]
+        if previous.strip() and not _FOOTNOTE_DEFINITION.match(previous):
+            return True
+    return False
+
+
+_BACKTICKS = re.compile(r"`+")
+_FENCE_LINE = re.compile(r"[ \t>*+\-0-9.)]*(?:`{3,}|~{3,})")
+
+
+def _may_panic(body: str) -> bool:
+    """markdown-it-pyrs 0.4 panics on a `[` followed in its paragraph by a run of backticks
+    that nothing closes. True unless every run of backticks outside fence lines is closed by
+    the next run of its length on its own line (so within one paragraph, cell or heading)."""
+    if "\\`" in body:
+        return True
+    for line in body.split("\n"):
+        if "`" not in line or _FENCE_LINE.match(line):
+            continue
+        if "|" in line:
+            return True  # table cells are separate paragraphs
+        runs = [len(run) for run in _BACKTICKS.findall(line)]
+        i = 0
+        while i < len(runs):
+            try:
+                i = runs.index(runs[i], i + 1) + 1
+            except ValueError:
+                return True
+    return False
+
+
+# --- the ```market fences -----------------------------------------------------------------
+
+_MARKET_BLOCK = re.compile(r'<pre><code class="language-market">(.*?)</code></pre>\n', re.IGNORECASE | re.DOTALL)
+
+
+def _line_doubts(body: str) -> list[int] | None:
+    """One pass over the lines for what the Rust engine reads differently; None if any is
+    found, else the lines that open a ```market fence (candidates, checked in _market_fences).
+
+    An empty list item (the engines disagree on what it interrupts: a table, a quoted
+    paragraph); a tab among a line's indentation or container markers (expanded differently
+    in nested quotes); a fence line that mentions `market` or an entity and is not a plain
+    opener at the start of a line ("```market foo", "> ```market", "  ```market")."""
+    openers: list[int] = []
+    for number, line in enumerate(body.split("\n")):
+        if not line:
+            continue
+        last = line[-1]
+        if last in "*+-.) \t>":
+            item = line.lstrip(" >").rstrip(" \t")
+            if item in ("*", "+", "-") or (1 < len(item) <= 10 and item[-1] in ".)" and item[:-1].isdigit()):
+                return None
+        if "\t" in line and not line[:line.index("\t")].strip(" >*+-0123456789.)"):
+            return None
+        if ("```" in line or "~~~" in line) and _FENCE_MENTION.search(line):
+            if not _MARKET_OPENER.fullmatch(line):
+                return None
+            openers.append(number)
+    return openers
+
+
+def _market_fences(body: str, html: str, openers: list[int]) -> tuple[tuple[int, str], ...] | None:
+    """Each ```market fence's (line, content), matched to the rendered code blocks; None if
+    any fence cannot be matched with certainty."""
+    rendered = _MARKET_BLOCK.findall(html) if openers or "language-" in html else []
+    if len(openers) != len(rendered):
+        return None
+    if not openers:
+        return ()
+    lines = body.split("\n")
+    fences = []
+    for start, escaped in zip(openers, rendered, strict=True):
+        content = htmllib.unescape(escaped)
+        inner = content.split("\n")[:-1] if content else []
+        if lines[start + 1:start + 1 + len(inner)] != inner:
+            return None
+        fences.append((start, content))
+    return tuple(fences)
+
+
+# --- the first paragraph ------------------------------------------------------------------
+
+_PARAGRAPH_START = re.compile(r"<p>|<li>(?!\n|</li>)")
+_TIGHT_ITEM_END = re.compile(r"</li>|\n<(?:ul|ol|pre|blockquote|h[1-6]|hr|table|p|div)[ >]")
+# A tight list item's paragraph after another block in the item: "<li>\n<h2>a</h2>\nb</li>".
+_HIDDEN_AFTER_BLOCK = re.compile(
+    r"(?:</h[1-6]>|</pre>|</blockquote>|</ul>|</ol>|</table>|<hr />|</div>)\n"
+    r"(?!</?(?:li|ul|ol|p|h[1-6]|pre|blockquote|table|hr|div|section)\b|\Z)")
+_FOOTNOTE_REF = re.compile(r'<sup class="footnote-ref">.*?</sup>')
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _first_paragraph(html: str) -> str | None:
+    """The plain text of the first paragraph that has some, as markup._plain_text makes it
+    from tokens. A paragraph in a tight list item has no <p>; one in the footnotes is left
+    to the reference."""
+    footnotes = html.find('<section class="footnotes">')
+    searched = 0
+    for m in _PARAGRAPH_START.finditer(html):
+        if 0 <= footnotes < m.start() or _HIDDEN_AFTER_BLOCK.search(html, max(searched - 1, 0), m.start()):
+            return None
+        searched = m.start()
+        if m.group(0) == "<p>":
+            end = html.find("</p>", m.end())
+        else:
+            e = _TIGHT_ITEM_END.search(html, m.end())
+            end = e.start() if e else -1
+        if end < 0:
+            return None
+        inner = _FOOTNOTE_REF.sub("", html[m.end():end])
+        if "<!--" in inner:
+            return None
+        text = " ".join(htmllib.unescape(_TAG.sub("", inner)).split())
+        if text:
+            return text
+    return "" if _HIDDEN_AFTER_BLOCK.search(html, max(searched - 1, 0)) is None else None
+
+
+# --- smart quotes ---------------------------------------------------------------------------
+
+# The pieces of rendered HTML, as markdown-it-py's inline tokens see them.
+_PIECE = re.compile(
+    r"<pre>.*?</pre>"                                   # code block: a boundary
+    r"|<code>(?P<code>.*?)</code>"                      # inline code
+    r"|(?P<fnref><sup class=\"footnote-ref\">.*?</sup>)"
+    r"| <a href=\"#fnref[^\"]*\" class=\"footnote-backref\">.*?</a>"  # footnote anchor: a boundary
+    r"|<(?P<open>em|strong|s|a)(?: [^>]*)?>"
+    r"|</(?P<close>em|strong|s|a)>"
+    r"|(?P<img><img [^>]*>)"
+    r"|(?P<br><br />\n)"
+    r"|<!--.*?-->|<[^>]*>"                              # any other tag: a boundary
+    r"|(?P<text>[^<]+)", re.DOTALL)
+
+
+_QUOTE = re.compile(r"['\"]")
+
+
+class _Tok:
+    __slots__ = ("kind", "content", "level", "start", "end", "changed")
+
+    def __init__(self, kind: str, content: str, level: int, start: int, end: int) -> None:
+        self.kind, self.content, self.level, self.start, self.end = kind, content, level, start, end
+        self.changed = False
+
+
+class _Unsure(Exception):
+    """A quote's neighbour is an image: its token content is not in the HTML."""
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def _smartquotes(html: str) -> str | None:
+    """markdown-it-py's smart quotes, applied block by block to HTML rendered without them;
+    None where a quote's neighbour cannot be known from the HTML."""
+    out: list[str] = []
+    pos = 0
+    segment: list[_Tok] = []
+    level = 0
+
+    def flush() -> None:
+        nonlocal pos
+        if not segment:
+            return
+        # leading / trailing newlines of a block's text are the renderer's layout
+        if segment[0].kind == "softbreak":
+            segment.pop(0)
+        if segment and segment[-1].kind == "softbreak":
+            segment.pop()
+        if any(t.kind == "text" and ("'" in t.content or '"' in t.content) for t in segment):
+            _process(segment)
+        for t in segment:
+            if t.changed:
+                out.append(html[pos:t.start])
+                out.append(_escape(t.content))
+                pos = t.end
+        segment.clear()
+
+    try:
+        for m in _PIECE.finditer(html):
+            kind = m.lastgroup
+            if kind == "text":
+                text = m.group(0)
+                at = m.start()
+                for i, part in enumerate(text.split("\n")):
+                    if i:
+                        segment.append(_Tok("softbreak", "", level, at - 1, at))
+                    if part:
+                        segment.append(_Tok("text", htmllib.unescape(part), level, at, at + len(part)))
+                    at += len(part) + 1
+            elif kind == "code":
+                segment.append(_Tok("code_inline", htmllib.unescape(m.group("code")), level, m.start(), m.end()))
+            elif kind == "fnref":
+                segment.append(_Tok("footnote_ref", "", level, m.start(), m.end()))
+            elif kind == "open":
+                segment.append(_Tok("open", "", level, m.start(), m.end()))
+                level += 1
+            elif kind == "close":
+                level -= 1
+                segment.append(_Tok("close", "", level, m.start(), m.end()))
+            elif kind == "img":
+                segment.append(_Tok("image", "?", level, m.start(), m.end()))
+            elif kind == "br":
+                segment.append(_Tok("hardbreak", "", level, m.start(), m.end()))
+            else:
+                flush()
+                level = 0
+        flush()
+    except _Unsure:
+        return None
+    out.append(html[pos:])
+    return "".join(out)
+
+
+def _neighbour(tokens: list[_Tok], i: int, step: int) -> int:
+    j = i + step
+    while 0 <= j < len(tokens):
+        t = tokens[j]
+        if t.kind in ("softbreak", "hardbreak"):
+            break
+        if not t.content:
+            j += step
+            continue
+        if t.kind == "image":
+            raise _Unsure
+        return ord(t.content[-1] if step < 0 else t.content[0])
+    return 0x20
+
+
+def _process(tokens: list[_Tok]) -> None:
+    """markdown-it-py's rules_core/smartquotes.process_inlines, on our tokens."""
+    stack: list[tuple[int, int, bool, int]] = []  # (token, position, single, level) of opening quotes
+    for i, token in enumerate(tokens):
+        this_level = token.level
+        while stack and stack[-1][3] > this_level:
+            stack.pop()
+        if token.kind != "text":
+            continue
+        text = token.content
+        pos = 0
+        while pos < len(text):
+            m = _QUOTE.search(text, pos)
+            if not m:
+                break
+            index = m.start()
+            pos = index + 1
+            single = m.group(0) == "'"
+            last = ord(text[index - 1]) if index > 0 else _neighbour(tokens, i, -1)
+            nxt = ord(text[pos]) if pos < len(text) else _neighbour(tokens, i, 1)
+            last_punct = isMdAsciiPunct(last) or isPunctChar(chr(last))
+            next_punct = isMdAsciiPunct(nxt) or isPunctChar(chr(nxt))
+            last_space, next_space = isWhiteSpace(last), isWhiteSpace(nxt)
+            can_open = not (next_space or (next_punct and not (last_space or last_punct)))
+            can_close = not (last_space or (last_punct and not (next_space or next_punct)))
+            if nxt == 0x22 and not single and 0x30 <= last <= 0x39:
+                can_open = can_close = False  # 1"" - the first one is an inch
+            if can_open and can_close:
+                can_open, can_close = last_punct, next_punct
+            if not can_open and not can_close:
+                if single:
+                    text = token.content = text[:index] + "’" + text[pos:]
+                    token.changed = True
+                continue
+            matched = False
+            if can_close:
+                for k in range(len(stack) - 1, -1, -1):
+                    opener, at, was_single, level = stack[k]
+                    if level < this_level:
+                        break
+                    if was_single == single and level == this_level:
+                        open_quote, close_quote = ("‘", "’") if single else ("“", "”")
+                        token.content = text[:index] + close_quote + text[pos:]
+                        other = tokens[opener]
+                        other.content = other.content[:at] + open_quote + other.content[at + 1:]
+                        token.changed = other.changed = True
+                        text = token.content
+                        del stack[k:]
+                        matched = True
+                        break
+            if matched:
+                continue
+            if can_open:
+                stack.append((i, index, single, this_level))
+            elif can_close and single:
+                text = token.content = text[:index] + "’" + text[pos:]
+                token.changed = True
+
+
+# --- the rest ---------------------------------------------------------------------------------
+
+_FOOTNOTE_ITEM = re.compile(r'(<li id="fn\d+" class="footnote-item">)\n')
+# What markdown-it's replacements and smart quotes look for.
+_TYPOGRAPHER_LITERALS = ("+-", "..", "??", "!!", ",,", "--", "'", '"')
+_TYPOGRAPHER_SCOPED = re.compile(r"\((?:c|tm|r|p)\)", re.IGNORECASE)
+
+
+def _typographer_trigger(body: str) -> bool:
+    return any(s in body for s in _TYPOGRAPHER_LITERALS) or ("(" in body and bool(_TYPOGRAPHER_SCOPED.search(body)))
+_FOOTNOTE_REF_NUMBERS = re.compile(r'<sup class="footnote-ref"><a href="#fn(\d+)" id="fnref(\d+)">\[(\d+)\]</a></sup>')
+# A list numbered with a parenthesis ends a table in markdown-it-py only.
+_PAREN_ITEM = re.compile(r"^ {0,3}\d{1,9}\)", re.MULTILINE)
+_DELIMITER_ROW = re.compile(r"^[ \t|:-]*-[ \t|:-]*$", re.MULTILINE)
+
+
+def _table_doubt(body: str) -> bool:
+    """A table the engines may see differently: a delimiter row under a line without a pipe
+    (a one-column table to the Rust engine, a paragraph to markdown-it-py), or a header row
+    right under other text (in a quote, markdown-it-py reads the rows as more of it)."""
+    lines = body.split("\n")
+    for m in _DELIMITER_ROW.finditer(body):
+        row = body.count("\n", 0, m.start())
+        if row == 0 or "|" not in lines[row - 1] or (row >= 2 and lines[row - 2].strip()):
+            return True
+    return False
+
+
+_ALIGN = re.compile(r' style="text-align:(left|center|right)"')
+_IMG_ALT = re.compile(r'<img src="[^"]*" alt="([^"]*)"')
+_LINK_TARGET = re.compile(r'(?:href|src)="([^"]*)"')
+_FOREIGN_HOST = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*(?:%|[^\x00-\x7f])")
+
+
+def render(body: str, raw_html: bool, widget_block: Callable[[list[int]], str]) -> FastBody | None:
+    """`body` rendered by markdown-it-pyrs into markdown-it-py's bytes, or None: render it
+    with markdown-it-py. `widget_block(indices)` writes a ```market fence's placeholders."""
+    if _rust is None:
+        return None
+    chars = set(body)  # one pass over the body answers most of the questions below
+    if raw_html and "<" in chars:
+        return None
+    ascii = max(chars, default=" ") < "\x80"
+    if "\\" in chars and "]:" in body:
+        return None  # a link reference definition with a backslash: `[a]: \` is one only to markdown-it-py
+    if "\r" in chars or "\x00" in chars or ("^" in chars and _INLINE_FOOTNOTE in body):
+        return None
+    if not ascii and (_UNUSUAL_SPACE.search(body) or _symbols_near_delimiters(body)):
+        return None
+    quotes = "'" in chars or '"' in chars
+    if quotes and (("\\" in chars and ("\\'" in body or '\\"' in body))
+                   or ("&" in chars and _QUOTE_ENTITY.search(body))):
+        return None  # an escaped quote is left as it is: the HTML does not show which ones were
+    if not body.endswith("\n") and ("`" in chars or "~" in chars or "<" in chars):
+        return None  # a fence or HTML block left open at the end: the Rust engine adds a line break
+    openers = _line_doubts(body)
+    if openers is None:
+        return None
+    if "^" in chars and "[^" in body and _footnote_interrupts(body):
+        return None
+    if "`" in chars and "[" in chars and _may_panic(body):
+        return None
+    try:
+        html: str = _engine(raw_html).render(body)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # a panic in the Rust engine arrives as pyo3's PanicException
+        return None
+    if "footnote-" in html:
+        refs = _FOOTNOTE_REF_NUMBERS.findall(html)
+        if any(ref != (str(n), str(n), str(n)) for n, ref in enumerate(refs, 1)):
+            return None  # a footnote referred to twice, or numbered in another order than markdown-it-py's
+        if html.count('class="footnote-item"') != len(refs) or html.count('class="footnote-backref"') != len(refs):
+            return None
+        html = _FOOTNOTE_ITEM.sub(r"\1", html)
+    if "<table>" in html and (_PAREN_ITEM.search(body) or _table_doubt(body)):
+        return None
+    if quotes:
+        quoted = _smartquotes(html)
+        if quoted is None:
+            return None
+        html = quoted
+    if "<img" in html and any(not htmllib.unescape(alt).strip() for alt in _IMG_ALT.findall(html)):
+        return None
+    if not ascii and any(_FOREIGN_HOST.match(url) for url in _LINK_TARGET.findall(html)):
+        return None
+    if "`" in chars and html.count("<code>") > html.count("<pre><code>") and _typographer_trigger(body):
+        return None  # the Rust engine's typographer also works inside `code`
+    fences = _market_fences(body, html, openers)
+    if fences is None:
+        return None
+    first = _first_paragraph(html)
+    if first is None:
+        return None
+    if "<table>" in html:
+        html = html.replace("<table>\n", '<table tabindex="0">\n')
+        html = _ALIGN.sub(r' class="align-\1"', html)
+    if "<blockquote>\n</blockquote>" in html:
+        html = html.replace("<blockquote>\n</blockquote>", "<blockquote></blockquote>")
+    if fences:
+        blocks = iter(fences)
+        count = [0]
+
+        def replace(_: re.Match[str]) -> str:
+            start, content = next(blocks)
+            indices = []
+            for line in content.split("\n"):
+                if line.strip() and not line.lstrip().startswith("#"):
+                    indices.append(count[0])
+                    count[0] += 1
+            return widget_block(indices)
+
+        html = _MARKET_BLOCK.sub(replace, html)
+    return FastBody(html, fences, first)

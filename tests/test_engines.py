@@ -1,0 +1,213 @@
+"""The two Markdown engines give the same bytes (docs/markdown-engines.md).
+
+markdown-it-py is the reference. Where markdown-it-pyrs is installed, markup.render_body
+tries it first through markup_fast, which either gives markdown-it-py's output or declines
+the body. These tests compare both for every CommonMark spec example, the golden and the
+example site, a generated corpus and random documents, and check that each known
+difference is either normalised or routed to the reference. Without the `fast` extra they
+check that the reference is what runs.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+from marketnews import markup, markup_fast
+from marketnews.content import split_frontmatter
+from marketnews.markup import RenderedBody, render_body, render_body_reference
+from tests.conftest import REPO
+
+SPEC = json.loads((Path(__file__).parent / "fixtures" / "commonmark" / "spec-examples.json").read_text("utf-8"))
+fast_only = pytest.mark.skipif(not markup_fast.AVAILABLE, reason="markdown-it-pyrs (the `fast` extra) is not installed")
+
+
+def fast(body: str, raw_html: bool = False) -> RenderedBody | None:
+    """What the fast engine makes of `body`, or None where it leaves it to the reference."""
+    result = markup_fast.render(body, raw_html, markup.widget_block)
+    return None if result is None else markup._finish(body, raw_html, markup._from_fast(result))
+
+
+def compare(bodies: list[str], raw_html: bool = False) -> tuple[int, list[str]]:
+    """(how many the fast engine rendered itself, the bodies where it differs from the reference)."""
+    took, differ = 0, []
+    for body in bodies:
+        got = fast(body, raw_html)
+        if got is not None:
+            took += 1
+            if got != render_body_reference(body, raw_html):
+                differ.append(body)
+    return took, differ
+
+
+def bodies_of(folder: Path) -> list[str]:
+    bodies = []
+    for path in sorted(folder.rglob("*.md")):
+        split = split_frontmatter(path.read_text(encoding="utf-8"))
+        assert split is not None, path
+        bodies.append(split[1])
+    return bodies
+
+
+def test_the_reference_runs_where_the_fast_engine_is_missing_or_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    body = "Some *text* and a table:\n\n| a |\n|:-:|\n| 1 |\n\n```market\nsome-market\n```\n"
+    expected = render_body_reference(body)
+    monkeypatch.setattr(markup, "FAST", False)
+    assert render_body(body) == expected
+    monkeypatch.setattr(markup_fast, "_rust", None)
+    assert markup_fast.render(body, False, markup.widget_block) is None
+    monkeypatch.setattr(markup, "FAST", True)  # as if installed, but the import had failed
+    assert render_body(body) == expected
+    assert ("markdown-it-pyrs" if markup_fast.AVAILABLE else "markdown-it-py") == markup.ENGINE
+
+
+@fast_only
+def test_every_commonmark_spec_example_renders_the_same() -> None:
+    took, differ = compare([example["markdown"] for example in SPEC])
+    assert differ == []
+    assert took >= 450, f"the fast engine took only {took} of {len(SPEC)} examples"
+    for example in SPEC:  # what a build does: the fast engine or, where it declines, the reference
+        assert render_body(example["markdown"]) == render_body_reference(example["markdown"]), example["example"]
+
+
+@fast_only
+def test_every_commonmark_spec_example_renders_the_same_with_raw_html_allowed() -> None:
+    took, differ = compare([example["markdown"] for example in SPEC], raw_html=True)
+    assert differ == [] and took >= 300
+
+
+@fast_only
+@pytest.mark.parametrize("folder", ["content", "tests/golden/site/content"])
+def test_the_example_and_golden_sites_render_the_same(folder: str) -> None:
+    bodies = bodies_of(REPO / folder)
+    took, differ = compare(bodies)
+    assert differ == [] and took == len(bodies)
+
+
+@fast_only
+def test_a_generated_corpus_renders_the_same_and_all_of_it_by_the_fast_engine() -> None:
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        from corpus import article_text
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    rng = random.Random(3)
+    bodies = []
+    for i in range(300):
+        split = split_frontmatter(article_text(i, 60, rng))
+        assert split is not None
+        bodies.append(split[1])
+    took, differ = compare(bodies)
+    assert differ == [] and took == len(bodies)
+
+
+ATOMS = ["a", "b", "foo", "Bar", "it's", "1", " ", " ", "\n", "\n", "\n\n", "*", "_", "**", "~~", "`", "[", "]", "(",
+         ")", "<", ">", "!", "\\", "&", "#", "-", "+", "=", "|", ":", ".", "?", "é", "日", "–", "£", "😀", "\u00a0",
+         "'", '"', "https://", "x.org/p?q=1&r=2#f", "&amp;", "&#42;", "&nbsp;", "    ", "\t", "> ", "- ", "1. ",
+         "2) ", "```", "~~~", "```market\n", "[^1]", "[^1]: n", "[r]", "[r]: /u 't'", "![i](j)", "![](k)", "(c)",
+         "--", "...", "| a | b |\n|:-|-:|\n"]
+
+
+@fast_only
+@pytest.mark.parametrize("raw_html", [False, True])
+def test_random_documents_render_the_same(raw_html: bool) -> None:
+    rng = random.Random(11)
+    bodies = ["".join(rng.choice(ATOMS) for _ in range(rng.randint(1, 40))) for _ in range(3000)]
+    took, differ = compare(bodies, raw_html)
+    assert differ == []
+    assert took >= 300
+
+
+# Each known difference between the engines, and what the fast path does with it.
+NORMALISED = {
+    "a footnote's list item": "Text[^n].\n\n[^n]: The note.\n",
+    "a table's tabindex and alignment classes": "| a | b | c |\n|:--|:-:|--:|\n| 1 | 2 | 3 |\n",
+    "an empty block quote": ">\n",
+    "market fences and their lines": "Intro.\n\n```market\nfirst\n\n# a comment\nhttps://polymarket.com/event/e\n```\n\n"
+                                     "~~~ Market\nthird\n~~~\n\n```market\n```\n",
+    "a first paragraph in a tight list": "- *first* `item`\n- second\n\nText.\n",
+    "a first paragraph after an image": "![A chart](c.png)\n\nThe [first](https://x.org) words.\n",
+    "quotes paired across paragraphs (the Rust engine's smart quotes do)": "'open\n\nclose' it's\n",
+    "a quote alone before a heading": "'\n# s\n",
+    "quotes at paragraph ends and around emphasis": '"Go," he *said.* "Now."\n\n\'90s \'*rock*\' "a\n\n## b"\n',
+}
+ROUTED = {
+    "a quote next to an image (its token's text is not in the HTML)": '"![a](b.png)" x\n',
+    "an escaped quote (not curled, and the HTML does not show which)": 'a \\"b\\" "c"\n',
+    "a quote entity": "&quot;a&quot; 'b'\n",
+    "a footnote label defined twice": "a[^1]\n\n[^1]: one\n\n[^1]: two\n",
+    "a table under a quoted paragraph": "> a\n| b | c |\n|--|--|\n",
+    "a symbol next to emphasis": "*£*bravo.\n",
+    "a footnote referred to twice": "A[^1] and again[^1].\n\n[^1]: one\n",
+    "footnotes numbered by definition": "B[^2] A[^1].\n\n[^1]: one\n\n[^2]: two\n",
+    "a footnote definition under a line": "a[^1]\n[^1]: x\n",
+    "an international host name": "[g](http://例え.jp/ü)\n",
+    "an image without alt text": "Text\n\n![](a.png)\n",
+    "a link in front of an open code span (the Rust engine panics)": "[a `b\n",
+    "an open fence at the very end": "```\na",
+    "an empty list item under a table": "| a |\n|-|\n| 1 |\n* \n",
+    "a parenthesised list under a table": "| a |\n|-|\n| 1 |\n2) x\n",
+    "an empty list item under a quote": "> a\n1. \n",
+    "typography inside code": "a `--` b\n",
+    "a reference definition with a backslash": "[a]:\\\n",
+    "a no-break space": "\u00a0x\n",
+    "a one-column table without pipes": "a\n:-:\n",
+    "a tab in a nested quote": "> > \t a\n",
+    "an indented footnote definition": "a[^x]\n\n [^x]: n\n",
+    "a market fence inside a list": "- ```market\n  a\n  ```\n",
+    "a market fence with more words": "```market foo\na\n```\n",
+    "a first paragraph after a heading in a list item": "- # Foo\n- Bar\n  ---\n  baz\n",
+}
+# Routed for what markup reports about a body (lines, first paragraph), or because the HTML
+# does not show what markdown-it-py's smart quotes need, not for a difference in HTML.
+FOR_REPORTS = ("an image without alt text", "a market fence with more words",
+               "a first paragraph after a heading in a list item",
+               "a quote next to an image (its token's text is not in the HTML)",
+               "an escaped quote (not curled, and the HTML does not show which)", "a quote entity")
+
+
+@fast_only
+@pytest.mark.parametrize("name", sorted(NORMALISED))
+def test_known_differences_are_normalised(name: str) -> None:
+    body = NORMALISED[name]
+    assert fast(body) == render_body_reference(body)
+
+
+@fast_only
+@pytest.mark.parametrize("name", sorted(ROUTED))
+def test_known_differences_go_to_the_reference(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    body = ROUTED[name]
+    monkeypatch.setattr(markup, "_from_fast", lambda _: pytest.fail(f"the fast engine took {body!r}"))
+    assert render_body(body) == render_body_reference(body)
+
+
+@fast_only
+@pytest.mark.parametrize("name", sorted(ROUTED))
+def test_the_known_differences_are_real(name: str) -> None:
+    """Each routed document does differ when the Rust engine renders it bare, or panics:
+    the rules route real differences, not imagined ones (FOR_REPORTS are routed for what
+    markup reports about a body rather than for its HTML)."""
+    body = ROUTED[name]
+    engine = markup_fast._rust.MarkdownIt("zero").enable_many(markup_fast._RULES + ["smartquotes"])
+    try:
+        html = engine.render(body)
+    except BaseException as panic:  # noqa: BLE001 - pyo3's PanicException is a BaseException
+        assert "index out of bounds" in str(panic)
+        return
+    reference = render_body_reference(body)
+    bare = html.replace('class="footnote-item">\n', 'class="footnote-item">')
+    assert (bare != reference.html) != (name in FOR_REPORTS)
+
+
+@fast_only
+def test_market_fences_keep_their_lines() -> None:
+    body = NORMALISED["market fences and their lines"]
+    got = fast(body)
+    assert got is not None
+    assert [(r.written, r.line) for r in got.inline] == [
+        ("first", 3), ("https://polymarket.com/event/e", 6), ("third", 10)]
+    assert got.empty_market_blocks == (13,)
