@@ -357,7 +357,7 @@ def cmd_snapshot(args: argparse.Namespace, console: Console) -> int:
         write_atomic(args.output, text)
     else:
         sys.stdout.write(text)
-    save_cache(paths.cache, snapshot, gathered.uses, odds.anchors_missing, odds.cached, text)
+    save_cache(paths.cache, snapshot, gathered.uses, odds.anchors_missing, odds.cached, text, now=now)
     where = f" into {args.output}" if args.output else ""
     print(f"wrote {len(snapshot.quotes)} quotes{where}; {odds.note}", file=sys.stderr)
     return EXIT_OK

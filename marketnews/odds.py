@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from marketnews.markets.polymarket import PolymarketSettings, fetch_live
 from marketnews.markets.refs import MarketRef
 from marketnews.writer import write_atomic
 
+EXAMPLE = "example"  # the source of the example snapshot's quotes
 CACHE_SNAPSHOT = "snapshot.json"
 CACHE_MISSING = "anchors-missing.json"
 SITE_POLICY = HttpPolicy(attempts=2, budget_s=10.0, read_timeout_s=8.0)
@@ -121,8 +122,10 @@ def save_cache(
     anchors_missing: frozenset[AnchorKey],
     previous: CachedOdds | None = None,
     published: str | None = None,
+    now: datetime | None = None,
 ) -> None:
-    """Keep, for each of the site's keys, the newest quote known (this build's or the cache's).
+    """Keep, for each of the site's keys, the newest quote known (this build's or the cache's),
+    none stamped after `now` (the build's time; by default the snapshot's).
 
     `published` is `snapshot` as JSON text, already made for /snapshot.json: when the cache
     is to hold exactly that snapshot (the usual case), it is written as it is.
@@ -131,16 +134,16 @@ def save_cache(
         return
     old = previous if previous is not None else load_cache(folder)
     wanted = set(keys)
-    quotes = {k: q for k, q in newest(old.quotes, snapshot.quotes, latest=snapshot.taken_at).items() if k in wanted}
+    latest = now or snapshot.taken_at
+    quotes = {k: q for k, q in newest(old.quotes, snapshot.quotes, latest=latest).items() if k in wanted}
     missing = sorted(m for m in old.anchors_missing | anchors_missing if m[0] in wanted)
     folder.mkdir(parents=True, exist_ok=True)
     if published is not None and quotes == dict(snapshot.quotes):
         write_atomic(folder / CACHE_SNAPSHOT, published)
     else:
-        # The cache keeps the source of the odds it holds, so that a build from the cache
-        # alone publishes the same /snapshot.json as the build that filled it.
-        cached = Snapshot(taken_at=snapshot.taken_at, quotes=dict(sorted(quotes.items())), source=snapshot.source)
-        write_atomic(folder / CACHE_SNAPSHOT, snapshot_to_json(cached))
+        # Each quote keeps its own source and time, so that a build from the cache alone
+        # publishes the same /snapshot.json as the build that filled it.
+        write_atomic(folder / CACHE_SNAPSHOT, snapshot_to_json(Snapshot.of(quotes, snapshot.taken_at)))
     write_atomic(folder / CACHE_MISSING, json.dumps([list(m) for m in missing]) + "\n")
 
 
@@ -168,7 +171,11 @@ def read_snapshot(path: Path, label: str) -> Snapshot:
 
 
 def _example(sources: OddsSources) -> Mapping[str, Quote]:
-    return read_snapshot(sources.example, sources.example_label).quotes if sources.example is not None else {}
+    """The example snapshot's quotes, marked as such whatever the file says: they are not live odds."""
+    if sources.example is None:
+        return {}
+    quotes = read_snapshot(sources.example, sources.example_label).quotes
+    return {k: replace(q, source=EXAMPLE) for k, q in quotes.items()}
 
 
 def _note(counts: Mapping[str, int], sources: OddsSources, unavailable: int, trouble: str) -> str:
@@ -179,8 +186,13 @@ def _note(counts: Mapping[str, int], sources: OddsSources, unavailable: int, tro
         "site": f"from {sources.live_site_snapshot}",
         "example": f"from the example snapshot {sources.example_label}",
     }
-    example_only = bool(counts.get("example")) and not any(n for k, n in counts.items() if k != "example")
-    parts = [] if example_only else [f"{n} {labels[k]}" for k, n in counts.items() if n]
+    shown = {k: n for k, n in counts.items() if n and k in labels}
+    example_only = list(shown) == ["example"]
+    parts = [] if example_only else [f"{n} {labels[k]}" for k, n in shown.items()]
+    cached_example = counts.get("cache-example", 0)
+    if cached_example and "cache" in shown:  # the cache may hold the example's odds: say so
+        of = "all" if cached_example == shown["cache"] else str(cached_example)
+        parts[list(shown).index("cache")] += f" ({of} of them the example's, not live odds)"
     if unavailable:
         parts.append(f"{unavailable} unavailable")
     if example_only:
@@ -240,6 +252,8 @@ def assemble_odds(
         added = {k: found[k] for k in keys if k not in quotes and k in found}
         quotes.update(added)
         counts[origin] = len(added)
+        if origin == "cache":
+            counts["cache-example"] = sum(1 for q in added.values() if q.source == EXAMPLE)
 
     fill("cache", cache.quotes)
     # Polymarket's "unknown" is an answer; only what failed is worth the live site's snapshot.
@@ -250,9 +264,7 @@ def assemble_odds(
         fill("site", found)
     if len(quotes) < len(keys):
         fill("example", _example(sources))
-    origin = next((k for k, n in counts.items() if n), "none")
-    if origin in ("cache", "resolved"):
-        origin = cache.source
-    snapshot = Snapshot(taken_at=now, quotes=dict(sorted(quotes.items())), source=origin)
+    # Stamped and labelled by its quotes (see Snapshot.of): the same quotes, the same bytes.
+    snapshot = Snapshot.of(quotes, now)
     note = _note(counts, sources, len(keys) - len(quotes), trouble)
     return Odds(snapshot, note, unknown, missing, requests, cache)

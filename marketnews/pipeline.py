@@ -1086,7 +1086,8 @@ def build(
     if previous is None or changed is None:
         store.save()
     if previous is None or previous.snapshot is None or previous.snapshot[0] is not base:  # odds new to the cache
-        save_cache(paths.cache, snapshot, gathered.uses, odds.anchors_missing, odds.cached, inp.snapshot_json)
+        save_cache(paths.cache, snapshot, gathered.uses, odds.anchors_missing, odds.cached, inp.snapshot_json,
+                   now=now)
     state = BuildState(
         store=store, gathered=gathered, manifest=manifest, existing=frozenset(written),
         memo=renderer_memo[0] if renderer_memo else None, snapshot=(base, snapshot), fingerprint=fingerprint_,

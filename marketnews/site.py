@@ -59,7 +59,7 @@ from marketnews.sitemaps import (
     sitemap_files,
 )
 from marketnews.templating import render
-from marketnews.widgets import WidgetView, identity, widget_view
+from marketnews.widgets import WidgetView, identity, odds_note, odds_statement, widget_view
 
 SUMMARY_CHARS = 220
 
@@ -297,6 +297,7 @@ class SiteRenderer:
         self.env.globals.update(site=self.config, asset_url=inp.assets.url)
         self.env.globals["article_item"] = self.article_item
         self.env.globals["image_size"] = self.image_size
+        self.env.globals["odds_note"] = odds_note
         self.env.filters["absolute"] = partial(absolute_url, self.config.base_url)
         self._sizes: dict[str, tuple[int, int] | None] = {}
         self._cards: dict[Seen, Card | None] = {}
@@ -718,7 +719,8 @@ class SiteRenderer:
             ranked = sorted(market_pages, key=lambda m: (m.widget.state == "unavailable", m.widget.question.lower()))
             meta = self.meta("Markets", "/markets/",
                              "Every prediction market our stories cover, with its current odds.")
-            yield self._page("markets.html", "/markets/", meta, "", listed, markets=ranked, snapshot=self.inp.snapshot)
+            yield self._page("markets.html", "/markets/", meta, "", listed, markets=ranked, snapshot=self.inp.snapshot,
+                             odds_statement=odds_statement(self.inp.snapshot, self.config.tz))
         yield from self.feeds(listed)
         yield from self.card_files(listed)
         if self.only is not None:  # the rest shows no article beyond what its shape says

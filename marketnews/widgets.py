@@ -6,15 +6,16 @@ accessible name all say the same thing ("Yes 7%, up 1.8 points in 24 hours").
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 
 from marketnews.charts import chart_series, describe, pct
-from marketnews.markets.model import Point, Quote
+from marketnews.markets.model import Point, Quote, Snapshot
 from marketnews.markets.normalise import event_url, market_url
 from marketnews.markets.refs import MarketRef
-from marketnews.templating import datetime_long, money, points
+from marketnews.templating import date_long, datetime_long, money, points
 
 MAX_OUTCOMES = 4
 
@@ -62,6 +63,9 @@ class WidgetView:
     spark: tuple[Point, ...] = ()  # the series every chart draws
     spark_text: str = ""  # the charts' text alternative: "Past 7 days: from 22% to 20%, ..."
     history_text: str = ""  # the same sentence (kept for templates that name it so)
+    source: str = ""  # where the quote was taken (Quote.source): "polymarket", "example", ...
+    past_end: bool = False  # open, but past its end date: awaiting the result
+    end_text: str = ""  # "past its end date (1 December 2026), awaiting the result", "" otherwise
 
 
 @lru_cache(maxsize=4096)
@@ -151,6 +155,11 @@ def widget_view(
         summary = "odds unavailable"
     else:
         summary = f"{headline} {pct_text}" + (f", {change_sentence}" if change_sentence else "")
+    past_end = quote.past_end(now)
+    end_text = ""
+    if past_end and quote.end_date is not None:
+        end_text = f"past its end date ({date_long(quote.end_date, tz or UTC)}), awaiting the result"
+        summary += f"; {end_text}"
     if published_pct:
         summary += f" ({published_pct} when this was published)"
     if stale_text:
@@ -186,4 +195,50 @@ def widget_view(
         history_text=charts[1],
         spark=charts[0],
         spark_text=charts[1],
+        source=quote.source,
+        past_end=past_end,
+        end_text=end_text,
     )
+
+
+# --- where and when the odds came from -----------------------------------------------------
+
+SOURCE_NAMES = {"polymarket": "Polymarket", "example": "the example snapshot (not live odds)",
+                "file": "a snapshot file"}
+
+
+def source_name(source: str) -> str:
+    return SOURCE_NAMES.get(source, source)
+
+
+def odds_statement(snapshot: Snapshot, tz: tzinfo) -> str:
+    """Where and when the odds on the site were taken, true of every quote shown: one clause
+    per source, with the time of its quotes ("at ..." or "between ... and ...")."""
+    groups: dict[str, list[datetime]] = {}
+    for q in snapshot.quotes.values():
+        groups.setdefault(q.source, []).append(q.as_of)
+    if not groups:
+        return "No odds are shown on this site yet."
+    clauses = []
+    for source, times in sorted(groups.items(), key=lambda g: (-len(g[1]), g[0])):
+        first, last = datetime_long(min(times), tz), datetime_long(max(times), tz)
+        when = f"at {first}" if first == last else f"between {first} and {last}"
+        count = f"{len(times)} market{'s' if len(times) != 1 else ''} " if len(groups) > 1 else ""
+        clauses.append(f"{count}from {source_name(source)}, taken {when}")
+    if len(clauses) == 1:
+        return f"Odds on this site are {clauses[0]}."
+    return f"Odds on this site: {'; '.join(clauses)}."
+
+
+def odds_note(views: Sequence[WidgetView]) -> str:
+    """A feed entry's line on its odds, true of the widgets it introduces: "current" only when
+    every quote is from Polymarket and none is stale (the site's one rule); else each stale one
+    says when it was taken, and non-live sources are named."""
+    shown = [v for v in views if v.state != "unavailable" and v.source]
+    if not shown:
+        return ""
+    sources = sorted({v.source for v in shown}, key=lambda s: (s != "polymarket", s))
+    names = " and ".join(source_name(s) for s in sources)
+    if sources == ["polymarket"] and not any(v.stale_text for v in shown):
+        return "Odds from Polymarket, current when this feed was built; the article page has the latest."
+    return f"Odds from {names}; where a market says \u201codds as of\u201d, that is when they were taken."

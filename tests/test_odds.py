@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,10 +28,12 @@ def test_the_cache_keeps_the_newest_quote_of_each_site_key(tmp_path: Path) -> No
     later = T + timedelta(hours=1)
     save_cache(tmp_path, Snapshot(T, {"a": q("a", 0.1), "b": q("b", 0.2)}, "polymarket"), ["a", "b"],
                frozenset({("a", 100)}))
-    save_cache(tmp_path, Snapshot(later, {"a": q("a", 0.3, later)}, "example"), ["a", "b"], frozenset())
+    example = replace(q("a", 0.3, later), source="example")
+    save_cache(tmp_path, Snapshot(later, {"a": example}, "example"), ["a", "b"], frozenset())
     cached = load_cache(tmp_path)
     assert {k: v.probability for k, v in cached.quotes.items()} == {"a": 0.3, "b": 0.2}
-    assert cached.anchors_missing == {("a", 100)} and cached.source == "example"
+    assert cached.anchors_missing == {("a", 100)}
+    assert {k: v.source for k, v in cached.quotes.items()} == {"a": "example", "b": "polymarket"}  # each its own
     save_cache(tmp_path, Snapshot(later, {}, "x"), ["b"], frozenset())  # "a" left the site
     assert set(load_cache(tmp_path).quotes) == {"b"} and load_cache(tmp_path).anchors_missing == frozenset()
 
@@ -51,7 +54,9 @@ def test_offline_odds_come_from_the_cache_then_the_example(tmp_path: Path) -> No
     odds = assemble_odds(refs, T, client=None, sources=sources, cache=cache)
     assert {k: v.probability for k, v in odds.snapshot.quotes.items()} == {"a": 0.1, "b": 0.5}
     assert odds.note == "odds: 1 from the cache, 1 from the example snapshot example.json, 1 unavailable [offline]"
-    assert odds.requests == 0 and odds.snapshot.source == "polymarket"
+    assert odds.requests == 0 and {k: v.source for k, v in odds.snapshot.quotes.items()} == {
+        "a": "polymarket", "b": "example"}
+    assert odds.snapshot.taken_at == T  # its newest quote's time, not the clock's
     only_example = assemble_odds(refs[1:2], T, client=None, sources=sources, cache=CachedOdds())
     assert only_example.note == "odds from the example snapshot example.json (no live odds) [offline]"
     assert assemble_odds([], T, client=None, sources=sources, cache=cache).note == (

@@ -6,16 +6,18 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
 from marketnews.errors import MarketnewsError
-from marketnews.markets.model import Quote, snapshot_from_json
+from marketnews.markets.model import Quote, Snapshot, snapshot_from_json
 from marketnews.markets.normalise import market_quote
+from marketnews.markets.refs import parse_ref
 from marketnews.pipeline import BuildOptions, LiveOptions, SitePaths, build, live_snapshot_source
+from marketnews.widgets import odds_note, odds_statement, widget_view
 from tests.conftest import REPO
 from tests.markets.conftest import NOW
 from tests.standin import StandIn, fixture
@@ -147,3 +149,71 @@ def test_a_live_build_copes_with_anything_the_api_sends(tmp_path: Path, absurd_w
     assert "points in 24 hours" not in html
     published = (paths.out / "snapshot.json").read_text(encoding="utf-8")
     assert snapshot_from_json(published).quotes["absurd-market"].volume is None
+
+
+# --- determinism, and where and when the odds came from ----------------------------------
+
+
+def tree(out: Path) -> dict[str, bytes]:
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def test_two_offline_builds_in_a_row_give_the_same_bytes(tmp_path: Path) -> None:
+    paths = example_site(tmp_path)
+    offline(paths, DEC_2)
+    first = tree(paths.out)
+    offline(paths, DEC_2 + timedelta(minutes=17))  # from the cache now, on another minute
+    assert tree(paths.out) == first
+    knicks = snapshot_from_json(first["snapshot.json"]).quotes[KNICKS]
+    assert knicks.status == "resolved" and len(knicks.history) > 50  # the resolved market kept its history
+    assert 'points="' in (paths.out / "markets" / KNICKS / "index.html").read_text()
+
+
+def test_the_markets_page_and_the_feed_say_truly_where_and_when_the_odds_were_taken(tmp_path: Path) -> None:
+    paths = example_site(tmp_path)
+    offline(paths)
+    markets = (paths.out / "markets" / "index.html").read_text()
+    assert "Odds on this site are from the example snapshot (not live odds), taken at 21 November 2026, 16:00 UTC." \
+        in markets
+    assert "taken from Polymarket" not in markets and "2 December" not in markets
+    assert snapshot_from_json((paths.out / "snapshot.json").read_bytes()).taken_at == datetime.fromisoformat(
+        "2026-11-21T16:00:00+00:00")
+    feed = (paths.out / "feed.xml").read_text()
+    assert "the hour this feed was built" not in feed and "current when this feed was built" not in feed
+    assert "Odds from the example snapshot (not live odds); where a market says" in feed
+
+
+def test_live_odds_are_called_current_only_when_they_are(tmp_path: Path, absurd_world: StandIn) -> None:
+
+    fresh = Quote(key="a", question="A?", url="https://polymarket.com/event/a", as_of=NOW, probability=0.4)
+    old = Quote(key="b", question="B?", url="https://polymarket.com/event/b", as_of=NOW - timedelta(hours=5),
+                probability=0.2)
+    example = Quote(key="c", question="C?", url="https://polymarket.com/event/c", as_of=NOW - timedelta(days=3),
+                    probability=0.6, source="example")
+    views = {q.key: widget_view(q.key, parse_ref(q.key), q, now=NOW, stale_after_s=7200, low_volume=0)
+             for q in (fresh, old, example)}
+    assert odds_note([views["a"]]) == (
+        "Odds from Polymarket, current when this feed was built; the article page has the latest.")
+    assert odds_note([views["a"], views["b"]]).startswith("Odds from Polymarket; where a market says")
+    assert odds_note([views["a"], views["c"]]).startswith(
+        "Odds from Polymarket and the example snapshot (not live odds); where")
+    mixed = Snapshot.of({q.key: q for q in (fresh, old, example)}, NOW)
+    assert mixed.taken_at == NOW and mixed.source == "polymarket"
+    assert odds_statement(mixed, UTC) == (
+        "Odds on this site: 2 markets from Polymarket, taken between 21 November 2026, 11:30 UTC and "
+        "21 November 2026, 16:30 UTC; 1 market from the example snapshot (not live odds), taken at "
+        "18 November 2026, 16:30 UTC.")
+
+
+def test_a_market_past_its_end_date_is_not_called_open(tmp_path: Path) -> None:
+    paths = example_site(tmp_path)
+    offline(paths)  # 2 December: "Bitcoin Up or Down in November?" ended on 1 December
+    html = (paths.out / "markets" / "bitcoin-up-or-down-in-november-2026" / "index.html").read_text()
+    assert "<dd>Open</dd>" not in html and "Closes" not in html
+    assert "Past its end date, awaiting the result" in html and "<dt>Ended</dt>" in html
+    assert "Past its end date (1 December 2026); awaiting the result." in html
+    before = (tmp_path / "before")
+    early = example_site(before)
+    offline(early, datetime.fromisoformat("2026-11-21T17:00:00+00:00"))
+    html = (early.out / "markets" / "bitcoin-up-or-down-in-november-2026" / "index.html").read_text()
+    assert "<dd>Open</dd>" in html and "<dt>Closes</dt>" in html and "Past its end date" not in html

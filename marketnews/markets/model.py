@@ -7,8 +7,8 @@ file, the cache, the example file) is recorded in `source`. JSON form, version 1
     {
       "format": "marketnews-snapshot",
       "version": 1,
-      "taken_at": "2026-11-21T16:00:00Z",          # when the snapshot was assembled (UTC)
-      "source": "polymarket",                      # polymarket | file | cache | example | ...
+      "taken_at": "2026-11-21T16:00:00Z",          # when its newest quote was taken (UTC)
+      "source": "polymarket",                      # where its quotes were taken: polymarket | example | file
       "quotes": {                                  # keyed by MarketRef.key, sorted
         "<key>": {
           "kind": "market",                        # market | event
@@ -26,7 +26,8 @@ file, the cache, the example file) is recorded in `source`. JSON form, version 1
           "token_id": "3233...",                   # CLOB token of the headline outcome, or null
           "history": {"t": [1795276800, ...],      # hourly price history, oldest first:
                       "p": [0.046, ...]},          #   unix seconds and prices, column by column
-          "anchors": {"t": [...], "p": [...]}      # prices at article dates, for "when published"
+          "anchors": {"t": [...], "p": [...]},     # prices at article dates, for "when published"
+          "source": "example"                      # only when not the snapshot's own `source`
         }
       }
     }
@@ -88,6 +89,9 @@ class Quote:
     token_id: str | None = None
     history: tuple[Point, ...] = ()
     anchors: tuple[Point, ...] = ()
+    # Where the quote was taken: a provider ("polymarket"), or "example" for the example
+    # snapshot's made-up odds; what pages say about where odds came from is read from it.
+    source: str = "polymarket"
 
     @cached_property
     def _series(self) -> tuple[list[int], list[float]]:
@@ -138,6 +142,18 @@ class Snapshot:
     def with_quotes(self, quotes: Mapping[str, Quote]) -> Snapshot:
         return replace(self, quotes=dict(sorted(quotes.items())))
 
+    @classmethod
+    def of(cls, quotes: Mapping[str, Quote], when_empty: datetime) -> Snapshot:
+        """A snapshot of `quotes`, stamped with its newest quote's time and, as its source, the
+        one most of them share (ties by name): facts about the quotes, not about the build
+        that assembled them, so the same quotes always make the same bytes."""
+        counts: dict[str, int] = {}
+        for q in quotes.values():
+            counts[q.source] = counts.get(q.source, 0) + 1
+        source = min(counts, key=lambda k: (-counts[k], k)) if counts else "none"
+        taken_at = max((q.as_of for q in quotes.values()), default=when_empty)
+        return cls(taken_at=taken_at, quotes=dict(sorted(quotes.items())), source=source)
+
 
 # --- JSON form -------------------------------------------------------------------------
 
@@ -159,8 +175,9 @@ def _num(value: float | None, digits: int = 6) -> float | None:
     return 0.0 if rounded == 0 else rounded
 
 
-def quote_to_json(q: Quote) -> dict[str, Any]:
-    return {
+def quote_to_json(q: Quote, source: str = "") -> dict[str, Any]:
+    """`source` is the snapshot's: a quote's own is written only when it differs."""
+    doc = {
         "kind": q.kind,
         "question": q.question,
         "url": q.url,
@@ -179,6 +196,9 @@ def quote_to_json(q: Quote) -> dict[str, Any]:
         "history": _columns(q.history),
         "anchors": _columns(sorted(q.anchors)),
     }
+    if q.source != source:
+        doc["source"] = q.source
+    return doc
 
 
 def _columns(points: Iterable[Point]) -> dict[str, list[Any]]:
@@ -197,7 +217,7 @@ def snapshot_to_json(snapshot: Snapshot, pretty: bool = False) -> str:
         "version": VERSION,
         "taken_at": format_time(snapshot.taken_at),
         "source": snapshot.source,
-        "quotes": {k: quote_to_json(q) for k, q in sorted(snapshot.quotes.items())},
+        "quotes": {k: quote_to_json(q, snapshot.source) for k, q in sorted(snapshot.quotes.items())},
     }
     if pretty:
         return json.dumps(doc, sort_keys=True, ensure_ascii=False, indent=1) + "\n"
@@ -322,7 +342,8 @@ class _Reader:
         return tuple(sorted(dict(points).items()))
 
 
-def quote_from_json(key: str, data: Any, problems: list[str], default_as_of: datetime) -> Quote | None:
+def quote_from_json(key: str, data: Any, problems: list[str], default_as_of: datetime,
+                    default_source: str = "file") -> Quote | None:
     if not isinstance(data, dict):
         problems.append(f"quotes.{key}: expected an object, got {type(data).__name__}")
         return None
@@ -370,6 +391,7 @@ def quote_from_json(key: str, data: Any, problems: list[str], default_as_of: dat
         token_id=r.text("token_id"),
         history=r.points("history"),
         anchors=r.points("anchors"),
+        source=r.text("source") or default_source,
     )
 
 
@@ -401,11 +423,12 @@ def snapshot_from_doc(doc: Any, origin: str = "snapshot") -> Snapshot:
         raise SnapshotError(f"{origin}: quotes: expected an object keyed by market reference")
     problems: list[str] = []
     quotes: dict[str, Quote] = {}
+    source = doc.get("source")
+    source = clean_text(source) if isinstance(source, str) and source else "file"
     for key, data in sorted(raw.items()):
-        q = quote_from_json(key, data, problems, taken_at)
+        q = quote_from_json(key, data, problems, taken_at, source)
         if q is not None:
             quotes[key] = q
     if problems:
         raise SnapshotError(f"{origin}: " + f"\n{origin}: ".join(problems))
-    source = doc.get("source")
-    return Snapshot(taken_at=taken_at, quotes=quotes, source=source if isinstance(source, str) else "file")
+    return Snapshot(taken_at=taken_at, quotes=quotes, source=source)
