@@ -1,12 +1,20 @@
-"""Cold builds of marketnews and Hugo on one corpus, taken in turns. Prints every run and the medians.
+"""marketnews's cold, hourly and no-op builds against Hugo's full build of one corpus, in turns.
 
     python3 bench/versus_hugo.py --articles 10000 --markets 2000 --rounds 3
 
 This machine's speed drifts by up to 2x within an hour, so figures taken minutes apart
 compare badly. Here each round builds the same corpus (build_bench.py's, and the Hugo
-site hugo_bench.py makes of it) cold with marketnews and then with Hugo, each in a
-fresh process from a throwaway parent (build_bench.measured), alternating which goes
-first; the medians and the per-round ratios are what to compare.
+site hugo_bench.py makes of it) with marketnews three times and with Hugo once, each in
+a fresh process from a throwaway parent (build_bench.measured), alternating which of the
+two goes first:
+  cold    marketnews with an empty cache and an empty output folder
+  hourly  the next build, a new snapshot in which every price moved
+  noop    the build after that, nothing changed
+  hugo    Hugo's full build (cold: no output, no file cache, --ignoreCache; a Hugo
+          build renders every page whatever changed)
+It prints every run, the medians, and each of ours as a ratio to Hugo's build of the
+same round (wall time, and CPU time, the steadier figure on a busy machine), with peak
+memory as a ratio to Hugo's peak.
 """
 
 from __future__ import annotations
@@ -14,12 +22,15 @@ from __future__ import annotations
 import shutil
 import statistics
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_bench import build_command, measured, report  # noqa: E402
-from corpus import corpus_arguments, generated  # noqa: E402
+from corpus import TAKEN_AT, corpus_arguments, generated, write_snapshot  # noqa: E402
 from hugo_bench import clear_hugo, hugo_command, hugo_or_exit, make_hugo_site  # noqa: E402
+
+Run = tuple[float, float, float]  # wall s, peak RSS MB, CPU s
 
 
 def main() -> None:
@@ -29,29 +40,42 @@ def main() -> None:
     hugo = hugo_or_exit("versus_hugo")
     ours_root = generated(args.dir / f"site-{args.articles}", args)
     hugo_root = generated((args.dir / f"hugo-{args.articles}").resolve(), args, make_hugo_site)
-    ours_cmd, ours_env = build_command(ours_root, ours_root / "snapshot.json", None)
+    snap = ours_root / "snapshot.json"
+    ours_cmd, ours_env = build_command(ours_root, snap, None)
     hugo_cmd = hugo_command(hugo, hugo_root) + ["--ignoreCache"]
 
-    def ours() -> tuple[float, float, float]:
+    def ours(n: int) -> dict[str, Run]:
         for path in (ours_root / "public", ours_root / ".cache"):
             shutil.rmtree(path, ignore_errors=True)
-        return measured(ours_cmd, ours_env)
+        found = {"cold": measured(ours_cmd, ours_env)}
+        # Every price moved: a snapshot of another seed than the last build's.
+        write_snapshot(snap, args.markets, seed=2 + n, taken_at=TAKEN_AT + timedelta(hours=1))
+        found["hourly"] = measured(ours_cmd, ours_env)
+        found["noop"] = measured(ours_cmd, ours_env)
+        return found
 
-    def theirs() -> tuple[float, float, float]:
+    def theirs(n: int) -> dict[str, Run]:
         clear_hugo(hugo_root)
-        return measured(hugo_cmd)
+        return {"hugo": measured(hugo_cmd)}
 
-    runs: dict[str, list[tuple[float, float, float]]] = {"ours": [], "hugo": []}
+    runs: dict[str, list[Run]] = {"cold": [], "hourly": [], "noop": [], "hugo": []}
     for n in range(args.rounds):
-        order = [("ours", ours), ("hugo", theirs)]
-        for name, run in order if n % 2 == 0 else order[::-1]:
-            runs[name].append(run())
-            report(name, *runs[name][-1])
+        order = [ours, theirs]
+        for side in order if n % 2 == 0 else order[::-1]:
+            for name, run in side(n).items():
+                runs[name].append(run)
+                report(name, *run)
     for name, results in runs.items():
         wall, peak, cpu = (statistics.median(r[i] for r in results) for i in range(3))
         report(f"{name} median", wall, peak, cpu)
-    ratios = [o[0] / h[0] for o, h in zip(runs["ours"], runs["hugo"], strict=True)]
-    print("wall time, ours / Hugo's, by round: " + ", ".join(f"{r:.2f}" for r in ratios))
+    hugo_runs = runs["hugo"]
+    for name in ("cold", "hourly", "noop"):
+        for i, what in ((0, "wall time"), (2, "CPU time")):
+            ratios = [o[i] / h[i] for o, h in zip(runs[name], hugo_runs, strict=True)]
+            print(f"{name:>6} / Hugo, {what} by round: " + ", ".join(f"{r:.2f}" for r in ratios)
+                  + f"  (median {statistics.median(ratios):.2f})")
+    peaks = [max(runs[name][i][1] for name in ("cold", "hourly", "noop")) / h[1] for i, h in enumerate(hugo_runs)]
+    print("peak memory of any of our builds / Hugo's, by round: " + ", ".join(f"{r:.2f}" for r in peaks))
 
 
 if __name__ == "__main__":

@@ -134,10 +134,8 @@ def _make_decoder(tp: Any) -> Callable[[Any], Any]:
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if tp is type(None):
         return lambda d: _expect(d is None, "null")
-    if tp in (str, bool):
-        return lambda d: d if isinstance(d, tp) else _expect(False, tp.__name__)
-    if tp is int:
-        return lambda d: d if isinstance(d, int) and not isinstance(d, bool) else _expect(False, "int")
+    if tp in (str, bool, int):  # exactly: JSON's true is not an int here
+        return lambda d: d if type(d) is tp else _expect(False, tp.__name__)
     if tp is float:
         return lambda d: float(d) if isinstance(d, (int, float)) and not isinstance(d, bool) else _expect(
             False, "number")
@@ -152,6 +150,9 @@ def _make_decoder(tp: Any) -> Callable[[Any], Any]:
     if origin is typing.Literal:
         return lambda d: d if d in args else _expect(False, f"one of {args}")
     if origin in (typing.Union, types.UnionType):
+        if len(args) == 2 and type(None) in args:  # X | None, the common case: no trial and error
+            some = _decoder(next(a for a in args if a is not type(None)))
+            return lambda d: None if d is None else some(d)
         options = [_decoder(a) for a in args]
 
         def either(d: Any) -> Any:
@@ -162,6 +163,13 @@ def _make_decoder(tp: Any) -> Callable[[Any], Any]:
         return either
     if origin in (tuple, list):
         if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+            if args[0] in (str, int):
+                kind = args[0]
+
+                def plain(d: Any) -> tuple[Any, ...]:
+                    _expect(type(d) is list and all(type(v) is kind for v in d), f"a list of {kind.__name__}")
+                    return tuple(d)
+                return plain
             item = _decoder(args[0])
             return lambda d: tuple(item(v) for v in d) if isinstance(d, list) else _expect(False, "a list")
         if origin is list:
@@ -180,8 +188,8 @@ def _make_decoder(tp: Any) -> Callable[[Any], Any]:
         members = [_decoder(hints[n]) for n in names]
 
         def make(d: Any) -> Any:
-            _expect(isinstance(d, list) and len(d) == len(members), f"{tp.__name__}")
-            return tp(*(m(v) for m, v in zip(members, d, strict=True)))
+            _expect(type(d) is list and len(d) == len(members), f"{tp.__name__}")
+            return tp(*[m(v) for m, v in zip(members, d, strict=True)])
         return make
     raise TypeError(f"no memo decoder for {tp!r}")
 
