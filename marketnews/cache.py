@@ -222,6 +222,7 @@ class Memo:
         self.new: dict[str, bytes] = {}
         self.used: set[str] = set()
         self.faults: list[str] = []  # keys whose entries were damaged: replaced on saving
+        self.notes: dict[str, str | None] = {}  # facts about the memo to write (None: to remove)
         self.warning: str | None = None
         self._db: sqlite3.Connection | None = None
         self._pid = 0
@@ -261,6 +262,24 @@ class Memo:
         version = db.execute("SELECT value FROM about WHERE name = 'version'").fetchone()
         if version is None or version[0] != CODE_VERSION:
             raise _Foreign("made by another version of marketnews")
+
+    def note(self, name: str) -> str | None:
+        """A fact written with `set_note` (by this build, or one before it)."""
+        if name in self.notes:
+            return self.notes[name]
+        db = self._connection()
+        if db is None:
+            return None
+        try:
+            row = db.execute("SELECT value FROM about WHERE name = ?", ("note " + name,)).fetchone()
+        except sqlite3.Error as exc:
+            self._problem(f"damaged ({exc})")
+            return None
+        return row[0] if row is not None else None
+
+    def set_note(self, name: str, value: str | None) -> None:
+        """Write (None: remove) a fact about the memo on the next `flush` or `save`."""
+        self.notes[name] = value
 
     def get(self, key: str) -> bytes | None:
         """The value under `key`, or None (not there, or damaged: then noted in `faults`)."""
@@ -328,9 +347,9 @@ class Memo:
 
     def flush(self) -> None:
         """Write the new values to the file (none is dropped), so as not to hold them."""
-        if self.file is not None and self.writes and (self.new or self.faults):
+        if self.file is not None and self.writes and (self.new or self.faults or self.notes):
             self._save(prune=False)
-            self.new, self.faults = {}, []
+            self.new, self.faults, self.notes = {}, [], {}
 
     def save(self) -> None:
         """Write the new values and keep only the entries this build used (in memory
@@ -339,7 +358,7 @@ class Memo:
             self.new = {k: v for k, v in self.new.items() if k in self.used}
         else:
             self._save(prune=True)
-            self.new, self.faults = {}, []
+            self.new, self.faults, self.notes = {}, [], {}
         self.used = set()
 
     def _save(self, prune: bool) -> None:
@@ -375,6 +394,11 @@ class Memo:
                 db.execute("INSERT INTO about VALUES ('version', ?)", (CODE_VERSION,))
             else:
                 self._check(db)
+            for name, value in self.notes.items():
+                if value is None:
+                    db.execute("DELETE FROM about WHERE name = ?", ("note " + name,))
+                else:
+                    db.execute("INSERT OR REPLACE INTO about VALUES (?, ?)", ("note " + name, value))
             db.executemany("DELETE FROM entries WHERE key = ?", ((k,) for k in self.faults))
             # Content-addressed: a key already there holds this very value.
             db.executemany("INSERT OR IGNORE INTO entries VALUES (?, ?, ?)",

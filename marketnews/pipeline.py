@@ -1058,7 +1058,16 @@ def build(
     existing = previous.existing if previous is not None and previous.existing is not None \
         else existing_files(out)
     manifest = {}
-    find = manifest_records(previous.manifest) if previous is not None else memo_records(store, out)
+    # The memo's page records describe the output folder only between the end of a build
+    # that wrote it and the start of the next one's writing: a build that fails or is
+    # killed while writing leaves files they do not describe, so none is trusted then.
+    valid = f"pages of {out}"
+    if previous is not None:
+        find = manifest_records(previous.manifest)
+    else:
+        find = memo_records(store, out) if store.note(valid) == "true" else _no_record
+        store.set_note(valid, None)
+        store.flush()
     reuse = ManifestReuse(find, set(existing), out, manifest, None if previous is not None else store)
     written: set[str] = set()
     renderer_memo: list[RenderMemo] = []
@@ -1082,6 +1091,7 @@ def build(
     report = write(files(), paths.out, existing)
     if previous is None:
         save_records(store, out, manifest)
+        store.set_note(valid, "true")
     # Kept: what this build used (in the dev server, pruned only when it looked at every file).
     if previous is None or changed is None:
         store.save()

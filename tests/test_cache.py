@@ -217,3 +217,36 @@ def test_nothing_the_build_loads_from_the_cache_folder_can_run_code(  # type: ig
         else:
             assert cache.json.loads(path.read_bytes()) is not None
     assert tree(site.out) == first
+
+
+def test_page_records_are_trusted_only_after_a_build_that_finished_writing(  # type: ignore[no-untyped-def]
+        site: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fill(site, 6)
+    first, _ = build(site, cli)
+    kept: list[bool] = []
+    real = pipeline.ManifestReuse.keep
+
+    def keep(self: pipeline.ManifestReuse, path: str, fingerprint: str) -> Any:
+        record = real(self, path, fingerprint)
+        kept.append(record is not None)
+        return record
+
+    monkeypatch.setattr(pipeline.ManifestReuse, "keep", keep)
+    assert build(site, cli)[0] == first
+    assert kept and all(kept)  # nothing changed: every page kept
+    # A build that stops while making and writing pages (a template error here) may leave
+    # files the records do not describe: the next build trusts none of them.
+    page = site.root / "layouts/partials/article_item.html"
+    good = page.read_text()
+    page.write_text(good + "{{ no_such_thing() }}")
+    site.snapshot({**QUOTES, "m-one": quote("Will one happen?", 0.4)})
+    run = cli("build", "--root", site.root, "--snapshot", site.root / "snapshot.json")
+    assert run.code == 1 and "no_such_thing" in run.err
+    page.write_text(good)
+    site.snapshot(QUOTES)
+    kept.clear()
+    assert build(site, cli)[0] == first
+    assert kept and not any(kept)
+    kept.clear()
+    build(site, cli)
+    assert kept and all(kept)
