@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marketnews.errors import ConfigError, Problem
 from marketnews.markets import CLOB_URL, GAMMA_URL
+from marketnews.names import image_reference_ok
 from marketnews.yamlmap import YamlProblem, load_mapping
 
 DEFAULT_PERMALINK = "/{year}/{month}/{slug}/"
@@ -109,7 +110,7 @@ def load_config(path: Path, shown: str | None = None) -> tuple[SiteConfig, tuple
     if "permalink" in values and "{slug}" not in values["permalink"]:
         problems.append(Problem(name, doc.line("permalink"), "permalink",
                                 f"expected a pattern containing {{slug}}, got {values['permalink']!r}"))
-    if "image" in values and not values["image"].startswith(("/", "https://", "http://")):
+    if "image" in values and not image_reference_ok(values["image"]):
         problems.append(Problem(name, doc.line("image"), "image",
                                 f"expected a path under static/ like '/images/card.png' or a full URL, "
                                 f"got {values['image']!r}"))

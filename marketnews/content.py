@@ -21,7 +21,7 @@ from typing import Any
 
 from marketnews.errors import Problem
 from marketnews.markets.refs import MarketRef, RefError, parse_ref
-from marketnews.names import segment_problem, tag_slug, unencodable
+from marketnews.names import image_reference_ok, segment_problem, tag_slug, unencodable
 from marketnews.yamlmap import YamlProblem, load_mapping
 
 KNOWN_KEYS = (
@@ -36,9 +36,6 @@ _CODE_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([^`\s]*)")
 MAX_ARTICLE_BYTES = 4 * 1024 * 1024
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_TAGS = 50  # an article is on every topic page and topic feed of its tags: bounded
-# Image references: a path under static/ (root-relative, no `..`) or an http(s) URL.
-_IMAGE_PATH = re.compile(r"^/(?!/)[^\\\s?#]*(?:[?#]\S*)?$")
-_IMAGE_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.I)
 
 
 @dataclass(frozen=True, order=True)
@@ -222,8 +219,7 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
         warn(line_of("updated"), "updated", "is earlier than 'date'")
     summary = text_field("summary")
     image = text_field("image")
-    if image is not None and not (_IMAGE_PATH.match(image) and ".." not in image.split("?")[0].split("/")
-                                  or _IMAGE_URL.match(image)):
+    if image is not None and not image_reference_ok(image):
         err(line_of("image"), "image",
             f"expected a path under static/ like '/images/map.png' or an http(s) URL, got {_show(image)}")
         image = None

@@ -19,6 +19,17 @@ from urllib.parse import quote
 MAX_SEGMENT_BYTES = 255
 _KEEP = frozenset("+#")
 _APOSTROPHES = re.compile(r"['’]")
+# Image references: a path under static/ written from the site root, or an http(s) URL.
+_IMAGE_PATH = re.compile(r"^/(?!/)[^\\\s?#]*(?:[?#]\S*)?$")
+_IMAGE_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.I)
+
+
+def image_reference_ok(value: str) -> bool:
+    """Whether `value` may be an `image:`: "/images/map.png" (no `..`, no backslash) or an http(s) URL;
+    not "../../etc/passwd", "javascript:…", "data:…" or "//host/…"."""
+    if _IMAGE_URL.match(value):
+        return True
+    return bool(_IMAGE_PATH.match(value)) and ".." not in re.split(r"[?#]", value, maxsplit=1)[0].split("/")
 
 
 @lru_cache(maxsize=8192)

@@ -262,3 +262,13 @@ def test_a_link_in_static_out_of_the_site_is_an_error_and_never_published(  # ty
 
     published = {f.path for f in static_files(site.root / "static")}
     assert "images/icon.svg" in published and "images/leak.png" not in published
+
+
+def test_the_sites_default_image_follows_the_same_rule(site: Site, cli) -> None:  # type: ignore[no-untyped-def]
+    base = (site.root / "site.yaml").read_text()
+    for bad in ("/../../etc/passwd", "javascript:alert(1)", "//evil.example/card.png"):
+        site.write("site.yaml", base + f"image: {bad!r}\n")
+        run = cli("check", "--root", site.root)
+        assert run.code == 1 and "site.yaml:9: image: expected a path under static/" in run.err, bad
+    site.write("site.yaml", base + "image: /images/card.png\n")
+    assert cli("check", "--root", site.root).code == 0
