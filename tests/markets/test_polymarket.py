@@ -104,3 +104,35 @@ def test_histories_and_anchors_share_one_request_and_fetcher(standin: StandIn, c
                         anchors_wanted=[(XI, NOW - timedelta(days=10))])
     assert result.history_requests == 1  # a history and an anchor, in one request
     assert len(made) == 2  # Gamma's and the CLOB's
+
+
+def test_the_clob_budget_is_a_ceiling_and_what_it_cuts_off_is_named() -> None:
+    """A slow CLOB (a MockTransport whose every answer costs 1 s of a virtual clock) meets
+    the 60 s ceiling: the quotes stay, the histories past it fail with the reason, and the
+    build's odds line says so."""
+    import json as jsonlib
+
+    from marketnews.odds import CachedOdds, OddsSources, assemble_odds
+    from tests.standin import synthetic_market
+
+    clock = [0.0]
+    markets = [synthetic_market(i) for i in range(80)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/markets":
+            wanted = set(request.url.params.get_list("slug"))
+            return httpx.Response(200, json=[m for m in markets if m["slug"] in wanted])
+        clock[0] += 1.0
+        points = [{"t": 1795276800 - 3600 * k, "p": 0.5} for k in (4, 5)]
+        return httpx.Response(200, content=jsonlib.dumps({"history": points}).encode())
+
+    policy = HttpPolicy(concurrency=1, rate_per_s=0, budget_s=60.0, attempts=1)
+    s = PolymarketSettings(gamma_url="https://gamma.test", clob_url="https://clob.test", clob=policy)
+    with httpx.Client(transport=httpx.MockTransport(handler)) as mock:
+        odds = assemble_odds([parse_ref(str(m["slug"])) for m in markets], NOW, client=mock,
+                             sources=OddsSources(polymarket=s), cache=CachedOdds(),
+                             sleep=lambda _: None, monotonic=lambda: clock[0])
+    assert len(odds.snapshot.quotes) == 80 and all(q.probability for q in odds.snapshot.quotes.values())
+    with_history = sum(1 for q in odds.snapshot.quotes.values() if q.history and len(q.history) > 1)
+    assert 55 <= with_history <= 60  # what fitted in 60 s of 1 s answers
+    assert f"{80 - with_history} price histories failed (time budget of 60 s exhausted)" in odds.note
