@@ -33,7 +33,7 @@ from marketnews.markets.model import Snapshot, snapshot_to_json
 from marketnews.markets.polymarket import PolymarketSettings
 from marketnews.markets.refs import MarketRef, RefError, parse_ref
 from marketnews.markup import MARKUP_VERSION, RenderedBody, render_body
-from marketnews.names import tag_key, tag_slug
+from marketnews.names import tag_key, tag_slug, unencodable
 from marketnews.odds import Odds, OddsSources, assemble_odds, load_cache, read_snapshot, save_cache, stale_quotes
 from marketnews.output import OutputFile
 from marketnews.site import (
@@ -274,6 +274,13 @@ def read_sources(
         if f.is_symlink() and (refused := _link_problem(paths, f)):
             # Never read: what a link points to outside the site is not the site's to show, even in a message.
             sources[f] = SourceFile(_stamp(f), None, None, (Problem(paths.shown(f), 0, "", refused),), ())
+        elif bad := unencodable(paths.shown(f)):  # bytes that are not UTF-8, a control character
+            byte = next((ord(c) - 0xDC00 for c in paths.shown(f) if 0xDC80 <= ord(c) <= 0xDCFF), None)
+            bad = f"the byte 0x{byte:02x}, which is not UTF-8 text" if byte is not None else bad
+            printable = os.fsencode(paths.shown(f)).decode("utf-8", "replace")
+            printable = "".join(c if c.isprintable() else "\ufffd" for c in printable)
+            sources[f] = SourceFile(_stamp(f), None, None, (Problem(
+                printable, 0, "", f"the file name holds {bad}: no URL or page can; rename the file"),), ())
     if sources:
         files = [f for f in files if f not in sources]
     shown = [paths.shown(f) for f in files]

@@ -272,3 +272,14 @@ def test_the_sites_default_image_follows_the_same_rule(site: Site, cli) -> None:
         assert run.code == 1 and "site.yaml:9: image: expected a path under static/" in run.err, bad
     site.write("site.yaml", base + "image: /images/card.png\n")
     assert cli("check", "--root", site.root).code == 0
+
+
+def test_a_file_name_that_is_not_utf8_is_an_error_not_a_crash(site: Site, cli) -> None:  # type: ignore[no-untyped-def]
+    with open(os.fsencode(site.root / "content") + b"/bad\xff.md", "w", encoding="utf-8") as fh:
+        fh.write(article("Bad name"))
+    site.write("content/ok.md", article("Fine"))
+    for command in ("check", "build"):
+        run = cli(command, "--root", site.root)
+        assert run.code == 1
+        assert ("content/bad\ufffd.md: the file name holds the byte 0xff, which is not UTF-8 text: no URL or page "
+                "can; rename the file") in run.err
