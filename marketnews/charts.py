@@ -8,7 +8,6 @@ alternative, which templates show beside them.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -52,14 +51,8 @@ def describe(points: Sequence[Point]) -> str:
     if len(points) < 2:
         return ""
     prices = [min(1.0, max(0.0, p)) for _, p in points]
-    hours = max(1, round((points[-1][0] - points[0][0]) / 3600))
-    days = round(hours / 24)
-    if hours < 24:
-        period = "Past hour" if hours == 1 else f"Past {hours} hours"
-    else:
-        period = "Past day" if days == 1 else f"Past {days} days"
     return (
-        f"{period}: from {pct(prices[0])} to {pct(prices[-1])}, "
+        f"{period(points)}: from {pct(prices[0])} to {pct(prices[-1])}, "
         f"between {pct(min(prices))} and {pct(max(prices))}"
     )
 
@@ -110,64 +103,104 @@ def chart_series(points: Sequence[Point]) -> tuple[Point, ...]:
     return (*sorted(out), (block + CHART_STEP_S, _quantised(last_p)))
 
 
-def sparkline(points: Sequence[Point], width: int = 120, height: int = 28) -> Markup:
-    """A small line of the series, scaled to its own range (at least 4 points tall)."""
-    return _sparkline(tuple(points), width, height)
+# --- drawing ---------------------------------------------------------------------------
+# A chart is an SVG of the line and its gridlines, stretched to its box
+# (preserveAspectRatio="none", strokes that do not scale), with every word and number in
+# HTML around it: labels stay at the page's own type size however wide the box is, so
+# they never shrink to 5 px on a phone. The scale starts at 0% and ends at a round
+# figure above the highest price (labelled), so a wobble of a point never looks like a
+# rise from 9% to 27%. No inline styles (the CSP forbids them): positions are SVG
+# attributes.
+
+CEILINGS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
+
+
+def ceiling(prices: Sequence[float]) -> float:
+    """The top of a chart's scale: the first of CEILINGS at or above the highest price."""
+    top = max(prices, default=0.0)
+    return next((c for c in CEILINGS if top <= c + 1e-9), 1.0)
+
+
+def mark_at(points: Sequence[Point], when: datetime | None) -> float | None:
+    """Where `when` (an article's publication) falls along the series, 0..1; None outside it."""
+    if when is None or len(points) < 2:
+        return None
+    t0, t1, ts = points[0][0], points[-1][0], when.timestamp()
+    if not t0 <= ts <= t1:
+        return None
+    return round((ts - t0) / max(1, t1 - t0), 3)
+
+
+def _svg(points: Sequence[Point], w: int, h: int, top: float, gridlines: int, mark: float | None,
+         cls: str) -> str:
+    prices = [(t, min(1.0, max(0.0, p))) for t, p in points]
+    line = _path(prices, 0, 1, w, h - 2, 0.0, top)
+    grid = "".join(
+        f'<line class="chart__grid" x1="0" x2="{w}" y1="{y:.1f}" y2="{y:.1f}" vector-effect="non-scaling-stroke"/>'
+        for y in (1 + (h - 2) * i / gridlines for i in range(gridlines + 1))
+    )
+    pub = ""
+    if mark is not None:
+        x = mark * w
+        pub = (f'<line class="chart__mark" x1="{x:.1f}" x2="{x:.1f}" y1="0" y2="{h}" '
+               f'vector-effect="non-scaling-stroke"/>')
+    return (
+        f'<svg class="{cls}" aria-hidden="true" focusable="false" viewBox="0 0 {w} {h}" '
+        f'preserveAspectRatio="none" width="{w}" height="{h}">{grid}{pub}'
+        f'<polyline class="chart__line" fill="none" points="{line}" vector-effect="non-scaling-stroke"/></svg>'
+    )
+
+
+def sparkline(points: Sequence[Point], mark: float | None = None, label: str = "") -> Markup:
+    """A card's small chart: the line on a 0%-to-ceiling scale labelled at both ends, its
+    period, and a dashed mark at `mark` (the article's publication, see `mark_at`).
+    `label` names what the line is the price of, when it is not plain (an event's leader)."""
+    return _sparkline(tuple(points), mark, label)
 
 
 @lru_cache(maxsize=4096)  # a market's series is drawn for each kind of widget that shows it
-def _sparkline(series: tuple[Point, ...], width: int, height: int) -> Markup:
+def _sparkline(series: tuple[Point, ...], mark: float | None, label: str) -> Markup:
     if len(series) < 2:
         return Markup("")
-    points = [(t, min(1.0, max(0.0, p))) for t, p in series]
-    prices = [p for _, p in points]
-    mid, half = (min(prices) + max(prices)) / 2, max(0.02, (max(prices) - min(prices)) / 2)
-    lo, hi = mid - half, mid + half
-    line = _path(points, 1, 2, width - 4, height - 4, lo, hi)
-    last = line.rsplit(" ", 1)[-1].split(",")
+    top = ceiling([p for _, p in series])
     return Markup(
-        f'<svg class="spark" aria-hidden="true" focusable="false" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}"><polyline fill="none" stroke="currentColor" stroke-width="1.5" '
-        f'points="{line}"/><circle cx="{last[0]}" cy="{last[1]}" r="2" fill="currentColor"/></svg>'
+        f'<span class="chart chart--spark">{_svg(series, 300, 48, top, 1, mark, "chart__svg")}'
+        f'<span class="chart__y" aria-hidden="true"><span>{escape(pct(top))}</span><span>0%</span></span>'
+        f'<span class="chart__x" aria-hidden="true"><span>{escape(_named(label, period(series)))}</span>'
+        + ('<span class="chart__key">published</span>' if mark is not None else "")
+        + "</span></span>"
     )
 
 
-def price_chart(points: Sequence[Point], width: int = 640, height: int = 220) -> Markup:
-    """A larger chart with percentage gridlines and the first and last day labelled."""
-    return _price_chart(tuple(points), width, height)
+def price_chart(points: Sequence[Point], mark: float | None = None, label: str = "") -> Markup:
+    """A market page's chart: the same scale with a middle gridline, and the first and last
+    day under it."""
+    return _price_chart(tuple(points), mark, label)
 
 
 @lru_cache(maxsize=1024)
-def _price_chart(series: tuple[Point, ...], width: int, height: int) -> Markup:
+def _price_chart(series: tuple[Point, ...], mark: float | None, label: str) -> Markup:
     if len(series) < 2:
         return Markup("")
-    points = [(t, min(1.0, max(0.0, p))) for t, p in series]
-    prices = [p for _, p in points]
-    lo = max(0.0, math.floor(min(prices) * 10) / 10)
-    hi = min(1.0, math.ceil(max(prices) * 10) / 10)
-    if hi - lo < 0.1:
-        lo, hi = (lo, lo + 0.1) if lo + 0.1 <= 1 else (hi - 0.1, hi)
-    left, top, right, bottom = 44, 10, 8, 24
-    w, h = width - left - right, height - top - bottom
-    steps = round((hi - lo) * 10)
-    stride = 1 if steps <= 5 else 2
-    grid = []
-    for i in range(0, steps + 1, stride):
-        level = lo + i / 10
-        y = top + h - (level - lo) / (hi - lo) * h
-        grid.append(
-            f'<line x1="{left}" x2="{left + w}" y1="{y:.1f}" y2="{y:.1f}" stroke="currentColor" '
-            f'stroke-opacity=".15"/><text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
-            f"{escape(pct(level))}</text>"
-        )
-    line = _path(points, left, top, w, h, lo, hi)
-    labels = (
-        f'<text x="{left}" y="{height - 6}">{escape(_day(points[0][0]))}</text>'
-        f'<text x="{left + w}" y="{height - 6}" text-anchor="end">{escape(_day(points[-1][0]))}</text>'
-    )
+    top = ceiling([p for _, p in series])
     return Markup(
-        f'<svg class="chart" aria-hidden="true" focusable="false" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-size="11" font-family="system-ui, sans-serif" '
-        f'fill="currentColor">{"".join(grid)}<polyline fill="none" stroke="currentColor" stroke-width="2" '
-        f'points="{line}"/>{labels}</svg>'
+        f'<span class="chart chart--full">{_svg(series, 600, 200, top, 2, mark, "chart__svg")}'
+        f'<span class="chart__y" aria-hidden="true"><span>{escape(pct(top))}</span>'
+        f'<span>{escape(pct(top / 2))}</span><span>0%</span></span>'
+        f'<span class="chart__x" aria-hidden="true"><span>{escape(_day(series[0][0]))}</span>'
+        + (f'<span class="chart__name">{escape(label)}</span>' if label else "")
+        + f'<span>{escape(_day(series[-1][0]))}</span></span></span>'
     )
+
+
+def _named(label: str, text: str) -> str:
+    return f"{label}, {text[0].lower()}{text[1:]}" if label else text
+
+
+def period(points: Sequence[Point]) -> str:
+    """How long a series runs, as its caption says it: "Past 7 days", "Past 3 hours"."""
+    hours = max(1, round((points[-1][0] - points[0][0]) / 3600))
+    days = round(hours / 24)
+    if hours < 24:
+        return "Past hour" if hours == 1 else f"Past {hours} hours"
+    return "Past day" if days == 1 else f"Past {days} days"

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from marketnews.content import slugify
 from marketnews.errors import ConfigError, Problem
 from marketnews.markets import CLOB_URL, GAMMA_URL
 from marketnews.names import image_reference_ok
@@ -38,6 +39,8 @@ class SiteConfig:
     gamma_url: str = GAMMA_URL
     clob_url: str = CLOB_URL
     raw_html: bool = False  # raw HTML in articles: shown as text (False), or sanitised HTML (True)
+    # `topics:` how a tag is shown, by its URL name: (("nato", "NATO"), ("us-politics", "U.S. Politics"))
+    topics: tuple[tuple[str, str], ...] = ()
     extra: dict[str, Any] = field(default_factory=dict, compare=False)  # `params:` for layouts
 
     @property
@@ -67,6 +70,7 @@ _FIELDS: dict[str, type | tuple[type, ...]] = {
     "clob_url": str,
     "raw_html": bool,
     "params": dict,
+    "topics": dict,
 }
 
 
@@ -120,6 +124,10 @@ def load_config(path: Path, shown: str | None = None) -> tuple[SiteConfig, tuple
     if "card_days" in values and not 0 <= values["card_days"] <= 36_500:
         problems.append(Problem(name, doc.line("card_days"), "card_days",
                                 f"expected a number of days from 0 (no article cards) up, got {values['card_days']}"))
+    if "topics" in values:
+        topics = _topics(values.pop("topics"), name, doc.line("topics"), problems)
+        if topics:
+            values["topics"] = topics
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise ConfigError("\n".join(str(p) for p in sorted(problems)))
@@ -128,3 +136,15 @@ def load_config(path: Path, shown: str | None = None) -> tuple[SiteConfig, tuple
     values["extra"] = values.pop("params", {})
     values["base_url"] = values["base_url"].rstrip("/")
     return SiteConfig(**values), tuple(sorted(problems))
+
+
+def _topics(value: dict[Any, Any], name: str, line: int, problems: list[Problem]) -> tuple[tuple[str, str], ...]:
+    """`topics:` (tag -> display name) as pairs keyed by the tag's URL name, sorted."""
+    pairs: dict[str, str] = {}
+    for tag, shown in value.items():
+        if not isinstance(tag, str) or not isinstance(shown, str) or not shown.strip() or not slugify(tag):
+            problems.append(Problem(name, line, "topics",
+                                    f"expected 'tag: Display name' pairs of texts, got {tag!r}: {shown!r}"))
+            continue
+        pairs[slugify(tag)] = shown.strip()
+    return tuple(sorted(pairs.items()))

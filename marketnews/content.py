@@ -26,8 +26,9 @@ from marketnews.yamlmap import YamlProblem, load_mapping
 
 KNOWN_KEYS = (
     "title", "date", "updated", "author", "summary", "tags", "markets",
-    "image", "image_alt", "draft", "slug",
+    "image", "image_alt", "image_caption", "image_credit", "draft", "slug", "type",
 )
+KINDS = ("article", "page")  # `type:` a dated story, or a standalone page at /<slug>/ (docs/pages.md)
 _SLUG_OK = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _FENCE_END = re.compile(r"^(---|\.\.\.)[ \t]*$", re.M)
 _CODE_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([^`\s]*)")
@@ -65,6 +66,14 @@ class Article:
     body_line: int  # 1-based line of the file where the body starts
     source_hash: str
     field_lines: tuple[tuple[str, int], ...] = ()  # (key, line) of the frontmatter keys later stages report on
+    image_caption: str | None = None
+    image_credit: str | None = None
+    kind: str = "article"  # one of KINDS
+
+    @property
+    def is_page(self) -> bool:
+        """A standalone page (about, methodology...): not listed, not in feeds."""
+        return self.kind == "page"
 
     @property
     def modified(self) -> datetime:
@@ -224,6 +233,11 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
             f"expected a path under static/ like '/images/map.png' or an http(s) URL, got {_show(image)}")
         image = None
     image_alt = text_field("image_alt")
+    image_caption = text_field("image_caption")
+    image_credit = text_field("image_credit")
+    kind = text_field("type") or "article"
+    if kind not in KINDS:
+        err(line_of("type"), "type", f"expected one of {', '.join(KINDS)}, got {kind!r}")
     if image and not image_alt:
         warn(line_of("image"), "image_alt", "image has no alt text; add 'image_alt:' describing it")
     authors = tuple(a.strip() for a in list_field("author") if a.strip())
@@ -295,6 +309,7 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
         summary=summary, tags=tuple(tags), markets=tuple(markets), image=image,
         image_alt=image_alt, draft=draft, body=body, body_line=body_line, source_hash=source_hash,
         field_lines=tuple((k, line_of(k)) for k in ("tags", "image") if k in data),
+        image_caption=image_caption, image_credit=image_credit, kind=kind,
     ), problems
 
 

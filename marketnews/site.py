@@ -48,6 +48,7 @@ from marketnews.markets.refs import MarketRef, RefError, parse_ref
 from marketnews.markup import InlineRef, RenderedBody, fill_placeholders
 from marketnews.names import tag_slug, url_segment
 from marketnews.output import OutputFile
+from marketnews.related import Move, Story, biggest_moves, more_stories
 from marketnews.seo import RASTER, FeedLink, PageMeta, absolute_url, card_image, iso, news_article, script_json
 from marketnews.sitemaps import (
     MAX_URLS,
@@ -59,15 +60,18 @@ from marketnews.sitemaps import (
     sitemap_files,
 )
 from marketnews.templating import render
+from marketnews.topics import topic_name
 from marketnews.widgets import WidgetView, identity, odds_note, odds_statement, widget_view
 
 SUMMARY_CHARS = 220
+LATEST_ON_404 = 6  # headlines on the "page not found" page
 
 
 @dataclass(frozen=True)
 class TagLink:
-    name: str
+    name: str  # as readers see it (topics.topic_name)
     url: str
+    term: str = ""  # as the article wrote it: a feed's category term
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,7 @@ class MarketPage:
 
 Slot = tuple[str, str, str]  # a widget on an article page: (reference as written, market key, variant)
 CARD_SLOTS = ("card-url", "card-alt")  # the variants of the share card's slots (with "" for reference and key)
+NOTE = "note"  # the slot of an article's "odds as of" line, which depends on all its related odds
 _SLOT = re.compile("\x00mn:([0-9]+)\x00")
 
 
@@ -167,8 +172,8 @@ class RenderMemo:
     snapshot: Snapshot
     now: datetime
     env: jinja2.Environment | None = None
-    views: dict[tuple[str, str, float | None], WidgetView] = field(default_factory=dict)
-    widget_html: dict[tuple[str, str, str, str], str] = field(default_factory=dict)
+    views: dict[tuple[str, str, float | None, datetime | None], WidgetView] = field(default_factory=dict)
+    widget_html: dict[tuple[str, str, str, float | None, str], str] = field(default_factory=dict)
     digests: dict[tuple[str, str], str] = field(default_factory=dict)
     items: dict[Seen, Markup] = field(default_factory=dict)
     views_of: dict[Seen, ArticleView] = field(default_factory=dict)
@@ -184,6 +189,8 @@ class RenderMemo:
     listed: list[ArticleView] | None = None
     tag_index: dict[str, tuple[str, list[int]]] | None = None
     market_index: list[tuple[str, RefUse, list[int]]] | None = None
+    # "More on these markets" for each article path, and the articles it was worked out from.
+    more: tuple[Sequence[Article], dict[str, tuple[ArticleView, ...]]] | None = None
 
     @classmethod
     def for_input(cls, inp: SiteInput) -> RenderMemo:
@@ -194,6 +201,8 @@ class RenderMemo:
 
 
 def article_url(config: SiteConfig, article: Article) -> str:
+    if article.is_page:  # a standalone page lives at the top: /about/
+        return f"/{article.slug}/"
     d = article.date.astimezone(config.tz)
     return config.permalink.format(
         year=f"{d.year:04d}", month=f"{d.month:02d}", day=f"{d.day:02d}", slug=article.slug
@@ -225,6 +234,16 @@ def inline_refs(body: RenderedBody) -> list[tuple[InlineRef, MarketRef | None]]:
         except RefError:
             refs.append((item, None))
     return refs
+
+
+def stories(listed: Sequence[ArticleView]) -> list[ArticleView]:
+    """The dated stories of a list, without the standalone pages (which no list shows)."""
+    return [v for v in listed if not v.article.is_page]
+
+
+def _shown(views: Iterable[ArticleView]) -> list[str]:
+    """What a list of headlines shows of each story (see SiteRenderer.more_stories)."""
+    return [f"{v.url}\x00{v.title}\x00{v.date.isoformat()}" for v in views]
 
 
 def summarise(article: Article, body: RenderedBody | None) -> str:
@@ -298,6 +317,7 @@ class SiteRenderer:
         self.env.globals["article_item"] = self.article_item
         self.env.globals["image_size"] = self.image_size
         self.env.globals["odds_note"] = odds_note
+        self.env.globals["odds_asof"] = self.odds_asof
         self.env.filters["absolute"] = partial(absolute_url, self.config.base_url)
         self._sizes: dict[str, tuple[int, int] | None] = {}
         self._cards: dict[Seen, Card | None] = {}
@@ -319,7 +339,7 @@ class SiteRenderer:
         """The view of one widget; the same reference at the same published price is built once."""
         quote = self.inp.snapshot.get(ref.key)
         price = quote.price_at(published) if quote is not None and published is not None else None
-        key = (written, ref.key, price)
+        key = (written, ref.key, price, published)  # published: the sparkline marks it
         view = self._views.get(key)
         if view is None:
             view = self._views[key] = widget_view(
@@ -329,7 +349,7 @@ class SiteRenderer:
         return view
 
     def widget_html(self, view: WidgetView, variant: str) -> str:
-        key = (view.written, view.key, view.published_pct, variant)
+        key = (view.written, view.key, view.published_pct, view.mark, variant)
         html = self._widget_html.get(key)
         if html is None:
             name = "partials/widget_text.html" if variant == "text" else "partials/widget.html"
@@ -372,7 +392,9 @@ class SiteRenderer:
         for written, ref in self._widget_refs(article):
             quote = self.inp.snapshot.get(ref.key)
             price = quote.price_at(article.date) if quote is not None else None
-            parts += [written, self.market_digest(written, ref), repr(price)]
+            mark = self.widget(written, ref, article.date).mark
+            parts += [written, self.market_digest(written, ref), repr(price), repr(mark)]
+        parts += self._more_parts(article)
         return hashlib.blake2b("\x00".join(parts).encode(), digest_size=16).hexdigest()
 
     def _widget_refs(self, article: Article) -> list[tuple[str, MarketRef]]:
@@ -387,7 +409,10 @@ class SiteRenderer:
         for article in articles:
             for written, ref in self._widget_refs(article):
                 self.market_digest(written, ref)
-        return [self.listed_view(article) for article in articles]
+        listed = [self.listed_view(article) for article in articles]
+        if articles:
+            self.more_stories(articles[0])  # worked out for every article at once
+        return listed
 
     # --- views -------------------------------------------------------------------------
 
@@ -403,7 +428,8 @@ class SiteRenderer:
             item, ref = refs[i] if i < len(refs) else (None, None)
             if item is None or ref is None:
                 return ""
-            return self.widget_html(self.widget(item.written, ref, article.date), body_variant)
+            variant = body_variant if body_variant == "text" else self.inline_variant(article, ref)
+            return self.widget_html(self.widget(item.written, ref, article.date), variant)
 
         # The body's own links to static files point at their fingerprinted copies on pages;
         # feeds keep stable names. Widgets are templates: they name files with asset_url.
@@ -429,7 +455,10 @@ class SiteRenderer:
         files show of it outside its list item and feed entry: URL, dates, draft, topics,
         markets. Two versions of an article with the same shape are listed alike."""
         inline = tuple((i.written, r.key if r else None) for i, r in self.inline_refs(article))
-        return (article.path, article_url(self.config, article), article.date, article.updated, article.draft,
+        # The title too: other articles' pages ("More on these markets"), the 404 and the
+        # "Biggest moves" lists show it.
+        return (article.path, article.title, article_url(self.config, article), article.date, article.updated,
+                article.draft, article.kind,
                 article.date > self.inp.now, article.tags, tuple((u.written, u.ref.key) for u in article.markets),
                 inline)
 
@@ -563,6 +592,8 @@ class SiteRenderer:
 
     def article_meta(self, view: ArticleView) -> PageMeta:
         cfg, tz = self.config, self.config.tz
+        if view.article.is_page:  # not news: no article card, no NewsArticle data
+            return self.meta(view.title, view.url, view.summary, noindex=view.draft or view.future)
         url = absolute_url(cfg.base_url, view.url)
         published, modified = iso(view.date, tz), iso(view.article.modified, tz)
         # The social card: the article's share card, else its own raster image, else the site's.
@@ -594,12 +625,14 @@ class SiteRenderer:
         shell = self.article_shell(article)
         if shell is None:  # the page's own text looks like a slot: render it whole
             full = self.article_view(article)
-            return self._page("article.html", view.url, self.article_meta(view), a=full), view
+            return self._page(self.article_template(article), view.url, self.article_meta(view), a=full,
+                              **self.article_context(article)), view
         refs = {(written, ref.key): ref for written, ref in self._widget_refs(article)}
         card = self.card(article)
         card_values = {"card-url": absolute_url(self.config.base_url, "/" + card_file(article.slug, card)),
                        "card-alt": card_alt(card)} if card is not None else {}
         widgets = [escape(card_values.get(variant, "")) if variant in CARD_SLOTS
+                   else self.odds_asof(view.related) if variant == NOTE
                    else self.widget_html(self.widget(written, refs[written, key], article.date), variant)
                    for written, key, variant in shell.slots]
         html = [shell.parts[0]]
@@ -617,6 +650,7 @@ class SiteRenderer:
         for w in view.related:
             parts += [w.written, w.key, w.page_url, w.question, w.url, w.kind]
         parts += [f"{i.written}\x00{r.key if r else ''}" for i, r in self.inline_refs(article)]
+        parts += self._more_parts(article)
         return hashlib.blake2b("\x01".join(parts).encode(), digest_size=16).hexdigest()
 
     def article_shell(self, article: Article) -> Shell | None:
@@ -644,7 +678,9 @@ class SiteRenderer:
 
             def inline(i: int) -> str:
                 item, ref = refs[i] if i < len(refs) else (None, None)
-                return mark(item.written, ref.key, "inline") if item is not None and ref is not None else ""
+                if item is None or ref is None:
+                    return ""
+                return mark(item.written, ref.key, self.inline_variant(article, ref))
 
             body_html = fill_placeholders(self.inp.assets.rewrite_html(body.html), inline)
         frame = replace(listed, related=tuple(identity(w) for w in listed.related), body_html=body_html)
@@ -661,9 +697,11 @@ class SiteRenderer:
             meta = replace(meta, image=url_mark, image_alt=alt_mark)
         # The frame sees no odds, so neither may what it renders be kept for other pages:
         # an article_item() in it is rendered afresh, from the frame.
-        text = self._render("article.html", page_url=listed.url, meta=meta, a=frame,
+        text = self._render(self.article_template(article), page_url=listed.url, meta=meta, a=frame,
                             widget=lambda view, variant: mark(view.written, view.key, variant),
-                            article_item=lambda view: Markup(self._render("partials/article_item.html", a=view)))
+                            odds_asof=lambda items: mark("", "", NOTE),
+                            article_item=lambda view: Markup(self._render("partials/article_item.html", a=view)),
+                            **self.article_context(article))
         pieces = _SLOT.split(text)
         found = [int(i) for i in pieces[1::2]]
         if sum(i not in card_marks for i in found) != marks:
@@ -671,6 +709,57 @@ class SiteRenderer:
         shell = Shell(fp, tuple(pieces[0::2]), tuple(card_marks.get(i, i) for i in found), tuple(slots))
         self.shells_made[article.path] = shell
         return shell
+
+    # --- an article page's extras (see related.py) ---------------------------------------
+
+    @staticmethod
+    def article_template(article: Article) -> str:
+        return "page.html" if article.is_page else "article.html"
+
+    def odds_asof(self, items: Sequence[WidgetView]) -> Markup:
+        """The one line saying when a group of odds was taken, if any is not current."""
+        return Markup(self._render("partials/odds_asof.html", items=items).strip())
+
+    def inline_variant(self, article: Article, ref: MarketRef) -> str:
+        """An inline widget is compact when its market is already under the headline."""
+        return "compact" if any(u.ref.key == ref.key for u in article.markets) else "inline"
+
+    def article_context(self, article: Article) -> dict[str, Any]:
+        """What an article's template needs besides the article: whether the page shows
+        odds (so that it says the disclaimer once) and the stories to read next."""
+        return {"odds_shown": bool(self._widget_refs(article)), "more": self.more_stories(article)}
+
+    def more_stories(self, article: Article) -> tuple[ArticleView, ...]:
+        """"More on these markets": other stories citing its markets, then sharing a topic."""
+        if article.is_page:
+            return ()
+        known = self.memo.more
+        if known is None or known[0] is not self.inp.articles:
+            listed = stories([self.listed_view(a) for a in self.inp.articles])
+            keys = [Story(v.date.timestamp(), frozenset(use.ref.key for _, use in self.market_uses(v.article)),
+                          frozenset(t.url for t in v.tags)) for v in listed]
+            chosen = more_stories(keys)
+            before = known[1] if known is not None else {}
+            known = self.memo.more = (self.inp.articles, {
+                v.article.path: tuple(listed[j] for j in at) for v, at in zip(listed, chosen, strict=True)})
+            # A page's fingerprint covers the stories it lists: forget those that list others now.
+            for a in self.inp.articles:
+                if _shown(before.get(a.path, ())) != _shown(known[1].get(a.path, ())):
+                    self.memo.prints.pop(seen(a), None)
+        return known[1].get(article.path, ())
+
+    def _more_parts(self, article: Article) -> list[str]:
+        """What an article page shows of its "More on these markets" stories, for its fingerprints."""
+        return _shown(self.more_stories(article))
+
+    def moves(self, listed: Sequence[ArticleView], skip: Iterable[str] = ()) -> list[tuple[WidgetView, ArticleView]]:
+        """"Biggest moves": the cited markets that moved most in 24 hours, each with its newest
+        story; not those whose keys are in `skip` (shown beside the list already)."""
+        skipped = set(skip)
+        pages = [m for m in self.market_pages(listed) if m.articles and m.widget.key not in skipped]
+        ranked = biggest_moves([Move(m.widget.key, m.widget.question, m.widget.change,
+                                     m.widget.state == "open" and not m.widget.stale_text) for m in pages])
+        return [(pages[i].widget, pages[i].articles[0]) for i in ranked]
 
     def listed_view(self, article: Article) -> ArticleView:
         """An article as list pages need it: widgets and links, no body."""
@@ -684,7 +773,7 @@ class SiteRenderer:
         return ArticleView(
             article=article, url=article_url(self.config, article), title=article.title,
             summary=summarise(article, body), authors=article.authors,
-            tags=tuple(TagLink(t, tag_url(t)) for t in article.tags),
+            tags=tuple(TagLink(topic_name(t, self.config.topics), tag_url(t), t) for t in article.tags),
             related=tuple(self.widget(u.written, u.ref, article.date) for u in article.markets),
             body_html="", date=article.date, updated=article.updated,
             image=self.inp.assets.resolve(article.image) if article.image else None,
@@ -720,7 +809,8 @@ class SiteRenderer:
             meta = self.meta("Markets", "/markets/",
                              "Every prediction market our stories cover, with its current odds.")
             yield self._page("markets.html", "/markets/", meta, "", listed, markets=ranked, snapshot=self.inp.snapshot,
-                             odds_statement=odds_statement(self.inp.snapshot, self.config.tz))
+                             odds_statement=odds_statement(self.inp.snapshot, self.config.tz),
+                             moves=self.moves(listed))
         yield from self.feeds(listed)
         yield from self.card_files(listed)
         if self.only is not None:  # the rest shows no article beyond what its shape says
@@ -728,7 +818,8 @@ class SiteRenderer:
             return
         if self.shard is not None and self.shard[0] != 0:
             return
-        yield self._page("404.html", "/404.html", self.meta("Page not found", "", noindex=True))
+        yield self._page("404.html", "/404.html", self.meta("Page not found", "", noindex=True),
+                         latest=stories(listed)[:LATEST_ON_404])
         yield from self.sitemaps(listed, market_pages)
         yield OutputFile("robots.txt", self._render("robots.txt").encode("utf-8"))
         text = self.inp.snapshot_json or snapshot_to_json(self.inp.snapshot)
@@ -736,12 +827,17 @@ class SiteRenderer:
 
     def index_pages(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
         cfg = self.config
-        for pager in paginate(listed, cfg.per_page, "/"):
+        moves: list[tuple[WidgetView, ArticleView]] | None = None
+        for pager in paginate(stories(listed), cfg.per_page, "/"):
             if not self._wanted(page_file(pager.url)):
                 continue
+            if pager.number == 1:  # the lead story's markets are shown with it
+                moves = self.moves(listed, [w.key for w in pager.items[0].related] if pager.items else ())
+            shown = [(repr(w), v.url, v.title) for w, v in moves or ()]
             title = cfg.title if pager.number == 1 else f"{cfg.title}, page {pager.number}"
-            fp = self.list_fingerprint("index", pager.number, pager.count, articles=pager.items)
-            yield self._page("index.html", pager.url, self.meta(title, pager.url), fp, pager.items, pager=pager)
+            fp = self.list_fingerprint("index", pager.number, pager.count, shown, articles=pager.items)
+            yield self._page("index.html", pager.url, self.meta(title, pager.url), fp, pager.items, pager=pager,
+                             moves=moves if pager.number == 1 else [])
 
     def tags_of(self, listed: Sequence[ArticleView]) -> dict[str, tuple[str, list[ArticleView]]]:
         """Tag URL -> (display name, its articles newest first)."""
@@ -751,7 +847,7 @@ class SiteRenderer:
         if self.only is None or index is None:  # else the groups are as they were (only_showing)
             groups: dict[str, tuple[str, list[int]]] = {}
             for i, v in enumerate(listed):
-                for t in v.tags:
+                for t in () if v.article.is_page else v.tags:
                     groups.setdefault(t.url, (t.name, []))[1].append(i)
             index = self.memo.tag_index = dict(sorted(groups.items()))
         found = {url: (name, [listed[i] for i in at]) for url, (name, at) in index.items()}
@@ -797,7 +893,7 @@ class SiteRenderer:
             self._markets_of = listed
             markets: dict[str, tuple[RefUse, list[int]]] = {}
             for i, v in enumerate(listed):
-                for path, use in self.market_uses(v.article):
+                for path, use in () if v.article.is_page else self.market_uses(v.article):
                     markets.setdefault(path, (use, []))[1].append(i)
             index = self.memo.market_index = [(path, use, at) for path, (use, at) in sorted(markets.items())]
         return [
@@ -818,7 +914,7 @@ class SiteRenderer:
                 text_views[v.article.path] = hit
             return hit
 
-        feeds = [(FeedInfo(cfg.title, "/feed.xml", "/"), list(listed))]
+        feeds = [(FeedInfo(cfg.title, "/feed.xml", "/"), stories(listed))]
         feeds += [(FeedInfo(f"{cfg.title}: {name}", feed_url(url), url), items)
                   for url, (name, items) in self.tags_of(listed).items()]
         for info, items in feeds:
@@ -840,7 +936,8 @@ class SiteRenderer:
         def newest(items: Sequence[ArticleView]) -> datetime | None:
             return max((v.article.modified for v in items), default=None)
 
-        news = [v for v in listed if not v.draft and self.inp.now - self.inp.news_window <= v.date <= self.inp.now]
+        news = [v for v in stories(listed)
+                if not v.draft and self.inp.now - self.inp.news_window <= v.date <= self.inp.now]
         self._shows(NEWS_SITEMAP, news)
         if self.only is None:  # else the other sitemaps stay: they list URLs and dates, which such an edit keeps
             entries = (

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 
-from marketnews.charts import chart_series, describe, pct
+from marketnews.charts import chart_series, describe, mark_at, pct
 from marketnews.markets.model import Point, Quote, Snapshot
 from marketnews.markets.normalise import event_url, market_url
 from marketnews.markets.refs import MarketRef
@@ -66,6 +66,11 @@ class WidgetView:
     source: str = ""  # where the quote was taken (Quote.source): "polymarket", "example", ...
     past_end: bool = False  # open, but past its end date: awaiting the result
     end_text: str = ""  # "past its end date (1 December 2026), awaiting the result", "" otherwise
+    change: float | None = None  # the 24-hour move in price units (0.018), open markets only
+    mark: float | None = None  # where the article's publication falls on the charts' series, 0..1
+    # A two-outcome market whose outcomes are not Yes and No, as Polymarket writes it:
+    # "Up 5% · Down 95%"; "" for a Yes/No market or an event.
+    both_text: str = ""
 
 
 @lru_cache(maxsize=4096)
@@ -198,7 +203,18 @@ def widget_view(
         source=quote.source,
         past_end=past_end,
         end_text=end_text,
+        change=quote.change_24h if quote.status == "open" else None,
+        mark=mark_at(charts[0], published),
+        both_text=_both(quote.kind, outcomes),
     )
+
+
+def _both(kind: str, outcomes: tuple[OutcomeView, ...]) -> str:
+    """"Up 5% · Down 95%" for a two-outcome market not named Yes and No."""
+    if kind != "market" or len(outcomes) != 2 or {o.label.lower() for o in outcomes} == {"yes", "no"}:
+        return ""
+    return " · ".join(f"{o.label} {o.pct}" for o in outcomes)
+
 
 
 # --- where and when the odds came from -----------------------------------------------------

@@ -87,8 +87,9 @@ def test_builds_every_kind_of_page(news: Site, cli) -> None:  # type: ignore[no-
     main = page[page.index("<main"):]
     assert main.index('data-market="strike-on-nato"') < main.index("Lead paragraph")
     assert main.index("Lead paragraph") < main.index('data-market="drone-by-dec-31"') < main.index("More text")
-    assert 'Related markets:</span> <a href="/markets/strike-on-nato/">' in page
-    assert '<a rel="tag" href="/tags/nato/">nato</a>' in page
+    strip = main[main.index('<section class="odds-strip"'):main.index("Lead paragraph")]
+    assert '<a class="odds-line__question" href="/markets/strike-on-nato/">' in strip  # a line under the headline
+    assert '<a rel="tag" href="/tags/nato/">Nato</a>' in page  # a readable form of the tag
     front = news.page("index.html")
     assert "All the News That" in front and front.count("<h1") == 1
     assert front.index("NATO &lt;deadline") < front.index("Xi stays")  # newest first, lead story

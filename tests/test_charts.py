@@ -1,10 +1,12 @@
-"""Inline SVG sparklines and charts: drawn inside their box, described in words, nothing raw."""
+"""Charts: an SVG line inside its box on a scale from 0% to a round ceiling, the words around
+it in HTML, described in words, nothing raw."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
-from marketnews.charts import describe, price_chart, sparkline
+from marketnews.charts import ceiling, describe, mark_at, price_chart, sparkline
 
 WEEK = [(1_763_000_000 + h * 3600, 0.2 + 0.001 * (h % 40)) for h in range(169)]
 
@@ -15,26 +17,63 @@ def coords(svg: str) -> list[tuple[float, float]]:
     return [(float(x), float(y)) for x, y in (p.split(",") for p in points.group(1).split())]
 
 
+def box(svg: str) -> tuple[float, float]:
+    found = re.search(r'viewBox="0 0 (\d+) (\d+)"', svg)
+    assert found
+    return float(found.group(1)), float(found.group(2))
+
+
 def test_too_short_a_series_draws_nothing() -> None:
     assert sparkline([]) == "" and sparkline([(1, 0.5)]) == "" and price_chart([(1, 0.5)]) == ""
     assert describe([(1, 0.5)]) == ""
 
 
 def test_sparkline_stays_inside_its_box_and_is_hidden_from_screen_readers() -> None:
-    svg = str(sparkline(WEEK, width=120, height=28))
-    assert svg.startswith('<svg class="spark" aria-hidden="true"') and "<script" not in svg
-    xy = coords(svg)
+    html = str(sparkline(WEEK))
+    assert html.startswith('<span class="chart chart--spark"><svg class="chart__svg" aria-hidden="true"')
+    assert "<script" not in html and " style=" not in html
+    xy = coords(html)
+    w, h = box(html)
     assert len(xy) == len(WEEK)
-    assert all(0 <= x <= 120 and 0 <= y <= 28 for x, y in xy)
+    assert all(0 <= x <= w and 0 <= y <= h for x, y in xy)
     assert xy[0][0] < xy[-1][0]
+    # The words are HTML beside the drawing, hidden from screen readers too (the sentence says it).
+    assert '<span class="chart__y" aria-hidden="true"><span>30%</span><span>0%</span></span>' in html
+    assert ">Past 7 days</span>" in html
+
+
+def test_the_scale_starts_at_zero_and_ends_at_a_round_ceiling() -> None:
+    assert [ceiling(p) for p in ([0.031, 0.045], [0.09, 0.27], [0.5, 0.61], [0.2, 1.0], [])] == [
+        0.1, 0.3, 0.8, 1.0, 0.1]
+    # A wobble between 3% and 4% uses a tenth of a 0-30% box: it does not look like a trend.
+    wobble = [(t, 0.03 + 0.01 * (i % 2)) for i, (t, _) in enumerate(WEEK)]
+    ys = [y for _, y in coords(str(sparkline(wobble)))]
+    _, h = box(str(sparkline(wobble)))
+    assert max(ys) - min(ys) < h * 0.11
+    rise = [(t, 0.09 + 0.18 * i / len(WEEK)) for i, (t, _) in enumerate(WEEK)]
+    ys = [y for _, y in coords(str(sparkline(rise)))]
+    assert max(ys) - min(ys) > h * 0.55
+
+
+def test_the_publication_is_marked_where_it_falls() -> None:
+    start, end = WEEK[0][0], WEEK[-1][0]
+    when = datetime.fromtimestamp(start + (end - start) * 3 // 4, UTC)
+    assert mark_at(WEEK, when) == 0.75
+    assert mark_at(WEEK, datetime.fromtimestamp(start - 3600, UTC)) is None  # before the chart's period
+    html = str(sparkline(WEEK, 0.75))
+    w, _ = box(html)
+    assert f'<line class="chart__mark" x1="{0.75 * w:.1f}"' in html and ">published</span>" in html
+    assert "chart__mark" not in str(sparkline(WEEK))
 
 
 def test_chart_has_gridlines_labels_and_the_whole_series() -> None:
-    svg = str(price_chart(WEEK))
-    assert svg.startswith('<svg class="chart" aria-hidden="true"')
-    assert ">20%</text>" in svg and ">30%</text>" in svg
-    assert len(coords(svg)) == len(WEEK)
-    assert re.findall(r">(\d+ \w{3})</text>", svg) == ["13 Nov", "20 Nov"]
+    html = str(price_chart(WEEK, label="25 bps cut"))
+    assert html.startswith('<span class="chart chart--full"><svg class="chart__svg" aria-hidden="true"')
+    assert html.count('class="chart__grid"') == 3  # 0%, half and the ceiling
+    assert "<span>30%</span><span>15%</span><span>0%</span>" in html
+    assert len(coords(html)) == len(WEEK)
+    assert re.findall(r"<span>(\d+ \w{3})</span>", html) == ["13 Nov", "20 Nov"]
+    assert '<span class="chart__name">25 bps cut</span>' in html  # an event's line is named
 
 
 def test_describe_is_the_text_alternative() -> None:
@@ -45,4 +84,10 @@ def test_describe_is_the_text_alternative() -> None:
 def test_out_of_range_prices_are_clamped() -> None:
     series = [(0, 1.0), (3600, 1.05), (7200, -0.2)]
     assert describe(series) == "Past 2 hours: from 100% to 0%, between 0% and 100%"
-    assert all(0 <= y <= 28 for _, y in coords(str(sparkline(series))))
+    html = str(sparkline(series))
+    _, h = box(html)
+    assert all(0 <= y <= h for _, y in coords(html))
+
+
+def test_labels_are_escaped() -> None:
+    assert "&lt;b&gt;" in str(price_chart(WEEK, label="<b>"))

@@ -7,10 +7,13 @@ from pathlib import Path
 
 import feedparser
 
+from marketnews.config import load_config
 from marketnews.feeds import absolute_links, feed_url
-from tests.sitebuild import BASE_URL, Page, build_example, copy_site
+from marketnews.topics import topic_name
+from tests.sitebuild import BASE_URL, REPO, Page, build_example, copy_site
 
 ATOM = "atom10"
+EXAMPLE_TOPICS = load_config(REPO / "site.yaml")[0].topics
 
 
 def parse(data: bytes) -> feedparser.FeedParserDict:
@@ -61,7 +64,7 @@ def test_one_feed_per_topic_with_that_topics_articles(built_example: dict[str, b
         folder = page_path[: -len("index.html")]
         feed = parse(built_example[folder + "feed.xml"])
         tag = folder.split("/")[1]
-        assert feed.feed.title == f"The Market Ledger: {tag}"
+        assert feed.feed.title == f"The Market Ledger: {topic_name(tag, EXAMPLE_TOPICS)}"
         page = built_example[page_path].decode()
         listed = {BASE_URL + href for href in re.findall(r'<h2 class="story__title"><a href="([^"]+)"', page)}
         assert {e.link for e in feed.entries} == listed
@@ -71,7 +74,7 @@ def test_one_feed_per_topic_with_that_topics_articles(built_example: dict[str, b
 def test_topic_pages_link_to_their_feed(built_example: dict[str, bytes]) -> None:
     page = Page(built_example["tags/nato/index.html"].decode())
     alternates = {a["href"]: a["title"] for a in page.link("alternate") if a.get("type") == "application/atom+xml"}
-    assert alternates == {"/feed.xml": "The Market Ledger", "/tags/nato/feed.xml": "The Market Ledger: nato"}
+    assert alternates == {"/feed.xml": "The Market Ledger", "/tags/nato/feed.xml": "The Market Ledger: NATO"}
     assert any(tag == "a" and a.get("href") == "/tags/nato/feed.xml" for tag, a in page.tags)
 
 

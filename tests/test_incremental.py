@@ -69,7 +69,11 @@ def test_body_and_title_edits_render_only_what_shows_the_article(rebuilds: Rebui
     assert report.written is not None
     touched = set(report.written.touched)
     assert "2026/11/story-2/index.html" in touched and "tags/alpha/page/2/index.html" in touched
-    assert not any("story-1/" in t or "story-3/" in t for t in touched)
+    # Other stories' pages change only where their "More on these markets" lists it.
+    pages = {t for t in touched if t.startswith("2026/") and t != "2026/11/story-2/index.html"}
+    listing = {p for p, data in tree(rebuilds.paths.out).items()
+               if p.startswith("2026/") and b"Story 2, retitled</a> <time" in data}
+    assert pages == listing
 
 
 def test_the_next_build_in_the_process_has_every_shell_and_the_new_ones_win(
@@ -243,7 +247,7 @@ def test_after_a_first_build_in_workers_a_body_edit_looks_at_the_pages_showing_i
 def test_two_spellings_of_one_market_keep_their_own_links_after_a_first_build_in_workers(
         site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Each widget slot of a page is filled with the reference written there, not with
-    # another reference to the same market (whose link, for a market without odds, differs).
+    # another reference to the same market (which a market without odds shows as its question).
     from marketnews import pipeline
 
     monkeypatch.setattr(pipeline, "PARALLEL_MIN", 1)
@@ -256,4 +260,5 @@ def test_two_spellings_of_one_market_keep_their_own_links_after_a_first_build_in
     site.write("content/c.md", article("C", date="2026-11-11T09:00:00Z", body="New."))
     r.build("content/c.md")  # compares with a fresh build
     page = (r.paths.out / "2026/11/b/index.html").read_text()
-    assert 'href="https://polymarket.com/market/foo"' in page and 'href="https://polymarket.com/event/e/foo"' in page
+    assert 'data-market="foo"' in page and 'data-market="polymarket.com/event/e/foo"' in page
+    assert '<a href="/markets/foo/">foo</a>' in page and '<a href="/markets/foo/">polymarket.com/event/e/foo</a>' in page

@@ -106,13 +106,13 @@ def test_a_live_build_shows_fresh_odds_winners_events_and_charts(site: SitePaths
     report = run_build(site, world)
     html = page(site, "xi", NOW - timedelta(days=3))
     assert 'data-market="xi-jinping-out-before-2027" data-probability="0.0455"' in html
-    assert '<svg class="spark"' in html and "Past 7 days: from" in html
+    assert '<span class="chart chart--spark">' in html and "Past 7 days: from" in html
     assert 'Resolved</span> <span class="odds__winner">No</span>' in html
     assert '<span class="odds__label">2</span> <span class="odds__pct">40%</span>' in html
     assert "when this was published, 5% now" in html  # the anchor three days back
     assert "odds as of" not in html
     market = (site.out / "markets" / XI / "index.html").read_text()
-    assert '<svg class="chart"' in market and "<figcaption>Past 7 days" in market
+    assert '<span class="chart chart--full">' in market and "<figcaption>Past 7 days" in market
     assert report.stale == 0
     assert report.snapshot_note.startswith("odds: 4 fresh from Polymarket")
     [unknown] = [w for w in report.warnings if "no-such-market-anywhere" in w.message]
@@ -252,7 +252,7 @@ def test_the_example_site_builds_offline_with_every_widget_filled(tmp_path: Path
     report = build(paths, BuildOptions(jobs=1), datetime.fromisoformat("2026-11-21T17:00:00+00:00"), source)
     assert report.snapshot_note.startswith("odds from the example snapshot data/example-snapshot.json")
     pages = "".join(p.read_text() for p in (root / "public").rglob("*.html"))
-    assert "odds unavailable" not in pages.lower() and '<svg class="spark"' in pages
+    assert "odds unavailable" not in pages.lower() and '<span class="chart chart--spark">' in pages
 
 
 def test_a_report_keeps_replace_working() -> None:

@@ -60,7 +60,7 @@ def test_article_pages_carry_article_open_graph(built_example: dict[str, bytes])
     assert page.one("og:title") == "US presses allies to take over NATO's conventional defence by 2027"
     assert aware(page.one("article:published_time")) == aware("2026-11-20T09:30:00+00:00")
     assert aware(page.one("article:modified_time")) == aware("2026-11-20T14:00:00+00:00")
-    assert page.meta["article:tag"] == ["nato", "europe", "defence", "russia"]
+    assert page.meta["article:tag"] == ["NATO", "Europe", "Defence", "Russia"]  # as readers see them
     assert page.one("description").startswith("Pentagon officials")
 
 

@@ -25,9 +25,9 @@ def view(quote, written="m", **kw):  # type: ignore[no-untyped-def]
     return widget_view(written, parse_ref(written), quote, now=NOW, stale_after_s=7200, low_volume=10_000, **kw)
 
 
-def html(v) -> str:  # type: ignore[no-untyped-def]
+def html(v, variant="related") -> str:  # type: ignore[no-untyped-def]
     env = make_environment(REPO / "layouts", ZoneInfo("UTC"))
-    return env.get_template("partials/widget.html").render(w=v, variant="related")
+    return env.get_template("partials/widget.html").render(w=v, variant=variant)
 
 
 class Text(HTMLParser):
@@ -47,9 +47,9 @@ class Text(HTMLParser):
         return " ".join(" ".join(self.parts).split())
 
 
-def parsed(v) -> Text:  # type: ignore[no-untyped-def]
+def parsed(v, variant="related") -> Text:  # type: ignore[no-untyped-def]
     t = Text()
-    t.feed(html(v))
+    t.feed(html(v, variant))
     return t
 
 
@@ -96,8 +96,9 @@ def test_missing_market_shows_its_link_and_odds_unavailable() -> None:
     v = view(None, written="https://polymarket.com/event/e/gone")
     t = parsed(v)
     assert v.state == "unavailable" and "odds unavailable" in t.text().lower()
-    assert 'href="https://polymarket.com/event/e/gone"' in html(v)
-    assert 'href="https://polymarket.com/market/plain"' in html(view(None, written="plain"))
+    assert v.url == "https://polymarket.com/event/e/gone"  # the market page links it
+    assert 'href="/markets/gone/"' in html(v)
+    assert view(None, written="plain").url == "https://polymarket.com/market/plain"
     assert t.roots[0]["data-probability"] == ""
 
 
@@ -105,7 +106,12 @@ def test_stale_quote_says_when_it_was_taken() -> None:
     # A time, not an age: it stays true in caches and the page does not change hour by hour.
     v = view(q(as_of=NOW - timedelta(hours=3, minutes=20)))
     assert v.stale_text == "odds as of 21 November 2026, 13:40 UTC"
-    assert "odds as of 21 November 2026, 13:40 UTC" in parsed(v).text()
+    # A card on its own (in the text, on a market page) says when; in the panel after a story,
+    # the strip under the headline has said it once for all, and the card says "Not current".
+    assert "odds as of 21 November 2026, 13:40 UTC" in parsed(v, "inline").text()
+    assert "odds as of 21 November 2026, 13:40 UTC" in parsed(v, "market").text()
+    related = parsed(v).text()
+    assert "Not current" in related and "13:40" not in related
     assert v.summary == "Yes 7%, up 1.8 points in 24 hours; odds as of 21 November 2026, 13:40 UTC"
     assert view(q(as_of=NOW - timedelta(minutes=50))).stale_text == ""
     later = widget_view("m", parse_ref("m"), q(as_of=NOW - timedelta(hours=3, minutes=20)),

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.conftest import SCREENSHOTS
 from tests.browser.test_page_weight import SCRIPT
 
 pytestmark = pytest.mark.browser
@@ -22,10 +23,14 @@ PAGES = {
     "front": ("example", "/", 200),
     "article-every-state": ("states", "/2026/11/every-state/", 200),
     "article-example": ("example", "/2026/11/nato-2027-conventional-defence-deadline/", 200),
+    "article-four": ("states", "/2026/11/four-markets/", 200),
     "market": ("example", "/markets/russian-strike-on-a-nato-member-by-december-31/", 200),
     "event": ("example", "/events/fed-decision-in-december-2026/", 200),
+    "markets": ("example", "/markets/", 200),
+    "page": ("example", "/how-we-show-odds/", 200),
     "not-found": ("example", "/no-such-page/", 404),
 }
+WITH_ODDS = ("front", "article-every-state", "article-example", "article-four", "market", "event", "markets")
 DISCLAIMER = "Market odds are traders' collective bets"  # both sites' site.yaml start so
 
 OVERFLOW_JS = """() => {
@@ -100,9 +105,11 @@ def test_page(visit: Any, name: str, viewport: str, scheme: str) -> None:
     check_page(v, status, allow_missing_document=status == 404)
     if name == "not-found":
         assert v.page.locator("h1").inner_text() == "Page not found"
-    if name in ("front", "article-every-state", "article-example", "market", "event"):
-        assert v.page.locator(".odds").count() >= 1
-        assert DISCLAIMER in v.page.locator("main").inner_text(), "the disclaimer comes with the widgets"
+    if name in WITH_ODDS:
+        assert v.page.locator(".odds, .odds-line").count() >= 1
+        assert DISCLAIMER in v.page.locator("main").inner_text(), "the disclaimer comes with the odds"
+    # Said once a page: beside the odds where there are odds, else in the footer.
+    assert v.page.locator("body").inner_text().count(DISCLAIMER) == 1, "the disclaimer, once"
 
 
 def test_every_page_of_the_example_site(visit: Any, example_site: Path) -> None:
@@ -125,13 +132,12 @@ def flat(text: str) -> str:
 
 
 # data-market -> what a screen reader must hear, in order, inside that widget
-EXPECTED = {
+EXPECTED: dict[str, list[str]] = {
     "open-market": ["Will the open market stay open through December?", "Yes 8%",
                     "up 1.2 points in 24 hours", "$1.2M traded"],
     "thin-market": ["Will a thinly traded market resolve Yes?", "Yes 41%", "down 3.5 points in 24 hours",
                     "$2.5K traded", "Thinly traded: under $10K has changed hands"],
-    "stale-market": ["Will this quote be refreshed in time?", "Yes 27%", "unchanged in 24 hours",
-                     "Not current: odds as of 21 November 2026, 11:00 UTC"],
+    "stale-market": ["Will this quote be refreshed in time?", "Not current", "Yes 27%", "unchanged in 24 hours"],
     "closed-market": ["Did trading close before the announcement?", "Closed Yes 40%", "Trading has ended"],
     "resolved-market": ["Did the Knicks cover the spread on November 19?", "Resolved Yes"],
     "https://polymarket.com/event/big-event": [
@@ -224,14 +230,27 @@ def test_every_widget_state_reads_correctly(visit: Any) -> None:
     bars = event.locator("svg.odds__bar rect:not(.odds__track)")
     assert [bars.nth(i).get_attribute("width") for i in range(bars.count())] == ["52.0", "21.0", "14.0", "8.0"]
 
-    # The disclaimer sits with the widgets, visibly.
-    disclaimer = v.page.locator(".odds-panel .odds-panel__disclaimer")
+    # The disclaimer sits with the cards, visibly, and nowhere else on the page.
+    disclaimer = v.page.locator(".odds-panel .disclaimer")
     assert disclaimer.is_visible() and disclaimer.inner_text().startswith(DISCLAIMER)
+    assert v.page.locator("body").inner_text().count(DISCLAIMER) == 1
 
-    # Widgets in the text read the same way as those under the headline.
+    # When odds were taken is said once, under the headline, for the one stale market; its
+    # card in the panel says "Not current" without repeating the time.
+    note = v.page.locator(".odds-strip .odds-note")
+    assert flat(note.inner_text()) == ("Not current: Will this quote be refreshed in time?: "
+                                       "odds as of 21 November 2026, 11:00 UTC.")
+    assert v.page.locator("main").inner_text().count("odds as of") == 1
+
+    # The strip under the headline: a line for each market, in the frontmatter's order.
+    strip = v.page.locator(".odds-strip .odds-line")
+    assert [strip.nth(i).get_attribute("data-market") for i in range(strip.count())] == list(EXPECTED)
+
+    # Widgets in the text: markets the strip shows come back as one line each.
     inline = v.page.locator(".article__body .odds")
     assert [inline.nth(i).get_attribute("data-market") for i in range(inline.count())] == [
         "open-market", "https://polymarket.com/event/big-event", "closed-market", "missing-market"]
+    assert inline.nth(0).locator(".odds-line").count() == 1 and inline.nth(0).locator("svg").count() == 0
 
 
 def test_a_widget_alone_in_the_text_brings_the_disclaimer(visit: Any) -> None:
@@ -240,21 +259,35 @@ def test_a_widget_alone_in_the_text_brings_the_disclaimer(visit: Any) -> None:
     assert widget.count() == 1
     assert in_order(spoken(widget.aria_snapshot()),
                     ["Will the flat market move at all this week?", "Yes 50%", "unchanged in 24 hours"])
-    note = widget.locator(".odds__note")
-    assert note.is_visible() and note.inner_text().startswith(DISCLAIMER)
+    assert widget.locator(".odds__spark").count() == 1, "a market not under the headline gets its full card"
+    note = v.page.locator("main .disclaimer")
+    assert note.count() == 1 and note.is_visible() and note.inner_text().startswith(DISCLAIMER)
+    assert v.page.locator("body").inner_text().count(DISCLAIMER) == 1
 
 
-def test_front_page_leads_with_a_story_and_its_odds(visit: Any) -> None:
+def test_front_page_leads_with_a_story_its_odds_and_the_biggest_moves(visit: Any) -> None:
     v = visit("example", "/", "desktop")
     lead = v.page.locator("article.lead")
     assert lead.locator("h2").count() == 1
-    assert lead.locator(".odds").count() == 3
-    story, rail = lead.locator(".lead__story").bounding_box(), lead.locator(".odds-panel").bounding_box()
-    assert rail["x"] > story["x"] + story["width"] - 1, "on a desktop the odds sit beside the lead"
+    assert lead.locator(".odds-line").count() == 3
+    story, rail = lead.bounding_box(), v.page.locator(".moves").bounding_box()
+    assert rail["x"] > story["x"] + story["width"] - 1, "on a desktop the biggest moves sit beside the lead"
     image = lead.locator("img.lead__image").bounding_box()
     headline = lead.locator("h2").bounding_box()
     assert image["y"] < headline["y"], "the lead image sits above its headline"
     assert v.page.locator(".stories article.story").count() == 5
+    # Biggest moves: largest first, not the lead's own markets, each with its newest story.
+    moves = v.page.locator(".moves .odds-line")
+    changes = [float(flat(moves.nth(i).locator(".odds-line__move [aria-hidden]").inner_text())[1:])
+               for i in range(moves.count())]
+    assert changes and changes == sorted(changes, reverse=True)
+    lead_markets = {m.get_attribute("data-market") for m in lead.locator(".odds-line").all()}
+    assert not lead_markets & {m.get_attribute("data-market") for m in moves.all()}
+    assert all(m.locator(".odds-line__story a").count() == 1 for m in moves.all())
+    # Times, and what the figures mean said once, not in every line.
+    assert re.search(r"\d{2}:\d{2} UTC", lead.locator(".story__meta").inner_text())
+    text = v.page.locator("main").inner_text()
+    assert text.count("in 24 hours") == 1 and "3%\n▲0.3" in text or "3% ▲0.3" in flat(text)
 
 
 def test_article_column_is_readable(visit: Any) -> None:
@@ -314,6 +347,107 @@ def test_print_layout(visit: Any) -> None:
     v.screenshot("article-print")
     page = v.page
     assert not page.locator(".masthead__nav").is_visible()
+    assert page.locator(".odds-strip").is_visible(), "the related markets print, a line each"
     assert page.locator(".odds").first.is_visible()
     background = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
     assert background == "rgb(255, 255, 255)", "print is black on white, whatever the screen's theme"
+    assert not page.locator(".article__image").is_visible(), "no dark illustration printed"
+    address = page.locator(".article__address")
+    assert address.is_visible() and "https://market-ledger.netlify.app/2026/11/nato-" in address.inner_text()
+    assert page.locator("body").inner_text().count(DISCLAIMER) == 1
+    cards = [c.bounding_box() for c in page.locator(".odds-panel .odds").all()]
+    assert len(cards) == 3 and cards[0]["y"] == cards[1]["y"] and cards[2]["y"] > cards[0]["y"], "two abreast"
+
+
+def test_print_gives_a_lone_wide_widget_the_whole_column(visit: Any) -> None:
+    """The four-outcome Fed card, alone in its panel, is as wide as the story when printed."""
+    v = visit("example", "/2026/11/fed-december-decision-odds/", "desktop", "light", media="print")
+    v.screenshot("article-one-card-print")
+    card = v.page.locator(".odds-panel .odds").bounding_box()
+    body = v.page.locator(".article__body").bounding_box()
+    assert card["width"] > body["width"] * 0.95, (card, body)
+
+
+# --- the story on the first screen ------------------------------------------------------------
+
+FIRST_SCREENS = {"laptop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+STORIES = [("states", "/2026/11/four-markets/"), ("example", "/2026/11/nato-2027-conventional-defence-deadline/"),
+           ("example", "/2026/11/bitcoin-november-slide/")]
+
+
+@pytest.mark.parametrize("screen", list(FIRST_SCREENS))
+@pytest.mark.parametrize("site,path", STORIES)
+def test_the_story_starts_on_the_first_screen(browser: Any, sites: dict[str, str], screen: str, site: str,
+                                              path: str) -> None:
+    """Four markets (one resolved, one an event) and an image under a headline, and the first
+    paragraph's first line is still on the first screen: markets a line each, the image after it."""
+    size = FIRST_SCREENS[screen]
+    context = browser.new_context(viewport=size)
+    try:
+        page = context.new_page()
+        page.goto(sites[site] + path, wait_until="load")
+        first = page.locator(".article__body > p").first
+        box = first.bounding_box()
+        line = float(page.evaluate("p => parseFloat(getComputedStyle(p).lineHeight)", first.element_handle()))
+        assert box["y"] + line <= size["height"], f"first paragraph starts at {box['y']:.0f} px"
+        lines = page.locator(".odds-strip .odds-line")
+        assert lines.count() >= 3
+        for i in range(lines.count()):  # a market a line: question, figure, move (and a detail)
+            assert lines.nth(i).bounding_box()["height"] < 80
+        image = page.locator(".article__image")
+        if image.count():
+            assert image.bounding_box()["y"] > box["y"], "the image follows the first paragraph"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        name = path.strip("/").rsplit("/", 1)[-1]
+        page.screenshot(path=str(SCREENSHOTS / f"first-screen-{name}-{screen}.png"))
+    finally:
+        context.close()
+
+
+# --- labels, charts, pages ------------------------------------------------------------------
+
+def test_labels_say_what_the_market_calls_its_outcomes(visit: Any) -> None:
+    v = visit("example", "/2026/11/bitcoin-november-slide/", "phone")
+    line = v.page.locator(".odds-strip .odds-line[data-market='bitcoin-up-or-down-in-november-2026']")
+    assert "Up 5% · Down 95%" in flat(line.inner_text())
+    card = v.page.locator(".odds-panel .odds[data-market='bitcoin-up-or-down-in-november-2026']")
+    assert in_order(flat(card.inner_text()), ["Up", "5%", "Up 5% · Down 95%"])
+    nato = visit("example", "/2026/11/nato-2027-conventional-defence-deadline/", "phone")
+    assert flat(nato.page.locator(".kicker").inner_text()) == "NATO"  # site.yaml's topics
+    assert "Europe" in nato.page.locator(".article__tags").inner_text()  # a readable form of "europe"
+    fed = visit("example", "/2026/11/fed-december-decision-odds/", "phone")
+    chart = flat(fed.page.locator(".odds-panel .chart__x").inner_text())
+    assert chart.startswith("25 bps decrease, past 7 days"), "an event's chart names its outcome"
+
+
+@pytest.mark.parametrize("path", ["/markets/russian-strike-on-a-nato-member-by-december-31/",
+                                  "/2026/11/nato-2027-conventional-defence-deadline/"])
+def test_chart_labels_are_readable_on_a_phone(visit: Any, path: str) -> None:
+    v = visit("example", path, "phone")
+    sizes = v.page.evaluate("""() => [...document.querySelectorAll('.chart__y span, .chart__x span')]
+      .map(e => parseFloat(getComputedStyle(e).fontSize))""")
+    assert sizes and min(sizes) >= 11, sizes
+    assert v.page.locator(".chart__y").first.inner_text().strip().endswith("0%"), "the scale starts at 0%"
+
+
+def test_the_article_ends_with_more_on_these_markets(visit: Any) -> None:
+    v = visit("example", "/2026/11/nato-2027-conventional-defence-deadline/", "phone")
+    more = v.page.locator(".more li a")
+    titles = [flat(t) for t in more.all_inner_texts()]
+    assert titles and titles[0] == "Russia and Ukraine resume indirect talks in Geneva as traders trim ceasefire bets"
+    assert "US presses allies" not in " ".join(titles)
+
+
+def test_the_404_page_lists_the_latest_headlines(visit: Any) -> None:
+    v = visit("example", "/no-such-page/", "phone")
+    links = v.page.locator("main .more__list a")
+    assert links.count() == 6
+    assert flat(links.first.inner_text()).startswith("Bitcoin slides towards $85,000")
+
+
+def test_standalone_pages_are_not_news(visit: Any) -> None:
+    v = visit("example", "/about/", "phone")
+    assert flat(v.page.locator("h1").inner_text()) == "About The Market Ledger"
+    assert v.page.locator("a[href='/how-we-show-odds/']").count() >= 1
+    front = visit("example", "/", "desktop")
+    assert "About The Market Ledger" not in front.page.locator("main").inner_text()
