@@ -29,6 +29,8 @@ KNOWN_KEYS = (
     "image", "image_alt", "image_caption", "image_credit", "draft", "slug", "type",
 )
 KINDS = ("article", "page")  # `type:` a dated story, or a standalone page at /<slug>/ (docs/pages.md)
+# Top-level folders the build writes itself, which a standalone page's /<slug>/ must not take.
+RESERVED_SLUGS = frozenset({"markets", "events", "tags", "page", "assets", "cards", "css", "images"})
 _SLUG_OK = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _FENCE_END = re.compile(r"^(---|\.\.\.)[ \t]*$", re.M)
 _CODE_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([^`\s]*)")
@@ -272,6 +274,9 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
             err(1, "slug", f"cannot make a URL slug from the file name {stem!r}; add 'slug:'")
         elif problem := segment_problem(slug, "the slug made from the file name"):
             err(1, "slug", problem + " with 'slug:'")
+    if kind == "page" and slug in RESERVED_SLUGS:
+        err(line_of("slug") if "slug" in data else line_of("type"), "slug",
+            f"a page at /{slug}/ would take the place of the site's own pages; choose another slug")
 
     markets: list[RefUse] = []
     raw_markets = data.get("markets")

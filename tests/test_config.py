@@ -55,3 +55,13 @@ def test_errors_on_keys_whose_line_is_not_known_name_line_1(tmp_path: Path, text
         "site.yaml:1: per_page: expected a number of 1 or more",
         "site.yaml:1: timezone: expected an IANA zone like 'Europe/London', got 'Mars/Olympus'",
     ]
+
+
+def test_topic_names_by_tag(tmp_path: Path) -> None:
+    path = tmp_path / "site.yaml"
+    path.write_text("title: T\nbase_url: https://x.org\ntopics:\n  NATO: NATO\n  us-politics: U.S. Politics\n")
+    config, _ = load_config(path)
+    assert config.topics == (("nato", "NATO"), ("us-politics", "U.S. Politics"))
+    path.write_text("title: T\nbase_url: https://x.org\ntopics:\n  nato: [a, b]\n")
+    with pytest.raises(ConfigError, match="site.yaml:3: topics: expected 'tag: Display name' pairs"):
+        load_config(path)

@@ -168,7 +168,7 @@ def test_an_unknown_key_beside_the_known_one_it_resembles_is_a_warning() -> None
     assert messages(problems) == [
         "content/story.md:3: warning: subtitle: unknown key (is it meant to be 'title'?)",
         "content/story.md:5: warning: layout: unknown key; known keys: title, date, updated, author, summary, "
-        "tags, markets, image, image_alt, draft, slug",
+        "tags, markets, image, image_alt, image_caption, image_credit, draft, slug, type",
     ]
 
 
@@ -206,3 +206,16 @@ def test_malformed_yaml_is_placed_where_the_parser_stopped_with_a_hint(front: st
     assert len(problems) == 1, problems
     assert problems[0].line == line and problems[0].message.startswith("malformed YAML: ")
     assert hint in problems[0].message
+
+
+def test_a_standalone_page_and_an_image_caption_and_credit() -> None:
+    a, problems = parse("---\ntitle: About us\ndate: 2026-11-01\ntype: page\nimage: /images/a.png\n"
+                        "image_alt: A newsroom\nimage_caption: Our newsroom.\n"
+                        "image_credit: \"Photo: Staff\"\n---\nBody\n")
+    assert a is not None and a.is_page and a.kind == "page"
+    assert (a.image_caption, a.image_credit) == ("Our newsroom.", "Photo: Staff")
+    assert not [p for p in problems if p.severity == "error"]
+    b, problems = parse("---\ntitle: X\ndate: 2026-11-01\ntype: blog\n---\nBody\n")
+    assert b is None and "content/story.md:4: type: expected one of article, page, got 'blog'" in messages(problems)
+    c, problems = parse("---\ntitle: X\ndate: 2026-11-01\ntype: page\nslug: markets\n---\nBody\n")
+    assert c is None and "content/story.md:5: slug: a page at /markets/ would take the place" in messages(problems)[0]
