@@ -85,8 +85,8 @@ def test_every_chart_and_sentence_about_a_market_comes_from_one_series(tmp_path:
     # The story says the price "fell to around 20 cents": the chart keeps that swing.
     low = int(re.search(r"between (\d+)%", said.pop()).group(1))  # type: ignore[union-attr]
     assert low <= 22
-    spark = re.search(r'<svg class="spark".*?</svg>', article, re.S)
-    chart = re.search(r'<svg class="chart".*?</svg>', market, re.S)
+    spark = re.search(r'<span class="chart chart--spark"><svg.*?</svg>', article, re.S)
+    chart = re.search(r'<span class="chart chart--full"><svg.*?</svg>', market, re.S)
     assert spark and chart
     drawn = [re.findall(r'points="([^"]*)"', svg.group(0))[0].split() for svg in (spark, chart)]
     assert len(drawn[0]) == len(drawn[1])  # the same points, drawn at two sizes
