@@ -37,6 +37,7 @@ from marketnews.names import tag_key, tag_slug, unencodable
 from marketnews.odds import Odds, OddsSources, assemble_odds, load_cache, read_snapshot, save_cache, stale_quotes
 from marketnews.output import OutputFile
 from marketnews.site import (
+    CardLog,
     RenderMemo,
     Shell,
     SiteInput,
@@ -737,6 +738,7 @@ def site_files(
     env = memo.env if memo is not None and memo.fits(inp) and memo.env is not None else None
     renderer = SiteRenderer(inp, env or make_environment(layouts, inp.config.tz), layouts, reuse, memo)
     renderer.memo.env = renderer.env
+    renderer.card_store = store
     if used_memo is not None:
         used_memo(renderer.memo)
     items: list[str] = []
@@ -792,7 +794,8 @@ def site_files(
     _shared["stage"] = None
 
 
-ShardResult = tuple[list[OutputFile], dict[str, "PageRecord"], dict[str, set[str]], tuple[list[str], str | None]]
+ShardResult = tuple[list[OutputFile], dict[str, "PageRecord"], dict[str, set[str]], tuple[list[str], str | None],
+                    tuple[list[str], dict[str, bytes]]]
 
 
 def _other_shard(k: int) -> ShardResult:
@@ -801,8 +804,9 @@ def _other_shard(k: int) -> ShardResult:
     renderer.shard = (k, n)
     renderer.reuse.manifest = {}  # this worker's records only, for the parent to merge
     renderer.memo.showing = {}
+    cards = renderer.card_store = CardLog(renderer.card_store)  # what it drew, for the parent's memo
     files = [_staged(f) for f in renderer.other_pages(listed)]
-    return files, renderer.reuse.manifest, renderer.memo.showing, renderer.reuse.faults()
+    return files, renderer.reuse.manifest, renderer.memo.showing, renderer.reuse.faults(), (cards.used, cards.made)
 
 
 def _other_pages_in_workers(pool: multiprocessing.pool.Pool, renderer: SiteRenderer, reuse: ManifestReuse,
@@ -810,8 +814,9 @@ def _other_pages_in_workers(pool: multiprocessing.pool.Pool, renderer: SiteRende
     """Every page but the articles', shared out by path among `jobs` forked workers; the
     workers' page records and "which page shows which article" notes are merged here."""
     try:
-        for files, records, showing, faults in pool.imap_unordered(_other_shard, range(jobs)):
+        for files, records, showing, faults, cards in pool.imap_unordered(_other_shard, range(jobs)):
             reuse.manifest.update(records)
+            CardLog(None, *cards).settle(renderer.card_store)
             if reuse.store is not None:
                 reuse.store.add_faults(faults)
             for article, pages in showing.items():
@@ -834,6 +839,7 @@ def changed_site_files(
     if not memo.fits(inp) or memo.env is None:
         return None
     renderer = SiteRenderer(inp, memo.env, layouts, reuse, memo)
+    renderer.card_store = store
     changed = renderer.only_showing(inp.articles)
     if changed is None or memo.listed is None:
         return None

@@ -37,6 +37,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from marketnews.assets import Assets
+from marketnews.cache import memo_key
 from marketnews.cards import HEIGHT, WIDTH, Card, article_card, card_alt, card_digest, card_file, draw, renderer
 from marketnews.cards import site_card as make_site_card
 from marketnews.config import SiteConfig
@@ -285,13 +286,45 @@ class PageReuse(Protocol):
 
 
 class CardStore(Protocol):
-    """Where share cards' PNG bytes are kept between builds, by their digest."""
+    """Where share cards' PNG bytes are kept between builds (the build's memo, `cache.Memo`)."""
 
     def get(self, key: str) -> bytes | None:
         ...
 
     def put(self, key: str, value: bytes) -> None:
         ...
+
+    def use(self, keys: Iterable[str]) -> None:
+        """Count keys as used (kept on saving) that were not read."""
+        ...
+
+
+@dataclass
+class CardLog:
+    """A worker process's view of the card store: reads go through to it; what was used
+    and drawn is noted for the parent to hand to the store (`settle`)."""
+
+    store: CardStore | None
+    used: list[str] = field(default_factory=list)
+    made: dict[str, bytes] = field(default_factory=dict)
+
+    def get(self, key: str) -> bytes | None:
+        data = self.store.get(key) if self.store is not None else None
+        if data is not None:
+            self.used.append(key)
+        return data
+
+    def put(self, key: str, value: bytes) -> None:
+        self.made[key] = value
+
+    def use(self, keys: Iterable[str]) -> None:
+        self.used.extend(keys)
+
+    def settle(self, store: CardStore | None) -> None:
+        if store is not None:
+            store.use(self.used)
+            for key, value in self.made.items():
+                store.put(key, value)
 
 
 class SiteRenderer:
@@ -565,12 +598,15 @@ class SiteRenderer:
 
     def _card_file(self, path: str, card: Card) -> OutputFile:
         """A card's PNG: the file the last build wrote when it has this name (the name
-        carries the digest of what it shows), else from the memo, else drawn now."""
+        carries the digest of what it shows), else the memo's, else drawn now. The memo
+        key covers the card, Pillow and the code (`memo_key`)."""
         digest = card_digest(card)
+        store, key = self.card_store, memo_key("card", digest, renderer())
         reuse = self.reuse if self.inp.fingerprint else None
         if reuse is not None and reuse.keep(path, digest):
+            if store is not None:
+                store.use((key,))  # the memo keeps it for a build into an empty folder
             return OutputFile(path, None)
-        store, key = self.card_store, f"card/{digest}/{renderer()}"
         data = store.get(key) if store is not None else None
         if data is None:
             data = draw(card)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from marketnews import site
+from marketnews import pipeline, site
 from marketnews.cards import (
     ELLIPSIS,
     HEIGHT,
@@ -33,8 +33,19 @@ from marketnews.config import load_config
 from marketnews.errors import ConfigError
 from marketnews.markets.model import Outcome, Quote
 from marketnews.markets.refs import parse_ref
+from marketnews.pipeline import BuildOptions, SitePaths, build, snapshot_from_file
 from marketnews.widgets import WidgetView, widget_view
-from tests.sitebuild import BASE_URL, NOW, Page, build_example, copy_site, moved_snapshot, tree
+from tests.sitebuild import (
+    BASE_URL,
+    EXAMPLE_SNAPSHOT,
+    NOW,
+    REPO,
+    Page,
+    build_example,
+    copy_site,
+    moved_snapshot,
+    tree,
+)
 
 HEADLINE = "US presses allies to take over NATO's conventional defence by 2027"
 
@@ -340,3 +351,35 @@ def test_a_negative_card_days_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "site.yaml").write_text("title: T\nbase_url: https://example.org\ncard_days: -1\n")
     with pytest.raises(ConfigError, match=r"site.yaml:3: card_days"):
         load_config(tmp_path / "site.yaml")
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_memo_keeps_cards_for_a_build_into_an_empty_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               jobs: int) -> None:
+    log = tmp_path / "drawn.txt"  # worker processes draw too: each card drawn is a line here
+
+    def counting(card: Card) -> bytes:
+        with log.open("a") as f:
+            f.write(card.headline + "\n")
+        return draw(card)
+
+    def drawn() -> list[str]:
+        return log.read_text().splitlines() if log.exists() else []
+
+    monkeypatch.setattr(site, "draw", counting)
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN", 1)  # workers even for six articles when jobs is 2
+    cache = tmp_path / "cache"
+
+    def build_into(out: Path) -> dict[str, bytes]:
+        paths = SitePaths(root=REPO, content=REPO / "content", out=out, cache=cache)
+        build(paths, BuildOptions(jobs=jobs), NOW, snapshot_from_file(EXAMPLE_SNAPSHOT))
+        return {p: d for p, d in tree(out).items() if p.startswith("cards/")}
+
+    first = build_into(tmp_path / "one")
+    assert len(first) == 6 and len(drawn()) == 6
+    log.unlink()
+    assert build_into(tmp_path / "two") == first  # from the memo: the same bytes, none drawn
+    assert drawn() == []
+    # A build into the first folder keeps its cards; the memo still has them after that.
+    build_into(tmp_path / "one")
+    assert build_into(tmp_path / "three") == first and drawn() == []
