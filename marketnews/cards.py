@@ -23,6 +23,7 @@ still carries it next to the card, and the alt text says only what the card show
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -407,6 +408,30 @@ def draw(card: Card) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=False, compress_level=6)
     return out.getvalue()
+
+
+def to_memo(png: bytes) -> bytes:
+    """A drawn card as the memo keeps values: JSON text (a base64 string)."""
+    return json.dumps(base64.b64encode(png).decode("ascii")).encode("ascii")
+
+
+def from_memo(value: bytes | None) -> bytes | None:
+    """The card a memo value holds, or None when it holds no 1200x630 PNG: the cache
+    folder is not to be trusted, so what comes out of it is checked before it is published."""
+    if value is None:
+        return None
+    try:
+        text = json.loads(value)
+        png = base64.b64decode(text, validate=True) if isinstance(text, str) else b""
+        if not png.startswith(b"\x89PNG\r\n\x1a\n"):
+            return None
+        with Image.open(io.BytesIO(png)) as im:
+            if (im.format, im.size, im.mode) != ("PNG", (WIDTH, HEIGHT), "RGB"):
+                return None
+            im.verify()  # every chunk's checksum
+    except (ValueError, TypeError, OSError, SyntaxError, Image.DecompressionBombError):
+        return None
+    return png
 
 
 def card_file(slug: str, card: Card) -> str:

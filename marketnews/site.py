@@ -38,7 +38,19 @@ from markupsafe import Markup, escape
 
 from marketnews.assets import Assets
 from marketnews.cache import memo_key
-from marketnews.cards import HEIGHT, WIDTH, Card, article_card, card_alt, card_digest, card_file, draw, renderer
+from marketnews.cards import (
+    HEIGHT,
+    WIDTH,
+    Card,
+    article_card,
+    card_alt,
+    card_digest,
+    card_file,
+    draw,
+    from_memo,
+    renderer,
+    to_memo,
+)
 from marketnews.cards import site_card as make_site_card
 from marketnews.config import SiteConfig
 from marketnews.content import Article, RefUse
@@ -355,7 +367,6 @@ class SiteRenderer:
         self._sizes: dict[str, tuple[int, int] | None] = {}
         self._cards: dict[Seen, Card | None] = {}
         self.card_store: CardStore | None = None  # the build's memo: cards drawn by earlier builds
-        self.cards_drawn = 0
 
     def image_size(self, url: str | None) -> tuple[int, int] | None:
         """A static image's (width, height) by its root-relative URL, original or fingerprinted; else None."""
@@ -607,12 +618,13 @@ class SiteRenderer:
             if store is not None:
                 store.use((key,))  # the memo keeps it for a build into an empty folder
             return OutputFile(path, None)
-        data = store.get(key) if store is not None else None
+        # The memo's copy is checked (the cache folder is not trusted); one that is not a
+        # card is replaced.
+        data = from_memo(store.get(key)) if store is not None else None
         if data is None:
             data = draw(card)
-            self.cards_drawn += 1
             if store is not None:
-                store.put(key, data)
+                store.put(key, to_memo(data))
         if reuse is not None:
             reuse.record(path, digest, len(data))
         return OutputFile(path, data)

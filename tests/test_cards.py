@@ -26,7 +26,9 @@ from marketnews.cards import (
     clusters,
     draw,
     font,
+    from_memo,
     site_card,
+    to_memo,
     wrap,
 )
 from marketnews.config import load_config
@@ -383,3 +385,14 @@ def test_the_memo_keeps_cards_for_a_build_into_an_empty_folder(tmp_path: Path, m
     # A build into the first folder keeps its cards; the memo still has them after that.
     build_into(tmp_path / "one")
     assert build_into(tmp_path / "three") == first and drawn() == []
+
+
+def test_a_memo_value_is_published_only_when_it_is_a_card() -> None:
+    png = draw(card(view(quote())))
+    assert from_memo(to_memo(png)) == png
+    assert to_memo(png)[:1] == b'"'  # JSON text, like every value of the memo
+    small = _png((10, 10), (0, 0, 0))
+    broken = png[:100] + bytes([png[100] ^ 0xFF]) + png[101:]
+    for bad in (None, b'[1, "two", null]', b'"not base64!"', to_memo(small), to_memo(broken), to_memo(b"GIF89a"),
+                b"\x89PNG\r\n\x1a\n"):
+        assert from_memo(bad) is None, bad
