@@ -217,3 +217,11 @@ def test_a_market_past_its_end_date_is_not_called_open(tmp_path: Path) -> None:
     offline(early, datetime.fromisoformat("2026-11-21T17:00:00+00:00"))
     html = (early.out / "markets" / "bitcoin-up-or-down-in-november-2026" / "index.html").read_text()
     assert "<dd>Open</dd>" in html and "<dt>Closes</dt>" in html and "Past its end date" not in html
+
+
+def test_a_snapshot_key_that_cannot_be_encoded_is_named_readably() -> None:
+    doc = ('{"format": "marketnews-snapshot", "version": 1, "taken_at": "2026-11-21T16:00:00Z", "quotes": '
+           '{"k\\ud800": {"question": "Q", "url": "ftp://x"}}}')
+    with pytest.raises(Exception, match="quotes.k\ufffd.url") as caught:
+        snapshot_from_json(doc, "f.json")
+    assert str(caught.value).encode("utf-8")  # printable to any UTF-8 terminal or log

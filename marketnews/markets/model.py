@@ -425,7 +425,8 @@ def snapshot_from_doc(doc: Any, origin: str = "snapshot") -> Snapshot:
     quotes: dict[str, Quote] = {}
     source = doc.get("source")
     source = clean_text(source) if isinstance(source, str) and source else "file"
-    for key, data in sorted(raw.items()):
+    for raw_key, data in sorted(raw.items()):
+        key = clean_text(raw_key)  # messages name it: a lone surrogate would not print
         q = quote_from_json(key, data, problems, taken_at, source)
         if q is not None:
             quotes[key] = q
