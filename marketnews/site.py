@@ -856,9 +856,13 @@ class SiteRenderer:
             ranked = sorted(market_pages, key=lambda m: (m.widget.state == "unavailable", m.widget.question.lower()))
             meta = self.meta("Markets", "/markets/",
                              "Every prediction market our stories cover, with its current odds.")
-            yield self._page("markets.html", "/markets/", meta, "", listed, markets=ranked, snapshot=self.inp.snapshot,
-                             odds_statement=odds_statement(self.inp.snapshot, self.config.tz),
-                             moves=self.moves(listed))
+            # Of the articles it shows only the counts per market (which an edit that moves
+            # nothing keeps) and the biggest moves' stories: an edit to any other article
+            # does not make it again (see only_showing).
+            moves = self.moves(listed)
+            statement = odds_statement(self.inp.snapshot, self.config.tz)
+            yield self._page("markets.html", "/markets/", meta, "", [story for _, story in moves], markets=ranked,
+                             snapshot=self.inp.snapshot, odds_statement=statement, moves=moves)
         yield from self.feeds(listed)
         yield from self.card_files(listed)
         if self.only is not None:  # the rest shows no article beyond what its shape says
