@@ -169,6 +169,23 @@ def test_two_offline_builds_in_a_row_give_the_same_bytes(tmp_path: Path) -> None
     assert 'points="' in (paths.out / "markets" / KNICKS / "index.html").read_text()
 
 
+def test_two_builds_in_a_row_that_cannot_reach_polymarket_give_the_same_bytes(tmp_path: Path) -> None:
+    """As on a machine with no network: the second build reuses the cache's resolved quote,
+    which keeps the time it was taken instead of being stamped with the build's clock."""
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("Name or service not known", request=request)
+
+    paths = example_site(tmp_path)
+    with httpx.Client(transport=httpx.MockTransport(unreachable)) as client:
+        source = live_snapshot_source(paths, client, sleep=lambda s: None)
+        build(paths, BuildOptions(jobs=1), DEC_2, source)
+        first = tree(paths.out)
+        build(paths, BuildOptions(jobs=1), DEC_2 + timedelta(minutes=17), source)
+    assert tree(paths.out) == first
+    knicks = snapshot_from_json(first["snapshot.json"]).quotes[KNICKS]
+    assert knicks.status == "resolved" and knicks.as_of == datetime.fromisoformat("2026-11-21T16:00:00+00:00")
+
+
 def test_the_markets_page_and_the_feed_say_truly_where_and_when_the_odds_were_taken(tmp_path: Path) -> None:
     paths = example_site(tmp_path)
     offline(paths)

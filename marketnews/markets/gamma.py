@@ -15,14 +15,14 @@ and is not looked up further. Batches are as many slugs as fit in `max_url_bytes
 of encoded URL; a 414 splits the batch in two and asks again.
 
 Quotes already `resolved` in `settled` (from the cache) are final: they are
-returned as they are, stamped with this run's time, without a request.
+returned as they are, with the time they were taken, without a request.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -151,7 +151,9 @@ class _Lookup:
         for ref in set(refs):
             settled_quote = settled.get(ref.key)
             if settled_quote is not None and settled_quote.status == "resolved":
-                quotes[ref.key] = replace(settled_quote, as_of=self.now)
+                # Kept with the time it was taken: it was not asked for again, and a later
+                # stamp would change /snapshot.json and /markets/ on every build.
+                quotes[ref.key] = settled_quote
                 final.add(ref.key)
             else:
                 pending.append(ref)
@@ -204,6 +206,6 @@ def fetch_quotes(
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> FetchResult:
-    """Quotes for `refs` from Gamma at `gamma_url`, every quote stamped `as_of=now`."""
+    """Quotes for `refs` from Gamma at `gamma_url`, each fetched quote stamped `as_of=now`."""
     fetcher = Fetcher(client, policy or HttpPolicy(), sleep=sleep, monotonic=monotonic)
     return _Lookup(fetcher, gamma_url, now, max_url_bytes).run(refs, settled or {})
