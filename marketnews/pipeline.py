@@ -831,11 +831,12 @@ def _other_pages_in_workers(pool: multiprocessing.pool.Pool, renderer: SiteRende
 
 def changed_site_files(
     inp: SiteInput, layouts: Path, memo: RenderMemo, reuse: ManifestReuse, store: Memo
-) -> list[OutputFile] | None:
+) -> tuple[list[OutputFile], frozenset[str]] | None:
     """The files that changed since the build `memo` comes from, when only the content
     of some articles did (nothing added, removed, moved, re-tagged...; see
-    `SiteRenderer.only_showing`): their pages and the files that showed them. None when
-    the change is bigger; then `site_files` must look at everything."""
+    `SiteRenderer.only_showing`): their pages and the files that showed them, and the
+    last build's files to remove (share cards renamed). None when the change is bigger;
+    then `site_files` must look at everything."""
     if not memo.fits(inp) or memo.env is None:
         return None
     renderer = SiteRenderer(inp, memo.env, layouts, reuse, memo)
@@ -845,6 +846,11 @@ def changed_site_files(
         return None
     listed = list(memo.listed)
     files: list[OutputFile] = []
+    # The articles whose pages show one that changed ("More on these markets") are made again too.
+    shown = {i for i, _ in changed}
+    pages = renderer.only or set()
+    changed += [(i, a) for i, a in enumerate(inp.articles)
+                if i not in shown and page_file(listed[i].url) in pages]
     for i, article in changed:
         listed[i] = renderer.listed_view(article)
         page, item, fp, size, _, shell_print, shell = article_file(renderer, reuse, article)
@@ -855,7 +861,7 @@ def changed_site_files(
             files.append(page)
     files += [f for f in renderer.other_pages(listed) if f.data is not None]
     memo.published, memo.listed = inp.articles, listed
-    return files
+    return files, frozenset(renderer.gone)
 
 
 PageRecord = tuple[str, int, str]  # a page written: fingerprint, size in bytes, list item HTML
@@ -1057,13 +1063,17 @@ def build(
     if previous is not None and previous.existing is not None and previous.memo is not None and same_static:
         manifest = dict(previous.manifest)
         reuse = ManifestReuse(manifest_records(previous.manifest), previous.existing, out, manifest)
-        changed_files = changed_site_files(inp, paths.layouts, previous.memo, reuse, store)
-        if changed_files is not None:  # only some articles' content changed: write just what shows them
+        changes = changed_site_files(inp, paths.layouts, previous.memo, reuse, store)
+        if changes is not None:  # only some articles' content changed: write just what shows them
+            changed_files, gone = changes
             if not same_site:
                 changed_files += assets.files
-            report = write(iter(changed_files), paths.out, previous.existing, partial=True)
+            report = write(iter(changed_files), paths.out, previous.existing, partial=True, gone=gone)
+            for path in gone:
+                manifest.pop(path, None)
+            existing_now = (previous.existing - gone) | {f.path for f in changed_files}
             state = replace(previous, gathered=gathered, manifest=manifest, snapshot=(base, snapshot),
-                            assets=assets, fingerprint=fingerprint_)
+                            assets=assets, fingerprint=fingerprint_, existing=existing_now)
             return _report(state, report, published, warnings, snapshot, note, now, started, timings, odds.requests)
 
     # Made once: /snapshot.json and the odds cache hold the same text.

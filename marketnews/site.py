@@ -352,6 +352,7 @@ class SiteRenderer:
         self._items = self.memo.items
         self._digests = self.memo.digests
         self.only: set[str] | None = None  # produce only these files (see `only_showing`)
+        self.gone: set[str] = set()  # and remove these, which the last build wrote (`only_showing`)
         self.shells_made: dict[str, Shell] = {}  # article path -> its shell, when rendered by this renderer
         # (k, n): produce only the files whose path hashes to k of n, so that n worker
         # processes can share the list pages; shard 0 also writes the site-wide files.
@@ -499,9 +500,9 @@ class SiteRenderer:
         files show of it outside its list item and feed entry: URL, dates, draft, topics,
         markets. Two versions of an article with the same shape are listed alike."""
         inline = tuple((i.written, r.key if r else None) for i, r in self.inline_refs(article))
-        # The title too: other articles' pages ("More on these markets"), the 404 and the
-        # "Biggest moves" lists show it.
-        return (article.path, article.title, article_url(self.config, article), article.date, article.updated,
+        # Not the title: the pages that show it (other articles' "More on these markets",
+        # the 404, "Biggest moves") are noted as showing the article (`_shows`, `readers`).
+        return (article.path, article_url(self.config, article), article.date, article.updated,
                 article.draft, article.kind,
                 article.date > self.inp.now, article.tags, tuple((u.written, u.ref.key) for u in article.markets),
                 inline)
@@ -520,11 +521,26 @@ class SiteRenderer:
                 self.article_fingerprint(new)  # records its shape
                 if self.memo.shapes.get(seen(old)) != self.memo.shapes[seen(new)]:
                     return None
-                if self.card_path(old) != self.card_path(new):  # the old card is to be removed
-                    return None
                 changed.append((i, new))
         self.only = set().union(*(self.memo.showing.get(a.path, set()) for _, a in changed))
+        self.only.update(self.readers(a for _, a in changed))
+        # A share card shows the headline and so may be renamed: the new one is made, the old removed.
+        cards = {(self.card_path(before[i]), self.card_path(new)) for i, new in changed}
+        self.only.update(new for old, new in cards if new and new != old)
+        old_cards = {old for old, new in cards if old and old != new}
+        if old_cards:
+            self.gone = old_cards - {self.card_path(a) for a in articles}
         return changed
+
+    def readers(self, articles: Iterable[Article]) -> set[str]:
+        """The article pages whose "More on these markets" list shows one of `articles`."""
+        if not self.inp.articles:
+            return set()
+        self.more_stories(self.inp.articles[0])  # worked out for every article at once
+        assert self.memo.more is not None
+        wanted = {a.path for a in articles}
+        return {page_file(self.listed_view(a).url) for a in self.inp.articles
+                if any(v.article.path in wanted for v in self.memo.more[1].get(a.path, ()))}
 
     def _wanted(self, path: str) -> bool:
         if self.shard is not None and zlib.crc32(path.encode()) % self.shard[1] != self.shard[0]:
@@ -865,13 +881,15 @@ class SiteRenderer:
                              snapshot=self.inp.snapshot, odds_statement=statement, moves=moves)
         yield from self.feeds(listed)
         yield from self.card_files(listed)
+        if self._wanted("404.html") and (self.shard is None or self.shard[0] == 0):
+            latest = stories(listed)[:LATEST_ON_404]
+            yield self._page("404.html", "/404.html", self.meta("Page not found", "", noindex=True), "", latest,
+                             latest=latest)
         if self.only is not None:  # the rest shows no article beyond what its shape says
             yield from self.sitemaps(listed, market_pages)
             return
         if self.shard is not None and self.shard[0] != 0:
             return
-        yield self._page("404.html", "/404.html", self.meta("Page not found", "", noindex=True),
-                         latest=stories(listed)[:LATEST_ON_404])
         yield from self.sitemaps(listed, market_pages)
         yield OutputFile("robots.txt", self._render("robots.txt").encode("utf-8"))
         text = self.inp.snapshot_json or snapshot_to_json(self.inp.snapshot)
@@ -888,7 +906,8 @@ class SiteRenderer:
             shown = [(repr(w), v.url, v.title) for w, v in moves or ()]
             title = cfg.title if pager.number == 1 else f"{cfg.title}, page {pager.number}"
             fp = self.list_fingerprint("index", pager.number, pager.count, shown, articles=pager.items)
-            yield self._page("index.html", pager.url, self.meta(title, pager.url), fp, pager.items, pager=pager,
+            shows = [*pager.items, *(v for _, v in moves or ())] if pager.number == 1 else pager.items
+            yield self._page("index.html", pager.url, self.meta(title, pager.url), fp, shows, pager=pager,
                              moves=moves if pager.number == 1 else [])
 
     def tags_of(self, listed: Sequence[ArticleView]) -> dict[str, tuple[str, list[ArticleView]]]:

@@ -472,15 +472,16 @@ def _close(files: Iterable[OutputFile]) -> None:
 
 def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str] | None = None, *,
                partial: bool = False, lock: AbstractContextManager[Any] | None = None,
-               before_switch: Callable[[], None] | None = None) -> WriteReport:
+               before_switch: Callable[[], None] | None = None, gone: Collection[str] = ()) -> WriteReport:
     """Publish `files` as the site in `out`; `existing` is `existing_files(out)` if the
     caller already has it.
 
     `files` may include files that worker processes already staged (`OutputFile.staged`,
     written by a `Stager` for this folder and `existing`), and files kept from the last
     build (data None). `partial`: `files` are only the files that may have changed, the
-    others are kept (and none removed). `before_switch` runs once everything is staged,
-    just before the new site is switched in: a failure there leaves `out` as it was.
+    others are kept, and none removed but the last build's files named in `gone`.
+    `before_switch` runs once everything is staged, just before the new site is switched
+    in: a failure there leaves `out` as it was.
 
     Without `lock`, the new site is made beside `out` and switched in whole (see the
     module's docstring); the caller holds `build_lock`. With `lock`, for a private folder
@@ -489,8 +490,9 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
     """
     out = out.resolve()
     old = existing_files(out) if existing is None else set(existing)
+    dropped = old & set(gone) if partial else set()
     if lock is not None:
-        return _write_in_place(files, out, old, partial, lock, before_switch)
+        return _write_in_place(files, out, old, partial, lock, before_switch, dropped)
     _check_folder(out)
     _recover(out)
     record = read_record(out)
@@ -528,7 +530,7 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
         clash = sorted(seen & _ancestors(seen))
         if clash:
             raise MarketnewsError(f"output path {clash[0]!r} is both a file and a folder of other files")
-        kept = sorted(old - seen) if partial else []
+        kept = sorted(old - seen - dropped) if partial else []
         for path in kept + foreign.files:
             _link(out / path, spare / path, stager)
         for folder in foreign.folders:
@@ -549,7 +551,7 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
                 state_folder(out).rmdir()
         raise
     _switch(out)
-    removed = [] if partial else sorted(old - seen)
+    removed = sorted(dropped - seen) if partial else sorted(old - seen)
     added = len(touched) - changed
     return WriteReport(len(seen), added, changed, unchanged, len(removed), tuple(sorted(touched + removed)))
 
@@ -570,7 +572,8 @@ def _remove_empty_between(folder: Path, base: Path) -> None:
 
 
 def _write_in_place(files: Iterable[OutputFile], out: Path, old: set[str], partial: bool,
-                    lock: AbstractContextManager[Any], before_switch: Callable[[], None] | None) -> WriteReport:
+                    lock: AbstractContextManager[Any], before_switch: Callable[[], None] | None,
+                    dropped: set[str]) -> WriteReport:
     stager = Stager(out, old)
     seen: set[str] = set()
     pending: list[str] = []
@@ -593,7 +596,7 @@ def _write_in_place(files: Iterable[OutputFile], out: Path, old: set[str], parti
                 continue
             changed += status == "changed"
             pending.append(f.path)
-        removed = [] if partial else sorted(old - seen)
+        removed = sorted(dropped - seen) if partial else sorted(old - seen)
         for path in pending:  # a file where the last build has a folder: fine when all of it goes
             target = out / path
             if target.is_dir():

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from marketnews import pipeline
 from marketnews.cache import Memo, WrongShape, decode
 from marketnews.errors import ContentError
 from marketnews.pipeline import BuildOptions, BuildReport, BuildState, Gathered, SitePaths, build, snapshot_from_file
@@ -74,6 +75,23 @@ def test_body_and_title_edits_render_only_what_shows_the_article(rebuilds: Rebui
     listing = {p for p, data in tree(rebuilds.paths.out).items()
                if p.startswith("2026/") and b"Story 2, retitled</a> <time" in data}
     assert pages == listing
+
+
+def test_a_retitled_lead_story_is_made_again_on_every_page_that_names_it(
+        rebuilds: Rebuilds, site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    whole: list[int] = []  # builds that looked at every page
+    every_page = pipeline.site_files
+    monkeypatch.setattr(pipeline, "site_files", lambda *a, **k: (whole.append(1), every_page(*a, **k))[1])
+    site.write("content/story-5.md", article("Story 5, retitled", date="2026-11-15T09:00:00Z", tags=["alpha", "beta"],
+                                             markets=["m-one"], body="First paragraph of story 5.\n\nMore text 5."))
+    report = rebuilds.build("content/story-5.md")  # the same bytes as a full build (Rebuilds.build)
+    assert report.written is not None
+    touched = set(report.written.touched)
+    assert {"404.html", "index.html", "markets/index.html"} <= touched  # latest stories, biggest moves
+    assert "markets/m-two/index.html" not in touched  # only the files that show the story
+    assert sum(t.startswith("cards/story-5-") for t in touched) == 2  # its share card renamed: one made, one gone
+    assert len(whole) == 1  # the full build Rebuilds compares with; the rebuild made only what shows the story
+    assert all(b"Story 5, retitled" in tree(rebuilds.paths.out)[t] for t in touched if t.endswith(".html"))
 
 
 def test_the_next_build_in_the_process_has_every_shell_and_the_new_ones_win(
