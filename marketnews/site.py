@@ -74,7 +74,15 @@ from marketnews.sitemaps import (
 )
 from marketnews.templating import render
 from marketnews.topics import topic_name
-from marketnews.widgets import WidgetView, identity, odds_note, odds_statement, widget_view
+from marketnews.widgets import (
+    WidgetView,
+    at_publication,
+    identity,
+    market_view,
+    odds_note,
+    odds_statement,
+    with_published,
+)
 
 SUMMARY_CHARS = 220
 LATEST_ON_404 = 6  # headlines on the "page not found" page
@@ -128,6 +136,7 @@ class MarketPage:
 Slot = tuple[str, str, str]  # a widget on an article page: (reference as written, market key, variant)
 CARD_SLOTS = ("card-url", "card-alt")  # the variants of the share card's slots (with "" for reference and key)
 NOTE = "note"  # the slot of an article's "odds as of" line, which depends on all its related odds
+PUBLISHED_SLOT = "\x00mn:published\x00"  # in a market's widget fragment: an article's price at publication
 _SLOT = re.compile("\x00mn:([0-9]+)\x00")
 
 
@@ -186,7 +195,8 @@ class RenderMemo:
     now: datetime
     env: jinja2.Environment | None = None
     views: dict[tuple[str, str, float | None, datetime | None], WidgetView] = field(default_factory=dict)
-    widget_html: dict[tuple[str, str, str, float | None, str], str] = field(default_factory=dict)
+    widget_html: dict[tuple[str, str, Any, float | None, str], str] = field(default_factory=dict)
+    fragments_fit: dict[str, bool] = field(default_factory=dict)  # by variant (see SiteRenderer.widget_html)
     digests: dict[tuple[str, str], str] = field(default_factory=dict)
     items: dict[Seen, Markup] = field(default_factory=dict)
     views_of: dict[Seen, ArticleView] = field(default_factory=dict)
@@ -349,6 +359,7 @@ class SiteRenderer:
         self.memo = memo if memo is not None and memo.fits(inp) else RenderMemo.for_input(inp)
         self._views = self.memo.views
         self._widget_html = self.memo.widget_html
+        self._fragments_fit = self.memo.fragments_fit
         self._items = self.memo.items
         self._digests = self.memo.digests
         self.only: set[str] | None = None  # produce only these files (see `only_showing`)
@@ -381,19 +392,49 @@ class SiteRenderer:
     # --- widgets -----------------------------------------------------------------------
 
     def widget(self, written: str, ref: MarketRef, published: datetime | None = None) -> WidgetView:
-        """The view of one widget; the same reference at the same published price is built once."""
-        quote = self.inp.snapshot.get(ref.key)
-        price = quote.price_at(published) if quote is not None and published is not None else None
-        key = (written, ref.key, price, published)  # published: the sparkline marks it
+        """The view of one widget: the market's, built once, as an article published at
+        `published` shows it (`widgets.at_publication`)."""
+        key: tuple[str, str, float | None, datetime | None] = (written, ref.key, None, None)
         view = self._views.get(key)
+        quote = self.inp.snapshot.get(ref.key)
         if view is None:
-            view = self._views[key] = widget_view(
+            view = self._views[key] = market_view(
                 written, ref, quote, now=self.inp.now, stale_after_s=self.config.stale_after_s,
-                low_volume=self.config.low_volume, published=published, tz=self.config.tz,
+                low_volume=self.config.low_volume, tz=self.config.tz,
             )
-        return view
+        if published is None or quote is None:
+            return view
+        key = (written, ref.key, quote.price_at(published), published)
+        shown = self._views.get(key)
+        if shown is None:
+            shown = self._views[key] = at_publication(view, quote, published)
+        return shown
 
     def widget_html(self, view: WidgetView, variant: str) -> str:
+        """A widget's HTML. The market's fragment is rendered once per variant (and chart
+        mark) with a slot for the price at publication, which each article fills with its own."""
+        if variant == "text" or not self._fragments_fit.get(variant, True):
+            return self._widget_text(view, variant)
+        key = (view.written, view.key, bool(view.published_pct), view.mark, variant)
+        fragment = self._widget_html.get(key)
+        if fragment is None:
+            slotted = with_published(view, PUBLISHED_SLOT, view.mark) if view.published_pct else view
+            fragment = self._render("partials/widget.html", w=slotted, variant=variant).strip()
+            if view.published_pct and variant not in self._fragments_fit:
+                # Checked once a variant: a template that does more with the price than print
+                # it (a filter on it) is rendered article by article instead.
+                fits = fragment.replace(PUBLISHED_SLOT, str(escape(view.published_pct))) \
+                    == self._widget_text(view, variant)
+                self._fragments_fit[variant] = fits
+                if not fits:
+                    return self._widget_text(view, variant)
+            self._widget_html[key] = fragment
+        if view.published_pct:
+            return fragment.replace(PUBLISHED_SLOT, str(escape(view.published_pct)))
+        return fragment
+
+    def _widget_text(self, view: WidgetView, variant: str) -> str:
+        """A widget rendered for this very view (feeds' text form, or a template that does not fit fragments)."""
         key = (view.written, view.key, view.published_pct, view.mark, variant)
         html = self._widget_html.get(key)
         if html is None:
@@ -881,7 +922,7 @@ class SiteRenderer:
                              snapshot=self.inp.snapshot, odds_statement=statement, moves=moves)
         yield from self.feeds(listed)
         yield from self.card_files(listed)
-        if self._wanted("404.html") and (self.shard is None or self.shard[0] == 0):
+        if self.shard[0] == 0 if self.shard is not None else self._wanted("404.html"):  # shard 0: site-wide files
             latest = stories(listed)[:LATEST_ON_404]
             yield self._page("404.html", "/404.html", self.meta("Page not found", "", noindex=True), "", latest,
                              latest=latest)

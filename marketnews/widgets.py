@@ -7,7 +7,7 @@ accessible name all say the same thing ("Yes 7%, up 1.8 points in 24 hours").
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 
@@ -116,7 +116,7 @@ def identity(view: WidgetView) -> WidgetView:
     return _bare(view.written, view.key, view.page_url, view.question, view.url, view.kind, "", "")
 
 
-def widget_view(
+def market_view(
     written: str,
     ref: MarketRef,
     quote: Quote | None,
@@ -124,10 +124,10 @@ def widget_view(
     now: datetime,
     stale_after_s: int,
     low_volume: float,
-    published: datetime | None = None,
     tz: tzinfo | None = None,
 ) -> WidgetView:
-    """Everything a widget shows for `quote` at `now`.
+    """Everything a widget shows for `quote` at `now`, on any page (see `at_publication`
+    for what differs from one article to another).
 
     A stale quote says when it was taken as a date and time rather than an age: the page
     then stays byte-identical from one hourly build to the next while the quote stays
@@ -149,8 +149,6 @@ def widget_view(
         for i, o in enumerate(ranked[:MAX_OUTCOMES])
     )
     headline = quote.headline_outcome or (ranked[0].name if ranked else "Yes")
-    published_price = quote.price_at(published) if published is not None else None
-    published_pct = pct(published_price) if published_price is not None and quote.status == "open" else ""
     pct_text = pct(quote.probability)
     if quote.status == "resolved":
         summary = f"Resolved: {quote.winner}" if quote.winner else "Resolved"
@@ -165,10 +163,6 @@ def widget_view(
     if past_end and quote.end_date is not None:
         end_text = f"past its end date ({date_long(quote.end_date, tz or UTC)}), awaiting the result"
         summary += f"; {end_text}"
-    if published_pct:
-        summary += f" ({published_pct} when this was published)"
-    if stale_text:
-        summary += f"; {stale_text}"
     charts = _chart_data(quote.history)
     return WidgetView(
         written=written,
@@ -190,9 +184,9 @@ def widget_view(
         outcomes=outcomes,
         more_outcomes=max(0, len(ranked) - MAX_OUTCOMES),
         stale_text=stale_text,
-        published_pct=published_pct,
+        published_pct="",
         low_volume=quote.volume is not None and quote.volume < low_volume,
-        summary=summary,
+        summary=summary + (f"; {stale_text}" if stale_text else ""),
         history=quote.history,
         end_date=quote.end_date,
         as_of=quote.as_of,
@@ -204,9 +198,39 @@ def widget_view(
         past_end=past_end,
         end_text=end_text,
         change=quote.change_24h if quote.status == "open" else None,
-        mark=mark_at(charts[0], published),
         both_text=_both(quote.kind, outcomes),
     )
+
+
+def widget_view(written: str, ref: MarketRef, quote: Quote | None, *, now: datetime, stale_after_s: int,
+                low_volume: float, published: datetime | None = None, tz: tzinfo | None = None) -> WidgetView:
+    """Everything a widget shows for `quote` at `now`, in an article published at `published`
+    (its price then, and where that falls on the chart): `market_view`, then `at_publication`."""
+    view = market_view(written, ref, quote, now=now, stale_after_s=stale_after_s, low_volume=low_volume, tz=tz)
+    return at_publication(view, quote, published)
+
+
+def at_publication(view: WidgetView, quote: Quote | None, published: datetime | None) -> WidgetView:
+    """A market's view (`market_view`) as an article published at `published` shows it: with
+    the price when it was published and the chart's mark there. The rest is the market's alone,
+    the same on every page."""
+    if quote is None or published is None:
+        return view
+    price = quote.price_at(published)
+    shown = pct(price) if price is not None and quote.status == "open" else ""
+    mark = mark_at(view.spark, published)
+    return with_published(view, shown, mark) if shown or mark is not None else view
+
+
+def with_published(view: WidgetView, published_pct: str, mark: float | None) -> WidgetView:
+    """`view` (a market's, without a publication) with the price at publication `published_pct`
+    and the chart's `mark`. The summary names that price before a stale quote's time."""
+    summary = view.summary
+    if published_pct:
+        stale = f"; {view.stale_text}" if view.stale_text else ""
+        head = summary[: len(summary) - len(stale)]
+        summary = f"{head} ({published_pct} when this was published){stale}"
+    return replace(view, published_pct=published_pct, mark=mark, summary=summary)
 
 
 def _both(kind: str, outcomes: tuple[OutcomeView, ...]) -> str:

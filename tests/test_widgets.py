@@ -2,13 +2,14 @@
 
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from marketnews.markets.model import Outcome, Quote
 from marketnews.markets.refs import parse_ref
 from marketnews.templating import make_environment, pct
 from marketnews.widgets import widget_view
-from tests.conftest import REPO
+from tests.conftest import REPO, article, quote
 
 NOW = datetime(2026, 11, 21, 17, tzinfo=UTC)
 
@@ -167,3 +168,41 @@ def test_times_with_an_offset_are_shown_in_utc() -> None:
     new_york = make_environment(REPO / "layouts", ZoneInfo("America/New_York"))
     closes = new_york.from_string("{{ (w.end_date | iso)[:10] }} {{ w.end_date | date_long }}").render(w=v)
     assert closes == "2026-12-31 31 December 2026"
+
+
+def _stories_priced_at_publication(site: Any, n: int = 4) -> None:
+    """`n` stories citing one market, each published when it had another price (anchors)."""
+    days = [f"2026-11-{d:02d}T09:00:00Z" for d in range(1, 2 * n + 1, 2)]
+    anchors = [[int(datetime.fromisoformat(d).timestamp()), 0.1 + i / 10] for i, d in enumerate(days)]
+    site.snapshot({"m-one": quote("Will one happen?", 0.55, anchors=anchors)})
+    for i, day in enumerate(days):
+        site.write(f"content/story-{i}.md", article(f"Story {i}", date=day, markets=["m-one"],
+                                                  body=f"Text {i}.\n\n```market\nm-one\n```\n"))
+
+
+def test_a_market_widget_is_rendered_once_and_each_article_fills_in_its_price_then(
+        site: Any, cli: Any, renders: list[str], tmp_path: Any, monkeypatch: Any) -> None:
+    counts = []
+    for n in (2, 4):
+        _stories_priced_at_publication(site, n)
+        monkeypatch.setenv("MARKETNEWS_CACHE", str(tmp_path / f"cache-{n}"))  # the odds of this snapshot alone
+        renders.clear()
+        assert cli("build", "--root", site.root, "--out", tmp_path / f"out-{n}").code == 0
+        counts.append(renders.count("partials/widget.html"))
+        for i in range(n):
+            page = (tmp_path / f"out-{n}/2026/11/story-{i}/index.html").read_text()
+            assert f"{10 + i * 10}% when this was published, 55% now" in page and "\x00" not in page
+    # As many renderings of the widget (one a variant shown, and a check) for four stories as for two.
+    assert counts[0] == counts[1] > 0
+
+
+def test_a_widget_template_that_filters_the_price_at_publication_is_rendered_article_by_article(
+        site: Any, cli: Any) -> None:
+    _stories_priced_at_publication(site)
+    widget = site.root / "layouts/partials/widget.html"
+    widget.write_text(widget.read_text().replace(
+        "{{ w.published_pct }} when this was published", '{{ w.published_pct | replace("%", " per cent") }} then'))
+    assert cli("build", "--root", site.root).code == 0
+    for i in range(4):
+        page = site.page(f"2026/11/story-{i}/index.html")
+        assert f"{10 + i * 10} per cent then, 55% now" in page and "\x00" not in page
