@@ -32,7 +32,8 @@ sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
 
-from marketnews.pipeline import BuildOptions, LiveOptions, SitePaths, build, live_snapshot_source  # noqa: E402
+from marketnews.markets.snapshots import LiveOptions, live_snapshot_source  # noqa: E402
+from marketnews.pipeline import BuildOptions, SitePaths, build  # noqa: E402
 from tests.standin import StandIn, synthetic_market  # noqa: E402
 
 NOW = datetime(2026, 11, 21, 16, 0, tzinfo=UTC)

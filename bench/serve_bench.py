@@ -70,7 +70,8 @@ def start_subprocess(root: Path) -> tuple[subprocess.Popen[str], str, int, list[
 def start_in_process(root: Path) -> tuple[Any, str, int, list[str], pstats.Stats | None]:
     sys.path.insert(0, str(REPO))
     from marketnews.devserver import DevServer
-    from marketnews.pipeline import SitePaths, snapshot_from_file
+    from marketnews.markets.snapshots import snapshot_from_file
+    from marketnews.pipeline import SitePaths
 
     log: list[str] = []
     paths = SitePaths(root, root / "content", root / "public", root / ".cache")

@@ -24,22 +24,25 @@ from marketnews.config import load_config
 from marketnews.content import Article, slugify
 from marketnews.errors import ContentError, MarketnewsError, Problem
 from marketnews.markets.model import snapshot_to_json
-from marketnews.odds import save_cache
+from marketnews.markets.snapshots import (
+    LiveOptions,
+    SnapshotSource,
+    age_text,
+    live_snapshot_source,
+    restrict,
+    save_cache,
+    snapshot_from_file,
+)
 from marketnews.pipeline import (
     BuildOptions,
     BuildReport,
-    LiveOptions,
     SitePaths,
-    SnapshotSource,
-    age_text,
     build,
     gather,
-    live_snapshot_source,
     missing_quote_problems,
     raise_on_errors,
-    restrict,
-    snapshot_from_file,
     unknown_ref_problems,
+    wanted,
 )
 from marketnews.writer import build_lock, check_output, folder_identity, write_atomic
 
@@ -288,7 +291,7 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
     gathered = gather(paths, options, console.progress)
     warnings = list(gathered.problems)
     if args.snapshot:
-        snapshot = snapshot_from_file(args.snapshot)(gathered, now_utc()).snapshot
+        snapshot = snapshot_from_file(args.snapshot)(wanted(gathered), now_utc()).snapshot
         warnings += missing_quote_problems(gathered, snapshot, gathered.articles)
         raise_on_errors(warnings, args.strict)
     console.problems(sorted(warnings))
@@ -349,7 +352,7 @@ def cmd_snapshot(args: argparse.Namespace, console: Console) -> int:
     now = now_utc()
     no_network = offline(args.offline)
     with http_client(no_network) as client:
-        odds = live_snapshot_source(paths, client, live_options(no_network))(gathered, now)
+        odds = live_snapshot_source(paths, client, live_options(no_network))(wanted(gathered), now)
     snapshot = restrict(odds.snapshot, list(gathered.uses))
     console.problems(unknown_ref_problems(gathered, odds, gathered.articles))
     text = snapshot_to_json(snapshot)

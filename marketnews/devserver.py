@@ -51,7 +51,8 @@ from watchdog.observers import Observer
 from marketnews.cache import Memo
 from marketnews.errors import ConfigError, ContentError, MarketnewsError, Problem
 from marketnews.headers import security_headers
-from marketnews.pipeline import BuildOptions, BuildReport, BuildState, Gathered, SitePaths, SnapshotSource, build
+from marketnews.markets.snapshots import SnapshotSource, Wanted
+from marketnews.pipeline import BuildOptions, BuildReport, BuildState, SitePaths, build
 from marketnews.writer import write_site
 
 PREFIX = "/__marketnews/"
@@ -228,10 +229,10 @@ class DevServer:
                 refresh, self._refresh = self._refresh, False
             self._rebuild(changed, refresh=refresh)
 
-    def _snapshot(self, gathered: Gathered, now: datetime) -> Any:
+    def _snapshot(self, wanted: Wanted, now: datetime) -> Any:
         """The snapshot source, asked once: every rebuild reuses its answer."""
         if self._odds is None:
-            self._odds = self._source(gathered, now)
+            self._odds = self._source(wanted, now)
         return self._odds
 
     def _rebuild(self, changed: set[Path], first: bool = False, refresh: bool = False) -> None:

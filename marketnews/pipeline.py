@@ -20,8 +20,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
-import httpx
-
 from marketnews import __version__
 from marketnews.assets import Assets, fingerprint
 from marketnews.cache import MEMO_FILE, Memo, WrongShape, decode, encode, memo_key
@@ -30,11 +28,18 @@ from marketnews.content import Article, RefUse, parse_article, source_text
 from marketnews.errors import ContentError, MarketnewsError, Problem
 from marketnews.images import image_size
 from marketnews.markets.model import Snapshot, snapshot_to_json
-from marketnews.markets.polymarket import PolymarketSettings
-from marketnews.markets.refs import MarketRef, RefError, parse_ref
+from marketnews.markets.refs import RefError, parse_ref
+from marketnews.markets.snapshots import (
+    Odds,
+    SnapshotSource,
+    Wanted,
+    check_max_stale,
+    restrict,
+    save_cache,
+    stale_quotes,
+)
 from marketnews.markup import MARKUP_VERSION, RenderedBody, render_body
 from marketnews.names import tag_key, tag_slug, unencodable
-from marketnews.odds import Odds, OddsSources, assemble_odds, load_cache, read_snapshot, save_cache, stale_quotes
 from marketnews.output import OutputFile
 from marketnews.site import (
     CardLog,
@@ -529,61 +534,15 @@ def _patched(previous: Gathered, config: SiteConfig, config_warnings: Sequence[P
 
 # --- snapshot --------------------------------------------------------------------------
 
-SnapshotSource = Callable[[Gathered, datetime], Odds]
 
-
-def snapshot_from_file(path: Path, label: str | None = None) -> SnapshotSource:
-    """A snapshot source that reads one file: no network at all."""
-
-    def load(gathered: Gathered, now: datetime) -> Odds:
-        return Odds(read_snapshot(path, str(path)), label or f"snapshot from {path}")
-
-    return load
-
-
-@dataclass(frozen=True)
-class LiveOptions:
-    """How the build gets live odds; the overrides come from the environment."""
-
-    offline: bool = False
-    gamma_url: str | None = None
-    clob_url: str | None = None
-    polymarket: PolymarketSettings = PolymarketSettings()  # policies; its URLs are replaced
-
-
-def references(gathered: Gathered) -> set[MarketRef]:
-    return {use.ref for places in gathered.uses.values() for _, use in places}
-
-
-def live_snapshot_source(
-    paths: SitePaths,
-    client: httpx.Client | None,
-    live: LiveOptions = LiveOptions(),
-    sleep: Callable[[float], None] = time.sleep,
-) -> SnapshotSource:
-    """Live odds from Polymarket, each market falling back to the cache, the live site's
-    /snapshot.json and the example snapshot (see odds.py). No network when offline."""
-
-    def load(gathered: Gathered, now: datetime) -> Odds:
-        cfg = gathered.config
-        settings = None
-        if not live.offline and client is not None:
-            settings = replace(
-                live.polymarket, gamma_url=live.gamma_url or cfg.gamma_url, clob_url=live.clob_url or cfg.clob_url
-            )
-        sources = OddsSources(
-            polymarket=settings,
-            live_site_snapshot=f"{cfg.base_url}/snapshot.json",
-            example=paths.root / cfg.example_snapshot if cfg.example_snapshot else None,
-            example_label=cfg.example_snapshot,
-        )
-        anchors = {(use.ref.key, a.date) for places in gathered.uses.values() for a, use in places}
-        return assemble_odds(
-            references(gathered), now, client=client, sources=sources, cache=load_cache(paths.cache),
-            anchors_wanted=sorted(anchors), sleep=sleep,
-        )
-
-    return load
+def wanted(gathered: Gathered) -> Wanted:
+    """What the site asks of the snapshot (see markets/snapshots.py)."""
+    cfg = gathered.config
+    return Wanted(
+        refs=frozenset(use.ref for places in gathered.uses.values() for _, use in places),
+        anchors=tuple(sorted({(use.ref.key, a.date) for places in gathered.uses.values() for a, use in places})),
+        gamma_url=cfg.gamma_url, clob_url=cfg.clob_url, base_url=cfg.base_url, example=cfg.example_snapshot,
+    )
 
 
 def unknown_ref_problems(gathered: Gathered, odds: Odds, published: Sequence[Article]) -> list[Problem]:
@@ -604,38 +563,6 @@ def shown_keys(gathered: Gathered, published: Sequence[Article]) -> set[str]:
     return {k for k, places in gathered.uses.items() if any(a.path in shown for a, _ in places)}
 
 
-def check_max_stale(gathered: Gathered, snapshot: Snapshot, published: Sequence[Article],
-                    now: datetime, max_stale_s: int) -> None:
-    """Raise when a published article would show a quote older than `max_stale_s`.
-
-    Markets with no quote at all are not counted: they are warnings (errors with --strict).
-    Resolved quotes are not stale (see `Quote.is_stale`).
-    """
-    old = stale_quotes(snapshot, shown_keys(gathered, published), now, max_stale_s)
-    if old:
-        raise MarketnewsError(
-            f"--max-stale {duration_text(max_stale_s)}: {len(old)} quote{'s' if len(old) != 1 else ''} older "
-            f"than that, the oldest ({old[-1][1]}) as of {age_text(old[-1][0])}; is Polymarket reachable?"
-        )
-
-
-def age_text(seconds: int) -> str:
-    hours = seconds // 3600
-    if hours < 1:
-        return "less than an hour ago"
-    if hours < 48:
-        return f"{hours} hour{'s' if hours != 1 else ''} ago"
-    days = hours // 24
-    return f"{days} days ago"
-
-
-def duration_text(seconds: int) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
 def missing_quote_problems(gathered: Gathered, snapshot: Snapshot,
                            published: Sequence[Article]) -> list[Problem]:
     """A warning for each place a published article uses a market the snapshot lacks."""
@@ -647,12 +574,6 @@ def missing_quote_problems(gathered: Gathered, snapshot: Snapshot,
         for key, places in gathered.uses.items() if snapshot.get(key) is None
         for article, use in places if article.path in shown
     ]
-
-
-def restrict(snapshot: Snapshot, keys: Sequence[str]) -> Snapshot:
-    """The snapshot limited to the site's own references (what /snapshot.json publishes)."""
-    wanted = set(keys)
-    return snapshot.with_quotes({k: q for k, q in snapshot.quotes.items() if k in wanted})
 
 
 # --- render ----------------------------------------------------------------------------
@@ -1027,7 +948,7 @@ def build(
         store.flush()
     timings["gather"] = time.perf_counter() - started
     published = gathered.published(options, now)
-    odds = snapshot_source(gathered, now)
+    odds = snapshot_source(wanted(gathered), now)
     base, note = odds.snapshot, odds.note
     if previous is not None and previous.snapshot is not None and previous.snapshot[0] is base \
             and previous.gathered is not None and previous.gathered.uses.keys() == gathered.uses.keys():
@@ -1041,7 +962,7 @@ def build(
     ]
     raise_on_errors(warnings, options.strict)  # gather raised already if it had any under --strict
     if options.max_stale_s is not None:
-        check_max_stale(gathered, snapshot, published, now, options.max_stale_s)
+        check_max_stale(snapshot, shown_keys(gathered, published), now, options.max_stale_s)
     timings["snapshot"] = time.perf_counter() - started - timings["gather"]
 
     same_site = previous is not None and previous.gathered is not None and previous.fingerprint != "" \

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
-from marketnews.pipeline import BuildOptions, BuildReport, SitePaths, build, snapshot_from_file
+from marketnews.markets.snapshots import snapshot_from_file
+from marketnews.pipeline import BuildOptions, BuildReport, SitePaths, build
 from tests.conftest import REPO, tree
 
 __all__ = ["REPO", "tree"]  # the deploy, feed and SEO tests take them from here

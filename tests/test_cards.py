@@ -35,7 +35,8 @@ from marketnews.config import load_config
 from marketnews.errors import ConfigError
 from marketnews.markets.model import Outcome, Quote
 from marketnews.markets.refs import parse_ref
-from marketnews.pipeline import BuildOptions, SitePaths, build, snapshot_from_file
+from marketnews.markets.snapshots import snapshot_from_file
+from marketnews.pipeline import BuildOptions, SitePaths, build
 from marketnews.widgets import WidgetView, widget_view
 from tests.sitebuild import (
     BASE_URL,

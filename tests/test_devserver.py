@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from marketnews.devserver import DevServer
-from marketnews.pipeline import SitePaths, snapshot_from_file
+from marketnews.markets.snapshots import snapshot_from_file
+from marketnews.pipeline import SitePaths
 from tests.conftest import NOW_EPOCH, REPO, Run, Site, article, quote
 from tests.devclient import Events, get, save
 

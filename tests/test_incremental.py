@@ -11,7 +11,8 @@ import pytest
 from marketnews import pipeline
 from marketnews.cache import Memo, WrongShape, decode
 from marketnews.errors import ContentError
-from marketnews.pipeline import BuildOptions, BuildReport, BuildState, Gathered, SitePaths, build, snapshot_from_file
+from marketnews.markets.snapshots import snapshot_from_file
+from marketnews.pipeline import BuildOptions, BuildReport, BuildState, Gathered, SitePaths, build
 from marketnews.site import Shell
 from tests.conftest import NOW_EPOCH, Site, article, quote, tree
 

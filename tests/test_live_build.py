@@ -17,7 +17,8 @@ from marketnews.errors import ContentError, MarketnewsError
 from marketnews.markets.httpjson import HttpPolicy
 from marketnews.markets.model import snapshot_from_json
 from marketnews.markets.polymarket import PolymarketSettings
-from marketnews.pipeline import BuildOptions, BuildReport, LiveOptions, SitePaths, build, live_snapshot_source
+from marketnews.markets.snapshots import LiveOptions, live_snapshot_source
+from marketnews.pipeline import BuildOptions, BuildReport, SitePaths, build
 from tests.conftest import REPO
 from tests.markets.conftest import NOW, fixture_world
 from tests.standin import StandIn

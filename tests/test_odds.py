@@ -8,7 +8,7 @@ from pathlib import Path
 
 from marketnews.markets.model import Quote, Snapshot
 from marketnews.markets.refs import parse_ref
-from marketnews.odds import CachedOdds, OddsSources, assemble_odds, load_cache, newest, save_cache
+from marketnews.markets.snapshots import CachedOdds, OddsSources, assemble_odds, load_cache, newest, save_cache
 
 T = datetime(2026, 11, 21, 16, tzinfo=UTC)
 
@@ -68,7 +68,7 @@ def test_a_quote_stamped_in_the_future_does_not_win_the_cache() -> None:
     from datetime import UTC, datetime, timedelta
 
     from marketnews.markets.model import Quote
-    from marketnews.odds import newest
+    from marketnews.markets.snapshots import newest
 
     now = datetime(2026, 11, 21, 17, tzinfo=UTC)
     real = Quote(key="m", question="Q", url="https://polymarket.com/event/m", as_of=now, probability=0.4)

@@ -16,7 +16,8 @@ from marketnews.errors import MarketnewsError
 from marketnews.markets.model import Quote, Snapshot, snapshot_from_json
 from marketnews.markets.normalise import market_quote
 from marketnews.markets.refs import parse_ref
-from marketnews.pipeline import BuildOptions, LiveOptions, SitePaths, build, live_snapshot_source
+from marketnews.markets.snapshots import LiveOptions, live_snapshot_source
+from marketnews.pipeline import BuildOptions, SitePaths, build
 from marketnews.widgets import odds_note, odds_statement, widget_view
 from tests.conftest import REPO
 from tests.markets.conftest import NOW

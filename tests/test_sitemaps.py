@@ -58,13 +58,14 @@ def test_sitemap_splits_under_an_index_past_the_limit() -> None:
 
 
 def test_site_splits_its_sitemap_when_told_to(tmp_path: Path) -> None:
-    from marketnews.pipeline import BuildOptions, SitePaths, gather, site_files, snapshot_from_file
+    from marketnews.markets.snapshots import snapshot_from_file
+    from marketnews.pipeline import BuildOptions, SitePaths, gather, site_files, wanted
     from marketnews.site import SiteInput
     from tests.sitebuild import EXAMPLE_SNAPSHOT, REPO
 
     paths = SitePaths(REPO, REPO / "content", tmp_path / "out", None)
     gathered = gather(paths, BuildOptions(jobs=1))
-    snapshot = snapshot_from_file(EXAMPLE_SNAPSHOT)(gathered, NOW).snapshot
+    snapshot = snapshot_from_file(EXAMPLE_SNAPSHOT)(wanted(gathered), NOW).snapshot
     inp = SiteInput(gathered.config, gathered.published(BuildOptions(), NOW), gathered.bodies, snapshot, NOW)
     files = {f.path: f.data for f in site_files(replace(inp, sitemap_max_urls=10), paths.layouts, jobs=1)}
     index = ET.fromstring(files["sitemap.xml"])

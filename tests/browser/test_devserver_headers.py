@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from marketnews.devserver import DevServer
-from marketnews.pipeline import SitePaths, snapshot_from_file
+from marketnews.markets.snapshots import snapshot_from_file
+from marketnews.pipeline import SitePaths
 from tests.conftest import NOW_EPOCH, REPO, Site, article, quote
 from tests.devclient import save
 

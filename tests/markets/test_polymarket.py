@@ -112,7 +112,7 @@ def test_the_clob_budget_is_a_ceiling_and_what_it_cuts_off_is_named() -> None:
     build's odds line says so."""
     import json as jsonlib
 
-    from marketnews.odds import CachedOdds, OddsSources, assemble_odds
+    from marketnews.markets.snapshots import CachedOdds, OddsSources, assemble_odds
     from tests.standin import synthetic_market
 
     clock = [0.0]

@@ -1,6 +1,8 @@
-"""The build's one snapshot: live quotes, each market falling back on its own. Network and disk I/O.
+"""The build's one snapshot, and every snapshot file: where odds come from. Network and disk I/O.
 
-For every referenced market, the first of:
+A build asks a `SnapshotSource` for the odds of what its site shows (`Wanted`): one
+file (`snapshot_from_file`, `--snapshot`), or live odds (`live_snapshot_source`), where
+for every referenced market the first of these wins:
   1. a fresh quote from Polymarket (`markets.polymarket.fetch_live`), unless offline;
   2. its last good quote in the odds cache (`<cache>/snapshot.json`);
   3. its quote in the live site's own `<base_url>/snapshot.json` (one request, only
@@ -9,10 +11,13 @@ For every referenced market, the first of:
 else its widget says "odds unavailable". A quote keeps its own `as_of`, so pages mark
 what is not fresh ("odds as of 3 hours ago"). Network goes through the injected httpx
 client; the cache folder is read here and written by `save_cache` after a good build.
+`restrict` makes the snapshot the site publishes as /snapshot.json (`snapshot_to_json`).
 
 The cache folder holds `snapshot.json` (newest quote per market, histories and anchors
 included; the same format as the site's /snapshot.json) and `anchors-missing.json`
 (the (market, article date) pairs that have no price, so they are not asked again).
+A second venue would add its fetch beside Polymarket's in `assemble_odds`; what the
+rest of the build sees is one `Snapshot` of `Quote`s either way.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 
@@ -268,3 +274,114 @@ def assemble_odds(
     snapshot = Snapshot.of(quotes, now)
     note = _note(counts, sources, len(keys) - len(quotes), trouble)
     return Odds(snapshot, note, unknown, missing, requests, cache)
+
+
+# --- what a build asks for, and where it gets it ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What a site asks of the snapshot: its market references, the (market key, article
+    date) pairs whose price at publication it shows, and its settings' odds addresses."""
+
+    refs: frozenset[MarketRef]
+    anchors: tuple[AnchorWanted, ...] = ()
+    gamma_url: str = ""
+    clob_url: str = ""
+    base_url: str = ""  # the live site, whose /snapshot.json is a fallback
+    example: str | None = None  # site.yaml's example_snapshot, relative to the site folder
+
+
+SnapshotSource = Callable[[Wanted, datetime], Odds]
+
+
+class SiteFolders(Protocol):
+    """Where a site is (`root`: the example snapshot is relative to it) and its cache folder."""
+
+    @property
+    def root(self) -> Path: ...
+
+    @property
+    def cache(self) -> Path | None: ...
+
+
+def snapshot_from_file(path: Path, label: str | None = None) -> SnapshotSource:
+    """A snapshot source that reads one file: no network at all."""
+
+    def load(wanted: Wanted, now: datetime) -> Odds:
+        return Odds(read_snapshot(path, str(path)), label or f"snapshot from {path}")
+
+    return load
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    """How the build gets live odds; the overrides come from the environment."""
+
+    offline: bool = False
+    gamma_url: str | None = None
+    clob_url: str | None = None
+    polymarket: PolymarketSettings = PolymarketSettings()  # policies; its URLs are replaced
+
+
+def live_snapshot_source(
+    site: SiteFolders,
+    client: httpx.Client | None,
+    live: LiveOptions = LiveOptions(),
+    sleep: Callable[[float], None] = time.sleep,
+) -> SnapshotSource:
+    """Live odds from Polymarket, each market falling back to the cache, the live site's
+    /snapshot.json and the example snapshot. No network when offline."""
+
+    def load(wanted: Wanted, now: datetime) -> Odds:
+        settings = None
+        if not live.offline and client is not None:
+            settings = replace(live.polymarket, gamma_url=live.gamma_url or wanted.gamma_url,
+                               clob_url=live.clob_url or wanted.clob_url)
+        sources = OddsSources(
+            polymarket=settings,
+            live_site_snapshot=f"{wanted.base_url}/snapshot.json",
+            example=site.root / wanted.example if wanted.example else None,
+            example_label=wanted.example or "",
+        )
+        return assemble_odds(wanted.refs, now, client=client, sources=sources, cache=load_cache(site.cache),
+                             anchors_wanted=wanted.anchors, sleep=sleep)
+
+    return load
+
+
+def restrict(snapshot: Snapshot, keys: Iterable[str]) -> Snapshot:
+    """The snapshot limited to the site's own references (what /snapshot.json publishes)."""
+    wanted = set(keys)
+    return snapshot.with_quotes({k: q for k, q in snapshot.quotes.items() if k in wanted})
+
+
+def check_max_stale(snapshot: Snapshot, shown: Iterable[str], now: datetime, max_stale_s: int) -> None:
+    """Raise when a market the site shows (keys `shown`) has a quote older than `max_stale_s`.
+
+    Markets with no quote at all are not counted: they are warnings (errors with --strict).
+    Resolved quotes are not stale (see `Quote.is_stale`).
+    """
+    old = stale_quotes(snapshot, shown, now, max_stale_s)
+    if old:
+        raise MarketnewsError(
+            f"--max-stale {duration_text(max_stale_s)}: {len(old)} quote{'s' if len(old) != 1 else ''} older "
+            f"than that, the oldest ({old[-1][1]}) as of {age_text(old[-1][0])}; is Polymarket reachable?"
+        )
+
+
+def age_text(seconds: int) -> str:
+    hours = seconds // 3600
+    if hours < 1:
+        return "less than an hour ago"
+    if hours < 48:
+        return f"{hours} hour{'s' if hours != 1 else ''} ago"
+    days = hours // 24
+    return f"{days} days ago"
+
+
+def duration_text(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
