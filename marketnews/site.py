@@ -147,13 +147,18 @@ class Shell:
     The page is `parts[0]`, the widget `slots[order[0]]`, `parts[1]`, and so on. It is
     rendered from the article, the site and what the page shows of each market besides
     its widgets (question and links; `fingerprint` covers them all), so the hourly build,
-    where only prices move, fills the shell again instead of rendering the page.
+    where only prices move, fills the shell again instead of rendering the page. The
+    article's list item is kept the same way (`item`, `item_order`), so the hourly build
+    renders no list item either.
     """
 
     fingerprint: str
     parts: tuple[str, ...]
     order: tuple[int, ...]
     slots: tuple[Slot, ...]
+    # The article's list item, made of the same slots (empty: rendered whole).
+    item: tuple[str, ...] = ()
+    item_order: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -221,6 +226,14 @@ class RenderMemo:
 
     def fits(self, inp: SiteInput) -> bool:
         return self.fingerprint == inp.fingerprint and self.snapshot is inp.snapshot and self.now == inp.now
+
+
+def _filled(parts: Sequence[str], order: Sequence[int], slots: Sequence[str]) -> str:
+    """A frame's text with its slots filled: parts[0], slots[order[0]], parts[1], ..."""
+    html = [parts[0]]
+    for i, part in zip(order, parts[1:], strict=True):
+        html += [slots[i], part]
+    return "".join(html)
 
 
 def article_url(config: SiteConfig, article: Article) -> str:
@@ -360,6 +373,7 @@ class SiteRenderer:
         self._views = self.memo.views
         self._widget_html = self.memo.widget_html
         self._fragments_fit = self.memo.fragments_fit
+        self._item_frames_fit: bool | None = None  # list items from article shells (see article_page)
         self._items = self.memo.items
         self._digests = self.memo.digests
         self.only: set[str] | None = None  # produce only these files (see `only_showing`)
@@ -413,7 +427,8 @@ class SiteRenderer:
     def widget_html(self, view: WidgetView, variant: str) -> str:
         """A widget's HTML. The market's fragment is rendered once per variant (and chart
         mark) with a slot for the price at publication, which each article fills with its own."""
-        if variant == "text" or not self._fragments_fit.get(variant, True):
+        # (A view without a state is a frame's, odds left out: never kept as the market's fragment.)
+        if variant == "text" or not view.state or not self._fragments_fit.get(variant, True):
             return self._widget_text(view, variant)
         key = (view.written, view.key, bool(view.published_pct), view.mark, variant)
         fragment = self._widget_html.get(key)
@@ -740,10 +755,13 @@ class SiteRenderer:
                    else self.odds_asof(view.related) if variant == NOTE
                    else self.widget_html(self.widget(written, refs[written, key], article.date), variant)
                    for written, key, variant in shell.slots]
-        html = [shell.parts[0]]
-        for i, part in zip(shell.order, shell.parts[1:], strict=True):
-            html += [widgets[i], part]
-        return OutputFile(page_file(view.url), "".join(html).encode("utf-8")), view
+        if shell.item and seen(article) not in self._items and self._item_frames_fit is not False:
+            item = Markup(_filled(shell.item, shell.item_order, widgets))
+            if self._item_frames_fit is None:  # checked once a build: the template shows odds only through widget()
+                self._item_frames_fit = item == self._render("partials/article_item.html", a=view)
+            if self._item_frames_fit:
+                self._items[seen(article)] = item
+        return OutputFile(page_file(view.url), _filled(shell.parts, shell.order, widgets).encode("utf-8")), view
 
     def shell_fingerprint(self, article: Article) -> str:
         """Digest of what an article page shows besides its widgets' own HTML: the site,
@@ -805,13 +823,24 @@ class SiteRenderer:
         text = self._render(self.article_template(article), page_url=listed.url, meta=meta, a=frame,
                             widget=lambda view, variant: mark(view.written, view.key, variant),
                             odds_asof=lambda items: mark("", "", NOTE),
-                            article_item=lambda view: Markup(self._render("partials/article_item.html", a=view)),
+                            article_item=lambda view: Markup(self._render(
+                                "partials/article_item.html", a=view,
+                                widget=lambda w, variant: mark(w.written, w.key, variant))),
                             **self.article_context(article))
         pieces = _SLOT.split(text)
         found = [int(i) for i in pieces[1::2]]
         if sum(i not in card_marks for i in found) != marks:
             return None
-        shell = Shell(fp, tuple(pieces[0::2]), tuple(card_marks.get(i, i) for i in found), tuple(slots))
+        # The article's list item, from the same frame: its odds lines are slots too.
+        marks = 0
+        item_text = self._render("partials/article_item.html", a=frame,
+                                 widget=lambda view, variant: mark(view.written, view.key, variant))
+        item = _SLOT.split(item_text)
+        item_order = tuple(int(i) for i in item[1::2])
+        if len(item_order) != marks or any(i in card_marks for i in item_order):
+            item, item_order = [], ()
+        shell = Shell(fp, tuple(pieces[0::2]), tuple(card_marks.get(i, i) for i in found), tuple(slots),
+                      tuple(item[0::2]), item_order)
         self.shells_made[article.path] = shell
         return shell
 

@@ -3,6 +3,8 @@
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
+
+import pytest
 from zoneinfo import ZoneInfo
 
 from marketnews.markets.model import Outcome, Quote
@@ -206,3 +208,24 @@ def test_a_widget_template_that_filters_the_price_at_publication_is_rendered_art
     for i in range(4):
         page = site.page(f"2026/11/story-{i}/index.html")
         assert f"{10 + i * 10} per cent then, 55% now" in page and "\x00" not in page
+
+
+@pytest.mark.parametrize("item", ["as shipped", "odds lines included directly"])
+def test_list_items_come_from_the_article_frames_and_show_this_builds_odds(
+        site: Any, cli: Any, renders: list[str], item: str) -> None:
+    _stories_priced_at_publication(site, 3)
+    if item != "as shipped":  # a list item that reads the odds itself rather than through widget(): rendered whole
+        layout = site.root / "layouts/partials/article_item.html"
+        layout.write_text(layout.read_text().replace('{{ widget(w, "strip") | safe }}',
+                                                     '{% include "partials/odds_line.html" %}'))
+    odds = ("--snapshot", site.root / "snapshot.json")
+    assert cli("build", "--root", site.root, *odds).code == 0
+    site.snapshot({"m-one": quote("Will one happen?", 0.61)})
+    renders.clear()
+    assert cli("build", "--root", site.root, *odds).code == 0
+    market = site.page("markets/m-one/index.html")
+    assert market.count('<span class="visually-hidden">Yes </span>61%</span>') == 3  # each story's odds line
+    assert "\x00" not in market and "55%" not in market
+    # As shipped, the hourly build renders one list item, the check that frames fit; the
+    # others come from their articles' frames. Else each story's item is rendered.
+    assert renders.count("partials/article_item.html") == (1 if item == "as shipped" else 1 + 3)
