@@ -3,9 +3,9 @@
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
-from zoneinfo import ZoneInfo
 
 from marketnews.markets.model import Outcome, Quote
 from marketnews.markets.refs import parse_ref
