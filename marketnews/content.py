@@ -71,6 +71,10 @@ class Article:
     image_caption: str | None = None
     image_credit: str | None = None
     kind: str = "article"  # one of KINDS
+    # One per ```market line of the rendered body, in order (the body's widget placeholders
+    # are numbered so), None where the line is not a reference: set once the body is rendered
+    # (`pipeline.read_sources`); the memo keeps the article as parsed, before that, without them.
+    inline: tuple[RefUse | None, ...] = ()
 
     @property
     def is_page(self) -> bool:
@@ -80,6 +84,11 @@ class Article:
     @property
     def modified(self) -> datetime:
         return self.updated or self.date
+
+    @property
+    def uses(self) -> tuple[RefUse, ...]:
+        """Every market reference of the article: the frontmatter's, then the body's that parse."""
+        return self.markets + tuple(use for use in self.inline if use is not None)
 
     def line_of(self, key: str) -> int:
         """The file line of a frontmatter key (`tags`, `image`), 1 when not known."""

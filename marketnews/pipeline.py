@@ -183,7 +183,6 @@ class SourceFile:
     article: Article | None  # None when the file has errors
     body: RenderedBody | None
     problems: tuple[Problem, ...]  # its own: frontmatter, body and market references
-    uses: tuple[tuple[str, RefUse], ...]  # (market key, place), frontmatter first, then inline
     url: str = ""  # the article's URL under the permalink setting it was read with
 
 
@@ -279,14 +278,14 @@ def read_sources(
     for f in files:
         if f.is_symlink() and (refused := _link_problem(paths, f)):
             # Never read: what a link points to outside the site is not the site's to show, even in a message.
-            sources[f] = SourceFile(_stamp(f), None, None, (Problem(paths.shown(f), 0, "", refused),), ())
+            sources[f] = SourceFile(_stamp(f), None, None, (Problem(paths.shown(f), 0, "", refused),))
         elif bad := unencodable(paths.shown(f)):  # bytes that are not UTF-8, a control character
             byte = next((ord(c) - 0xDC00 for c in paths.shown(f) if 0xDC80 <= ord(c) <= 0xDCFF), None)
             bad = f"the byte 0x{byte:02x}, which is not UTF-8 text" if byte is not None else bad
             printable = os.fsencode(paths.shown(f)).decode("utf-8", "replace")
             printable = "".join(c if c.isprintable() else "\ufffd" for c in printable)
             sources[f] = SourceFile(_stamp(f), None, None, (Problem(
-                printable, 0, "", f"the file name holds {bad}: no URL or page can; rename the file"),), ())
+                printable, 0, "", f"the file name holds {bad}: no URL or page can; rename the file"),))
     if sources:
         files = [f for f in files if f not in sources]
     shown = [paths.shown(f) for f in files]
@@ -301,14 +300,14 @@ def read_sources(
             memo.add_faults(faults)  # a worker's, or this process's own taken back
             for i, result in zip(indices, chunk, strict=True):
                 (article, found), body = _settle(result, shown[i], files[i], config.tz, memo, config.raw_html)
-                uses: list[tuple[str, RefUse]] = []
                 url = ""
                 if article is not None:
                     assert body is not None
+                    more, inline = _body_uses(article, body)
+                    article = replace(article, inline=inline)  # once a read: unchanged files keep theirs
                     url = article_url(config, article)
-                    more, uses = _body_uses(article, body)
                     found = found + more
-                sources[files[i]] = SourceFile(result[0], article, body, tuple(found), tuple(uses), url)
+                sources[files[i]] = SourceFile(result[0], article, body, tuple(found), url)
             done += len(chunk)
             progress("reading articles", done, len(files))
         if pool:
@@ -343,18 +342,18 @@ def _inside_site(paths: SitePaths, path: Path) -> bool:
     return any(target.is_relative_to(folder.resolve()) for folder in (paths.root, paths.content))
 
 
-def _body_uses(article: Article, body: RenderedBody) -> tuple[list[Problem], list[tuple[str, RefUse]]]:
-    """The problems of an article's body, and every market it uses (frontmatter, then inline)."""
+def _body_uses(article: Article, body: RenderedBody) -> tuple[list[Problem], tuple[RefUse | None, ...]]:
+    """The problems of an article's body, and the reference of each of its ```market lines
+    (None where one does not parse): each line parsed once, for both."""
     problems: list[Problem] = []
-    uses = [(use.ref.key, use) for use in article.markets]
+    inline: list[RefUse | None] = []
     for item in body.inline:
         line = article.body_line + item.line
         try:
-            ref = parse_ref(item.written)
+            inline.append(RefUse(parse_ref(item.written), item.written, line))
         except RefError as exc:
             problems.append(Problem(article.path, line, "market", str(exc)))
-            continue
-        uses.append((ref.key, RefUse(ref, item.written, line)))
+            inline.append(None)
     for line in body.empty_market_blocks:
         problems.append(Problem(article.path, article.body_line + line, "market",
                                 "empty ```market block: expected one slug or URL a line", "warning"))
@@ -363,7 +362,7 @@ def _body_uses(article: Article, body: RenderedBody) -> tuple[list[Problem], lis
                                 "image has no alt text: write ![what it shows](path)", "warning"))
     for raw in body.raw_html:
         problems.append(Problem(article.path, article.body_line + raw.line, "body", raw.message, "warning"))
-    return problems, uses
+    return problems, tuple(inline)
 
 
 def _is_source(path: Path) -> bool:
@@ -450,8 +449,8 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
             continue
         articles.append(a)
         bodies[a.path] = src.body
-        for key, use in src.uses:
-            uses.setdefault(key, []).append((a, use))
+        for use in a.uses:
+            uses.setdefault(use.ref.key, []).append((a, use))
         url = src.url
         if url in by_url:
             other = by_url[url]
@@ -498,6 +497,11 @@ def _image_problems(paths: SitePaths, article: Article) -> list[Problem]:
                     f"{image} is not a file in static/ (static/{rel}); pages show it without a size", "warning")]
 
 
+def _keys(article: Article) -> list[str]:
+    """The market keys of an article's uses, in order (a key as often as it is used)."""
+    return [use.ref.key for use in article.uses]
+
+
 def _patched(previous: Gathered, config: SiteConfig, config_warnings: Sequence[Problem], config_path: str,
              known: Mapping[Path, SourceFile], fresh: Mapping[Path, SourceFile]) -> Gathered | None:
     """`previous` with the `fresh` files put in, when none of them changed where its article
@@ -507,7 +511,7 @@ def _patched(previous: Gathered, config: SiteConfig, config_warnings: Sequence[P
     for f, new in fresh.items():
         old = known[f]
         if old.article is None or new.article is None or new.body is None or old.url != new.url \
-                or old.article.date != new.article.date or [k for k, _ in old.uses] != [k for k, _ in new.uses] \
+                or old.article.date != new.article.date or _keys(old.article) != _keys(new.article) \
                 or (old.article.tags, old.article.image) != (new.article.tags, new.article.image):
             return None  # (tags and image: checked against every article, in the full merge)
         swaps[id(old.article)] = new.article
@@ -521,8 +525,8 @@ def _patched(previous: Gathered, config: SiteConfig, config_warnings: Sequence[P
         assert src.article is not None and src.body is not None
         old_article = known[f].article
         bodies[src.article.path] = src.body
-        for key in dict.fromkeys(k for k, _ in src.uses):
-            places = iter([use for k, use in src.uses if k == key])
+        for key in dict.fromkeys(_keys(src.article)):
+            places = iter([use for use in src.article.uses if use.ref.key == key])
             uses[key] = tuple((src.article, next(places)) if a is old_article else (a, use) for a, use in uses[key])
     sources = dict(known)
     sources.update(fresh)

@@ -57,8 +57,8 @@ from marketnews.content import Article, RefUse
 from marketnews.feeds import FeedInfo, absolute_links, feed_url
 from marketnews.images import image_size
 from marketnews.markets.model import Snapshot, snapshot_to_json
-from marketnews.markets.refs import MarketRef, RefError, parse_ref
-from marketnews.markup import InlineRef, RenderedBody, fill_placeholders
+from marketnews.markets.refs import MarketRef
+from marketnews.markup import RenderedBody, fill_placeholders
 from marketnews.names import tag_slug, url_segment
 from marketnews.output import OutputFile
 from marketnews.related import Move, Story, biggest_moves, more_stories
@@ -207,8 +207,6 @@ class RenderMemo:
     views_of: dict[Seen, ArticleView] = field(default_factory=dict)
     prints: dict[Seen, str] = field(default_factory=dict)
     shapes: dict[Seen, tuple[Any, ...]] = field(default_factory=dict)
-    refs: dict[Seen, list[tuple[InlineRef, MarketRef | None]]] = field(default_factory=dict)
-    market_uses: dict[Seen, tuple[tuple[str, RefUse], ...]] = field(default_factory=dict)
     # The articles the last build published, for each article path the files (other than
     # its page) that showed it, the list views, and topics and markets as positions in
     # that list: what an edit that moves nothing needs (see `only_showing`).
@@ -261,15 +259,12 @@ def _raster(image: str | None) -> bool:
     return bool(image) and posixpath.splitext((image or "").split("?", 1)[0])[1].lower() in RASTER
 
 
-def inline_refs(body: RenderedBody) -> list[tuple[InlineRef, MarketRef | None]]:
-    """Each ```market line of a body with its reference (None when it does not parse)."""
-    refs: list[tuple[InlineRef, MarketRef | None]] = []
-    for item in body.inline:
-        try:
-            refs.append((item, parse_ref(item.written)))
-        except RefError:
-            refs.append((item, None))
-    return refs
+def market_uses(article: Article) -> tuple[tuple[str, RefUse], ...]:
+    """The market pages an article is listed on, each with its first use there, in order."""
+    pages: dict[str, RefUse] = {}
+    for use in article.uses:
+        pages.setdefault(use.ref.page_path, use)
+    return tuple(pages.items())
 
 
 def stories(listed: Sequence[ArticleView]) -> list[ArticleView]:
@@ -500,8 +495,7 @@ class SiteRenderer:
 
     def _widget_refs(self, article: Article) -> list[tuple[str, MarketRef]]:
         """Each widget of an article's page as (reference as written, market): related, then inline."""
-        uses = [(u.written, u.ref) for u in article.markets]
-        return uses + [(i.written, r) for i, r in self.inline_refs(article) if r is not None]
+        return [(u.written, u.ref) for u in article.uses]
 
     def prepare(self, articles: Sequence[Article]) -> list[ArticleView]:
         """The work that every page shares, done once (before worker processes fork, which
@@ -523,14 +517,13 @@ class SiteRenderer:
         body = self.inp.bodies.get(article.path)
         if body is None:
             return view
-        refs = self.inline_refs(article)
 
         def fill(i: int) -> str:
-            item, ref = refs[i] if i < len(refs) else (None, None)
-            if item is None or ref is None:
+            use = article.inline[i] if i < len(article.inline) else None
+            if use is None:
                 return ""
-            variant = body_variant if body_variant == "text" else self.inline_variant(article, ref)
-            return self.widget_html(self.widget(item.written, ref, article.date), variant)
+            variant = body_variant if body_variant == "text" else self.inline_variant(article, use.ref)
+            return self.widget_html(self.widget(use.written, use.ref, article.date), variant)
 
         # The body's own links to static files point at their fingerprinted copies on pages;
         # feeds keep stable names. Widgets are templates: they name files with asset_url.
@@ -541,21 +534,13 @@ class SiteRenderer:
         context.setdefault("widget", self.widget_html)
         return render(self.env, name, self.layouts, **context)
 
-    def inline_refs(self, article: Article) -> list[tuple[InlineRef, MarketRef | None]]:
-        """The article's ```market lines with their references (see `inline_refs`), worked out once."""
-        refs = self.memo.refs.get(seen(article))
-        if refs is None:
-            body = self.inp.bodies.get(article.path)
-            refs = self.memo.refs[seen(article)] = inline_refs(body) if body is not None else []
-        return refs
-
     # --- what an edit touches ------------------------------------------------------------
 
     def _shape(self, article: Article) -> tuple[Any, ...]:
         """Everything about an article that decides which pages list it and where, and that
         files show of it outside its list item and feed entry: URL, dates, draft, topics,
         markets. Two versions of an article with the same shape are listed alike."""
-        inline = tuple((i.written, r.key if r else None) for i, r in self.inline_refs(article))
+        inline = tuple((u.written, u.ref.key) if u is not None else None for u in article.inline)
         # Not the title: the pages that show it (other articles' "More on these markets",
         # the 404, "Biggest moves") are noted as showing the article (`_shows`, `readers`).
         return (article.path, article_url(self.config, article), article.date, article.updated,
@@ -772,7 +757,7 @@ class SiteRenderer:
                  str(self.card(article) is not None)]
         for w in view.related:
             parts += [w.written, w.key, w.page_url, w.question, w.url, w.kind]
-        parts += [f"{i.written}\x00{r.key if r else ''}" for i, r in self.inline_refs(article)]
+        parts += [f"{u.written}\x00{u.ref.key}" if u is not None else "" for u in article.inline]
         parts += self._more_parts(article)
         return hashlib.blake2b("\x01".join(parts).encode(), digest_size=16).hexdigest()
 
@@ -797,13 +782,12 @@ class SiteRenderer:
         body_html = ""
         body = self.inp.bodies.get(article.path)
         if body is not None:
-            refs = self.inline_refs(article)
 
             def inline(i: int) -> str:
-                item, ref = refs[i] if i < len(refs) else (None, None)
-                if item is None or ref is None:
+                use = article.inline[i] if i < len(article.inline) else None
+                if use is None:
                     return ""
-                return mark(item.written, ref.key, self.inline_variant(article, ref))
+                return mark(use.written, use.ref.key, self.inline_variant(article, use.ref))
 
             body_html = fill_placeholders(self.inp.assets.rewrite_html(body.html), inline)
         frame = replace(listed, related=tuple(identity(w) for w in listed.related), body_html=body_html)
@@ -870,7 +854,7 @@ class SiteRenderer:
         known = self.memo.more
         if known is None or known[0] is not self.inp.articles:
             listed = stories([self.listed_view(a) for a in self.inp.articles])
-            keys = [Story(v.date.timestamp(), frozenset(use.ref.key for _, use in self.market_uses(v.article)),
+            keys = [Story(v.date.timestamp(), frozenset(use.ref.key for _, use in market_uses(v.article)),
                           frozenset(t.url for t in v.tags)) for v in listed]
             chosen = more_stories(keys)
             before = known[1] if known is not None else {}
@@ -1013,19 +997,6 @@ class SiteRenderer:
                            key=lambda x: x[0].lower())
             yield self._page("tags.html", "/tags/", self.meta("Topics", "/tags/"), tags=index)
 
-    def market_uses(self, article: Article) -> tuple[tuple[str, RefUse], ...]:
-        """The market pages an article is listed on, each with its first use there, in order."""
-        known = self.memo.market_uses.get(seen(article))
-        if known is None:
-            uses = list(article.markets)
-            uses += [RefUse(ref, item.written, article.body_line + item.line)
-                     for item, ref in self.inline_refs(article) if ref is not None]
-            pages: dict[str, RefUse] = {}
-            for use in uses:
-                pages.setdefault(use.ref.page_path, use)
-            known = self.memo.market_uses[seen(article)] = tuple(pages.items())
-        return known
-
     def market_pages(self, listed: Sequence[ArticleView]) -> list[MarketPage]:
         """One page per referenced market or event, listing the articles that reference it."""
         index = self.memo.market_index
@@ -1034,7 +1005,7 @@ class SiteRenderer:
             self._markets_of = listed
             markets: dict[str, tuple[RefUse, list[int]]] = {}
             for i, v in enumerate(listed):
-                for path, use in () if v.article.is_page else self.market_uses(v.article):
+                for path, use in () if v.article.is_page else market_uses(v.article):
                     markets.setdefault(path, (use, []))[1].append(i)
             index = self.memo.market_index = [(path, use, at) for path, (use, at) in sorted(markets.items())]
         return [

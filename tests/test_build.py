@@ -6,6 +6,8 @@ import json
 import os
 import re
 import sqlite3
+import sys
+from collections import Counter
 from pathlib import Path
 from unittest.mock import ANY
 
@@ -14,6 +16,7 @@ import pytest
 from marketnews import pipeline, writer
 from marketnews.cache import MEMO_FILE, WrongShape, decode
 from marketnews.errors import MarketnewsError
+from marketnews.markets import refs
 from marketnews.output import OutputFile
 from marketnews.site import Shell
 from tests.conftest import Site, article, quote, tree
@@ -534,6 +537,42 @@ def test_an_unchanged_article_file_is_not_parsed_again(  # type: ignore[no-untyp
     assert cli("build", "--root", site.root, "--snapshot", site.root / "snapshot.json").code == 1
     config.write_text(good)
     build([])
+
+
+def test_each_market_reference_is_parsed_once_a_use(  # type: ignore[no-untyped-def]
+        site: Site, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    event = "https://polymarket.com/event/fed-decision"
+    site.snapshot({"m-one": quote("Will one happen?", 0.2), "m-two": quote("Will two happen?", 0.4),
+                   "event/fed-decision": quote("Fed decision?", 0.6, kind="event")})
+    site.write("content/a.md", article("A", "2026-11-19T08:00:00Z",
+                                       "Lead A.\n\n```market\nm-two\nm-one\n```\n", markets=["m-one", event]))
+    site.write("content/b.md", article("B", "2026-11-19T09:00:00Z", "Lead B.\n\n```market\nm-two\n```\n"))
+    # Each place a reference is written, frontmatter and body: a.md's m-one twice, m-two in both files.
+    uses = Counter({"m-one": 2, event: 1, "m-two": 2})
+    parsed: Counter[str] = Counter()
+    real = refs.parse_ref
+
+    def counting(text: str) -> refs.MarketRef:
+        parsed[text] += 1
+        return real(text)
+
+    # Under every name the package has it by, whichever module asks.
+    names = [m for name, m in sys.modules.items() if name.startswith("marketnews")
+             and getattr(m, "parse_ref", None) is real]
+    assert refs in names and pipeline in names
+    for module in names:
+        monkeypatch.setattr(module, "parse_ref", counting)
+    monkeypatch.setenv("MARKETNEWS_JOBS", "1")  # every parse in this process, where it is counted
+    run = cli("build", "--root", site.root, "--snapshot", site.root / "snapshot.json")
+    assert run.code == 0, run.err
+    assert parsed == uses
+    page = site.page("2026/11/a/index.html")
+    assert "Will two happen?" in page and "Fed decision?" in page
+    assert "Will two happen?" in site.page("2026/11/b/index.html")
+    # A warm build reads its articles from the memo: no reference parsed more often.
+    parsed.clear()
+    assert cli("build", "--root", site.root, "--snapshot", site.root / "snapshot.json").code == 0
+    assert parsed and all(parsed[text] <= n for text, n in uses.items()) and set(parsed) <= set(uses)
 
 
 def test_an_article_whose_text_looks_like_a_widget_slot_is_refused(news: Site, cli) -> None:  # type: ignore[no-untyped-def]

@@ -9,6 +9,7 @@ import pathlib
 import pickle
 import sqlite3
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,25 @@ def test_values_come_back_as_they_went_in() -> None:
     for bad in (b"[", b'{"a": 1}', b'["fp", ["x"], [0], [["m", "m"]]]', b'["fp", [1], [], []]'):
         with pytest.raises(WrongShape):
             decode(Shell, bad)
+
+
+def test_an_article_from_the_memo_equals_one_parsed_afresh(site: Site, tmp_path: Path) -> None:
+    fill(site, 3)
+    paths = pipeline.SitePaths(site.root, site.root / "content", site.out, None)
+    options = pipeline.BuildOptions(jobs=1)
+    memo = Memo(tmp_path / "memo")
+    fresh = pipeline.gather(paths, options, memo=memo)
+    memo.save()
+    warm = Memo(tmp_path / "memo")
+    cached = pipeline.gather(paths, options, memo=warm)
+    assert warm.used and not warm.new  # every article and body came from the memo
+    assert cached.articles == fresh.articles and cached.uses == fresh.uses
+    # With the uses of its body, which the memo's entry (kept before the body is rendered) has not.
+    assert [[u.written if u else None for u in a.inline] for a in cached.articles] == [["m-two"]] * 3
+    assert [[u.written for u in a.uses] for a in cached.articles] == [["m-one", "m-two"]] * 3
+    a = cached.articles[0]
+    assert decode(Article, encode(a)) == a
+    assert decode(Article, encode(replace(a, inline=(None, *a.inline)))).inline == (None, *a.inline)
 
 
 def test_the_key_covers_every_part_and_the_code_version() -> None:
