@@ -543,8 +543,7 @@ def wanted(gathered: Gathered) -> Wanted:
     """What the site asks of the snapshot (see markets/snapshots.py)."""
     cfg = gathered.config
     return Wanted(
-        refs=frozenset(use.ref for places in gathered.uses.values() for _, use in places),
-        anchors=tuple(sorted({(use.ref.key, a.date) for places in gathered.uses.values() for a, use in places})),
+        lambda: ((use.ref, a.date) for places in gathered.uses.values() for a, use in places),
         gamma_url=cfg.gamma_url, clob_url=cfg.clob_url, base_url=cfg.base_url, example=cfg.example_snapshot,
     )
 

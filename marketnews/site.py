@@ -559,12 +559,12 @@ class SiteRenderer:
         changed: list[tuple[int, Article]] = []
         for i, (old, new) in enumerate(zip(before, articles, strict=True)):
             if old is not new:
-                self.article_fingerprint(new)  # records its shape
-                if self.memo.shapes.get(seen(old)) != self.memo.shapes[seen(new)]:
+                shape = self.memo.shapes[seen(new)] = self._shape(new)
+                if self.memo.shapes.get(seen(old)) != shape:
                     return None
                 changed.append((i, new))
         self.only = set().union(*(self.memo.showing.get(a.path, set()) for _, a in changed))
-        self.only.update(self.readers(a for _, a in changed))
+        self.only.update(page_file(self.listed_view(a).url) for a in self._rebase_more(before, changed))
         # A share card shows the headline and so may be renamed: the new one is made, the old removed.
         cards = {(self.card_path(before[i]), self.card_path(new)) for i, new in changed}
         self.only.update(new for old, new in cards if new and new != old)
@@ -573,15 +573,28 @@ class SiteRenderer:
             self.gone = old_cards - {self.card_path(a) for a in articles}
         return changed
 
-    def readers(self, articles: Iterable[Article]) -> set[str]:
-        """The article pages whose "More on these markets" list shows one of `articles`."""
-        if not self.inp.articles:
-            return set()
-        self.more_stories(self.inp.articles[0])  # worked out for every article at once
-        assert self.memo.more is not None
-        wanted = {a.path for a in articles}
-        return {page_file(self.listed_view(a).url) for a in self.inp.articles
-                if any(v.article.path in wanted for v in self.memo.more[1].get(a.path, ()))}
+    def _rebase_more(self, before: Sequence[Article], changed: Sequence[tuple[int, Article]]) -> list[Article]:
+        """The articles whose "More on these markets" list shows one of the `changed` ones,
+        with those lists brought up to date: which stories they list depends only on what
+        the shapes hold (dates, markets, topics), so they are not worked out again."""
+        known = self.memo.more
+        if known is None or known[0] is not before:
+            if self.inp.articles:
+                self.more_stories(self.inp.articles[0])  # worked out afresh for every article
+            known = self.memo.more
+            assert known is not None or not self.inp.articles
+            new_views: dict[str, ArticleView] = {}
+        else:
+            new_views = {a.path: self.listed_view(a) for _, a in changed}
+        lists = dict(known[1]) if known is not None else {}
+        paths = {a.path for _, a in changed}
+        readers = [a for a in self.inp.articles if any(v.article.path in paths for v in lists.get(a.path, ()))]
+        for a in readers:
+            if new_views:
+                lists[a.path] = tuple(new_views.get(v.article.path, v) for v in lists[a.path])
+            self.memo.prints.pop(seen(a), None)  # its fingerprint covers what the list shows
+        self.memo.more = (self.inp.articles, lists)
+        return readers
 
     def _wanted(self, path: str) -> bool:
         if self.shard is not None and zlib.crc32(path.encode()) % self.shard[1] != self.shard[0]:

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
@@ -281,15 +282,29 @@ def assemble_odds(
 
 @dataclass(frozen=True)
 class Wanted:
-    """What a site asks of the snapshot: its market references, the (market key, article
-    date) pairs whose price at publication it shows, and its settings' odds addresses."""
+    """What a site asks of the snapshot: each market it shows with the date of each
+    article showing it (`places`, worked out only when a source asks: a snapshot taken
+    once and kept, as the dev server's, never does), and its settings' odds addresses."""
 
-    refs: frozenset[MarketRef]
-    anchors: tuple[AnchorWanted, ...] = ()
+    places: Callable[[], Iterable[tuple[MarketRef, datetime]]]
     gamma_url: str = ""
     clob_url: str = ""
     base_url: str = ""  # the live site, whose /snapshot.json is a fallback
     example: str | None = None  # site.yaml's example_snapshot, relative to the site folder
+
+    @cached_property
+    def _places(self) -> tuple[tuple[MarketRef, datetime], ...]:
+        return tuple(self.places())
+
+    @property
+    def refs(self) -> frozenset[MarketRef]:
+        """The site's market references."""
+        return frozenset(ref for ref, _ in self._places)
+
+    @property
+    def anchors(self) -> tuple[AnchorWanted, ...]:
+        """The (market key, article date) pairs whose price at publication the site shows."""
+        return tuple(sorted({(ref.key, date) for ref, date in self._places}))
 
 
 SnapshotSource = Callable[[Wanted, datetime], Odds]
