@@ -12,6 +12,9 @@ How a build publishes (docs/guarantees.md says it for users):
   written under a temporary name and renamed in, anything else is removed.
 - Then one rename, renameat2(RENAME_EXCHANGE), swaps the spare and the output folder: a
   reader sees the whole old site or the whole new one. The old one becomes the spare.
+- A build that changes nothing (no file added, changed or removed, the same record)
+  switches nothing: the links of unchanged files are made only once something changed,
+  so the output folder and the spare are left exactly as they are.
 
 A crash at any moment leaves the output folder as one whole build, and the next build
 makes the spare right from whatever the crash left in it. The dev server's private
@@ -455,8 +458,11 @@ class _Foreign:
                 "never removes or overwrites files it did not write: move it away, then build again")
 
 
-def _write_record(spare: Path, files: Iterable[str]) -> None:
-    data = (_RECORD_HEAD + "".join(f"{p}\n" for p in sorted(files))).encode("utf-8")
+def _record_bytes(files: Iterable[str]) -> bytes:
+    return (_RECORD_HEAD + "".join(f"{p}\n" for p in sorted(files))).encode("utf-8")
+
+
+def _write_record(spare: Path, data: bytes) -> None:
     tmp = spare / f".{RECORD}{_TMP_SUFFIX}"
     tmp.unlink(missing_ok=True)
     tmp.write_bytes(data)
@@ -470,6 +476,28 @@ def _close(files: Iterable[OutputFile]) -> None:
         close()
 
 
+def _statuses(files: Iterable[OutputFile], old: Collection[str], stager: Stager, seen: set[str],
+              check: Callable[[str], None] | None = None) -> Iterator[tuple[str, str]]:
+    """Each of `files` as (path, "unchanged", "changed" or "added"), a new or changed one
+    staged under its temporary name (by `stager`, unless a worker process did); `seen`
+    receives the paths. A path written twice, not plain, or refused by `check` is an error."""
+    for f in files:
+        if f.path in seen:
+            raise MarketnewsError(f"output path {f.path!r} is written twice")
+        check_path(f.path)
+        if check is not None:
+            check(f.path)
+        seen.add(f.path)
+        if f.staged:
+            yield f.path, f.staged
+        elif f.data is None:
+            if f.path not in old:
+                raise MarketnewsError(f"output path {f.path!r} was to be kept from the last build, which lacks it")
+            yield f.path, "unchanged"
+        else:  # written now under a temporary name, so memory holds one page at a time
+            yield f.path, stager.stage(f.path, f.data)
+
+
 def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str] | None = None, *,
                partial: bool = False, lock: AbstractContextManager[Any] | None = None,
                before_switch: Callable[[], None] | None = None, gone: Collection[str] = ()) -> WriteReport:
@@ -481,7 +509,9 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
     build (data None). `partial`: `files` are only the files that may have changed, the
     others are kept, and none removed but the last build's files named in `gone`.
     `before_switch` runs once everything is staged, just before the new site is switched
-    in: a failure there leaves `out` as it was.
+    in: a failure there leaves `out` as it was. It runs too when nothing changed, and then
+    nothing is switched: `out` is left exactly as it is (nothing linked into the spare, no
+    record written), and the report has every file unchanged.
 
     Without `lock`, the new site is made beside `out` and switched in whole (see the
     module's docstring); the caller holds `build_lock`. With `lock`, for a private folder
@@ -501,46 +531,38 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
         raise _not_a_build(out)
     spare = _spare(out)
     stager = Stager(out, old)
-    stager.make_folder(spare)
     seen: set[str] = set()
+    same: list[str] = []  # unchanged: linked into the spare only when the build switches
     touched: list[str] = []
-    unchanged = changed = 0
+    changed = 0
     try:
-        for f in files:
-            if f.path in seen:
-                raise MarketnewsError(f"output path {f.path!r} is written twice")
-            check_path(f.path)
-            foreign.check(out, f.path)
-            seen.add(f.path)
-            if f.staged:
-                status = f.staged
-            elif f.data is None:
-                if f.path not in old:
-                    raise MarketnewsError(f"output path {f.path!r} was to be kept from the last build, which lacks it")
-                status = "unchanged"
-            else:  # written now under a temporary name, so memory holds one page at a time
-                status = stager.stage(f.path, f.data)
+        for path, status in _statuses(files, old, stager, seen, lambda path: foreign.check(out, path)):
             if status == "unchanged":
-                unchanged += 1
-                _link(out / f.path, spare / f.path, stager)
+                same.append(path)
                 continue
             changed += status == "changed"
-            touched.append(f.path)
-            _put(stager.temp(f.path), spare / f.path)
+            touched.append(path)
+            _put(stager.temp(path), spare / path)
         clash = sorted(seen & _ancestors(seen))
         if clash:
             raise MarketnewsError(f"output path {clash[0]!r} is both a file and a folder of other files")
         kept = sorted(old - seen - dropped) if partial else []
-        for path in kept + foreign.files:
-            _link(out / path, spare / path, stager)
-        for folder in foreign.folders:
-            stager.make_folder(spare / folder)
+        removed = sorted(dropped - seen) if partial else sorted(old - seen)
         ours = seen | set(kept)
-        _write_record(spare, ours)
-        keep = ours | set(foreign.files) | {RECORD}
-        _prune_spare(spare, keep, _ancestors(keep) | set(foreign.folders) | _ancestors(foreign.folders))
-        if out.is_dir():
-            os.chmod(spare, stat.S_IMODE(out.stat().st_mode))
+        record_data = _record_bytes(ours)
+        # Nothing added, changed or removed, and the record as it is: `out` already is this build.
+        switch = bool(touched or removed) or not _same(out / RECORD, record_data)
+        if switch:
+            stager.make_folder(spare)
+            for path in same + kept + foreign.files:
+                _link(out / path, spare / path, stager)
+            for folder in foreign.folders:
+                stager.make_folder(spare / folder)
+            _write_record(spare, record_data)
+            keep = ours | set(foreign.files) | {RECORD}
+            _prune_spare(spare, keep, _ancestors(keep) | set(foreign.folders) | _ancestors(foreign.folders))
+            if out.is_dir():
+                os.chmod(spare, stat.S_IMODE(out.stat().st_mode))
         if before_switch is not None:
             before_switch()
     except BaseException:
@@ -550,10 +572,10 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
             with suppress(OSError):
                 state_folder(out).rmdir()
         raise
-    _switch(out)
-    removed = sorted(dropped - seen) if partial else sorted(old - seen)
+    if switch:
+        _switch(out)
     added = len(touched) - changed
-    return WriteReport(len(seen), added, changed, unchanged, len(removed), tuple(sorted(touched + removed)))
+    return WriteReport(len(seen), added, changed, len(same), len(removed), tuple(sorted(touched + removed)))
 
 
 # --- in place, for the dev server's private folder ---------------------------------------
@@ -579,23 +601,12 @@ def _write_in_place(files: Iterable[OutputFile], out: Path, old: set[str], parti
     pending: list[str] = []
     unchanged = changed = 0
     try:
-        for f in files:
-            if f.path in seen:
-                raise MarketnewsError(f"output path {f.path!r} is written twice")
-            seen.add(f.path)
-            if f.staged:
-                status = f.staged
-            elif f.data is None:
-                if f.path not in old:
-                    raise MarketnewsError(f"output path {f.path!r} was to be kept from the last build, which lacks it")
-                status = "unchanged"
-            else:
-                status = stager.stage(f.path, f.data)
+        for path, status in _statuses(files, old, stager, seen):
             if status == "unchanged":
                 unchanged += 1
                 continue
             changed += status == "changed"
-            pending.append(f.path)
+            pending.append(path)
         removed = sorted(dropped - seen) if partial else sorted(old - seen)
         for path in pending:  # a file where the last build has a folder: fine when all of it goes
             target = out / path

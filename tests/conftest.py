@@ -22,6 +22,13 @@ def tree(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def entries(folder: Path) -> dict[str, tuple[int, int]]:
+    """`folder` ("") and every file and folder under it as {"a/b.html": (inode, mtime in ns)}:
+    what a write that touches nothing leaves as it was."""
+    return {p.relative_to(folder).as_posix() if p != folder else "": (st.st_ino, st.st_mtime_ns)
+            for p in [folder, *sorted(folder.rglob("*"))] for st in [p.lstat()]}
+
+
 SITE_YAML = """\
 title: Test Ledger
 tagline: All the News That's Fit to Trade

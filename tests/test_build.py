@@ -19,7 +19,7 @@ from marketnews.errors import MarketnewsError
 from marketnews.markets import refs
 from marketnews.output import OutputFile
 from marketnews.site import Shell
-from tests.conftest import Site, article, quote, tree
+from tests.conftest import Site, article, entries, quote, tree
 
 NATO = article(
     "NATO <deadline> & allies", "2026-11-20T09:30:00Z",
@@ -645,8 +645,9 @@ def test_what_a_stopped_worker_left_never_reaches_the_output_folder(tmp_path: Pa
         assert sorted(p.name for p in out.rglob("*") if p.is_dir()) == [".well-known", "a", "b"]
     else:
         assert not out.exists()
-    writer.write_site([OutputFile("index.html", b"home"), OutputFile("a/b/index.html", b"page")], out)
-    assert tree(out) == {"index.html": b"home", "a/b/index.html": b"page", writer.RECORD: ANY}
+    # A new home page: a build that changed nothing would switch nothing, and publish nothing anyway.
+    writer.write_site([OutputFile("index.html", b"new home"), OutputFile("a/b/index.html", b"page")], out)
+    assert tree(out) == {"index.html": b"new home", "a/b/index.html": b"page", writer.RECORD: ANY}
     assert sorted(p.name for p in out.rglob("*") if p.is_dir()) == ([".well-known"] if had_out else []) + ["a", "b"]
 
 
@@ -664,3 +665,74 @@ def test_a_failing_write_stops_what_makes_the_files(tmp_path: Path) -> None:
     with pytest.raises(MarketnewsError, match="written twice"):
         writer.write_site(files(), tmp_path / "out")
     assert events == ["closed"] and not (tmp_path / "out").exists()
+
+
+def test_a_write_that_changes_nothing_leaves_the_folder_and_the_spare_as_they_are(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    spare = writer.state_folder(out) / "spare"
+    files = [OutputFile("index.html", b"home"), OutputFile("a/b/index.html", b"page")]
+    writer.write_site([OutputFile("index.html", b"old home"), OutputFile("gone.html", b"x"), *files[1:]], out)
+    writer.write_site(files, out)  # the spare tree is now the first write: stale
+    (out / "CNAME").write_text("news.example.org\n")  # someone's own file, added since
+    before, spare_before = entries(out), entries(spare)
+    called: list[str] = []
+    for same in (files, [OutputFile("index.html", None), *files[1:]]):  # compared, or kept from the last build
+        report = writer.write_site(same, out, before_switch=lambda: called.append("before"))
+        assert report == writer.WriteReport(written=2, added=0, changed=0, unchanged=2, removed=0, touched=())
+        assert entries(out) == before and entries(spare) == spare_before
+    assert called == ["before", "before"]  # it runs, though nothing is switched
+    report = writer.write_site(files[:1], out, partial=True, gone={"gone.html"})  # not in this build: not gone
+    assert (report.unchanged, report.touched) == (1, ()) and entries(out) == before
+
+    def fails() -> None:
+        raise RuntimeError("could not save")
+
+    with pytest.raises(RuntimeError, match="could not save"):  # fails the write, as it would before a switch
+        writer.write_site(files, out, before_switch=fails)
+    assert entries(out) == before and entries(spare) == spare_before
+
+    # A record that names the same files in another form is written anew: that is a switch.
+    (out / writer.RECORD).write_text("a/b/index.html\nindex.html\n")
+    assert writer.write_site(files, out).touched == ()
+    assert writer.read_record(out) == {"index.html", "a/b/index.html"} and entries(out)[""] != before[""]
+    assert (out / writer.RECORD).read_text().startswith("# marketnews")
+    # made from the stale spare tree (an old home page, a file since gone): made right
+    assert tree(out) == {"index.html": b"home", "a/b/index.html": b"page", "CNAME": b"news.example.org\n",
+                         writer.RECORD: ANY}
+    writer.write_site([OutputFile("index.html", b"home 2"), *files[1:]], out)
+    assert tree(out) == {"index.html": b"home 2", "a/b/index.html": b"page", "CNAME": b"news.example.org\n",
+                         writer.RECORD: ANY}
+    assert os.stat(out / "a/b/index.html").st_ino == before["a/b/index.html"][0]
+    report = writer.write_site(files[:1], out, partial=True, gone={"a/b/index.html"})
+    assert report.touched == ("a/b/index.html", "index.html") and report.removed == 1
+    assert set(tree(out)) == {"index.html", "CNAME", writer.RECORD} and not (out / "a").exists()
+
+
+def test_a_build_that_changes_nothing_switches_nothing_and_the_next_mends_the_spare(  # type: ignore[no-untyped-def]
+        news: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    odds = ("--snapshot", news.root / "snapshot.json")
+    spare = writer.state_folder(news.out) / "spare"
+    assert cli("build", "--root", news.root, *odds).code == 0
+    news.snapshot(dict(QUOTES, **{"xi-out": quote("Xi out before 2027?", 0.12)}))
+    assert cli("build", "--root", news.root, *odds).code == 0  # the spare: the first build, stale now
+
+    def no_op() -> None:
+        before, spare_before = entries(news.out), entries(spare)
+        run = cli("build", "--root", news.root, *odds)
+        files = len(writer.read_record(news.out) or ())
+        assert run.code == 0 and run.out.splitlines()[-1].endswith(
+            f"0 changed, 0 added, 0 removed, {files:,} unchanged")
+        assert entries(news.out) == before and entries(spare) == spare_before  # same inodes, same times
+
+    no_op()
+    last = news.tree()
+    news.write("content/xi.md", XI.replace("Beijing text.", "New text."))
+    run = cli("build", "--root", news.root, *odds)
+    assert run.code == 0 and changed_files(run.out)[0] > 0
+    assert news.tree() == fresh_build(news, cli, tmp_path, monkeypatch, "edited", *odds)
+    assert tree(spare) == last  # the site before, whole
+    no_op()
+    (news.root / "content/knicks.md").unlink()
+    run = cli("build", "--root", news.root, *odds)
+    assert run.code == 0 and changed_files(run.out)[2] == 6 and not (news.out / "2026/11/knicks").exists()
+    assert news.tree() == fresh_build(news, cli, tmp_path, monkeypatch, "removed", *odds)

@@ -20,7 +20,7 @@ import pytest
 
 from bench.corpus import TAKEN_AT, make_site, write_snapshot
 from marketnews import writer
-from tests.conftest import REPO, tree
+from tests.conftest import REPO, entries, tree
 
 DRIVER = r"""
 import os, sys, time
@@ -46,6 +46,8 @@ def before(name, after_calls=1):
 if point == "staging":  # part-way through the files: some linked or renamed into the spare, not all
     before("_link", 40)
     before("_put", 40)
+elif point == "linking":  # the new and changed files renamed in, part-way through linking the unchanged ones
+    before("_link", 5)
 elif point in ("record", "prune", "switch"):
     before({"record": "_write_record", "prune": "_prune_spare", "switch": "_switch"}[point])
 elif point == "switched":  # the new site in place, the caches not yet saved
@@ -137,20 +139,28 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 
 
 def prepared(builds: dict[str, object], tmp_path: Path) -> tuple[Path, Path, Path]:
-    """A copy of the site as it was for the old build, built once: (site, out, cache)."""
+    """A copy of the site as it was for the old build, built: (site, out, cache). The spare
+    tree is a whole build older than the output folder (other prices), and the last build
+    changed nothing, so it switched nothing."""
     tmp = builds["tmp"]
     assert isinstance(tmp, Path)
     site, out, cache = tmp_path / "site", tmp_path / "public", tmp_path / "cache"
     make_site(site, 30, 20)
+    write_snapshot(site / "snapshot.json", 20, seed=3)
     build(site, out, cache)
-    build(site, out, cache)  # twice: from now on the spare tree is a whole build too
+    write_snapshot(site / "snapshot.json", 20, seed=1)  # make_site's
+    build(site, out, cache)
     assert tree(out) == builds["old"]
+    before, files = entries(out), len(writer.read_record(out) or ())
+    run = build(site, out, cache)
+    assert run.stdout.splitlines()[-1].endswith(f"0 changed, 0 added, 0 removed, {files:,} unchanged")
+    assert entries(out) == before
     change(site, 20)
     return site, out, cache
 
 
 @pytest.mark.parametrize("point, after", [
-    ("staging", "old"), ("record", "old"), ("prune", "old"), ("switch", "old"),
+    ("staging", "old"), ("linking", "old"), ("record", "old"), ("prune", "old"), ("switch", "old"),
     ("switched", "new"), ("between-renames", "neither"),
 ])
 def test_kill_9_at_a_moment_of_the_build_leaves_one_whole_build(  # type: ignore[no-untyped-def]
