@@ -202,6 +202,7 @@ class RenderMemo:
     views: dict[tuple[str, str, float | None, datetime | None], WidgetView] = field(default_factory=dict)
     widget_html: dict[tuple[str, str, Any, float | None, str], str] = field(default_factory=dict)
     fragments_fit: dict[str, bool] = field(default_factory=dict)  # by variant (see SiteRenderer.widget_html)
+    asof: dict[tuple[tuple[str, str], ...], Markup] = field(default_factory=dict)  # see SiteRenderer.odds_asof
     digests: dict[tuple[str, str], str] = field(default_factory=dict)
     items: dict[Seen, Markup] = field(default_factory=dict)
     views_of: dict[Seen, ArticleView] = field(default_factory=dict)
@@ -848,8 +849,17 @@ class SiteRenderer:
         return "page.html" if article.is_page else "article.html"
 
     def odds_asof(self, items: Sequence[WidgetView]) -> Markup:
-        """The one line saying when a group of odds was taken, if any is not current."""
-        return Markup(self._render("partials/odds_asof.html", items=items).strip())
+        """The one line saying when a group of odds was taken, if any is not current: of the
+        markets' own views (it says nothing of an article's publication), rendered once a
+        group of markets."""
+        shown = [self._views.get((v.written, v.key, None, None)) for v in items]
+        if any(v is None for v in shown):  # not views of this build's markets: rendered as they are
+            return Markup(self._render("partials/odds_asof.html", items=items).strip())
+        key = tuple((v.written, v.key) for v in items)
+        html = self.memo.asof.get(key)
+        if html is None:
+            html = self.memo.asof[key] = Markup(self._render("partials/odds_asof.html", items=shown).strip())
+        return html
 
     def inline_variant(self, article: Article, ref: MarketRef) -> str:
         """An inline widget is compact when its market is already under the headline."""
