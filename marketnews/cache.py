@@ -22,6 +22,7 @@ import sqlite3
 import sys
 import types
 import typing
+import zlib
 from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import fields, is_dataclass
@@ -101,6 +102,32 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (tuple, list)):
         return [_plain(v) for v in value]
     raise TypeError(f"cannot keep a {type(value).__name__} in the memo")
+
+
+# A large value is kept compressed (a page's frame is most of a page): the memo's file and
+# the build's memory hold a quarter of it. JSON never starts with a NUL byte.
+PACKED = b"\x00zlib\x00"
+PACK_MIN = 2048  # bytes; below this, compressing saves little
+MAX_VALUE = 256 * 2**20  # no value unpacks to more (a damaged or hostile cache cannot fill memory)
+
+
+def pack(value: bytes) -> bytes:
+    """`value` as the memo keeps it (see PACKED); `unpack` gives it back."""
+    return PACKED + zlib.compress(value, 1) if len(value) >= PACK_MIN else value
+
+
+def unpack(stored: bytes) -> bytes:
+    """What `pack` was given; WrongShape when `stored` does not unpack."""
+    if not stored.startswith(PACKED):
+        return stored
+    inflate = zlib.decompressobj()
+    try:
+        value = inflate.decompress(stored[len(PACKED):], MAX_VALUE)
+    except zlib.error as exc:
+        raise WrongShape(f"a compressed value that does not inflate ({exc})") from None
+    if not inflate.eof or inflate.unconsumed_tail or inflate.unused_data:
+        raise WrongShape("a compressed value that is cut short, too large or followed by more")
+    return value
 
 
 _decoders: dict[Any, Callable[[Any], Any]] = {}
@@ -286,7 +313,7 @@ class Memo:
         value = self.new.get(key)
         if value is not None:
             self.used.add(key)
-            return value
+            return unpack(value)
         db = self._connection()
         if db is None:
             return None
@@ -300,8 +327,13 @@ class Memo:
         if not isinstance(row[1], bytes) or row[0] != _checksum(row[1]):
             self._problem("damaged (an entry does not match its checksum)", key)
             return None
+        try:
+            value = unpack(row[1])
+        except WrongShape as exc:
+            self._problem(f"damaged ({exc})", key)
+            return None
         self.used.add(key)
-        return row[1]
+        return value
 
     def load(self, key: str, kind: Any) -> Any:
         """The value under `key` decoded as a `kind`; None when missing or of another shape."""
@@ -317,8 +349,9 @@ class Memo:
 
     # --- writing ---
 
-    def put(self, key: str, value: bytes) -> None:
-        self.new[key] = value
+    def put(self, key: str, value: bytes, packed: bool = False) -> None:
+        """Keep `value` (JSON from `encode`, or what `pack` made of it: `packed`) under `key`."""
+        self.new[key] = value if packed else pack(value)
         self.used.add(key)
 
     def use(self, keys: Iterable[str]) -> None:

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple, cast
 
 from marketnews import __version__
 from marketnews.assets import Assets, fingerprint
-from marketnews.cache import MEMO_FILE, Memo, WrongShape, decode, encode, memo_key
+from marketnews.cache import MEMO_FILE, Memo, WrongShape, decode, encode, memo_key, pack
 from marketnews.config import SiteConfig, load_config
 from marketnews.content import Article, RefUse, parse_article, source_text
 from marketnews.errors import ContentError, MarketnewsError, Problem
@@ -603,7 +603,7 @@ class ArticleFile(NamedTuple):
     size: int
     shape: tuple[Any, ...]  # see SiteRenderer._shape
     shell_print: str  # its shell's fingerprint ("" without one)
-    shell: bytes | None  # the shell as JSON when made anew
+    shell: bytes | None  # the shell as the memo keeps it (cache.pack) when made anew
 
 
 def article_file(r: SiteRenderer, reuse: ManifestReuse, article: Article) -> ArticleFile:
@@ -620,7 +620,7 @@ def article_file(r: SiteRenderer, reuse: ManifestReuse, article: Article) -> Art
     page, view = r.article_page(article)
     shell = r.shells_made.pop(article.path, None)
     return ArticleFile(_staged(page), str(r.article_item(view)), fp, len(page.data or b""), shape, shell_print,
-                       encode(shell) if shell is not None else None)
+                       pack(encode(shell)) if shell is not None else None)
 
 
 def _article_chunk(indices: Sequence[int]) -> tuple[list[ArticleFile], tuple[list[str], str | None]]:
@@ -685,7 +685,7 @@ def site_files(
                 items.append(item)
                 if store is not None and shell_print:
                     if shell is not None:
-                        store.put(memo_key("shell", shell_print), shell)
+                        store.put(memo_key("shell", shell_print), shell, packed=True)
                     else:
                         store.use((memo_key("shell", shell_print),))
                 if fp:
@@ -779,7 +779,7 @@ def changed_site_files(
         listed[i] = renderer.listed_view(article)
         page, item, fp, size, _, shell_print, shell = article_file(renderer, reuse, article)
         if shell is not None:
-            store.put(memo_key("shell", shell_print), shell)
+            store.put(memo_key("shell", shell_print), shell, packed=True)
         if page.data is not None:
             reuse.record(page.path, fp, size, item)
             files.append(page)

@@ -14,7 +14,7 @@ from unittest.mock import ANY
 import pytest
 
 from marketnews import pipeline, writer
-from marketnews.cache import MEMO_FILE, WrongShape, decode
+from marketnews.cache import MEMO_FILE, WrongShape, decode, unpack
 from marketnews.errors import MarketnewsError
 from marketnews.markets import refs
 from marketnews.output import OutputFile
@@ -447,7 +447,7 @@ def memo_shells(folder: Path) -> list[Shell]:
     found = []
     for value in values:
         try:
-            found.append(decode(Shell, value))
+            found.append(decode(Shell, unpack(value)))
         except WrongShape:
             continue  # another kind of entry
     return found

@@ -8,6 +8,7 @@ import os
 import pathlib
 import pickle
 import sqlite3
+import zlib
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -64,6 +65,11 @@ def damage(kind: str, memo: Path) -> None:
         rewrite(memo, lambda v: v[:-2] + b"x]", fix_sum=False)
     elif kind == "values of the wrong shape":
         rewrite(memo, lambda v: b'[1, "two", null]', fix_sum=True)
+    elif kind == "a compressed value that does not inflate":
+        rewrite(memo, lambda v: cache.PACKED + b"\x78\x01 not deflate data", fix_sum=True)
+    elif kind == "a compressed value past the size limit":  # a "zip bomb" (the limit lowered: see the test)
+        bomb = cache.PACKED + zlib.compress(b" " * (cache.MAX_VALUE + 1), 9)
+        rewrite(memo, lambda v: bomb, fix_sum=True)
     elif kind == "truncated":
         memo.write_bytes(memo.read_bytes()[: memo.stat().st_size // 2])
     elif kind == "another code version":
@@ -81,12 +87,15 @@ def damage(kind: str, memo: Path) -> None:
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-@pytest.mark.parametrize("kind", ["a value damaged", "values of the wrong shape", "truncated",
+@pytest.mark.parametrize("kind", ["a value damaged", "values of the wrong shape",
+                                  "a compressed value that does not inflate", "a compressed value past the size limit",
+                                  "truncated",
                                   "another code version", "not a database", "another program's database"])
 def test_a_bad_memo_costs_one_warning_and_the_site_is_still_right(  # type: ignore[no-untyped-def]
         site: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, jobs: int) -> None:
     monkeypatch.setenv("MARKETNEWS_JOBS", str(jobs))
     monkeypatch.setattr(pipeline, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(cache, "MAX_VALUE", 2**20)
     fill(site)
     first, said = build(site, cli)
     assert said == []
@@ -120,6 +129,19 @@ def test_a_memo_entry_is_found_by_what_made_it_and_pruned_when_unused(
     assert after - before and before - after
     values = [v for _, _, v in entries(memo)]
     assert not any(b"Story 2<" in v or b'"Story 3"' in v for v in values)
+
+
+def test_a_large_value_is_kept_compressed_and_comes_back_whole(tmp_path: Path) -> None:
+    small, large = encode(("a", 1)), encode(("page " * 4000, 2))
+    assert cache.pack(small) == small and len(cache.pack(large)) < len(large) // 10
+    memo = Memo(tmp_path)
+    memo.put("s", small)
+    memo.put("l", large)
+    memo.save()
+    stored = {key: value for key, _, value in entries(tmp_path / MEMO_FILE)}
+    assert stored["s"] == small and stored["l"].startswith(cache.PACKED)
+    again = Memo(tmp_path)
+    assert (again.get("s"), again.get("l"), again.warning) == (small, large, None)
 
 
 def test_values_come_back_as_they_went_in() -> None:
@@ -226,13 +248,15 @@ def test_nothing_the_build_loads_from_the_cache_folder_can_run_code(  # type: ig
     assert build(site, cli) == (first, [])
     assert any(MEMO_FILE in o for o in opened)
     monkeypatch.undo()
-    # What is there: JSON files, and the memo, an SQLite file of plain tables of JSON values.
+    # What is there: JSON files, and the memo, an SQLite file of plain tables of JSON values
+    # (the large ones zlib-compressed: data, which inflating cannot turn into code).
     for path in folder.iterdir():
         if path.name == MEMO_FILE:
             with sqlite3.connect(path) as db:
                 schema = sorted(db.execute("SELECT type, name FROM sqlite_master"))
                 assert [t for t, _ in schema] == ["index", "index", "table", "table"]  # no views nor triggers
             for _, _, value in entries(path):
+                value = cache.unpack(value)
                 assert value[:1] in (b"[", b"{", b'"') and cache.json.loads(value) is not None
         else:
             assert cache.json.loads(path.read_bytes()) is not None

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from marketnews import pipeline
-from marketnews.cache import Memo, WrongShape, decode
+from marketnews.cache import Memo, WrongShape, decode, unpack
 from marketnews.errors import ContentError
 from marketnews.markets.snapshots import snapshot_from_file
 from marketnews.pipeline import BuildOptions, BuildReport, BuildState, Gathered, SitePaths, build
@@ -102,7 +102,7 @@ def test_the_next_build_in_the_process_has_every_shell_and_the_new_ones_win(
         found = []
         for value in rebuilds.state.store.new.values():
             try:
-                found.append(decode(Shell, value))
+                found.append(decode(Shell, unpack(value)))
             except WrongShape:
                 continue  # another kind of entry
         return found
