@@ -406,7 +406,7 @@ def draw(card: Card) -> bytes:
         size = 64 if picture is None else 52
         pen.block(MARGIN, 120, width, card.headline, font(size, True), INK, 6 if picture is None else 7, 1.2)
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=False, compress_level=6)
+    image.save(out, format="PNG", optimize=False, compress_level=3)
     return out.getvalue()
 
 
