@@ -7,10 +7,7 @@ snapshot source and (for live odds) the httpx client are passed in, so the middl
 
 from __future__ import annotations
 
-import gc
 import hashlib
-import multiprocessing
-import multiprocessing.pool
 import os
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -41,7 +38,9 @@ from marketnews.markets.snapshots import (
 from marketnews.markup import MARKUP_VERSION, RenderedBody, render_body
 from marketnews.names import tag_key, tag_slug, unencodable
 from marketnews.output import OutputFile
+from marketnews.parallel import parallel_map, workers
 from marketnews.site import (
+    ArticleView,
     CardLog,
     RenderMemo,
     Shell,
@@ -148,31 +147,9 @@ def content_files(content: Path) -> list[Path]:
     return sorted(p for p in content.resolve().rglob("*.md") if _is_source(p))
 
 
-# Worker processes are forked, so they start with the parent's memory (the body cache,
-# the site input) and only results travel back through pipes. Where fork is not
-# available the same functions run in this process.
-_FORK = "fork" in multiprocessing.get_all_start_methods()
-_shared: dict[str, Any] = {}
-
-
 def _chunks(n: int, jobs: int) -> list[range]:
     size = max(16, min(256, n // (jobs * 8) or 1))
     return [range(i, min(i + size, n)) for i in range(0, n, size)]
-
-
-def _pool(jobs: int, n: int) -> multiprocessing.pool.Pool | None:
-    if not _FORK or jobs < 2 or n < PARALLEL_MIN:
-        return None
-    # The workers leave the objects that exist at the fork out of their collections, so
-    # a collection there does not write to (and so copy) every page of memory they share
-    # with this process. This process collects them again (the dev server lives long).
-    frozen = gc.get_freeze_count()  # the dev server freezes what it keeps between rebuilds
-    gc.freeze()
-    try:
-        return multiprocessing.get_context("fork").Pool(jobs, initializer=_start_worker)
-    finally:
-        if not frozen:
-            gc.unfreeze()
 
 
 @dataclass(frozen=True)
@@ -234,10 +211,21 @@ def _kept_length(kept: bytes) -> int | None:
     return int(tail) if tail.isdigit() and not kept.startswith(b"[null,") else None
 
 
-def _read_chunk(indices: range) -> tuple[list[ReadResult], tuple[list[str], str | None]]:
-    files, shown, tz, memo, raw_html = _shared["read"]
-    results = [_read_one(shown[i], files[i], tz, memo, raw_html) for i in indices]
-    return results, memo.take_faults()
+@dataclass(frozen=True)
+class ReadWork:
+    """What reading content files needs: the files, their names as shown, the timezone,
+    the memo and whether raw HTML is allowed."""
+
+    files: Sequence[Path]
+    shown: Sequence[str]
+    tz: tzinfo
+    memo: Memo
+    raw_html: bool
+
+
+def _read_chunk(work: ReadWork, indices: range) -> tuple[list[ReadResult], tuple[list[str], str | None]]:
+    results = [_read_one(work.shown[i], work.files[i], work.tz, work.memo, work.raw_html) for i in indices]
+    return results, work.memo.take_faults()
 
 
 def _settle(result: ReadResult, shown: str, path: Path, tz: tzinfo, memo: Memo, raw_html: bool
@@ -289,34 +277,24 @@ def read_sources(
     if sources:
         files = [f for f in files if f not in sources]
     shown = [paths.shown(f) for f in files]
-    _shared["read"] = (files, shown, config.tz, memo, config.raw_html)
-    pool = None
-    try:
-        pool = _pool(jobs, len(files))
-        chunks = _chunks(len(files), max(jobs, 1))
-        results = pool.imap(_read_chunk, chunks) if pool else map(_read_chunk, chunks)
-        done = 0
-        for indices, (chunk, faults) in zip(chunks, results, strict=True):
-            memo.add_faults(faults)  # a worker's, or this process's own taken back
-            for i, result in zip(indices, chunk, strict=True):
-                (article, found), body = _settle(result, shown[i], files[i], config.tz, memo, config.raw_html)
-                url = ""
-                if article is not None:
-                    assert body is not None
-                    more, inline = _body_uses(article, body)
-                    article = replace(article, inline=inline)  # once a read: unchanged files keep theirs
-                    url = article_url(config, article)
-                    found = found + more
-                sources[files[i]] = SourceFile(result[0], article, body, tuple(found), url)
-            done += len(chunk)
-            progress("reading articles", done, len(files))
-        if pool:
-            pool.close()
-            pool.join()
-    finally:
-        if pool:  # after an error (or Ctrl-C) too: no worker outlives the build
-            pool.terminate()
-        _shared.pop("read", None)
+    chunks = _chunks(len(files), max(jobs, 1))
+    work = ReadWork(files, shown, config.tz, memo, config.raw_html)
+    done = 0
+    results = parallel_map(_read_chunk, work, chunks, workers(jobs, len(files), PARALLEL_MIN))
+    for indices, (chunk, faults) in zip(chunks, results, strict=True):
+        memo.add_faults(faults)  # a worker's, or this process's own taken back
+        for i, result in zip(indices, chunk, strict=True):
+            (article, found), body = _settle(result, shown[i], files[i], config.tz, memo, config.raw_html)
+            url = ""
+            if article is not None:
+                assert body is not None
+                more, inline = _body_uses(article, body)
+                article = replace(article, inline=inline)  # once a read: unchanged files keep theirs
+                url = article_url(config, article)
+                found = found + more
+            sources[files[i]] = SourceFile(result[0], article, body, tuple(found), url)
+        done += len(chunk)
+        progress("reading articles", done, len(files))
     return sources
 
 
@@ -582,18 +560,23 @@ def missing_quote_problems(gathered: Gathered, snapshot: Snapshot,
 # --- render ----------------------------------------------------------------------------
 
 
-def _renderer() -> SiteRenderer:
-    """The parent's renderer: inherited through fork by a worker, or this very process's."""
-    return cast(SiteRenderer, _shared["renderer"])
+@dataclass(frozen=True)
+class RenderWork:
+    """What rendering pages in worker processes needs: the renderer, prepared for every
+    article (see `site_files`), and where they stage what they render (None: they do not)."""
+
+    renderer: SiteRenderer
+    stage: tuple[Path, frozenset[str]] | None  # the output folder and its files (writer.Stager)
+    listed: Sequence[ArticleView] = ()  # the articles' list views (for the other pages)
+    shards: int = 1  # how many workers share the other pages
 
 
-def _staged(page: OutputFile) -> OutputFile:
-    """In a worker that stages (see `site_files`), the page written beside its target
+def _staged(stager: Stager | None, page: OutputFile) -> OutputFile:
+    """With a `stager` (in a worker, see `site_files`), the page written beside its target
     under a temporary name, so that only its name goes back to the parent."""
-    stager = _shared.get("stager")
     if stager is None or page.data is None:
         return page
-    return cast(Stager, stager).staged_file(page.path, page.data)
+    return stager.staged_file(page.path, page.data)
 
 
 class ArticleFile(NamedTuple):
@@ -606,7 +589,8 @@ class ArticleFile(NamedTuple):
     shell: bytes | None  # the shell as the memo keeps it (cache.pack) when made anew
 
 
-def article_file(r: SiteRenderer, reuse: ManifestReuse, article: Article) -> ArticleFile:
+def article_file(r: SiteRenderer, reuse: ManifestReuse, article: Article,
+                 stager: Stager | None = None) -> ArticleFile:
     """An article's page: last build's kept when its fingerprint (and size on disk) match,
     else made (and, in a worker that stages, written under a temporary name)."""
     fp = r.article_fingerprint(article) if r.inp.fingerprint else ""
@@ -619,24 +603,17 @@ def article_file(r: SiteRenderer, reuse: ManifestReuse, article: Article) -> Art
         return ArticleFile(OutputFile(path, None), item, fp, size, shape, shell_print, None)
     page, view = r.article_page(article)
     shell = r.shells_made.pop(article.path, None)
-    return ArticleFile(_staged(page), str(r.article_item(view)), fp, len(page.data or b""), shape, shell_print,
+    return ArticleFile(_staged(stager, page), str(r.article_item(view)), fp, len(page.data or b""), shape, shell_print,
                        pack(encode(shell)) if shell is not None else None)
 
 
-def _article_chunk(indices: Sequence[int]) -> tuple[list[ArticleFile], tuple[list[str], str | None]]:
-    """Article pages and their list items, kept or rendered in a worker, and what went
-    wrong reading the memo there."""
-    r = _renderer()
+def _article_chunk(work: RenderWork, indices: Sequence[int]) -> tuple[list[ArticleFile], tuple[list[str], str | None]]:
+    """Article pages and their list items, kept or rendered, and what went wrong reading the memo."""
+    r = work.renderer
     reuse = cast(ManifestReuse, r.reuse)
-    files = [article_file(r, reuse, r.inp.articles[i]) for i in indices]
+    stager = Stager(*work.stage) if work.stage is not None else None
+    files = [article_file(r, reuse, r.inp.articles[i], stager) for i in indices]
     return files, reuse.faults()
-
-
-def _start_worker() -> None:
-    """A worker's first step: a stager of its own when pages are to be staged."""
-    stage = _shared.get("stage")
-    if stage is not None:
-        _shared["stager"] = Stager(*stage)
 
 
 def site_files(
@@ -666,79 +643,44 @@ def site_files(
     if used_memo is not None:
         used_memo(renderer.memo)
     items: list[str] = []
-    _shared["renderer"] = renderer
-    _shared["stage"] = (out, frozenset(existing or ())) if stage and out is not None else None
+    staging = (out, frozenset(existing or ())) if stage and out is not None else None
     # Made here, before the workers fork: every article page needs its list view and its
     # widgets' digests, and the list pages need them all (made in the workers, the parent
     # made the views again, and each worker made the digests for itself).
     listed = renderer.prepare(inp.articles)
     # Fingerprints, the keep-or-render choice and rendering all happen in the workers;
     # the fingerprints and shapes come back for the manifest and the memo.
-    pool = _pool(jobs, len(inp.articles))
-    try:
-        chunks = _chunks(len(inp.articles), max(jobs, 1))
-        results = pool.imap(_article_chunk, chunks) if pool else map(_article_chunk, chunks)
-        for chunk, (done, faults) in zip(chunks, results, strict=True):
-            if store is not None:
-                store.add_faults(faults)
-            for i, (page, item, fp, size, shape, shell_print, shell) in zip(chunk, done, strict=True):
-                items.append(item)
-                if store is not None and shell_print:
-                    if shell is not None:
-                        store.put(memo_key("shell", shell_print), shell, packed=True)
-                    else:
-                        store.use((memo_key("shell", shell_print),))
-                if fp:
-                    reuse.record(page.path, fp, size, item)
-                    if pool:
-                        key = seen(inp.articles[i])
-                        renderer.memo.prints[key], renderer.memo.shapes[key] = fp, shape
-                yield page
-        if pool:
-            pool.close()
-            pool.join()
-    finally:
-        if pool:
-            pool.terminate()
-        _shared.pop("renderer", None)
+    chunks = _chunks(len(inp.articles), max(jobs, 1))
+    n = workers(jobs, len(inp.articles), PARALLEL_MIN)
+    work = RenderWork(renderer, staging if n > 1 else None)
+    for chunk, (done, faults) in zip(chunks, parallel_map(_article_chunk, work, chunks, n), strict=True):
+        if store is not None:
+            store.add_faults(faults)
+        for i, (page, item, fp, size, shape, shell_print, shell) in zip(chunk, done, strict=True):
+            items.append(item)
+            if store is not None and shell_print:
+                if shell is not None:
+                    store.put(memo_key("shell", shell_print), shell, packed=True)
+                else:
+                    store.use((memo_key("shell", shell_print),))
+            if fp:
+                reuse.record(page.path, fp, size, item)
+                if n > 1:
+                    key = seen(inp.articles[i])
+                    renderer.memo.prints[key], renderer.memo.shapes[key] = fp, shape
+            yield page
 
     for view, item in zip(listed, items, strict=True):
         renderer.seed_item(view, item)
     # Grouped here, once: the workers inherit the groupings, and the memo holds this build's.
     renderer.tags_of(listed)
     renderer.market_pages(listed)
-    _shared["other"] = (renderer, listed, jobs)  # before the fork: the workers inherit it
-    pool = _pool(jobs, len(listed))
-    if pool is None:
-        _shared.pop("other")
+    n = workers(jobs, len(listed), PARALLEL_MIN)
+    if n == 1:
         yield from renderer.other_pages(listed)
-    else:
-        yield from _other_pages_in_workers(pool, renderer, reuse, jobs)
-    renderer.memo.published, renderer.memo.listed = inp.articles, listed
-    _shared["stage"] = None
-
-
-ShardResult = tuple[list[OutputFile], dict[str, "PageRecord"], dict[str, set[str]], tuple[list[str], str | None],
-                    tuple[list[str], dict[str, bytes]]]
-
-
-def _other_shard(k: int) -> ShardResult:
-    """The list pages, feeds and site files whose paths fall to shard k, in a worker."""
-    renderer, listed, n = _shared["other"]
-    renderer.shard = (k, n)
-    renderer.reuse.manifest = {}  # this worker's records only, for the parent to merge
-    renderer.memo.showing = {}
-    cards = renderer.card_store = CardLog(renderer.card_store)  # what it drew, for the parent's memo
-    files = [_staged(f) for f in renderer.other_pages(listed)]
-    return files, renderer.reuse.manifest, renderer.memo.showing, renderer.reuse.faults(), (cards.used, cards.made)
-
-
-def _other_pages_in_workers(pool: multiprocessing.pool.Pool, renderer: SiteRenderer, reuse: ManifestReuse,
-                            jobs: int) -> Iterator[OutputFile]:
-    """Every page but the articles', shared out by path among `jobs` forked workers; the
-    workers' page records and "which page shows which article" notes are merged here."""
-    try:
-        for files, records, showing, faults, cards in pool.imap_unordered(_other_shard, range(jobs)):
+    else:  # shared out by path among the workers; their records and notes are merged here
+        work = RenderWork(renderer, staging, listed, n)
+        for files, records, showing, faults, cards in parallel_map(_other_shard, work, range(n), n):
             reuse.manifest.update(records)
             CardLog(None, *cards).settle(renderer.card_store)
             if reuse.store is not None:
@@ -746,11 +688,26 @@ def _other_pages_in_workers(pool: multiprocessing.pool.Pool, renderer: SiteRende
             for article, pages in showing.items():
                 renderer.memo.showing.setdefault(article, set()).update(pages)
             yield from files
-        pool.close()
-        pool.join()
-    finally:
-        pool.terminate()
-        _shared.pop("other", None)
+    renderer.memo.published, renderer.memo.listed = inp.articles, listed
+
+
+ShardResult = tuple[list[OutputFile], dict[str, "PageRecord"], dict[str, set[str]], tuple[list[str], str | None],
+                    tuple[list[str], dict[str, bytes]]]
+
+
+def _other_shard(work: RenderWork, k: int) -> ShardResult:
+    """The list pages, feeds and site files whose paths fall to shard k of `work.shards`,
+    in a worker: its own copy of the renderer is set to that shard, and what it made,
+    recorded and drew goes back as values."""
+    renderer = work.renderer
+    reuse = cast(ManifestReuse, renderer.reuse)
+    renderer.shard = (k, work.shards)
+    reuse.manifest = {}  # this worker's records only, for the parent to merge
+    renderer.memo.showing = {}
+    cards = renderer.card_store = CardLog(renderer.card_store)  # what it drew, for the parent's memo
+    stager = Stager(*work.stage) if work.stage is not None else None
+    files = [_staged(stager, f) for f in renderer.other_pages(work.listed)]
+    return files, reuse.manifest, renderer.memo.showing, reuse.faults(), (cards.used, cards.made)
 
 
 def changed_site_files(
