@@ -429,7 +429,8 @@ class SiteRenderer:
         key = (view.written, view.key, bool(view.published_pct), view.mark, variant)
         fragment = self._widget_html.get(key)
         if fragment is None:
-            slotted = with_published(view, PUBLISHED_SLOT, view.mark) if view.published_pct else view
+            market = self._views.get((view.written, view.key, None, None), view)  # without the story's price
+            slotted = with_published(market, PUBLISHED_SLOT, view.mark) if view.published_pct else view
             fragment = self._render("partials/widget.html", w=slotted, variant=variant).strip()
             if view.published_pct and variant not in self._fragments_fit:
                 # Checked once a variant: a template that does more with the price than print
@@ -506,8 +507,7 @@ class SiteRenderer:
             for written, ref in self._widget_refs(article):
                 self.market_digest(written, ref)
         listed = [self.listed_view(article) for article in articles]
-        if articles:
-            self.more_stories(articles[0])  # worked out for every article at once
+        self._more_lists()  # worked out for every article at once
         return listed
 
     # --- views -------------------------------------------------------------------------
@@ -580,10 +580,8 @@ class SiteRenderer:
         the shapes hold (dates, markets, topics), so they are not worked out again."""
         known = self.memo.more
         if known is None or known[0] is not before:
-            if self.inp.articles:
-                self.more_stories(self.inp.articles[0])  # worked out afresh for every article
+            self._more_lists()  # worked out afresh for every article
             known = self.memo.more
-            assert known is not None or not self.inp.articles
             new_views: dict[str, ArticleView] = {}
         else:
             new_views = {a.path: self.listed_view(a) for _, a in changed}
@@ -852,8 +850,8 @@ class SiteRenderer:
         """The one line saying when a group of odds was taken, if any is not current: of the
         markets' own views (it says nothing of an article's publication), rendered once a
         group of markets."""
-        shown = [self._views.get((v.written, v.key, None, None)) for v in items]
-        if any(v is None for v in shown):  # not views of this build's markets: rendered as they are
+        shown = [self._views.get((v.written, v.key, None, None)) if v.state else None for v in items]
+        if any(v is None for v in shown):  # a frame's views (no odds), or not this build's: rendered as they are
             return Markup(self._render("partials/odds_asof.html", items=items).strip())
         key = tuple((v.written, v.key) for v in items)
         html = self.memo.asof.get(key)
@@ -872,8 +870,10 @@ class SiteRenderer:
 
     def more_stories(self, article: Article) -> tuple[ArticleView, ...]:
         """"More on these markets": other stories citing its markets, then sharing a topic."""
-        if article.is_page:
-            return ()
+        return () if article.is_page else self._more_lists().get(article.path, ())
+
+    def _more_lists(self) -> dict[str, tuple[ArticleView, ...]]:
+        """Every story's "More on these markets", worked out at once for all of them."""
         known = self.memo.more
         if known is None or known[0] is not self.inp.articles:
             listed = stories([self.listed_view(a) for a in self.inp.articles])
@@ -887,7 +887,7 @@ class SiteRenderer:
             for a in self.inp.articles:
                 if _shown(before.get(a.path, ())) != _shown(known[1].get(a.path, ())):
                     self.memo.prints.pop(seen(a), None)
-        return known[1].get(article.path, ())
+        return known[1]
 
     def _more_parts(self, article: Article) -> list[str]:
         """What an article page shows of its "More on these markets" stories, for its fingerprints."""

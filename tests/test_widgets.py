@@ -182,8 +182,13 @@ def _stories_priced_at_publication(site: Any, n: int = 4) -> None:
                                                   body=f"Text {i}.\n\n```market\nm-one\n```\n"))
 
 
+@pytest.mark.parametrize("layout", ["as shipped", "summary printed"])
 def test_a_market_widget_is_rendered_once_and_each_article_fills_in_its_price_then(
-        site: Any, cli: Any, renders: list[str], tmp_path: Any, monkeypatch: Any) -> None:
+        site: Any, cli: Any, renders: list[str], tmp_path: Any, monkeypatch: Any, layout: str) -> None:
+    if layout != "as shipped":  # the summary names the price at publication too: the same slot
+        widget = site.root / "layouts/partials/widget.html"
+        widget.write_text(widget.read_text().replace('<p class="odds__question">',
+                                                     '<p class="sum">{{ w.summary }}</p><p class="odds__question">'))
     counts = []
     for n in (2, 4):
         _stories_priced_at_publication(site, n)
@@ -194,6 +199,9 @@ def test_a_market_widget_is_rendered_once_and_each_article_fills_in_its_price_th
         for i in range(n):
             page = (tmp_path / f"out-{n}/2026/11/story-{i}/index.html").read_text()
             assert f"{10 + i * 10}% when this was published, 55% now" in page and "\x00" not in page
+            if layout != "as shipped":
+                assert page.count("when this was published)") == page.count('<p class="sum">') > 0
+                assert f"Yes 55%, up 1.8 points in 24 hours ({10 + i * 10}% when this was published)" in page
     # As many renderings of the widget (one a variant shown, and a check) for four stories as for two.
     assert counts[0] == counts[1] > 0
 
