@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from marketnews.markets.model import Quote, Snapshot
+from marketnews.markets.model import Quote, Snapshot, snapshot_to_json
 from marketnews.markets.refs import parse_ref
 from marketnews.markets.snapshots import CachedOdds, OddsSources, assemble_odds, load_cache, newest, save_cache
 
@@ -36,6 +36,20 @@ def test_the_cache_keeps_the_newest_quote_of_each_site_key(tmp_path: Path) -> No
     assert {k: v.source for k, v in cached.quotes.items()} == {"a": "example", "b": "polymarket"}  # each its own
     save_cache(tmp_path, Snapshot(later, {}, "x"), ["b"], frozenset())  # "a" left the site
     assert set(load_cache(tmp_path).quotes) == {"b"} and load_cache(tmp_path).anchors_missing == frozenset()
+
+
+def test_a_cache_that_holds_this_very_snapshot_is_left_as_it_is(tmp_path: Path) -> None:
+    snap = Snapshot(T, {"a": q("a", 0.1), "b": q("b", 0.2)}, "file")
+    text = snapshot_to_json(snap)
+    save_cache(tmp_path, snap, ["a", "b"], frozenset({("a", 100)}), published=text)
+    stamp = (tmp_path / "snapshot.json").stat()
+    save_cache(tmp_path, snap, ["a", "b"], frozenset({("b", 200)}), published=text)  # the same snapshot again
+    again = (tmp_path / "snapshot.json").stat()
+    assert (again.st_ino, again.st_mtime_ns) == (stamp.st_ino, stamp.st_mtime_ns)  # not written again
+    assert load_cache(tmp_path).anchors_missing == {("a", 100), ("b", 200)}  # what is new of those is kept
+    moved = Snapshot(T + timedelta(hours=1), {"a": q("a", 0.4, T + timedelta(hours=1))}, "file")
+    save_cache(tmp_path, moved, ["a", "b"], frozenset(), published=snapshot_to_json(moved))
+    assert {k: v.probability for k, v in load_cache(tmp_path).quotes.items()} == {"a": 0.4, "b": 0.2}
 
 
 def test_newest_prefers_the_later_quote() -> None:

@@ -97,6 +97,13 @@ def load_cache(folder: Path | None) -> CachedOdds:
         snapshot = snapshot_from_json((folder / CACHE_SNAPSHOT).read_bytes(), CACHE_SNAPSHOT)
     except (OSError, SnapshotError):
         snapshot = None
+    if snapshot is None:
+        return CachedOdds(anchors_missing=_missing(folder))
+    return CachedOdds(snapshot.quotes, _missing(folder), snapshot.source)
+
+
+def _missing(folder: Path) -> frozenset[AnchorKey]:
+    """The (market, article date) pairs the cache says have no price."""
     missing: set[AnchorKey] = set()
     try:
         for item in json.loads((folder / CACHE_MISSING).read_text(encoding="utf-8")):
@@ -104,9 +111,7 @@ def load_cache(folder: Path | None) -> CachedOdds:
                 missing.add((str(item[0]), item[1]))
     except (OSError, ValueError, TypeError):
         pass
-    if snapshot is None:
-        return CachedOdds(anchors_missing=frozenset(missing))
-    return CachedOdds(snapshot.quotes, frozenset(missing), snapshot.source)
+    return frozenset(missing)
 
 
 def newest(*sources: Mapping[str, Quote], latest: datetime | None = None) -> dict[str, Quote]:
@@ -139,6 +144,14 @@ def save_cache(
     """
     if folder is None:
         return
+    if previous is None and published is not None and _holds(folder / CACHE_SNAPSHOT, published):
+        # The cache holds this very snapshot (a build again from the same file): nothing in it
+        # is newer, so it stays as it is, and only the pairs without a price may be new.
+        old_missing = _missing(folder)
+        missing = sorted(m for m in old_missing | anchors_missing if m[0] in set(keys))
+        if set(missing) != old_missing:
+            write_atomic(folder / CACHE_MISSING, json.dumps([list(m) for m in missing]) + "\n")
+        return
     old = previous if previous is not None else load_cache(folder)
     wanted = set(keys)
     latest = now or snapshot.taken_at
@@ -152,6 +165,13 @@ def save_cache(
         # publishes the same /snapshot.json as the build that filled it.
         write_atomic(folder / CACHE_SNAPSHOT, snapshot_to_json(Snapshot.of(quotes, snapshot.taken_at)))
     write_atomic(folder / CACHE_MISSING, json.dumps([list(m) for m in missing]) + "\n")
+
+
+def _holds(path: Path, text: str) -> bool:
+    try:
+        return path.read_bytes() == text.encode("utf-8")
+    except OSError:
+        return False
 
 
 # --- assembling the snapshot -----------------------------------------------------------
