@@ -203,6 +203,7 @@ class RenderMemo:
     widget_html: dict[tuple[str, str, Any, float | None, str], str] = field(default_factory=dict)
     fragments_fit: dict[str, bool] = field(default_factory=dict)  # by variant (see SiteRenderer.widget_html)
     asof: dict[tuple[tuple[str, str], ...], Markup] = field(default_factory=dict)  # see SiteRenderer.odds_asof
+    cards: dict[Seen, Card | None] = field(default_factory=dict)  # see SiteRenderer.card
     digests: dict[tuple[str, str], str] = field(default_factory=dict)
     items: dict[Seen, Markup] = field(default_factory=dict)
     views_of: dict[Seen, ArticleView] = field(default_factory=dict)
@@ -387,7 +388,7 @@ class SiteRenderer:
         self.env.globals["odds_asof"] = self.odds_asof
         self.env.filters["absolute"] = partial(absolute_url, self.config.base_url)
         self._sizes: dict[str, tuple[int, int] | None] = {}
-        self._cards: dict[Seen, Card | None] = {}
+        self._cards = self.memo.cards
         self.card_store: CardStore | None = None  # the build's memo: cards drawn by earlier builds
 
     def image_size(self, url: str | None) -> tuple[int, int] | None:
