@@ -219,6 +219,7 @@ class RenderMemo:
     market_index: list[tuple[str, RefUse, list[int]]] | None = None
     # "More on these markets" for each article path, and the articles it was worked out from.
     more: tuple[Sequence[Article], dict[str, tuple[ArticleView, ...]]] | None = None
+    more_readers: dict[str, set[int]] | None = None  # article path -> positions of the stories listing it
 
     @classmethod
     def for_input(cls, inp: SiteInput) -> RenderMemo:
@@ -380,6 +381,7 @@ class SiteRenderer:
         # processes can share the list pages; shard 0 also writes the site-wide files.
         self.shard: tuple[int, int] | None = None
         self._tags: tuple[Sequence[ArticleView], dict[str, tuple[str, list[ArticleView]]]] | None = None
+        self._stories: tuple[Sequence[ArticleView], list[ArticleView]] | None = None
         self._markets_of: Sequence[ArticleView] | None = None  # the list memo.market_index was made from
         self.env.globals.update(site=self.config, asset_url=inp.assets.url)
         self.env.globals["article_item"] = self.article_item
@@ -587,8 +589,15 @@ class SiteRenderer:
         else:
             new_views = {a.path: self.listed_view(a) for _, a in changed}
         lists = dict(known[1]) if known is not None else {}
-        paths = {a.path for _, a in changed}
-        readers = [a for a in self.inp.articles if any(v.article.path in paths for v in lists.get(a.path, ()))]
+        if self.memo.more_readers is None:  # for each story, the stories listing it, by position
+            at = {a.path: i for i, a in enumerate(self.inp.articles)}
+            index: dict[str, set[int]] = {}
+            for path, views in lists.items():
+                for v in views:
+                    index.setdefault(v.article.path, set()).add(at[path])
+            self.memo.more_readers = index
+        positions = sorted(set().union(*(self.memo.more_readers.get(a.path, set()) for _, a in changed)))
+        readers = [self.inp.articles[i] for i in positions]
         for a in readers:
             if new_views:
                 lists[a.path] = tuple(new_views.get(v.article.path, v) for v in lists[a.path])
@@ -869,6 +878,12 @@ class SiteRenderer:
         odds (so that it says the disclaimer once) and the stories to read next."""
         return {"odds_shown": bool(self._widget_refs(article)), "more": self.more_stories(article)}
 
+    def stories(self, listed: Sequence[ArticleView]) -> list[ArticleView]:
+        """`stories(listed)`, worked out once for a list that several pages ask about."""
+        if self._stories is None or self._stories[0] is not listed:
+            self._stories = (listed, stories(listed))
+        return self._stories[1]
+
     def more_stories(self, article: Article) -> tuple[ArticleView, ...]:
         """"More on these markets": other stories citing its markets, then sharing a topic."""
         return () if article.is_page else self._more_lists().get(article.path, ())
@@ -884,6 +899,7 @@ class SiteRenderer:
             before = known[1] if known is not None else {}
             known = self.memo.more = (self.inp.articles, {
                 v.article.path: tuple(listed[j] for j in at) for v, at in zip(listed, chosen, strict=True)})
+            self.memo.more_readers = None
             # A page's fingerprint covers the stories it lists: forget those that list others now.
             for a in self.inp.articles:
                 if _shown(before.get(a.path, ())) != _shown(known[1].get(a.path, ())):
@@ -960,7 +976,7 @@ class SiteRenderer:
         yield from self.feeds(listed)
         yield from self.card_files(listed)
         if self.shard[0] == 0 if self.shard is not None else self._wanted("404.html"):  # shard 0: site-wide files
-            latest = stories(listed)[:LATEST_ON_404]
+            latest = self.stories(listed)[:LATEST_ON_404]
             yield self._page("404.html", "/404.html", self.meta("Page not found", "", noindex=True), "", latest,
                              latest=latest)
         if self.only is not None:  # the rest shows no article beyond what its shape says
@@ -976,7 +992,7 @@ class SiteRenderer:
     def index_pages(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
         cfg = self.config
         moves: list[tuple[WidgetView, ArticleView]] | None = None
-        for pager in paginate(stories(listed), cfg.per_page, "/"):
+        for pager in paginate(self.stories(listed), cfg.per_page, "/"):
             if not self._wanted(page_file(pager.url)):
                 continue
             if pager.number == 1:  # the lead story's markets are shown with it
@@ -1050,7 +1066,7 @@ class SiteRenderer:
                 text_views[v.article.path] = hit
             return hit
 
-        feeds = [(FeedInfo(cfg.title, "/feed.xml", "/"), stories(listed))]
+        feeds = [(FeedInfo(cfg.title, "/feed.xml", "/"), self.stories(listed))]
         feeds += [(FeedInfo(f"{cfg.title}: {name}", feed_url(url), url), items)
                   for url, (name, items) in self.tags_of(listed).items()]
         for info, items in feeds:
@@ -1072,7 +1088,7 @@ class SiteRenderer:
         def newest(items: Sequence[ArticleView]) -> datetime | None:
             return max((v.article.modified for v in items), default=None)
 
-        news = [v for v in stories(listed)
+        news = [v for v in self.stories(listed)
                 if not v.draft and self.inp.now - self.inp.news_window <= v.date <= self.inp.now]
         self._shows(NEWS_SITEMAP, news)
         if self.only is None:  # else the other sitemaps stay: they list URLs and dates, which such an edit keeps
