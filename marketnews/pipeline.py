@@ -885,6 +885,16 @@ def _unchanged_site(paths: SitePaths, changed: Collection[Path] | None) -> bool:
     return not any(c == s or s in c.parents for c in changed for s in shared)
 
 
+@dataclass(frozen=True)
+class SnapshotTaken:
+    """The snapshot stage's result: the source's snapshot, the one the site shows (restricted
+    to its references), where it came from, and the warnings of the build so far."""
+
+    odds: Odds
+    snapshot: Snapshot
+    warnings: tuple[Problem, ...]
+
+
 def build(
     paths: SitePaths,
     options: BuildOptions,
@@ -895,10 +905,12 @@ def build(
     previous: BuildState | None = None,
     changed: Collection[Path] | None = None,
 ) -> BuildReport:
-    """Build the site into paths.out. Given `previous` (a BuildState from the last build
-    in this process) and the paths that `changed` since, do only the work they need; the
-    report's `state` is then the state for the next build. `write` must take files that
-    worker processes staged (see `site_files`), as `write_site` does."""
+    """Build the site into paths.out: gather, take one snapshot, render, write.
+
+    Given `previous` (a BuildState from the last build in this process) and the paths
+    that `changed` since, do only the work they need; the report's `state` is then the
+    state for the next build. `write` must take files that worker processes staged (see
+    `site_files`), as `write_site` does."""
     started = time.perf_counter()
     timings: dict[str, float] = {}
     store = previous.store if previous is not None else Memo(paths.cache, shown=_shown_memo(paths))
@@ -908,13 +920,27 @@ def build(
         store.flush()
     timings["gather"] = time.perf_counter() - started
     published = gathered.published(options, now)
-    odds = snapshot_source(wanted(gathered), now)
-    base, note = odds.snapshot, odds.note
-    if previous is not None and previous.snapshot is not None and previous.snapshot[0] is base \
+    taken = take_snapshot(gathered, published, snapshot_source, options, now, previous)
+    timings["snapshot"] = time.perf_counter() - started - timings["gather"]
+    inp, same_site = site_input(paths, options, gathered, published, taken.snapshot, now, store, previous, changed)
+    done = _write_what_changed(paths, inp, same_site, gathered, taken, write, previous, store)
+    if done is None:
+        done = _render_and_write(paths, options, inp, gathered, taken, write, progress, previous, changed, store)
+    state, report = done
+    return _report(state, report, published, list(taken.warnings), taken.snapshot, taken.odds.note, now, started,
+                   timings, taken.odds.requests)
+
+
+def take_snapshot(gathered: Gathered, published: Sequence[Article], source: SnapshotSource, options: BuildOptions,
+                  now: datetime, previous: BuildState | None) -> SnapshotTaken:
+    """The build's one snapshot, restricted to the site's references and checked: unknown
+    and missing markets are warnings (errors with --strict), --max-stale an error."""
+    odds = source(wanted(gathered), now)
+    if previous is not None and previous.snapshot is not None and previous.snapshot[0] is odds.snapshot \
             and previous.gathered is not None and previous.gathered.uses.keys() == gathered.uses.keys():
         snapshot = previous.snapshot[1]  # the same object, so the renderer's memo still fits
     else:
-        snapshot = restrict(base, list(gathered.uses))
+        snapshot = restrict(odds.snapshot, list(gathered.uses))
     unknown = unknown_ref_problems(gathered, odds, published)
     said = {(p.path, p.line) for p in unknown}
     warnings = list(gathered.problems) + unknown + [
@@ -923,8 +949,14 @@ def build(
     raise_on_errors(warnings, options.strict)  # gather raised already if it had any under --strict
     if options.max_stale_s is not None:
         check_max_stale(snapshot, shown_keys(gathered, published), now, options.max_stale_s)
-    timings["snapshot"] = time.perf_counter() - started - timings["gather"]
+    return SnapshotTaken(odds, snapshot, tuple(warnings))
 
+
+def site_input(paths: SitePaths, options: BuildOptions, gathered: Gathered, published: Sequence[Article],
+               snapshot: Snapshot, now: datetime, store: Memo, previous: BuildState | None,
+               changed: Collection[Path] | None) -> tuple[SiteInput, bool]:
+    """What the renderer is given, and whether the layouts, static files and settings are
+    the last build's in this process (then their fingerprint is not worked out again)."""
     same_site = previous is not None and previous.gathered is not None and previous.fingerprint != "" \
         and previous.assets is not None and previous.gathered.config == gathered.config \
         and _unchanged_site(paths, changed)
@@ -936,32 +968,50 @@ def build(
         fingerprint_ = site_fingerprint(paths, gathered.config, options, assets)
     inp = SiteInput(config=gathered.config, articles=published, bodies=gathered.bodies, snapshot=snapshot,
                     now=now, fingerprint=fingerprint_, assets=assets, shells=memo_shells(store))
-    out = paths.out.resolve()
+    return inp, same_site
+
+
+Done = tuple["BuildState", WriteReport]
+
+
+def _write_what_changed(paths: SitePaths, inp: SiteInput, same_site: bool, gathered: Gathered, taken: SnapshotTaken,
+                        write: Callable[..., WriteReport], previous: BuildState | None, store: Memo) -> Done | None:
+    """In the dev server, when only the content of some articles changed: their pages and
+    the files that show them, written over the last build. None: the whole site is to be made."""
+    if previous is None or previous.existing is None or previous.memo is None or previous.assets is None:
+        return None
     # A static file edited (none added or removed) leaves the pages as they were unless they
     # name static files by content hash, which the site fingerprint, and so the memo, covers.
-    same_static = previous is not None and previous.assets is not None \
-        and [f.path for f in previous.assets.files] == [f.path for f in assets.files]
-    if previous is not None and previous.existing is not None and previous.memo is not None and same_static:
-        manifest = dict(previous.manifest)
-        reuse = ManifestReuse(manifest_records(previous.manifest), previous.existing, out, manifest)
-        changes = changed_site_files(inp, paths.layouts, previous.memo, reuse, store)
-        if changes is not None:  # only some articles' content changed: write just what shows them
-            changed_files, gone = changes
-            if not same_site:
-                changed_files += assets.files
-            report = write(iter(changed_files), paths.out, previous.existing, partial=True, gone=gone)
-            for path in gone:
-                manifest.pop(path, None)
-            existing_now = (previous.existing - gone) | {f.path for f in changed_files}
-            state = replace(previous, gathered=gathered, manifest=manifest, snapshot=(base, snapshot),
-                            assets=assets, fingerprint=fingerprint_, existing=existing_now)
-            return _report(state, report, published, warnings, snapshot, note, now, started, timings, odds.requests)
+    if [f.path for f in previous.assets.files] != [f.path for f in inp.assets.files]:
+        return None
+    manifest = dict(previous.manifest)
+    reuse = ManifestReuse(manifest_records(previous.manifest), previous.existing, paths.out.resolve(), manifest)
+    changes = changed_site_files(inp, paths.layouts, previous.memo, reuse, store)
+    if changes is None:
+        return None
+    changed_files, gone = changes
+    if not same_site:
+        changed_files += inp.assets.files
+    report = write(iter(changed_files), paths.out, previous.existing, partial=True, gone=gone)
+    for path in gone:
+        manifest.pop(path, None)
+    existing = (previous.existing - gone) | {f.path for f in changed_files}
+    state = replace(previous, gathered=gathered, manifest=manifest, snapshot=(taken.odds.snapshot, taken.snapshot),
+                    assets=inp.assets, fingerprint=inp.fingerprint, existing=existing)
+    return state, report
 
+
+def _render_and_write(paths: SitePaths, options: BuildOptions, inp: SiteInput, gathered: Gathered, taken: SnapshotTaken,
+                      write: Callable[..., WriteReport], progress: Progress, previous: BuildState | None,
+                      changed: Collection[Path] | None, store: Memo) -> Done:
+    """Every file of the site rendered (a page the memo's records say is on disk as it would
+    be made is kept) and written; then the memo and the odds cache are saved."""
     # Made once: /snapshot.json and the odds cache hold the same text.
-    inp = replace(inp, snapshot_json=snapshot_to_json(snapshot))
+    inp = replace(inp, snapshot_json=snapshot_to_json(taken.snapshot))
+    out = paths.out.resolve()
     existing = previous.existing if previous is not None and previous.existing is not None \
         else existing_files(out)
-    manifest = {}
+    manifest: dict[str, PageRecord] = {}
     # The memo's page records describe the output folder only between the end of a build
     # that wrote it and the start of the next one's writing: a build that fails or is
     # killed while writing leaves files they do not describe, so none is trusted then.
@@ -988,7 +1038,7 @@ def build(
                     progress("rendering pages", pages, 0)
             written.add(f.path)
             yield f
-        for f in assets.files:
+        for f in inp.assets.files:
             written.add(f.path)
             yield f
 
@@ -999,15 +1049,16 @@ def build(
     # Kept: what this build used (in the dev server, pruned only when it looked at every file).
     if previous is None or changed is None:
         store.save()
+    base = taken.odds.snapshot
     if previous is None or previous.snapshot is None or previous.snapshot[0] is not base:  # odds new to the cache
-        save_cache(paths.cache, snapshot, gathered.uses, odds.anchors_missing, odds.cached, inp.snapshot_json,
-                   now=now)
+        save_cache(paths.cache, taken.snapshot, gathered.uses, taken.odds.anchors_missing, taken.odds.cached,
+                   inp.snapshot_json, now=inp.now)
     state = BuildState(
         store=store, gathered=gathered, manifest=manifest, existing=frozenset(written),
-        memo=renderer_memo[0] if renderer_memo else None, snapshot=(base, snapshot), fingerprint=fingerprint_,
-        assets=assets, pages=pages,
+        memo=renderer_memo[0] if renderer_memo else None, snapshot=(base, taken.snapshot),
+        fingerprint=inp.fingerprint, assets=inp.assets, pages=pages,
     )
-    return _report(state, report, published, warnings, snapshot, note, now, started, timings, odds.requests)
+    return state, report
 
 
 def _shown_memo(paths: SitePaths) -> str:
