@@ -199,7 +199,8 @@ class RenderMemo:
     snapshot: Snapshot
     now: datetime
     env: jinja2.Environment | None = None
-    views: dict[tuple[str, str, float | None, datetime | None], WidgetView] = field(default_factory=dict)
+    # By (reference as written, market key, publication date or None for the market's own view).
+    views: dict[tuple[str, str, datetime | None], WidgetView] = field(default_factory=dict)
     widget_html: dict[tuple[str, str, Any, float | None, str], str] = field(default_factory=dict)
     fragments_fit: dict[str, bool] = field(default_factory=dict)  # by variant (see SiteRenderer.widget_html)
     asof: dict[tuple[tuple[str, str], ...], Markup] = field(default_factory=dict)  # see SiteRenderer.odds_asof
@@ -407,20 +408,18 @@ class SiteRenderer:
     def widget(self, written: str, ref: MarketRef, published: datetime | None = None) -> WidgetView:
         """The view of one widget: the market's, built once, as an article published at
         `published` shows it (`widgets.at_publication`)."""
-        key: tuple[str, str, float | None, datetime | None] = (written, ref.key, None, None)
-        view = self._views.get(key)
+        view = self._views.get((written, ref.key, None))
         quote = self.inp.snapshot.get(ref.key)
         if view is None:
-            view = self._views[key] = market_view(
+            view = self._views[(written, ref.key, None)] = market_view(
                 written, ref, quote, now=self.inp.now, stale_after_s=self.config.stale_after_s,
                 low_volume=self.config.low_volume, tz=self.config.tz,
             )
         if published is None or quote is None:
             return view
-        key = (written, ref.key, quote.price_at(published), published)
-        shown = self._views.get(key)
+        shown = self._views.get((written, ref.key, published))
         if shown is None:
-            shown = self._views[key] = at_publication(view, quote, published)
+            shown = self._views[(written, ref.key, published)] = at_publication(view, quote, published)
         return shown
 
     def widget_html(self, view: WidgetView, variant: str) -> str:
@@ -432,21 +431,18 @@ class SiteRenderer:
         key = (view.written, view.key, bool(view.published_pct), view.mark, variant)
         fragment = self._widget_html.get(key)
         if fragment is None:
-            market = self._views.get((view.written, view.key, None, None), view)  # without the story's price
+            market = self._views.get((view.written, view.key, None), view)  # without the story's price
             slotted = with_published(market, PUBLISHED_SLOT, view.mark) if view.published_pct else view
             fragment = self._render("partials/widget.html", w=slotted, variant=variant).strip()
-            if view.published_pct and variant not in self._fragments_fit:
-                # Checked once a variant: a template that does more with the price than print
-                # it (a filter on it) is rendered article by article instead.
-                fits = fragment.replace(PUBLISHED_SLOT, str(escape(view.published_pct))) \
-                    == self._widget_text(view, variant)
-                self._fragments_fit[variant] = fits
-                if not fits:
-                    return self._widget_text(view, variant)
             self._widget_html[key] = fragment
-        if view.published_pct:
-            return fragment.replace(PUBLISHED_SLOT, str(escape(view.published_pct)))
-        return fragment
+        html = fragment.replace(PUBLISHED_SLOT, str(escape(view.published_pct))) if view.published_pct else fragment
+        if view.published_pct and variant not in self._fragments_fit:
+            # Checked once a variant: a template that does more with the price than print it
+            # (a filter on it) is rendered article by article instead.
+            self._fragments_fit[variant] = html == self._widget_text(view, variant)
+            if not self._fragments_fit[variant]:
+                return self._widget_text(view, variant)
+        return html
 
     def _widget_text(self, view: WidgetView, variant: str) -> str:
         """A widget rendered for this very view (feeds' text form, or a template that does not fit fragments)."""
@@ -568,7 +564,8 @@ class SiteRenderer:
                     return None
                 changed.append((i, new))
         self.only = set().union(*(self.memo.showing.get(a.path, set()) for _, a in changed))
-        self.only.update(page_file(self.listed_view(a).url) for a in self._rebase_more(before, changed))
+        self.only.update(page_file(self.listed_view(self.inp.articles[i]).url)
+                         for i in self._rebase_more(before, changed))
         # A share card shows the headline and so may be renamed: the new one is made, the old removed.
         cards = {(self.card_path(before[i]), self.card_path(new)) for i, new in changed}
         self.only.update(new for old, new in cards if new and new != old)
@@ -577,8 +574,8 @@ class SiteRenderer:
             self.gone = old_cards - {self.card_path(a) for a in articles}
         return changed
 
-    def _rebase_more(self, before: Sequence[Article], changed: Sequence[tuple[int, Article]]) -> list[Article]:
-        """The articles whose "More on these markets" list shows one of the `changed` ones,
+    def _rebase_more(self, before: Sequence[Article], changed: Sequence[tuple[int, Article]]) -> list[int]:
+        """The positions of the articles whose "More on these markets" list shows one of the `changed` ones,
         with those lists brought up to date: which stories they list depends only on what
         the shapes hold (dates, markets, topics), so they are not worked out again."""
         known = self.memo.more
@@ -597,13 +594,12 @@ class SiteRenderer:
                     index.setdefault(v.article.path, set()).add(at[path])
             self.memo.more_readers = index
         positions = sorted(set().union(*(self.memo.more_readers.get(a.path, set()) for _, a in changed)))
-        readers = [self.inp.articles[i] for i in positions]
-        for a in readers:
+        for a in (self.inp.articles[i] for i in positions):
             if new_views:
                 lists[a.path] = tuple(new_views.get(v.article.path, v) for v in lists[a.path])
             self.memo.prints.pop(seen(a), None)  # its fingerprint covers what the list shows
         self.memo.more = (self.inp.articles, lists)
-        return readers
+        return positions
 
     def _wanted(self, path: str) -> bool:
         if self.shard is not None and zlib.crc32(path.encode()) % self.shard[1] != self.shard[0]:
@@ -824,14 +820,15 @@ class SiteRenderer:
                 slots.append(("", "", variant))
             url_mark, alt_mark = (Markup(f"\x00mn:{secret}\x00") for secret in card_marks)
             meta = replace(meta, image=url_mark, image_alt=alt_mark)
-        # The frame sees no odds, so neither may what it renders be kept for other pages:
-        # an article_item() in it is rendered afresh, from the frame.
-        text = self._render(self.article_template(article), page_url=listed.url, meta=meta, a=frame,
-                            widget=lambda view, variant: mark(view.written, view.key, variant),
-                            odds_asof=lambda items: mark("", "", NOTE),
-                            article_item=lambda view: Markup(self._render(
-                                "partials/article_item.html", a=view,
-                                widget=lambda w, variant: mark(w.written, w.key, variant))),
+        def slot(view: WidgetView, variant: str) -> Markup:
+            return mark(view.written, view.key, variant)
+
+        def list_item(view: ArticleView) -> Markup:
+            """A list item in the frame: its odds lines are slots as well (never kept for other pages)."""
+            return Markup(self._render("partials/article_item.html", a=view, widget=slot))
+
+        text = self._render(self.article_template(article), page_url=listed.url, meta=meta, a=frame, widget=slot,
+                            odds_asof=lambda items: mark("", "", NOTE), article_item=list_item,
                             **self.article_context(article))
         pieces = _SLOT.split(text)
         found = [int(i) for i in pieces[1::2]]
@@ -839,9 +836,7 @@ class SiteRenderer:
             return None
         # The article's list item, from the same frame: its odds lines are slots too.
         marks = 0
-        item_text = self._render("partials/article_item.html", a=frame,
-                                 widget=lambda view, variant: mark(view.written, view.key, variant))
-        item = _SLOT.split(item_text)
+        item = _SLOT.split(list_item(frame))
         item_order = tuple(int(i) for i in item[1::2])
         if len(item_order) != marks or any(i in card_marks for i in item_order):
             item, item_order = [], ()
@@ -860,7 +855,7 @@ class SiteRenderer:
         """The one line saying when a group of odds was taken, if any is not current: of the
         markets' own views (it says nothing of an article's publication), rendered once a
         group of markets."""
-        shown = [self._views.get((v.written, v.key, None, None)) if v.state else None for v in items]
+        shown = [self._views.get((v.written, v.key, None)) if v.state else None for v in items]
         if any(v is None for v in shown):  # a frame's views (no odds), or not this build's: rendered as they are
             return Markup(self._render("partials/odds_asof.html", items=items).strip())
         key = tuple((v.written, v.key) for v in items)
