@@ -727,11 +727,6 @@ def changed_site_files(
         return None
     listed = list(memo.listed)
     files: list[OutputFile] = []
-    # The articles whose pages show one that changed ("More on these markets") are made again too.
-    shown = {i for i, _ in changed}
-    pages = renderer.only or set()
-    changed += [(i, a) for i, a in enumerate(inp.articles)
-                if i not in shown and page_file(listed[i].url) in pages]
     for i, article in changed:
         listed[i] = renderer.listed_view(article)
         page, item, fp, size, _, shell_print, shell = article_file(renderer, reuse, article)

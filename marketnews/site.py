@@ -550,9 +550,10 @@ class SiteRenderer:
 
     def only_showing(self, articles: Sequence[Article]) -> list[tuple[int, Article]] | None:
         """When `articles` differ from the last build's published ones (`memo`) only in the
-        content of some, none added, removed or moved (same `_shape`): those, with their
-        positions, after restricting this renderer to the files that showed them. Else
-        None: every page must be looked at."""
+        content of some, none added, removed or moved (same `_shape`): those, then the
+        unchanged ones whose "More on these markets" names one of them, with their positions,
+        after restricting this renderer to the files that showed them. Else None: every
+        page must be looked at."""
         before = self.memo.published
         if before is None or len(before) != len(articles) or self.memo.listed is None:
             return None
@@ -564,15 +565,15 @@ class SiteRenderer:
                     return None
                 changed.append((i, new))
         self.only = set().union(*(self.memo.showing.get(a.path, set()) for _, a in changed))
-        self.only.update(page_file(self.listed_view(self.inp.articles[i]).url)
-                         for i in self._rebase_more(before, changed))
+        readers = [(i, articles[i]) for i in self._rebase_more(before, changed) if articles[i] is before[i]]
+        self.only.update(page_file(self.listed_view(a).url) for _, a in readers)
         # A share card shows the headline and so may be renamed: the new one is made, the old removed.
         cards = {(self.card_path(before[i]), self.card_path(new)) for i, new in changed}
         self.only.update(new for old, new in cards if new and new != old)
         old_cards = {old for old, new in cards if old and old != new}
         if old_cards:
             self.gone = old_cards - {self.card_path(a) for a in articles}
-        return changed
+        return changed + readers
 
     def _rebase_more(self, before: Sequence[Article], changed: Sequence[tuple[int, Article]]) -> list[int]:
         """The positions of the articles whose "More on these markets" list shows one of the `changed` ones,
