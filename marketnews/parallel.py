@@ -26,10 +26,10 @@ FORK = "fork" in multiprocessing.get_all_start_methods()
 _context: Any = None
 
 
-def workers(jobs: int, n: int, least: int = 2) -> int:
-    """How many processes `parallel_map` would use for `n` items: `jobs`, or 1 (this
-    process alone) without fork, with one job, or with fewer than `least` items."""
-    return jobs if FORK and jobs > 1 and n >= max(2, least) else 1
+def workers(jobs: int, n: int) -> int:
+    """How many processes `parallel_map(..., items, jobs)` uses for `n` items: `jobs`, or 1
+    (this process alone) without fork, with one job, or with one item."""
+    return jobs if FORK and jobs > 1 and n > 1 else 1
 
 
 def _enter(context: Any) -> None:

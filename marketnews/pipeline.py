@@ -147,6 +147,11 @@ def content_files(content: Path) -> list[Path]:
     return sorted(p for p in content.resolve().rglob("*.md") if _is_source(p))
 
 
+def _jobs(jobs: int, n: int) -> int:
+    """The processes to share `n` files or pages among: below PARALLEL_MIN, this one alone."""
+    return jobs if n >= PARALLEL_MIN else 1
+
+
 def _chunks(n: int, jobs: int) -> list[range]:
     size = max(16, min(256, n // (jobs * 8) or 1))
     return [range(i, min(i + size, n)) for i in range(0, n, size)]
@@ -280,7 +285,7 @@ def read_sources(
     chunks = _chunks(len(files), max(jobs, 1))
     work = ReadWork(files, shown, config.tz, memo, config.raw_html)
     done = 0
-    results = parallel_map(_read_chunk, work, chunks, workers(jobs, len(files), PARALLEL_MIN))
+    results = parallel_map(_read_chunk, work, chunks, _jobs(jobs, len(files)))
     for indices, (chunk, faults) in zip(chunks, results, strict=True):
         memo.add_faults(faults)  # a worker's, or this process's own taken back
         for i, result in zip(indices, chunk, strict=True):
@@ -651,7 +656,7 @@ def site_files(
     # Fingerprints, the keep-or-render choice and rendering all happen in the workers;
     # the fingerprints and shapes come back for the manifest and the memo.
     chunks = _chunks(len(inp.articles), max(jobs, 1))
-    n = workers(jobs, len(inp.articles), PARALLEL_MIN)
+    n = workers(_jobs(jobs, len(inp.articles)), len(chunks))  # as parallel_map decides
     work = RenderWork(renderer, staging if n > 1 else None)
     for chunk, (done, faults) in zip(chunks, parallel_map(_article_chunk, work, chunks, n), strict=True):
         if store is not None:
@@ -675,7 +680,7 @@ def site_files(
     # Grouped here, once: the workers inherit the groupings, and the memo holds this build's.
     renderer.tags_of(listed)
     renderer.market_pages(listed)
-    n = workers(jobs, len(listed), PARALLEL_MIN)
+    n = workers(_jobs(jobs, len(listed)), 2)  # a shard a worker
     if n == 1:
         yield from renderer.other_pages(listed)
     else:  # shared out by path among the workers; their records and notes are merged here
