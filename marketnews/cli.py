@@ -118,6 +118,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--quiet", "-q", action="store_true", help="print only errors and warnings")
     b.add_argument("--max-stale", type=duration_s, metavar="DURATION",
                    help="fail (writing nothing) when a page would show odds older than this, e.g. 6h")
+    b.add_argument("--timings", action="store_true", help="say how long each stage of the build took")
     c = _command(sub, "check", epilog="It makes no request: market slugs are checked only against --snapshot FILE.")
     _common(c)
     v = _command(sub, "serve")
@@ -278,6 +279,8 @@ def cmd_build(args: argparse.Namespace, console: Console) -> int:
                 raise PublishedThenFailed(paths.out, exc) from exc
             raise
     console.problems(report.warnings)
+    if args.timings:
+        print("timings: " + ", ".join(f"{stage} {s:.2f} s" for stage, s in report.timings.items()), file=sys.stderr)
     if not args.quiet:
         gathered = report.state.gathered if report.state else None
         left_out = left_out_line(gathered.articles, options, now) if gathered else ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -47,11 +48,12 @@ from marketnews.site import (
     SiteInput,
     SiteRenderer,
     article_url,
+    clock_marks,
     page_file,
     seen,
 )
 from marketnews.templating import make_environment
-from marketnews.writer import Stager, WriteReport, existing_files, write_site
+from marketnews.writer import RECORD, Stager, WriteReport, existing_files, write_site
 
 Progress = Callable[[str, int, int], None]
 PARALLEL_MIN = 200  # below this many files to read or pages to render, worker processes cost more than they save
@@ -788,6 +790,8 @@ class ManifestReuse:
     out: Path | None
     manifest: dict[str, PageRecord]
     store: Memo | None = None  # what `find` reads, if the memo: its problems go back from workers
+    # Each file's (size, st_mtime_ns) as the last build left it (its SiteRecord), when known.
+    as_left: Mapping[str, tuple[int, int]] | None = None
 
     def keep(self, path: str, fingerprint: str) -> PageRecord | None:
         if path not in self.existing or self.out is None:
@@ -795,10 +799,12 @@ class ManifestReuse:
         record = self.find(path, fingerprint)
         if record is None:
             return None
-        try:  # a file changed by hand since (another size) is rendered again
-            if os.stat(os.path.join(self.out, path)).st_size != record[1]:
-                return None
+        try:  # a file changed by hand since (another size, or time when known) is rendered again
+            st = os.stat(os.path.join(self.out, path))
         except OSError:
+            return None
+        if st.st_size != record[1] or (self.as_left is not None
+                                       and self.as_left.get(path) != (st.st_size, st.st_mtime_ns)):
             return None
         self.manifest[path] = record
         return record
@@ -923,7 +929,8 @@ def build(
     taken = take_snapshot(gathered, published, snapshot_source, options, now, previous)
     timings["snapshot"] = time.perf_counter() - started - timings["gather"]
     inp, same_site = site_input(paths, options, gathered, published, taken.snapshot, now, store, previous, changed)
-    done = _write_what_changed(paths, inp, same_site, gathered, taken, write, previous, store)
+    done = _site_as_built(paths, inp, gathered, taken, store) if previous is None else \
+        _write_what_changed(paths, inp, same_site, gathered, taken, write, previous, store)
     if done is None:
         done = _render_and_write(paths, options, inp, gathered, taken, write, progress, previous, changed, store)
     state, report = done
@@ -966,12 +973,72 @@ def site_input(paths: SitePaths, options: BuildOptions, gathered: Gathered, publ
         statics = static_files(paths.static)
         assets = fingerprint(statics) if options.asset_hashes else Assets(files=tuple(statics))
         fingerprint_ = site_fingerprint(paths, gathered.config, options, assets)
+    # A whole build makes this once: /snapshot.json and the odds cache hold the same text, and
+    # the site key covers it. The dev server's edit leaves /snapshot.json as it is.
     inp = SiteInput(config=gathered.config, articles=published, bodies=gathered.bodies, snapshot=snapshot,
-                    now=now, fingerprint=fingerprint_, assets=assets, shells=memo_shells(store))
+                    now=now, fingerprint=fingerprint_, assets=assets, shells=memo_shells(store),
+                    snapshot_json=snapshot_to_json(snapshot) if previous is None else "")
     return inp, same_site
 
 
 Done = tuple["BuildState", WriteReport]
+
+
+@dataclass(frozen=True)
+class SiteRecord:
+    """The output folder as the build that wrote it left it: each of its files (the
+    writer's record among them) with its size and modification time, and its page count."""
+
+    pages: int
+    files: tuple[tuple[str, int, int], ...]  # (path, size, st_mtime_ns)
+
+
+def site_key(inp: SiteInput, out: Path) -> str:
+    """Digest of everything the site in `out` is made from: the shared inputs (the site
+    fingerprint), each published article's file, the snapshot, and what the pages show of
+    the clock (`site.clock_marks`). Code version included, as in every memo key."""
+    return memo_key("site", str(out), inp.fingerprint, inp.snapshot_json, clock_marks(inp),
+                    *(f"{a.path}\x00{a.source_hash}" for a in inp.articles))
+
+
+def _file_state(out: Path, path: str) -> tuple[str, int, int]:
+    try:
+        st = os.lstat(out / path)
+    except OSError:
+        return (path, -1, 0)
+    return (path, st.st_size if stat.S_ISREG(st.st_mode) else -1, st.st_mtime_ns)
+
+
+def site_record(out: Path, files: Collection[str], pages: int) -> SiteRecord:
+    return SiteRecord(pages, tuple(_file_state(out, p) for p in sorted({*files, RECORD})))
+
+
+def _site_as_built(paths: SitePaths, inp: SiteInput, gathered: Gathered, taken: SnapshotTaken,
+                   store: Memo) -> Done | None:
+    """The site the last build left in the output folder, when it was made from this very
+    input and every file of it is still as that build wrote it: nothing to render or write.
+    None: the site is to be made."""
+    out = paths.out.resolve()
+    if not inp.fingerprint or store.note(_pages_note(out)) != (key := site_key(inp, out)):
+        return None
+    record = cast(SiteRecord | None, store.load(memo_key("site", key), SiteRecord))
+    if record is None or any(_file_state(out, path) != (path, size, mtime) for path, size, mtime in record.files):
+        return None
+    store.flush()  # what gather added; nothing pruned: the last build's entries are still this site's
+    save_cache(paths.cache, taken.snapshot, gathered.uses, taken.odds.anchors_missing, taken.odds.cached,
+               inp.snapshot_json, now=inp.now)
+    files = frozenset(path for path, _, _ in record.files if path != RECORD)
+    state = BuildState(store=store, gathered=gathered, existing=files, snapshot=(taken.odds.snapshot, taken.snapshot),
+                       fingerprint=inp.fingerprint, assets=inp.assets, pages=record.pages)
+    return state, WriteReport(len(files), 0, 0, len(files), 0)
+
+
+def _pages_note(out: Path) -> str:
+    """The memo's note naming the site (its `site_key`) in `out` while the memo's page
+    records describe that folder: from the end of a build that wrote it to the start of
+    the next one's writing (a build that fails or is killed while writing leaves files
+    they do not describe)."""
+    return f"pages of {out}"
 
 
 def _write_what_changed(paths: SitePaths, inp: SiteInput, same_site: bool, gathered: Gathered, taken: SnapshotTaken,
@@ -1006,23 +1073,24 @@ def _render_and_write(paths: SitePaths, options: BuildOptions, inp: SiteInput, g
                       changed: Collection[Path] | None, store: Memo) -> Done:
     """Every file of the site rendered (a page the memo's records say is on disk as it would
     be made is kept) and written; then the memo and the odds cache are saved."""
-    # Made once: /snapshot.json and the odds cache hold the same text.
-    inp = replace(inp, snapshot_json=snapshot_to_json(taken.snapshot))
+    if not inp.snapshot_json:
+        inp = replace(inp, snapshot_json=snapshot_to_json(taken.snapshot))
     out = paths.out.resolve()
     existing = previous.existing if previous is not None and previous.existing is not None \
         else existing_files(out)
     manifest: dict[str, PageRecord] = {}
-    # The memo's page records describe the output folder only between the end of a build
-    # that wrote it and the start of the next one's writing: a build that fails or is
-    # killed while writing leaves files they do not describe, so none is trusted then.
-    valid = f"pages of {out}"
+    valid = _pages_note(out)
+    as_left = None
     if previous is not None:
         find = manifest_records(previous.manifest)
     else:
-        find = memo_records(store, out) if store.note(valid) == "true" else _no_record
+        last = store.note(valid)
+        find = memo_records(store, out) if last is not None else _no_record
+        left = cast(SiteRecord | None, store.load(memo_key("site", last), SiteRecord)) if last is not None else None
+        as_left = {path: (size, mtime) for path, size, mtime in left.files} if left is not None else None
         store.set_note(valid, None)
         store.flush()
-    reuse = ManifestReuse(find, set(existing), out, manifest, None if previous is not None else store)
+    reuse = ManifestReuse(find, set(existing), out, manifest, None if previous is not None else store, as_left)
     written: set[str] = set()
     renderer_memo: list[RenderMemo] = []
     pages = 0
@@ -1045,7 +1113,9 @@ def _render_and_write(paths: SitePaths, options: BuildOptions, inp: SiteInput, g
     report = write(files(), paths.out, existing)
     if previous is None:
         save_records(store, out, manifest)
-        store.set_note(valid, "true")
+        key = site_key(inp, out)
+        store.put(memo_key("site", key), encode(site_record(out, written, pages)))
+        store.set_note(valid, key)
     # Kept: what this build used (in the dev server, pruned only when it looked at every file).
     if previous is None or changed is None:
         store.save()

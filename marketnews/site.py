@@ -179,6 +179,21 @@ class SiteInput:
     shells: Callable[[str], Shell | None] = field(default=lambda fingerprint: None)
 
 
+def clock_marks(inp: SiteInput) -> str:
+    """What the site shows of the clock (`inp.now`), as text: two builds from the same input
+    at moments with the same marks make the same bytes. The renderer reads `now` only for
+    these: whether each article is dated in the future, has a share card (`card_days`) and
+    is in the news sitemap (`news_window`); whether each quote is stale or past its end date.
+    A new use of `now` in rendering belongs here too (tests/test_site_record.py checks it)."""
+    now, cfg = inp.now, inp.config
+    cards_from, news_from = now - timedelta(days=cfg.card_days), now - inp.news_window
+    marks = [f"{a.date > now:d}{cfg.card_days > 0 and cards_from <= a.date <= now:d}{news_from <= a.date <= now:d}"
+             for a in inp.articles]
+    marks += [f"{q.is_stale(now, cfg.stale_after_s):d}{q.past_end(now):d}"
+              for _, q in sorted(inp.snapshot.quotes.items())]
+    return ",".join(marks)
+
+
 Seen = tuple[str, str]  # an article's (path, source_hash): what its content is known by
 
 
