@@ -7,6 +7,7 @@ prints; everything it calls takes those as arguments.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import re
 import sys
@@ -377,6 +378,11 @@ def main(argv: list[str] | None = None, default_help: str = "marketnews") -> int
     if not args_list or (args_list[0] not in COMMANDS and args_list[0] not in own):
         args_list.insert(0, "build")
     args = parser().parse_args(args_list)
+    # A build makes millions of small objects and almost no reference cycles; with the
+    # collector's default thresholds its passes over the growing heap cost a no-op build
+    # of 10,000 articles about a fifth of its time. Rarer passes still bound what cycles
+    # there are (a cold build's peak memory is the same either way).
+    gc.set_threshold(200_000, 30, 30)
     console = Console(sys.stderr, quiet=getattr(args, "quiet", False))
     handlers = {"build": cmd_build, "check": cmd_check, "new": cmd_new, "serve": cmd_serve, "snapshot": cmd_snapshot}
     # The last line says what became of the output folder (of `build`; the others write none).

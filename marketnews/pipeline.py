@@ -1019,9 +1019,10 @@ def _site_as_built(paths: SitePaths, inp: SiteInput, gathered: Gathered, taken: 
     input and every file of it is still as that build wrote it: nothing to render or write.
     None: the site is to be made."""
     out = paths.out.resolve()
-    if not inp.fingerprint or store.note(_pages_note(out)) != (key := site_key(inp, out)):
+    last = _last_site(store, out)
+    if not inp.fingerprint or last is None or last[0] != site_key(inp, out):
         return None
-    record = cast(SiteRecord | None, store.load(memo_key("site", key), SiteRecord))
+    record = last[1]
     if record is None or any(_file_state(out, path) != (path, size, mtime) for path, size, mtime in record.files):
         return None
     store.flush()  # what gather added; nothing pruned: the last build's entries are still this site's
@@ -1031,6 +1032,16 @@ def _site_as_built(paths: SitePaths, inp: SiteInput, gathered: Gathered, taken: 
     state = BuildState(store=store, gathered=gathered, existing=files, snapshot=(taken.odds.snapshot, taken.snapshot),
                        fingerprint=inp.fingerprint, assets=inp.assets, pages=record.pages)
     return state, WriteReport(len(files), 0, 0, len(files), 0)
+
+
+def _last_site(store: Memo, out: Path) -> tuple[str, SiteRecord | None] | None:
+    """The `site_key` of the site the last build left in `out`, and its record; None when
+    the memo's page records do not describe that folder (see `_pages_note`)."""
+    note = store.note(_pages_note(out))
+    if note is None:
+        return None
+    key, _, record_key = note.partition(" ")
+    return key, cast(SiteRecord | None, store.load(record_key, SiteRecord)) if record_key else None
 
 
 def _pages_note(out: Path) -> str:
@@ -1084,10 +1095,10 @@ def _render_and_write(paths: SitePaths, options: BuildOptions, inp: SiteInput, g
     if previous is not None:
         find = manifest_records(previous.manifest)
     else:
-        last = store.note(valid)
+        last = _last_site(store, out)
         find = memo_records(store, out) if last is not None else _no_record
-        left = cast(SiteRecord | None, store.load(memo_key("site", last), SiteRecord)) if last is not None else None
-        as_left = {path: (size, mtime) for path, size, mtime in left.files} if left is not None else None
+        if last is not None and last[1] is not None:
+            as_left = {path: (size, mtime) for path, size, mtime in last[1].files}
         store.set_note(valid, None)
         store.flush()
     reuse = ManifestReuse(find, set(existing), out, manifest, None if previous is not None else store, as_left)
@@ -1113,9 +1124,12 @@ def _render_and_write(paths: SitePaths, options: BuildOptions, inp: SiteInput, g
     report = write(files(), paths.out, existing)
     if previous is None:
         save_records(store, out, manifest)
-        key = site_key(inp, out)
-        store.put(memo_key("site", key), encode(site_record(out, written, pages)))
-        store.set_note(valid, key)
+        # Under a key of its own: a build again from the same input (after a failed one, say)
+        # leaves its files with other times.
+        record = encode(site_record(out, written, pages))
+        record_key = memo_key("site record", record)
+        store.put(record_key, record)
+        store.set_note(valid, f"{site_key(inp, out)} {record_key}")
     # Kept: what this build used (in the dev server, pruned only when it looked at every file).
     if previous is None or changed is None:
         store.save()
