@@ -75,6 +75,7 @@ class Article:
     # are numbered so), None where the line is not a reference: set once the body is rendered
     # (`pipeline.read_sources`); the memo keeps the article as parsed, before that, without them.
     inline: tuple[RefUse | None, ...] = ()
+    lead: str = ""  # the rendered body's first paragraph as text, set with `inline`: a summary when none is written
 
     @property
     def is_page(self) -> bool:

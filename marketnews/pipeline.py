@@ -22,7 +22,7 @@ from marketnews import __version__
 from marketnews.assets import Assets, fingerprint
 from marketnews.cache import MEMO_FILE, Memo, WrongShape, decode, encode, memo_key, pack
 from marketnews.config import SiteConfig, load_config
-from marketnews.content import Article, RefUse, parse_article, source_text
+from marketnews.content import Article, RefUse, parse_article
 from marketnews.errors import ContentError, MarketnewsError, Problem
 from marketnews.images import image_size
 from marketnews.markets.model import Snapshot, snapshot_to_json
@@ -114,7 +114,7 @@ class Gathered:
     config: SiteConfig
     articles: tuple[Article, ...]  # every valid article, drafts and future ones included; the
     # body's text is left out (body ""): pages are made from its rendering, `bodies`
-    bodies: Mapping[str, RenderedBody]  # by Article.path
+    bodies: Bodies  # by Article.path
     problems: tuple[Problem, ...]  # warnings only; errors raise ContentError
     uses: Mapping[str, tuple[tuple[Article, RefUse], ...]]  # market key -> where it is used
     sources: Mapping[Path, SourceFile] = field(default_factory=dict)  # every content file, in path order
@@ -165,9 +165,58 @@ class SourceFile:
 
     stamp: tuple[int, int]  # (mtime_ns, size), taken before the file was read
     article: Article | None  # None when the file has errors
-    body: RenderedBody | None
+    body: BodyRef | None  # where its rendered body is kept (None with the article)
     problems: tuple[Problem, ...]  # its own: frontmatter, body and market references
     url: str = ""  # the article's URL under the permalink setting it was read with
+
+
+@dataclass(frozen=True)
+class BodyRef:
+    """Where an article's rendered body is: the memo key it is kept under, and, should the
+    memo lose it, the file to render it from again (with the file's own memo key, which is
+    dropped then, so that the next build reads the file again and keeps both)."""
+
+    key: str
+    source: Path
+    source_hash: str
+    entry: str
+
+
+class Bodies(Mapping[str, RenderedBody]):
+    """Each article's rendered body by its path (Article.path), as the pages being made ask
+    for it: the bodies this build rendered are at hand, the others are read from the memo
+    then (`made`: this build's, as JSON by memo key). A build whose pages are all kept, or
+    made from their frames, reads none."""
+
+    def __init__(self, refs: Mapping[str, BodyRef], store: Memo, made: Mapping[str, bytes], tz: tzinfo,
+                 raw_html: bool) -> None:
+        self.refs, self.store, self.made, self.tz, self.raw_html = refs, store, made, tz, raw_html
+
+    def __getitem__(self, path: str) -> RenderedBody:
+        ref = self.refs[path]
+        made = self.made.get(ref.key)
+        if made is not None:
+            return cast(RenderedBody, decode(RenderedBody, made))
+        found = cast(RenderedBody | None, self.store.load(ref.key, RenderedBody))
+        if found is not None:
+            return found
+        raw = ref.source.read_bytes()  # lost from the memo: made again from the file, as gathered
+        article, _ = parse_article(path, raw, self.tz) if hashlib.sha256(raw).hexdigest() == ref.source_hash \
+            else (None, [])
+        if article is None:
+            raise MarketnewsError(f"{path}: changed while the site was being built; build again")
+        self.store.add_faults(([ref.entry], None))
+        return render_body(article.body, self.raw_html)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.refs)
+
+    def __len__(self) -> int:
+        return len(self.refs)
+
+    def with_files(self, refs: Mapping[str, BodyRef], made: Mapping[str, bytes]) -> Bodies:
+        """These bodies, with those of `refs` (some just `made`) put in."""
+        return Bodies({**self.refs, **refs}, self.store, {**self.made, **made}, self.tz, self.raw_html)
 
 
 def _stamp(path: Path) -> tuple[int, int]:
@@ -178,44 +227,35 @@ def _stamp(path: Path) -> tuple[int, int]:
     return (st.st_mtime_ns, st.st_size)
 
 
-# What reading one file gives back from a worker: (stamp, the article's memo key, the
-# article as kept there: (Article without its body, problems, body length) as JSON, whether
-# that is new, the body's memo key, the rendered body as JSON, whether that is new). The
-# parent decodes both; JSON travels cheaper between processes than the objects.
-ReadResult = tuple[tuple[int, int], str, bytes, bool, str, bytes, bool]
-Kept = tuple[Article | None, list[Problem], int]
+# What reading one file gives back from a worker: (stamp, the file's memo key, its entry as
+# JSON: (Article with its body's uses and lead but not its text, problems, the rendered
+# body's memo key), whether that is new, and the rendered body as JSON when this read
+# rendered it). The parent decodes the entry; JSON travels cheaper between processes than
+# the objects, and an unchanged file's body is neither read nor sent.
+ReadResult = tuple[tuple[int, int], str, bytes, bool, bytes]
+Entry = tuple[Article | None, list[Problem], str]
 
 
 def _read_one(shown: str, path: Path, tz: tzinfo, memo: Memo | None, raw_html: bool = False) -> ReadResult:
-    """Parse and validate one file unless the memo has it, and render its body unless
-    the memo has that (`memo` None: parse and render whatever it has); `raw_html`: the
-    site allows raw HTML (the body renders differently)."""
+    """Parse and validate one file unless the memo has it, rendering its body unless the
+    memo has that (`memo` None: parse and render whatever it has); `raw_html`: the site
+    allows raw HTML (the body renders differently)."""
     stamp = _stamp(path)
     raw = path.read_bytes()
-    akey = memo_key("article", shown, str(tz), raw)
-    kept = memo.get(akey) if memo is not None else None
-    if kept is None:
-        article, problems = parse_article(shown, raw, tz)
-        bare = replace(article, body="") if article is not None else None
-        kept, new_article = encode((bare, problems, len(article.body) if article is not None else 0)), True
-        body = article.body if article is not None else None
-    else:
-        new_article = False
-        length = _kept_length(kept)
-        body = (source_text(raw)[-length:] if length else "") if length is not None else None
-    if body is None:  # the file has errors (or its entry is damaged: the parent reads it again)
-        return stamp, akey, kept, new_article, "", b"", False
-    bkey = memo_key("body", body, "raw_html" if raw_html else "")
-    found = memo.get(bkey) if memo is not None else None
-    if found is None:
-        return stamp, akey, kept, new_article, bkey, encode(render_body(body, raw_html)), True
-    return stamp, akey, kept, new_article, bkey, found, False
-
-
-def _kept_length(kept: bytes) -> int | None:
-    """The body length an article entry ends with (None: an article with errors, or not an entry)."""
-    tail = kept[kept.rfind(b",") + 1 : -1] if kept.endswith(b"]") else b""
-    return int(tail) if tail.isdigit() and not kept.startswith(b"[null,") else None
+    allowed = "raw_html" if raw_html else ""
+    key = memo_key("article", shown, str(tz), allowed, raw)
+    kept = memo.get(key) if memo is not None else None
+    if kept is not None:
+        return stamp, key, kept, False, b""
+    article, problems = parse_article(shown, raw, tz)
+    if article is None:
+        return stamp, key, encode((None, problems, "")), True, b""
+    bkey = memo_key("body", article.body, allowed)
+    found = memo.load(bkey, RenderedBody) if memo is not None else None
+    body = cast(RenderedBody | None, found) or render_body(article.body, raw_html)
+    more, inline = _body_uses(article, body)
+    entry = replace(article, body="", inline=inline, lead=body.first_paragraph)
+    return stamp, key, encode((entry, problems + more, bkey)), True, b"" if found is not None else encode(body)
 
 
 @dataclass(frozen=True)
@@ -236,39 +276,36 @@ def _read_chunk(work: ReadWork, indices: range) -> tuple[list[ReadResult], tuple
 
 
 def _settle(result: ReadResult, shown: str, path: Path, tz: tzinfo, memo: Memo, raw_html: bool
-            ) -> tuple[tuple[Article | None, list[Problem]], RenderedBody | None]:
-    """A file's parse and body from what its worker gave; the memo takes what is new. An
-    entry of the wrong shape is dropped and the file read again, past the memo."""
-    _, akey, kept, new_article, bkey, body_json, new_body = result
-    article: Article | None
-    problems: list[Problem]
+            ) -> tuple[Article | None, list[Problem], BodyRef | None, bytes]:
+    """A file's article, problems, body and the body's JSON when just rendered, from what
+    its worker gave; the memo takes what is new. An entry of the wrong shape is dropped
+    and the file read again, past the memo."""
+    _, key, kept, new, body_json = result
     try:
-        article, problems, _ = decode(Kept, kept)
-        body = decode(RenderedBody, body_json) if article is not None else None
-    except WrongShape as exc:  # read past the memo; its entries for this file are replaced
-        result = _read_one(shown, path, tz, None, raw_html)
-        _, akey, kept, new_article, bkey, body_json, new_body = result
-        memo.add_faults(([akey, bkey], f"an entry of the wrong shape ({exc}); made again what it held"))
-        article, problems, _ = decode(Kept, kept)
-        body = decode(RenderedBody, body_json) if article is not None else None
-        new_article = new_body = True
-    if new_article:
-        memo.put(akey, kept)
+        article, problems, bkey = decode(Entry, kept)
+    except WrongShape as exc:  # read past the memo; its entry for this file is replaced
+        _, key, kept, new, body_json = _read_one(shown, path, tz, None, raw_html)
+        article, problems, bkey = decode(Entry, kept)
+        memo.add_faults(([key, bkey], f"an entry of the wrong shape ({exc}); made again what it held"))
+    if new:
+        memo.put(key, kept)
     else:
-        memo.use((akey,))
-    if body is not None:
-        if new_body:
-            memo.put(bkey, body_json)
-        else:
-            memo.use((bkey,))
-    return (article, problems), body
+        memo.use((key,))
+    if article is None:
+        return None, problems, None, b""
+    if body_json:
+        memo.put(bkey, body_json)
+    else:
+        memo.use((bkey,))
+    return article, problems, BodyRef(bkey, path, article.source_hash, key), body_json
 
 
 def read_sources(
     paths: SitePaths, files: Sequence[Path], config: SiteConfig, memo: Memo, jobs: int, progress: Progress,
+    made: dict[str, bytes],
 ) -> dict[Path, SourceFile]:
     """Parse and validate every file the memo lacks and render each body it lacks, in
-    parallel when many."""
+    parallel when many; `made` receives the bodies rendered, as JSON, by memo key."""
     sources: dict[Path, SourceFile] = {}
     for f in files:
         if f.is_symlink() and (refused := _link_problem(paths, f)):
@@ -291,14 +328,10 @@ def read_sources(
     for indices, (chunk, faults) in zip(chunks, results, strict=True):
         memo.add_faults(faults)  # a worker's, or this process's own taken back
         for i, result in zip(indices, chunk, strict=True):
-            (article, found), body = _settle(result, shown[i], files[i], config.tz, memo, config.raw_html)
-            url = ""
-            if article is not None:
-                assert body is not None
-                more, inline = _body_uses(article, body)
-                article = replace(article, inline=inline)  # once a read: unchanged files keep theirs
-                url = article_url(config, article)
-                found = found + more
+            article, found, body, body_json = _settle(result, shown[i], files[i], config.tz, memo, config.raw_html)
+            if body is not None and body_json:
+                made[body.key] = body_json
+            url = article_url(config, article) if article is not None else ""
             sources[files[i]] = SourceFile(result[0], article, body, tuple(found), url)
         done += len(chunk)
         progress("reading articles", done, len(files))
@@ -414,16 +447,17 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
             config.timezone, config.permalink, config.raw_html):  # what bare dates, URLs and bodies depend on
         known = previous.sources
     files, to_read = _changed_files(paths.content.resolve(), known, changed if known else None)
-    fresh = read_sources(paths, to_read, config, memo if memo is not None else Memo(None), options.jobs,
-                         progress)
+    store = memo if memo is not None else Memo(None)
+    made: dict[str, bytes] = {}
+    fresh = read_sources(paths, to_read, config, store, options.jobs, progress, made)
     if previous is not None and known and len(files) == len(known) and all(f in known for f in fresh):
-        patched = _patched(previous, config, config_warnings, paths.shown(paths.config_file), known, fresh)
+        patched = _patched(previous, config, config_warnings, paths.shown(paths.config_file), known, fresh, made)
         if patched is not None:
             raise_on_errors(patched.problems, options.strict)
             return patched
     sources = {f: fresh.get(f) or known[f] for f in files}
     articles: list[Article] = []
-    bodies: dict[str, RenderedBody] = {}
+    bodies: dict[str, BodyRef] = {}
     uses: dict[str, list[tuple[Article, RefUse]]] = {}
     by_url: dict[str, Article] = {}
     tags: dict[str, tuple[str, str, Article]] = {}  # tag URL segment -> (key, tag as written, first article)
@@ -434,6 +468,7 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
             continue
         articles.append(a)
         bodies[a.path] = src.body
+        store.use((src.body.key, src.body.entry))  # the memo keeps them, read or not
         for use in a.uses:
             uses.setdefault(use.ref.key, []).append((a, use))
         url = src.url
@@ -449,7 +484,7 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
     raise_on_errors(problems, options.strict)
     articles.sort(key=lambda a: (a.date, a.path), reverse=True)
     return Gathered(
-        config=config, articles=tuple(articles), bodies=bodies,
+        config=config, articles=tuple(articles), bodies=Bodies(bodies, store, made, config.tz, config.raw_html),
         problems=tuple(sorted(problems)),
         uses={k: tuple(v) for k, v in sorted(uses.items())},
         sources=sources,
@@ -488,7 +523,8 @@ def _keys(article: Article) -> list[str]:
 
 
 def _patched(previous: Gathered, config: SiteConfig, config_warnings: Sequence[Problem], config_path: str,
-             known: Mapping[Path, SourceFile], fresh: Mapping[Path, SourceFile]) -> Gathered | None:
+             known: Mapping[Path, SourceFile], fresh: Mapping[Path, SourceFile],
+             made: Mapping[str, bytes]) -> Gathered | None:
     """`previous` with the `fresh` files put in, when none of them changed where its article
     sorts or what it uses (same URL, date and markets, no errors before or now): what the
     full merge in `gather` would give, without going over every article again."""
@@ -504,7 +540,7 @@ def _patched(previous: Gathered, config: SiteConfig, config_warnings: Sequence[P
     problems = list(config_warnings) + [
         p for p in previous.problems if p.path not in shown and p.path != config_path
     ] + [p for src in fresh.values() for p in src.problems]
-    bodies = dict(previous.bodies)
+    bodies: dict[str, BodyRef] = {}
     uses = dict(previous.uses)
     for f, src in fresh.items():
         assert src.article is not None and src.body is not None
@@ -516,7 +552,8 @@ def _patched(previous: Gathered, config: SiteConfig, config_warnings: Sequence[P
     sources = dict(known)
     sources.update(fresh)
     return replace(
-        previous, config=config, articles=tuple(swaps.get(id(a), a) for a in previous.articles), bodies=bodies,
+        previous, config=config, articles=tuple(swaps.get(id(a), a) for a in previous.articles),
+        bodies=previous.bodies.with_files(bodies, made),
         problems=tuple(sorted(problems)), uses=uses, sources=sources,
     )
 

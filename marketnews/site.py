@@ -296,10 +296,10 @@ def _shown(views: Iterable[ArticleView]) -> list[str]:
     return [f"{v.url}\x00{v.title}\x00{v.date.isoformat()}" for v in views]
 
 
-def summarise(article: Article, body: RenderedBody | None) -> str:
+def summarise(article: Article) -> str:
     if article.summary:
         return article.summary
-    text = body.first_paragraph if body else ""
+    text = article.lead
     if len(text) <= SUMMARY_CHARS:
         return text
     cut = text[:SUMMARY_CHARS].rsplit(" ", 1)[0].rstrip(",;:—–-")
@@ -938,10 +938,9 @@ class SiteRenderer:
         return view
 
     def _listed_view(self, article: Article) -> ArticleView:
-        body = self.inp.bodies.get(article.path)
         return ArticleView(
             article=article, url=article_url(self.config, article), title=article.title,
-            summary=summarise(article, body), authors=article.authors,
+            summary=summarise(article), authors=article.authors,
             tags=tuple(TagLink(topic_name(t, self.config.topics), tag_url(t), t) for t in article.tags),
             related=tuple(self.widget(u.written, u.ref, article.date) for u in article.markets),
             body_html="", date=article.date, updated=article.updated,
