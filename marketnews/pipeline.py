@@ -145,8 +145,25 @@ class BuildReport:
 
 
 def content_files(content: Path) -> list[Path]:
-    """Every article file, as absolute paths (resolving the folder once, not each file)."""
-    return sorted(p for p in content.resolve().rglob("*.md") if _is_source(p))
+    """Every article file, as absolute paths (resolving the folder once, not each file):
+    `*.md` names not starting with a dot, files or links, in every folder below but those
+    reached through a link (what `rglob` finds and `_is_source` keeps, from the names and
+    types the folder listing gives, without asking the file system about each file)."""
+    found: list[Path] = []
+    folders = [str(content.resolve())]
+    while folders:
+        try:
+            listing = os.scandir(folders.pop())
+        except OSError:  # gone, or not ours to read: as rglob, nothing from it
+            continue
+        with listing:
+            for entry in listing:
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(entry.path)
+                elif entry.name.endswith(".md") and not entry.name.startswith(".") \
+                        and (entry.is_symlink() or entry.is_file()):
+                    found.append(Path(entry.path))
+    return sorted(found)
 
 
 def _jobs(jobs: int, n: int) -> int:

@@ -9,7 +9,8 @@ How a build publishes (docs/guarantees.md says it for users):
   lock and the spare tree, the build before last. A build makes the spare into the new
   site while the output folder stays untouched: each file unchanged since the current
   build is hard-linked to it (same bytes, same mtime, no copy), a new or changed file is
-  written under a temporary name and renamed in, anything else is removed.
+  written over the spare's own file at its path (a file nothing else links to: see
+  `Stager`), or under a temporary name and renamed in, anything else is removed.
 - Then one rename, renameat2(RENAME_EXCHANGE), swaps the spare and the output folder: a
   reader sees the whole old site or the whole new one. The old one becomes the spare.
 - A build that changes nothing (no file added, changed or removed, the same record)
@@ -320,9 +321,18 @@ def _clear(path: Path) -> None:
 
 class Stager:
     """Compares a file with the output folder's and, when new or changed, writes it into
-    the build's own folder under a temporary name, for the writer to put in place. One
-    per process: worker processes stage the pages they render, so pages travel to the
-    parent as names, not bytes."""
+    the build's own folder, the spare tree, at its path there (`staged`), for the writer
+    to switch in with the whole tree (or, in the dev server's folder, to rename into
+    place). One per process: worker processes stage the pages they render, so pages
+    travel to the parent as names, not bytes.
+
+    A file of the spare tree that is its own (no link to it from the output folder) is
+    written over where it is: the build before last made it, nothing reads it. Anything
+    else (a file linked into the output folder, a folder, a link) is replaced by a file
+    written under a temporary name and renamed. Writing into an existing file's blocks
+    rather than freeing them and taking others is most of what makes an hourly build's
+    writing cheap: on a file system that discards freed blocks, replacing 13,000 files
+    costs ten times more than rewriting them."""
 
     def __init__(self, out: Path, old: Collection[str]):
         self.out, self.old = out, old
@@ -333,19 +343,26 @@ class Stager:
         target = self.spare / path
         return target.with_name(f".{target.name}{_TMP_SUFFIX}")
 
+    def staged(self, path: str) -> Path:
+        """Where `stage` put the file of `path`."""
+        return self.spare / path
+
     def stage(self, path: str, data: bytes) -> str:
         """"unchanged" (the output folder has these bytes: nothing written), else "changed"
-        or "added" once the bytes are written to the temporary name."""
+        or "added" once the bytes are written at `staged(path)`."""
         check_path(path)
         status = "added"
         if path in self.old:
             if _same(self.out / path, data):
                 return "unchanged"
             status = "changed"
-        tmp = self.temp(path)
-        self.make_folder(tmp.parent)
-        tmp.unlink(missing_ok=True)  # never write into an inode that may be linked elsewhere
-        tmp.write_bytes(data)
+        target = self.spare / path
+        self.make_folder(target.parent)
+        if not _write_over(target, data):
+            tmp = self.temp(path)
+            tmp.unlink(missing_ok=True)
+            tmp.write_bytes(data)
+            _put(tmp, target)
         return status
 
     def staged_file(self, path: str, data: bytes) -> OutputFile:
@@ -372,6 +389,27 @@ class Stager:
                     with suppress(FileExistsError):
                         path.mkdir()
             self.known.add(path)
+
+
+def _write_over(target: Path, data: bytes) -> bool:
+    """Write `data` into the existing file `target` when it is a plain file no other name
+    links to (see Stager); False, writing nothing, when it is not."""
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:  # none there, a folder, a link
+        return False
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            return False
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        if st.st_size > len(data):
+            os.ftruncate(fd, len(data))
+        return True
+    finally:
+        os.close(fd)
 
 
 def _put(src: Path, target: Path) -> None:
@@ -541,8 +579,7 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
                 same.append(path)
                 continue
             changed += status == "changed"
-            touched.append(path)
-            _put(stager.temp(path), spare / path)
+            touched.append(path)  # staged in the spare tree already
         clash = sorted(seen & _ancestors(seen))
         if clash:
             raise MarketnewsError(f"output path {clash[0]!r} is both a file and a folder of other files")
@@ -628,10 +665,10 @@ def _write_in_place(files: Iterable[OutputFile], out: Path, old: set[str], parti
             target = out / path
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(stager.temp(path), target)
+                os.replace(stager.staged(path), target)
             except BaseException as exc:
                 for rest in pending[n:]:
-                    stager.temp(rest).unlink(missing_ok=True)
+                    stager.staged(rest).unlink(missing_ok=True)
                 raise MarketnewsError(f"{target}: could not be put in place ({exc}); build again") from exc
     return WriteReport(len(seen), len(pending) - changed, changed, unchanged, len(removed),
                        tuple(sorted(pending + removed)))

@@ -151,6 +151,30 @@ def test_unchanged_files_keep_their_bytes_and_times_and_old_ones_their_inode(tmp
     assert moves.st_nlink == 1 and os.stat(out / "moves.html").st_ino != moves.st_ino
 
 
+def test_a_changed_file_is_written_over_the_spare_trees_own_file_and_never_over_a_published_one(
+        tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    spare = writer.state_folder(out) / "spare"
+    writer.write_site([OutputFile("moves.html", b"one"), OutputFile("later.html", b"still")], out)
+    writer.write_site([OutputFile("moves.html", b"two"), OutputFile("later.html", b"still")], out)
+    # The spare is the build before last: its moves.html is its own, later.html is linked to the site's.
+    own, shared = os.stat(spare / "moves.html"), os.stat(spare / "later.html")
+    assert own.st_nlink == 1 and shared.st_ino == os.stat(out / "later.html").st_ino
+    published = {p: (os.stat(out / p).st_ino, (out / p).read_bytes()) for p in ("moves.html", "later.html")}
+
+    def unchanged_until_the_switch() -> None:  # what readers of the site see while the next one is made
+        assert {p: (os.stat(out / p).st_ino, (out / p).read_bytes()) for p in published} == published
+
+    writer.write_site([OutputFile("moves.html", b"three, longer"), OutputFile("later.html", b"changed")], out,
+                      before_switch=unchanged_until_the_switch)
+    assert site_files(out) == {"moves.html": b"three, longer", "later.html": b"changed"}
+    assert os.stat(out / "moves.html").st_ino == own.st_ino  # written where it was, not replaced
+    assert os.stat(out / "later.html").st_ino != shared.st_ino  # a new file: the old one was the site's
+    assert (spare / "later.html").read_bytes() == b"still"
+    writer.write_site([OutputFile("moves.html", b"4"), OutputFile("later.html", b"changed")], out)
+    assert site_files(out) == {"moves.html": b"4", "later.html": b"changed"}  # shorter: cut to its length
+
+
 def test_without_an_exchange_the_switch_is_two_renames_and_mends_a_crash_between(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(writer, "_EXCHANGE", None)

@@ -155,7 +155,8 @@ def save_cache(
     old = previous if previous is not None else load_cache(folder)
     wanted = set(keys)
     latest = now or snapshot.taken_at
-    quotes = {k: q for k, q in newest(old.quotes, snapshot.quotes, latest=latest).items() if k in wanted}
+    # This build's quote first: of two taken at the same time, the cache keeps the one the site shows.
+    quotes = {k: q for k, q in newest(snapshot.quotes, old.quotes, latest=latest).items() if k in wanted}
     missing = sorted(m for m in old.anchors_missing | anchors_missing if m[0] in wanted)
     folder.mkdir(parents=True, exist_ok=True)
     if published is not None and quotes == dict(snapshot.quotes):
