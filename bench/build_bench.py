@@ -36,7 +36,9 @@ def build_command(root: Path, snapshot: Path, jobs: int | None) -> tuple[list[st
                PYTHONPATH=os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")])))
     if jobs:
         env["MARKETNEWS_JOBS"] = str(jobs)
-    cmd = [sys.executable, "-m", "marketnews", "build", "--root", str(root), "--snapshot", str(snapshot), "--quiet"]
+    # -P: the code on PYTHONPATH, not a marketnews in the folder the bench was started from.
+    cmd = [sys.executable, "-P", "-m", "marketnews", "build", "--root", str(root), "--snapshot", str(snapshot),
+           "--quiet"]
     return cmd, env
 
 

@@ -27,7 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 def command(code: Path, root: Path, out: Path, cache: Path) -> tuple[list[str], dict[str, str]]:
     env = dict(os.environ, SOURCE_DATE_EPOCH=str(int(TAKEN_AT.timestamp()) + 3600), MARKETNEWS_CACHE=str(cache),
                PYTHONPATH=str(code))
-    cmd = [sys.executable, "-m", "marketnews", "build", "--root", str(root), "--snapshot",
+    # -P: the checkout on PYTHONPATH runs, not a marketnews in the folder the bench was started from.
+    cmd = [sys.executable, "-P", "-m", "marketnews", "build", "--root", str(root), "--snapshot",
            str(root / "snapshot.json"), "--out", str(out), "--quiet"]
     return cmd, env
 
