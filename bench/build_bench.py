@@ -88,7 +88,7 @@ def measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, 
 
 
 def report(label: str, wall: float, peak: float, cpu: float) -> None:
-    print(f"{label:>6}: {wall:6.2f} s wall, {cpu:6.2f} s CPU (all processes), peak RSS {peak:7.1f} MB")
+    print(f"{label:>7}: {wall:6.2f} s wall, {cpu:6.2f} s CPU (all processes), peak RSS {peak:7.1f} MB")
 
 
 if __name__ == "__main__":

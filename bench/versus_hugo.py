@@ -9,6 +9,9 @@ a fresh process from a throwaway parent (build_bench.measured), alternating whic
 two goes first:
   cold    marketnews with an empty cache and an empty output folder
   hourly  the next build, a new snapshot in which every price moved
+  hourly2 the build of the hour after (every price moved again): the steady state of a
+          site rebuilt hourly into the same folder, where the build before last's files
+          are there to be written over (see writer.Stager)
   noop    the build after that, nothing changed
   hugo    Hugo's full build (cold: no output, no file cache, --ignoreCache; a Hugo
           build renders every page whatever changed)
@@ -51,6 +54,8 @@ def main() -> None:
         # Every price moved: a snapshot of another seed than the last build's.
         write_snapshot(snap, args.markets, seed=2 + n, taken_at=TAKEN_AT + timedelta(hours=1))
         found["hourly"] = measured(ours_cmd, ours_env)
+        write_snapshot(snap, args.markets, seed=102 + n, taken_at=TAKEN_AT + timedelta(hours=1))
+        found["hourly2"] = measured(ours_cmd, ours_env)
         found["noop"] = measured(ours_cmd, ours_env)
         return found
 
@@ -58,7 +63,7 @@ def main() -> None:
         clear_hugo(hugo_root)
         return {"hugo": measured(hugo_cmd)}
 
-    runs: dict[str, list[Run]] = {"cold": [], "hourly": [], "noop": [], "hugo": []}
+    runs: dict[str, list[Run]] = {"cold": [], "hourly": [], "hourly2": [], "noop": [], "hugo": []}
     for n in range(args.rounds):
         order = [ours, theirs]
         for side in order if n % 2 == 0 else order[::-1]:
@@ -69,12 +74,13 @@ def main() -> None:
         wall, peak, cpu = (statistics.median(r[i] for r in results) for i in range(3))
         report(f"{name} median", wall, peak, cpu)
     hugo_runs = runs["hugo"]
-    for name in ("cold", "hourly", "noop"):
+    for name in ("cold", "hourly", "hourly2", "noop"):
         for i, what in ((0, "wall time"), (2, "CPU time")):
             ratios = [o[i] / h[i] for o, h in zip(runs[name], hugo_runs, strict=True)]
-            print(f"{name:>6} / Hugo, {what} by round: " + ", ".join(f"{r:.2f}" for r in ratios)
+            print(f"{name:>7} / Hugo, {what} by round: " + ", ".join(f"{r:.2f}" for r in ratios)
                   + f"  (median {statistics.median(ratios):.2f})")
-    peaks = [max(runs[name][i][1] for name in ("cold", "hourly", "noop")) / h[1] for i, h in enumerate(hugo_runs)]
+    ours_names = ("cold", "hourly", "hourly2", "noop")
+    peaks = [max(runs[name][i][1] for name in ours_names) / h[1] for i, h in enumerate(hugo_runs)]
     print("peak memory of any of our builds / Hugo's, by round: " + ", ".join(f"{r:.2f}" for r in peaks))
 
 
