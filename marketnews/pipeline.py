@@ -31,6 +31,7 @@ from marketnews.markets.snapshots import (
     Odds,
     SnapshotSource,
     Wanted,
+    cache_state,
     check_max_stale,
     restrict,
     save_cache,
@@ -1027,11 +1028,8 @@ def site_input(paths: SitePaths, options: BuildOptions, gathered: Gathered, publ
         statics = static_files(paths.static)
         assets = fingerprint(statics) if options.asset_hashes else Assets(files=tuple(statics))
         fingerprint_ = site_fingerprint(paths, gathered.config, options, assets)
-    # A whole build makes this once: /snapshot.json and the odds cache hold the same text, and
-    # the site key covers it. The dev server's edit leaves /snapshot.json as it is.
     inp = SiteInput(config=gathered.config, articles=published, bodies=gathered.bodies, snapshot=snapshot,
-                    now=now, fingerprint=fingerprint_, assets=assets, shells=memo_shells(store),
-                    snapshot_json=snapshot_to_json(snapshot) if previous is None else "")
+                    now=now, fingerprint=fingerprint_, assets=assets, shells=memo_shells(store))
     return inp, same_site
 
 
@@ -1041,17 +1039,26 @@ Done = tuple["BuildState", WriteReport]
 @dataclass(frozen=True)
 class SiteRecord:
     """The output folder as the build that wrote it left it: each of its files (the
-    writer's record among them) with its size and modification time, and its page count."""
+    writer's record among them) with its size and modification time, and its page count;
+    and the odds cache's snapshot file as that build left it (`cache_state`)."""
 
     pages: int
     files: tuple[tuple[str, int, int], ...]  # (path, size, st_mtime_ns)
+    odds_cache: tuple[int, int]
 
 
-def site_key(inp: SiteInput, out: Path) -> str:
+def site_key(inp: SiteInput, out: Path, taken: SnapshotTaken, gathered: Gathered) -> str:
     """Digest of everything the site in `out` is made from: the shared inputs (the site
     fingerprint), each published article's file, the snapshot, and what the pages show of
-    the clock (`site.clock_marks`). Code version included, as in every memo key."""
-    return memo_key("site", str(out), inp.fingerprint, inp.snapshot_json, clock_marks(inp),
+    the clock (`site.clock_marks`). Code version included, as in every memo key.
+
+    The snapshot is known by the text it was read from and the site's market keys (which
+    `restrict` keeps of it) when it was read from a file; else by its JSON (made once)."""
+    if taken.odds.text_digest:
+        snapshot = f"{taken.odds.text_digest}\x00" + "\x00".join(gathered.uses)
+    else:
+        snapshot = inp.snapshot_json or snapshot_to_json(inp.snapshot)
+    return memo_key("site", str(out), inp.fingerprint, snapshot, clock_marks(inp),
                     *(f"{a.path}\x00{a.source_hash}" for a in inp.articles))
 
 
@@ -1063,8 +1070,8 @@ def _file_state(out: Path, path: str) -> tuple[str, int, int]:
     return (path, st.st_size if stat.S_ISREG(st.st_mode) else -1, st.st_mtime_ns)
 
 
-def site_record(out: Path, files: Collection[str], pages: int) -> SiteRecord:
-    return SiteRecord(pages, tuple(_file_state(out, p) for p in sorted({*files, RECORD})))
+def site_record(out: Path, files: Collection[str], pages: int, cache: Path | None) -> SiteRecord:
+    return SiteRecord(pages, tuple(_file_state(out, p) for p in sorted({*files, RECORD})), cache_state(cache))
 
 
 def _site_as_built(paths: SitePaths, inp: SiteInput, gathered: Gathered, taken: SnapshotTaken,
@@ -1074,14 +1081,15 @@ def _site_as_built(paths: SitePaths, inp: SiteInput, gathered: Gathered, taken: 
     None: the site is to be made."""
     out = paths.out.resolve()
     last = _last_site(store, out)
-    if not inp.fingerprint or last is None or last[0] != site_key(inp, out):
+    if not inp.fingerprint or last is None or last[0] != site_key(inp, out, taken, gathered):
         return None
     record = last[1]
     if record is None or any(_file_state(out, path) != (path, size, mtime) for path, size, mtime in record.files):
         return None
     store.flush()  # what gather added; nothing pruned: the last build's entries are still this site's
-    save_cache(paths.cache, taken.snapshot, gathered.uses, taken.odds.anchors_missing, taken.odds.cached,
-               inp.snapshot_json, now=inp.now)
+    if cache_state(paths.cache) != record.odds_cache:  # else it holds what the last build saved
+        save_cache(paths.cache, taken.snapshot, gathered.uses, taken.odds.anchors_missing, taken.odds.cached,
+                   snapshot_to_json(taken.snapshot), now=inp.now)
     files = frozenset(path for path, _, _ in record.files if path != RECORD)
     state = BuildState(store=store, gathered=gathered, existing=files, snapshot=(taken.odds.snapshot, taken.snapshot),
                        fingerprint=inp.fingerprint, assets=inp.assets, pages=record.pages)
@@ -1176,21 +1184,21 @@ def _render_and_write(paths: SitePaths, options: BuildOptions, inp: SiteInput, g
             yield f
 
     report = write(files(), paths.out, existing)
-    if previous is None:
-        save_records(store, out, manifest)
-        # Under a key of its own: a build again from the same input (after a failed one, say)
-        # leaves its files with other times.
-        record = encode(site_record(out, written, pages))
-        record_key = memo_key("site record", record)
-        store.put(record_key, record)
-        store.set_note(valid, f"{site_key(inp, out)} {record_key}")
-    # Kept: what this build used (in the dev server, pruned only when it looked at every file).
-    if previous is None or changed is None:
-        store.save()
     base = taken.odds.snapshot
     if previous is None or previous.snapshot is None or previous.snapshot[0] is not base:  # odds new to the cache
         save_cache(paths.cache, taken.snapshot, gathered.uses, taken.odds.anchors_missing, taken.odds.cached,
                    inp.snapshot_json, now=inp.now)
+    if previous is None:
+        save_records(store, out, manifest)
+        # Under a key of its own: a build again from the same input (after a failed one, say)
+        # leaves its files with other times.
+        record = encode(site_record(out, written, pages, paths.cache))
+        record_key = memo_key("site record", record)
+        store.put(record_key, record)
+        store.set_note(valid, f"{site_key(inp, out, taken, gathered)} {record_key}")
+    # Kept: what this build used (in the dev server, pruned only when it looked at every file).
+    if previous is None or changed is None:
+        store.save()
     state = BuildState(
         store=store, gathered=gathered, manifest=manifest, existing=frozenset(written),
         memo=renderer_memo[0] if renderer_memo else None, snapshot=(base, taken.snapshot),

@@ -149,3 +149,17 @@ def test_the_site_record_is_used_only_while_the_pages_would_show_the_same_clock(
         build(site, cli, "--out", fresh)
         monkeypatch.setenv("MARKETNEWS_CACHE", str(tmp_path / "cache"))
         assert tree(site.out) == tree(fresh), when
+
+
+def test_a_build_that_keeps_the_site_still_keeps_the_odds(site: Site, cli: Callable[..., Any],  # type: ignore[no-untyped-def]
+                                                            renders: list[int], tmp_path: Path) -> None:
+    fill(site)
+    build(site, cli)
+    cached = tmp_path / "cache" / "snapshot.json"
+    assert cached.read_bytes() == (site.out / "snapshot.json").read_bytes()
+    before = cached.stat().st_mtime_ns
+    build(site, cli)  # the cache is as the last build left it: not written again
+    assert cached.stat().st_mtime_ns == before
+    cached.unlink()  # gone since (or changed by another build): the odds are saved again
+    build(site, cli)
+    assert len(renders) == 1 and cached.read_bytes() == (site.out / "snapshot.json").read_bytes()

@@ -22,6 +22,7 @@ rest of the build sees is one `Snapshot` of `Quote`s either way.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -74,6 +75,9 @@ class Odds:
     anchors_missing: frozenset[AnchorKey] = frozenset()
     requests: int = 0
     cached: CachedOdds | None = field(default=None, compare=False)  # the cache as read, to update
+    # A digest of the text the snapshot was read from when it is one file read whole
+    # (`snapshot_from_file`): the same text is the same snapshot. "" for odds put together.
+    text_digest: str = ""
 
 
 def stale_quotes(snapshot: Snapshot, keys: Iterable[str], now: datetime, after_s: int) -> list[tuple[int, str]]:
@@ -191,11 +195,27 @@ def _site_snapshot(
 
 def read_snapshot(path: Path, label: str) -> Snapshot:
     """A snapshot file, validated; a file that cannot be read is an error naming `label`."""
+    return snapshot_from_json(_read(path, label), label)
+
+
+def _read(path: Path, label: str) -> bytes:
     try:
-        text = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise MarketnewsError(f"{label}: cannot read snapshot: {exc.strerror}") from None
-    return snapshot_from_json(text, label)
+
+
+def cache_state(folder: Path | None) -> tuple[int, int]:
+    """The odds cache's snapshot file as it stands: (size, modification time in ns), or
+    (-1, 0) when there is none. A build that finds it as the last one left it knows the
+    cache already holds what that build saved."""
+    if folder is None:
+        return (-1, 0)
+    try:
+        st = (folder / CACHE_SNAPSHOT).stat()
+    except OSError:
+        return (-1, 0)
+    return (st.st_size, st.st_mtime_ns)
 
 
 def _example(sources: OddsSources) -> Mapping[str, Quote]:
@@ -345,7 +365,9 @@ def snapshot_from_file(path: Path, label: str | None = None) -> SnapshotSource:
     """A snapshot source that reads one file: no network at all."""
 
     def load(wanted: Wanted, now: datetime) -> Odds:
-        return Odds(read_snapshot(path, str(path)), label or f"snapshot from {path}")
+        text = _read(path, str(path))
+        return Odds(snapshot_from_json(text, str(path)), label or f"snapshot from {path}",
+                    text_digest=hashlib.blake2b(text, digest_size=16).hexdigest())
 
     return load
 
