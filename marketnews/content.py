@@ -16,7 +16,7 @@ import reprlib
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from marketnews.errors import Problem
@@ -86,9 +86,10 @@ class Article:
     def modified(self) -> datetime:
         return self.updated or self.date
 
-    @property
+    @cached_property
     def uses(self) -> tuple[RefUse, ...]:
-        """Every market reference of the article: the frontmatter's, then the body's that parse."""
+        """Every market reference of the article: the frontmatter's, then the body's that
+        parse (worked out on first use; an article is never changed, only replaced)."""
         return self.markets + tuple(use for use in self.inline if use is not None)
 
     def line_of(self, key: str) -> int:

@@ -479,6 +479,7 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
     uses: dict[str, list[tuple[Article, RefUse]]] = {}
     by_url: dict[str, Article] = {}
     tags: dict[str, tuple[str, str, Article]] = {}  # tag URL segment -> (key, tag as written, first article)
+    tag_names: dict[str, tuple[str, str]] = {}
     for src in sources.values():
         problems.extend(src.problems)
         a = src.article
@@ -496,7 +497,7 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
                                     f"URL {url} is also written by {other.path}; give one of them another 'slug:'"))
         else:
             by_url[url] = a
-        problems.extend(_tag_collisions(a, tags))
+        problems.extend(_tag_collisions(a, tags, tag_names))
         problems.extend(_image_problems(paths, a))
     problems.extend(static_link_problems(paths))
     raise_on_errors(problems, options.strict)
@@ -509,11 +510,16 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
     )
 
 
-def _tag_collisions(article: Article, seen: dict[str, tuple[str, str, Article]]) -> list[Problem]:
-    """Tags of `article` that would share a topic URL with a different tag of an earlier article."""
+def _tag_collisions(article: Article, seen: dict[str, tuple[str, str, Article]],
+                    names: dict[str, tuple[str, str]]) -> list[Problem]:
+    """Tags of `article` that would share a topic URL with a different tag of an earlier
+    article (`names`: each tag as written, its URL segment and key, worked out once)."""
     found = []
     for tag in article.tags:
-        segment, key = tag_slug(tag), tag_key(tag)
+        named = names.get(tag)
+        if named is None:
+            named = names[tag] = (tag_slug(tag), tag_key(tag))
+        segment, key = named
         first = seen.setdefault(segment, (key, tag, article))
         if first[0] != key:
             found.append(Problem(article.path, article.line_of("tags"), "tags",
