@@ -10,7 +10,7 @@ import pickle
 import sqlite3
 import zlib
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -162,6 +162,18 @@ def test_values_come_back_as_they_went_in() -> None:
     for bad in (b"[", b'{"a": 1}', b'["fp", ["x"], [0], [["m", "m"]]]', b'["fp", [1], [], []]'):
         with pytest.raises(WrongShape):
             decode(Shell, bad)
+    # Each field of an article is checked for its type, the plain ones too (a title, a
+    # summary that may be missing, the draft flag), and the field count.
+    doc = cache.json.loads(encode(a))
+    names = [f.name for f in fields(Article)]
+    for name, wrong in (("title", 5), ("summary", 5), ("draft", 1), ("body_line", "11"), ("tags", "x")):
+        changed = list(doc)
+        changed[names.index(name)] = wrong
+        with pytest.raises(WrongShape):
+            decode(Article, cache.json.dumps(changed).encode())
+    with pytest.raises(WrongShape):
+        decode(Article, cache.json.dumps([*doc, "one too many"]).encode())
+    assert decode(Article, cache.json.dumps(doc).encode()) == a
 
 
 def test_an_article_from_the_memo_equals_one_parsed_afresh(site: Site, tmp_path: Path) -> None:
