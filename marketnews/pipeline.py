@@ -12,11 +12,14 @@ import os
 import stat
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from functools import cached_property
 from pathlib import Path
 from typing import Any, NamedTuple, cast
+
+import jinja2
 
 from marketnews import __version__
 from marketnews.assets import Assets, fingerprint
@@ -675,6 +678,15 @@ def article_file(r: SiteRenderer, reuse: ManifestReuse, article: Article,
                        pack(encode(shell)) if shell is not None else None)
 
 
+def _compile_layouts(env: jinja2.Environment) -> None:
+    """Compile every layout once, before worker processes fork: each would compile them
+    again for itself. One that does not compile is left for the page that uses it to
+    report (templating.render names its file and line)."""
+    for name in env.list_templates():
+        with suppress(jinja2.TemplateError):
+            env.get_template(name)
+
+
 def _article_chunk(work: RenderWork, indices: Sequence[int]) -> tuple[list[ArticleFile], tuple[list[str], str | None]]:
     """Article pages and their list items, kept or rendered, and what went wrong reading the memo."""
     r = work.renderer
@@ -720,6 +732,8 @@ def site_files(
     # the fingerprints and shapes come back for the manifest and the memo.
     chunks = _chunks(len(inp.articles), max(jobs, 1))
     n = workers(_jobs(jobs, len(inp.articles)), len(chunks))  # as parallel_map decides
+    if n > 1:
+        _compile_layouts(renderer.env)
     work = RenderWork(renderer, staging if n > 1 else None)
     for chunk, (done, faults) in zip(chunks, parallel_map(_article_chunk, work, chunks, n), strict=True):
         if store is not None:
