@@ -24,6 +24,7 @@ import jinja2
 from marketnews import __version__
 from marketnews.assets import Assets, fingerprint
 from marketnews.cache import MEMO_FILE, Memo, WrongShape, decode, encode, memo_key, pack
+from marketnews.cards import renderer as card_renderer
 from marketnews.config import SiteConfig, load_config
 from marketnews.content import Article, RefUse, parse_article
 from marketnews.errors import ContentError, MarketnewsError, Problem
@@ -681,10 +682,12 @@ def article_file(r: SiteRenderer, reuse: ManifestReuse, article: Article,
 def _compile_layouts(env: jinja2.Environment) -> None:
     """Compile every layout once, before worker processes fork: each would compile them
     again for itself. One that does not compile is left for the page that uses it to
-    report (templating.render names its file and line)."""
+    report (templating.render names its file and line), and so is any other file there (an
+    editor's swap file, an image: it need not even be text)."""
     for name in env.list_templates():
-        with suppress(jinja2.TemplateError):
-            env.get_template(name)
+        if not name.rsplit("/", 1)[-1].startswith("."):
+            with suppress(Exception):
+                env.get_template(name)
 
 
 def _article_chunk(work: RenderWork, indices: Sequence[int]) -> tuple[list[ArticleFile], tuple[list[str], str | None]]:
@@ -1078,7 +1081,8 @@ def site_key(inp: SiteInput, out: Path, taken: SnapshotTaken, gathered: Gathered
         snapshot = f"{taken.odds.text_digest}\x00" + "\x00".join(gathered.uses)
     else:
         snapshot = inp.snapshot_json or snapshot_to_json(inp.snapshot)
-    return memo_key("site", str(out), inp.fingerprint, snapshot, clock_marks(inp),
+    # The share cards' renderer too: Pillow's version and text layout engine, zlib's.
+    return memo_key("site", str(out), inp.fingerprint, card_renderer(), snapshot, clock_marks(inp),
                     *(f"{a.path}\x00{a.source_hash}" for a in inp.articles))
 
 

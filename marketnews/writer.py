@@ -395,8 +395,9 @@ def _write_over(target: Path, data: bytes) -> bool:
     """Write `data` into the existing file `target` when it is a plain file no other name
     links to (see Stager); False, writing nothing, when it is not."""
     try:
-        fd = os.open(target, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:  # none there, a folder, a link
+        # O_NONBLOCK: a FIFO there (someone's, linked in from the output folder) fails to open, not waits.
+        fd = os.open(target, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:  # none there, a folder, a link, a FIFO
         return False
     try:
         st = os.fstat(fd)

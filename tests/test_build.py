@@ -577,6 +577,24 @@ def test_each_market_reference_is_parsed_once_a_use(  # type: ignore[no-untyped-
     assert "25%" in site.page("2026/11/a/index.html") and not parsed
 
 
+def test_files_in_layouts_that_no_page_uses_are_not_the_builds_business(  # type: ignore[no-untyped-def]
+        site: Site, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Layouts are compiled before worker processes fork: an editor's swap file, an image or a
+    # broken template that no page uses must not stop the build.
+    monkeypatch.setenv("MARKETNEWS_JOBS", "2")
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN", 1)
+    site.snapshot({"m-one": quote("Will one happen?", 0.2)})
+    for i in range(40):  # more than one chunk of pages: worker processes
+        site.write(f"content/s{i}.md", article(f"S{i}", f"2026-11-1{i % 10}T{i % 24:02d}:00:00Z", "Text.",
+                                               markets=["m-one"]))
+    (site.root / "layouts/.article.html.swp").write_bytes(b"\xff\xfe\x00binary")
+    (site.root / "layouts/partials/logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xff")
+    (site.root / "layouts/partials/unused.html").write_text("{% if %}")
+    run = cli("build", "--root", site.root, "--snapshot", site.root / "snapshot.json")
+    assert run.code == 0, run.err
+    assert "Will one happen?" in site.page("2026/11/s1/index.html")
+
+
 def test_an_article_whose_text_looks_like_a_widget_slot_is_refused(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
     # A widget slot is "\0mn:N\0": no title or body may hold a NUL (nor could a page or a feed).
     news.write("content/xi.md", XI.replace("Xi stays", "Xi \\0mn:0\\0 stays"))
