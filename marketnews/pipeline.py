@@ -1110,14 +1110,25 @@ def _site_as_built(paths: SitePaths, inp: SiteInput, gathered: Gathered, taken: 
     record = last[1]
     if record is None or any(_file_state(out, path) != (path, size, mtime) for path, size, mtime in record.files):
         return None
-    store.flush()  # what gather added; nothing pruned: the last build's entries are still this site's
     if cache_state(paths.cache) != record.odds_cache:  # else it holds what the last build saved
         save_cache(paths.cache, taken.snapshot, gathered.uses, taken.odds.anchors_missing, taken.odds.cached,
                    snapshot_to_json(taken.snapshot), now=inp.now)
+        _note_site(store, out, last[0], replace(record, odds_cache=cache_state(paths.cache)))
+    store.flush()  # what gather added; nothing pruned: the last build's entries are still this site's
     files = frozenset(path for path, _, _ in record.files if path != RECORD)
     state = BuildState(store=store, gathered=gathered, existing=files, snapshot=(taken.odds.snapshot, taken.snapshot),
                        fingerprint=inp.fingerprint, assets=inp.assets, pages=record.pages)
     return state, WriteReport(len(files), 0, 0, len(files), 0)
+
+
+def _note_site(store: Memo, out: Path, key: str, record: SiteRecord) -> None:
+    """Keep `record` as the site of `key` in `out` (see `_last_site`). Under a key of its
+    own: a build again from the same input (after a failed one, say) leaves its files with
+    other times."""
+    value = encode(record)
+    record_key = memo_key("site record", value)
+    store.put(record_key, value)
+    store.set_note(_pages_note(out), f"{key} {record_key}")
 
 
 def _last_site(store: Memo, out: Path) -> tuple[str, SiteRecord | None] | None:
@@ -1214,12 +1225,7 @@ def _render_and_write(paths: SitePaths, options: BuildOptions, inp: SiteInput, g
                    inp.snapshot_json, now=inp.now)
     if previous is None:
         save_records(store, out, manifest)
-        # Under a key of its own: a build again from the same input (after a failed one, say)
-        # leaves its files with other times.
-        record = encode(site_record(out, written, pages, paths.cache))
-        record_key = memo_key("site record", record)
-        store.put(record_key, record)
-        store.set_note(valid, f"{site_key(inp, out, taken, gathered)} {record_key}")
+        _note_site(store, out, site_key(inp, out, taken, gathered), site_record(out, written, pages, paths.cache))
     # Kept: what this build used (in the dev server, pruned only when it looked at every file).
     if previous is None or changed is None:
         store.save()
