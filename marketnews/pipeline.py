@@ -237,8 +237,12 @@ class Bodies(Mapping[str, RenderedBody]):
         return len(self.refs)
 
     def with_files(self, refs: Mapping[str, BodyRef], made: Mapping[str, bytes]) -> Bodies:
-        """These bodies, with those of `refs` (some just `made`) put in."""
-        return Bodies({**self.refs, **refs}, self.store, {**self.made, **made}, self.tz, self.raw_html)
+        """These bodies, with those of `refs` (some just `made`) put in; the bodies made
+        before that no article names any more are let go (the dev server's session is long)."""
+        merged = {**self.refs, **refs}
+        named = {ref.key for ref in merged.values()}
+        kept = {k: v for k, v in self.made.items() if k in named}
+        return Bodies(merged, self.store, kept | dict(made), self.tz, self.raw_html)
 
 
 def _stamp(path: Path) -> tuple[int, int]:
@@ -1006,11 +1010,13 @@ def build(
     published = gathered.published(options, now)
     taken = take_snapshot(gathered, published, snapshot_source, options, now, previous)
     timings["snapshot"] = time.perf_counter() - started - timings["gather"]
-    inp, same_site = site_input(paths, options, gathered, published, taken.snapshot, now, store, previous, changed)
-    done = _site_as_built(paths, inp, gathered, taken, store) if previous is None else \
+    inp, same_site = site_input(paths, options, gathered, published, taken, now, store, previous, changed)
+    key = site_key(inp, paths.out.resolve(), taken, gathered) if previous is None else ""
+    done = _site_as_built(paths, inp, gathered, taken, store, key) if previous is None else \
         _write_what_changed(paths, inp, same_site, gathered, taken, write, previous, store)
     if done is None:
-        done = _render_and_write(paths, options, inp, gathered, taken, write, progress, previous, changed, store)
+        done = _render_and_write(paths, options, inp, gathered, taken, write, progress, previous, changed, store,
+                                 key)
     state, report = done
     return _report(state, report, published, list(taken.warnings), taken.snapshot, taken.odds.note, now, started,
                    timings, taken.odds.requests)
@@ -1038,7 +1044,7 @@ def take_snapshot(gathered: Gathered, published: Sequence[Article], source: Snap
 
 
 def site_input(paths: SitePaths, options: BuildOptions, gathered: Gathered, published: Sequence[Article],
-               snapshot: Snapshot, now: datetime, store: Memo, previous: BuildState | None,
+               taken: SnapshotTaken, now: datetime, store: Memo, previous: BuildState | None,
                changed: Collection[Path] | None) -> tuple[SiteInput, bool]:
     """What the renderer is given, and whether the layouts, static files and settings are
     the last build's in this process (then their fingerprint is not worked out again)."""
@@ -1051,8 +1057,11 @@ def site_input(paths: SitePaths, options: BuildOptions, gathered: Gathered, publ
         statics = static_files(paths.static)
         assets = fingerprint(statics) if options.asset_hashes else Assets(files=tuple(statics))
         fingerprint_ = site_fingerprint(paths, gathered.config, options, assets)
-    inp = SiteInput(config=gathered.config, articles=published, bodies=gathered.bodies, snapshot=snapshot,
-                    now=now, fingerprint=fingerprint_, assets=assets, shells=memo_shells(store))
+    # /snapshot.json and the odds cache hold the snapshot's JSON, made once: here when the
+    # site key needs it too (a snapshot not read from a file); else where a page is made.
+    text = snapshot_to_json(taken.snapshot) if previous is None and not taken.odds.text_digest else ""
+    inp = SiteInput(config=gathered.config, articles=published, bodies=gathered.bodies, snapshot=taken.snapshot,
+                    now=now, fingerprint=fingerprint_, assets=assets, shells=memo_shells(store), snapshot_json=text)
     return inp, same_site
 
 
@@ -1076,11 +1085,12 @@ def site_key(inp: SiteInput, out: Path, taken: SnapshotTaken, gathered: Gathered
     the clock (`site.clock_marks`). Code version included, as in every memo key.
 
     The snapshot is known by the text it was read from and the site's market keys (which
-    `restrict` keeps of it) when it was read from a file; else by its JSON (made once)."""
+    `restrict` keeps of it) when it was read from a file; else by its JSON (`site_input`'s)."""
     if taken.odds.text_digest:
         snapshot = f"{taken.odds.text_digest}\x00" + "\x00".join(gathered.uses)
     else:
-        snapshot = inp.snapshot_json or snapshot_to_json(inp.snapshot)
+        assert inp.snapshot_json, "site_input makes the JSON of a snapshot not read from a file"
+        snapshot = inp.snapshot_json
     # The share cards' renderer too: Pillow's version and text layout engine, zlib's.
     return memo_key("site", str(out), inp.fingerprint, card_renderer(), snapshot, clock_marks(inp),
                     *(f"{a.path}\x00{a.source_hash}" for a in inp.articles))
@@ -1099,21 +1109,21 @@ def site_record(out: Path, files: Collection[str], pages: int, cache: Path | Non
 
 
 def _site_as_built(paths: SitePaths, inp: SiteInput, gathered: Gathered, taken: SnapshotTaken,
-                   store: Memo) -> Done | None:
+                   store: Memo, key: str) -> Done | None:
     """The site the last build left in the output folder, when it was made from this very
     input and every file of it is still as that build wrote it: nothing to render or write.
     None: the site is to be made."""
     out = paths.out.resolve()
     last = _last_site(store, out)
-    if not inp.fingerprint or last is None or last[0] != site_key(inp, out, taken, gathered):
+    if not inp.fingerprint or last is None or last[0] != key:
         return None
     record = last[1]
     if record is None or any(_file_state(out, path) != (path, size, mtime) for path, size, mtime in record.files):
         return None
     if cache_state(paths.cache) != record.odds_cache:  # else it holds what the last build saved
         save_cache(paths.cache, taken.snapshot, gathered.uses, taken.odds.anchors_missing, taken.odds.cached,
-                   snapshot_to_json(taken.snapshot), now=inp.now)
-        _note_site(store, out, last[0], replace(record, odds_cache=cache_state(paths.cache)))
+                   inp.snapshot_json or snapshot_to_json(taken.snapshot), now=inp.now)
+        _note_site(store, out, key, replace(record, odds_cache=cache_state(paths.cache)))
     store.flush()  # what gather added; nothing pruned: the last build's entries are still this site's
     files = frozenset(path for path, _, _ in record.files if path != RECORD)
     state = BuildState(store=store, gathered=gathered, existing=files, snapshot=(taken.odds.snapshot, taken.snapshot),
@@ -1178,9 +1188,10 @@ def _write_what_changed(paths: SitePaths, inp: SiteInput, same_site: bool, gathe
 
 def _render_and_write(paths: SitePaths, options: BuildOptions, inp: SiteInput, gathered: Gathered, taken: SnapshotTaken,
                       write: Callable[..., WriteReport], progress: Progress, previous: BuildState | None,
-                      changed: Collection[Path] | None, store: Memo) -> Done:
+                      changed: Collection[Path] | None, store: Memo, key: str) -> Done:
     """Every file of the site rendered (a page the memo's records say is on disk as it would
-    be made is kept) and written; then the memo and the odds cache are saved."""
+    be made is kept) and written; then the memo and the odds cache are saved, and, for a
+    whole build (`key`: its site key), the site record."""
     if not inp.snapshot_json:
         inp = replace(inp, snapshot_json=snapshot_to_json(taken.snapshot))
     out = paths.out.resolve()
@@ -1225,7 +1236,7 @@ def _render_and_write(paths: SitePaths, options: BuildOptions, inp: SiteInput, g
                    inp.snapshot_json, now=inp.now)
     if previous is None:
         save_records(store, out, manifest)
-        _note_site(store, out, site_key(inp, out, taken, gathered), site_record(out, written, pages, paths.cache))
+        _note_site(store, out, key, site_record(out, written, pages, paths.cache))
     # Kept: what this build used (in the dev server, pruned only when it looked at every file).
     if previous is None or changed is None:
         store.save()
