@@ -94,14 +94,44 @@ def encode(value: Any) -> bytes:
 def _plain(value: Any) -> Any:
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
+    make = _encoders.get(type(value))
+    if make is not None:
+        return make(value)
     if isinstance(value, datetime):
         zone = value.tzinfo
         return {"t": value.isoformat(), "z": zone.key if isinstance(zone, ZoneInfo) else None}
     if is_dataclass(value) and not isinstance(value, type):
-        return [_plain(getattr(value, f.name)) for f in fields(value)]
+        make = _encoders[type(value)] = _dataclass_encoder(type(value))
+        return make(value)
     if isinstance(value, (tuple, list)):
         return [_plain(v) for v in value]
     raise TypeError(f"cannot keep a {type(value).__name__} in the memo")
+
+
+_encoders: dict[type, Callable[[Any], Any]] = {}
+_JSON_AS_IS = (str, bool, int, float, type(None))
+
+
+def _as_is(kind: Any) -> bool:
+    """Whether json.dumps writes a value of type `kind` as `_plain` would have it: a plain
+    value, or a tuple of plain values (which JSON writes as a list)."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        return all(_as_is(a) for a in args)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return args[0] in _JSON_AS_IS
+    return kind in _JSON_AS_IS
+
+
+def _dataclass_encoder(tp: type) -> Callable[[Any], Any]:
+    """`_plain` of the dataclass `tp` (the list of its fields) as one function written out
+    for it, like `_dataclass_decoder`: a field of a plain type, or a tuple of them, is
+    passed to JSON as it is, the others through `_plain`."""
+    hints = typing.get_type_hints(tp)
+    parts = [f"v.{f.name}" if _as_is(hints.get(f.name)) else f"plain(v.{f.name})" for f in fields(tp)]
+    scope: dict[str, Any] = {"plain": _plain}
+    exec(f"def make(v):\n    return [{', '.join(parts)}]\n", scope)  # noqa: S102 (the text above, from the type's fields)
+    return cast(Callable[[Any], Any], scope["make"])
 
 
 # A large value is kept compressed (a page's frame is most of a page): the memo's file and

@@ -66,13 +66,18 @@ def segment_problem(segment: str, what: str) -> str | None:
     return None
 
 
+# What no page can hold: a lone surrogate, a control character other than tab and line
+# ends, and the two noncharacters U+FFFE and U+FFFF.
+_UNENCODABLE = re.compile("[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+
+
 def unencodable(text: str) -> str | None:
     """The first character of `text` that no page can hold (a lone surrogate, a control
     character), as shown in a message, or None."""
-    for ch in text:
-        code = ord(ch)
-        if 0xD800 <= code <= 0xDFFF:
-            return f"U+{code:04X} (half of a UTF-16 pair, which UTF-8 cannot encode)"
-        if (code < 0x20 and ch not in "\t\n\r") or 0x7F <= code < 0xA0 or code in (0xFFFE, 0xFFFF):
-            return f"U+{code:04X} (a control character)"
-    return None
+    found = _UNENCODABLE.search(text)
+    if found is None:
+        return None
+    code = ord(found.group())
+    if 0xD800 <= code <= 0xDFFF:
+        return f"U+{code:04X} (half of a UTF-16 pair, which UTF-8 cannot encode)"
+    return f"U+{code:04X} (a control character)"

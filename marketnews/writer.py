@@ -327,9 +327,10 @@ class Stager:
     travel to the parent as names, not bytes.
 
     A file of the spare tree that is its own (no link to it from the output folder) is
-    written over where it is: the build before last made it, nothing reads it. Anything
-    else (a file linked into the output folder, a folder, a link) is replaced by a file
-    written under a temporary name and renamed. Writing into an existing file's blocks
+    written over where it is: the build before last made it, nothing reads it; a file
+    the spare tree lacks is made at its path. Anything else (a file linked into the
+    output folder, a folder, a link) is replaced by a file written under a temporary
+    name and renamed. Writing into an existing file's blocks
     rather than freeing them and taking others is most of what makes an hourly build's
     writing cheap: on a file system that discards freed blocks, replacing 13,000 files
     costs ten times more than rewriting them."""
@@ -391,13 +392,25 @@ class Stager:
             self.known.add(path)
 
 
+_OPEN = os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+
+
 def _write_over(target: Path, data: bytes) -> bool:
-    """Write `data` into the existing file `target` when it is a plain file no other name
-    links to (see Stager); False, writing nothing, when it is not."""
+    """Write `data` as the file `target` of the spare tree: into the file there when it is
+    a plain file no other name links to (see Stager), or as a new file when there is
+    none; False, writing nothing, when there is something else (a folder, a link, a
+    linked file)."""
     try:
         # O_NONBLOCK: a FIFO there (someone's, linked in from the output folder) fails to open, not waits.
-        fd = os.open(target, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
-    except OSError:  # none there, a folder, a link, a FIFO
+        fd = os.open(target, _OPEN)
+    except FileNotFoundError:  # none there: made here (O_EXCL: nothing made meanwhile is opened)
+        try:
+            fd = os.open(target, _OPEN | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            return False
+        except OSError as exc:  # no space, no right to write there
+            raise _unwritable(target, exc) from None
+    except OSError:  # a folder, a link, a FIFO
         return False
     try:
         st = os.fstat(fd)
@@ -409,19 +422,33 @@ def _write_over(target: Path, data: bytes) -> bool:
         if st.st_size > len(data):
             os.ftruncate(fd, len(data))
         return True
+    except OSError as exc:
+        raise _unwritable(target, exc) from None
     finally:
         os.close(fd)
+
+
+def _unwritable(target: Path, exc: OSError) -> MarketnewsError:
+    return MarketnewsError(f"{target}: could not be written ({exc.strerror}); the output folder is unchanged")
 
 
 def _put(src: Path, target: Path) -> None:
     """Rename `src` to `target`, replacing a folder in the way (in the spare tree only)."""
     try:
         os.replace(src, target)
-    except (IsADirectoryError, OSError) as exc:
-        if not target.is_dir() or target.is_symlink():
-            raise MarketnewsError(f"{target}: could not be put in place ({exc}); build again") from exc
+        return
+    except OSError as exc:
+        failed = exc
+    if target.is_dir() and not target.is_symlink():
         shutil.rmtree(target)
-        os.replace(src, target)
+        try:
+            os.replace(src, target)
+            return
+        except OSError as exc:
+            failed = exc
+    with suppress(OSError):
+        src.unlink()
+    raise MarketnewsError(f"{target}: could not be put in place ({failed}); build again") from failed
 
 
 def _link(src: Path, target: Path, stager: Stager) -> None:

@@ -606,34 +606,66 @@ def test_an_article_whose_text_looks_like_a_widget_slot_is_refused(news: Site, c
     assert run.code == 1 and "content/xi.md:7: contains U+0000 (a control character)" in run.err
 
 
+def test_a_write_that_fails_names_its_file_and_leaves_the_output_folder_as_it_was(  # type: ignore[no-untyped-def]
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    writer.write_site([OutputFile("index.html", b"old home")], out)
+    files = [OutputFile("index.html", b"home")] + [OutputFile(f"p{i}/index.html", b"page") for i in range(600)]
+    real_open, real_write = writer.os.open, writer.os.write
+    opened: dict[int, str] = {}
+
+    def open_(path, flags, *mode):  # type: ignore[no-untyped-def]
+        fd = real_open(path, flags, *mode)
+        opened[fd] = str(path)
+        return fd
+
+    def write(fd, data):  # type: ignore[no-untyped-def]
+        if opened.get(fd, "").endswith("p300/index.html"):
+            raise OSError(28, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(writer.os, "open", open_)
+    monkeypatch.setattr(writer.os, "write", write)
+    with pytest.raises(MarketnewsError, match=r"p300/index.html: could not be written \(No space left"):
+        writer.write_site(files, out)
+    assert sorted(p.name for p in out.iterdir()) == sorted([writer.RECORD, "index.html"])
+    assert (out / "index.html").read_bytes() == b"old home"
+    assert not list(out.rglob("*.mn-tmp"))
+
+
 def test_a_rename_that_fails_names_its_file_and_leaves_no_temporary_files(  # type: ignore[no-untyped-def]
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    files = [OutputFile("index.html", b"home")] + [OutputFile(f"p{i}/index.html", b"page") for i in range(600)]
+    # A file is renamed into the spare tree when something else is in its place there:
+    # here the folder of pages the build before last wrote where a file now goes.
+    out = tmp_path / "out"
+    writer.write_site([OutputFile("index.html", b"home"), OutputFile("p300/x/index.html", b"x")], out)
+    writer.write_site([OutputFile("index.html", b"home 2")], out)  # the spare now holds p300/x/
     real = writer.os.replace
 
     def replace(src, dst):  # type: ignore[no-untyped-def]
-        if str(dst).endswith("p300/index.html"):
+        if str(dst).endswith("p300"):
             raise OSError(28, "No space left on device")
         return real(src, dst)
 
     monkeypatch.setattr(writer.os, "replace", replace)
-    with pytest.raises(MarketnewsError, match=r"p300/index.html: could not be put in place .*No space left"):
-        writer.write_site(files, tmp_path / "out")
-    assert not list((tmp_path / "out").rglob("*.mn-tmp"))
+    with pytest.raises(MarketnewsError, match=r"p300: could not be put in place .*No space left"):
+        writer.write_site([OutputFile("index.html", b"home 3"), OutputFile("p300", b"page")], out)
+    assert (out / "index.html").read_bytes() == b"home 2"
+    assert not list(out.rglob("*.mn-tmp")) and not list(writer.state_folder(out).rglob("*.mn-tmp"))
 
 
 def test_a_worker_that_cannot_write_a_page_leaves_no_folder_behind(  # type: ignore[no-untyped-def]
         news: Site, cli, monkeypatch: pytest.MonkeyPatch) -> None:
     add_extras(news, 40)
     in_workers(monkeypatch)
-    real = Path.write_bytes
+    real = writer.os.open
 
-    def write_bytes(self: Path, data: bytes) -> int:  # the workers are forked: they inherit this
-        if self.name.endswith(".mn-tmp") and self.parent.name == "extra-39":
+    def open_(path, flags, *mode):  # type: ignore[no-untyped-def]  # the workers are forked: they inherit this
+        if flags & os.O_CREAT and Path(path).parent.name == "extra-39":
             raise OSError(28, "No space left on device")
-        return real(self, data)
+        return real(path, flags, *mode)
 
-    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    monkeypatch.setattr(writer.os, "open", open_)
     run = cli("build", "--root", news.root)
     assert run.code != 0 and "No space left on device" in run.err
     assert not news.out.exists()

@@ -43,9 +43,10 @@ def before(name, after_calls=1):
         return real(*args, **kwargs)
     setattr(writer, name, wrapped)
 
-if point == "staging":  # part-way through the files: some linked or renamed into the spare, not all
+if point == "staging":  # part-way through the files: some written or linked into the spare, not all
     before("_link", 40)
     before("_put", 40)
+    before("_write_over", 40)
 elif point == "linking":  # the new and changed files renamed in, part-way through linking the unchanged ones
     before("_link", 5)
 elif point in ("record", "prune", "switch"):
