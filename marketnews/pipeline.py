@@ -1016,7 +1016,7 @@ def build(
         _write_what_changed(paths, inp, same_site, gathered, taken, write, previous, store)
     if done is None:
         done = _render_and_write(paths, options, inp, gathered, taken, write, progress, previous, changed, store,
-                                 key)
+                                 key, timings)
     state, report = done
     return _report(state, report, published, list(taken.warnings), taken.snapshot, taken.odds.note, now, started,
                    timings, taken.odds.requests)
@@ -1188,10 +1188,13 @@ def _write_what_changed(paths: SitePaths, inp: SiteInput, same_site: bool, gathe
 
 def _render_and_write(paths: SitePaths, options: BuildOptions, inp: SiteInput, gathered: Gathered, taken: SnapshotTaken,
                       write: Callable[..., WriteReport], progress: Progress, previous: BuildState | None,
-                      changed: Collection[Path] | None, store: Memo, key: str) -> Done:
+                      changed: Collection[Path] | None, store: Memo, key: str,
+                      timings: dict[str, float] | None = None) -> Done:
     """Every file of the site rendered (a page the memo's records say is on disk as it would
     be made is kept) and written; then the memo and the odds cache are saved, and, for a
-    whole build (`key`: its site key), the site record."""
+    whole build (`key`: its site key), the site record. `timings` receives the time of
+    each of the two ("render+write", "save")."""
+    begun = time.perf_counter()
     if not inp.snapshot_json:
         inp = replace(inp, snapshot_json=snapshot_to_json(taken.snapshot))
     out = paths.out.resolve()
@@ -1230,6 +1233,7 @@ def _render_and_write(paths: SitePaths, options: BuildOptions, inp: SiteInput, g
             yield f
 
     report = write(files(), paths.out, existing)
+    written_at = time.perf_counter()
     base = taken.odds.snapshot
     if previous is None or previous.snapshot is None or previous.snapshot[0] is not base:  # odds new to the cache
         save_cache(paths.cache, taken.snapshot, gathered.uses, taken.odds.anchors_missing, taken.odds.cached,
@@ -1240,6 +1244,9 @@ def _render_and_write(paths: SitePaths, options: BuildOptions, inp: SiteInput, g
     # Kept: what this build used (in the dev server, pruned only when it looked at every file).
     if previous is None or changed is None:
         store.save()
+    if timings is not None:
+        timings["render+write"] = written_at - begun
+        timings["save"] = time.perf_counter() - written_at
     state = BuildState(
         store=store, gathered=gathered, manifest=manifest, existing=frozenset(written),
         memo=renderer_memo[0] if renderer_memo else None, snapshot=(base, taken.snapshot),
@@ -1264,7 +1271,8 @@ def memo_shells(store: Memo) -> Callable[[str], Shell | None]:
 def _report(state: BuildState, written: WriteReport, published: Sequence[Article], warnings: list[Problem],
             snapshot: Snapshot, note: str, now: datetime, started: float, timings: dict[str, float],
             requests: int) -> BuildReport:
-    timings["render+write"] = time.perf_counter() - started - timings["gather"] - timings["snapshot"]
+    if "render+write" not in timings:  # a build that wrote nothing, or only what changed
+        timings["render+write"] = time.perf_counter() - started - timings["gather"] - timings["snapshot"]
     if state.store.warning is not None:  # said once, after any --strict check: a cache only saves time
         warnings = [*warnings, Problem(state.store.shown, 0, "cache", state.store.warning, "warning")]
         state.store.warning = None

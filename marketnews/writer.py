@@ -357,14 +357,23 @@ class Stager:
             if _same(self.out / path, data):
                 return "unchanged"
             status = "changed"
+        self.put(path, data)
+        return status
+
+    def put(self, path: str, data: bytes) -> None:
+        """Write `data` as the spare tree's file at `path` (see the class's docstring)."""
         target = self.spare / path
         self.make_folder(target.parent)
-        if not _write_over(target, data):
-            tmp = self.temp(path)
+        if _write_over(target, data):
+            return
+        tmp = self.temp(path)
+        try:
             tmp.unlink(missing_ok=True)
             tmp.write_bytes(data)
-            _put(tmp, target)
-        return status
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise _unwritable(tmp, exc) from None
+        _put(tmp, target)
 
     def staged_file(self, path: str, data: bytes) -> OutputFile:
         """`path` staged, as an OutputFile for the writer."""
@@ -528,11 +537,9 @@ def _record_bytes(files: Iterable[str]) -> bytes:
     return (_RECORD_HEAD + "".join(f"{p}\n" for p in sorted(files))).encode("utf-8")
 
 
-def _write_record(spare: Path, data: bytes) -> None:
-    tmp = spare / f".{RECORD}{_TMP_SUFFIX}"
-    tmp.unlink(missing_ok=True)
-    tmp.write_bytes(data)
-    _put(tmp, spare / RECORD)
+def _write_record(stager: Stager, data: bytes) -> None:
+    """The record of the new site's files, written into the spare tree."""
+    stager.put(RECORD, data)
 
 
 def _close(files: Iterable[OutputFile]) -> None:
@@ -623,7 +630,7 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
                 _link(out / path, spare / path, stager)
             for folder in foreign.folders:
                 stager.make_folder(spare / folder)
-            _write_record(spare, record_data)
+            _write_record(stager, record_data)
             keep = ours | set(foreign.files) | {RECORD}
             _prune_spare(spare, keep, _ancestors(keep) | set(foreign.folders) | _ancestors(foreign.folders))
             if out.is_dir():

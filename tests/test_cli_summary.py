@@ -89,3 +89,21 @@ def test_nothing_left_out_says_nothing_about_it(site: Site, cli: Callable[..., R
     site.write("content/out.md", article("Out", "2026-11-20T09:00:00Z"))
     run = cli("build", "--root", site.root, "--snapshot", snapshot)
     assert run.code == 0 and len(run.out.splitlines()) == 3 and "left out" not in run.out
+
+
+def test_timings_name_each_stage_of_a_whole_build_and_of_one_with_nothing_to_write(
+        site: Site, cli: Callable[..., Run]) -> None:
+    snapshot = site.snapshot({"m": quote("Will it?")})
+    site.write("content/out.md", article("Out", "2026-11-20T09:00:00Z"))
+
+    def stages(run: Run) -> list[str]:
+        assert run.code == 0
+        line = next(x for x in run.err.splitlines() if x.startswith("timings: "))
+        return [part.rsplit(" ", 2)[0] for part in line.removeprefix("timings: ").split(", ")]
+
+    assert stages(cli("build", "--root", site.root, "--snapshot", snapshot, "--timings")) == [
+        "gather", "snapshot", "render+write", "save"]
+    # Built again from the same input: the site record says there is nothing to render or save.
+    assert stages(cli("build", "--root", site.root, "--snapshot", snapshot, "--timings")) == [
+        "gather", "snapshot", "render+write"]
+    assert "timings" not in cli("build", "--root", site.root, "--snapshot", snapshot).err
