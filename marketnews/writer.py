@@ -368,11 +368,12 @@ class Stager:
             return
         tmp = self.temp(path)
         try:
-            tmp.unlink(missing_ok=True)
+            _clear(tmp)
             tmp.write_bytes(data)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise _unwritable(tmp, exc) from None
+            with suppress(OSError):
+                tmp.unlink()
+            raise _unwritable(target, exc) from None
         _put(tmp, target)
 
     def staged_file(self, path: str, data: bytes) -> OutputFile:
@@ -386,19 +387,30 @@ class Stager:
         if folder in self.known:
             return
         missing: list[Path] = []
-        while folder not in self.known and not folder.is_dir():
+        while folder not in self.known and not self._is_folder(folder):
             missing.append(folder)
             folder = folder.parent
         self.known.add(folder)
         for path in reversed(missing):
             try:
                 path.mkdir()
-            except FileExistsError:  # made meanwhile by another worker, or a file is there
-                if not path.is_dir():
+            except FileExistsError:  # made meanwhile by another worker, or a file or a link is there
+                if not self._is_folder(path):
                     _clear(path)
                     with suppress(FileExistsError):
                         path.mkdir()
             self.known.add(path)
+
+    def _is_folder(self, path: Path) -> bool:
+        """Whether `path` is a folder; inside the spare tree, a folder itself and not a link
+        to one (a link of someone's carried in from the output folder, since removed there):
+        nothing is ever written through a link."""
+        if path == self.spare or self.spare not in path.parents:
+            return path.is_dir()
+        try:
+            return stat.S_ISDIR(os.lstat(path).st_mode)
+        except OSError:
+            return False
 
 
 _OPEN = os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
@@ -430,11 +442,14 @@ def _write_over(target: Path, data: bytes) -> bool:
             view = view[os.write(fd, view):]
         if st.st_size > len(data):
             os.ftruncate(fd, len(data))
-        return True
     except OSError as exc:
         raise _unwritable(target, exc) from None
     finally:
-        os.close(fd)
+        try:
+            os.close(fd)
+        except OSError as exc:  # a file system that reports a failed write only here
+            raise _unwritable(target, exc) from None
+    return True
 
 
 def _unwritable(target: Path, exc: OSError) -> MarketnewsError:
@@ -449,8 +464,8 @@ def _put(src: Path, target: Path) -> None:
     except OSError as exc:
         failed = exc
     if target.is_dir() and not target.is_symlink():
-        shutil.rmtree(target)
         try:
+            shutil.rmtree(target)
             os.replace(src, target)
             return
         except OSError as exc:

@@ -631,6 +631,12 @@ def test_a_write_that_fails_names_its_file_and_leaves_the_output_folder_as_it_wa
     assert sorted(p.name for p in out.iterdir()) == sorted([writer.RECORD, "index.html"])
     assert (out / "index.html").read_bytes() == b"old home"
     assert not list(out.rglob("*.mn-tmp"))
+    # The page half written into the spare tree is written whole by the next build.
+    monkeypatch.undo()
+    files[301] = OutputFile("p300/index.html", b"the page, longer than what was half written")
+    writer.write_site(files, out)
+    assert (out / "p300/index.html").read_bytes() == b"the page, longer than what was half written"
+    assert (out / "p299/index.html").read_bytes() == b"page" and (out / "index.html").read_bytes() == b"home"
 
 
 def test_a_rename_that_fails_names_its_file_and_leaves_no_temporary_files(  # type: ignore[no-untyped-def]
@@ -652,6 +658,24 @@ def test_a_rename_that_fails_names_its_file_and_leaves_no_temporary_files(  # ty
         writer.write_site([OutputFile("index.html", b"home 3"), OutputFile("p300", b"page")], out)
     assert (out / "index.html").read_bytes() == b"home 2"
     assert not list(out.rglob("*.mn-tmp")) and not list(writer.state_folder(out).rglob("*.mn-tmp"))
+
+
+def test_a_link_of_someone_s_carried_into_the_spare_tree_is_never_written_through(tmp_path: Path) -> None:
+    # A link you put in the output folder is carried into each new site; once you remove
+    # it, a page may go where it was. The link's copy in the spare tree (the build before
+    # last) is replaced by a folder, not followed.
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    writer.write_site([OutputFile("index.html", b"1")], out)
+    os.symlink(elsewhere, out / "docs")
+    writer.write_site([OutputFile("index.html", b"2")], out)
+    writer.write_site([OutputFile("index.html", b"3")], out)  # the spare: the site of "2", with the link
+    os.unlink(out / "docs")
+    report = writer.write_site([OutputFile("index.html", b"4"), OutputFile("docs/index.html", b"page")], out)
+    assert report.added == 1
+    assert (out / "docs").is_dir() and not (out / "docs").is_symlink()
+    assert (out / "docs/index.html").read_bytes() == b"page"
+    assert list(elsewhere.iterdir()) == []
 
 
 def test_a_worker_that_cannot_write_a_page_leaves_no_folder_behind(  # type: ignore[no-untyped-def]
