@@ -47,6 +47,15 @@ if point == "staging":  # part-way through the files: some written or linked int
     before("_link", 40)
     before("_put", 40)
     before("_write_over", 40)
+elif point == "half-written":  # a page half written into the spare tree (over the old one's bytes, or new)
+    real_write = writer.os.write
+    def write(fd, data):
+        count["n"] += 1
+        if count["n"] == 30:
+            real_write(fd, bytes(data[: len(data) // 2]))
+            pause()
+        return real_write(fd, data)
+    writer.os.write = write
 elif point == "linking":  # the new and changed files renamed in, part-way through linking the unchanged ones
     before("_link", 5)
 elif point in ("record", "prune", "switch"):
@@ -161,8 +170,8 @@ def prepared(builds: dict[str, object], tmp_path: Path) -> tuple[Path, Path, Pat
 
 
 @pytest.mark.parametrize("point, after", [
-    ("staging", "old"), ("linking", "old"), ("record", "old"), ("prune", "old"), ("switch", "old"),
-    ("switched", "new"), ("between-renames", "neither"),
+    ("staging", "old"), ("half-written", "old"), ("linking", "old"), ("record", "old"), ("prune", "old"),
+    ("switch", "old"), ("switched", "new"), ("between-renames", "neither"),
 ])
 def test_kill_9_at_a_moment_of_the_build_leaves_one_whole_build(  # type: ignore[no-untyped-def]
         builds, tmp_path: Path, point: str, after: str) -> None:
