@@ -129,8 +129,12 @@ def _dataclass_encoder(tp: type) -> Callable[[Any], Any]:
     passed to JSON as it is, the others through `_plain`."""
     hints = typing.get_type_hints(tp)
     parts = [f"v.{f.name}" if _as_is(hints.get(f.name)) else f"plain(v.{f.name})" for f in fields(tp)]
-    scope: dict[str, Any] = {"plain": _plain}
-    exec(f"def make(v):\n    return [{', '.join(parts)}]\n", scope)  # noqa: S102 (the text above, from the type's fields)
+    return _written_out(f"def make(v):\n    return [{', '.join(parts)}]\n", {"plain": _plain})
+
+
+def _written_out(text: str, scope: dict[str, Any]) -> Callable[[Any], Any]:
+    """The function `make` that `text` (made from a type's fields alone, never from data) defines."""
+    exec(text, scope)  # noqa: S102 (see above)
     return cast(Callable[[Any], Any], scope["make"])
 
 
@@ -272,8 +276,7 @@ def _dataclass_decoder(tp: type, kinds: list[Any]) -> Callable[[Any], Any]:
             parts.append(f"m{i}(d[{i}])")
     text = (f"def make(d):\n    if type(d) is not list or len(d) != {len(kinds)}:\n        bad({tp.__name__!r})\n"
             f"    return tp({', '.join(parts)})\n")
-    exec(text, scope)  # noqa: S102 (the text above, from the type's fields)
-    return cast(Callable[[Any], Any], scope["make"])
+    return _written_out(text, scope)
 
 
 # --- the store ---------------------------------------------------------------------------

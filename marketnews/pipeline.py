@@ -1188,8 +1188,7 @@ def _write_what_changed(paths: SitePaths, inp: SiteInput, same_site: bool, gathe
 
 def _render_and_write(paths: SitePaths, options: BuildOptions, inp: SiteInput, gathered: Gathered, taken: SnapshotTaken,
                       write: Callable[..., WriteReport], progress: Progress, previous: BuildState | None,
-                      changed: Collection[Path] | None, store: Memo, key: str,
-                      timings: dict[str, float] | None = None) -> Done:
+                      changed: Collection[Path] | None, store: Memo, key: str, timings: dict[str, float]) -> Done:
     """Every file of the site rendered (a page the memo's records say is on disk as it would
     be made is kept) and written; then the memo and the odds cache are saved, and, for a
     whole build (`key`: its site key), the site record. `timings` receives the time of
@@ -1244,9 +1243,8 @@ def _render_and_write(paths: SitePaths, options: BuildOptions, inp: SiteInput, g
     # Kept: what this build used (in the dev server, pruned only when it looked at every file).
     if previous is None or changed is None:
         store.save()
-    if timings is not None:
-        timings["render+write"] = written_at - begun
-        timings["save"] = time.perf_counter() - written_at
+    timings["render+write"] = written_at - begun
+    timings["save"] = time.perf_counter() - written_at
     state = BuildState(
         store=store, gathered=gathered, manifest=manifest, existing=frozenset(written),
         memo=renderer_memo[0] if renderer_memo else None, snapshot=(base, taken.snapshot),

@@ -338,6 +338,7 @@ class Stager:
     def __init__(self, out: Path, old: Collection[str]):
         self.out, self.old = out, old
         self.spare = _spare(out)
+        self._spare_depth = len(self.spare.parts)
         self.known: set[Path] = set()  # folders seen to exist: one mkdir each, not a stat of every ancestor
 
     def temp(self, path: str) -> Path:
@@ -364,7 +365,7 @@ class Stager:
         """Write `data` as the spare tree's file at `path` (see the class's docstring)."""
         target = self.spare / path
         self.make_folder(target.parent)
-        if _write_over(target, data):
+        if _write_at(target, data):
             return
         tmp = self.temp(path)
         try:
@@ -405,7 +406,8 @@ class Stager:
         """Whether `path` is a folder; inside the spare tree, a folder itself and not a link
         to one (a link of someone's carried in from the output folder, since removed there):
         nothing is ever written through a link."""
-        if path == self.spare or self.spare not in path.parents:
+        # Every folder made here is the spare, one of its ancestors or inside it: inside is deeper.
+        if len(path.parts) <= self._spare_depth:
             return path.is_dir()
         try:
             return stat.S_ISDIR(os.lstat(path).st_mode)
@@ -413,25 +415,19 @@ class Stager:
             return False
 
 
-_OPEN = os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+# O_NONBLOCK: a FIFO there (someone's, linked in from the output folder) fails to open, not waits.
+_OPEN = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 
 
-def _write_over(target: Path, data: bytes) -> bool:
-    """Write `data` as the file `target` of the spare tree: into the file there when it is
-    a plain file no other name links to (see Stager), or as a new file when there is
-    none; False, writing nothing, when there is something else (a folder, a link, a
-    linked file)."""
+def _write_at(target: Path, data: bytes) -> bool:
+    """Write `data` as the file `target` of the spare tree, in one open: into the file
+    there when it is a plain file no other name links to (see Stager), or as a new file
+    when there is none. False, writing nothing, when there is something else (a folder,
+    a link, a linked file) or the file cannot be opened: `Stager.put` then writes under
+    a temporary name, and says why that fails."""
     try:
-        # O_NONBLOCK: a FIFO there (someone's, linked in from the output folder) fails to open, not waits.
-        fd = os.open(target, _OPEN)
-    except FileNotFoundError:  # none there: made here (O_EXCL: nothing made meanwhile is opened)
-        try:
-            fd = os.open(target, _OPEN | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileExistsError:
-            return False
-        except OSError as exc:  # no space, no right to write there
-            raise _unwritable(target, exc) from None
-    except OSError:  # a folder, a link, a FIFO
+        fd = os.open(target, _OPEN, 0o666)
+    except OSError:
         return False
     try:
         st = os.fstat(fd)

@@ -682,14 +682,22 @@ def test_a_worker_that_cannot_write_a_page_leaves_no_folder_behind(  # type: ign
         news: Site, cli, monkeypatch: pytest.MonkeyPatch) -> None:
     add_extras(news, 40)
     in_workers(monkeypatch)
-    real = writer.os.open
+    real_open, real_write_bytes = writer.os.open, Path.write_bytes
 
-    def open_(path, flags, *mode):  # type: ignore[no-untyped-def]  # the workers are forked: they inherit this
+    # The workers are forked: they inherit these. No file can be made in that folder,
+    # neither at its path nor under a temporary name.
+    def open_(path, flags, *mode):  # type: ignore[no-untyped-def]
         if flags & os.O_CREAT and Path(path).parent.name == "extra-39":
             raise OSError(28, "No space left on device")
-        return real(path, flags, *mode)
+        return real_open(path, flags, *mode)
+
+    def write_bytes(self: Path, data: bytes) -> int:
+        if self.parent.name == "extra-39":
+            raise OSError(28, "No space left on device")
+        return real_write_bytes(self, data)
 
     monkeypatch.setattr(writer.os, "open", open_)
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
     run = cli("build", "--root", news.root)
     assert run.code != 0 and "No space left on device" in run.err
     assert not news.out.exists()

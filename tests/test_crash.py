@@ -46,7 +46,7 @@ def before(name, after_calls=1):
 if point == "staging":  # part-way through the files: some written or linked into the spare, not all
     before("_link", 40)
     before("_put", 40)
-    before("_write_over", 40)
+    before("_write_at", 40)
 elif point == "half-written":  # a page half written into the spare tree (over the old one's bytes, or new)
     real_write = writer.os.write
     def write(fd, data):
