@@ -37,7 +37,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from marketnews.assets import Assets
-from marketnews.cache import memo_key
+from marketnews.cache import memo_key, pack
 from marketnews.cards import (
     HEIGHT,
     WIDTH,
@@ -340,7 +340,8 @@ class CardStore(Protocol):
     def get(self, key: str) -> bytes | None:
         ...
 
-    def put(self, key: str, value: bytes) -> None:
+    def put(self, key: str, value: bytes, packed: bool = False) -> None:
+        """Keep `value`, or what `cache.pack` made of it (`packed`)."""
         ...
 
     def use(self, keys: Iterable[str]) -> None:
@@ -351,11 +352,12 @@ class CardStore(Protocol):
 @dataclass
 class CardLog:
     """A worker process's view of the card store: reads go through to it; what was used
-    and drawn is noted for the parent to hand to the store (`settle`)."""
+    and drawn is noted for the parent to hand to the store (`settle`), packed for it
+    here, where the workers share the compressing (the parent alone once did it)."""
 
     store: CardStore | None
     used: list[str] = field(default_factory=list)
-    made: dict[str, bytes] = field(default_factory=dict)
+    made: dict[str, bytes] = field(default_factory=dict)  # packed (cache.pack)
 
     def get(self, key: str) -> bytes | None:
         data = self.store.get(key) if self.store is not None else None
@@ -363,8 +365,8 @@ class CardLog:
             self.used.append(key)
         return data
 
-    def put(self, key: str, value: bytes) -> None:
-        self.made[key] = value
+    def put(self, key: str, value: bytes, packed: bool = False) -> None:
+        self.made[key] = value if packed else pack(value)
 
     def use(self, keys: Iterable[str]) -> None:
         self.used.extend(keys)
@@ -373,7 +375,7 @@ class CardLog:
         if store is not None:
             store.use(self.used)
             for key, value in self.made.items():
-                store.put(key, value)
+                store.put(key, value, packed=True)
 
 
 class SiteRenderer:
@@ -398,6 +400,7 @@ class SiteRenderer:
         self.shard: tuple[int, int] | None = None
         self._tags: tuple[Sequence[ArticleView], dict[str, tuple[str, list[ArticleView]]]] | None = None
         self._stories: tuple[Sequence[ArticleView], list[ArticleView]] | None = None
+        self._site_image: dict[str, Any] | None = None
         self._markets_of: Sequence[ArticleView] | None = None  # the list memo.market_index was made from
         self.env.globals.update(site=self.config, asset_url=inp.assets.url)
         self.env.globals["article_item"] = self.article_item
@@ -678,13 +681,19 @@ class SiteRenderer:
         return make_site_card(self.config.title, self.config.tagline or self.config.description)
 
     def site_image(self) -> dict[str, Any]:
-        """The social card of every page without one of its own: site.yaml's `image`, else the site card."""
-        card = self.site_card()
-        if card is None:
-            image, alt = card_image(self.config, None)
-            return {"image": image, "image_alt": alt}
-        return {"image": absolute_url(self.config.base_url, "/" + card_file("site", card)),
-                "image_alt": card_alt(card), "image_width": WIDTH, "image_height": HEIGHT}
+        """The social card of every page without one of its own: site.yaml's `image`, else
+        the site card. Worked out once a build, as every page's head names it (drawing up
+        the card and its digest for each page was 6% of a cold article page's time); a
+        copy for each caller."""
+        if self._site_image is None:
+            card = self.site_card()
+            if card is None:
+                image, alt = card_image(self.config, None)
+                self._site_image = {"image": image, "image_alt": alt}
+            else:
+                self._site_image = {"image": absolute_url(self.config.base_url, "/" + card_file("site", card)),
+                                    "image_alt": card_alt(card), "image_width": WIDTH, "image_height": HEIGHT}
+        return dict(self._site_image)
 
     def card_files(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
         """The share cards of the articles that have one, and the site card."""

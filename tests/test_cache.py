@@ -311,3 +311,48 @@ def test_page_records_are_trusted_only_after_a_build_that_finished_writing(  # t
     build(site, cli)
     assert kept.count(False) == 1 and len(kept) > 6
     assert tree(site.out) == first
+
+
+def _page_records_key(memo: Path) -> str:
+    with sqlite3.connect(memo) as db:
+        (note,) = db.execute("SELECT value FROM about WHERE name LIKE 'note pages of %'").fetchone()
+    return str(note).split(" ")[2]
+
+
+def test_a_builds_page_records_are_one_memo_value_checked_when_read(  # type: ignore[no-untyped-def]
+        site: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fill(site, 6)
+    first, _ = build(site, cli)
+    memo = tmp_path / "cache" / MEMO_FILE
+    key = _page_records_key(memo)
+    stored = {k: v for k, _, v in entries(memo)}
+    records = decode(pipeline.PageRecords, cache.unpack(stored[key]))
+    pages = {p for p in first if p.endswith(".html") and p.startswith("2026/")}
+    assert pages <= set(records.paths) and len(pages) == 6
+    assert all(len(first[p]) == size for p, size in zip(records.paths, records.sizes, strict=True))
+    # An hour on, new odds: the records are those of the new build, the old value is gone.
+    site.snapshot({**QUOTES, "m-one": quote("Will one happen?", 0.4)})
+    second, said = build(site, cli)
+    assert said == [] and second != first
+    assert _page_records_key(memo) != key and key not in {k for k, _, _ in entries(memo)}
+    # Columns that do not line up are a damaged value: one warning, every page made again.
+    key = _page_records_key(memo)
+    value = cache.unpack(dict((k, v) for k, _, v in entries(memo))[key])
+    columns = decode(tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...], tuple[str, ...]], value)
+    short = encode((columns[0], columns[1], columns[2], columns[3][:-1]))
+    with sqlite3.connect(memo) as db:
+        db.execute("UPDATE entries SET sum = ?, value = ? WHERE key = ?", (cache._checksum(short), short, key))
+    kept: list[bool] = []
+    real = pipeline.ManifestReuse.keep
+
+    def keep(self: pipeline.ManifestReuse, path: str, fingerprint: str) -> Any:
+        record = real(self, path, fingerprint)
+        kept.append(record is not None)
+        return record
+
+    monkeypatch.setattr(pipeline.ManifestReuse, "keep", keep)
+    (site.out / "2026/11/s0/index.html").unlink()  # so the site is to be made again
+    third, said = build(site, cli)
+    assert third == second
+    assert len(said) == 1 and "wrong shape" in said[0] and "made again" in said[0], said
+    assert len(kept) > 6 and not any(kept)
