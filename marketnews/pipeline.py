@@ -836,6 +836,17 @@ def _no_record(path: str, fingerprint: str) -> PageRecord | None:
     return None
 
 
+def memo_records(store: Memo, out: Path) -> Callable[[str, str], PageRecord | None]:
+    """The pages the memo knows were written into `out`, looked up by path and fingerprint."""
+    folder = str(out)
+
+    def find(path: str, fingerprint: str) -> PageRecord | None:
+        found = store.load(memo_key("page", folder, path, fingerprint), tuple[int, str])
+        return (fingerprint, *found) if found is not None else None
+
+    return find
+
+
 def manifest_records(manifest: Mapping[str, PageRecord]) -> Callable[[str, str], PageRecord | None]:
     """The pages of the last build in this process (its manifest), by path and fingerprint."""
 
@@ -846,47 +857,10 @@ def manifest_records(manifest: Mapping[str, PageRecord]) -> Callable[[str, str],
     return find
 
 
-@dataclass(frozen=True)
-class PageRecords:
-    """The pages a whole build wrote, one memo value a build: each page's path, the
-    fingerprint it was made from, its size and its list item's HTML (which a list page
-    takes from here when the page is kept)."""
-
-    paths: tuple[str, ...]
-    prints: tuple[str, ...]
-    sizes: tuple[int, ...]
-    items: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        if not len(self.paths) == len(self.prints) == len(self.sizes) == len(self.items):
-            raise WrongShape("page records whose columns differ in length")
-
-    @staticmethod
-    def of(manifest: Mapping[str, PageRecord]) -> PageRecords:
-        paths = tuple(sorted(manifest))
-        return PageRecords(paths, tuple(manifest[p][0] for p in paths), tuple(manifest[p][1] for p in paths),
-                           tuple(manifest[p][2] for p in paths))
-
-    def manifest(self) -> dict[str, PageRecord]:
-        """The records by path."""
-        columns = zip(self.paths, self.prints, self.sizes, self.items, strict=True)
-        return {p: (fp, size, item) for p, fp, size, item in columns}
-
-
-def save_records(store: Memo, manifest: Mapping[str, PageRecord]) -> str:
-    """Keep this build's page records as one value; its key (see `_note_site`)."""
-    value = encode(PageRecords.of(manifest))
-    key = memo_key("page records", value)
-    store.put(key, value)
-    return key
-
-
-def memo_records(store: Memo, key: str) -> Mapping[str, PageRecord]:
-    """The page records the last build kept under `key`; none when they are missing or
-    damaged (each page is then made again). Superseded by this build's: not kept for the next."""
-    records = cast(PageRecords | None, store.load(key, PageRecords)) if key else None
-    store.used.discard(key)
-    return records.manifest() if records is not None else {}
+def save_records(store: Memo, out: Path, manifest: Mapping[str, PageRecord]) -> None:
+    folder = str(out)
+    for path, (made_from, size, item) in manifest.items():
+        store.put(memo_key("page", folder, path, made_from), encode((size, item)))
 
 
 @dataclass
@@ -897,7 +871,7 @@ class ManifestReuse:
     existing: Collection[str]
     out: Path | None
     manifest: dict[str, PageRecord]
-    store: Memo | None = None  # the memo workers read (article shells): its problems go back from them
+    store: Memo | None = None  # what `find` reads, if the memo: its problems go back from workers
     # Each file's (size, st_mtime_ns) as the last build left it (its SiteRecord), when known.
     as_left: Mapping[str, tuple[int, int]] | None = None
 
@@ -1141,15 +1115,15 @@ def _site_as_built(paths: SitePaths, inp: SiteInput, gathered: Gathered, taken: 
     None: the site is to be made."""
     out = paths.out.resolve()
     last = _last_site(store, out)
-    if not inp.fingerprint or last is None or last.key != key:
+    if not inp.fingerprint or last is None or last[0] != key:
         return None
-    record = last.record
+    record = last[1]
     if record is None or any(_file_state(out, path) != (path, size, mtime) for path, size, mtime in record.files):
         return None
     if cache_state(paths.cache) != record.odds_cache:  # else it holds what the last build saved
         save_cache(paths.cache, taken.snapshot, gathered.uses, taken.odds.anchors_missing, taken.odds.cached,
                    inp.snapshot_json or snapshot_to_json(taken.snapshot), now=inp.now)
-        _note_site(store, out, key, replace(record, odds_cache=cache_state(paths.cache)), last.pages)
+        _note_site(store, out, key, replace(record, odds_cache=cache_state(paths.cache)))
     store.flush()  # what gather added; nothing pruned: the last build's entries are still this site's
     files = frozenset(path for path, _, _ in record.files if path != RECORD)
     state = BuildState(store=store, gathered=gathered, existing=files, snapshot=(taken.odds.snapshot, taken.snapshot),
@@ -1157,30 +1131,24 @@ def _site_as_built(paths: SitePaths, inp: SiteInput, gathered: Gathered, taken: 
     return state, WriteReport(len(files), 0, 0, len(files), 0)
 
 
-def _note_site(store: Memo, out: Path, key: str, record: SiteRecord, pages: str) -> None:
-    """Keep `record` as the site of `key` in `out` (see `_last_site`), its page records
-    being the value under the key `pages`. Under a key of its own: a build again from the
-    same input (after a failed one, say) leaves its files with other times."""
+def _note_site(store: Memo, out: Path, key: str, record: SiteRecord) -> None:
+    """Keep `record` as the site of `key` in `out` (see `_last_site`). Under a key of its
+    own: a build again from the same input (after a failed one, say) leaves its files with
+    other times."""
     value = encode(record)
     record_key = memo_key("site record", value)
     store.put(record_key, value)
-    store.set_note(_pages_note(out), f"{key} {record_key} {pages}")
+    store.set_note(_pages_note(out), f"{key} {record_key}")
 
 
-class LastSite(NamedTuple):
-    key: str  # its site_key
-    record: SiteRecord | None  # None: missing from the memo, or damaged
-    pages: str  # the memo key of its PageRecords
-
-
-def _last_site(store: Memo, out: Path) -> LastSite | None:
-    """The site the last build left in `out`: its `site_key`, its record and where its
-    page records are; None when the memo does not describe that folder (see `_pages_note`)."""
+def _last_site(store: Memo, out: Path) -> tuple[str, SiteRecord | None] | None:
+    """The `site_key` of the site the last build left in `out`, and its record; None when
+    the memo's page records do not describe that folder (see `_pages_note`)."""
     note = store.note(_pages_note(out))
     if note is None:
         return None
-    key, record_key, pages = (note.split(" ") + ["", ""])[:3]
-    return LastSite(key, cast(SiteRecord | None, store.load(record_key, SiteRecord)) if record_key else None, pages)
+    key, _, record_key = note.partition(" ")
+    return key, cast(SiteRecord | None, store.load(record_key, SiteRecord)) if record_key else None
 
 
 def _pages_note(out: Path) -> str:
@@ -1238,9 +1206,9 @@ def _render_and_write(paths: SitePaths, options: BuildOptions, inp: SiteInput, g
         find = manifest_records(previous.manifest)
     else:
         last = _last_site(store, out)
-        find = manifest_records(memo_records(store, last.pages)) if last is not None else _no_record
-        if last is not None and last.record is not None:
-            as_left = {path: (size, mtime) for path, size, mtime in last.record.files}
+        find = memo_records(store, out) if last is not None else _no_record
+        if last is not None and last[1] is not None:
+            as_left = {path: (size, mtime) for path, size, mtime in last[1].files}
         store.set_note(valid, None)
         store.flush()
     reuse = ManifestReuse(find, set(existing), out, manifest, None if previous is not None else store, as_left)
@@ -1270,7 +1238,8 @@ def _render_and_write(paths: SitePaths, options: BuildOptions, inp: SiteInput, g
         save_cache(paths.cache, taken.snapshot, gathered.uses, taken.odds.anchors_missing, taken.odds.cached,
                    inp.snapshot_json, now=inp.now)
     if previous is None:
-        _note_site(store, out, key, site_record(out, written, pages, paths.cache), save_records(store, manifest))
+        save_records(store, out, manifest)
+        _note_site(store, out, key, site_record(out, written, pages, paths.cache))
     # Kept: what this build used (in the dev server, pruned only when it looked at every file).
     if previous is None or changed is None:
         store.save()
