@@ -682,9 +682,9 @@ class SiteRenderer:
 
     def site_image(self) -> dict[str, Any]:
         """The social card of every page without one of its own: site.yaml's `image`, else
-        the site card. Worked out once a build, as every page's head names it (drawing up
-        the card and its digest for each page was 6% of a cold article page's time); a
-        copy for each caller."""
+        the site card. Worked out once by each renderer (the parent's, or a worker's copy),
+        as every page's head names it: drawing up the card and its digest for each page was
+        6% of a cold article page's time. A copy for each caller."""
         if self._site_image is None:
             card = self.site_card()
             if card is None:
