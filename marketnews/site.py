@@ -366,7 +366,8 @@ class CardLog:
         return data
 
     def put(self, key: str, value: bytes, packed: bool = False) -> None:
-        self.made[key] = value if packed else pack(value)
+        if self.store is not None:  # else nothing keeps it
+            self.made[key] = value if packed else pack(value)
 
     def use(self, keys: Iterable[str]) -> None:
         self.used.extend(keys)
