@@ -84,23 +84,24 @@ def chart_series(points: Sequence[Point]) -> tuple[Point, ...]:
     last_t, last_p = points[-1]
     block = last_t - last_t % CHART_STEP_S
     start = block - CHART_WINDOW_S + CHART_STEP_S  # the first whole block inside the window
-    window = [(t, _quantised(p)) for t, p in points if t >= start]
-    buckets: dict[int, list[Point]] = {}
-    for t, p in window:
-        buckets.setdefault(t - t % CHART_STEP_S, []).append((t, p))
+    # Worked in whole steps of CHART_QUANTUM (what _quantised rounds to), made prices at the end.
+    window = [(t, round(p / CHART_QUANTUM)) for t, p in points if t >= start]
+    buckets: dict[int, list[tuple[int, int]]] = {}
+    for t, q in window:
+        buckets.setdefault(t - t % CHART_STEP_S, []).append((t, q))
     if len(buckets) < CHART_MIN_BUCKETS:  # a young market: its few days are drawn point by point
         return tuple((t, _quantised(p)) for t, p in points if t > last_t - CHART_WINDOW_S)
     # The latest price stands at the end of the current block, and for the block's points
     # at that same price; its other points are bucketed like the rest. So a new hour at the
     # same price changes nothing, and one at another price adds a point only as an extreme.
-    latest = _quantised(last_p)
+    latest = round(last_p / CHART_QUANTUM)
     out = {window[0]} if window[0] != window[-1] else set()
     buckets[block] = [pt for pt in buckets.get(block, []) if pt[1] != latest]
     for inside in buckets.values():
         if inside:
             out.add(min(inside, key=lambda pt: (pt[1], pt[0])))
             out.add(max(inside, key=lambda pt: (pt[1], -pt[0])))
-    return (*sorted(out), (block + CHART_STEP_S, _quantised(last_p)))
+    return (*((t, round(q * CHART_QUANTUM, 6)) for t, q in sorted(out)), (block + CHART_STEP_S, _quantised(last_p)))
 
 
 # --- drawing ---------------------------------------------------------------------------
