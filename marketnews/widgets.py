@@ -113,12 +113,7 @@ def identity(view: WidgetView) -> WidgetView:
 
     An article page's frame is rendered with these (see site.Shell), so that the frame
     stays the same while prices move; the odds reach the page through its widgets."""
-    return _identity(view.written, view.key, view.page_url, view.question, view.url, view.kind)
-
-
-@lru_cache(maxsize=8192)  # a market's, the same for every article that cites it
-def _identity(written: str, key: str, page_url: str, question: str, url: str, kind: str) -> WidgetView:
-    return _bare(written, key, page_url, question, url, kind, "", "")
+    return _bare(view.written, view.key, view.page_url, view.question, view.url, view.kind, "", "")
 
 
 def market_view(
