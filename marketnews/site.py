@@ -28,7 +28,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote
@@ -401,7 +401,6 @@ class SiteRenderer:
         self.shard: tuple[int, int] | None = None
         self._tags: tuple[Sequence[ArticleView], dict[str, tuple[str, list[ArticleView]]]] | None = None
         self._stories: tuple[Sequence[ArticleView], list[ArticleView]] | None = None
-        self._site_image: dict[str, Any] | None = None
         self._markets_of: Sequence[ArticleView] | None = None  # the list memo.market_index was made from
         self.env.globals.update(site=self.config, asset_url=inp.assets.url)
         self.env.globals["article_item"] = self.article_item
@@ -683,18 +682,20 @@ class SiteRenderer:
 
     def site_image(self) -> dict[str, Any]:
         """The social card of every page without one of its own: site.yaml's `image`, else
-        the site card. Worked out once by each renderer (the parent's, or a worker's copy),
-        as every page's head names it: drawing up the card and its digest for each page was
-        6% of a cold article page's time. A copy for each caller."""
-        if self._site_image is None:
-            card = self.site_card()
-            if card is None:
-                image, alt = card_image(self.config, None)
-                self._site_image = {"image": image, "image_alt": alt}
-            else:
-                self._site_image = {"image": absolute_url(self.config.base_url, "/" + card_file("site", card)),
-                                    "image_alt": card_alt(card), "image_width": WIDTH, "image_height": HEIGHT}
+        the site card; a copy for each caller to add to."""
         return dict(self._site_image)
+
+    @cached_property
+    def _site_image(self) -> dict[str, Any]:
+        """Worked out once by each renderer (the parent's, or a worker's copy), as every
+        page's head names it: drawing up the card and its digest for each page was 6% of a
+        cold article page's time."""
+        card = self.site_card()
+        if card is None:
+            image, alt = card_image(self.config, None)
+            return {"image": image, "image_alt": alt}
+        return {"image": absolute_url(self.config.base_url, "/" + card_file("site", card)),
+                "image_alt": card_alt(card), "image_width": WIDTH, "image_height": HEIGHT}
 
     def card_files(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
         """The share cards of the articles that have one, and the site card."""
