@@ -63,8 +63,17 @@ CHART_QUANTUM = 0.002  # prices drawn to the nearest 0.2 points
 CHART_MIN_BUCKETS = 8  # below two days of 6-hour blocks, every point is drawn
 
 
+def _steps(p: float) -> int:
+    """A price in whole steps of CHART_QUANTUM."""
+    return round(p / CHART_QUANTUM)
+
+
+def _price(steps: int) -> float:
+    return round(steps * CHART_QUANTUM, 6)
+
+
 def _quantised(p: float) -> float:
-    return round(round(p / CHART_QUANTUM) * CHART_QUANTUM, 6)
+    return _price(_steps(p))
 
 
 def chart_series(points: Sequence[Point]) -> tuple[Point, ...]:
@@ -84,7 +93,7 @@ def chart_series(points: Sequence[Point]) -> tuple[Point, ...]:
     last_t, last_p = points[-1]
     block = last_t - last_t % CHART_STEP_S
     start = block - CHART_WINDOW_S + CHART_STEP_S  # the first whole block inside the window
-    # Worked in whole steps of CHART_QUANTUM (what _quantised rounds to), made prices at the end.
+    # Worked in whole steps (`_steps`, written out here: it runs for every point), made prices at the end.
     window = [(t, round(p / CHART_QUANTUM)) for t, p in points if t >= start]
     buckets: dict[int, list[tuple[int, int]]] = {}
     for t, q in window:
@@ -94,14 +103,14 @@ def chart_series(points: Sequence[Point]) -> tuple[Point, ...]:
     # The latest price stands at the end of the current block, and for the block's points
     # at that same price; its other points are bucketed like the rest. So a new hour at the
     # same price changes nothing, and one at another price adds a point only as an extreme.
-    latest = round(last_p / CHART_QUANTUM)
+    latest = _steps(last_p)
     out = {window[0]} if window[0] != window[-1] else set()
     buckets[block] = [pt for pt in buckets.get(block, []) if pt[1] != latest]
     for inside in buckets.values():
         if inside:
             out.add(min(inside, key=lambda pt: (pt[1], pt[0])))
             out.add(max(inside, key=lambda pt: (pt[1], -pt[0])))
-    return (*((t, round(q * CHART_QUANTUM, 6)) for t, q in sorted(out)), (block + CHART_STEP_S, _quantised(last_p)))
+    return (*((t, _price(q)) for t, q in sorted(out)), (block + CHART_STEP_S, _price(latest)))
 
 
 # --- drawing ---------------------------------------------------------------------------
