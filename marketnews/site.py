@@ -219,6 +219,7 @@ class RenderMemo:
     widget_html: dict[tuple[str, str, Any, float | None, str], str] = field(default_factory=dict)
     fragments_fit: dict[str, bool] = field(default_factory=dict)  # by variant (see SiteRenderer.widget_html)
     asof: dict[tuple[tuple[str, str], ...], Markup] = field(default_factory=dict)  # see SiteRenderer.odds_asof
+    current_silent: bool | None = None  # the line says nothing of current odds (see SiteRenderer.odds_asof)
     cards: dict[Seen, Card | None] = field(default_factory=dict)  # see SiteRenderer.card
     digests: dict[tuple[str, str], str] = field(default_factory=dict)
     items: dict[Seen, Markup] = field(default_factory=dict)
@@ -881,14 +882,23 @@ class SiteRenderer:
     def odds_asof(self, items: Sequence[WidgetView]) -> Markup:
         """The one line saying when a group of odds was taken, if any is not current: of the
         markets' own views (it says nothing of an article's publication), rendered once a
-        group of markets."""
+        group of markets, and once a build for all the groups whose odds are current when
+        the template says nothing of those."""
         shown = [self._views.get((v.written, v.key, None)) if v.state else None for v in items]
         if any(v is None for v in shown):  # a frame's views (no odds), or not this build's: rendered as they are
             return Markup(self._render("partials/odds_asof.html", items=items).strip())
+        current = not any(v.stale_text for v in shown if v is not None)
+        if current and self.memo.current_silent:
+            return Markup("")
         key = tuple((v.written, v.key) for v in items)
         html = self.memo.asof.get(key)
         if html is None:
             html = self.memo.asof[key] = Markup(self._render("partials/odds_asof.html", items=shown).strip())
+            if current and self.memo.current_silent is None:
+                # Checked on the first group whose odds are all current: a template that says
+                # nothing of it (the line is about odds that are not current) is rendered for
+                # no other such group; one that says something, for each group.
+                self.memo.current_silent = not html
         return html
 
     def inline_variant(self, article: Article, ref: MarketRef) -> str:
