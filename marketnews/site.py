@@ -81,6 +81,7 @@ from marketnews.widgets import (
     market_view,
     odds_note,
     odds_statement,
+    view_digest,
     with_published,
 )
 
@@ -478,7 +479,7 @@ class SiteRenderer:
         digest = self._digests.get(key)
         if digest is None:
             view = self.widget(written, ref)
-            digest = self._digests[key] = hashlib.blake2b(repr(view).encode(), digest_size=16).hexdigest()
+            digest = self._digests[key] = view_digest(view)
         return digest
 
     def article_fingerprint(self, article: Article) -> str:

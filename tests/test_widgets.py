@@ -266,3 +266,40 @@ def test_the_line_for_current_odds_is_rendered_once_unless_the_template_says_som
     assert cli("build", "--root", site.root).code == 0
     pages = [site.page(f"2026/11/story-{i}/index.html") for i in range(4)]
     assert [p.count("Not current:") for p in pages] == [0, 0, 0, 1]
+
+
+def test_a_views_digest_tells_apart_views_that_differ_in_any_field_or_point() -> None:
+    from dataclasses import fields, replace
+
+    from marketnews.widgets import view_digest
+
+    start = int(NOW.timestamp()) - 7 * 86400
+    history = tuple((start + i * 3600, 0.05 + (i % 7) / 100) for i in range(168))
+    base = view(q(history=history))
+    assert base.history and base.spark
+    # The same view made again, from equal but distinct values, has the same digest.
+    assert view_digest(view(q(history=tuple((t, p) for t, p in history)))) == view_digest(base)
+    others = {
+        "one price": replace(base, history=(*base.history[:-1], (base.history[-1][0], base.history[-1][1] + 1e-9))),
+        "one time": replace(base, history=((base.history[0][0] + 1, base.history[0][1]), *base.history[1:])),
+        "a point fewer": replace(base, history=base.history[1:]),
+        "a point moved between the series": replace(base, history=base.history[:-1],
+                                                    spark=(base.history[-1], *base.spark)),
+        "the chart": replace(base, spark=base.spark[:-1]),
+    }
+    for f in fields(base):
+        value = getattr(base, f.name)
+        if isinstance(value, str):
+            others[f.name] = replace(base, **{f.name: value + "x"})
+        elif isinstance(value, bool):
+            others[f.name] = replace(base, **{f.name: not value})
+        elif f.name in ("end_date", "as_of"):
+            others[f.name] = replace(base, **{f.name: NOW + timedelta(seconds=1)})
+        elif f.name in ("more_outcomes", "change", "mark"):
+            others[f.name] = replace(base, **{f.name: (value or 0) + 1})
+        elif f.name == "outcomes":
+            others[f.name] = replace(base, outcomes=value[:1])
+    assert len(others) > 30
+    digests = {name: view_digest(v) for name, v in others.items()}
+    assert view_digest(base) not in digests.values()
+    assert len(set(digests.values())) == len(digests)
