@@ -16,9 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
-
-import httpx
+from typing import TYPE_CHECKING, Any, TextIO
 
 from marketnews import __version__
 from marketnews.config import load_config
@@ -46,6 +44,9 @@ from marketnews.pipeline import (
     wanted,
 )
 from marketnews.writer import build_lock, check_output, folder_identity, write_atomic
+
+if TYPE_CHECKING:  # the network stack is imported by the code that uses it, not by every build
+    import httpx
 
 COMMANDS = ("build", "check", "new", "serve", "snapshot")
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -164,6 +165,8 @@ def http_client(offline: bool) -> Iterator[httpx.Client | None]:
     if offline:
         yield None
         return
+    import httpx  # only a run that may go online loads the network stack
+
     headers = {"User-Agent": f"marketnews/{__version__}", "Accept": "application/json"}
     limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
     with httpx.Client(headers=headers, limits=limits, follow_redirects=True) as client:

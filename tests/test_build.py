@@ -245,6 +245,18 @@ def test_snapshot_file_errors_are_reported(news: Site, cli) -> None:  # type: ig
     assert run.code == 1 and "version: expected 1, got 2" in run.err
 
 
+def test_a_build_that_goes_online_for_nothing_does_not_load_the_network_stack(news: Site) -> None:
+    import subprocess
+
+    code = ("import sys\nfrom marketnews.cli import main\n"
+            "code = main(sys.argv[1:])\nprint(code, 'httpx' in sys.modules)")
+    for how in (["--snapshot", str(news.root / "snapshot.json")], ["--offline"]):
+        run = subprocess.run([sys.executable, "-c", code, "build", "--root", str(news.root), "--quiet", *how],
+                             capture_output=True, text=True, env=os.environ, timeout=120)
+        assert run.stdout.split() == ["0", "False"], (how, run.stdout, run.stderr)
+        assert (news.root / "public/index.html").exists()
+
+
 def test_same_input_gives_byte_identical_output(news: Site, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     assert cli("build", "--root", news.root).code == 0
     first = news.tree()

@@ -32,13 +32,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from marketnews.markets.httpjson import CallFailed, Fetcher, HttpPolicy
 from marketnews.markets.model import EARLIEST_TS, LATEST_TS, PRICE_AT_TOLERANCE_S, Point, Quote
 from marketnews.markets.normalise import probability
+
+if TYPE_CHECKING:  # the network stack is imported by the code that uses it, not by every build
+    import httpx
 
 HOUR_S = 3600
 WEEK_S = 7 * 24 * HOUR_S

@@ -25,15 +25,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
-
-import httpx
 
 from marketnews.markets.httpjson import CallFailed, Fetcher, HttpPolicy
 from marketnews.markets.model import Quote
 from marketnews.markets.normalise import event_quote, market_quote, text
 from marketnews.markets.refs import MarketRef
+
+if TYPE_CHECKING:  # the network stack is imported by the code that uses it, not by every build
+    import httpx
 
 MAX_URL_BYTES = 8000
 

@@ -27,9 +27,11 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
+if TYPE_CHECKING:  # the network stack is imported by the code that uses it, not by every build
+    import httpx
+
 
 T = TypeVar("T")
 Params = Sequence[tuple[str, str]]
@@ -172,6 +174,8 @@ class Fetcher:
 
     def get_json(self, url: str, params: Params = ()) -> Any:
         """GET `url` and return its decoded JSON body; raise CallFailed when that can't be had."""
+        import httpx  # loaded once, by the first request
+
         policy = self.policy
         last = "no attempt made"
         for attempt in range(policy.attempts):

@@ -16,8 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-
-import httpx
+from typing import TYPE_CHECKING
 
 from marketnews.markets import CLOB_URL, GAMMA_URL
 from marketnews.markets.clob import CLOB_POLICY, AnchorKey, AnchorWanted, add_series, known_histories
@@ -25,6 +24,9 @@ from marketnews.markets.gamma import MAX_URL_BYTES, FetchResult, fetch_quotes
 from marketnews.markets.httpjson import HttpPolicy
 from marketnews.markets.model import Quote
 from marketnews.markets.refs import MarketRef
+
+if TYPE_CHECKING:  # the network stack is imported by the code that uses it, not by every build
+    import httpx
 
 
 @dataclass(frozen=True)

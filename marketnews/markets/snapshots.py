@@ -30,9 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Protocol
 
 from marketnews.errors import MarketnewsError, SnapshotError
 from marketnews.markets.clob import AnchorKey, AnchorWanted
@@ -41,6 +39,9 @@ from marketnews.markets.model import Quote, Snapshot, snapshot_from_doc, snapsho
 from marketnews.markets.polymarket import PolymarketSettings, fetch_live
 from marketnews.markets.refs import MarketRef
 from marketnews.writer import write_atomic
+
+if TYPE_CHECKING:  # the network stack is imported by the code that uses it, not by every build
+    import httpx
 
 EXAMPLE = "example"  # the source of the example snapshot's quotes
 CACHE_SNAPSHOT = "snapshot.json"
