@@ -86,6 +86,10 @@ from marketnews.widgets import (
 )
 
 SUMMARY_CHARS = 220
+# The SHA-256 of partials/odds_asof.html as shipped (its text with \n line ends): all of it
+# inside one `{% if stale %}`, so it says nothing of a group of current odds, and
+# `SiteRenderer.odds_asof` does not render it for one. A test holds this to the file.
+QUIET_ASOF = frozenset({"273951dc7cc9759dd8c6010a862d996781ff158cf624bf80a89722c9ea174be0"})
 LATEST_ON_404 = 6  # headlines on the "page not found" page
 
 
@@ -220,7 +224,6 @@ class RenderMemo:
     widget_html: dict[tuple[str, str, Any, float | None, str], str] = field(default_factory=dict)
     fragments_fit: dict[str, bool] = field(default_factory=dict)  # by variant (see SiteRenderer.widget_html)
     asof: dict[tuple[tuple[str, str], ...], Markup] = field(default_factory=dict)  # see SiteRenderer.odds_asof
-    current_silent: bool | None = None  # the line says nothing of current odds (see SiteRenderer.odds_asof)
     cards: dict[Seen, Card | None] = field(default_factory=dict)  # see SiteRenderer.card
     digests: dict[tuple[str, str], str] = field(default_factory=dict)
     items: dict[Seen, Markup] = field(default_factory=dict)
@@ -883,24 +886,28 @@ class SiteRenderer:
     def odds_asof(self, items: Sequence[WidgetView]) -> Markup:
         """The one line saying when a group of odds was taken, if any is not current: of the
         markets' own views (it says nothing of an article's publication), rendered once a
-        group of markets, and once a build for all the groups whose odds are current when
-        the template says nothing of those."""
+        group of markets; with the template as shipped, not at all for a group whose odds
+        are all current."""
         shown = [self._views.get((v.written, v.key, None)) if v.state else None for v in items]
         if any(v is None for v in shown):  # a frame's views (no odds), or not this build's: rendered as they are
             return Markup(self._render("partials/odds_asof.html", items=items).strip())
-        current = not any(v.stale_text for v in shown if v is not None)
-        if current and self.memo.current_silent:
+        if self._asof_quiet and not any(v.stale_text for v in shown if v is not None):
             return Markup("")
         key = tuple((v.written, v.key) for v in items)
         html = self.memo.asof.get(key)
         if html is None:
             html = self.memo.asof[key] = Markup(self._render("partials/odds_asof.html", items=shown).strip())
-            if current and self.memo.current_silent is None:
-                # Checked on the first group whose odds are all current: a template that says
-                # nothing of it (the line is about odds that are not current) is rendered for
-                # no other such group; one that says something, for each group.
-                self.memo.current_silent = not html
         return html
+
+    @cached_property
+    def _asof_quiet(self) -> bool:
+        """Whether the site's odds_asof.html is one known to say nothing of odds that are all
+        current (`QUIET_ASOF`); any other is rendered for each group, whatever it says."""
+        try:
+            source = self.env.loader.get_source(self.env, "partials/odds_asof.html")[0] if self.env.loader else ""
+        except jinja2.TemplateNotFound:
+            return False
+        return hashlib.sha256(source.replace("\r\n", "\n").encode()).hexdigest() in QUIET_ASOF
 
     def inline_variant(self, article: Article, ref: MarketRef) -> str:
         """An inline widget is compact when its market is already under the headline."""

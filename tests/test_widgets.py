@@ -239,28 +239,43 @@ def test_list_items_come_from_the_article_frames_and_show_this_builds_odds(
     assert renders.count("partials/article_item.html") == (1 if item == "as shipped" else 1 + 3)
 
 
-@pytest.mark.parametrize("note", ["as shipped", "says something of current odds"])
-def test_the_line_for_current_odds_is_rendered_once_unless_the_template_says_something_of_them(
+def test_the_shipped_as_of_line_is_the_one_known_to_say_nothing_of_current_odds() -> None:
+    import hashlib
+
+    from marketnews.site import QUIET_ASOF
+
+    text = (REPO / "layouts/partials/odds_asof.html").read_text(encoding="utf-8")
+    assert hashlib.sha256(text.encode()).hexdigest() in QUIET_ASOF  # edited: check it, then update the digest
+    assert text.count("{% if stale %}") == 1
+
+
+@pytest.mark.parametrize("note", ["as shipped", "says something of current odds", "says something of one group"])
+def test_the_line_for_current_odds_is_not_rendered_with_the_shipped_template_and_is_with_another(
         site: Any, cli: Any, renders: list[str], note: str) -> None:
     site.snapshot({"m-one": quote("Will one happen?", 0.55), "m-two": quote("Will two happen?", 0.3),
                    "m-old": quote("Will old happen?", 0.2, as_of="2026-11-21T10:00:00Z")})
     groups = (["m-one"], ["m-two"], ["m-one", "m-two"])
     for i, markets in enumerate(groups):
         site.write(f"content/story-{i}.md", article(f"Story {i}", date=f"2026-11-0{i + 1}T09:00:00Z", markets=markets))
-    if note != "as shipped":
+    if note != "as shipped":  # a site's own template: rendered for every group, whatever the first gave
+        shown = '<p class="odds-count">{{ items | length }} quoted</p>'
+        if note == "says something of one group":
+            shown = "{% if items | map(attribute='key') | list == ['m-two'] %}" + shown + "{% endif %}"
         layout = site.root / "layouts/partials/odds_asof.html"
-        layout.write_text('<p class="odds-count">{{ items | length }} quoted</p>\n' + layout.read_text())
+        layout.write_text(shown + "\n" + layout.read_text())
     assert cli("build", "--root", site.root).code == 0  # one process: a small site
     pages = [site.page(f"2026/11/story-{i}/index.html") for i in range(len(groups))]
+    said = [p.count(f'<p class="odds-count">{len(g)} quoted</p>') for p, g in zip(pages, groups, strict=True)]
     if note == "as shipped":
-        # The stories' strips, the front page's and the topic's odds keys, the market pages:
-        # every group's odds are current, and the line is rendered once, for the first.
-        assert renders.count("partials/odds_asof.html") == 1
+        # The stories' strips, the front page's and the topic's odds keys, the market
+        # pages: every group's odds are current, and the line is not rendered at all.
+        assert renders.count("partials/odds_asof.html") == 0
         assert not any("odds-note" in p for p in pages)
-    else:  # rendered for each group, the article pages' among them
+    elif note == "says something of current odds":
         assert renders.count("partials/odds_asof.html") > len(groups)
-        said = [p.count(f'<p class="odds-count">{len(g)} quoted</p>') for p, g in zip(pages, groups, strict=True)]
         assert said == [1, 1, 1]
+    else:  # silent for the first group rendered (the newest story's two), not for story 1's
+        assert said == [0, 1, 0] and "odds-count" not in pages[0] + pages[2]
     # A story citing a market whose odds are not current says so; the others still do not.
     site.write("content/story-3.md", article("Story 3", date="2026-11-04T09:00:00Z", markets=["m-one", "m-old"]))
     assert cli("build", "--root", site.root).code == 0
