@@ -13,6 +13,9 @@ two goes first:
           site rebuilt hourly into the same folder, where the build before last's files
           are there to be written over (see writer.Stager)
   noop    the build after that, nothing changed
+  deploy  the hour after that as .github/workflows/deploy.yml runs it: only the cache
+          folder kept from the last build (the runner starts without the output folder
+          and its spare tree), every price moved again
   hugo    Hugo's full build (cold: no output, no file cache, --ignoreCache; a Hugo
           build renders every page whatever changed)
 It prints every run, the medians, and each of ours as a ratio to Hugo's build of the
@@ -57,13 +60,18 @@ def main() -> None:
         write_snapshot(snap, args.markets, seed=102 + n, taken_at=TAKEN_AT + timedelta(hours=1))
         found["hourly2"] = measured(ours_cmd, ours_env)
         found["noop"] = measured(ours_cmd, ours_env)
+        for path in (ours_root / "public", ours_root / ".marketnews-public"):
+            shutil.rmtree(path, ignore_errors=True)
+        write_snapshot(snap, args.markets, seed=202 + n, taken_at=TAKEN_AT + timedelta(hours=1))
+        found["deploy"] = measured(ours_cmd, ours_env)
         return found
 
     def theirs(n: int) -> dict[str, Run]:
         clear_hugo(hugo_root)
         return {"hugo": measured(hugo_cmd)}
 
-    runs: dict[str, list[Run]] = {"cold": [], "hourly": [], "hourly2": [], "noop": [], "hugo": []}
+    ours_names = ("cold", "hourly", "hourly2", "noop", "deploy")
+    runs: dict[str, list[Run]] = {name: [] for name in (*ours_names, "hugo")}
     for n in range(args.rounds):
         order = [ours, theirs]
         for side in order if n % 2 == 0 else order[::-1]:
@@ -74,12 +82,11 @@ def main() -> None:
         wall, peak, cpu = (statistics.median(r[i] for r in results) for i in range(3))
         report(f"{name} median", wall, peak, cpu)
     hugo_runs = runs["hugo"]
-    for name in ("cold", "hourly", "hourly2", "noop"):
+    for name in ours_names:
         for i, what in ((0, "wall time"), (2, "CPU time")):
             ratios = [o[i] / h[i] for o, h in zip(runs[name], hugo_runs, strict=True)]
             print(f"{name:>7} / Hugo, {what} by round: " + ", ".join(f"{r:.2f}" for r in ratios)
                   + f"  (median {statistics.median(ratios):.2f})")
-    ours_names = ("cold", "hourly", "hourly2", "noop")
     peaks = [max(runs[name][i][1] for name in ours_names) / h[1] for i, h in enumerate(hugo_runs)]
     print("peak memory of any of our builds / Hugo's, by round: " + ", ".join(f"{r:.2f}" for r in peaks))
 
