@@ -31,10 +31,12 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from build_bench import build_command, measured, report  # noqa: E402
 from corpus import TAKEN_AT, corpus_arguments, generated, write_snapshot  # noqa: E402
 from hugo_bench import clear_hugo, hugo_command, hugo_or_exit, make_hugo_site  # noqa: E402
+
+from marketnews.writer import state_folder  # noqa: E402
 
 Run = tuple[float, float, float]  # wall s, peak RSS MB, CPU s
 
@@ -60,7 +62,7 @@ def main() -> None:
         write_snapshot(snap, args.markets, seed=102 + n, taken_at=TAKEN_AT + timedelta(hours=1))
         found["hourly2"] = measured(ours_cmd, ours_env)
         found["noop"] = measured(ours_cmd, ours_env)
-        for path in (ours_root / "public", ours_root / ".marketnews-public"):
+        for path in (ours_root / "public", state_folder(ours_root / "public")):
             shutil.rmtree(path, ignore_errors=True)
         write_snapshot(snap, args.markets, seed=202 + n, taken_at=TAKEN_AT + timedelta(hours=1))
         found["deploy"] = measured(ours_cmd, ours_env)
