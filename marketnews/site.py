@@ -891,7 +891,7 @@ class SiteRenderer:
         shown = [self._views.get((v.written, v.key, None)) if v.state else None for v in items]
         if any(v is None for v in shown):  # a frame's views (no odds), or not this build's: rendered as they are
             return Markup(self._render("partials/odds_asof.html", items=items).strip())
-        if self._asof_quiet and not any(v.stale_text for v in shown if v is not None):
+        if self._asof_quiet and not any(v.stale_text for v in items):  # an article's views say what the market's do
             return Markup("")
         key = tuple((v.written, v.key) for v in items)
         html = self.memo.asof.get(key)
