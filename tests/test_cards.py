@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import struct
+import zlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from marketnews import pipeline, site
 from marketnews.cards import (
     ELLIPSIS,
     HEIGHT,
+    PNG_BAND,
     WIDTH,
     Card,
     CardOdds,
@@ -27,6 +29,7 @@ from marketnews.cards import (
     draw,
     font,
     from_memo,
+    png_bytes,
     site_card,
     to_memo,
     wrap,
@@ -181,6 +184,20 @@ def test_every_kind_of_card_is_a_1200_by_630_png_without_metadata(which: str) ->
         assert im.info == {} or set(im.info) <= {"dpi"}
     assert png_chunks(data) == [b"IHDR"] + [b"IDAT"] * (len(png_chunks(data)) - 2) + [b"IEND"]
     assert draw(c) == data
+
+
+@pytest.mark.parametrize("height", [1, PNG_BAND - 1, PNG_BAND, HEIGHT, HEIGHT + 5])
+def test_the_png_holds_the_pixels_and_is_one_deflate_stream_of_unfiltered_rows(height: int) -> None:
+    # Rows are deflated a band at a time: the stream must be the very one that all rows at
+    # once give, so that a card's bytes do not depend on the band's size.
+    image = Image.frombytes("RGB", (37, height), bytes((i * 7919) % 251 for i in range(37 * height * 3)))
+    data = png_bytes(image)
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.mode == "RGB" and im.tobytes() == image.tobytes()
+    raw = image.tobytes()
+    rows = b"".join(b"\x00" + raw[y * 37 * 3 : (y + 1) * 37 * 3] for y in range(height))
+    idat = data[data.index(b"IDAT") + 4 : data.index(b"IEND") - 8]
+    assert idat == zlib.compress(rows, 3)
 
 
 def test_the_article_image_is_drawn_on_its_card() -> None:
