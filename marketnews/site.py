@@ -86,10 +86,12 @@ from marketnews.widgets import (
 )
 
 SUMMARY_CHARS = 220
-# The SHA-256 of partials/odds_asof.html as shipped (its text with \n line ends): all of it
-# inside one `{% if stale %}`, so it says nothing of a group of current odds, and
-# `SiteRenderer.odds_asof` does not render it for one. A test holds this to the file.
-QUIET_ASOF = frozenset({"273951dc7cc9759dd8c6010a862d996781ff158cf624bf80a89722c9ea174be0"})
+# The SHA-256 of partials/odds_asof.html as shipped, after its leading comment (`template_code`):
+# all of it inside one `{% if stale %}`, so it says nothing of a group of current odds, and
+# `SiteRenderer.odds_asof` renders it once for each set of markets not current. Every
+# version shipped so far differs from the others only in that comment. A test holds this to the file.
+QUIET_ASOF = frozenset({"cad94a89cb68e425e91a2166db890d1e91bfae19f10e472ad2e4239cb63e23b2"})
+_LEADING_COMMENT = re.compile(r"\A\{#.*?#\}", re.S)
 LATEST_ON_404 = 6  # headlines on the "page not found" page
 
 
@@ -184,6 +186,12 @@ class SiteInput:
     shells: Callable[[str], Shell | None] = field(default=lambda fingerprint: None)
 
 
+def template_code(source: str) -> str:
+    """A template's text with \\n line ends and without its leading comment, which Jinja
+    ends at the first `#}` and renders as nothing."""
+    return _LEADING_COMMENT.sub("", source.replace("\r\n", "\n"), count=1)
+
+
 def clock_marks(inp: SiteInput) -> str:
     """What the site shows of the clock (`inp.now`), as text: two builds from the same input
     at moments with the same marks make the same bytes. The renderer reads `now` only for
@@ -200,6 +208,9 @@ def clock_marks(inp: SiteInput) -> str:
 
 
 Seen = tuple[str, str]  # an article's (path, source_hash): what its content is known by
+# A group of odds as its "as of" line depends on it (SiteRenderer.odds_asof): every market in
+# it, or, with the partial as shipped, those not current and whether they are all of it.
+AsofKey = tuple[tuple[tuple[str, str], ...], bool] | tuple[tuple[str, str], ...]
 
 
 def seen(article: Article) -> Seen:
@@ -223,7 +234,7 @@ class RenderMemo:
     views: dict[tuple[str, str, datetime | None], WidgetView] = field(default_factory=dict)
     widget_html: dict[tuple[str, str, Any, float | None, str], str] = field(default_factory=dict)
     fragments_fit: dict[str, bool] = field(default_factory=dict)  # by variant (see SiteRenderer.widget_html)
-    asof: dict[tuple[tuple[str, str], ...], Markup] = field(default_factory=dict)  # see SiteRenderer.odds_asof
+    asof: dict[AsofKey, Markup] = field(default_factory=dict)  # see SiteRenderer.odds_asof
     cards: dict[Seen, Card | None] = field(default_factory=dict)  # see SiteRenderer.card
     digests: dict[tuple[str, str], str] = field(default_factory=dict)
     items: dict[Seen, Markup] = field(default_factory=dict)
@@ -886,14 +897,21 @@ class SiteRenderer:
     def odds_asof(self, items: Sequence[WidgetView]) -> Markup:
         """The one line saying when a group of odds was taken, if any is not current: of the
         markets' own views (it says nothing of an article's publication), rendered once a
-        group of markets; with the template as shipped, not at all for a group whose odds
-        are all current."""
+        group of markets. The template as shipped shows only the markets not current, and
+        whether they are the whole group: it is rendered once for each such set, and not
+        at all for a group whose odds are all current."""
         shown = [self._views.get((v.written, v.key, None)) if v.state else None for v in items]
         if any(v is None for v in shown):  # a frame's views (no odds), or not this build's: rendered as they are
             return Markup(self._render("partials/odds_asof.html", items=items).strip())
-        if self._asof_quiet and not any(v.stale_text for v in items):  # an article's views say what the market's do
-            return Markup("")
-        key = tuple((v.written, v.key) for v in items)
+        key: AsofKey
+        if self._asof_quiet:  # as shipped, the line names the markets not current, and whether that is all of them
+            # (an article's view keeps its market's stale_text)
+            stale = tuple((v.written, v.key) for v in items if v.stale_text)
+            if not stale:
+                return Markup("")
+            key = (stale, len(stale) < len(items))
+        else:
+            key = tuple((v.written, v.key) for v in items)
         html = self.memo.asof.get(key)
         if html is None:
             html = self.memo.asof[key] = Markup(self._render("partials/odds_asof.html", items=shown).strip())
@@ -907,7 +925,7 @@ class SiteRenderer:
             source = self.env.loader.get_source(self.env, "partials/odds_asof.html")[0] if self.env.loader else ""
         except jinja2.TemplateNotFound:
             return False
-        return hashlib.sha256(source.replace("\r\n", "\n").encode()).hexdigest() in QUIET_ASOF
+        return hashlib.sha256(template_code(source).encode()).hexdigest() in QUIET_ASOF
 
     def inline_variant(self, article: Article, ref: MarketRef) -> str:
         """An inline widget is compact when its market is already under the headline."""

@@ -242,11 +242,21 @@ def test_list_items_come_from_the_article_frames_and_show_this_builds_odds(
 def test_the_shipped_as_of_line_is_the_one_known_to_say_nothing_of_current_odds() -> None:
     import hashlib
 
-    from marketnews.site import QUIET_ASOF
+    from marketnews.site import QUIET_ASOF, template_code
+
+    def quiet(text: str) -> bool:
+        return hashlib.sha256(template_code(text).encode()).hexdigest() in QUIET_ASOF
 
     text = (REPO / "layouts/partials/odds_asof.html").read_text(encoding="utf-8")
-    assert hashlib.sha256(text.encode()).hexdigest() in QUIET_ASOF  # edited: check it, then update the digest
+    assert quiet(text)  # edited: check it, then update the digest
     assert text.count("{% if stale %}") == 1
+    # A site made with an earlier version has that version's leading comment: still the same.
+    code = template_code(text)
+    assert code != text and code.startswith("\n{% set stale")
+    assert quiet("{# The one line that says when a group of odds was taken. #}" + code)
+    assert quiet(("{# A comment\n   on two lines. #}" + code).replace("\n", "\r\n"))
+    assert not quiet(code.replace("</p>", "</p>{# a comment elsewhere #}"))
+    assert not quiet(code.replace("Not current:", "Not current"))
 
 
 @pytest.mark.parametrize("note", ["as shipped", "says something of current odds", "says something of one group"])
@@ -278,9 +288,17 @@ def test_the_line_for_current_odds_is_not_rendered_with_the_shipped_template_and
         assert said == [0, 1, 0] and "odds-count" not in pages[0] + pages[2]
     # A story citing a market whose odds are not current says so; the others still do not.
     site.write("content/story-3.md", article("Story 3", date="2026-11-04T09:00:00Z", markets=["m-one", "m-old"]))
+    site.write("content/story-4.md", article("Story 4", date="2026-11-05T09:00:00Z", markets=["m-two", "m-old"]))
+    renders.clear()
     assert cli("build", "--root", site.root).code == 0
-    pages = [site.page(f"2026/11/story-{i}/index.html") for i in range(4)]
-    assert [p.count("Not current:") for p in pages] == [0, 0, 0, 1]
+    pages = [site.page(f"2026/11/story-{i}/index.html") for i in range(5)]
+    assert [p.count("Not current:") for p in pages] == [0, 0, 0, 1, 1]
+    line = "Not current:</strong> Will old happen?: <time"
+    assert line in pages[3] and line in pages[4]
+    market = site.page("markets/m-old/index.html")
+    assert "Not current:</strong> <time" in market  # all of its group: no question named
+    if note == "as shipped":  # rendered once for the two stories' groups, once for the market's own
+        assert renders.count("partials/odds_asof.html") == 2
 
 
 def test_a_views_digest_tells_apart_views_that_differ_in_any_field_or_point() -> None:
