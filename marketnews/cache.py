@@ -7,7 +7,8 @@ One pruning rule: saving keeps what this build used and drops the rest.
 
 The CLI keeps the memo in `<cache>/memo.sqlite`; the dev server keeps what it makes in
 memory and only reads that file. The file holds JSON text and checksums, never code:
-nothing in it can run when it is loaded (no pickle). A damaged, truncated, foreign or
+nothing in it can run when it is loaded (no pickle): each value is JSON, its long strings
+after it (`TEXTS`). A damaged, truncated, foreign or
 other version's file, or an entry of the wrong shape, costs one warning line and the
 work of making its values again, never a wrong page or a crash.
 """
@@ -85,10 +86,64 @@ class WrongShape(ValueError):
     """A memo value that is not what its kind holds."""
 
 
+# A value with long strings (a page's frame, a rendered body) keeps them after its JSON,
+# as they are: JSON would escape every quote and line end of their HTML, and reading
+# those escapes back was most of the time it took to load a frame. The value is then
+# TEXTS, the JSON list of their lengths, a line end, the JSON in which each is
+# {"$": its number}, a line end, and the strings one after the other. (JSON as
+# json.dumps writes it has no line end of its own, and never starts with a NUL byte.)
+TEXTS = b"\x00text\x00"
+LONG_TEXT = 256  # characters; a shorter string stays in the JSON
+
+
 def encode(value: Any) -> bytes:
-    """A value as compact JSON: dataclasses as lists of their fields, datetimes with their zone."""
-    return json.dumps(_plain(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode(
-        "utf-8", "surrogatepass")
+    """A value as compact JSON (dataclasses as lists of their fields, datetimes with their
+    zone), its long strings after it (see TEXTS)."""
+    texts: list[str] = []
+    doc = _apart(_plain(value), texts)
+    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    if texts:
+        text = f"{json.dumps([len(t) for t in texts])}\n{text}\n{''.join(texts)}"
+    return (TEXTS if texts else b"") + text.encode("utf-8", "surrogatepass")
+
+
+def _apart(doc: Any, texts: list[str]) -> Any:
+    """`doc` with each string of LONG_TEXT characters or more put in `texts`, {"$": i} in its place."""
+    kind = type(doc)
+    if kind is str:
+        if len(doc) < LONG_TEXT:
+            return doc
+        texts.append(doc)
+        return {"$": len(texts) - 1}
+    if kind is list or kind is tuple:  # (the dataclass encoders pass a tuple of plain values as it is)
+        return [_apart(d, texts) for d in doc]
+    if kind is dict:
+        return {k: _apart(v, texts) for k, v in doc.items()}
+    return doc
+
+
+def document(data: bytes) -> Any:
+    """The JSON document of `encode`, its long strings put back."""
+    if not data.startswith(TEXTS):
+        return json.loads(data)
+    head, _, rest = data[len(TEXTS):].partition(b"\n")
+    doc, _, tail = rest.partition(b"\n")
+    lengths = json.loads(head)
+    _expect(type(lengths) is list and all(type(n) is int and n >= 0 for n in lengths), "lengths of texts")
+    joined = tail.decode("utf-8", "surrogatepass")
+    _expect(sum(lengths) == len(joined), "texts of the lengths given")
+    texts, at = [], 0
+    for n in lengths:
+        texts.append(joined[at : at + n])
+        at += n
+
+    def text(obj: dict[str, Any]) -> Any:
+        if "$" not in obj:
+            return obj
+        i = obj["$"]
+        _expect(len(obj) == 1 and type(i) is int and 0 <= i < len(texts), "a text's number")
+        return texts[i]
+    return json.loads(doc, object_hook=text)
 
 
 def _plain(value: Any) -> Any:
@@ -170,7 +225,7 @@ _decoders: dict[Any, Callable[[Any], Any]] = {}
 def decode(kind: Any, data: bytes) -> Any:
     """The value of type `kind` that `encode` gave `data` as; WrongShape when it is not one."""
     try:
-        doc = json.loads(data)
+        doc = document(data)
         return _decoder(kind)(doc)
     except WrongShape:
         raise

@@ -164,7 +164,7 @@ def test_values_come_back_as_they_went_in() -> None:
             decode(Shell, bad)
     # Each field of an article is checked for its type, the plain ones too (a title, a
     # summary that may be missing, the draft flag), and the field count.
-    doc = cache.json.loads(encode(a))
+    doc = cache.document(encode(a))
     names = [f.name for f in fields(Article)]
     for name, wrong in (("title", 5), ("summary", 5), ("draft", 1), ("body_line", "11"), ("tags", "x")):
         changed = list(doc)
@@ -174,6 +174,33 @@ def test_values_come_back_as_they_went_in() -> None:
     with pytest.raises(WrongShape):
         decode(Article, cache.json.dumps([*doc, "one too many"]).encode())
     assert decode(Article, cache.json.dumps(doc).encode()) == a
+
+
+def test_long_strings_are_kept_after_the_json_as_they_are_and_checked_when_read() -> None:
+    html = '<p class="lead">"Quoted",\nnew line, \\ and {"$": 0}</p>\n' * 20 + "é😀\ud800"
+    shell = Shell("fp", (html, "<p>short</p>", html + "!"), (0, 1), (("m", "m", "inline"),), (html,), (0,))
+    data = encode(shell)
+    assert data.startswith(cache.TEXTS) and html.encode("utf-8", "surrogatepass") in data
+    assert data.count(b"\n") == 2 + 2 * html.count("\n") + html.count("\n")  # the texts' own, unescaped
+    assert decode(Shell, data) == shell
+    assert encode(Shell("fp", ("<p>short</p>",), (), ())) .startswith(b"[")  # no long string: plain JSON
+    head, doc, texts = data[len(cache.TEXTS):].split(b"\n", 2)
+    lengths = cache.json.loads(head)
+    bad = {
+        "a length too many": b"\n".join([cache.json.dumps([*lengths, 1]).encode(), doc, texts]),
+        "texts cut short": b"\n".join([head, doc, texts[:-3]]),
+        "a negative length": b"\n".join([cache.json.dumps([-1, *lengths[1:]]).encode(), doc, texts]),
+        "a number past the texts": b"\n".join([head, doc.replace(b'{"$":2}', b'{"$":3}'), texts]),
+        "a negative number": b"\n".join([head, doc.replace(b'{"$":2}', b'{"$":-1}'), texts]),
+        "a number that is text": b"\n".join([head, doc.replace(b'{"$":2}', b'{"$":"2"}'), texts]),
+        "a reference with more": b"\n".join([head, doc.replace(b'{"$":2}', b'{"$":2,"x":1}'), texts]),
+        "no line ends": data.replace(b"\n", b" "),
+    }
+    assert all(v != data for v in bad.values())
+    for what, value in bad.items():
+        with pytest.raises(WrongShape):
+            decode(Shell, value)
+            pytest.fail(what)
 
 
 def test_an_article_from_the_memo_equals_one_parsed_afresh(site: Site, tmp_path: Path) -> None:
@@ -269,7 +296,10 @@ def test_nothing_the_build_loads_from_the_cache_folder_can_run_code(  # type: ig
                 assert [t for t, _ in schema] == ["index", "index", "table", "table"]  # no views nor triggers
             for _, _, value in entries(path):
                 value = cache.unpack(value)
-                assert value[:1] in (b"[", b"{", b'"') and cache.json.loads(value) is not None
+                if value.startswith(cache.TEXTS):  # JSON with its long strings after it: data too
+                    assert cache.document(value) is not None
+                else:
+                    assert value[:1] in (b"[", b"{", b'"') and cache.json.loads(value) is not None
         else:
             assert cache.json.loads(path.read_bytes()) is not None
     assert tree(site.out) == first
