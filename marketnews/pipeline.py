@@ -663,6 +663,7 @@ class ArticleFile(NamedTuple):
     shape: tuple[Any, ...]  # see SiteRenderer._shape
     shell_print: str  # its shell's fingerprint ("" without one)
     shell: bytes | None  # the shell as the memo keeps it (cache.pack) when made anew
+    record: bytes | None  # its page record as the memo keeps it (`record_value`) when made anew
 
 
 def article_file(r: SiteRenderer, reuse: ManifestReuse, article: Article,
@@ -676,11 +677,13 @@ def article_file(r: SiteRenderer, reuse: ManifestReuse, article: Article,
     record = reuse.keep(path, fp) if fp else None
     if record is not None:
         _, size, item = record
-        return ArticleFile(OutputFile(path, None), item, fp, size, shape, shell_print, None)
+        return ArticleFile(OutputFile(path, None), item, fp, size, shape, shell_print, None, None)
     page, view = r.article_page(article)
     shell = r.shells_made.pop(article.path, None)
-    return ArticleFile(_staged(stager, page), str(r.article_item(view)), fp, len(page.data or b""), shape, shell_print,
-                       pack(encode(shell)) if shell is not None else None)
+    item, size = str(r.article_item(view)), len(page.data or b"")
+    return ArticleFile(_staged(stager, page), item, fp, size, shape, shell_print,
+                       pack(encode(shell)) if shell is not None else None,
+                       record_value(size, item) if fp and reuse.made is not None else None)
 
 
 def _compile_layouts(env: jinja2.Environment) -> None:
@@ -745,7 +748,7 @@ def site_files(
     for chunk, (done, faults) in zip(chunks, parallel_map(_article_chunk, work, chunks, n), strict=True):
         if store is not None:
             store.add_faults(faults)
-        for i, (page, item, fp, size, shape, shell_print, shell) in zip(chunk, done, strict=True):
+        for i, (page, item, fp, size, shape, shell_print, shell, record) in zip(chunk, done, strict=True):
             items.append(item)
             if store is not None and shell_print:
                 if shell is not None:
@@ -753,7 +756,10 @@ def site_files(
                 else:
                     store.use((memo_key("shell", shell_print),))
             if fp:
-                reuse.record(page.path, fp, size, item)
+                if record is None and reuse.made is not None:  # kept: its record is in the memo already
+                    reuse.manifest[page.path] = (fp, size, item)
+                else:
+                    reuse.record(page.path, fp, size, item, record)
                 if n > 1:
                     key = seen(inp.articles[i])
                     renderer.memo.prints[key], renderer.memo.shapes[key] = fp, shape
@@ -769,8 +775,10 @@ def site_files(
         yield from renderer.other_pages(listed)
     else:  # shared out by path among the workers; their records and notes are merged here
         work = RenderWork(renderer, staging, listed, n)
-        for files, records, showing, faults, cards in parallel_map(_other_shard, work, range(n), n):
+        for files, records, made, showing, faults, cards in parallel_map(_other_shard, work, range(n), n):
             reuse.manifest.update(records)
+            if reuse.made is not None:
+                reuse.made.update(made)
             CardLog(None, *cards).settle(renderer.card_store)
             if reuse.store is not None:
                 reuse.store.add_faults(faults)
@@ -780,8 +788,8 @@ def site_files(
     renderer.memo.published, renderer.memo.listed = inp.articles, listed
 
 
-ShardResult = tuple[list[OutputFile], dict[str, "PageRecord"], dict[str, set[str]], tuple[list[str], str | None],
-                    tuple[list[str], dict[str, bytes]]]
+ShardResult = tuple[list[OutputFile], dict[str, "PageRecord"], dict[str, bytes], dict[str, set[str]],
+                    tuple[list[str], str | None], tuple[list[str], dict[str, bytes]]]
 
 
 def _other_shard(work: RenderWork, k: int) -> ShardResult:
@@ -792,11 +800,12 @@ def _other_shard(work: RenderWork, k: int) -> ShardResult:
     reuse = cast(ManifestReuse, renderer.reuse)
     renderer.shard = (k, work.shards)
     reuse.manifest = {}  # this worker's records only, for the parent to merge
+    reuse.made = {} if reuse.made is not None else None
     renderer.memo.showing = {}
     cards = renderer.card_store = CardLog(renderer.card_store)  # what it drew, for the parent's memo
     stager = Stager(*work.stage) if work.stage is not None else None
     files = [_staged(stager, f) for f in renderer.other_pages(work.listed)]
-    return files, reuse.manifest, renderer.memo.showing, reuse.faults(), (cards.used, cards.made)
+    return files, reuse.manifest, reuse.made or {}, renderer.memo.showing, reuse.faults(), (cards.used, cards.made)
 
 
 def changed_site_files(
@@ -818,7 +827,7 @@ def changed_site_files(
     files: list[OutputFile] = []
     for i, article in changed:
         listed[i] = renderer.listed_view(article)
-        page, item, fp, size, _, shell_print, shell = article_file(renderer, reuse, article)
+        page, item, fp, size, _, shell_print, shell, _ = article_file(renderer, reuse, article)
         if shell is not None:
             store.put(memo_key("shell", shell_print), shell, packed=True)
         if page.data is not None:
@@ -857,10 +866,21 @@ def manifest_records(manifest: Mapping[str, PageRecord]) -> Callable[[str, str],
     return find
 
 
-def save_records(store: Memo, out: Path, manifest: Mapping[str, PageRecord]) -> None:
+def record_value(size: int, item: str) -> bytes:
+    """A page record as the memo keeps it (without the fingerprint, which is in its key)."""
+    return pack(encode((size, item)))
+
+
+def save_records(store: Memo, out: Path, manifest: Mapping[str, PageRecord], made: Mapping[str, bytes]) -> None:
+    """Keep this build's page records: those `made` anew (their memo values, `record_value`,
+    made where the page was, in the workers), and those kept, which the memo holds already."""
     folder = str(out)
-    for path, (made_from, size, item) in manifest.items():
-        store.put(memo_key("page", folder, path, made_from), encode((size, item)))
+    for path, (made_from, _, _) in manifest.items():
+        key, value = memo_key("page", folder, path, made_from), made.get(path)
+        if value is None:
+            store.use((key,))
+        else:
+            store.put(key, value, packed=True)
 
 
 @dataclass
@@ -874,6 +894,8 @@ class ManifestReuse:
     store: Memo | None = None  # what `find` reads, if the memo: its problems go back from workers
     # Each file's (size, st_mtime_ns) as the last build left it (its SiteRecord), when known.
     as_left: Mapping[str, tuple[int, int]] | None = None
+    # The memo values of the records made anew (`record_value`), by path; None: not kept in the memo.
+    made: dict[str, bytes] | None = None
 
     def keep(self, path: str, fingerprint: str) -> PageRecord | None:
         if path not in self.existing or self.out is None:
@@ -894,8 +916,11 @@ class ManifestReuse:
     def faults(self) -> tuple[list[str], str | None]:
         return self.store.take_faults() if self.store is not None else ([], None)
 
-    def record(self, path: str, fingerprint: str, size: int, item: str = "") -> None:
+    def record(self, path: str, fingerprint: str, size: int, item: str = "", value: bytes | None = None) -> None:
+        """Note a page made anew; `value`: its record as the memo keeps it, if made already."""
         self.manifest[path] = (fingerprint, size, item)
+        if self.made is not None:
+            self.made[path] = value if value is not None else record_value(size, item)
 
 
 def site_fingerprint(paths: SitePaths, config: SiteConfig, options: BuildOptions, assets: Assets) -> str:
@@ -1211,7 +1236,8 @@ def _render_and_write(paths: SitePaths, options: BuildOptions, inp: SiteInput, g
             as_left = {path: (size, mtime) for path, size, mtime in last[1].files}
         store.set_note(valid, None)
         store.flush()
-    reuse = ManifestReuse(find, set(existing), out, manifest, None if previous is not None else store, as_left)
+    reuse = ManifestReuse(find, set(existing), out, manifest, None if previous is not None else store, as_left,
+                          {} if previous is None else None)  # the CLI's build keeps page records in the memo
     written: set[str] = set()
     renderer_memo: list[RenderMemo] = []
     pages = 0
@@ -1238,7 +1264,7 @@ def _render_and_write(paths: SitePaths, options: BuildOptions, inp: SiteInput, g
         save_cache(paths.cache, taken.snapshot, gathered.uses, taken.odds.anchors_missing, taken.odds.cached,
                    inp.snapshot_json, now=inp.now)
     if previous is None:
-        save_records(store, out, manifest)
+        save_records(store, out, manifest, reuse.made or {})
         _note_site(store, out, key, site_record(out, written, pages, paths.cache))
     # Kept: what this build used (in the dev server, pruned only when it looked at every file).
     if previous is None or changed is None:

@@ -305,6 +305,32 @@ def test_nothing_the_build_loads_from_the_cache_folder_can_run_code(  # type: ig
     assert tree(site.out) == first
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_kept_pages_record_is_not_made_again_and_is_kept_for_the_next_build(  # type: ignore[no-untyped-def]
+        site: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int) -> None:
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN", 1)  # with 2 jobs, workers even for 40 articles (3 chunks)
+    monkeypatch.setenv("MARKETNEWS_JOBS", str(jobs))
+    fill(site, 40)
+    first, _ = build(site, cli)
+    log = tmp_path / "records made"
+    real_value = pipeline.record_value
+
+    def record_value(size: int, item: str) -> bytes:
+        with log.open("a") as f:  # (a file: the workers' calls are counted too)
+            f.write(f"{size}\n")
+        return real_value(size, item)
+
+    monkeypatch.setattr(pipeline, "record_value", record_value)
+    for page in ("2026/11/s0/index.html", "2026/11/s1/index.html"):
+        (site.out / page).unlink()  # the site is to be made again: every other page is kept
+        log.write_text("")
+        assert build(site, cli)[0] == first
+        # Only the page made again gets a new record; the others' records are not made
+        # again, and the memo keeps them for the next build (whose workers read them),
+        # which keeps their pages.
+        assert log.read_text().split() == [str(len(first[page]))]
+
+
 def test_page_records_are_trusted_only_after_a_build_that_finished_writing(  # type: ignore[no-untyped-def]
         site: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fill(site, 6)
