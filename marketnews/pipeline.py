@@ -678,7 +678,7 @@ def article_file(r: SiteRenderer, reuse: ManifestReuse, article: Article,
     if record is not None:
         _, size, item = record
         return ArticleFile(OutputFile(path, None), item, fp, size, shape, shell_print, None, None)
-    page, view = r.article_page(article)
+    page, view = r.article_page(article, shell_print)
     shell = r.shells_made.pop(article.path, None)
     item, size = str(r.article_item(view)), len(page.data or b"")
     return ArticleFile(_staged(stager, page), item, fp, size, shape, shell_print,

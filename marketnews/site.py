@@ -784,11 +784,11 @@ class SiteRenderer:
 
     # --- the site ----------------------------------------------------------------------
 
-    def article_page(self, article: Article) -> tuple[OutputFile, ArticleView]:
+    def article_page(self, article: Article, shell_print: str = "") -> tuple[OutputFile, ArticleView]:
         """An article's page (its shell filled with this build's widgets), and its view
-        without the body for the list pages."""
+        without the body for the list pages; `shell_print`: its `shell_fingerprint`, if known."""
         view = self.listed_view(article)
-        shell = self.article_shell(article)
+        shell = self.article_shell(article, shell_print)
         if shell is None:  # the page's own text looks like a slot: render it whole
             full = self.article_view(article)
             return self._page(self.article_template(article), view.url, self.article_meta(view), a=full,
@@ -822,10 +822,11 @@ class SiteRenderer:
         parts += self._more_parts(article)
         return hashlib.blake2b("\x01".join(parts).encode(), digest_size=16).hexdigest()
 
-    def article_shell(self, article: Article) -> Shell | None:
+    def article_shell(self, article: Article, fp: str = "") -> Shell | None:
         """The article's page with a slot for each widget: the last build's when its
-        fingerprint still matches, else rendered (and noted in `shells_made`)."""
-        fp = self.shell_fingerprint(article)
+        fingerprint (`fp`, worked out if not given) still matches, else rendered (and noted
+        in `shells_made`)."""
+        fp = fp or self.shell_fingerprint(article)
         known = self.inp.shells(fp) if self.inp.fingerprint else None
         if known is not None and known.fingerprint == fp:
             return known
