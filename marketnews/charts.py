@@ -87,6 +87,7 @@ def chart_series(points: Sequence[Point]) -> tuple[Point, ...]:
     price moved visibly or a block ended, so an hourly rebuild does not rewrite every page
     with a widget just because every history gained a point. A history of under two days
     of blocks is drawn point by point instead: there is too little of it to bucket.
+    `points` are in time order, as a Quote's history is.
     """
     if len(points) < 2:
         return tuple((t, _quantised(p)) for t, p in points)
@@ -95,21 +96,32 @@ def chart_series(points: Sequence[Point]) -> tuple[Point, ...]:
     start = block - CHART_WINDOW_S + CHART_STEP_S  # the first whole block inside the window
     # Worked in whole steps (`_steps`, written out here: it runs for every point), made prices at the end.
     window = [(t, round(p / CHART_QUANTUM)) for t, p in points if t >= start]
-    buckets: dict[int, list[tuple[int, int]]] = {}
-    for t, q in window:
-        buckets.setdefault(t - t % CHART_STEP_S, []).append((t, q))
-    if len(buckets) < CHART_MIN_BUCKETS:  # a young market: its few days are drawn point by point
-        return tuple((t, _quantised(p)) for t, p in points if t > last_t - CHART_WINDOW_S)
     # The latest price stands at the end of the current block, and for the block's points
     # at that same price; its other points are bucketed like the rest. So a new hour at the
     # same price changes nothing, and one at another price adds a point only as an extreme.
     latest = _steps(last_p)
     out = {window[0]} if window[0] != window[-1] else set()
-    buckets[block] = [pt for pt in buckets.get(block, []) if pt[1] != latest]
-    for inside in buckets.values():
-        if inside:
-            out.add(min(inside, key=lambda pt: (pt[1], pt[0])))
-            out.add(max(inside, key=lambda pt: (pt[1], -pt[0])))
+    # One pass: a history is in time order, so each block's points are one run of it.
+    blocks, current = 0, None
+    low = high = None
+    for point in window:
+        t, q = point
+        if t - t % CHART_STEP_S != current:
+            if low is not None and high is not None:
+                out.update((low, high))
+            current, blocks, low, high = t - t % CHART_STEP_S, blocks + 1, None, None
+        if current == block and q == latest:
+            continue
+        if low is None or high is None:
+            low = high = point
+        elif q < low[1]:  # strictly: of equal prices, the earlier point
+            low = point
+        elif q > high[1]:
+            high = point
+    if blocks < CHART_MIN_BUCKETS:  # a young market: its few days are drawn point by point
+        return tuple((t, _quantised(p)) for t, p in points if t > last_t - CHART_WINDOW_S)
+    if low is not None and high is not None:
+        out.update((low, high))
     return (*((t, _price(q)) for t, q in sorted(out)), (block + CHART_STEP_S, _price(latest)))
 
 

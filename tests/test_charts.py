@@ -91,3 +91,44 @@ def test_out_of_range_prices_are_clamped() -> None:
 
 def test_labels_are_escaped() -> None:
     assert "&lt;b&gt;" in str(price_chart(WEEK, label="<b>"))
+
+
+def _series_as_the_rule_says(points: list[tuple[int, float]]) -> tuple[tuple[int, float], ...]:
+    """chart_series's rule, written plainly: each block's points gathered, then its lowest
+    and highest (the earlier of equal prices), the first point, the latest at the end."""
+    step, quantum = 6 * 3600, 0.002
+    if len(points) < 2:
+        return tuple((t, round(round(p / quantum) * quantum, 6)) for t, p in points)
+    last_t, last_p = points[-1]
+    block = last_t - last_t % step
+    window = [(t, round(p / quantum)) for t, p in points if t >= block - 7 * 86400 + step]
+    buckets: dict[int, list[tuple[int, int]]] = {}
+    for t, q in window:
+        buckets.setdefault(t - t % step, []).append((t, q))
+    if len(buckets) < 8:
+        return tuple((t, round(round(p / quantum) * quantum, 6)) for t, p in points if t > last_t - 7 * 86400)
+    latest = round(last_p / quantum)
+    buckets[block] = [pt for pt in buckets.get(block, []) if pt[1] != latest]
+    out = {window[0]} if window[0] != window[-1] else set()
+    for inside in (b for b in buckets.values() if b):
+        out |= {min(inside, key=lambda pt: (pt[1], pt[0])), max(inside, key=lambda pt: (pt[1], -pt[0]))}
+    return (*((t, round(q * quantum, 6)) for t, q in sorted(out)), (block + step, round(latest * quantum, 6)))
+
+
+def test_the_chart_series_in_one_pass_is_the_rule_for_any_history() -> None:
+    import random
+
+    from marketnews.charts import chart_series
+
+    rng = random.Random(7)
+    prices = (lambda: round(rng.random(), 3), lambda: rng.choice((0.2, 0.2005, 0.199, 0.21)), rng.random)
+    tried = 0
+    for _ in range(2000):
+        n = rng.choice((1, 2, 3, 10, 30, 100, 168, 300))
+        start = 1_790_000_000 + rng.randrange(10**6)
+        times = sorted({start + rng.randrange(n * rng.choice((600, 3600, 7200))) for _ in range(n)})
+        price = rng.choice(prices)
+        history = [(t, price()) for t in times]
+        assert chart_series(history) == _series_as_the_rule_says(history), history
+        tried += len(history) >= 100
+    assert tried > 500  # most of them long enough to be bucketed
