@@ -206,19 +206,15 @@ class BodyRef:
 
 class Bodies(Mapping[str, RenderedBody]):
     """Each article's rendered body by its path (Article.path), as the pages being made ask
-    for it: the bodies this build rendered are at hand, the others are read from the memo
-    then (`made`: this build's, as JSON by memo key). A build whose pages are all kept, or
-    made from their frames, reads none."""
+    for it, read from the memo then: this build's too, which gather wrote to the memo's file
+    (or, without one, the memo holds), so that no process holds every body the build
+    renders. A build whose pages are all kept, or made from their frames, reads none."""
 
-    def __init__(self, refs: Mapping[str, BodyRef], store: Memo, made: Mapping[str, bytes], tz: tzinfo,
-                 raw_html: bool) -> None:
-        self.refs, self.store, self.made, self.tz, self.raw_html = refs, store, made, tz, raw_html
+    def __init__(self, refs: Mapping[str, BodyRef], store: Memo, tz: tzinfo, raw_html: bool) -> None:
+        self.refs, self.store, self.tz, self.raw_html = refs, store, tz, raw_html
 
     def __getitem__(self, path: str) -> RenderedBody:
         ref = self.refs[path]
-        made = self.made.get(ref.key)
-        if made is not None:
-            return cast(RenderedBody, decode(RenderedBody, made))
         found = cast(RenderedBody | None, self.store.load(ref.key, RenderedBody))
         if found is not None:
             return found
@@ -236,13 +232,9 @@ class Bodies(Mapping[str, RenderedBody]):
     def __len__(self) -> int:
         return len(self.refs)
 
-    def with_files(self, refs: Mapping[str, BodyRef], made: Mapping[str, bytes]) -> Bodies:
-        """These bodies, with those of `refs` (some just `made`) put in; the bodies made
-        before that no article names any more are let go (the dev server's session is long)."""
-        merged = {**self.refs, **refs}
-        named = {ref.key for ref in merged.values()}
-        kept = {k: v for k, v in self.made.items() if k in named}
-        return Bodies(merged, self.store, kept | dict(made), self.tz, self.raw_html)
+    def with_files(self, refs: Mapping[str, BodyRef]) -> Bodies:
+        """These bodies, with those of `refs` put in."""
+        return Bodies({**self.refs, **refs}, self.store, self.tz, self.raw_html)
 
 
 def _stamp(path: Path) -> tuple[int, int]:
@@ -302,9 +294,9 @@ def _read_chunk(work: ReadWork, indices: range) -> tuple[list[ReadResult], tuple
 
 
 def _settle(result: ReadResult, shown: str, path: Path, tz: tzinfo, memo: Memo, raw_html: bool
-            ) -> tuple[Article | None, list[Problem], BodyRef | None, bytes]:
-    """A file's article, problems, body and the body's JSON when just rendered, from what
-    its worker gave; the memo takes what is new. An entry of the wrong shape is dropped
+            ) -> tuple[Article | None, list[Problem], BodyRef | None]:
+    """A file's article, problems and where its body is, from what its worker gave; the
+    memo takes what is new (the body's JSON when just rendered). An entry of the wrong shape is dropped
     and the file read again, past the memo."""
     _, key, kept, new, body_json = result
     try:
@@ -318,20 +310,19 @@ def _settle(result: ReadResult, shown: str, path: Path, tz: tzinfo, memo: Memo, 
     else:
         memo.use((key,))
     if article is None:
-        return None, problems, None, b""
+        return None, problems, None
     if body_json:
         memo.put(bkey, body_json)
     else:
         memo.use((bkey,))
-    return article, problems, BodyRef(bkey, path, article.source_hash, key), body_json
+    return article, problems, BodyRef(bkey, path, article.source_hash, key)
 
 
 def read_sources(
     paths: SitePaths, files: Sequence[Path], config: SiteConfig, memo: Memo, jobs: int, progress: Progress,
-    made: dict[str, bytes],
 ) -> dict[Path, SourceFile]:
-    """Parse and validate every file the memo lacks and render each body it lacks, in
-    parallel when many; `made` receives the bodies rendered, as JSON, by memo key."""
+    """Parse and validate every file the memo lacks and render each body it lacks (the
+    memo takes them), in parallel when many."""
     sources: dict[Path, SourceFile] = {}
     for f in files:
         if f.is_symlink() and (refused := _link_problem(paths, f)):
@@ -354,9 +345,7 @@ def read_sources(
     for indices, (chunk, faults) in zip(chunks, results, strict=True):
         memo.add_faults(faults)  # a worker's, or this process's own taken back
         for i, result in zip(indices, chunk, strict=True):
-            article, found, body, body_json = _settle(result, shown[i], files[i], config.tz, memo, config.raw_html)
-            if body is not None and body_json:
-                made[body.key] = body_json
+            article, found, body = _settle(result, shown[i], files[i], config.tz, memo, config.raw_html)
             url = article_url(config, article) if article is not None else ""
             sources[files[i]] = SourceFile(result[0], article, body, tuple(found), url)
         done += len(chunk)
@@ -474,10 +463,9 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
         known = previous.sources
     files, to_read = _changed_files(paths.content.resolve(), known, changed if known else None)
     store = memo if memo is not None else Memo(None)
-    made: dict[str, bytes] = {}
-    fresh = read_sources(paths, to_read, config, store, options.jobs, progress, made)
+    fresh = read_sources(paths, to_read, config, store, options.jobs, progress)
     if previous is not None and known and len(files) == len(known) and all(f in known for f in fresh):
-        patched = _patched(previous, config, config_warnings, paths.shown(paths.config_file), known, fresh, made)
+        patched = _patched(previous, config, config_warnings, paths.shown(paths.config_file), known, fresh)
         if patched is not None:
             raise_on_errors(patched.problems, options.strict)
             return patched
@@ -511,7 +499,7 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
     raise_on_errors(problems, options.strict)
     articles.sort(key=lambda a: (a.date, a.path), reverse=True)
     return Gathered(
-        config=config, articles=tuple(articles), bodies=Bodies(bodies, store, made, config.tz, config.raw_html),
+        config=config, articles=tuple(articles), bodies=Bodies(bodies, store, config.tz, config.raw_html),
         problems=tuple(sorted(problems)),
         uses={k: tuple(v) for k, v in sorted(uses.items())},
         sources=sources,
@@ -555,8 +543,7 @@ def _keys(article: Article) -> list[str]:
 
 
 def _patched(previous: Gathered, config: SiteConfig, config_warnings: Sequence[Problem], config_path: str,
-             known: Mapping[Path, SourceFile], fresh: Mapping[Path, SourceFile],
-             made: Mapping[str, bytes]) -> Gathered | None:
+             known: Mapping[Path, SourceFile], fresh: Mapping[Path, SourceFile]) -> Gathered | None:
     """`previous` with the `fresh` files put in, when none of them changed where its article
     sorts or what it uses (same URL, date and markets, no errors before or now): what the
     full merge in `gather` would give, without going over every article again."""
@@ -585,7 +572,7 @@ def _patched(previous: Gathered, config: SiteConfig, config_warnings: Sequence[P
     sources.update(fresh)
     return replace(
         previous, config=config, articles=tuple(swaps.get(id(a), a) for a in previous.articles),
-        bodies=previous.bodies.with_files(bodies, made),
+        bodies=previous.bodies.with_files(bodies),
         problems=tuple(sorted(problems)), uses=uses, sources=sources,
     )
 

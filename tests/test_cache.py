@@ -222,6 +222,22 @@ def test_an_article_from_the_memo_equals_one_parsed_afresh(site: Site, tmp_path:
     assert decode(Article, encode(replace(a, inline=(None, *a.inline)))).inline == (None, *a.inline)
 
 
+@pytest.mark.parametrize("writes", [True, False])
+def test_the_bodies_a_build_renders_are_read_back_from_the_memo_not_held_by_the_build(
+        site: Site, tmp_path: Path, writes: bool) -> None:
+    fill(site, 3)
+    paths = pipeline.SitePaths(site.root, site.root / "content", site.out, None)
+    memo = Memo(tmp_path / "memo", writes=writes)  # writes=False: the dev server's, in memory
+    gathered = pipeline.gather(paths, pipeline.BuildOptions(jobs=1), memo=memo)
+    memo.flush()  # as build() does after gathering
+    assert (memo.new == {}) == writes  # once written to the file, nothing of them is held here
+    assert vars(gathered.bodies).keys() == {"refs", "store", "tz", "raw_html"}
+    for a in gathered.articles:
+        raw = (site.root / a.path).read_bytes()
+        again, _ = parse_article(a.path, raw, ZoneInfo("UTC"))
+        assert again is not None and gathered.bodies[a.path] == render_body(again.body)
+
+
 def test_the_key_covers_every_part_and_the_code_version() -> None:
     assert memo_key("body", "ab", "c") != memo_key("body", "a", "bc")
     assert memo_key("body", "x") != memo_key("page", "x")
