@@ -206,9 +206,10 @@ class BodyRef:
 
 class Bodies(Mapping[str, RenderedBody]):
     """Each article's rendered body by its path (Article.path), as the pages being made ask
-    for it, read from the memo then: this build's too, which gather wrote to the memo's file
-    (or, without one, the memo holds), so that no process holds every body the build
-    renders. A build whose pages are all kept, or made from their frames, reads none."""
+    for it, read from the memo then: this build's too, which `build` writes to the memo's
+    file once gathered (a memo without a file holds them), so that no process holds every
+    body the build renders. A build whose pages are all kept, or made from their frames,
+    reads none."""
 
     def __init__(self, refs: Mapping[str, BodyRef], store: Memo, tz: tzinfo, raw_html: bool) -> None:
         self.refs, self.store, self.tz, self.raw_html = refs, store, tz, raw_html
@@ -468,6 +469,9 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
         patched = _patched(previous, config, config_warnings, paths.shown(paths.config_file), known, fresh)
         if patched is not None:
             raise_on_errors(patched.problems, options.strict)
+            # Every body is counted as used, as the full merge below does: a memo kept in
+            # memory (the dev server's) keeps only what each build used.
+            store.use(ref.key for ref in patched.bodies.refs.values())
             return patched
     sources = {f: fresh.get(f) or known[f] for f in files}
     articles: list[Article] = []

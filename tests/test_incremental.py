@@ -282,3 +282,38 @@ def test_two_spellings_of_one_market_keep_their_own_links_after_a_first_build_in
     assert 'data-market="foo"' in page and 'data-market="polymarket.com/event/e/foo"' in page
     assert '<a href="/markets/foo/">foo</a>' in page
     assert '<a href="/markets/foo/">polymarket.com/event/e/foo</a>' in page
+
+
+def test_the_dev_servers_memo_keeps_every_body_through_a_build_that_reads_none_in_this_process(
+        site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An odds refresh (changed=None) with the pages made in worker processes: the bodies
+    # they read are not counted in this process. The memo (in memory, as the dev server's)
+    # must still keep every body: the next build that renders pages whole reads each from
+    # it, not from its file again.
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN", 1)
+    site.snapshot({"m-one": quote("Will one happen?", 0.2)})
+    for i in range(40):  # three chunks of articles: worker processes
+        site.write(f"content/s{i}.md", article(f"S{i}", date=f"2026-11-{10 + i % 10}T0{i % 10}:00:00Z",
+                                              tags=["alpha"], markets=["m-one"], body=f"Story {i}.\n\nMore {i}."))
+    r = Rebuilds(site, tmp_path, BuildOptions(drafts=True, future=True, jobs=2))
+    r.build()
+    site.snapshot({"m-one": quote("Will one happen?", 0.3)})
+    r.odds = None
+    report = build(r.paths, r.options, NOW, r.once, previous=r.state, changed=None)
+    assert report.state is not None and report.state.gathered is not None
+    bodies = {ref.key for ref in report.state.gathered.bodies.refs.values()}
+    assert len(bodies) == 40 and bodies <= report.state.store.new.keys()
+    parsed = tmp_path / "parsed"
+    real = pipeline.parse_article
+
+    def parse_article(path: str, *args: Any, **kwargs: Any) -> Any:
+        with parsed.open("a") as f:  # (a file: the workers' calls are counted too)
+            f.write(path + "\n")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "parse_article", parse_article)
+    layout = site.root / "layouts/base.html"
+    layout.write_text(layout.read_text().replace("</footer>", "</footer><!-- edited -->", 1))
+    report = build(r.paths, r.options, NOW, r.once, previous=report.state, changed={layout})
+    assert report.state is not None and not parsed.exists() and report.state.store.faults == []
+    assert "<!-- edited -->" in (r.paths.out / "2026/11/s0/index.html").read_text()
