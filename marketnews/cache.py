@@ -6,11 +6,11 @@ version (`CODE_VERSION`) included, so a key that is found is a value that is rig
 One pruning rule: saving keeps what this build used and drops the rest.
 
 The CLI keeps the memo in `<cache>/memo.sqlite`; the dev server keeps what it makes in
-memory and only reads that file. The file holds JSON text and checksums, never code:
-nothing in it can run when it is loaded (no pickle): each value is JSON, its long strings
-after it (`TEXTS`). A damaged, truncated, foreign or
-other version's file, or an entry of the wrong shape, costs one warning line and the
-work of making its values again, never a wrong page or a crash.
+memory and only reads that file. The file holds JSON text (a value's long strings after
+its JSON, `TEXTS`) and checksums, never code: nothing in it can run when it is loaded (no
+pickle). A damaged, truncated, foreign or other version's file, or an entry of the wrong
+shape, costs one warning line and the work of making its values again, never a wrong
+page or a crash.
 """
 
 from __future__ import annotations

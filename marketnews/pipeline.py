@@ -747,10 +747,9 @@ def site_files(
                 else:
                     store.use((memo_key("shell", shell_print),))
             if fp:
-                if record is None and reuse.made is not None:  # kept: its record is in the memo already
-                    reuse.manifest[page.path] = (fp, size, item)
-                else:
-                    reuse.record(page.path, fp, size, item, record)
+                reuse.manifest[page.path] = (fp, size, item)
+                if record is not None and reuse.made is not None:  # made anew (kept: in the memo already)
+                    reuse.made[page.path] = record
                 if n > 1:
                     key = seen(inp.articles[i])
                     renderer.memo.prints[key], renderer.memo.shapes[key] = fp, shape
@@ -907,11 +906,11 @@ class ManifestReuse:
     def faults(self) -> tuple[list[str], str | None]:
         return self.store.take_faults() if self.store is not None else ([], None)
 
-    def record(self, path: str, fingerprint: str, size: int, item: str = "", value: bytes | None = None) -> None:
-        """Note a page made anew; `value`: its record as the memo keeps it, if made already."""
+    def record(self, path: str, fingerprint: str, size: int, item: str = "") -> None:
+        """Note a page made anew (and, for the memo, its record's value)."""
         self.manifest[path] = (fingerprint, size, item)
         if self.made is not None:
-            self.made[path] = value if value is not None else record_value(size, item)
+            self.made[path] = record_value(size, item)
 
 
 def site_fingerprint(paths: SitePaths, config: SiteConfig, options: BuildOptions, assets: Assets) -> str:
