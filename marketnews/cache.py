@@ -463,7 +463,8 @@ class Memo:
     # --- writing ---
 
     def put(self, key: str, value: bytes, packed: bool = False) -> None:
-        """Keep `value` (JSON from `encode`, or what `pack` made of it: `packed`) under `key`."""
+        """Keep `value` (JSON from `encode`) under `key`, deflated by `pack`; with `packed`, as
+        given: what `pack` made of it, or JSON not worth deflating (a share card's)."""
         self.new[key] = value if packed else pack(value)
         self.used.add(key)
 

@@ -439,7 +439,9 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def to_memo(png: bytes) -> bytes:
-    """A drawn card as the memo keeps values: JSON text (a base64 string)."""
+    """A drawn card as the memo keeps values: JSON text (a base64 string). It is kept as
+    it is, not deflated again (`Memo.put(..., packed=True)`): a PNG is deflated already,
+    and deflating its base64 saved a quarter of it for 2 ms a card."""
     return json.dumps(base64.b64encode(png).decode("ascii")).encode("ascii")
 
 

@@ -357,7 +357,7 @@ class CardStore(Protocol):
         ...
 
     def put(self, key: str, value: bytes, packed: bool = False) -> None:
-        """Keep `value`, or what `cache.pack` made of it (`packed`)."""
+        """Keep `value`; with `packed`, as given (see `cache.Memo.put`)."""
         ...
 
     def use(self, keys: Iterable[str]) -> None:
@@ -742,7 +742,7 @@ class SiteRenderer:
         if data is None:
             data = draw(card)
             if store is not None:
-                store.put(key, to_memo(data))
+                store.put(key, to_memo(data), packed=True)  # kept as it is: see to_memo
         if reuse is not None:
             reuse.record(path, digest, len(data))
         return OutputFile(path, data)

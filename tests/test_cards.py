@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import sqlite3
 import struct
 import zlib
 from dataclasses import replace
@@ -14,6 +15,7 @@ import pytest
 from PIL import Image
 
 from marketnews import pipeline, site
+from marketnews.cache import MEMO_FILE
 from marketnews.cards import (
     ELLIPSIS,
     HEIGHT,
@@ -397,6 +399,10 @@ def test_the_memo_keeps_cards_for_a_build_into_an_empty_folder(tmp_path: Path, m
 
     first = build_into(tmp_path / "one")
     assert len(first) == 6 and len(drawn()) == 6
+    # Kept as drawn (base64 JSON), not deflated again: a PNG is deflated already.
+    with sqlite3.connect(cache / MEMO_FILE) as db:
+        kept = sorted(png for (value,) in db.execute("SELECT value FROM entries") if (png := from_memo(value)))
+    assert kept == sorted(first.values())
     log.unlink()
     assert build_into(tmp_path / "two") == first  # from the memo: the same bytes, none drawn
     assert drawn() == []
