@@ -100,26 +100,11 @@ def encode(value: Any) -> bytes:
     """A value as compact JSON (dataclasses as lists of their fields, datetimes with their
     zone), its long strings after it (see TEXTS)."""
     texts: list[str] = []
-    doc = _apart(_plain(value), texts)
+    doc = _plain(value, texts)
     text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     if texts:
         text = f"{json.dumps([len(t) for t in texts])}\n{text}\n{''.join(texts)}"
     return (TEXTS if texts else b"") + text.encode("utf-8", "surrogatepass")
-
-
-def _apart(doc: Any, texts: list[str]) -> Any:
-    """`doc` with each string of LONG_TEXT characters or more put in `texts`, {"$": i} in its place."""
-    kind = type(doc)
-    if kind is str:
-        if len(doc) < LONG_TEXT:
-            return doc
-        texts.append(doc)
-        return {"$": len(texts) - 1}
-    if kind is list or kind is tuple:  # (the dataclass encoders pass a tuple of plain values as it is)
-        return [_apart(d, texts) for d in doc]
-    if kind is dict:
-        return {k: _apart(v, texts) for k, v in doc.items()}
-    return doc
 
 
 def document(data: bytes) -> Any:
@@ -146,25 +131,35 @@ def document(data: bytes) -> Any:
     return json.loads(doc, object_hook=text)
 
 
-def _plain(value: Any) -> Any:
-    if value is None or isinstance(value, (str, bool, int, float)):
+def _plain(value: Any, texts: list[str]) -> Any:
+    """`value` as JSON data, each string of LONG_TEXT characters or more put in `texts`
+    and {"$": its number} in its place."""
+    kind = type(value)
+    if kind is str:
+        if len(value) < LONG_TEXT:
+            return value
+        texts.append(value)
+        return {"$": len(texts) - 1}
+    if value is None or isinstance(value, (bool, int, float)):
         return value
-    make = _encoders.get(type(value))
+    make = _encoders.get(kind)
     if make is not None:
-        return make(value)
+        return make(value, texts)
+    if isinstance(value, str):  # a subclass (Markup): as the string it is
+        return _plain(str(value), texts)
     if isinstance(value, datetime):
         zone = value.tzinfo
         return {"t": value.isoformat(), "z": zone.key if isinstance(zone, ZoneInfo) else None}
     if is_dataclass(value) and not isinstance(value, type):
-        make = _encoders[type(value)] = _dataclass_encoder(type(value))
-        return make(value)
+        make = _encoders[kind] = _dataclass_encoder(kind)
+        return make(value, texts)
     if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
+        return [_plain(v, texts) for v in value]
     raise TypeError(f"cannot keep a {type(value).__name__} in the memo")
 
 
-_encoders: dict[type, Callable[[Any], Any]] = {}
-_JSON_AS_IS = (str, bool, int, float, type(None))
+_encoders: dict[type, Callable[[Any, list[str]], Any]] = {}
+_JSON_AS_IS = (bool, int, float, type(None))  # (a string may be long: see TEXTS)
 
 
 def _as_is(kind: Any) -> bool:
@@ -178,19 +173,19 @@ def _as_is(kind: Any) -> bool:
     return kind in _JSON_AS_IS
 
 
-def _dataclass_encoder(tp: type) -> Callable[[Any], Any]:
+def _dataclass_encoder(tp: type) -> Callable[[Any, list[str]], Any]:
     """`_plain` of the dataclass `tp` (the list of its fields) as one function written out
     for it, like `_dataclass_decoder`: a field of a plain type, or a tuple of them, is
     passed to JSON as it is, the others through `_plain`."""
     hints = typing.get_type_hints(tp)
-    parts = [f"v.{f.name}" if _as_is(hints.get(f.name)) else f"plain(v.{f.name})" for f in fields(tp)]
-    return _written_out(f"def make(v):\n    return [{', '.join(parts)}]\n", {"plain": _plain})
+    parts = [f"v.{f.name}" if _as_is(hints.get(f.name)) else f"plain(v.{f.name}, texts)" for f in fields(tp)]
+    return _written_out(f"def make(v, texts):\n    return [{', '.join(parts)}]\n", {"plain": _plain})
 
 
-def _written_out(text: str, scope: dict[str, Any]) -> Callable[[Any], Any]:
+def _written_out(text: str, scope: dict[str, Any]) -> Callable[..., Any]:
     """The function `make` that `text` (made from a type's fields alone, never from data) defines."""
     exec(text, scope)  # noqa: S102 (see above)
-    return cast(Callable[[Any], Any], scope["make"])
+    return cast(Callable[..., Any], scope["make"])
 
 
 # A large value is kept compressed (a page's frame is most of a page): the memo's file and

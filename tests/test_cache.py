@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from markupsafe import Markup
 
 from marketnews import cache, pipeline
 from marketnews.cache import MEMO_FILE, Memo, WrongShape, decode, encode, memo_key
@@ -184,6 +185,11 @@ def test_long_strings_are_kept_after_the_json_as_they_are_and_checked_when_read(
     assert data.count(b"\n") == 2 + 2 * html.count("\n") + html.count("\n")  # the texts' own, unescaped
     assert decode(Shell, data) == shell
     assert encode(Shell("fp", ("<p>short</p>",), (), ())) .startswith(b"[")  # no long string: plain JSON
+    # A long string anywhere goes after the JSON: a field of its own, and markup (a str subclass).
+    for value, kind in ((Shell(html, (), (), ()), Shell), ((Markup(html), "x"), tuple[str, str])):
+        kept = encode(value)
+        assert kept.startswith(cache.TEXTS) and b"\\n" not in kept
+        assert decode(kind, kept) == value
     head, doc, texts = data[len(cache.TEXTS):].split(b"\n", 2)
     lengths = cache.json.loads(head)
     bad = {
