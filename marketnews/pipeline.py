@@ -760,12 +760,15 @@ def site_files(
     # Grouped here, once: the workers inherit the groupings, and the memo holds this build's.
     renderer.tags_of(listed)
     renderer.market_pages(listed)
-    n = workers(_jobs(jobs, len(listed)), 2)  # a shard a worker
+    n = workers(_jobs(jobs, len(listed)), 2)
     if n == 1:
         yield from renderer.other_pages(listed)
     else:  # shared out by path among the workers; their records and notes are merged here
-        work = RenderWork(renderer, staging, listed, n)
-        for files, records, made, showing, faults, cards in parallel_map(_other_shard, work, range(n), n):
+        # Twice as many shards as workers: a worker that finishes first takes the next one,
+        # so that the last to finish waits less for the other (their share of cards varies).
+        shards = 2 * n
+        work = RenderWork(renderer, staging, listed, shards)
+        for files, records, made, showing, faults, cards in parallel_map(_other_shard, work, range(shards), n):
             reuse.manifest.update(records)
             if reuse.made is not None:
                 reuse.made.update(made)
