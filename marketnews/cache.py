@@ -146,7 +146,7 @@ def _plain(value: Any, texts: list[str]) -> Any:
     if make is not None:
         return make(value, texts)
     if isinstance(value, str):  # a subclass (Markup): as the string it is
-        return _plain(str(value), texts)
+        return _plain(str.__str__(value), texts)
     if isinstance(value, datetime):
         zone = value.tzinfo
         return {"t": value.isoformat(), "z": zone.key if isinstance(zone, ZoneInfo) else None}
@@ -189,7 +189,8 @@ def _written_out(text: str, scope: dict[str, Any]) -> Callable[..., Any]:
 
 
 # A large value is kept compressed (a page's frame is most of a page): the memo's file and
-# the build's memory hold a quarter of it. JSON never starts with a NUL byte.
+# the build's memory hold a quarter of it; a value deflated already (a share card) is put
+# as it is (`Memo.put(..., packed=True)`). JSON never starts with a NUL byte.
 PACKED = b"\x00zlib\x00"
 PACK_MIN = 2048  # bytes; below this, compressing saves little
 MAX_VALUE = 256 * 2**20  # no value unpacks to more (a damaged or hostile cache cannot fill memory)

@@ -635,7 +635,7 @@ class RenderWork:
     renderer: SiteRenderer
     stage: tuple[Path, frozenset[str]] | None  # the output folder and its files (writer.Stager)
     listed: Sequence[ArticleView] = ()  # the articles' list views (for the other pages)
-    shards: int = 1  # how many workers share the other pages
+    shards: int = 1  # how many shards the other pages are split into (`SiteRenderer.shard`)
 
 
 def _staged(stager: Stager | None, page: OutputFile) -> OutputFile:
@@ -787,17 +787,22 @@ ShardResult = tuple[list[OutputFile], dict[str, "PageRecord"], dict[str, bytes],
 
 def _other_shard(work: RenderWork, k: int) -> ShardResult:
     """The list pages, feeds and site files whose paths fall to shard k of `work.shards`,
-    in a worker: its own copy of the renderer is set to that shard, and what it made,
-    recorded and drew goes back as values."""
+    in a worker: its own copy of the renderer is set to that shard (a worker takes several
+    in turn; what each one notes starts empty), and what it made, recorded and drew goes
+    back as values."""
     renderer = work.renderer
     reuse = cast(ManifestReuse, renderer.reuse)
     renderer.shard = (k, work.shards)
-    reuse.manifest = {}  # this worker's records only, for the parent to merge
+    reuse.manifest = {}  # this shard's records only, for the parent to merge
     reuse.made = {} if reuse.made is not None else None
     renderer.memo.showing = {}
-    cards = renderer.card_store = CardLog(renderer.card_store)  # what it drew, for the parent's memo
-    stager = Stager(*work.stage) if work.stage is not None else None
-    files = [_staged(stager, f) for f in renderer.other_pages(work.listed)]
+    store = renderer.card_store
+    cards = renderer.card_store = CardLog(store)  # what it drew, for the parent's memo
+    try:
+        stager = Stager(*work.stage) if work.stage is not None else None
+        files = [_staged(stager, f) for f in renderer.other_pages(work.listed)]
+    finally:
+        renderer.card_store = store  # the next shard's log wraps the store, not this log
     return files, reuse.manifest, reuse.made or {}, renderer.memo.showing, reuse.faults(), (cards.used, cards.made)
 
 

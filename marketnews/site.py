@@ -368,12 +368,12 @@ class CardStore(Protocol):
 @dataclass
 class CardLog:
     """A worker process's view of the card store: reads go through to it; what was used
-    and drawn is noted for the parent to hand to the store (`settle`), packed for it
-    here, where the workers share the compressing (the parent alone once did it)."""
+    and drawn is noted for the parent to hand to the store (`settle`), as the store
+    keeps it (`cache.pack`, unless the value is put `packed`: see `cards.to_memo`)."""
 
     store: CardStore | None
     used: list[str] = field(default_factory=list)
-    made: dict[str, bytes] = field(default_factory=dict)  # packed (cache.pack)
+    made: dict[str, bytes] = field(default_factory=dict)  # as the store keeps them
 
     def get(self, key: str) -> bytes | None:
         data = self.store.get(key) if self.store is not None else None
@@ -412,7 +412,7 @@ class SiteRenderer:
         self.only: set[str] | None = None  # produce only these files (see `only_showing`)
         self.gone: set[str] = set()  # and remove these, which the last build wrote (`only_showing`)
         self.shells_made: dict[str, Shell] = {}  # article path -> its shell, when rendered by this renderer
-        # (k, n): produce only the files whose path hashes to k of n, so that n worker
+        # (k, n): produce only the files whose path hashes to k of n, so that worker
         # processes can share the list pages; shard 0 also writes the site-wide files.
         self.shard: tuple[int, int] | None = None
         self._tags: tuple[Sequence[ArticleView], dict[str, tuple[str, list[ArticleView]]]] | None = None
