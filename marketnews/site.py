@@ -1055,7 +1055,8 @@ class SiteRenderer:
                 continue
             if pager.number == 1:  # the lead story's markets are shown with it
                 moves = self.moves(listed, [w.key for w in pager.items[0].related] if pager.items else ())
-            shown = [(repr(w), v.url, v.title) for w, v in moves or ()]
+            # Only the front page shows the moves (each a market's widget: its digest, not its repr).
+            shown = [(view_digest(w), v.url, v.title) for w, v in moves or ()] if pager.number == 1 else []
             title = cfg.title if pager.number == 1 else f"{cfg.title}, page {pager.number}"
             fp = self.list_fingerprint("index", pager.number, pager.count, shown, articles=pager.items)
             shows = [*pager.items, *(v for _, v in moves or ())] if pager.number == 1 else pager.items

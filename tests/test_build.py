@@ -836,3 +836,23 @@ def test_a_build_that_changes_nothing_switches_nothing_and_the_next_mends_the_sp
     run = cli("build", "--root", news.root, *odds)
     assert run.code == 0 and changed_files(run.out)[2] == 6 and not (news.out / "2026/11/knicks").exists()
     assert news.tree() == fresh_build(news, cli, tmp_path, monkeypatch, "removed", *odds)
+
+
+def test_a_front_page_after_the_first_does_not_depend_on_the_biggest_moves(  # type: ignore[no-untyped-def]
+        site: Site, cli, renders: list[str]) -> None:
+    # Page 1 lists A (m-one) and B (m-two) and the biggest moves (m-two, m-three: not the
+    # lead story's market); page 2 lists C and D (m-three). A price move of m-two changes
+    # page 1 and its moves, not page 2, which is kept as it is.
+    quotes = {key: quote(f"Will {key} happen?", 0.4) for key in ("m-one", "m-two", "m-three")}
+    site.snapshot(quotes)
+    for name, day, market in (("a", 20, "m-one"), ("b", 19, "m-two"), ("c", 18, "m-three"), ("d", 17, "m-three")):
+        site.write(f"content/{name}.md", article(name.upper(), f"2026-11-{day}T09:00:00Z", markets=[market]))
+    odds = ("--snapshot", site.root / "snapshot.json")
+    assert cli("build", "--root", site.root, *odds).code == 0
+    assert "Will m-two happen?" in site.page("index.html")
+    assert "Will m-two happen?" not in site.page("page/2/index.html")
+    site.snapshot(dict(quotes, **{"m-two": quote("Will m-two happen?", 0.45)}))
+    renders.clear()
+    assert cli("build", "--root", site.root, *odds).code == 0
+    assert renders.count("index.html") == 1, renders  # the front page alone
+    assert "45%" in site.page("index.html")
