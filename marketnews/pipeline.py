@@ -469,10 +469,7 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
         patched = _patched(previous, config, config_warnings, paths.shown(paths.config_file), known, fresh)
         if patched is not None:
             raise_on_errors(patched.problems, options.strict)
-            # Every body is counted as used, as the full merge below does: a memo kept in
-            # memory (the dev server's) keeps only what each build used.
-            store.use(ref.key for ref in patched.bodies.refs.values())
-            return patched
+            return _counted(patched, store)
     sources = {f: fresh.get(f) or known[f] for f in files}
     articles: list[Article] = []
     bodies: dict[str, BodyRef] = {}
@@ -487,7 +484,6 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
             continue
         articles.append(a)
         bodies[a.path] = src.body
-        store.use((src.body.key, src.body.entry))  # the memo keeps them, read or not
         for use in a.uses:
             uses.setdefault(use.ref.key, []).append((a, use))
         url = src.url
@@ -502,12 +498,19 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
     problems.extend(static_link_problems(paths))
     raise_on_errors(problems, options.strict)
     articles.sort(key=lambda a: (a.date, a.path), reverse=True)
-    return Gathered(
+    return _counted(Gathered(
         config=config, articles=tuple(articles), bodies=Bodies(bodies, store, config.tz, config.raw_html),
         problems=tuple(sorted(problems)),
         uses={k: tuple(v) for k, v in sorted(uses.items())},
         sources=sources,
-    )
+    ), store)
+
+
+def _counted(gathered: Gathered, store: Memo) -> Gathered:
+    """`gathered`, every article's memo entry and body counted as used by this build, read
+    or not (a memo in memory, the dev server's, keeps only what each build used)."""
+    store.use(key for ref in gathered.bodies.refs.values() for key in (ref.key, ref.entry))
+    return gathered
 
 
 def _tag_collisions(article: Article, seen: dict[str, tuple[str, str, Article]],

@@ -303,6 +303,8 @@ def test_the_dev_servers_memo_keeps_every_body_through_a_build_that_reads_none_i
     assert report.state is not None and report.state.gathered is not None
     bodies = {ref.key for ref in report.state.gathered.bodies.refs.values()}
     assert len(bodies) == 40 and bodies <= report.state.store.new.keys()
+    entries = {ref.entry for ref in report.state.gathered.bodies.refs.values()}  # each file's, as read
+    assert len(entries) == 40 and entries <= report.state.store.new.keys()
     parsed = tmp_path / "parsed"
     real = pipeline.parse_article
 
