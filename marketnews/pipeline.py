@@ -800,12 +800,11 @@ def _other_shard(work: RenderWork, k: int) -> ShardResult:
     reuse.made = {} if reuse.made is not None else None
     renderer.memo.showing = {}
     store = renderer.card_store
+    if isinstance(store, CardLog):  # the log of this worker's shard before
+        store = store.store
     cards = renderer.card_store = CardLog(store)  # what it drew, for the parent's memo
-    try:
-        stager = Stager(*work.stage) if work.stage is not None else None
-        files = [_staged(stager, f) for f in renderer.other_pages(work.listed)]
-    finally:
-        renderer.card_store = store  # the next shard's log wraps the store, not this log
+    stager = Stager(*work.stage) if work.stage is not None else None
+    files = [_staged(stager, f) for f in renderer.other_pages(work.listed)]
     return files, reuse.manifest, reuse.made or {}, renderer.memo.showing, reuse.faults(), (cards.used, cards.made)
 
 
