@@ -193,6 +193,7 @@ def _written_out(text: str, scope: dict[str, Any]) -> Callable[..., Any]:
 # as it is (`Memo.put(..., packed=True)`). JSON never starts with a NUL byte.
 PACKED = b"\x00zlib\x00"
 PACK_MIN = 2048  # bytes; below this, compressing saves little
+HOLD_MAX = 4 * 2**20  # bytes of new values the memo holds before `put` writes them to its file
 MAX_VALUE = 256 * 2**20  # no value unpacks to more (a damaged or hostile cache cannot fill memory)
 
 
@@ -356,6 +357,7 @@ class Memo:
         self.shown = shown or (str(self.file) if self.file is not None else MEMO_FILE)
         self.writes = writes
         self.new: dict[str, bytes] = {}
+        self.held = 0  # the bytes in `new`
         self.used: set[str] = set()
         self.faults: list[str] = []  # keys whose entries were damaged: replaced on saving
         self.notes: dict[str, str | None] = {}  # facts about the memo to write (None: to remove)
@@ -363,6 +365,7 @@ class Memo:
         self._db: sqlite3.Connection | None = None
         self._pid = 0
         self._usable = self.file is not None  # False after a problem with the file: rebuilt on saving
+        self._owner = os.getpid()  # the process that writes the file (a forked worker only reads it)
 
     # --- reading ---
 
@@ -461,8 +464,11 @@ class Memo:
     def put(self, key: str, value: bytes, packed: bool = False) -> None:
         """Keep `value` (JSON from `encode`) under `key`, deflated by `pack`; with `packed`, as
         given: what `pack` made of it, or JSON not worth deflating (a share card's)."""
-        self.new[key] = value if packed else pack(value)
+        kept = self.new[key] = value if packed else pack(value)
         self.used.add(key)
+        self.held += len(kept)
+        if self.held > HOLD_MAX and os.getpid() == self._owner:
+            self.flush()  # what a build makes need not all be in memory at once
 
     def use(self, keys: Iterable[str]) -> None:
         """Count keys a worker process found as used."""
@@ -492,16 +498,17 @@ class Memo:
         """Write the new values to the file (none is dropped), so as not to hold them."""
         if self.file is not None and self.writes and (self.new or self.faults or self.notes):
             self._save(prune=False)
-            self.new, self.faults, self.notes = {}, [], {}
+            self.new, self.faults, self.notes, self.held = {}, [], {}, 0
 
     def save(self) -> None:
         """Write the new values and keep only the entries this build used (in memory
         without a file to write); the next build starts counting again."""
         if self.file is None or not self.writes:
             self.new = {k: v for k, v in self.new.items() if k in self.used}
+            self.held = sum(map(len, self.new.values()))
         else:
             self._save(prune=True)
-            self.new, self.faults, self.notes = {}, [], {}
+            self.new, self.faults, self.notes, self.held = {}, [], {}, 0
         self.used = set()
 
     def _save(self, prune: bool) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 import jinja2
+from markupsafe import Markup
 
 from marketnews import __version__
 from marketnews.assets import Assets, fingerprint
@@ -742,7 +743,8 @@ def site_files(
     for chunk, (done, faults) in zip(chunks, parallel_map(_article_chunk, work, chunks, n), strict=True):
         if store is not None:
             store.add_faults(faults)
-        for i, (page, item, fp, size, shape, shell_print, shell, record) in zip(chunk, done, strict=True):
+        for i, (page, text, fp, size, shape, shell_print, shell, record) in zip(chunk, done, strict=True):
+            item = Markup(text)  # the one copy the lists and the manifest share
             items.append(item)
             if store is not None and shell_print:
                 if shell is not None:
@@ -752,7 +754,7 @@ def site_files(
             if fp:
                 reuse.manifest[page.path] = (fp, size, item)
                 if record is not None and reuse.made is not None:  # made anew (kept: in the memo already)
-                    reuse.made[page.path] = record
+                    keep_records(store, reuse, {page.path: record})
                 if n > 1:
                     key = seen(inp.articles[i])
                     renderer.memo.prints[key], renderer.memo.shapes[key] = fp, shape
@@ -773,8 +775,7 @@ def site_files(
         work = RenderWork(renderer, staging, listed, shards)
         for files, records, made, showing, faults, cards in parallel_map(_other_shard, work, range(shards), n):
             reuse.manifest.update(records)
-            if reuse.made is not None:
-                reuse.made.update(made)
+            keep_records(store, reuse, made)
             CardLog(None, *cards).settle(renderer.card_store)
             if reuse.store is not None:
                 reuse.store.add_faults(faults)
@@ -871,9 +872,22 @@ def record_value(size: int, item: str) -> bytes:
     return pack(encode((size, item)))
 
 
+def keep_records(store: Memo | None, reuse: ManifestReuse, made: Mapping[str, bytes]) -> None:
+    """Put the records of pages `made` anew in a worker (their memo values, `record_value`)
+    into the memo as they come, rather than hold them to the end (see `save_records`)."""
+    if store is None or reuse.made is None or reuse.out is None:
+        if reuse.made is not None:
+            reuse.made.update(made)
+        return
+    folder = str(reuse.out)
+    for path, value in made.items():
+        store.put(memo_key("page", folder, path, reuse.manifest[path][0]), value, packed=True)
+
+
 def save_records(store: Memo, out: Path, manifest: Mapping[str, PageRecord], made: Mapping[str, bytes]) -> None:
-    """Keep this build's page records: those `made` anew (their memo values, `record_value`,
-    made where the page was, in the workers), and those kept, which the memo holds already."""
+    """Keep this build's page records: those `made` anew in this process (their memo values,
+    `record_value`; the workers' are in the memo already, see `keep_records`), and those
+    kept or put before, which the memo holds already."""
     folder = str(out)
     for path, (made_from, _, _) in manifest.items():
         key, value = memo_key("page", folder, path, made_from), made.get(path)

@@ -998,7 +998,7 @@ class SiteRenderer:
 
     def seed_item(self, view: ArticleView, html: str) -> None:
         """Adopt a list item rendered elsewhere (by a worker process)."""
-        self._items[seen(view.article)] = Markup(html)
+        self._items[seen(view.article)] = html if type(html) is Markup else Markup(html)
 
     def article_item(self, view: ArticleView) -> Markup:
         """An article as list pages show it, rendered once however many lists it is on."""

@@ -250,6 +250,33 @@ def test_the_key_covers_every_part_and_the_code_version() -> None:
     assert len(cache.CODE_VERSION) == 16 and memo_key("body", "x") == memo_key("body", "x")
 
 
+def test_a_memo_holding_more_than_its_limit_writes_it_out_and_saving_still_prunes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache, "HOLD_MAX", 100)
+    Memo(tmp_path).save()  # an empty memo file
+    old = Memo(tmp_path)
+    old.put("old", b"[0]")
+    old.save()
+    memo = Memo(tmp_path)
+    memo.put("a", encode("x" * 60))
+    assert memo.new and not {key for key, _, _ in entries(tmp_path / MEMO_FILE)} - {"old"}  # under the limit: held
+    memo.put("b", encode("y" * 60))
+    assert not memo.new and memo.held == 0  # past it: both written, none held
+    assert {key for key, _, _ in entries(tmp_path / MEMO_FILE)} == {"old", "a", "b"}
+    assert Memo(tmp_path).get("b") == encode("y" * 60)  # another process would find it
+    memo.save()  # "old" was not used by this build: pruned, though written before
+    assert {key for key, _, _ in entries(tmp_path / MEMO_FILE)} == {"a", "b"}
+    assert memo.get("a") == encode("x" * 60) and memo.warning is None
+
+
+def test_a_forked_worker_never_writes_the_memo_it_inherited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache, "HOLD_MAX", 10)
+    memo = Memo(tmp_path)
+    memo._owner = os.getpid() + 1  # as in a worker forked from the process that made it
+    memo.put("a", encode("x" * 60))
+    assert "a" in memo.new and not (tmp_path / MEMO_FILE).exists()
+
+
 def test_the_dev_servers_memo_stays_in_memory(tmp_path: Path) -> None:
     memo = Memo(tmp_path, writes=False)
     memo.put("k", b"[1]")
