@@ -727,7 +727,7 @@ def site_files(
     renderer.card_store = store
     if used_memo is not None:
         used_memo(renderer.memo)
-    items: list[str] = []
+    items: list[Markup] = []
     staging = (out, frozenset(existing or ())) if stage and out is not None else None
     # Made here, before the workers fork: every article page needs its list view and its
     # widgets' digests, and the list pages need them all (made in the workers, the parent
