@@ -56,7 +56,7 @@ class WidgetView:
     published_pct: str  # price when the article was published, "" when unknown
     low_volume: bool
     summary: str  # the whole widget as one sentence, for feeds and accessible names
-    history: tuple[Point, ...]
+    history: Sequence[Point]
     # For templates to format in the site's timezone (filters date_long, iso, rfc3339...).
     end_date: datetime | None = None
     as_of: datetime | None = None

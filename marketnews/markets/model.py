@@ -43,11 +43,13 @@ from __future__ import annotations
 import bisect
 import json
 import math
-from collections.abc import Iterable, Mapping
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any, Literal
+from itertools import pairwise
+from typing import Any, Literal, overload
 
 from marketnews.errors import SnapshotError
 
@@ -60,6 +62,74 @@ _STATUSES = ("open", "closed", "resolved")
 _KINDS = ("market", "event")
 
 Point = tuple[int, float]
+
+
+class Series(Sequence[Point]):
+    """Points of a price series, (unix seconds, price) each, held as two arrays.
+
+    A sequence of pairs like the tuple it stands for (equal to one with the same points),
+    in a seventh of the memory: a week of hourly history is 168 points, 16 bytes each here
+    against about 110 as a tuple of pairs of an int and a float. Every process of a build
+    holds every market's history (2,000 markets: 5 MB, not 37), and a worker that reads
+    a series touches no object's reference count."""
+
+    __slots__ = ("_times", "_prices")
+
+    def __init__(self, points: Iterable[Point] = ()) -> None:
+        self._times, self._prices = array("q"), array("d")
+        for t, p in points:
+            self._times.append(t)
+            self._prices.append(p)
+
+    @classmethod
+    def of(cls, points: Iterable[Point]) -> Series:
+        """`points` as a Series (itself when it is one)."""
+        return points if type(points) is Series else cls(points)
+
+    @classmethod
+    def columns(cls, times: Sequence[int], prices: Sequence[float]) -> Series:
+        series = cls()
+        series._times, series._prices = array("q", times), array("d", prices)
+        return series
+
+    @property
+    def times(self) -> Sequence[int]:
+        return self._times
+
+    @property
+    def prices(self) -> Sequence[float]:
+        return self._prices
+
+    def __len__(self) -> int:
+        return len(self._times)
+
+    @overload
+    def __getitem__(self, i: int) -> Point: ...
+    @overload
+    def __getitem__(self, i: slice) -> Series: ...
+    def __getitem__(self, i: int | slice) -> Point | Series:
+        if isinstance(i, slice):
+            return Series.columns(self._times[i], self._prices[i])
+        return self._times[i], self._prices[i]
+
+    def __iter__(self) -> Iterator[Point]:
+        return zip(self._times, self._prices)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is Series:
+            return self._times == other._times and self._prices == other._prices
+        if isinstance(other, tuple):
+            return tuple(self) == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self._times.tobytes(), self._prices.tobytes()))
+
+    def __repr__(self) -> str:
+        return f"Series({list(self)!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Series.columns, (self._times, self._prices)
 # How far from a date a price may be taken and still be "the price when this was published".
 PRICE_AT_TOLERANCE_S = 3 * 3600
 
@@ -87,14 +157,22 @@ class Quote:
     end_date: datetime | None = None
     winner: str | None = None
     token_id: str | None = None
-    history: tuple[Point, ...] = ()
-    anchors: tuple[Point, ...] = ()
+    history: Sequence[Point] = Series()  # any sequence of points given is kept as a Series
+    anchors: Sequence[Point] = Series()
     # Where the quote was taken: a provider ("polymarket"), or "example" for the example
     # snapshot's made-up odds; what pages say about where odds came from is read from it.
     source: str = "polymarket"
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "history", Series.of(self.history))
+        object.__setattr__(self, "anchors", Series.of(self.anchors))
+
     @cached_property
-    def _series(self) -> tuple[list[int], list[float]]:
+    def _series(self) -> tuple[Sequence[int], Sequence[float]]:
+        history = Series.of(self.history)
+        times = history.times
+        if not self.anchors and all(a < b for a, b in pairwise(times)):  # the history alone, as it is
+            return times, history.prices
         points = sorted(set(self.history) | set(self.anchors))
         return [t for t, _ in points], [p for _, p in points]
 
@@ -313,7 +391,7 @@ class _Reader:
             return None
         return when
 
-    def points(self, name: str) -> tuple[Point, ...]:
+    def points(self, name: str) -> Series:
         value = self.data.get(name) or []
         times: list[Any] | None
         prices: list[Any] | None
@@ -335,11 +413,10 @@ class _Reader:
             times = None
         if times is None or prices is None:
             self.bad(name, '{"t": [unix seconds, ...], "p": [prices from 0 to 1, ...]}')
-            return ()
-        points = tuple(zip(times, map(float, prices), strict=True))
+            return Series()
         if len(set(times)) == len(times) and times == sorted(times):
-            return points
-        return tuple(sorted(dict(points).items()))
+            return Series.columns(times, prices)
+        return Series(sorted(dict(zip(times, map(float, prices), strict=True)).items()))
 
 
 def quote_from_json(key: str, data: Any, problems: list[str], default_as_of: datetime,
