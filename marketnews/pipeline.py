@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 import jinja2
-from markupsafe import Markup
 
 from marketnews import __version__
 from marketnews.assets import Assets, fingerprint
@@ -727,7 +726,7 @@ def site_files(
     renderer.card_store = store
     if used_memo is not None:
         used_memo(renderer.memo)
-    items: list[Markup] = []
+    items: list[bytes] = []
     staging = (out, frozenset(existing or ())) if stage and out is not None else None
     # Made here, before the workers fork: every article page needs its list view and its
     # widgets' digests, and the list pages need them all (made in the workers, the parent
@@ -744,15 +743,14 @@ def site_files(
         if store is not None:
             store.add_faults(faults)
         for i, (page, text, fp, size, shape, shell_print, shell, record) in zip(chunk, done, strict=True):
-            item = Markup(text)  # the one copy the lists and the manifest share
-            items.append(item)
+            items.append(text.encode("utf-8"))  # see SiteRenderer.seed_item
             if store is not None and shell_print:
                 if shell is not None:
                     store.put(memo_key("shell", shell_print), shell, packed=True)
                 else:
                     store.use((memo_key("shell", shell_print),))
             if fp:
-                reuse.manifest[page.path] = (fp, size, item)
+                reuse.note(page.path, (fp, size, text))
                 if record is not None and reuse.made is not None:  # made anew (kept: in the memo already)
                     keep_records(store, reuse, {page.path: record})
                 if n > 1:
@@ -924,15 +922,20 @@ class ManifestReuse:
         if st.st_size != record[1] or (self.as_left is not None
                                        and self.as_left.get(path) != (st.st_size, st.st_mtime_ns)):
             return None
-        self.manifest[path] = record
+        self.note(path, record)
         return record
+
+    def note(self, path: str, record: PageRecord) -> None:
+        """`record` in the manifest; without its list item when the memo keeps the records
+        (`made`), whose values hold it: a build need not hold every article's item twice."""
+        self.manifest[path] = record if self.made is None or not record[2] else (record[0], record[1], "")
 
     def faults(self) -> tuple[list[str], str | None]:
         return self.store.take_faults() if self.store is not None else ([], None)
 
     def record(self, path: str, fingerprint: str, size: int, item: str = "") -> None:
         """Note a page made anew (and, for the memo, its record's value)."""
-        self.manifest[path] = (fingerprint, size, item)
+        self.note(path, (fingerprint, size, item))
         if self.made is not None:
             self.made[path] = record_value(size, item)
 

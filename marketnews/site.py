@@ -237,7 +237,7 @@ class RenderMemo:
     asof: dict[AsofKey, Markup] = field(default_factory=dict)  # see SiteRenderer.odds_asof
     cards: dict[Seen, Card | None] = field(default_factory=dict)  # see SiteRenderer.card
     digests: dict[tuple[str, str], str] = field(default_factory=dict)
-    items: dict[Seen, Markup] = field(default_factory=dict)
+    items: dict[Seen, Markup | bytes] = field(default_factory=dict)  # bytes: UTF-8 (see seed_item)
     views_of: dict[Seen, ArticleView] = field(default_factory=dict)
     prints: dict[Seen, str] = field(default_factory=dict)
     shapes: dict[Seen, tuple[Any, ...]] = field(default_factory=dict)
@@ -996,16 +996,19 @@ class SiteRenderer:
             image_alt=article.image_alt or "", draft=article.draft, future=article.date > self.inp.now,
         )
 
-    def seed_item(self, view: ArticleView, html: str) -> None:
-        """Adopt a list item rendered elsewhere (by a worker process)."""
-        self._items[seen(view.article)] = html if type(html) is Markup else Markup(html)
+    def seed_item(self, view: ArticleView, html: bytes) -> None:
+        """Adopt a list item rendered elsewhere (by a worker process), as UTF-8: every process
+        of a build holds every item, and as text one ▲ or … makes each of its characters
+        two bytes (an article's item is about 2 KB of UTF-8)."""
+        self._items[seen(view.article)] = html
 
     def article_item(self, view: ArticleView) -> Markup:
         """An article as list pages show it, rendered once however many lists it is on."""
         html = self._items.get(seen(view.article))
         if html is None:
-            html = self._items[seen(view.article)] = Markup(self._render("partials/article_item.html", a=view))
-        return html
+            made = self._items[seen(view.article)] = Markup(self._render("partials/article_item.html", a=view))
+            return made
+        return Markup(html.decode("utf-8")) if isinstance(html, bytes) else html
 
     def other_pages(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
         """Everything but the article pages, from the articles' body-less views (newest first)."""

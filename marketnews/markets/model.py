@@ -113,7 +113,7 @@ class Series(Sequence[Point]):
         return self._times[i], self._prices[i]
 
     def __iter__(self) -> Iterator[Point]:
-        return zip(self._times, self._prices)
+        return zip(self._times, self._prices, strict=True)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is Series:
