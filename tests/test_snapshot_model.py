@@ -1,11 +1,14 @@
+import bisect
 import json
+import pickle
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from marketnews.errors import SnapshotError
-from marketnews.markets.model import Outcome, Quote, Snapshot, snapshot_from_json, snapshot_to_json
+from marketnews.markets.model import Outcome, Quote, Series, Snapshot, snapshot_from_json, snapshot_to_json
 from tests.conftest import quote, snapshot_doc
 
 T0 = datetime(2026, 11, 21, 16, tzinfo=UTC)
@@ -113,3 +116,30 @@ def test_price_at_agrees_with_a_plain_search_for_the_nearest_point() -> None:
             nearest = min(points, key=lambda pt: (abs(pt[0] - ts), pt[0]))  # the earlier one on a tie
             expected = nearest[1] if abs(nearest[0] - ts) <= 3 * 3600 else None
             assert q.price_at(datetime.fromtimestamp(ts, UTC)) == expected, (points, ts)
+
+
+def test_a_series_is_the_sequence_of_points_it_was_made_of() -> None:
+    points = ((1000, 0.25), (4600, 0.5), (8200, 0.125))
+    series = Series(points)
+    assert series == points and tuple(series) == points and list(series) == list(points)
+    assert len(series) == 3 and series[1] == (4600, 0.5) and series[-1] == (8200, 0.125)
+    assert series[1:] == points[1:] and isinstance(series[1:], Series)
+    assert series == Series.columns([1000, 4600, 8200], [0.25, 0.5, 0.125])
+    assert hash(series) == hash(Series(points)) and series != Series(points[:2])
+    assert series != points[:2] and series != list(points)  # a tuple of the same points only
+    assert pickle.loads(pickle.dumps(series)) == series
+    assert bisect.bisect_left(series, (4600, -1.0)) == 1  # searched as the tuple would be
+    assert not Series() and Series() == ()
+
+
+def test_a_quote_keeps_any_history_as_a_series_and_equals_one_made_from_a_tuple() -> None:
+    made = Quote(key="m", question="Q", url="u", as_of=T0, history=((1000, 0.1), (4600, 0.2)))
+    assert type(made.history) is Series and type(made.anchors) is Series
+    assert made == Quote(key="m", question="Q", url="u", as_of=T0, history=Series(((1000, 0.1), (4600, 0.2))))
+    assert hash(made) == hash(replace(made))
+
+
+def test_price_at_sorts_a_history_given_out_of_order() -> None:
+    q = Quote(key="m", question="Q", url="u", as_of=T0, history=((4600, 0.2), (1000, 0.1)))
+    assert q.price_at(datetime.fromtimestamp(1100, UTC)) == 0.1
+    assert q.price_at(datetime.fromtimestamp(4500, UTC)) == 0.2
