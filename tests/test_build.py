@@ -13,7 +13,7 @@ from unittest.mock import ANY
 
 import pytest
 
-from marketnews import pipeline, writer
+from marketnews import cache, pipeline, writer
 from marketnews.cache import MEMO_FILE, WrongShape, decode, unpack
 from marketnews.errors import MarketnewsError
 from marketnews.markets import refs
@@ -277,6 +277,35 @@ def test_parallel_workers_give_the_same_bytes_as_one_process(news: Site, cli, tm
     in_workers(monkeypatch)
     assert fresh_build(news, cli, tmp_path, monkeypatch, "parallel") == tree(tmp_path / "serial")
     assert len(tree(tmp_path / "serial")) > 30
+
+
+def test_a_memo_written_as_it_goes_while_workers_read_it_makes_the_same_site(  # type: ignore[no-untyped-def]
+        news: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The memo writes what it holds past cache.HOLD_MAX: here after every value, so the
+    # parent writes the file again and again while the workers read bodies, shells and
+    # page records from it, through a cold build, a build where prices moved and a no-op.
+    add_extras(news, 24, "Text {i}.\n\n```market\nxi-out\n```\n")
+    odds = ("--snapshot", news.root / "snapshot.json")
+    monkeypatch.setenv("MARKETNEWS_JOBS", "1")
+    serial = fresh_build(news, cli, tmp_path, monkeypatch, "serial", *odds)
+    in_workers(monkeypatch)
+    monkeypatch.setattr(cache, "HOLD_MAX", 0)
+    writes = []
+    flush = cache.Memo.flush
+    monkeypatch.setattr(cache.Memo, "flush", lambda memo: writes.append(len(memo.new)) or flush(memo))
+    runs = [cli("build", "--root", news.root, *odds)]
+    assert news.tree() == serial and len(writes) > 30
+    snapshot = json.loads((news.root / "snapshot.json").read_text())
+    for q in snapshot["quotes"].values():
+        if isinstance(q.get("probability"), float):
+            q["probability"] = round(1 - q["probability"], 4)
+    (news.root / "snapshot.json").write_text(json.dumps(snapshot))
+    runs += [cli("build", "--root", news.root, *odds), cli("build", "--root", news.root, *odds)]
+    assert "unchanged" in runs[-1].out and changed_files(runs[-1].out) == (0, 0, 0)
+    monkeypatch.setattr(cache, "HOLD_MAX", 4 * 2**20)
+    monkeypatch.setenv("MARKETNEWS_JOBS", "1")
+    assert news.tree() == fresh_build(news, cli, tmp_path, monkeypatch, "serial-moved", *odds) != serial
+    assert all(run.code == 0 and "cache" not in run.err for run in runs), [run.err for run in runs]
 
 
 def changed_files(run_out: str) -> tuple[int, int, int]:
