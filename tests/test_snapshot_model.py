@@ -125,7 +125,8 @@ def test_a_series_is_the_sequence_of_points_it_was_made_of() -> None:
     assert len(series) == 3 and series[1] == (4600, 0.5) and series[-1] == (8200, 0.125)
     assert series[1:] == points[1:] and isinstance(series[1:], Series)
     assert series == Series.columns([1000, 4600, 8200], [0.25, 0.5, 0.125])
-    assert hash(series) == hash(Series(points)) and series != Series(points[:2])
+    assert hash(series) == hash(Series(points)) == hash(points) and series != Series(points[:2])
+    assert {points: 1}[series] == 1  # a key as the tuple it equals
     assert series != points[:2] and series != list(points)  # a tuple of the same points only
     assert pickle.loads(pickle.dumps(series)) == series
     assert bisect.bisect_left(series, (4600, -1.0)) == 1  # searched as the tuple would be
