@@ -355,7 +355,7 @@ class Memo:
         self.shown = shown or (str(self.file) if self.file is not None else MEMO_FILE)
         self.writes = writes
         self.new: dict[str, bytes] = {}
-        self.held = 0  # the bytes in `new`
+        self.held = 0  # the bytes in `new` not yet written, when this process writes the file
         self.used: set[str] = set()
         self.faults: list[str] = []  # keys whose entries were damaged: replaced on saving
         self.notes: dict[str, str | None] = {}  # facts about the memo to write (None: to remove)
@@ -464,9 +464,10 @@ class Memo:
         given: what `pack` made of it, or JSON not worth deflating (a share card's)."""
         kept = self.new[key] = value if packed else pack(value)
         self.used.add(key)
-        self.held += len(kept)
-        if self.held > HOLD_MAX and os.getpid() == self._owner:
-            self.flush()  # what a build makes need not all be in memory at once
+        if self.file is not None and self.writes and os.getpid() == self._owner:
+            self.held += len(kept)
+            if self.held > HOLD_MAX:
+                self.flush()  # what a build makes need not all be in memory at once
 
     def use(self, keys: Iterable[str]) -> None:
         """Count keys a worker process found as used."""
@@ -503,7 +504,6 @@ class Memo:
         without a file to write); the next build starts counting again."""
         if self.file is None or not self.writes:
             self.new = {k: v for k, v in self.new.items() if k in self.used}
-            self.held = sum(map(len, self.new.values()))
         else:
             self._save(prune=True)
             self.new, self.faults, self.notes, self.held = {}, [], {}, 0
@@ -524,7 +524,7 @@ class Memo:
             self._db.close()
         self._db, self._pid = None, 0
         self.file.parent.mkdir(parents=True, exist_ok=True)
-        for pattern in LEGACY_FILES:
+        for pattern in LEGACY_FILES if prune else ():  # once a build, when it saves
             for old in self.file.parent.glob(pattern):
                 old.unlink(missing_ok=True)
         fresh = not self._usable or not self.file.exists()

@@ -751,8 +751,8 @@ def site_files(
                     store.use((memo_key("shell", shell_print),))
             if fp:
                 reuse.note(page.path, (fp, size, text))
-                if record is not None and reuse.made is not None:  # made anew (kept: in the memo already)
-                    keep_records(store, reuse, {page.path: record})
+                if record is not None:  # made anew (kept: in the memo already)
+                    reuse.settle({page.path: record})
                 if n > 1:
                     key = seen(inp.articles[i])
                     renderer.memo.prints[key], renderer.memo.shapes[key] = fp, shape
@@ -773,13 +773,15 @@ def site_files(
         work = RenderWork(renderer, staging, listed, shards)
         for files, records, made, showing, faults, cards in parallel_map(_other_shard, work, range(shards), n):
             reuse.manifest.update(records)
-            keep_records(store, reuse, made)
+            reuse.settle(made)
             CardLog(None, *cards).settle(renderer.card_store)
             if reuse.store is not None:
                 reuse.store.add_faults(faults)
             for article, pages in showing.items():
                 renderer.memo.showing.setdefault(article, set()).update(pages)
             yield from files
+    if reuse.made:  # the records this process made (of the other pages when it made them itself)
+        reuse.settle(reuse.made)
     renderer.memo.published, renderer.memo.listed = inp.articles, listed
 
 
@@ -870,29 +872,11 @@ def record_value(size: int, item: str) -> bytes:
     return pack(encode((size, item)))
 
 
-def keep_records(store: Memo | None, reuse: ManifestReuse, made: Mapping[str, bytes]) -> None:
-    """Put the records of pages `made` anew in a worker (their memo values, `record_value`)
-    into the memo as they come, rather than hold them to the end (see `save_records`)."""
-    if store is None or reuse.made is None or reuse.out is None:
-        if reuse.made is not None:
-            reuse.made.update(made)
-        return
-    folder = str(reuse.out)
-    for path, value in made.items():
-        store.put(memo_key("page", folder, path, reuse.manifest[path][0]), value, packed=True)
-
-
-def save_records(store: Memo, out: Path, manifest: Mapping[str, PageRecord], made: Mapping[str, bytes]) -> None:
-    """Keep this build's page records: those `made` anew in this process (their memo values,
-    `record_value`; the workers' are in the memo already, see `keep_records`), and those
-    kept or put before, which the memo holds already."""
+def save_records(store: Memo, out: Path, manifest: Mapping[str, PageRecord]) -> None:
+    """Count this build's page records as used: the memo holds them all, those of pages made
+    anew since they came back (`ManifestReuse.settle`), the others from the build that made them."""
     folder = str(out)
-    for path, (made_from, _, _) in manifest.items():
-        key, value = memo_key("page", folder, path, made_from), made.get(path)
-        if value is None:
-            store.use((key,))
-        else:
-            store.put(key, value, packed=True)
+    store.use(memo_key("page", folder, path, made_from) for path, (made_from, _, _) in manifest.items())
 
 
 @dataclass
@@ -927,11 +911,22 @@ class ManifestReuse:
 
     def note(self, path: str, record: PageRecord) -> None:
         """`record` in the manifest; without its list item when the memo keeps the records
-        (`made`), whose values hold it: a build need not hold every article's item twice."""
-        self.manifest[path] = record if self.made is None or not record[2] else (record[0], record[1], "")
+        (`store`, see `settle`), whose values hold it: a build need not hold every item twice."""
+        self.manifest[path] = record if self.store is None or not record[2] else (record[0], record[1], "")
 
     def faults(self) -> tuple[list[str], str | None]:
         return self.store.take_faults() if self.store is not None else ([], None)
+
+    def settle(self, made: dict[str, bytes]) -> None:
+        """In the parent, put the records of pages made anew (their memo values, `record_value`,
+        by path; `made` is emptied) into the memo as they come, rather than hold them all to
+        the end of the build."""
+        if self.store is None or self.out is None:
+            return
+        folder = str(self.out)
+        while made:
+            path, value = made.popitem()
+            self.store.put(memo_key("page", folder, path, self.manifest[path][0]), value, packed=True)
 
     def record(self, path: str, fingerprint: str, size: int, item: str = "") -> None:
         """Note a page made anew (and, for the memo, its record's value)."""
@@ -1281,7 +1276,7 @@ def _render_and_write(paths: SitePaths, options: BuildOptions, inp: SiteInput, g
         save_cache(paths.cache, taken.snapshot, gathered.uses, taken.odds.anchors_missing, taken.odds.cached,
                    inp.snapshot_json, now=inp.now)
     if previous is None:
-        save_records(store, out, manifest, reuse.made or {})
+        save_records(store, out, manifest)
         _note_site(store, out, key, site_record(out, written, pages, paths.cache))
     # Kept: what this build used (in the dev server, pruned only when it looked at every file).
     if previous is None or changed is None:

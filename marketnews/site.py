@@ -1006,8 +1006,7 @@ class SiteRenderer:
         """An article as list pages show it, rendered once however many lists it is on."""
         html = self._items.get(seen(view.article))
         if html is None:
-            made = self._items[seen(view.article)] = Markup(self._render("partials/article_item.html", a=view))
-            return made
+            html = self._items[seen(view.article)] = Markup(self._render("partials/article_item.html", a=view))
         return Markup(html.decode("utf-8")) if isinstance(html, bytes) else html
 
     def other_pages(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from itertools import pairwise
-from typing import Any, Literal, overload
+from typing import Any, Literal, cast, overload
 
 from marketnews.errors import SnapshotError
 
@@ -76,11 +76,9 @@ class Series(Sequence[Point]):
     __slots__ = ("_times", "_prices", "_hash")
 
     def __init__(self, points: Iterable[Point] = ()) -> None:
-        self._times, self._prices = array("q"), array("d")
+        pairs = tuple(points)
+        self._times, self._prices = array("q", [t for t, _ in pairs]), array("d", [p for _, p in pairs])
         self._hash: int | None = None
-        for t, p in points:
-            self._times.append(t)
-            self._prices.append(p)
 
     @classmethod
     def of(cls, points: Iterable[Point]) -> Series:
@@ -172,7 +170,7 @@ class Quote:
 
     @cached_property
     def _series(self) -> tuple[Sequence[int], Sequence[float]]:
-        history = Series.of(self.history)
+        history = cast(Series, self.history)  # made one by __post_init__
         times = history.times
         if not self.anchors and all(a < b for a, b in pairwise(times)):  # the history alone, as it is
             return times, history.prices
