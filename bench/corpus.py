@@ -35,13 +35,16 @@ def corpus_arguments(description: str | None) -> argparse.ArgumentParser:
     ap.add_argument("--articles", type=int, default=1000)
     ap.add_argument("--markets", type=int, default=300)
     ap.add_argument("--dir", type=Path, default=Path("bench/out"))
+    ap.add_argument("--cards", action="store_true",
+                    help="share cards for the last week's articles (marketnews' card_days: 7, and Hugo's "
+                         "images.Text on its side); without it neither side makes cards")
     return ap
 
 
-def generated(root: Path, args: argparse.Namespace, make: Callable[[Path, int, int], Path] | None = None) -> Path:
+def generated(root: Path, args: argparse.Namespace, make: Callable[..., Path] | None = None) -> Path:
     """`make` (make_site by default) the corpus `args` asks for at root, saying how long it took."""
     t0 = time.perf_counter()
-    (make or make_site)(root, args.articles, args.markets)
+    (make or make_site)(root, args.articles, args.markets, cards=getattr(args, "cards", False))
     print(f"corpus: {args.articles:,} articles, {args.markets:,} markets in {root} "
           f"(generated in {time.perf_counter() - t0:.1f} s)", flush=True)
     return root
@@ -127,8 +130,11 @@ def snapshot(markets: int, seed: int, taken_at: datetime = TAKEN_AT) -> dict[str
             "taken_at": taken_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "quotes": quotes}
 
 
-def make_site(root: Path, articles: int, markets: int, seed: int = 1) -> Path:
-    """Write site.yaml, layouts/, static/, content/ and snapshot.json under root."""
+def make_site(root: Path, articles: int, markets: int, seed: int = 1, cards: bool = False) -> Path:
+    """Write site.yaml, layouts/, static/, content/ and snapshot.json under root.
+
+    Share cards are off unless `cards`: the pages compared with Hugo's are the ones both make.
+    """
     if root.exists():
         shutil.rmtree(root)
     (root / "content").mkdir(parents=True)
@@ -136,7 +142,7 @@ def make_site(root: Path, articles: int, markets: int, seed: int = 1) -> Path:
     shutil.copytree(REPO / "static", root / "static")
     (root / "site.yaml").write_text(
         "title: Bench Ledger\nbase_url: https://bench.example.org\ntagline: Benchmark site\n"
-        "per_page: 20\n", encoding="utf-8")
+        f"per_page: 20\ncard_days: {7 if cards else 0}\n", encoding="utf-8")
     rng = random.Random(seed)
     for i in range(articles):
         (root / "content" / f"story-{i:05d}.md").write_text(article_text(i, markets, rng), encoding="utf-8")

@@ -8,12 +8,25 @@ compare with ours when measured within minutes of each other; this script measur
 (whatever `hugo` is on PATH) now. It generates the corpus with corpus.make_site, the same
 articles and snapshot as build_bench.py, and turns it into a Hugo site in <dir>/hugo-<N>:
 content/posts/*.md (the same Markdown and frontmatter), data/snapshot.json (the same
-quotes) and small layouts written below. An article page shows the headline, the byline,
-one odds widget per related market (question, probability, 24-hour change, volume, link;
-the `widget.html` partial, looked up in site.Data.snapshot.quotes) and the body, whose
-```market block the render hook `render-codeblock-market.html` turns into the same widget.
-The front page, the posts section and every tag are paginated lists (20 a page; an item
-shows its markets' odds), and Hugo writes its default RSS feeds and sitemap.
+quotes) and small layouts written below. The two sides make the same kinds of page:
+
+  article   headline, byline, one odds widget per related market (question linking to the
+            market's page, probability, 24-hour change, a 28-point SVG sparkline of the
+            week's prices, volume; the `widget.html` partial, looked up in
+            site.Data.snapshot.quotes and cached per market with partialCached) and the body,
+            whose ```market block the render hook `render-codeblock-market.html` turns into
+            the same widget;
+  lists     the front page and every tag, paginated 20 a page, an item showing its
+            markets' odds; a page listing the tags;
+  market    one page per market (the `markets` taxonomy): its widget with an 84-point chart
+            and the articles about it; a page listing the markets;
+  feeds     one RSS feed of the latest 20 articles (rssLimit; marketnews' feed_entries is
+            20 too), and a sitemap.
+
+Hugo renders no section list of the posts (marketnews has none) and no feed per tag or
+market. With --cards, both sides also make a 1200x630 PNG share card for each article of
+the last week, with the headline and its first two markets' odds (Hugo: images.Text in
+DejaVu Sans, the font marketnews draws with). Without it, neither does.
 
 Each build runs `hugo` in a fresh process from a throwaway parent (build_bench.measured),
 which reports wall time, CPU time (all processes) and peak RSS. Runs:
@@ -27,11 +40,19 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from PIL import Image
+
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from build_bench import measured, report  # noqa: E402
-from corpus import corpus_arguments, generated, make_site  # noqa: E402
+from corpus import TAKEN_AT, corpus_arguments, generated, make_site  # noqa: E402
+
+from marketnews.cards import FONTS, HEIGHT, PAPER, WIDTH  # noqa: E402
+from marketnews.config import SiteConfig  # noqa: E402
+
+CARD_DAYS = SiteConfig.card_days  # marketnews' default, which the corpus keeps
 
 CONFIG = """\
 baseURL = "https://bench.example.org/"
@@ -39,12 +60,22 @@ languageCode = "en"
 title = "Bench Ledger"
 paginate = 20
 buildFuture = true
+rssLimit = 20
 
 [params]
 tagline = "Benchmark site"
+cards = {cards}
+cards_from = {cards_from}
 
 [taxonomies]
 tag = "tags"
+market = "markets"
+
+[outputs]
+home = ["HTML", "RSS"]
+section = ["HTML"]
+taxonomy = ["HTML"]
+term = ["HTML"]
 """
 
 LAYOUTS = {
@@ -60,6 +91,7 @@ LAYOUTS = {
 <link rel="canonical" href="{{ .Permalink }}">
 {{ with .OutputFormats.Get "rss" }}<link rel="alternate" type="application/rss+xml" title="{{ site.Title }}" \
 href="{{ .RelPermalink }}">{{ end }}
+{{ block "meta" . }}{{ end }}
 </head>
 <body>
 <header class="masthead">
@@ -81,6 +113,8 @@ href="{{ .RelPermalink }}">{{ end }}
 """,
     "_default/single.html": """\
 {{ define "title" }}{{ .Title }} — {{ site.Title }}{{ end }}
+{{ define "meta" }}{{ if and site.Params.cards (ge .Date.Unix site.Params.cards_from) }}\
+{{ partial "card.html" . }}{{ end }}{{ end }}
 {{ define "main" }}
 {{ $tags := .GetTerms "tags" }}
 <article class="article">
@@ -96,7 +130,7 @@ href="{{ .RelPermalink }}">{{ end }}
   <section class="odds-panel" aria-labelledby="odds-panel">
     <h2 class="odds-panel__title" id="odds-panel">What the markets say</h2>
     <div class="odds-panel__grid">
-    {{ range . }}{{ partial "widget.html" (dict "slug" . "variant" "related") }}{{ end }}
+    {{ range . }}{{ partialCached "widget.html" (dict "slug" . "variant" "related") . "related" }}{{ end }}
     </div>
   </section>
   {{ end }}
@@ -161,19 +195,70 @@ href="{{ .RelPermalink }}">{{ end }}
 {{- else if hasPrefix $change "-" }}{{ $dir = "down" }}{{ $arrow = "▼" }}{{ end -}}
 <div class="odds odds--{{ $q.status }} odds--{{ .variant }}" role="group" aria-label="{{ $q.question }}" \
 data-market="{{ .slug }}" data-probability="{{ printf "%.4f" $q.probability }}">
-  <p class="odds__question"><a href="{{ $q.url }}">{{ $q.question }}</a></p>
+  {{ if ne .variant "market" }}<p class="odds__question"><a href="{{ "markets/" | relURL }}{{ .slug }}/">\
+{{ $q.question }}</a></p>{{ end }}
   <p class="odds__main"><span class="odds__outcome">{{ $q.headline_outcome }}</span> \
 <span class="odds__prob">{{ int (add (mul $q.probability 100) 0.5) }}%</span></p>
   <p class="odds__change odds__change--{{ $dir }}"><span class="odds__move" aria-hidden="true">\
 <span class="odds__arrow">{{ $arrow }}</span> {{ replace $change "-" "−" | safeHTML }} pts</span> \
 <span class="visually-hidden">{{ if eq $dir "flat" }}unchanged{{ else }}{{ $dir }} {{ strings.TrimLeft "+-" $change }} \
 points{{ end }} in 24 hours</span><span class="odds__period" aria-hidden="true">24 h</span></p>
+  {{ if eq .variant "market" }}<figure class="odds__chart">\
+{{ partial "chart.html" (dict "p" $q.history.p "n" 84 "w" 600 "h" 200) }}</figure>
+  {{ else }}<figure class="odds__spark">{{ partial "chart.html" (dict "p" $q.history.p "n" 28 "w" 300 "h" 48) }}\
+</figure>{{ end }}
   <p class="odds__meta"><span class="odds__volume">{{ partial "money.html" $q.volume }} traded</span></p>
 </div>
 {{- else -}}
 <div class="odds odds--unavailable odds--{{ .variant }}" data-market="{{ .slug }}">\
 <p class="odds__state"><span class="odds__badge">Odds unavailable</span></p></div>
 {{- end -}}
+""",
+    "partials/chart.html": """\
+{{- $p := .p }}{{ $n := len $p -}}
+{{- if gt $n 1 -}}
+{{- $top := 0.0 }}{{ range $p }}{{ if gt . $top }}{{ $top = . }}{{ end }}{{ end -}}
+{{- $top = div (math.Ceil (mul $top 10)) 10.0 -}}
+{{- $pts := slice -}}
+{{- range $i := seq 0 (sub .n 1) -}}
+{{- $v := index $p (int (div (mul $i (sub $n 1)) (sub $.n 1))) -}}
+{{- $pts = $pts | append (printf "%.1f,%.1f" (div (mul $i $.w) (float (sub $.n 1))) \
+(sub $.h (mul (div $v $top) $.h))) -}}
+{{- end -}}
+<span class="chart"><svg class="chart__svg" viewBox="0 0 {{ .w }} {{ .h }}" width="{{ .w }}" height="{{ .h }}" \
+aria-hidden="true" focusable="false"><polyline fill="none" points="{{ delimit $pts " " }}"/></svg>\
+<span class="chart__y" aria-hidden="true"><span>{{ int (add (mul $top 100) 0.5) }}%</span><span>0%</span></span></span>
+{{- end -}}
+""",
+    "partials/card.html": """\
+{{- $bold := resources.Get "fonts/DejaVuSans-Bold.ttf" }}{{ $regular := resources.Get "fonts/DejaVuSans.ttf" -}}
+{{- $filters := slice (images.Text site.Title (dict "font" $bold "size" 28 "color" "#1d4ed8" "x" 64 "y" 56)) -}}
+{{- $filters = $filters | append (images.Text .Title (dict "font" $bold "size" 52 "color" "#111827" "x" 64 "y" 120 \
+"linespacing" 10)) -}}
+{{- range $i, $slug := first 2 .Params.markets }}{{ with index site.Data.snapshot.quotes $slug -}}
+{{- $x := add 64 (mul $i 560) -}}
+{{- $figure := printf "%s %d%%" .headline_outcome (int (add (mul .probability 100) 0.5)) -}}
+{{- $filters = $filters | append (images.Text $figure (dict "font" $bold "size" 64 "color" "#111827" "x" $x \
+"y" 400)) -}}
+{{- $filters = $filters | append (images.Text .question (dict "font" $regular "size" 24 "color" "#4b5563" \
+"x" $x "y" 490)) -}}
+{{- end }}{{ end -}}
+{{- $card := resources.Get "card.png" | images.Filter $filters -}}
+<meta property="og:image" content="{{ $card.Permalink }}">
+""",
+    "markets/term.html": """\
+{{ define "title" }}{{ with index site.Data.snapshot.quotes .Data.Term }}{{ .question }}{{ end }} — \
+{{ site.Title }}{{ end }}
+{{ define "main" }}
+<p class="kicker"><a href="{{ "markets/" | relURL }}">Market</a></p>
+<h1 class="page__title">{{ with index site.Data.snapshot.quotes .Data.Term }}{{ .question }}\
+{{ else }}{{ .Data.Term }}{{ end }}</h1>
+<div class="market">{{ partial "widget.html" (dict "slug" .Data.Term "variant" "market") }}</div>
+<h2 class="section-title">Coverage</h2>
+<section class="stories stories--list" aria-label="Stories about this market">
+{{ range .Pages }}{{ partial "article_item.html" . }}{{ end }}
+</section>
+{{ end }}
 """,
     "partials/money.html": """\
 {{- $s := printf "$%.0f" . -}}
@@ -197,10 +282,11 @@ points{{ end }} in 24 hours</span><span class="odds__period" aria-hidden="true">
 }
 
 
-def make_hugo_site(root: Path, articles: int, markets: int) -> Path:
-    """The corpus of build_bench.py as a Hugo site in root (replacing root)."""
+def make_hugo_site(root: Path, articles: int, markets: int, cards: bool = False) -> Path:
+    """The corpus of build_bench.py as a Hugo site in root (replacing root), with share cards
+    for the last CARD_DAYS days' articles if `cards`."""
     corpus = root.with_name(root.name + ".corpus")
-    make_site(corpus, articles, markets)
+    make_site(corpus, articles, markets, cards=cards)
     if root.exists():
         shutil.rmtree(root)
     (root / "data").mkdir(parents=True)
@@ -210,7 +296,16 @@ def make_hugo_site(root: Path, articles: int, markets: int) -> Path:
     (corpus / "snapshot.json").rename(root / "data" / "snapshot.json")
     (corpus / "static").rename(root / "static")
     shutil.rmtree(corpus)
-    (root / "hugo.toml").write_text(CONFIG, encoding="utf-8")
+    # Share cards for the articles of the last CARD_DAYS days before the build's clock.
+    cards_from = TAKEN_AT + timedelta(hours=1) - timedelta(days=CARD_DAYS)
+    config = CONFIG.replace("{cards}", str(cards).lower()).replace("{cards_from}", str(int(cards_from.timestamp())))
+    (root / "hugo.toml").write_text(config, encoding="utf-8")
+    # The articles are pages of their own, not a list of posts: marketnews has no such list.
+    (root / "content" / "posts" / "_index.md").write_text("---\n_build:\n  render: never\n---\n", encoding="utf-8")
+    (root / "assets" / "fonts").mkdir(parents=True)
+    for font in FONTS.glob("*.ttf"):
+        shutil.copyfile(font, root / "assets" / "fonts" / font.name)
+    Image.new("RGB", (WIDTH, HEIGHT), PAPER).save(root / "assets" / "card.png")
     for name, text in LAYOUTS.items():
         path = root / "layouts" / name
         path.parent.mkdir(parents=True, exist_ok=True)
