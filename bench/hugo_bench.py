@@ -12,10 +12,10 @@ quotes) and small layouts written below. The two sides make the same kinds of pa
 
   article   headline, byline, one odds widget per related market (question linking to the
             market's page, probability, 24-hour change, a 28-point SVG sparkline of the
-            week's prices, volume; the `widget.html` partial, looked up in
-            site.Data.snapshot.quotes and cached per market with partialCached) and the body,
-            whose ```market block the render hook `render-codeblock-market.html` turns into
-            the same widget;
+            week's prices, its points from data/charts.json (see write_charts), volume; the
+            `widget.html` partial, looked up in site.Data.snapshot.quotes and cached per
+            market with partialCached) and the body, whose ```market block the render hook
+            `render-codeblock-market.html` turns into the same widget (cached too);
   lists     the front page and every tag, paginated 20 a page, an item showing its
             markets' odds; a page listing the tags;
   market    one page per market (the `markets` taxonomy): its widget with an 84-point chart
@@ -36,6 +36,8 @@ which reports wall time, CPU time (all processes) and peak RSS. Runs:
 
 from __future__ import annotations
 
+import json
+import math
 import shutil
 import subprocess
 import sys
@@ -204,9 +206,9 @@ data-market="{{ .slug }}" data-probability="{{ printf "%.4f" $q.probability }}">
 <span class="visually-hidden">{{ if eq $dir "flat" }}unchanged{{ else }}{{ $dir }} {{ strings.TrimLeft "+-" $change }} \
 points{{ end }} in 24 hours</span><span class="odds__period" aria-hidden="true">24 h</span></p>
   {{ if eq .variant "market" }}<figure class="odds__chart">\
-{{ partial "chart.html" (dict "p" $q.history.p "n" 84 "w" 600 "h" 200) }}</figure>
-  {{ else }}<figure class="odds__spark">{{ partial "chart.html" (dict "p" $q.history.p "n" 28 "w" 300 "h" 48) }}\
-</figure>{{ end }}
+{{ partial "chart.html" (dict "c" (index site.Data.charts .slug) "line" "chart" "w" 600 "h" 200) }}</figure>
+  {{ else }}<figure class="odds__spark">\
+{{ partial "chart.html" (dict "c" (index site.Data.charts .slug) "line" "spark" "w" 300 "h" 48) }}</figure>{{ end }}
   <p class="odds__meta"><span class="odds__volume">{{ partial "money.html" $q.volume }} traded</span></p>
 </div>
 {{- else -}}
@@ -215,19 +217,10 @@ points{{ end }} in 24 hours</span><span class="odds__period" aria-hidden="true">
 {{- end -}}
 """,
     "partials/chart.html": """\
-{{- $p := .p }}{{ $n := len $p -}}
-{{- if gt $n 1 -}}
-{{- $top := 0.0 }}{{ range $p }}{{ if gt . $top }}{{ $top = . }}{{ end }}{{ end -}}
-{{- $top = div (math.Ceil (mul $top 10)) 10.0 -}}
-{{- $pts := slice -}}
-{{- range $i := seq 0 (sub .n 1) -}}
-{{- $v := index $p (int (div (mul $i (sub $n 1)) (sub $.n 1))) -}}
-{{- $pts = $pts | append (printf "%.1f,%.1f" (div (mul $i $.w) (float (sub $.n 1))) \
-(sub $.h (mul (div $v $top) $.h))) -}}
-{{- end -}}
-<span class="chart"><svg class="chart__svg" viewBox="0 0 {{ .w }} {{ .h }}" width="{{ .w }}" height="{{ .h }}" \
-aria-hidden="true" focusable="false"><polyline fill="none" points="{{ delimit $pts " " }}"/></svg>\
-<span class="chart__y" aria-hidden="true"><span>{{ int (add (mul $top 100) 0.5) }}%</span><span>0%</span></span></span>
+{{- with .c -}}
+<span class="chart"><svg class="chart__svg" viewBox="0 0 {{ $.w }} {{ $.h }}" width="{{ $.w }}" height="{{ $.h }}" \
+aria-hidden="true" focusable="false"><polyline fill="none" points="{{ index . $.line }}"/></svg>\
+<span class="chart__y" aria-hidden="true"><span>{{ .top }}%</span><span>0%</span></span></span>
 {{- end -}}
 """,
     "partials/card.html": """\
@@ -277,9 +270,34 @@ aria-hidden="true" focusable="false"><polyline fill="none" points="{{ delimit $p
 {{ end }}
 """,
     "_default/_markup/render-codeblock-market.html": """\
-{{ partial "widget.html" (dict "slug" (trim .Inner " \\t\\r\\n") "variant" "inline") }}
+{{ $slug := trim .Inner " \\t\\r\\n" }}\
+{{ partialCached "widget.html" (dict "slug" $slug "variant" "inline") $slug "inline" }}
 """,
 }
+
+
+def _line(prices: list[float], n: int, top: float, width: int, height: int) -> str:
+    """SVG polyline points: n of the prices, evenly picked, on a 0-to-top scale."""
+    picked = [prices[i * (len(prices) - 1) // (n - 1)] for i in range(n)]
+    return " ".join(f"{i * width / (n - 1):.1f},{height - p / top * height:.1f}" for i, p in enumerate(picked))
+
+
+def write_charts(data: Path) -> None:
+    """data/charts.json: each market's sparkline (28 points) and chart (84 points) as SVG points.
+
+    Worked out here, not in Hugo's templates: a Hugo site would have its odds script write
+    them, since Go templates are slow at arithmetic (computing them in the templates made
+    Hugo's 10,000-article build half as long again). So Hugo's build leaves out work that
+    marketnews' build does: the comparison is in Hugo's favour."""
+    quotes = json.loads((data / "snapshot.json").read_text(encoding="utf-8"))["quotes"]
+    charts = {}
+    for slug, quote in quotes.items():
+        prices = quote.get("history", {}).get("p") or []
+        if len(prices) > 1:
+            top = max(math.ceil(max(prices) * 10) / 10, 0.1)
+            charts[slug] = {"top": round(top * 100), "spark": _line(prices, 28, top, 300, 48),
+                            "chart": _line(prices, 84, top, 600, 200)}
+    (data / "charts.json").write_text(json.dumps(charts), encoding="utf-8")
 
 
 def make_hugo_site(root: Path, articles: int, markets: int, cards: bool = False) -> Path:
@@ -294,6 +312,7 @@ def make_hugo_site(root: Path, articles: int, markets: int, cards: bool = False)
     (root / "content").mkdir()
     (root / "content.tmp").rename(root / "content" / "posts")
     (corpus / "snapshot.json").rename(root / "data" / "snapshot.json")
+    write_charts(root / "data")
     (corpus / "static").rename(root / "static")
     shutil.rmtree(corpus)
     # Share cards for the articles of the last CARD_DAYS days before the build's clock.
