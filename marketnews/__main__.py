@@ -1,7 +1,5 @@
 """`python -m marketnews` runs the command line."""
 
-import sys
+from marketnews.cli import run
 
-from marketnews.cli import main
-
-sys.exit(main())
+run()
