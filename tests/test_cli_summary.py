@@ -3,6 +3,7 @@ a one-line description atop each command's help, and a summary naming what a bui
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -11,6 +12,7 @@ import pytest
 
 from marketnews.cli import ABOUT, COMMANDS
 from tests.conftest import REPO, Run, Site, article, quote
+from tests.test_build import NATO, QUOTES, XI
 
 
 def help_text(*args: str) -> str:
@@ -107,3 +109,32 @@ def test_timings_name_each_stage_of_a_whole_build_and_of_one_with_nothing_to_wri
     assert stages(cli("build", "--root", site.root, "--snapshot", snapshot, "--timings")) == [
         "gather", "snapshot", "render+write"]
     assert "timings" not in cli("build", "--root", site.root, "--snapshot", snapshot).err
+
+
+def test_the_program_ends_with_its_code_and_its_whole_output(site: Site) -> None:
+    """`python -m marketnews` ends its process without the interpreter's teardown once a
+    command has returned (cli.run): what it printed still arrives whole, through a pipe,
+    and its exit code is the command's."""
+    news = site
+    news.write("content/nato.md", NATO)
+    news.write("content/xi.md", XI)
+    news.snapshot(QUOTES)
+    # Output to a pipe is held in a buffer (unless PYTHONUNBUFFERED says otherwise): left
+    # there, it would be lost at the end.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"} | {"MARKETNEWS_JOBS": "2"}
+    ok = subprocess.run([sys.executable, "-m", "marketnews", "build", "--root", str(news.root)],
+                        capture_output=True, text=True, env=env, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert (news.root / "public/index.html").exists() and (news.root / "public/sitemap.xml").exists()
+    lines = ok.stdout.splitlines()  # a pipe: the output was held in its buffer to the end
+    assert lines[0].startswith("built 13 pages from 2 articles") and ok.stdout.endswith("\n")
+    assert lines[-1].endswith("published whole: 0 changed, 36 added, 0 removed, 0 unchanged")
+    bad = subprocess.run([sys.executable, str(REPO / "build.py"), "--root", str(news.root), "--snapshot",
+                          str(news.root / "missing.json")], capture_output=True, text=True, env=env, timeout=120)
+    assert bad.returncode == 1
+    assert bad.stderr.splitlines()[-2:] == [
+        f"error: {news.root / 'missing.json'}: cannot read snapshot: No such file or directory",
+        f"failed; {news.root / 'public'} is unchanged"]
+    checked = subprocess.run([sys.executable, "-m", "marketnews", "check", "--root", str(news.root)],
+                             capture_output=True, text=True, env=env, timeout=120)
+    assert checked.returncode == 0 and checked.stdout.startswith("checked ") and checked.stdout.endswith("\n")
