@@ -66,10 +66,12 @@ def damage(kind: str, memo: Path) -> None:
         rewrite(memo, lambda v: v[:-2] + b"x]", fix_sum=False)
     elif kind == "values of the wrong shape":
         rewrite(memo, lambda v: b'[1, "two", null]', fix_sum=True)
-    elif kind == "a compressed value that does not inflate":
-        rewrite(memo, lambda v: cache.PACKED + b"\x78\x01 not deflate data", fix_sum=True)
+    elif kind == "a compressed value that does not inflate":  # by whichever compressor this machine's memo uses
+        bad = cache.LZ4 + (4000).to_bytes(4, "little") + b"\xff not an LZ4 block" if cache.PACKED == cache.LZ4 \
+            else cache.ZLIB + b"\x78\x01 not deflate data"
+        rewrite(memo, lambda v: bad, fix_sum=True)
     elif kind == "a compressed value past the size limit":  # a "zip bomb" (the limit lowered: see the test)
-        bomb = cache.PACKED + zlib.compress(b" " * (cache.MAX_VALUE + 1), 9)
+        bomb = cache.pack(b" " * (cache.MAX_VALUE + 1))
         rewrite(memo, lambda v: bomb, fix_sum=True)
     elif kind == "truncated":
         memo.write_bytes(memo.read_bytes()[: memo.stat().st_size // 2])
@@ -143,6 +145,39 @@ def test_a_large_value_is_kept_compressed_and_comes_back_whole(tmp_path: Path) -
     assert stored["s"] == small and stored["l"].startswith(cache.PACKED)
     again = Memo(tmp_path)
     assert (again.get("s"), again.get("l"), again.warning) == (small, large, None)
+
+
+ZLIB_PACKED = cache.ZLIB + zlib.compress(b"page " * 4000, 1)
+
+
+@pytest.mark.skipif(cache._lz4 is None, reason="needs lz4 (the fast extra)")
+def test_values_compressed_by_either_compressor_unpack_and_damaged_ones_are_refused() -> None:
+    value = b"page " * 4000
+    lz4_packed = cache.pack(value)
+    assert lz4_packed.startswith(cache.LZ4) and len(lz4_packed) < len(value) // 10
+    assert cache.unpack(lz4_packed) == cache.unpack(ZLIB_PACKED) == value
+    block = lz4_packed[len(cache.LZ4) + 4:]
+    refused = {
+        "cut short": lz4_packed[:-5],
+        "followed by more": lz4_packed + b"more",
+        "a size one short": cache.LZ4 + (len(value) - 1).to_bytes(4, "little") + block,
+        "a size one over": cache.LZ4 + (len(value) + 1).to_bytes(4, "little") + block,
+        "a size past the limit": cache.LZ4 + (cache.MAX_VALUE + 1).to_bytes(4, "little") + block,
+        "no size": cache.LZ4 + b"\x01",
+    }
+    for what, stored in refused.items():
+        with pytest.raises(cache.WrongShape):
+            cache.unpack(stored)
+            pytest.fail(what)
+
+
+def test_without_lz4_a_value_it_compressed_is_refused_and_zlib_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    lz4_packed = cache.LZ4 + (20000).to_bytes(4, "little") + b"\x1fpage "
+    monkeypatch.setattr(cache, "_lz4", None)
+    with pytest.raises(cache.WrongShape, match="LZ4, which is not installed"):
+        cache.unpack(lz4_packed)
+    assert cache.pack(b"page " * 4000).startswith(cache.ZLIB)
+    assert cache.unpack(ZLIB_PACKED) == b"page " * 4000
 
 
 def test_values_come_back_as_they_went_in() -> None:
