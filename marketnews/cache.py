@@ -43,9 +43,8 @@ MEMO_FILE = "memo.sqlite"
 # Files of earlier versions' caches (pickles): removed unread, as nothing may load them.
 LEGACY_FILES = ("articles-*.pickle", "bodies-v*.pickle", "pages-v*.pickle", "shells-*.pickle")
 # What the output of the code depends on besides its own source: the libraries that
-# parse, render and word messages, and Python (Unicode data); and lz4, which decides how
-# the memo compresses (`pack`): a memo made with it is another version's to a build without.
-_LIBRARIES = ("PyYAML", "markdown-it-py", "mdit-py-plugins", "markdown-it-pyrs", "Jinja2", "MarkupSafe", "lz4")
+# parse, render and word messages, and Python (Unicode data).
+_LIBRARIES = ("PyYAML", "markdown-it-py", "mdit-py-plugins", "markdown-it-pyrs", "Jinja2", "MarkupSafe")
 
 
 def _code_version() -> str:
@@ -58,6 +57,9 @@ def _code_version() -> str:
         except importlib.metadata.PackageNotFoundError:
             version = "-"
         h.update(f"|{name}={version}".encode())
+    # Whether `pack` compresses with LZ4 (its block format does not change with its version):
+    # a memo made with it is another version's to a build without, and the other way round.
+    h.update(b"|lz4" if _lz4 is not None else b"|zlib")
     with suppress(ImportError):  # libyaml's loader words errors its own way
         import yaml
 
@@ -206,6 +208,7 @@ PACKED = LZ4 if _lz4 is not None else ZLIB  # what `pack` writes
 PACK_MIN = 2048  # bytes; below this, compressing saves little
 HOLD_MAX = 4 * 2**20  # bytes of new values the memo holds before `put` writes them to its file
 MAX_VALUE = 256 * 2**20  # no value unpacks to more (a damaged or hostile cache cannot fill memory)
+LZ4_MAX_RATIO = 256  # an LZ4 block inflates to less than this many times its length (255 for a run of one byte)
 
 
 def pack(value: bytes) -> bytes:
@@ -228,24 +231,27 @@ def unpack(stored: bytes) -> bytes:
     inflate = zlib.decompressobj()
     try:
         value = inflate.decompress(stored[len(ZLIB):], MAX_VALUE)
-    except zlib.error as exc:
-        raise WrongShape(f"a compressed value that does not inflate ({exc})") from None
+    except (zlib.error, MemoryError) as exc:
+        raise WrongShape(f"a compressed value that does not inflate ({exc or 'out of memory'})") from None
     if not inflate.eof or inflate.unconsumed_tail or inflate.unused_data:
         raise WrongShape("a compressed value that is cut short, too large or followed by more")
     return value
 
 
 def _unpack_lz4(block: bytes) -> bytes:
-    """An LZ4 block after the size it inflates to, which is checked against MAX_VALUE before
-    any memory is taken; the block must inflate to exactly that size."""
+    """An LZ4 block after the size it inflates to. That size is checked before any memory
+    is taken: at most MAX_VALUE, and at most what a block of this length can inflate to
+    (LZ4 shrinks a value 255 times at the very most), so that a few forged bytes cannot
+    make a build take 256 MB. The block must inflate to exactly that size."""
     if _lz4 is None:
         raise WrongShape("a value compressed with LZ4, which is not installed")
-    if len(block) < 4 or int.from_bytes(block[:4], "little") > MAX_VALUE:
+    size = int.from_bytes(block[:4], "little")
+    if len(block) < 4 or size > MAX_VALUE or size > LZ4_MAX_RATIO * (len(block) - 4) + 64:
         raise WrongShape("a compressed value that is cut short or too large")
     try:
         value: bytes = _lz4.decompress(block)
-    except _lz4.LZ4BlockError as exc:
-        raise WrongShape(f"a compressed value that does not inflate ({exc})") from None
+    except (_lz4.LZ4BlockError, MemoryError) as exc:
+        raise WrongShape(f"a compressed value that does not inflate ({exc or 'out of memory'})") from None
     return value
 
 

@@ -429,9 +429,18 @@ def run(argv: list[str] | None = None, default_help: str = "marketnews") -> NoRe
     opened and written what it wrote; what is left is freeing, one by one, the objects a
     build made, which took 0.37 s at the end of an hourly build of 10,000 articles. So the
     process flushes its output and ends there. An exception `main` does not handle still
-    ends the program the usual way, with its traceback."""
+    ends the program the usual way, with its traceback. Output that cannot be written (a
+    full disk, an I/O error) is an error, exit code 1, as is everything the build reports;
+    a reader that went away (`| head`) is not."""
     code = main(argv, default_help)
     for stream in (sys.stdout, sys.stderr):
-        with suppress(OSError, ValueError):  # a reader that went away (`| head`), a closed stream
+        try:
             stream.flush()
+        except (BrokenPipeError, ValueError):  # a reader that went away, a closed stream
+            pass
+        except OSError as exc:
+            with suppress(OSError, ValueError):
+                sys.stderr.write(f"error: cannot write the output: {exc.strerror or exc}\n")
+                sys.stderr.flush()
+            code = code or 1
     os._exit(code)

@@ -108,6 +108,8 @@ def test_a_bad_memo_costs_one_warning_and_the_site_is_still_right(  # type: igno
     second, said = build(site, cli)
     assert second == first
     assert len(said) == 1 and "warning: cache:" in said[0] and "made again" in said[0], said
+    if kind == "a compressed value past the size limit":  # refused as such, not for what it inflated to
+        assert "too large" in said[0], said
     # Rebuilt: the next build finds it whole, and the pages as they were.
     site.snapshot({**QUOTES, "m-one": quote("Will one happen?", 0.4)})
     third, said = build(site, cli)
@@ -151,7 +153,8 @@ ZLIB_PACKED = cache.ZLIB + zlib.compress(b"page " * 4000, 1)
 
 
 @pytest.mark.skipif(cache._lz4 is None, reason="needs lz4 (the fast extra)")
-def test_values_compressed_by_either_compressor_unpack_and_damaged_ones_are_refused() -> None:
+def test_values_compressed_by_either_compressor_unpack_and_damaged_ones_are_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     value = b"page " * 4000
     lz4_packed = cache.pack(value)
     assert lz4_packed.startswith(cache.LZ4) and len(lz4_packed) < len(value) // 10
@@ -162,13 +165,19 @@ def test_values_compressed_by_either_compressor_unpack_and_damaged_ones_are_refu
         "followed by more": lz4_packed + b"more",
         "a size one short": cache.LZ4 + (len(value) - 1).to_bytes(4, "little") + block,
         "a size one over": cache.LZ4 + (len(value) + 1).to_bytes(4, "little") + block,
-        "a size past the limit": cache.LZ4 + (cache.MAX_VALUE + 1).to_bytes(4, "little") + block,
         "no size": cache.LZ4 + b"\x01",
     }
     for what, stored in refused.items():
         with pytest.raises(cache.WrongShape):
             cache.unpack(stored)
             pytest.fail(what)
+    # Refused for its size before anything is inflated: past the limit, or past what a block
+    # of its length can hold (a few bytes that say 200 MB).
+    monkeypatch.setattr(cache, "MAX_VALUE", 2**20)
+    for stored in (cache.pack(b" " * (2**20 + 1)), cache.LZ4 + (200 * 2**20).to_bytes(4, "little") + b"\x1f page"):
+        with pytest.raises(cache.WrongShape, match="too large"):
+            cache.unpack(stored)
+    assert cache.unpack(cache.pack(b" " * 2**20)) == b" " * 2**20  # the most a block shrinks is allowed
 
 
 def test_without_lz4_a_value_it_compressed_is_refused_and_zlib_is_used(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -138,3 +138,9 @@ def test_the_program_ends_with_its_code_and_its_whole_output(site: Site) -> None
     checked = subprocess.run([sys.executable, "-m", "marketnews", "check", "--root", str(news.root)],
                              capture_output=True, text=True, env=env, timeout=120)
     assert checked.returncode == 0 and checked.stdout.startswith("checked ") and checked.stdout.endswith("\n")
+    if os.path.exists("/dev/full"):  # output that cannot be written is an error, not lost in silence
+        with open("/dev/full", "w") as full:
+            lost = subprocess.run([sys.executable, "-m", "marketnews", "check", "--root", str(news.root)],
+                                  stdout=full, stderr=subprocess.PIPE, text=True, env=env, timeout=120)
+        assert lost.returncode == 1
+        assert lost.stderr.strip().endswith("error: cannot write the output: No space left on device")
