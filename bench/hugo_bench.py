@@ -20,13 +20,16 @@ quotes) and small layouts written below. The two sides make the same kinds of pa
             markets' odds; a page listing the tags;
   market    one page per market (the `markets` taxonomy): its widget with an 84-point chart
             and the articles about it; a page listing the markets;
-  feeds     one RSS feed of the latest 20 articles (rssLimit; marketnews' feed_entries is
-            20 too), and a sitemap.
+  feeds     a feed of the latest 20 articles for the site and one for each tag (rssLimit;
+            marketnews' feed_entries is 20 too), each entry the whole article after a line
+            of odds per market, as marketnews' Atom feeds are; and a sitemap.
 
-Hugo renders no section list of the posts (marketnews has none) and no feed per tag or
-market. With --cards, both sides also make a 1200x630 PNG share card for each article of
-the last week, with the headline and its first two markets' odds (Hugo: images.Text in
-DejaVu Sans, the font marketnews draws with). Without it, neither does.
+Hugo renders no section list of the posts (marketnews has none) and no feed per market
+(the tags' feeds are turned on tag by tag, content/tags/<tag>/_index.md). With --cards,
+both sides also make a 1200x630 PNG share card for each article of the last week, with
+the headline and its first two markets' odds (Hugo: images.Text in DejaVu Sans, the font
+marketnews draws with). Without it, neither does, but for marketnews' one card for the
+site as a whole.
 
 Each build runs `hugo` in a fresh process from a throwaway parent (build_bench.measured),
 which reports wall time, CPU time (all processes) and peak RSS. Runs:
@@ -49,7 +52,7 @@ from PIL import Image
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from build_bench import measured, report  # noqa: E402
-from corpus import TAKEN_AT, corpus_arguments, generated, make_site  # noqa: E402
+from corpus import TAKEN_AT, WORDS, corpus_arguments, generated, make_site  # noqa: E402
 
 from marketnews.cards import FONTS, HEIGHT, PAPER, WIDTH  # noqa: E402
 from marketnews.config import SiteConfig  # noqa: E402
@@ -81,6 +84,34 @@ term = ["HTML"]
 """
 
 LAYOUTS = {
+    # Hugo's own RSS template, with the whole article (after its markets' odds, a line each)
+    # where Hugo's has the summary: marketnews' feeds carry whole articles.
+    "_default/rss.xml": """\
+{{- $pages := where site.RegularPages "Section" "posts" -}}
+{{- if not .IsHome }}{{ $pages = .Pages }}{{ end -}}
+{{- printf "<?xml version=\\"1.0\\" encoding=\\"utf-8\\" standalone=\\"yes\\"?>" | safeHTML }}
+<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom">
+  <channel>
+    <title>{{ if .IsHome }}{{ site.Title }}{{ else }}{{ site.Title }}: {{ .Title }}{{ end }}</title>
+    <link>{{ .Permalink }}</link>
+    <description>{{ site.Params.tagline }}</description>
+    <language>en</language>
+    {{ with .OutputFormats.Get "RSS" }}\
+<atom:link href="{{ .Permalink }}" rel="self" type="application/rss+xml" />{{ end }}
+    {{- range first site.Config.Services.RSS.Limit $pages.ByDate.Reverse }}
+    <item>
+      <title>{{ .Title }}</title>
+      <link>{{ .Permalink }}</link>
+      <pubDate>{{ .Date.Format "Mon, 02 Jan 2006 15:04:05 -0700" | safeHTML }}</pubDate>
+      <guid>{{ .Permalink }}</guid>
+      {{ $odds := "" }}{{ range .Params.markets }}{{ with index site.Data.snapshot.quotes . }}\
+{{ $odds = printf "%s<p>%s: %d%%</p>" $odds .question (int (add (mul .probability 100) 0.5)) }}{{ end }}{{ end }}\
+<description>{{ printf "%s%s" $odds .Content | html }}</description>
+    </item>
+    {{- end }}
+  </channel>
+</rss>
+""",
     "_default/baseof.html": """\
 <!doctype html>
 <html lang="en">
@@ -321,6 +352,11 @@ def make_hugo_site(root: Path, articles: int, markets: int, cards: bool = False)
     (root / "hugo.toml").write_text(config, encoding="utf-8")
     # The articles are pages of their own, not a list of posts: marketnews has no such list.
     (root / "content" / "posts" / "_index.md").write_text("---\n_build:\n  render: never\n---\n", encoding="utf-8")
+    # A feed for each tag, as marketnews makes (not for each market: it makes none).
+    for word in WORDS:
+        (root / "content" / "tags" / word).mkdir(parents=True, exist_ok=True)
+        (root / "content" / "tags" / word / "_index.md").write_text(
+            f"---\ntitle: {word}\noutputs: [HTML, RSS]\n---\n", encoding="utf-8")
     (root / "assets" / "fonts").mkdir(parents=True)
     for font in FONTS.glob("*.ttf"):
         shutil.copyfile(font, root / "assets" / "fonts" / font.name)
