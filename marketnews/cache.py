@@ -204,7 +204,6 @@ def _written_out(text: str, scope: dict[str, Any]) -> Callable[..., Any]:
 # Each kind is marked by a prefix: JSON never starts with a NUL byte.
 ZLIB = b"\x00zlib\x00"
 LZ4 = b"\x00lz4\x00"  # then the size of the value (4 bytes, little-endian) and its LZ4 block
-PACKED = LZ4 if _lz4 is not None else ZLIB  # what `pack` writes
 PACK_MIN = 2048  # bytes; below this, compressing saves little
 HOLD_MAX = 4 * 2**20  # bytes of new values the memo holds before `put` writes them to its file
 MAX_VALUE = 256 * 2**20  # no value unpacks to more (a damaged or hostile cache cannot fill memory)
@@ -212,7 +211,7 @@ LZ4_MAX_RATIO = 256  # an LZ4 block inflates to less than this many times its le
 
 
 def pack(value: bytes) -> bytes:
-    """`value` as the memo keeps it (see PACKED); `unpack` gives it back."""
+    """`value` as the memo keeps it (LZ4 where lz4 is installed, else zlib); `unpack` gives it back."""
     if len(value) < PACK_MIN:
         return value
     if _lz4 is not None:
@@ -245,8 +244,8 @@ def _unpack_lz4(block: bytes) -> bytes:
     make a build take 256 MB. The block must inflate to exactly that size."""
     if _lz4 is None:
         raise WrongShape("a value compressed with LZ4, which is not installed")
-    size = int.from_bytes(block[:4], "little")
-    if len(block) < 4 or size > MAX_VALUE or size > LZ4_MAX_RATIO * (len(block) - 4) + 64:
+    size = int.from_bytes(block[:4], "little") if len(block) >= 4 else -1
+    if size < 0 or size > MAX_VALUE or size > LZ4_MAX_RATIO * (len(block) - 4) + 64:
         raise WrongShape("a compressed value that is cut short or too large")
     try:
         value: bytes = _lz4.decompress(block)
