@@ -846,12 +846,17 @@ def _no_record(path: str, fingerprint: str) -> PageRecord | None:
     return None
 
 
+def page_key(out: Path, path: str, fingerprint: str) -> str:
+    """The memo key of the record of the page at `path` in `out`, made from `fingerprint`
+    (its value: `record_value`)."""
+    return memo_key("page", str(out), path, fingerprint)
+
+
 def memo_records(store: Memo, out: Path) -> Callable[[str, str], PageRecord | None]:
     """The pages the memo knows were written into `out`, looked up by path and fingerprint."""
-    folder = str(out)
 
     def find(path: str, fingerprint: str) -> PageRecord | None:
-        found = store.load(memo_key("page", folder, path, fingerprint), tuple[int, str])
+        found = store.load(page_key(out, path, fingerprint), tuple[int, str])
         return (fingerprint, *found) if found is not None else None
 
     return find
@@ -875,8 +880,7 @@ def record_value(size: int, item: str) -> bytes:
 def save_records(store: Memo, out: Path, manifest: Mapping[str, PageRecord]) -> None:
     """Count this build's page records as used: the memo holds them all, those of pages made
     anew since they came back (`ManifestReuse.settle`), the others from the build that made them."""
-    folder = str(out)
-    store.use(memo_key("page", folder, path, made_from) for path, (made_from, _, _) in manifest.items())
+    store.use(page_key(out, path, made_from) for path, (made_from, _, _) in manifest.items())
 
 
 @dataclass
@@ -923,10 +927,9 @@ class ManifestReuse:
         the end of the build."""
         if self.store is None or self.out is None:
             return
-        folder = str(self.out)
         while made:
             path, value = made.popitem()
-            self.store.put(memo_key("page", folder, path, self.manifest[path][0]), value, packed=True)
+            self.store.put(page_key(self.out, path, self.manifest[path][0]), value, packed=True)
 
     def record(self, path: str, fingerprint: str, size: int, item: str = "") -> None:
         """Note a page made anew (and, for the memo, its record's value)."""
