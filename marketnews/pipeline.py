@@ -667,7 +667,7 @@ def article_file(r: SiteRenderer, reuse: ManifestReuse, article: Article,
     fp = r.article_fingerprint(article) if r.inp.fingerprint else ""
     path = page_file(r.listed_view(article).url)
     shape = r.memo.shapes.get(seen(article), ())
-    shell_print = r.shell_fingerprint(article) if r.inp.fingerprint else ""
+    shell_print = r.shell_print(article) if r.inp.fingerprint else ""
     record = reuse.keep(path, fp) if fp else None
     if record is not None:
         _, size, item = record
@@ -744,6 +744,8 @@ def site_files(
             store.add_faults(faults)
         for i, (page, text, fp, size, shape, shell_print, shell, record) in zip(chunk, done, strict=True):
             items.append(text.encode("utf-8"))  # see SiteRenderer.seed_item
+            if shell_print:  # for the list pages' frames
+                renderer.shell_prints[seen(inp.articles[i])] = shell_print
             if store is not None and shell_print:
                 if shell is not None:
                     store.put(memo_key("shell", shell_print), shell, packed=True)
@@ -766,14 +768,16 @@ def site_files(
     n = workers(_jobs(jobs, len(listed)), 2)
     if n == 1:
         yield from renderer.other_pages(listed)
+        keep_frames(store, *taken_frames(renderer))
     else:  # shared out by path among the workers; their records and notes are merged here
         # Twice as many shards as workers: a worker that finishes first takes the next one,
         # so that the last to finish waits less for the other (their share of cards varies).
         shards = 2 * n
         work = RenderWork(renderer, staging, listed, shards)
-        for files, records, made, showing, faults, cards in parallel_map(_other_shard, work, range(shards), n):
+        for files, records, made, showing, faults, cards, frames in parallel_map(_other_shard, work, range(shards), n):
             reuse.manifest.update(records)
             reuse.settle(made)
+            keep_frames(store, *frames)
             CardLog(None, *cards).settle(renderer.card_store)
             if reuse.store is not None:
                 reuse.store.add_faults(faults)
@@ -786,7 +790,26 @@ def site_files(
 
 
 ShardResult = tuple[list[OutputFile], dict[str, "PageRecord"], dict[str, bytes], dict[str, set[str]],
-                    tuple[list[str], str | None], tuple[list[str], dict[str, bytes]]]
+                    tuple[list[str], str | None], tuple[list[str], dict[str, bytes]], "Frames"]
+Frames = tuple[dict[str, bytes], list[str]]  # list frames made (as the memo keeps them) and read, by fingerprint
+
+
+def taken_frames(renderer: SiteRenderer) -> Frames:
+    """The list pages' frames the renderer made (packed, for the memo) and read from the
+    memo since last asked: the parent, which alone writes the memo, keeps them (`keep_frames`)."""
+    made = {fp: pack(encode(frame)) for fp, frame in renderer.frames_made.items()}
+    used = sorted(renderer.frames_used)
+    renderer.frames_made, renderer.frames_used = {}, set()
+    return made, used
+
+
+def keep_frames(store: Memo | None, made: dict[str, bytes], used: Sequence[str]) -> None:
+    """List frames into the memo (made anew) or counted as used (read from it)."""
+    if store is None:
+        return
+    for fp, value in made.items():
+        store.put(memo_key("shell", fp), value, packed=True)
+    store.use(memo_key("shell", fp) for fp in used)
 
 
 def _other_shard(work: RenderWork, k: int) -> ShardResult:
@@ -806,7 +829,8 @@ def _other_shard(work: RenderWork, k: int) -> ShardResult:
     cards = renderer.card_store = CardLog(store)  # what it drew, for the parent's memo
     stager = Stager(*work.stage) if work.stage is not None else None
     files = [_staged(stager, f) for f in renderer.other_pages(work.listed)]
-    return files, reuse.manifest, reuse.made or {}, renderer.memo.showing, reuse.faults(), (cards.used, cards.made)
+    return (files, reuse.manifest, reuse.made or {}, renderer.memo.showing, reuse.faults(), (cards.used, cards.made),
+            taken_frames(renderer))
 
 
 def changed_site_files(
@@ -835,6 +859,7 @@ def changed_site_files(
             reuse.record(page.path, fp, size, item)
             files.append(page)
     files += [f for f in renderer.other_pages(listed) if f.data is not None]
+    keep_frames(store, *taken_frames(renderer))
     memo.published, memo.listed = inp.articles, listed
     return files, frozenset(renderer.gone)
 

@@ -20,6 +20,7 @@ each article, so that an edit which moves nothing re-renders only those (`only_s
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import posixpath
 import re
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cached_property, partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import unquote
 
 import jinja2
@@ -143,6 +144,9 @@ class MarketPage:
 Slot = tuple[str, str, str]  # a widget on an article page: (reference as written, market key, variant)
 CARD_SLOTS = ("card-url", "card-alt")  # the variants of the share card's slots (with "" for reference and key)
 NOTE = "note"  # the slot of an article's "odds as of" line, which depends on all its related odds
+# A list page's frame (see SiteRenderer.framed) has two kinds of slot: an article's list item
+# (the key is its position in the pager) and an "odds as of" line (the key lists its markets).
+ITEM, ASOF = "item", "asof"
 PUBLISHED_SLOT = "\x00mn:published\x00"  # in a market's widget fragment: an article's price at publication
 _SLOT = re.compile("\x00mn:([0-9]+)\x00")
 
@@ -267,6 +271,41 @@ def _filled(parts: Sequence[str], order: Sequence[int], slots: Sequence[str]) ->
     for i, part in zip(order, parts[1:], strict=True):
         html += [slots[i], part]
     return "".join(html)
+
+
+class _FrameView:
+    """A market as a list page's frame shows it: its question and links (the fields that
+    `widgets.identity` keeps). Its other fields are odds, which a frame cannot hold: a
+    template that reads one (or prints the view) is noted in `odds_read`, and its frame
+    is not used."""
+
+    __slots__ = ("_view", "_odds_read")
+    _SHOWN = frozenset(("written", "key", "page_url", "question", "url", "kind"))
+
+    def __init__(self, view: WidgetView, odds_read: list[str]) -> None:
+        self._view, self._odds_read = view, odds_read
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in self._SHOWN:
+            self._odds_read.append(name)
+        return getattr(self._view, name)
+
+    def __str__(self) -> str:
+        self._odds_read.append("str")
+        return str(self._view)
+
+
+def _pairs(key: str) -> list[tuple[str, str, None]] | None:
+    """The markets of an ASOF slot's key (JSON), as keys of their views (reference as
+    written, market key, None); None if the key is not such a list."""
+    try:
+        pairs = json.loads(key)
+    except ValueError:
+        return None
+    if not isinstance(pairs, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in pairs):
+        return None
+    return [(written, market, None) for written, market in pairs]
 
 
 def article_url(config: SiteConfig, article: Article) -> str:
@@ -412,6 +451,11 @@ class SiteRenderer:
         self.only: set[str] | None = None  # produce only these files (see `only_showing`)
         self.gone: set[str] = set()  # and remove these, which the last build wrote (`only_showing`)
         self.shells_made: dict[str, Shell] = {}  # article path -> its shell, when rendered by this renderer
+        # List pages' frames (see `framed`): made by this renderer, by fingerprint, and those read from the memo.
+        self.frames_made: dict[str, Shell] = {}
+        self.frames_used: set[str] = set()
+        self._frameless: set[str] = set()  # list templates whose pages are rendered whole (see `framed`)
+        self.shell_prints: dict[Seen, str] = {}  # each article's `shell_fingerprint`, once worked out
         # (k, n): produce only the files whose path hashes to k of n, so that worker
         # processes can share the list pages; shard 0 also writes the site-wide files.
         self.shard: tuple[int, int] | None = None
@@ -652,17 +696,124 @@ class SiteRenderer:
                 pages.add(path)
 
     def _page(self, name: str, url: str, meta: PageMeta, fingerprint: str = "",
-              shows: Iterable[ArticleView] = (), **context: Any) -> OutputFile:
-        """Render a page, or keep last build's when its fingerprint is unchanged."""
+              shows: Iterable[ArticleView] = (), frame: str = "", **context: Any) -> OutputFile:
+        """Render a page, or keep last build's when its fingerprint is unchanged. A list
+        page with a `frame` fingerprint (`frame_fingerprint`) is made from its frame."""
         path = page_file(url)
         self._shows(path, shows)
         reuse = self.reuse if fingerprint and self.inp.fingerprint else None
         if reuse is not None and reuse.keep(path, fingerprint) is not None:
+            if frame:  # still this page's frame, if the memo has it: kept for the hour its odds move
+                self.frames_used.add(frame)
             return OutputFile(path, None)
-        data = self._render(name, page_url=url, meta=meta, **context).encode("utf-8")
+        html = self.framed(name, url, meta, frame, context) if frame and self.inp.fingerprint else None
+        data = (html if html is not None else self._render(name, page_url=url, meta=meta, **context)).encode("utf-8")
         if reuse is not None:
             reuse.record(path, fingerprint, len(data))
         return OutputFile(path, data)
+
+    # --- list pages' frames -------------------------------------------------------------
+
+    def shell_print(self, article: Article) -> str:
+        """The article's `shell_fingerprint`, worked out once a build."""
+        fp = self.shell_prints.get(seen(article))
+        if fp is None:
+            fp = self.shell_prints[seen(article)] = self.shell_fingerprint(article)
+        return fp
+
+    def frame_fingerprint(self, name: str, url: str, *parts: object, articles: Sequence[ArticleView]) -> str:
+        """Digest of a list page's frame: the site, its template, what it is, and what it
+        shows of each article it lists besides odds (their shells' fingerprints)."""
+        h = hashlib.blake2b(repr(("frame", self.inp.fingerprint, name, url, parts)).encode(), digest_size=16)
+        for v in articles:
+            h.update(self.shell_print(v.article).encode())
+        return h.hexdigest()
+
+    def framed(self, name: str, url: str, meta: PageMeta, frame_print: str, context: dict[str, Any]) -> str | None:
+        """A list page (its `pager` in `context`) made from its frame: the page rendered
+        once with a slot for each article's list item and each "odds as of" line, kept in
+        the memo by `frame_print` and filled with this build's items and lines. So the
+        hourly build, where only prices move, renders no list page's template.
+
+        None when the template shows odds otherwise (reads a market's odds, draws a widget
+        of its own or the item of an article it does not list): then each page of that
+        template is rendered whole for the rest of the build."""
+        if name in self._frameless:
+            return None
+        pager: Pager = context["pager"]
+        frame = self.inp.shells(frame_print)
+        html = self._fill_frame(frame, pager) if frame is not None and frame.fingerprint == frame_print else None
+        if html is not None:
+            self.frames_used.add(frame_print)
+            return html
+        made = self._list_frame(name, url, meta, frame_print, context)
+        if made is None:
+            self._frameless.add(name)
+            return None
+        self.frames_made[frame_print] = made
+        return self._fill_frame(made, pager)
+
+    def _fill_frame(self, frame: Shell, pager: Pager) -> str | None:
+        """A list page's frame filled with this build's list items and "odds as of" lines;
+        None for a frame that does not fit the page (one from a damaged memo, say)."""
+        lines: list[str] = []
+        for _, key, variant in frame.slots:
+            if variant == ITEM and key.isdigit() and int(key) < len(pager.items):
+                lines.append(self.article_item(pager.items[int(key)]))
+            elif variant == ASOF and (pairs := _pairs(key)) is not None:
+                shown = [self._views.get(pair) for pair in pairs]
+                if any(v is None for v in shown):  # a market this build has no view of
+                    return None
+                lines.append(self.odds_asof(cast(list[WidgetView], shown)))
+            else:
+                return None
+        if len(frame.parts) != len(frame.order) + 1 or any(i >= len(lines) for i in frame.order):
+            return None
+        return _filled(frame.parts, frame.order, lines)
+
+    def _list_frame(self, name: str, url: str, meta: PageMeta, frame_print: str,
+                    context: dict[str, Any]) -> Shell | None:
+        """A list page's frame: rendered from its articles' views without odds, each list
+        item and "odds as of" line a slot. None when the template asks for a widget or an
+        item of an article it does not list, which a frame cannot hold."""
+        pager: Pager = context["pager"]
+        slots: list[Slot] = []
+        marks, foreign = 0, False
+        odds_read: list[str] = []
+        def frame_view(v: ArticleView) -> ArticleView:
+            return replace(v, related=cast(tuple[WidgetView, ...], tuple(_FrameView(w, odds_read) for w in v.related)))
+
+        bare = tuple(frame_view(v) for v in pager.items)
+        position = {id(v): i for i, v in enumerate(bare)}
+
+        def mark(slot: Slot) -> Markup:
+            nonlocal marks
+            marks += 1
+            if slot not in slots:
+                slots.append(slot)
+            return Markup(f"\x00mn:{slots.index(slot)}\x00")
+
+        def item(view: ArticleView) -> Markup:
+            nonlocal foreign
+            at = position.get(id(view))
+            foreign = foreign or at is None
+            return mark(("", str(at), ITEM))
+
+        def asof(items: Sequence[WidgetView]) -> Markup:
+            return mark(("", json.dumps([[w.written, w.key] for w in items]), ASOF))  # (no odds read)
+
+        def widget(view: WidgetView, variant: str) -> str:
+            nonlocal foreign
+            foreign = True
+            return ""
+
+        text = self._render(name, page_url=url, meta=meta, **{**context, "pager": replace(pager, items=bare)},
+                            article_item=item, odds_asof=asof, widget=widget)
+        pieces = _SLOT.split(text)
+        order = tuple(int(i) for i in pieces[1::2])
+        if foreign or odds_read or len(order) != marks or any(i >= len(slots) for i in order):
+            return None
+        return Shell(frame_print, tuple(pieces[0::2]), order, tuple(slots))
 
     # --- share cards -------------------------------------------------------------------
 
@@ -1062,7 +1213,10 @@ class SiteRenderer:
             title = cfg.title if pager.number == 1 else f"{cfg.title}, page {pager.number}"
             fp = self.list_fingerprint("index", pager.number, pager.count, shown, articles=pager.items)
             shows = [*pager.items, *(v for _, v in moves or ())] if pager.number == 1 else pager.items
-            yield self._page("index.html", pager.url, self.meta(title, pager.url), fp, shows, pager=pager,
+            # The front page's lead and "Biggest moves" show odds of their own: rendered whole.
+            frame = self.frame_fingerprint("index.html", pager.url, pager.number, pager.count,
+                                           articles=pager.items) if pager.number > 1 else ""
+            yield self._page("index.html", pager.url, self.meta(title, pager.url), fp, shows, frame, pager=pager,
                              moves=moves if pager.number == 1 else [])
 
     def tags_of(self, listed: Sequence[ArticleView]) -> dict[str, tuple[str, list[ArticleView]]]:
@@ -1091,7 +1245,9 @@ class SiteRenderer:
                 title = name if pager.number == 1 else f"{name}, page {pager.number}"
                 meta = self.meta(title, pager.url, description, feeds=(feed,))
                 fp = self.list_fingerprint("tag", name, pager.number, pager.count, articles=pager.items)
-                yield self._page("tag.html", pager.url, meta, fp, pager.items, tag=name, pager=pager,
+                frame = self.frame_fingerprint("tag.html", pager.url, name, pager.number, pager.count,
+                                               articles=pager.items)
+                yield self._page("tag.html", pager.url, meta, fp, pager.items, frame, tag=name, pager=pager,
                                  feed_url=feed.url)
         if self._wanted("tags/index.html"):
             index = sorted(((name, url, len(items)) for url, (name, items) in tags.items()),

@@ -12,10 +12,18 @@ from typing import Any
 import pytest
 
 from marketnews.cli import main
+from marketnews.site import ASOF, ITEM, Shell
 
 REPO = Path(__file__).resolve().parents[1]
 NOW_EPOCH = 1795280400  # 2026-11-21T17:00:00Z, an hour after the test snapshots were taken
 TAKEN_AT = "2026-11-21T16:00:00Z"
+
+
+def is_list_frame(frame: Shell) -> bool:
+    """Whether a page frame from the memo is a list page's (its slots are list items and
+    "odds as of" lines), not an article's shell."""
+    return any(variant in (ITEM, ASOF) for _, _, variant in frame.slots)
+
 
 def tree(folder: Path) -> dict[str, bytes]:
     """Every file under `folder` as {"a/b.html": bytes}."""

@@ -8,18 +8,19 @@ import re
 import sqlite3
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from unittest.mock import ANY
 
 import pytest
 
 from marketnews import cache, pipeline, writer
-from marketnews.cache import MEMO_FILE, WrongShape, decode, unpack
+from marketnews.cache import MEMO_FILE, WrongShape, _checksum, decode, encode, pack, unpack
 from marketnews.errors import MarketnewsError
 from marketnews.markets import refs
 from marketnews.output import OutputFile
-from marketnews.site import Shell
-from tests.conftest import Site, article, entries, quote, tree
+from marketnews.site import ASOF, ITEM, Shell
+from tests.conftest import Site, article, entries, is_list_frame, quote, tree
 
 NATO = article(
     "NATO <deadline> & allies", "2026-11-20T09:30:00Z",
@@ -485,8 +486,95 @@ def test_pages_filled_from_the_last_builds_shells_equal_a_fresh_build(  # type: 
     assert b"reworded?" in fresh["2026/11/nato/index.html"]
 
 
-def memo_shells(folder: Path) -> list[Shell]:
-    """Every article shell in the memo of the cache folder."""
+# A topic page that shows odds itself, each its own way: the first item's first market
+# printed, read on the last page only (a frame of the first page reads none), or drawn
+# with a widget of its own.
+TAG_ODDS = {
+    "odds read": '{% if pager.items[0].related %}<p>{{ pager.items[0].related[0].pct }}</p>{% endif %}',
+    "odds read on the last page": '{% if not pager.next_url and pager.items[-1].related %}'
+                                  '<p>{{ pager.items[-1].related[0].pct }}</p>{% endif %}',
+    "a widget of its own": '{% for w in pager.items[0].related %}{{ widget(w, "strip") | safe }}{% endfor %}',
+}
+
+
+@pytest.mark.parametrize("layout", ["as shipped", *TAG_ODDS])
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_list_pages_made_from_their_frames_equal_a_fresh_build(  # type: ignore[no-untyped-def]
+        news: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, renders: list[str],
+        layout: str, jobs: int) -> None:
+    # After a build, topic pages and the front page's later pages are kept as frames: the
+    # next build, in which prices moved, fills them with its own list items and "odds as
+    # of" lines. A topic template that shows odds any other way gets no frame.
+    in_workers(monkeypatch, jobs)
+    add_extras(news, 3)
+    news.write("content/extra-m.md", article("Extra with odds", "2026-11-19T09:00:00Z", "Odds.",
+                                             tags=["extra"], markets=["xi-out"]))
+    if layout != "as shipped":
+        tag = news.root / "layouts/tag.html"
+        stories = '<section class="stories"'
+        tag.write_text(tag.read_text().replace(stories, TAG_ODDS[layout] + "\n" + stories))
+    odds = ("--snapshot", news.root / "snapshot.json")
+    assert cli("build", "--root", news.root, *odds).code == 0
+    frames = [f for f in memo_frames(tmp_path / "cache") if is_list_frame(f)]
+    tag_frames = [f for f in frames if '<h1 class="page__title">' in f.parts[0]]
+
+    def shows_odds(frame: Shell) -> bool:  # the first page of the topic "extra", whose first story has a market
+        return '<h1 class="page__title">Extra</h1>' in frame.parts[0] and "xi-out" in str(frame.slots)
+
+    if layout == "as shipped":
+        assert tag_frames and len(frames) > len(tag_frames)  # topic pages, and the front page's second page
+        assert [f for f in tag_frames if shows_odds(f)]
+        assert all(any(v == ITEM for _, _, v in f.slots) and any(v == ASOF for _, _, v in f.slots) for f in tag_frames)
+    elif layout != "odds read on the last page":  # found out before the page that shows odds is kept as a frame
+        assert not [f for f in tag_frames if shows_odds(f)]
+        assert len(tag_frames) < len({p for p in news.tree() if p.startswith("tags/") and p.count("/") > 1})
+    moved = dict(QUOTES)
+    moved["xi-out"] = quote("Xi out before 2027?", 0.61, change_24h=0.2)
+    moved["strike-on-nato"] = quote("Russian strike on a NATO member?", 0.12)
+    news.snapshot(moved)
+    renders.clear()
+    assert cli("build", "--root", news.root, *odds).code == 0
+    if jobs == 1 and layout == "as shipped":  # no topic page's template is rendered: each is filled
+        assert renders and "tag.html" not in renders, renders
+    elif jobs == 1:
+        assert "tag.html" in renders
+    assert b"61%" in news.tree()["tags/extra/index.html"]
+    assert news.tree() == fresh_build(news, cli, tmp_path, monkeypatch, "fresh", *odds)
+
+
+# Frames of the right shape that do not fit their page: the slot of an item the page does
+# not have, a line of no market, a slot of another kind, a part too many.
+MISFITS = {"item": [("", "99", ITEM)], "line": [("", '"not a list"', ASOF)], "kind": [("", "", "note")],
+           "parts": []}
+
+
+@pytest.mark.parametrize("misfit", MISFITS)
+def test_a_list_frame_that_does_not_fit_its_page_is_made_again(  # type: ignore[no-untyped-def]
+        news: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, misfit: str) -> None:
+    odds = ("--snapshot", news.root / "snapshot.json")
+    assert cli("build", "--root", news.root, *odds).code == 0
+    spoilt = 0
+    with sqlite3.connect(tmp_path / "cache" / MEMO_FILE) as db:
+        for key, value in list(db.execute("SELECT key, value FROM entries")):
+            try:
+                frame = decode(Shell, unpack(value))
+            except WrongShape:
+                continue
+            if is_list_frame(frame):
+                frame = replace(frame, slots=(*MISFITS[misfit], *frame.slots[1:]) if MISFITS[misfit] else frame.slots,
+                                parts=frame.parts if MISFITS[misfit] else (*frame.parts, "a part too many"))
+                data = pack(encode(frame))
+                db.execute("UPDATE entries SET sum = ?, value = ? WHERE key = ?", (_checksum(data), data, key))
+                spoilt += 1
+    assert spoilt
+    # Every open market's move changes, so that the list pages showing one are made again.
+    news.snapshot({key: {**q, "change_24h": 0.031} for key, q in QUOTES.items()})
+    assert cli("build", "--root", news.root, *odds).code == 0
+    assert news.tree() == fresh_build(news, cli, tmp_path, monkeypatch, "fresh", *odds)
+
+
+def memo_frames(folder: Path) -> list[Shell]:
+    """Every page frame in the memo of the cache folder: articles' shells and list pages' frames."""
     with sqlite3.connect(folder / MEMO_FILE) as db:
         values = [v for (v,) in db.execute("SELECT value FROM entries")]
     found = []
@@ -496,6 +584,11 @@ def memo_shells(folder: Path) -> list[Shell]:
         except WrongShape:
             continue  # another kind of entry
     return found
+
+
+def memo_shells(folder: Path) -> list[Shell]:
+    """Every article shell in the memo of the cache folder."""
+    return [s for s in memo_frames(folder) if not is_list_frame(s)]
 
 
 @pytest.mark.parametrize("jobs", [1, 2])

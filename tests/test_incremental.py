@@ -14,7 +14,7 @@ from marketnews.errors import ContentError
 from marketnews.markets.snapshots import snapshot_from_file
 from marketnews.pipeline import BuildOptions, BuildReport, BuildState, Gathered, SitePaths, build
 from marketnews.site import Shell
-from tests.conftest import NOW_EPOCH, Site, article, quote, tree
+from tests.conftest import NOW_EPOCH, Site, article, is_list_frame, quote, tree
 
 NOW = datetime.fromtimestamp(NOW_EPOCH, tz=UTC)
 OPTIONS = BuildOptions(drafts=True, future=True, jobs=1)
@@ -105,7 +105,7 @@ def test_the_next_build_in_the_process_has_every_shell_and_the_new_ones_win(
                 found.append(decode(Shell, unpack(value)))
             except WrongShape:
                 continue  # another kind of entry
-        return found
+        return [s for s in found if not is_list_frame(s)]
 
     def story(shell: Shell) -> str:
         return shell.parts[0].split("<title>", 1)[1].split(" ", 2)[1]
