@@ -791,22 +791,28 @@ def site_files(
 
 ShardResult = tuple[list[OutputFile], dict[str, "PageRecord"], dict[str, bytes], dict[str, set[str]],
                     tuple[list[str], str | None], tuple[list[str], dict[str, bytes]], "Frames"]
-Frames = tuple[dict[str, bytes], list[str]]  # list frames made (as the memo keeps them) and read, by fingerprint
+# List frames made (as the memo keeps them), read, and read but not fitting, by fingerprint.
+Frames = tuple[dict[str, bytes], list[str], list[str]]
 
 
 def taken_frames(renderer: SiteRenderer) -> Frames:
-    """The list pages' frames the renderer made (packed, for the memo) and read from the
-    memo since last asked: the parent, which alone writes the memo, keeps them (`keep_frames`)."""
+    """The list pages' frames the renderer made (packed, for the memo), read from the memo
+    and found not to fit, since last asked: the parent, which alone writes the memo, keeps
+    them (`keep_frames`)."""
     made = {fp: pack(encode(frame)) for fp, frame in renderer.frames_made.items()}
-    used = sorted(renderer.frames_used)
-    renderer.frames_made, renderer.frames_used = {}, set()
-    return made, used
+    used, unfit = sorted(renderer.frames_used), sorted(renderer.frames_unfit)
+    renderer.frames_made, renderer.frames_used, renderer.frames_unfit = {}, set(), set()
+    return made, used, unfit
 
 
-def keep_frames(store: Memo | None, made: dict[str, bytes], used: Sequence[str]) -> None:
-    """List frames into the memo (made anew) or counted as used (read from it)."""
+def keep_frames(store: Memo | None, made: dict[str, bytes], used: Sequence[str], unfit: Sequence[str]) -> None:
+    """List frames into the memo (made anew) or counted as used (read from it); one that
+    did not fit its page is an entry of the wrong shape, replaced."""
     if store is None:
         return
+    if unfit:
+        store.add_faults(([memo_key("shell", fp) for fp in unfit],
+                          "a list page's frame that does not fit its page; made again what it held"))
     for fp, value in made.items():
         store.put(memo_key("shell", fp), value, packed=True)
     store.use(memo_key("shell", fp) for fp in used)

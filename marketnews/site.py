@@ -55,6 +55,7 @@ from marketnews.cards import (
 from marketnews.cards import site_card as make_site_card
 from marketnews.config import SiteConfig
 from marketnews.content import Article, RefUse
+from marketnews.errors import TemplateError
 from marketnews.feeds import FeedInfo, absolute_links, feed_url
 from marketnews.images import image_size
 from marketnews.markets.model import Snapshot, snapshot_to_json
@@ -273,26 +274,66 @@ def _filled(parts: Sequence[str], order: Sequence[int], slots: Sequence[str]) ->
     return "".join(html)
 
 
+class _ShowsOdds(Exception):
+    """Raised while a list page's frame is rendered when the template shows odds some way
+    a frame cannot hold: the page is rendered whole instead (see SiteRenderer.framed)."""
+
+
 class _FrameView:
     """A market as a list page's frame shows it: its question and links (the fields that
     `widgets.identity` keeps). Its other fields are odds, which a frame cannot hold: a
-    template that reads one (or prints the view) is noted in `odds_read`, and its frame
-    is not used."""
+    template that reads one, prints the view or compares it raises `_ShowsOdds`."""
 
-    __slots__ = ("_view", "_odds_read")
+    __slots__ = ("_view",)
     _SHOWN = frozenset(("written", "key", "page_url", "question", "url", "kind"))
 
-    def __init__(self, view: WidgetView, odds_read: list[str]) -> None:
-        self._view, self._odds_read = view, odds_read
+    def __init__(self, view: WidgetView) -> None:
+        self._view = view
 
     def __getattr__(self, name: str) -> Any:
         if name not in self._SHOWN:
-            self._odds_read.append(name)
+            raise _ShowsOdds(name)
         return getattr(self._view, name)
 
     def __str__(self) -> str:
-        self._odds_read.append("str")
-        return str(self._view)
+        raise _ShowsOdds("str")
+
+    __repr__ = __str__
+
+    def __eq__(self, other: object) -> bool:
+        raise _ShowsOdds("==")
+
+    def __hash__(self) -> int:
+        raise _ShowsOdds("hash")
+
+
+def _refuse(name: str) -> Callable[..., Any]:
+    def refused(self: Any, *args: Any) -> Any:
+        raise _ShowsOdds(name)
+    return refused
+
+
+class _Mark(Markup):
+    """A slot's mark in a list page's frame. Printed as it is, it becomes the item or line
+    it stands for; anything else a template does with it (its truth, its length, a
+    comparison, a method such as a filter's) would act on the mark, not on what it stands
+    for, and raises `_ShowsOdds`."""
+
+    __slots__ = ()
+    _PRINTED = frozenset(("__html__", "__class__", "escape", "__add__", "__radd__"))
+
+    def __getattribute__(self, name: str) -> Any:
+        if name not in _Mark._PRINTED:
+            raise _ShowsOdds(name)
+        return super().__getattribute__(name)
+
+    def __html__(self) -> Markup:  # type: ignore[override]  # printed: the mark as plain markup
+        return Markup(str.__str__(self))
+
+    for _name in ("__str__", "__bool__", "__len__", "__getitem__", "__iter__", "__contains__", "__eq__", "__ne__",
+                  "__lt__", "__le__", "__gt__", "__ge__", "__hash__", "__mod__", "__mul__", "__rmul__"):
+        locals()[_name] = _refuse(_name)
+    del _name
 
 
 def _pairs(key: str) -> list[tuple[str, str, None]] | None:
@@ -300,7 +341,7 @@ def _pairs(key: str) -> list[tuple[str, str, None]] | None:
     written, market key, None); None if the key is not such a list."""
     try:
         pairs = json.loads(key)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(pairs, list) or not all(
             isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in pairs):
@@ -454,7 +495,10 @@ class SiteRenderer:
         # List pages' frames (see `framed`): made by this renderer, by fingerprint, and those read from the memo.
         self.frames_made: dict[str, Shell] = {}
         self.frames_used: set[str] = set()
+        self.frames_unfit: set[str] = set()  # read from the memo but not fitting their page: to replace
+        self._frames_checked: set[str] = set()  # list templates whose first filled page was compared (`_checked`)
         self._frameless: set[str] = set()  # list templates whose pages are rendered whole (see `framed`)
+        self._framing = False  # a list page's frame is being rendered (`_list_frame`)
         self.shell_prints: dict[Seen, str] = {}  # each article's `shell_fingerprint`, once worked out
         # (k, n): produce only the files whose path hashes to k of n, so that worker
         # processes can share the list pages; shard 0 also writes the site-wide files.
@@ -735,30 +779,49 @@ class SiteRenderer:
         the memo by `frame_print` and filled with this build's items and lines. So the
         hourly build, where only prices move, renders no list page's template.
 
-        None when the template shows odds otherwise (reads a market's odds, draws a widget
-        of its own or the item of an article it does not list): then each page of that
-        template is rendered whole for the rest of the build."""
+        None when the template shows odds some other way: found while a frame is rendered
+        (it reads a market's odds, draws a widget of its own, does more with an item or a
+        line than print it; see `_list_frame`), or by rendering whole the first page of
+        each template that a process fills and comparing. From then on that template's
+        pages are rendered whole in this process."""
         if name in self._frameless:
             return None
         pager: Pager = context["pager"]
         frame = self.inp.shells(frame_print)
-        html = self._fill_frame(frame, pager) if frame is not None and frame.fingerprint == frame_print else None
-        if html is not None:
-            self.frames_used.add(frame_print)
-            return html
+        if frame is not None and frame.fingerprint == frame_print:
+            html = self._fill_frame(frame, pager)
+            if html is not None:
+                self.frames_used.add(frame_print)
+                return self._checked(name, url, meta, context, html)
+            self.frames_unfit.add(frame_print)  # from a damaged memo, say: replaced by the one made now
         made = self._list_frame(name, url, meta, frame_print, context)
-        if made is None:
+        html = self._fill_frame(made, pager) if made is not None else None
+        if made is None or html is None:
             self._frameless.add(name)
             return None
-        self.frames_made[frame_print] = made
-        return self._fill_frame(made, pager)
+        html = self._checked(name, url, meta, context, html)
+        if name not in self._frameless:
+            self.frames_made[frame_print] = made
+        return html
+
+    def _checked(self, name: str, url: str, meta: PageMeta, context: dict[str, Any], html: str) -> str:
+        """`html`, a page filled from its frame; the first of each template in this process
+        is rendered whole as well, and the template is `_frameless` if the two differ (a
+        filter applied to an item, say, acts on the slot in the frame)."""
+        if name in self._frames_checked:
+            return html
+        self._frames_checked.add(name)
+        whole = self._render(name, page_url=url, meta=meta, **context)
+        if whole != html:
+            self._frameless.add(name)
+        return whole
 
     def _fill_frame(self, frame: Shell, pager: Pager) -> str | None:
         """A list page's frame filled with this build's list items and "odds as of" lines;
         None for a frame that does not fit the page (one from a damaged memo, say)."""
         lines: list[str] = []
         for _, key, variant in frame.slots:
-            if variant == ITEM and key.isdigit() and int(key) < len(pager.items):
+            if variant == ITEM and key.isascii() and key.isdigit() and int(key) < len(pager.items):
                 lines.append(self.article_item(pager.items[int(key)]))
             elif variant == ASOF and (pairs := _pairs(key)) is not None:
                 shown = [self._views.get(pair) for pair in pairs]
@@ -767,21 +830,21 @@ class SiteRenderer:
                 lines.append(self.odds_asof(cast(list[WidgetView], shown)))
             else:
                 return None
-        if len(frame.parts) != len(frame.order) + 1 or any(i >= len(lines) for i in frame.order):
+        if len(frame.parts) != len(frame.order) + 1 or any(not 0 <= i < len(lines) for i in frame.order):
             return None
         return _filled(frame.parts, frame.order, lines)
 
     def _list_frame(self, name: str, url: str, meta: PageMeta, frame_print: str,
                     context: dict[str, Any]) -> Shell | None:
         """A list page's frame: rendered from its articles' views without odds, each list
-        item and "odds as of" line a slot. None when the template asks for a widget or an
-        item of an article it does not list, which a frame cannot hold."""
+        item and "odds as of" line a slot. None when the template shows odds some other
+        way (`_ShowsOdds`), which a frame cannot hold."""
         pager: Pager = context["pager"]
         slots: list[Slot] = []
-        marks, foreign = 0, False
-        odds_read: list[str] = []
+        marks = 0
+
         def frame_view(v: ArticleView) -> ArticleView:
-            return replace(v, related=cast(tuple[WidgetView, ...], tuple(_FrameView(w, odds_read) for w in v.related)))
+            return replace(v, related=cast(tuple[WidgetView, ...], tuple(_FrameView(w) for w in v.related)))
 
         bare = tuple(frame_view(v) for v in pager.items)
         position = {id(v): i for i, v in enumerate(bare)}
@@ -791,27 +854,32 @@ class SiteRenderer:
             marks += 1
             if slot not in slots:
                 slots.append(slot)
-            return Markup(f"\x00mn:{slots.index(slot)}\x00")
+            return _Mark(f"\x00mn:{slots.index(slot)}\x00")
 
         def item(view: ArticleView) -> Markup:
-            nonlocal foreign
-            at = position.get(id(view))
-            foreign = foreign or at is None
-            return mark(("", str(at), ITEM))
+            if id(view) not in position:  # an article the page does not list: its odds are not in a slot
+                raise _ShowsOdds("the item of an article not listed")
+            return mark(("", str(position[id(view)]), ITEM))
 
         def asof(items: Sequence[WidgetView]) -> Markup:
-            return mark(("", json.dumps([[w.written, w.key] for w in items]), ASOF))  # (no odds read)
+            return mark(("", json.dumps([[w.written, w.key] for w in items]), ASOF))
 
         def widget(view: WidgetView, variant: str) -> str:
-            nonlocal foreign
-            foreign = True
-            return ""
+            raise _ShowsOdds("a widget")
 
-        text = self._render(name, page_url=url, meta=meta, **{**context, "pager": replace(pager, items=bare)},
-                            article_item=item, odds_asof=asof, widget=widget)
+        self._framing = True  # the renderer's own article_item, odds_asof and widget refuse (a macro's)
+        try:
+            text = self._render(name, page_url=url, meta=meta, **{**context, "pager": replace(pager, items=bare)},
+                                article_item=item, odds_asof=asof, widget=widget)
+        except TemplateError as exc:
+            if isinstance(exc.__cause__, _ShowsOdds):
+                return None
+            raise
+        finally:
+            self._framing = False
         pieces = _SLOT.split(text)
         order = tuple(int(i) for i in pieces[1::2])
-        if foreign or odds_read or len(order) != marks or any(i >= len(slots) for i in order):
+        if len(order) != marks or any(i >= len(slots) for i in order):  # the page's own text looks like a slot
             return None
         return Shell(frame_print, tuple(pieces[0::2]), order, tuple(slots))
 
@@ -1052,6 +1120,8 @@ class SiteRenderer:
         group of markets. The template as shipped shows only the markets not current, and
         whether they are the whole group: it is rendered once for each such set, and not
         at all for a group whose odds are all current."""
+        if self._framing:  # reached past the frame's own (from a macro)
+            raise _ShowsOdds("odds_asof")
         shown = [self._views.get((v.written, v.key, None)) if v.state else None for v in items]
         if any(v is None for v in shown):  # a frame's views (no odds), or not this build's: rendered as they are
             return Markup(self._render("partials/odds_asof.html", items=items).strip())
@@ -1155,6 +1225,8 @@ class SiteRenderer:
 
     def article_item(self, view: ArticleView) -> Markup:
         """An article as list pages show it, rendered once however many lists it is on."""
+        if self._framing:  # reached past the frame's own (from a macro): the item would be kept as it is now
+            raise _ShowsOdds("article_item")
         html = self._items.get(seen(view.article))
         if html is None:
             html = self._items[seen(view.article)] = Markup(self._render("partials/article_item.html", a=view))
