@@ -33,6 +33,7 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import marketnews
+from marketnews.readahead import readahead
 
 try:  # LZ4's block format, with the `fast` extra: compresses 4-5 times and inflates 5 times as fast as zlib
     _lz4: Any = importlib.import_module("lz4.block")
@@ -416,6 +417,7 @@ class Memo:
         if not self.file.exists():
             self._usable = False
             return None
+        readahead([self.file])  # its pages are read all over it: have them fetched at once
         try:
             db = sqlite3.connect(f"{self.file.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
             db.execute("PRAGMA trusted_schema = OFF")

@@ -45,6 +45,7 @@ from marketnews.markup import MARKUP_VERSION, RenderedBody, render_body
 from marketnews.names import tag_key, tag_slug, unencodable
 from marketnews.output import OutputFile
 from marketnews.parallel import parallel_map, workers
+from marketnews.readahead import readahead
 from marketnews.site import (
     ArticleView,
     CardLog,
@@ -290,6 +291,7 @@ class ReadWork:
 
 
 def _read_chunk(work: ReadWork, indices: range) -> tuple[list[ReadResult], tuple[list[str], str | None]]:
+    readahead(work.files[i] for i in indices)
     results = [_read_one(work.shown[i], work.files[i], work.tz, work.memo, work.raw_html) for i in indices]
     return results, work.memo.take_faults()
 

@@ -4,14 +4,17 @@ should not: each is now found by `check`, at path:line, and a build copes."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from marketnews.content import parse_article, source_text
 from marketnews.names import tag_key, tag_slug, url_segment
+from marketnews.readahead import readahead
 from marketnews.yamlmap import MAX_NODES, YamlProblem, load_mapping
 from tests.conftest import Site, article, quote
 
@@ -283,3 +286,33 @@ def test_a_file_name_that_is_not_utf8_is_an_error_not_a_crash(site: Site, cli) -
         assert run.code == 1
         assert ("content/bad\ufffd.md: the file name holds the byte 0xff, which is not UTF-8 text: no URL or page "
                 "can; rename the file") in run.err
+
+
+def test_reading_ahead_never_waits_on_a_fifo_or_follows_a_link(tmp_path: Path) -> None:
+    # A content folder may hold a FIFO (opened for reading, it waits for a writer), a link
+    # (to a file outside the site, say), a folder or a name that is gone: asking the kernel
+    # to read ahead skips them all at once, and the file after them is still advised.
+    site, outside = tmp_path / "site", tmp_path / "outside.md"
+    site.mkdir()
+    fifo, page = site / "pipe.md", site / "page.md"
+    os.mkfifo(fifo)
+    page.write_text("text\n")
+    outside.write_text("not the site's\n")
+    (site / "link.md").symlink_to(outside)
+    asked: list[int] = []
+    real = os.posix_fadvise
+
+    def advise(fd: int, offset: int, length: int, advice: int) -> None:
+        asked.append(os.fstat(fd).st_ino)
+        real(fd, offset, length, advice)
+
+    done = threading.Event()
+
+    def run() -> None:
+        with mock.patch("os.posix_fadvise", advise):
+            readahead([fifo, site / "link.md", site, site / "gone.md", page])
+        done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    assert done.wait(10), "readahead waited on the FIFO"
+    assert page.stat().st_ino in asked and outside.stat().st_ino not in asked
