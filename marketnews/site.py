@@ -1176,14 +1176,16 @@ class SiteRenderer:
             keys = [Story(v.date.timestamp(), frozenset(use.ref.key for _, use in market_uses(v.article)),
                           frozenset(t.url for t in v.tags)) for v in listed]
             chosen = more_stories(keys)
-            before = known[1] if known is not None else {}
+            before = known[1] if known is not None else None
             known = self.memo.more = (self.inp.articles, {
                 v.article.path: tuple(listed[j] for j in at) for v, at in zip(listed, chosen, strict=True)})
             self.memo.more_readers = None
             # A page's fingerprint covers the stories it lists: forget those that list others now.
-            for a in self.inp.articles:
-                if _shown(before.get(a.path, ())) != _shown(known[1].get(a.path, ())):
-                    self.memo.prints.pop(seen(a), None)
+            # (Without lists before, no fingerprint was worked out: each one asks for them first.)
+            if before is not None:
+                for a in self.inp.articles:
+                    if _shown(before.get(a.path, ())) != _shown(known[1].get(a.path, ())):
+                        self.memo.prints.pop(seen(a), None)
         return known[1]
 
     def _more_parts(self, article: Article) -> list[str]:
