@@ -26,7 +26,7 @@ import posixpath
 import re
 import secrets
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cached_property, partial
@@ -272,6 +272,36 @@ def _filled(parts: Sequence[str], order: Sequence[int], slots: Sequence[str]) ->
     for i, part in zip(order, parts[1:], strict=True):
         html += [slots[i], part]
     return "".join(html)
+
+
+class _Marks:
+    """The slots of a frame being rendered (see Shell): `mark` gives the text that stands for
+    one in the page (the same slot twice is one slot, of one number) and counts it; `split`
+    cuts what was rendered at the marks."""
+
+    def __init__(self, kind: type[Markup] = Markup) -> None:
+        self.slots: list[Slot] = []
+        self.given = 0  # marks given out since the last `split`
+        self._kind = kind
+
+    def mark(self, slot: Slot) -> Markup:
+        self.given += 1
+        if slot not in self.slots:
+            self.slots.append(slot)
+        return self._kind(f"\x00mn:{self.slots.index(slot)}\x00")
+
+    def split(self, text: str, others: Collection[int] = ()) -> tuple[tuple[str, ...], tuple[int, ...]] | None:
+        """`text`'s parts and, between them, the number of each mark; None when it holds
+        another count of marks than were given out since the last split (or one of no
+        slot): the text itself looks like a mark. `others` are numbers of marks made
+        elsewhere, not counted (a share card's)."""
+        pieces = _SLOT.split(text)
+        order = tuple(int(i) for i in pieces[1::2])
+        given, self.given = self.given, 0
+        if sum(i not in others for i in order) != given or any(
+                i >= len(self.slots) and i not in others for i in order):
+            return None
+        return tuple(pieces[0::2]), order
 
 
 class _ShowsOdds(Exception):
@@ -750,7 +780,7 @@ class SiteRenderer:
             if frame:  # still this page's frame, if the memo has it: kept for the hour its odds move
                 self.frames_used.add(frame)
             return OutputFile(path, None)
-        html = self.framed(name, url, meta, frame, context) if frame and self.inp.fingerprint else None
+        html = self.framed(name, url, meta, frame, context) if frame else None
         data = (html if html is not None else self._render(name, page_url=url, meta=meta, **context)).encode("utf-8")
         if reuse is not None:
             reuse.record(path, fingerprint, len(data))
@@ -767,7 +797,10 @@ class SiteRenderer:
 
     def frame_fingerprint(self, name: str, url: str, *parts: object, articles: Sequence[ArticleView]) -> str:
         """Digest of a list page's frame: the site, its template, what it is, and what it
-        shows of each article it lists besides odds (their shells' fingerprints)."""
+        shows of each article it lists besides odds (their shells' fingerprints); "" with page
+        reuse off (no site fingerprint), when no frame is kept."""
+        if not self.inp.fingerprint:
+            return ""
         h = hashlib.blake2b(repr(("frame", self.inp.fingerprint, name, url, parts)).encode(), digest_size=16)
         for v in articles:
             h.update(self.shell_print(v.article).encode())
@@ -840,8 +873,7 @@ class SiteRenderer:
         item and "odds as of" line a slot. None when the template shows odds some other
         way (`_ShowsOdds`), which a frame cannot hold."""
         pager: Pager = context["pager"]
-        slots: list[Slot] = []
-        marks = 0
+        marks = _Marks(_Mark)
 
         def frame_view(v: ArticleView) -> ArticleView:
             return replace(v, related=cast(tuple[WidgetView, ...], tuple(_FrameView(w) for w in v.related)))
@@ -849,20 +881,13 @@ class SiteRenderer:
         bare = tuple(frame_view(v) for v in pager.items)
         position = {id(v): i for i, v in enumerate(bare)}
 
-        def mark(slot: Slot) -> Markup:
-            nonlocal marks
-            marks += 1
-            if slot not in slots:
-                slots.append(slot)
-            return _Mark(f"\x00mn:{slots.index(slot)}\x00")
-
         def item(view: ArticleView) -> Markup:
             if id(view) not in position:  # an article the page does not list: its odds are not in a slot
                 raise _ShowsOdds("the item of an article not listed")
-            return mark(("", str(position[id(view)]), ITEM))
+            return marks.mark(("", str(position[id(view)]), ITEM))
 
         def asof(items: Sequence[WidgetView]) -> Markup:
-            return mark(("", json.dumps([[w.written, w.key] for w in items]), ASOF))
+            return marks.mark(("", json.dumps([[w.written, w.key] for w in items]), ASOF))
 
         def widget(view: WidgetView, variant: str) -> str:
             raise _ShowsOdds("a widget")
@@ -877,11 +902,8 @@ class SiteRenderer:
             raise
         finally:
             self._framing = False
-        pieces = _SLOT.split(text)
-        order = tuple(int(i) for i in pieces[1::2])
-        if len(order) != marks or any(i >= len(slots) for i in order):  # the page's own text looks like a slot
-            return None
-        return Shell(frame_print, tuple(pieces[0::2]), order, tuple(slots))
+        page = marks.split(text)
+        return Shell(frame_print, *page, tuple(marks.slots)) if page is not None else None
 
     # --- share cards -------------------------------------------------------------------
 
@@ -1049,15 +1071,11 @@ class SiteRenderer:
         known = self.inp.shells(fp) if self.inp.fingerprint else None
         if known is not None and known.fingerprint == fp:
             return known
-        slots: list[Slot] = []
-        marks = 0
+        marks = _Marks()
+        slots = marks.slots
 
         def mark(written: str, key: str, variant: str) -> Markup:
-            nonlocal marks
-            marks += 1
-            if (written, key, variant) not in slots:
-                slots.append((written, key, variant))
-            return Markup(f"\x00mn:{slots.index((written, key, variant))}\x00")
+            return marks.mark((written, key, variant))
 
         listed = self.listed_view(article)
         body_html = ""
@@ -1093,18 +1111,12 @@ class SiteRenderer:
         text = self._render(self.article_template(article), page_url=listed.url, meta=meta, a=frame, widget=slot,
                             odds_asof=lambda items: mark("", "", NOTE), article_item=list_item,
                             **self.article_context(article))
-        pieces = _SLOT.split(text)
-        found = [int(i) for i in pieces[1::2]]
-        if sum(i not in card_marks for i in found) != marks:
+        page = marks.split(text, card_marks)
+        if page is None:
             return None
         # The article's list item, from the same frame: its odds lines are slots too.
-        marks = 0
-        item = _SLOT.split(list_item(frame))
-        item_order = tuple(int(i) for i in item[1::2])
-        if len(item_order) != marks or any(i in card_marks for i in item_order):
-            item, item_order = [], ()
-        shell = Shell(fp, tuple(pieces[0::2]), tuple(card_marks.get(i, i) for i in found), tuple(slots),
-                      tuple(item[0::2]), item_order)
+        item = marks.split(list_item(frame)) or ((), ())
+        shell = Shell(fp, page[0], tuple(card_marks.get(i, i) for i in page[1]), tuple(slots), *item)
         self.shells_made[article.path] = shell
         return shell
 
