@@ -485,13 +485,17 @@ class Memo:
         self.used.add(key)
         return value
 
-    def load(self, key: str, kind: Any) -> Any:
-        """The value under `key` decoded as a `kind`; None when missing or of another shape."""
+    def load(self, key: str, kind: Any, fits: Callable[[Any], bool] | None = None) -> Any:
+        """The value under `key` decoded as a `kind`; None when missing or of another shape,
+        or when `fits` says it is not what its key names (then it is replaced too)."""
         data = self.get(key)
         if data is None:
             return None
         try:
-            return decode(kind, data)
+            value = decode(kind, data)
+            if fits is not None and not fits(value):
+                raise WrongShape("a value that is not what its key names")
+            return value
         except WrongShape as exc:
             self.used.discard(key)
             self._problem(f"an entry of the wrong shape ({exc})", key)

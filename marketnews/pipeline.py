@@ -750,9 +750,9 @@ def site_files(
                 renderer.shell_prints[seen(inp.articles[i])] = shell_print
             if store is not None and shell_print:
                 if shell is not None:
-                    store.put(memo_key("shell", shell_print), shell, packed=True)
+                    store.put(shell_key(shell_print), shell, packed=True)
                 else:
-                    store.use((memo_key("shell", shell_print),))
+                    store.use((shell_key(shell_print),))
             if fp:
                 reuse.note(page.path, (fp, size, text))
                 if record is not None:  # made anew (kept: in the memo already)
@@ -813,11 +813,11 @@ def keep_frames(store: Memo | None, made: dict[str, bytes], used: Sequence[str],
     if store is None:
         return
     if unfit:
-        store.add_faults(([memo_key("shell", fp) for fp in unfit],
+        store.add_faults(([shell_key(fp) for fp in unfit],
                           "a list page's frame that does not fit its page; made again what it held"))
     for fp, value in made.items():
-        store.put(memo_key("shell", fp), value, packed=True)
-    store.use(memo_key("shell", fp) for fp in used)
+        store.put(shell_key(fp), value, packed=True)
+    store.use(shell_key(fp) for fp in used)
 
 
 def _other_shard(work: RenderWork, k: int) -> ShardResult:
@@ -862,7 +862,7 @@ def changed_site_files(
         listed[i] = renderer.listed_view(article)
         page, item, fp, size, _, shell_print, shell, _ = article_file(renderer, reuse, article)
         if shell is not None:
-            store.put(memo_key("shell", shell_print), shell, packed=True)
+            store.put(shell_key(shell_print), shell, packed=True)
         if page.data is not None:
             reuse.record(page.path, fp, size, item)
             files.append(page)
@@ -1331,11 +1331,17 @@ def _shown_memo(paths: SitePaths) -> str:
     return paths.shown(paths.cache / MEMO_FILE) if paths.cache is not None else MEMO_FILE
 
 
+def shell_key(fingerprint: str) -> str:
+    """The memo key of a page's frame (site.Shell: an article's shell, a list page's frame)."""
+    return memo_key("shell", fingerprint)
+
+
 def memo_shells(store: Memo) -> Callable[[str], Shell | None]:
-    """Article shells (site.Shell) from the memo, by their fingerprint."""
+    """Page frames (site.Shell) from the memo, by their fingerprint; one that holds another
+    fingerprint is an entry of the wrong shape."""
 
     def find(fingerprint: str) -> Shell | None:
-        return cast(Shell | None, store.load(memo_key("shell", fingerprint), Shell))
+        return cast(Shell | None, store.load(shell_key(fingerprint), Shell, lambda s: s.fingerprint == fingerprint))
 
     return find
 

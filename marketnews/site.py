@@ -187,7 +187,8 @@ class SiteInput:
     # Digest of everything besides the article and its widgets that an article page is
     # made from (layouts, static files, settings, options); "" turns page reuse off.
     fingerprint: str = ""
-    # Article shells made before (see Shell), by their fingerprint (`shell_fingerprint`).
+    # Page frames made before (see Shell), by their fingerprint (`shell_fingerprint`,
+    # `frame_fingerprint`): each is the one made from that fingerprint, or None.
     shells: Callable[[str], Shell | None] = field(default=lambda fingerprint: None)
 
 
@@ -821,7 +822,7 @@ class SiteRenderer:
             return None
         pager: Pager = context["pager"]
         frame = self.inp.shells(frame_print)
-        if frame is not None and frame.fingerprint == frame_print:
+        if frame is not None:
             html = self._fill_frame(frame, pager)
             if html is not None:
                 self.frames_used.add(frame_print)
@@ -1069,7 +1070,7 @@ class SiteRenderer:
         in `shells_made`)."""
         fp = fp or self.shell_fingerprint(article)
         known = self.inp.shells(fp) if self.inp.fingerprint else None
-        if known is not None and known.fingerprint == fp:
+        if known is not None:
             return known
         marks = _Marks()
         slots = marks.slots

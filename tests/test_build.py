@@ -593,6 +593,29 @@ def test_a_list_frame_that_does_not_fit_its_page_is_made_again(  # type: ignore[
     assert len(left) < spoilt  # those of the pages made again are replaced (the pages kept keep theirs)
 
 
+def test_a_frame_under_another_fingerprint_is_replaced(  # type: ignore[no-untyped-def]
+        news: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every frame in the memo (articles' shells and list pages' frames) says it is another's:
+    # each one the next build reads is an entry of the wrong shape, made again and replaced.
+    odds = ("--snapshot", news.root / "snapshot.json")
+    assert cli("build", "--root", news.root, *odds).code == 0
+    with sqlite3.connect(tmp_path / "cache" / MEMO_FILE) as db:
+        for key, value in list(db.execute("SELECT key, value FROM entries")):
+            try:
+                frame = decode(Shell, unpack(value))
+            except WrongShape:
+                continue
+            data = pack(encode(replace(frame, fingerprint="0" * 32)))
+            db.execute("UPDATE entries SET sum = ?, value = ? WHERE key = ?", (_checksum(data), data, key))
+    news.snapshot({key: {**q, "change_24h": 0.031} for key, q in QUOTES.items()})
+    run = cli("build", "--root", news.root, *odds)
+    assert run.code == 0 and run.err.count("warning: cache:") == 1, run.err
+    assert news.tree() == fresh_build(news, cli, tmp_path, monkeypatch, "fresh", *odds)
+    frames = memo_frames(tmp_path / "cache")
+    assert any(is_list_frame(f) for f in frames) and any(not is_list_frame(f) for f in frames)
+    assert sum(f.fingerprint != "0" * 32 for f in frames) > len(frames) // 2
+
+
 def memo_frames(folder: Path) -> list[Shell]:
     """Every page frame in the memo of the cache folder: articles' shells and list pages' frames."""
     with sqlite3.connect(folder / MEMO_FILE) as db:
