@@ -8,6 +8,7 @@ import re
 import sqlite3
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from unittest.mock import ANY
@@ -564,20 +565,10 @@ def test_a_list_frame_that_does_not_fit_its_page_is_made_again(  # type: ignore[
         news: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, misfit_name: str) -> None:
     odds = ("--snapshot", news.root / "snapshot.json")
     assert cli("build", "--root", news.root, *odds).code == 0
-    spoilt = 0
-    with sqlite3.connect(tmp_path / "cache" / MEMO_FILE) as db:
-        for key, value in list(db.execute("SELECT key, value FROM entries")):
-            try:
-                frame = decode(Shell, unpack(value))
-            except WrongShape:
-                continue
-            if is_list_frame(frame):
-                wrong = MISFITS[misfit_name]
-                frame = replace(frame, slots=(*wrong, *frame.slots[1:]) if wrong else frame.slots,
-                                parts=frame.parts if wrong else (*frame.parts, "a part too many"))
-                data = pack(encode(frame))
-                db.execute("UPDATE entries SET sum = ?, value = ? WHERE key = ?", (_checksum(data), data, key))
-                spoilt += 1
+    wrong = MISFITS[misfit_name]
+    spoilt = rewrite_frames(tmp_path / "cache", lambda frame: replace(
+        frame, slots=(*wrong, *frame.slots[1:]) if wrong else frame.slots,
+        parts=frame.parts if wrong else (*frame.parts, "a part too many")) if is_list_frame(frame) else None)
     assert spoilt
     # Every open market's move changes, so that the list pages showing one are made again.
     news.snapshot({key: {**q, "change_24h": 0.031} for key, q in QUOTES.items()})
@@ -599,14 +590,7 @@ def test_a_frame_under_another_fingerprint_is_replaced(  # type: ignore[no-untyp
     # each one the next build reads is an entry of the wrong shape, made again and replaced.
     odds = ("--snapshot", news.root / "snapshot.json")
     assert cli("build", "--root", news.root, *odds).code == 0
-    with sqlite3.connect(tmp_path / "cache" / MEMO_FILE) as db:
-        for key, value in list(db.execute("SELECT key, value FROM entries")):
-            try:
-                frame = decode(Shell, unpack(value))
-            except WrongShape:
-                continue
-            data = pack(encode(replace(frame, fingerprint="0" * 32)))
-            db.execute("UPDATE entries SET sum = ?, value = ? WHERE key = ?", (_checksum(data), data, key))
+    assert rewrite_frames(tmp_path / "cache", lambda frame: replace(frame, fingerprint="0" * 32))
     news.snapshot({key: {**q, "change_24h": 0.031} for key, q in QUOTES.items()})
     run = cli("build", "--root", news.root, *odds)
     assert run.code == 0 and run.err.count("warning: cache:") == 1, run.err
@@ -614,6 +598,23 @@ def test_a_frame_under_another_fingerprint_is_replaced(  # type: ignore[no-untyp
     frames = memo_frames(tmp_path / "cache")
     assert any(is_list_frame(f) for f in frames) and any(not is_list_frame(f) for f in frames)
     assert sum(f.fingerprint != "0" * 32 for f in frames) > len(frames) // 2
+
+
+def rewrite_frames(folder: Path, change: Callable[[Shell], Shell | None]) -> int:
+    """Put `change(frame)` in the place of each page frame in the memo of the cache folder
+    (None: leave it), with a right checksum, as a damaged build might have; how many changed."""
+    changed = 0
+    with sqlite3.connect(folder / MEMO_FILE) as db:
+        for key, value in list(db.execute("SELECT key, value FROM entries")):
+            try:
+                frame = change(decode(Shell, unpack(value)))
+            except WrongShape:
+                continue
+            if frame is not None:
+                data = pack(encode(frame))
+                db.execute("UPDATE entries SET sum = ?, value = ? WHERE key = ?", (_checksum(data), data, key))
+                changed += 1
+    return changed
 
 
 def memo_frames(folder: Path) -> list[Shell]:
