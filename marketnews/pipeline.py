@@ -1336,12 +1336,13 @@ def shell_key(fingerprint: str) -> str:
     return memo_key("shell", fingerprint)
 
 
-def memo_shells(store: Memo) -> Callable[[str], Shell | None]:
+def memo_shells(store: Memo) -> Callable[[str, Callable[[Shell], bool] | None], Shell | None]:
     """Page frames (site.Shell) from the memo, by their fingerprint; one that holds another
-    fingerprint is an entry of the wrong shape."""
+    fingerprint, or that does not pass `fits`, is an entry of the wrong shape."""
 
-    def find(fingerprint: str) -> Shell | None:
-        return cast(Shell | None, store.load(shell_key(fingerprint), Shell, lambda s: s.fingerprint == fingerprint))
+    def find(fingerprint: str, fits: Callable[[Shell], bool] | None = None) -> Shell | None:
+        return cast(Shell | None, store.load(shell_key(fingerprint), Shell,
+                                             lambda s: s.fingerprint == fingerprint and (fits is None or fits(s))))
 
     return find
 

@@ -188,8 +188,11 @@ class SiteInput:
     # made from (layouts, static files, settings, options); "" turns page reuse off.
     fingerprint: str = ""
     # Page frames made before (see Shell), by their fingerprint (`shell_fingerprint`,
-    # `frame_fingerprint`): each is the one made from that fingerprint, or None.
-    shells: Callable[[str], Shell | None] = field(default=lambda fingerprint: None)
+    # `frame_fingerprint`): each is the one made from that fingerprint, or None; given a
+    # test of whether a frame fits the page, None as well for one that does not (which is
+    # then an entry of the wrong shape, replaced by the one made now).
+    shells: Callable[[str, Callable[[Shell], bool] | None], Shell | None] = field(
+        default=lambda fingerprint, fits=None: None)
 
 
 def template_code(source: str) -> str:
@@ -265,6 +268,11 @@ class RenderMemo:
 
     def fits(self, inp: SiteInput) -> bool:
         return self.fingerprint == inp.fingerprint and self.snapshot is inp.snapshot and self.now == inp.now
+
+
+def _frame_fits(parts: Sequence[str], order: Sequence[int], slots: int) -> bool:
+    """Whether `_filled` can fill `parts` in `order` from that many slots."""
+    return len(parts) == len(order) + 1 and all(0 <= i < slots for i in order)
 
 
 def _filled(parts: Sequence[str], order: Sequence[int], slots: Sequence[str]) -> str:
@@ -821,7 +829,7 @@ class SiteRenderer:
         if name in self._frameless:
             return None
         pager: Pager = context["pager"]
-        frame = self.inp.shells(frame_print)
+        frame = self.inp.shells(frame_print, None)
         if frame is not None:
             html = self._fill_frame(frame, pager)
             if html is not None:
@@ -864,7 +872,7 @@ class SiteRenderer:
                 lines.append(self.odds_asof(cast(list[WidgetView], shown)))
             else:
                 return None
-        if len(frame.parts) != len(frame.order) + 1 or any(not 0 <= i < len(lines) for i in frame.order):
+        if not _frame_fits(frame.parts, frame.order, len(lines)):
             return None
         return _filled(frame.parts, frame.order, lines)
 
@@ -1064,12 +1072,21 @@ class SiteRenderer:
         parts += self._more_parts(article)
         return hashlib.blake2b("\x01".join(parts).encode(), digest_size=16).hexdigest()
 
+    def _shell_fits(self, article: Article, shell: Shell) -> bool:
+        """Whether a shell read from the memo can be filled for `article`: each widget slot
+        names a market the article cites, and its parts and order agree with its slots."""
+        refs = {(written, ref.key) for written, ref in self._widget_refs(article)}
+        return all(variant in CARD_SLOTS or variant == NOTE or (written, key) in refs
+                   for written, key, variant in shell.slots) \
+            and _frame_fits(shell.parts, shell.order, len(shell.slots)) \
+            and (not shell.item or _frame_fits(shell.item, shell.item_order, len(shell.slots)))
+
     def article_shell(self, article: Article, fp: str = "") -> Shell | None:
         """The article's page with a slot for each widget: the last build's when its
         fingerprint (`fp`, worked out if not given) still matches, else rendered (and noted
         in `shells_made`)."""
         fp = fp or self.shell_fingerprint(article)
-        known = self.inp.shells(fp) if self.inp.fingerprint else None
+        known = self.inp.shells(fp, partial(self._shell_fits, article)) if self.inp.fingerprint else None
         if known is not None:
             return known
         marks = _Marks()

@@ -584,6 +584,55 @@ def test_a_list_frame_that_does_not_fit_its_page_is_made_again(  # type: ignore[
     assert len(left) < spoilt  # those of the pages made again are replaced (the pages kept keep theirs)
 
 
+def _widget_slot(frame: Shell) -> int | None:
+    """The first slot of an article's shell that holds a market's widget, if any."""
+    return next((i for i, (written, _, _) in enumerate(frame.slots) if written), None)
+
+
+# Article shells a damaged or crafted memo might hold under the right fingerprint.
+SHELL_MISFITS: dict[str, Callable[[Shell], Shell]] = {
+    # a widget of a market the article does not cite
+    "market": lambda f: replace(f, slots=tuple(
+        (written, "no-such-market", variant) if i == _widget_slot(f) else (written, key, variant)
+        for i, (written, key, variant) in enumerate(f.slots))),
+    "order": lambda f: replace(f, order=(len(f.slots), *f.order[1:])),  # a slot that is not there
+    "parts": lambda f: replace(f, parts=(*f.parts, "a part too many")),
+    "item": lambda f: replace(f, item=(*f.item, "a part too many")),
+}
+
+
+@pytest.mark.parametrize("misfit_name", SHELL_MISFITS)
+def test_an_article_shell_that_does_not_fit_its_page_is_made_again(  # type: ignore[no-untyped-def]
+        news: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, misfit_name: str) -> None:
+    odds = ("--snapshot", news.root / "snapshot.json")
+    assert cli("build", "--root", news.root, *odds).code == 0
+    spoil = SHELL_MISFITS[misfit_name]
+
+    def spoilt(frame: Shell) -> Shell | None:
+        if is_list_frame(frame) or _widget_slot(frame) is None or not frame.order or not frame.item:
+            return None
+        return spoil(frame)
+
+    count = rewrite_frames(tmp_path / "cache", spoilt)
+    assert count
+    # Every open market's move changes, so that the pages showing one are made again.
+    news.snapshot({key: {**q, "change_24h": 0.031} for key, q in QUOTES.items()})
+    run = cli("build", "--root", news.root, *odds)
+    assert run.code == 0 and run.err.count("warning: cache:") == 1, run.err
+    assert "wrong shape" in run.err
+    assert news.tree() == fresh_build(news, cli, tmp_path, monkeypatch, "fresh", *odds)
+    # The spoilt shells of the pages made again were found not to fit and replaced (the
+    # pages kept keep theirs).
+    left = [f for f in memo_frames(tmp_path / "cache") if not is_list_frame(f) and misfit(f)]
+    assert len(left) < count
+
+
+def misfit(shell: Shell) -> bool:
+    """Whether an article's shell is one of SHELL_MISFITS."""
+    return any(key == "no-such-market" for _, key, _ in shell.slots) \
+        or any(i >= len(shell.slots) for i in shell.order) or "a part too many" in (*shell.parts, *shell.item)
+
+
 def test_a_frame_under_another_fingerprint_is_replaced(  # type: ignore[no-untyped-def]
         news: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Every frame in the memo (articles' shells and list pages' frames) says it is another's:
