@@ -155,42 +155,57 @@ def mark_at(points: Sequence[Point], when: datetime | None) -> float | None:
 
 def _svg(points: Sequence[Point], w: int, h: int, top: float, gridlines: int, mark: float | None,
          cls: str) -> str:
+    head, tail = _svg_parts(points, w, h, top, gridlines, cls)
+    return f"{head}{_mark_line(mark, w, h)}{tail}"
+
+
+def _svg_parts(points: Sequence[Point], w: int, h: int, top: float, gridlines: int, cls: str) -> tuple[str, str]:
+    """A chart's SVG before and after the place of its publication mark (`_mark_line`)."""
     prices = [(t, min(1.0, max(0.0, p))) for t, p in points]
     line = _path(prices, 0, 1, w, h - 2, 0.0, top)
     grid = "".join(
         f'<line class="chart__grid" x1="0" x2="{w}" y1="{y:.1f}" y2="{y:.1f}" vector-effect="non-scaling-stroke"/>'
         for y in (1 + (h - 2) * i / gridlines for i in range(gridlines + 1))
     )
-    pub = ""
-    if mark is not None:
-        x = mark * w
-        pub = (f'<line class="chart__mark" x1="{x:.1f}" x2="{x:.1f}" y1="0" y2="{h}" '
-               f'vector-effect="non-scaling-stroke"/>')
     return (
         f'<svg class="{cls}" aria-hidden="true" focusable="false" viewBox="0 0 {w} {h}" '
-        f'preserveAspectRatio="none" width="{w}" height="{h}">{grid}{pub}'
-        f'<polyline class="chart__line" fill="none" points="{line}" vector-effect="non-scaling-stroke"/></svg>'
+        f'preserveAspectRatio="none" width="{w}" height="{h}">{grid}',
+        f'<polyline class="chart__line" fill="none" points="{line}" vector-effect="non-scaling-stroke"/></svg>',
     )
+
+
+def _mark_line(mark: float | None, w: int, h: int) -> str:
+    if mark is None:
+        return ""
+    x = mark * w
+    return f'<line class="chart__mark" x1="{x:.1f}" x2="{x:.1f}" y1="0" y2="{h}" vector-effect="non-scaling-stroke"/>'
 
 
 def sparkline(points: Sequence[Point], mark: float | None = None, label: str = "") -> Markup:
     """A card's small chart: the line on a 0%-to-ceiling scale labelled at both ends, its
     period, and a dashed mark at `mark` (the article's publication, see `mark_at`).
-    `label` names what the line is the price of, when it is not plain (an event's leader)."""
-    return _sparkline(tuple(points), mark, label)
+    `label` names what the line is the price of, when it is not plain (an event's leader).
 
-
-@lru_cache(maxsize=4096)  # a market's series is drawn for each kind of widget that shows it
-def _sparkline(series: tuple[Point, ...], mark: float | None, label: str) -> Markup:
+    A market's line is drawn once (`_spark`) for every story that shows it: each story
+    marks its own publication on it."""
+    series = tuple(points)
     if len(series) < 2:
         return Markup("")
+    head, tail, end = _spark(series, label)
+    return Markup(f"{head}{_mark_line(mark, 300, 48)}{tail}"
+                  + ('<span class="chart__key">published</span>' if mark is not None else "") + end)
+
+
+@lru_cache(maxsize=4096)  # a market's series is drawn for each kind of widget and each story that shows it
+def _spark(series: tuple[Point, ...], label: str) -> tuple[str, str, str]:
+    """A sparkline before its mark, after it up to the key of the mark, and after that."""
     top = ceiling([p for _, p in series])
-    return Markup(
-        f'<span class="chart chart--spark">{_svg(series, 300, 48, top, 1, mark, "chart__svg")}'
-        f'<span class="chart__y" aria-hidden="true"><span>{escape(pct(top))}</span><span>0%</span></span>'
-        f'<span class="chart__x" aria-hidden="true"><span>{escape(_named(label, period(series)))}</span>'
-        + ('<span class="chart__key">published</span>' if mark is not None else "")
-        + "</span></span>"
+    head, tail = _svg_parts(series, 300, 48, top, 1, "chart__svg")
+    return (
+        f'<span class="chart chart--spark">{head}',
+        f'{tail}<span class="chart__y" aria-hidden="true"><span>{escape(pct(top))}</span><span>0%</span></span>'
+        f'<span class="chart__x" aria-hidden="true"><span>{escape(_named(label, period(series)))}</span>',
+        "</span></span>",
     )
 
 
