@@ -206,6 +206,7 @@ def _written_out(text: str, scope: dict[str, Any]) -> Callable[..., Any]:
 ZLIB = b"\x00zlib\x00"
 LZ4 = b"\x00lz4\x00"  # then the size of the value (4 bytes, little-endian) and its LZ4 block
 PACK_MIN = 2048  # bytes; below this, compressing saves little
+FETCH_BATCH = 500  # keys a query of `Memo.fetch` asks for (SQLite takes up to 32,766 parameters)
 HOLD_MAX = 4 * 2**20  # bytes of new values the memo holds before `put` writes them to its file
 MAX_VALUE = 256 * 2**20  # no value unpacks to more (a damaged or hostile cache cannot fill memory)
 LZ4_MAX_RATIO = 256  # an LZ4 block inflates to less than this many times its length (255 for a run of one byte)
@@ -401,6 +402,8 @@ class Memo:
         self.warning: str | None = None
         self._db: sqlite3.Connection | None = None
         self._pid = 0
+        # Rows read ahead by `fetch` for the `get`s about to ask for them (None: not in the file).
+        self._fetched: dict[str, tuple[Any, Any] | None] = {}
         self._usable = self.file is not None  # False after a problem with the file: rebuilt on saving
         self._owner = os.getpid()  # the process that writes the file (a forked worker only reads it)
 
@@ -464,14 +467,17 @@ class Memo:
         if value is not None:
             self.used.add(key)
             return unpack(value)
-        db = self._connection()
-        if db is None:
-            return None
-        try:
-            row = db.execute("SELECT sum, value FROM entries WHERE key = ?", (key,)).fetchone()
-        except sqlite3.Error as exc:
-            self._problem(f"damaged ({exc})", key)
-            return None
+        if key in self._fetched:
+            row = self._fetched.pop(key)
+        else:
+            db = self._connection()
+            if db is None:
+                return None
+            try:
+                row = db.execute("SELECT sum, value FROM entries WHERE key = ?", (key,)).fetchone()
+            except sqlite3.Error as exc:
+                self._problem(f"damaged ({exc})", key)
+                return None
         if row is None:
             return None
         if not isinstance(row[1], bytes) or row[0] != _checksum(row[1]):
@@ -484,6 +490,34 @@ class Memo:
             return None
         self.used.add(key)
         return value
+
+    def fetch(self, keys: Iterable[str]) -> set[str]:
+        """Read the file's entries under `keys` at once, for the `get`s about to ask for them:
+        a few queries rather than one a key (each query takes the file's lock, and a worker
+        process that asks while the parent writes the file waits for it). `get` checks what
+        was fetched as it checks any entry; what was fetched and not asked for is held until
+        `forget_fetched`. The keys of the entries found, in the file or held new."""
+        keys = list(dict.fromkeys(keys))
+        wanted = [k for k in keys if k not in self.new]
+        db = self._connection() if wanted else None
+        if db is None:
+            return {k for k in keys if k in self.new}
+        fetched: dict[str, tuple[Any, Any] | None] = dict.fromkeys(wanted)
+        try:
+            for i in range(0, len(wanted), FETCH_BATCH):
+                part = wanted[i : i + FETCH_BATCH]
+                query = f"SELECT key, sum, value FROM entries WHERE key IN ({','.join('?' * len(part))})"
+                for key, checksum, value in db.execute(query, part):
+                    if key in fetched:
+                        fetched[key] = (checksum, value)
+        except sqlite3.Error:  # each `get` asks on its own, and finds the problem (and says it) itself
+            return {k for k in keys if k in self.new}
+        self._fetched.update(fetched)
+        return {k for k in keys if k in self.new or fetched.get(k) is not None}
+
+    def forget_fetched(self) -> None:
+        """Drop what `fetch` read and no `get` asked for."""
+        self._fetched = {}
 
     def load(self, key: str, kind: Any, fits: Callable[[Any], bool] | None = None) -> Any:
         """The value under `key` decoded as a `kind`; None when missing or of another shape,

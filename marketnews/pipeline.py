@@ -662,15 +662,20 @@ class ArticleFile(NamedTuple):
     record: bytes | None  # its page record as the memo keeps it (`record_value`) when made anew
 
 
+_LOOK = object()  # article_file's `record` when the page's record is still to be looked up
+
+
 def article_file(r: SiteRenderer, reuse: ManifestReuse, article: Article,
-                 stager: Stager | None = None) -> ArticleFile:
+                 stager: Stager | None = None, record: Any = _LOOK) -> ArticleFile:
     """An article's page: last build's kept when its fingerprint (and size on disk) match,
-    else made (and, in a worker that stages, written under a temporary name)."""
+    else made (and, in a worker that stages, written under a temporary name). `record`:
+    what `reuse.keep` said of the page, when already asked."""
     fp = r.article_fingerprint(article) if r.inp.fingerprint else ""
     path = page_file(r.listed_view(article).url)
     shape = r.memo.shapes.get(seen(article), ())
     shell_print = r.shell_print(article) if r.inp.fingerprint else ""
-    record = reuse.keep(path, fp) if fp else None
+    if record is _LOOK:
+        record = reuse.keep(path, fp) if fp else None
     if record is not None:
         _, size, item = record
         return ArticleFile(OutputFile(path, None), item, fp, size, shape, shell_print, None, None)
@@ -698,7 +703,28 @@ def _article_chunk(work: RenderWork, indices: Sequence[int]) -> tuple[list[Artic
     r = work.renderer
     reuse = cast(ManifestReuse, r.reuse)
     stager = Stager(*work.stage) if work.stage is not None else None
-    files = [article_file(r, reuse, r.inp.articles[i], stager) for i in indices]
+    articles = [r.inp.articles[i] for i in indices]
+    store, out = reuse.store, reuse.out
+    if store is None or out is None or not r.inp.fingerprint:
+        return [article_file(r, reuse, article, stager) for article in articles], reuse.faults()
+    # What the pages need from the memo, read a few queries at a time rather than one
+    # query a page: their records; the shells of the pages not kept; the bodies of
+    # those whose shell the memo lacks.
+    paths = [page_file(r.listed_view(article).url) for article in articles]
+    prints = [r.article_fingerprint(article) for article in articles]
+    store.fetch(page_key(out, path, fp) for path, fp in zip(paths, prints, strict=True) if path in reuse.existing)
+    records = [reuse.keep(path, fp) for path, fp in zip(paths, prints, strict=True)]
+    made = [article for article, record in zip(articles, records, strict=True) if record is None]
+    shells = {article.path: shell_key(r.shell_print(article)) for article in made}
+    found = store.fetch(shells.values())
+    bodies = r.inp.bodies
+    if isinstance(bodies, Bodies):
+        store.fetch(bodies.refs[a.path].key for a in made if shells[a.path] not in found and a.path in bodies.refs)
+    try:
+        files = [article_file(r, reuse, article, stager, record)
+                 for article, record in zip(articles, records, strict=True)]
+    finally:
+        store.forget_fetched()
     return files, reuse.faults()
 
 

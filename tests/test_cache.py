@@ -313,6 +313,44 @@ def test_a_memo_holding_more_than_its_limit_writes_it_out_and_saving_still_prune
     assert memo.get("a") == encode("x" * 60) and memo.warning is None
 
 
+def test_entries_fetched_at_once_are_what_get_finds_and_are_checked_as_any(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache, "FETCH_BATCH", 2)  # several queries for five keys
+    writer = Memo(tmp_path)
+    for key in "abcd":
+        writer.put(key, encode(key * 3))
+    writer.save()
+    with sqlite3.connect(tmp_path / MEMO_FILE) as db:  # "d" damaged on disk (its checksum no longer matches)
+        db.execute("UPDATE entries SET value = ? WHERE key = 'd'", (cache.pack(encode("changed")),))
+    memo = Memo(tmp_path)
+    memo.put("e", encode("eee"))  # held new, not yet in the file
+    queries: list[str] = []
+    memo._connection().set_trace_callback(queries.append)  # type: ignore[union-attr]
+    assert memo.fetch(["a", "b", "c", "d", "e", "missing", "a"]) == {"a", "b", "c", "d", "e"}
+    fetched = len(queries)
+    assert fetched == 3 and all(" IN (" in q for q in queries)  # five keys asked of the file, two a query
+    assert [memo.get(k) for k in "abce"] == [encode(k * 3) for k in "abce"]
+    assert memo.get("missing") is None and len(queries) == fetched  # all answered without a query
+    assert memo.warning is None
+    assert memo.get("d") is None and memo.faults == ["d"] and "checksum" in (memo.warning or "")
+    assert memo.used == {"a", "b", "c", "e"}
+    # What was fetched and not asked for is dropped: a get asks the file again.
+    memo.fetch(["a"])
+    memo.forget_fetched()
+    assert memo.get("a") == encode("aaa") and len(queries) == fetched + 2
+
+
+def test_a_fetch_from_a_damaged_file_leaves_each_get_to_find_the_problem(tmp_path: Path) -> None:
+    writer = Memo(tmp_path)
+    writer.put("a", encode("aaa"))
+    writer.save()
+    memo = Memo(tmp_path)
+    memo.get("a")  # opened, and found to be a memo
+    (tmp_path / MEMO_FILE).write_bytes(b"\0" * 8192)  # then damaged under it
+    assert memo.fetch(["a", "b"]) == set()
+    assert memo.get("a") is None and "damaged" in (memo.warning or "")
+
+
 def test_a_forked_worker_never_writes_the_memo_it_inherited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cache, "HOLD_MAX", 10)
     memo = Memo(tmp_path)
