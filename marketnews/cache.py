@@ -382,8 +382,9 @@ _SCHEMA = {
 class Memo:
     """The one memo of a build (and, in the dev server, of every rebuild).
 
-    `get` finds a value by key (this process's new ones, then the file's), `put` adds
-    one; both count the key as used, and `use` counts a key found elsewhere (by a worker
+    `get` finds a value by key (this process's new ones, then the file's; `fetch` reads
+    many of the file's at once for the `get`s about to ask), `put` adds one; both count
+    the key as used, and `use` counts a key found elsewhere (by a worker
     process, which forks with this object and reads the file through its own
     connection). `save` writes the new values to the file and drops every entry this
     build did not use; with `writes` off (the dev server) it only prunes the memory.
@@ -496,7 +497,9 @@ class Memo:
         a few queries rather than one a key (each query takes the file's lock, and a worker
         process that asks while the parent writes the file waits for it). `get` checks what
         was fetched as it checks any entry; what was fetched and not asked for is held until
-        `forget_fetched`. The keys of the entries found, in the file or held new."""
+        `forget_fetched` (or until the file is written or found unusable). The keys of the
+        entries found, in the file or held new; after a problem with the file, only those
+        held new (each `get` then asks the file on its own, and says what is wrong)."""
         keys = list(dict.fromkeys(keys))
         wanted = [k for k in keys if k not in self.new]
         db = self._connection() if wanted else None
@@ -568,6 +571,7 @@ class Memo:
             self.faults.append(key)
         else:
             self._usable = False
+            self._fetched = {}
         if self.warning is None:
             self.warning = f"{what}; made again what it held"
 
@@ -598,6 +602,7 @@ class Memo:
 
     def _write(self, prune: bool) -> None:
         assert self.file is not None
+        self._fetched = {}  # read before this write: pruned, or from a file started again, they are not the file's
         if self._db is not None and self._pid == os.getpid():
             self._db.close()
         self._db, self._pid = None, 0

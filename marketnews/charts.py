@@ -192,15 +192,18 @@ def sparkline(points: Sequence[Point], mark: float | None = None, label: str = "
     if len(series) < 2:
         return Markup("")
     head, tail, end = _spark(series, label)
-    return Markup(f"{head}{_mark_line(mark, 300, 48)}{tail}"
+    return Markup(f"{head}{_mark_line(mark, *SPARK_BOX)}{tail}"
                   + ('<span class="chart__key">published</span>' if mark is not None else "") + end)
 
 
-@lru_cache(maxsize=4096)  # a market's series is drawn for each kind of widget and each story that shows it
+SPARK_BOX = (300, 48)  # a sparkline's SVG box, width and height
+
+
+@lru_cache(maxsize=4096)  # asked for by each widget and each story that shows a market: drawn once
 def _spark(series: tuple[Point, ...], label: str) -> tuple[str, str, str]:
     """A sparkline before its mark, after it up to the key of the mark, and after that."""
     top = ceiling([p for _, p in series])
-    head, tail = _svg_parts(series, 300, 48, top, 1, "chart__svg")
+    head, tail = _svg_parts(series, *SPARK_BOX, top, 1, "chart__svg")
     return (
         f'<span class="chart chart--spark">{head}',
         f'{tail}<span class="chart__y" aria-hidden="true"><span>{escape(pct(top))}</span><span>0%</span></span>'

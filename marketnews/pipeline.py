@@ -708,23 +708,28 @@ def _article_chunk(work: RenderWork, indices: Sequence[int]) -> tuple[list[Artic
     if store is None or out is None or not r.inp.fingerprint:
         return [article_file(r, reuse, article, stager) for article in articles], reuse.faults()
     # What the pages need from the memo, read a few queries at a time rather than one
-    # query a page: their records; the shells of the pages not kept; the bodies of
-    # those whose shell the memo lacks.
-    paths = [page_file(r.listed_view(article).url) for article in articles]
-    prints = [r.article_fingerprint(article) for article in articles]
-    store.fetch(page_key(out, path, fp) for path, fp in zip(paths, prints, strict=True) if path in reuse.existing)
-    records = [reuse.keep(path, fp) for path, fp in zip(paths, prints, strict=True)]
-    made = [article for article, record in zip(articles, records, strict=True) if record is None]
-    shells = {article.path: shell_key(r.shell_print(article)) for article in made}
-    found = store.fetch(shells.values())
-    bodies = r.inp.bodies
-    if isinstance(bodies, Bodies):
-        store.fetch(bodies.refs[a.path].key for a in made if shells[a.path] not in found and a.path in bodies.refs)
+    # query a page: their records (when the memo's records describe the output folder);
+    # the shells of the pages not kept; the bodies of those whose shell the memo lacks.
     try:
+        paths = [page_file(r.listed_view(article).url) for article in articles]
+        prints = [r.article_fingerprint(article) for article in articles]
+        if reuse.find is not _no_record:
+            store.fetch(page_key(out, path, fp) for path, fp in zip(paths, prints, strict=True)
+                        if path in reuse.existing)
+        records = [reuse.keep(path, fp) for path, fp in zip(paths, prints, strict=True)]
+        made = [article for article, record in zip(articles, records, strict=True) if record is None]
+        shells = {article.path: shell_key(r.shell_print(article)) for article in made}
+        found = store.fetch(shells.values())
+        bodies = r.inp.bodies
+        if isinstance(bodies, Bodies):
+            bodies.store.fetch(bodies.refs[a.path].key for a in made
+                               if shells[a.path] not in found and a.path in bodies.refs)
         files = [article_file(r, reuse, article, stager, record)
                  for article, record in zip(articles, records, strict=True)]
     finally:
         store.forget_fetched()
+        if isinstance(r.inp.bodies, Bodies):
+            r.inp.bodies.store.forget_fetched()
     return files, reuse.faults()
 
 

@@ -7,6 +7,7 @@ import marshal
 import os
 import pathlib
 import pickle
+import shutil
 import sqlite3
 import zlib
 from collections.abc import Callable
@@ -338,6 +339,54 @@ def test_entries_fetched_at_once_are_what_get_finds_and_are_checked_as_any(
     memo.fetch(["a"])
     memo.forget_fetched()
     assert memo.get("a") == encode("aaa") and len(queries) == fetched + 2
+
+
+@pytest.mark.parametrize("change", ["prices", "output removed"])
+def test_article_pages_ask_the_memo_a_few_queries_at_a_time(  # type: ignore[no-untyped-def]
+        site: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str) -> None:
+    # What a share of article pages needs of the memo (records, shells and, with the
+    # output gone, bodies: see the second build) is fetched at once: no page asks a query of its own.
+    fill(site, 6)
+    build(site, cli)
+    if change == "prices":
+        site.snapshot({k: quote(q["question"], 0.33) for k, q in QUOTES.items()})
+    else:
+        shutil.rmtree(tmp_path / "cache")  # no shell either: each page is made from its body
+        shutil.rmtree(site.out)
+    queries: list[str] = []
+    making: list[bool] = []
+    connect = Memo._connection
+
+    def traced(self: Memo) -> sqlite3.Connection | None:
+        db = connect(self)
+        if db is not None:
+            db.set_trace_callback(lambda sql: queries.append(sql) if making else None)
+        return db
+
+    article_file = pipeline.article_file
+
+    def made(*args: Any, **kwargs: Any) -> pipeline.ArticleFile:
+        making.append(True)
+        try:
+            return article_file(*args, **kwargs)
+        finally:
+            making.pop()
+
+    monkeypatch.setattr(Memo, "_connection", traced)
+    monkeypatch.setattr(pipeline, "article_file", made)
+    files, said = build(site, cli)
+    assert not said
+    assert files == fresh_tree(site, cli, tmp_path, monkeypatch)
+    assert not [q for q in queries if "WHERE key = " in q], queries
+
+
+def fresh_tree(site: Site, cli: Callable[..., Any], tmp_path: Path,
+               monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
+    """The site built from nothing (no cache, no output) elsewhere: every file."""
+    monkeypatch.setenv("MARKETNEWS_CACHE", str(tmp_path / "fresh-cache"))
+    assert cli("build", "--root", site.root, "--out", tmp_path / "fresh",
+               "--snapshot", site.root / "snapshot.json").code == 0
+    return tree(tmp_path / "fresh")
 
 
 def test_a_fetch_from_a_damaged_file_leaves_each_get_to_find_the_problem(tmp_path: Path) -> None:
