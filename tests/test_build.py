@@ -564,18 +564,14 @@ MISFITS = {"item": [("", "99", ITEM)], "line": [("", '"not a list"', ASOF)], "ki
 @pytest.mark.parametrize("misfit_name", MISFITS)
 def test_a_list_frame_that_does_not_fit_its_page_is_made_again(  # type: ignore[no-untyped-def]
         news: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, misfit_name: str) -> None:
-    odds = ("--snapshot", news.root / "snapshot.json")
-    assert cli("build", "--root", news.root, *odds).code == 0
     wrong = MISFITS[misfit_name]
-    spoilt = rewrite_frames(tmp_path / "cache", lambda frame: replace(
-        frame, slots=(*wrong, *frame.slots[1:]) if wrong else frame.slots,
-        parts=frame.parts if wrong else (*frame.parts, "a part too many")) if is_list_frame(frame) else None)
-    assert spoilt
-    # Every open market's move changes, so that the list pages showing one are made again.
-    news.snapshot({key: {**q, "change_24h": 0.031} for key, q in QUOTES.items()})
-    run = cli("build", "--root", news.root, *odds)
-    assert run.code == 0 and run.err.count("warning: cache:") == 1, run.err
-    assert news.tree() == fresh_build(news, cli, tmp_path, monkeypatch, "fresh", *odds)
+    spoilt = rebuilt_with_spoilt_frames(
+        news, cli, tmp_path, monkeypatch, lambda frame: replace(
+            frame, slots=(*wrong, *frame.slots[1:]) if wrong else frame.slots,
+            parts=frame.parts if wrong else (*frame.parts, "a part too many")) if is_list_frame(frame) else None,
+        # Every open market's move changes, so that the list pages showing one are made again.
+        lambda: news.snapshot({key: {**q, "change_24h": 0.031} for key, q in QUOTES.items()}),
+        "a list page's frame that does not fit its page")
 
     def misfit(frame: Shell) -> bool:
         wrong = MISFITS[misfit_name]
@@ -583,6 +579,23 @@ def test_a_list_frame_that_does_not_fit_its_page_is_made_again(  # type: ignore[
 
     left = [f for f in memo_frames(tmp_path / "cache") if is_list_frame(f) and misfit(f)]
     assert len(left) < spoilt  # those of the pages made again are replaced (the pages kept keep theirs)
+
+
+def rebuilt_with_spoilt_frames(  # type: ignore[no-untyped-def]
+        news: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        change: Callable[[Shell], Shell | None], remake: Callable[[], object], says: str) -> int:
+    """Build; spoil the memo's page frames with `change` (see rewrite_frames); `remake`
+    (so that the pages are made again); build again: the memo's one warning, which `says`
+    what was wrong, and the site a build from nothing makes. How many frames were spoilt."""
+    odds = ("--snapshot", news.root / "snapshot.json")
+    assert cli("build", "--root", news.root, *odds).code == 0
+    count = rewrite_frames(tmp_path / "cache", change)
+    assert count
+    remake()
+    run = cli("build", "--root", news.root, *odds)
+    assert run.code == 0 and run.err.count("warning: cache:") == 1 and says in run.err, run.err
+    assert news.tree() == fresh_build(news, cli, tmp_path, monkeypatch, "fresh", *odds)
+    return count
 
 
 def _widget_slot(frame: Shell) -> int | None:
@@ -606,8 +619,6 @@ SHELL_MISFITS: dict[str, Callable[[Shell], Shell]] = {
 @pytest.mark.parametrize("misfit_name", SHELL_MISFITS)
 def test_an_article_shell_that_does_not_fit_its_page_is_made_again(  # type: ignore[no-untyped-def]
         news: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, misfit_name: str) -> None:
-    odds = ("--snapshot", news.root / "snapshot.json")
-    assert cli("build", "--root", news.root, *odds).code == 0
     spoil = SHELL_MISFITS[misfit_name]
 
     def spoilt(frame: Shell) -> Shell | None:
@@ -615,13 +626,9 @@ def test_an_article_shell_that_does_not_fit_its_page_is_made_again(  # type: ign
             return None
         return spoil(frame)
 
-    count = rewrite_frames(tmp_path / "cache", spoilt)
-    assert count
-    shutil.rmtree(news.out)  # so that every page is made again, each from its shell in the memo
-    run = cli("build", "--root", news.root, *odds)
-    assert run.code == 0 and run.err.count("warning: cache:") == 1, run.err
-    assert "wrong shape" in run.err
-    assert news.tree() == fresh_build(news, cli, tmp_path, monkeypatch, "fresh", *odds)
+    # The output removed, so that every page is made again, each from its shell in the memo.
+    count = rebuilt_with_spoilt_frames(news, cli, tmp_path, monkeypatch, spoilt, lambda: shutil.rmtree(news.out),
+                                       "an entry of the wrong shape")
     # Every spoilt shell was read, found not to fit, and replaced by the one made again.
     shells = [f for f in memo_frames(tmp_path / "cache") if not is_list_frame(f)]
     assert len(shells) >= count and not [f for f in shells if misfit(f)]
