@@ -808,12 +808,12 @@ def site_files(
         shards = 2 * n
         work = RenderWork(renderer, staging, listed, shards)
         for files, records, made, showing, faults, cards, frames in parallel_map(_other_shard, work, range(shards), n):
+            if reuse.store is not None:  # first: a frame found damaged is replaced by the one made now
+                reuse.store.add_faults(faults)
             reuse.manifest.update(records)
             reuse.settle(made)
             keep_frames(store, *frames)
             CardLog(None, *cards).settle(renderer.card_store)
-            if reuse.store is not None:
-                reuse.store.add_faults(faults)
             for article, pages in showing.items():
                 renderer.memo.showing.setdefault(article, set()).update(pages)
             yield from files
@@ -824,28 +824,23 @@ def site_files(
 
 ShardResult = tuple[list[OutputFile], dict[str, "PageRecord"], dict[str, bytes], dict[str, set[str]],
                     tuple[list[str], str | None], tuple[list[str], dict[str, bytes]], "Frames"]
-# List frames made (as the memo keeps them), read, and read but not fitting, by fingerprint.
-Frames = tuple[dict[str, bytes], list[str], list[str]]
+# List frames made (as the memo keeps them) and read from it, by fingerprint.
+Frames = tuple[dict[str, bytes], list[str]]
 
 
 def taken_frames(renderer: SiteRenderer) -> Frames:
-    """The list pages' frames the renderer made (packed, for the memo), read from the memo
-    and found not to fit, since last asked: the parent, which alone writes the memo, keeps
-    them (`keep_frames`)."""
+    """The list pages' frames the renderer made (packed, for the memo) and read from the
+    memo since last asked: the parent, which alone writes the memo, keeps them (`keep_frames`)."""
     made = {fp: pack(encode(frame)) for fp, frame in renderer.frames_made.items()}
-    used, unfit = sorted(renderer.frames_used), sorted(renderer.frames_unfit)
-    renderer.frames_made, renderer.frames_used, renderer.frames_unfit = {}, set(), set()
-    return made, used, unfit
+    used = sorted(renderer.frames_used)
+    renderer.frames_made, renderer.frames_used = {}, set()
+    return made, used
 
 
-def keep_frames(store: Memo | None, made: dict[str, bytes], used: Sequence[str], unfit: Sequence[str]) -> None:
-    """List frames into the memo (made anew) or counted as used (read from it); one that
-    did not fit its page is an entry of the wrong shape, replaced."""
+def keep_frames(store: Memo | None, made: dict[str, bytes], used: Sequence[str]) -> None:
+    """List frames into the memo (made anew) or counted as used (read from it)."""
     if store is None:
         return
-    if unfit:
-        store.add_faults(([shell_key(fp) for fp in unfit],
-                          "a list page's frame that does not fit its page; made again what it held"))
     for fp, value in made.items():
         store.put(shell_key(fp), value, packed=True)
     store.use(shell_key(fp) for fp in used)

@@ -534,7 +534,6 @@ class SiteRenderer:
         # List pages' frames (see `framed`): made by this renderer, by fingerprint, and those read from the memo.
         self.frames_made: dict[str, Shell] = {}
         self.frames_used: set[str] = set()
-        self.frames_unfit: set[str] = set()  # read from the memo but not fitting their page: to replace
         self._frames_checked: set[str] = set()  # list templates whose first filled page was compared (`_checked`)
         self._frameless: set[str] = set()  # list templates whose pages are rendered whole (see `framed`)
         self._framing = False  # a list page's frame is being rendered (`_list_frame`)
@@ -829,19 +828,15 @@ class SiteRenderer:
         if name in self._frameless:
             return None
         pager: Pager = context["pager"]
-        frame = self.inp.shells(frame_print, None)
+        frame = self.inp.shells(frame_print, partial(self._list_frame_fits, pager))
         if frame is not None:
-            html = self._fill_frame(frame, pager)
-            if html is not None:
-                self.frames_used.add(frame_print)
-                return self._checked(name, url, meta, context, html)
-            self.frames_unfit.add(frame_print)  # from a damaged memo, say: replaced by the one made now
+            self.frames_used.add(frame_print)
+            return self._checked(name, url, meta, context, self._fill_frame(frame, pager))
         made = self._list_frame(name, url, meta, frame_print, context)
-        html = self._fill_frame(made, pager) if made is not None else None
-        if made is None or html is None:
+        if made is None or not self._list_frame_fits(pager, made):
             self._frameless.add(name)
             return None
-        html = self._checked(name, url, meta, context, html)
+        html = self._checked(name, url, meta, context, self._fill_frame(made, pager))
         if name not in self._frameless:
             self.frames_made[frame_print] = made
         return html
@@ -858,22 +853,25 @@ class SiteRenderer:
             self._frameless.add(name)
         return whole
 
-    def _fill_frame(self, frame: Shell, pager: Pager) -> str | None:
-        """A list page's frame filled with this build's list items and "odds as of" lines;
-        None for a frame that does not fit the page (one from a damaged memo, say)."""
-        lines: list[str] = []
+    def _list_frame_fits(self, pager: Pager, frame: Shell) -> bool:
+        """Whether a list page's frame can be filled for `pager`: each slot is an item the
+        page lists or an "odds as of" line of markets this build has views of, and its parts
+        and order agree with its slots. One read from the memo that does not fit (a damaged
+        memo's, say) is an entry of the wrong shape, replaced by the one made now."""
         for _, key, variant in frame.slots:
-            if variant == ITEM and key.isascii() and key.isdigit() and int(key) < len(pager.items):
-                lines.append(self.article_item(pager.items[int(key)]))
-            elif variant == ASOF and (pairs := _pairs(key)) is not None:
-                shown = [self._views.get(pair) for pair in pairs]
-                if any(v is None for v in shown):  # a market this build has no view of
-                    return None
-                lines.append(self.odds_asof(cast(list[WidgetView], shown)))
-            else:
-                return None
-        if not _frame_fits(frame.parts, frame.order, len(lines)):
-            return None
+            if variant == ITEM:
+                if not (key.isascii() and key.isdigit() and int(key) < len(pager.items)):
+                    return False
+            elif variant != ASOF or (pairs := _pairs(key)) is None or not all(p in self._views for p in pairs):
+                return False
+        return _frame_fits(frame.parts, frame.order, len(frame.slots))
+
+    def _fill_frame(self, frame: Shell, pager: Pager) -> str:
+        """A list page's frame (one that fits it, `_list_frame_fits`) filled with this
+        build's list items and "odds as of" lines."""
+        lines = [self.article_item(pager.items[int(key)]) if variant == ITEM
+                 else self.odds_asof([self._views[p] for p in _pairs(key) or ()])
+                 for _, key, variant in frame.slots]
         return _filled(frame.parts, frame.order, lines)
 
     def _list_frame(self, name: str, url: str, meta: PageMeta, frame_print: str,

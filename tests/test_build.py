@@ -571,7 +571,7 @@ def test_a_list_frame_that_does_not_fit_its_page_is_made_again(  # type: ignore[
             parts=frame.parts if wrong else (*frame.parts, "a part too many")) if is_list_frame(frame) else None,
         # Every open market's move changes, so that the list pages showing one are made again.
         lambda: news.snapshot({key: {**q, "change_24h": 0.031} for key, q in QUOTES.items()}),
-        "a list page's frame that does not fit its page")
+        "an entry of the wrong shape")
 
     def misfit(frame: Shell) -> bool:
         wrong = MISFITS[misfit_name]
