@@ -11,7 +11,7 @@ import hashlib
 import os
 import stat
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
@@ -227,6 +227,10 @@ class Bodies(Mapping[str, RenderedBody]):
             raise MarketnewsError(f"{path}: changed while the site was being built; build again")
         self.store.add_faults(([ref.entry], None))
         return render_body(article.body, self.raw_html)
+
+    def fetch(self, paths: Iterable[str]) -> None:
+        """Have the memo read the bodies of `paths` at once, for the lookups about to ask (`Memo.fetch`)."""
+        self.store.fetch(self.refs[path].key for path in paths if path in self.refs)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.refs)
@@ -662,20 +666,14 @@ class ArticleFile(NamedTuple):
     record: bytes | None  # its page record as the memo keeps it (`record_value`) when made anew
 
 
-_LOOK = object()  # article_file's `record` when the page's record is still to be looked up
-
-
-def article_file(r: SiteRenderer, reuse: ManifestReuse, article: Article,
-                 stager: Stager | None = None, record: Any = _LOOK) -> ArticleFile:
-    """An article's page: last build's kept when its fingerprint (and size on disk) match,
-    else made (and, in a worker that stages, written under a temporary name). `record`:
-    what `reuse.keep` said of the page, when already asked."""
+def article_file(r: SiteRenderer, reuse: ManifestReuse, article: Article, stager: Stager | None,
+                 record: PageRecord | None) -> ArticleFile:
+    """An article's page: last build's kept when `reuse.keep` found its `record` (see
+    `_read_ahead`), else made (and, in a worker that stages, written under a temporary name)."""
     fp = r.article_fingerprint(article) if r.inp.fingerprint else ""
     path = page_file(r.listed_view(article).url)
     shape = r.memo.shapes.get(seen(article), ())
     shell_print = r.shell_print(article) if r.inp.fingerprint else ""
-    if record is _LOOK:
-        record = reuse.keep(path, fp) if fp else None
     if record is not None:
         _, size, item = record
         return ArticleFile(OutputFile(path, None), item, fp, size, shape, shell_print, None, None)
@@ -685,6 +683,34 @@ def article_file(r: SiteRenderer, reuse: ManifestReuse, article: Article,
     return ArticleFile(_staged(stager, page), item, fp, size, shape, shell_print,
                        pack(encode(shell)) if shell is not None else None,
                        record_value(size, item) if fp and reuse.made is not None else None)
+
+
+def _read_ahead(r: SiteRenderer, reuse: ManifestReuse, articles: Sequence[Article]) -> list[PageRecord | None]:
+    """Each article page's record (`reuse.keep`: None for a page to make), with what the
+    pages need from the memo read a few queries at a time rather than one query a page
+    (`Memo.fetch`): their records (when the memo's records describe the output folder);
+    the shells of the pages not kept; the bodies of those whose shell the memo lacks.
+    The caller drops what was read and not asked for (`_forget_fetched`)."""
+    prints = [r.article_fingerprint(article) if r.inp.fingerprint else "" for article in articles]
+    paths = [page_file(r.listed_view(article).url) for article in articles]
+    store, out = reuse.store, reuse.out
+    if store is not None and out is not None and reuse.find is not _no_record:
+        store.fetch(page_key(out, path, fp) for path, fp in zip(paths, prints, strict=True)
+                    if fp and path in reuse.existing)
+    records = [reuse.keep(path, fp) if fp else None for path, fp in zip(paths, prints, strict=True)]
+    if store is not None and r.inp.fingerprint:
+        made = [article for article, record in zip(articles, records, strict=True) if record is None]
+        shells = {article.path: shell_key(r.shell_print(article)) for article in made}
+        found = store.fetch(shells.values())
+        if isinstance(r.inp.bodies, Bodies):
+            r.inp.bodies.fetch(a.path for a in made if shells[a.path] not in found)
+    return records
+
+
+def _forget_fetched(r: SiteRenderer, reuse: ManifestReuse) -> None:
+    for store in {reuse.store, r.inp.bodies.store if isinstance(r.inp.bodies, Bodies) else None}:
+        if store is not None:
+            store.forget_fetched()
 
 
 def _compile_layouts(env: jinja2.Environment) -> None:
@@ -704,32 +730,12 @@ def _article_chunk(work: RenderWork, indices: Sequence[int]) -> tuple[list[Artic
     reuse = cast(ManifestReuse, r.reuse)
     stager = Stager(*work.stage) if work.stage is not None else None
     articles = [r.inp.articles[i] for i in indices]
-    store, out = reuse.store, reuse.out
-    if store is None or out is None or not r.inp.fingerprint:
-        return [article_file(r, reuse, article, stager) for article in articles], reuse.faults()
-    # What the pages need from the memo, read a few queries at a time rather than one
-    # query a page: their records (when the memo's records describe the output folder);
-    # the shells of the pages not kept; the bodies of those whose shell the memo lacks.
     try:
-        paths = [page_file(r.listed_view(article).url) for article in articles]
-        prints = [r.article_fingerprint(article) for article in articles]
-        if reuse.find is not _no_record:
-            store.fetch(page_key(out, path, fp) for path, fp in zip(paths, prints, strict=True)
-                        if path in reuse.existing)
-        records = [reuse.keep(path, fp) for path, fp in zip(paths, prints, strict=True)]
-        made = [article for article, record in zip(articles, records, strict=True) if record is None]
-        shells = {article.path: shell_key(r.shell_print(article)) for article in made}
-        found = store.fetch(shells.values())
-        bodies = r.inp.bodies
-        if isinstance(bodies, Bodies):
-            bodies.store.fetch(bodies.refs[a.path].key for a in made
-                               if shells[a.path] not in found and a.path in bodies.refs)
+        records = _read_ahead(r, reuse, articles)
         files = [article_file(r, reuse, article, stager, record)
                  for article, record in zip(articles, records, strict=True)]
     finally:
-        store.forget_fetched()
-        if isinstance(r.inp.bodies, Bodies):
-            r.inp.bodies.store.forget_fetched()
+        _forget_fetched(r, reuse)
     return files, reuse.faults()
 
 
@@ -884,9 +890,14 @@ def changed_site_files(
         return None
     listed = list(memo.listed)
     files: list[OutputFile] = []
-    for i, article in changed:
+    try:
+        records = _read_ahead(renderer, reuse, [article for _, article in changed])
+        made = [article_file(renderer, reuse, article, None, record)
+                for (_, article), record in zip(changed, records, strict=True)]
+    finally:
+        _forget_fetched(renderer, reuse)
+    for (i, article), (page, item, fp, size, _, shell_print, shell, _) in zip(changed, made, strict=True):
         listed[i] = renderer.listed_view(article)
-        page, item, fp, size, _, shell_print, shell, _ = article_file(renderer, reuse, article)
         if shell is not None:
             store.put(shell_key(shell_print), shell, packed=True)
         if page.data is not None:
