@@ -217,6 +217,19 @@ def clock_marks(inp: SiteInput) -> str:
 
 
 Seen = tuple[str, str]  # an article's (path, source_hash): what its content is known by
+FragmentKey = tuple[str, str, Any, float | None, str]  # see SiteRenderer.widget_html
+
+
+@dataclass(frozen=True)
+class MarketOdds:
+    """What one share of the site's markets shows of their odds, worked out once a build
+    (`SiteRenderer.market_odds`) for every process that makes pages."""
+
+    digests: dict[tuple[str, str], str]  # see SiteRenderer.market_digest
+    fragments: dict[FragmentKey, str]  # its widgets' fragments (see SiteRenderer.widget_html)
+    fits: dict[str, bool]  # by variant: whether the widget template fits fragments
+
+
 # A group of odds as its "as of" line depends on it (SiteRenderer.odds_asof): every market in
 # it, or, with the partial as shipped, those not current and whether they are all of it.
 AsofKey = tuple[tuple[tuple[str, str], ...], bool] | tuple[tuple[str, str], ...]
@@ -241,7 +254,7 @@ class RenderMemo:
     env: jinja2.Environment | None = None
     # By (reference as written, market key, publication date or None for the market's own view).
     views: dict[tuple[str, str, datetime | None], WidgetView] = field(default_factory=dict)
-    widget_html: dict[tuple[str, str, Any, float | None, str], str] = field(default_factory=dict)
+    widget_html: dict[FragmentKey, str] = field(default_factory=dict)
     fragments_fit: dict[str, bool] = field(default_factory=dict)  # by variant (see SiteRenderer.widget_html)
     asof: dict[AsofKey, Markup] = field(default_factory=dict)  # see SiteRenderer.odds_asof
     cards: dict[Seen, Card | None] = field(default_factory=dict)  # see SiteRenderer.card
@@ -613,6 +626,50 @@ class SiteRenderer:
             html = self._widget_html[key] = self._render(name, w=view, variant=variant).strip()
         return html
 
+    def related_variants(self, articles: Sequence[Article]) -> tuple[str, ...]:
+        """The variants in which an article page shows the widgets of its related markets, as
+        the shell of the first article that has one not also inline has them; none when no
+        such shell can be had. What `market_odds` renders ahead: a template that shows other
+        variants on other pages still gets them, rendered there."""
+        for article in articles:
+            related = {(u.written, u.ref.key) for u in article.markets} \
+                - {(u.written, u.ref.key) for u in article.inline if u is not None}
+            if related:
+                shell = self.article_shell(article)
+                if shell is None:
+                    return ()
+                return tuple(sorted({v for written, key, v in shell.slots if (written, key) in related}))
+        return ()
+
+    def market_odds(self, articles: Sequence[Article], related: Sequence[str], share: int, shares: int) -> MarketOdds:
+        """What the pages of `articles` show of the odds of the markets in `share` (of
+        `shares`, by market key): each market's digest, and every widget fragment
+        those pages ask for (a related market in each of `related`'s variants, an inline
+        one in its own). A story whose chart marks its own publication has fragments of its
+        own, made with its page. Each process that makes pages is given every share
+        (`seed_odds`), so that a build works out each market's odds once, however many
+        processes make the pages that show them."""
+        for article in articles:
+            for use in article.uses:
+                if zlib.crc32(use.ref.key.encode()) % shares != share:
+                    continue
+                self.market_digest(use.written, use.ref)
+                view = self.widget(use.written, use.ref, article.date)
+                if view.mark is not None:
+                    continue
+                for variant in related if use in article.markets else (self.inline_variant(article, use.ref),):
+                    self.widget_html(view, variant)
+        mine = {k: d for k, d in self._digests.items() if zlib.crc32(k[1].encode()) % shares == share}
+        return MarketOdds(mine, dict(self._widget_html), dict(self._fragments_fit))
+
+    def seed_odds(self, shares: Iterable[MarketOdds]) -> None:
+        """Take the odds worked out elsewhere (`market_odds`), with what was found of each variant."""
+        for odds in shares:
+            self._digests.update(odds.digests)
+            self._widget_html.update(odds.fragments)
+            for variant, fits in odds.fits.items():  # one share that found a variant unfit decides for all
+                self._fragments_fit[variant] = self._fragments_fit.get(variant, True) and fits
+
     def market_digest(self, written: str, ref: MarketRef) -> str:
         """Digest of what a widget shows of a market, apart from the price when published."""
         key = (written, ref.key)
@@ -660,11 +717,8 @@ class SiteRenderer:
 
     def prepare(self, articles: Sequence[Article]) -> list[ArticleView]:
         """The work that every page shares, done once (before worker processes fork, which
-        then inherit it rather than each doing it again): the articles' list views, and
-        the digest of each widget for the fingerprints."""
-        for article in articles:
-            for written, ref in self._widget_refs(article):
-                self.market_digest(written, ref)
+        then inherit it rather than each doing it again): the articles' list views (and
+        with them each market's view), and every story's "More on these markets"."""
         listed = [self.listed_view(article) for article in articles]
         self._more_lists()  # worked out for every article at once
         return listed
