@@ -617,6 +617,11 @@ class Memo:
         db = sqlite3.connect(self.file, isolation_level=None)
         try:
             db.execute("PRAGMA trusted_schema = OFF")
+            # Not synced to the disk, as no file a build writes is (docs/guarantees.md): a
+            # process that stops leaves the file whole, and a machine that lost power may
+            # leave it damaged, which the next build finds and starts again. Each sync of
+            # it made the kernel write out every page the workers had written so far.
+            db.execute("PRAGMA synchronous = OFF")
             db.execute("BEGIN IMMEDIATE")
             if fresh:
                 for _, _, sql in sorted(_SCHEMA, key=lambda s: (s[0] != "table", s[1])):
