@@ -85,8 +85,12 @@ def memo_key(kind: str, *parts: str | bytes) -> str:
     return h.hexdigest()
 
 
-def _checksum(value: bytes) -> bytes:
-    return hashlib.blake2b(value, digest_size=8).digest()
+def _checksum(key: str, value: bytes) -> bytes:
+    """An entry's checksum: of its key and value, so that a row found under another key's
+    place in the file (a file damaged where its index and rows disagree) does not pass."""
+    h = hashlib.blake2b(key.encode() + b"\x00", digest_size=8)
+    h.update(value)
+    return h.digest()
 
 
 # --- values: frozen dataclasses, tuples and plain data as JSON ------------------------------
@@ -481,7 +485,7 @@ class Memo:
                 return None
         if row is None:
             return None
-        if not isinstance(row[1], bytes) or row[0] != _checksum(row[1]):
+        if not isinstance(row[1], bytes) or row[0] != _checksum(key, row[1]):
             self._problem("damaged (an entry does not match its checksum)", key)
             return None
         try:
@@ -638,7 +642,7 @@ class Memo:
             db.executemany("DELETE FROM entries WHERE key = ?", ((k,) for k in self.faults))
             # Content-addressed: a key already there holds this very value.
             db.executemany("INSERT OR IGNORE INTO entries VALUES (?, ?, ?)",
-                           ((k, _checksum(v), v) for k, v in self.new.items()))
+                           ((k, _checksum(k, v), v) for k, v in self.new.items()))
             if prune:
                 db.execute("CREATE TEMP TABLE used (key TEXT PRIMARY KEY)")
                 db.executemany("INSERT OR IGNORE INTO used VALUES (?)", ((k,) for k in self.used | self.new.keys()))

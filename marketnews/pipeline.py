@@ -645,7 +645,7 @@ class RenderWork:
     renderer: SiteRenderer
     stage: tuple[Path, frozenset[str]] | None  # the output folder and its files (writer.Stager)
     listed: Sequence[ArticleView] = ()  # the articles' list views (for the other pages)
-    shards: int = 1  # how many shards the pages or the fragments are split into (`SiteRenderer.shard`)
+    shards: int = 1  # how many shards the other pages (`SiteRenderer.shard`) or the markets are split into
     related: Sequence[str] = ()  # the variants of related markets' widgets (`SiteRenderer.related_variants`)
 
 
@@ -780,12 +780,14 @@ def site_files(
     listed = renderer.prepare(inp.articles)
     chunks = _chunks(len(inp.articles), max(jobs, 1))
     n = workers(_jobs(jobs, len(inp.articles)), len(chunks))  # as parallel_map decides
+    related = renderer.related_variants(inp.articles)
+    renderer.check_fragments(inp.articles, related)  # here, whoever makes the pages
     if n > 1:
         _compile_layouts(renderer.env)
         # What the pages show of each market's odds (the digest of its widgets, their
         # fragments), worked out once in shares among the workers and given to every process
         # that makes pages, where each worked out what its own pages needed.
-        work = RenderWork(renderer, None, related=renderer.related_variants(inp.articles), shards=n)
+        work = RenderWork(renderer, None, related=related, shards=n)
         renderer.seed_odds(parallel_map(_odds_share, work, range(n), n))
     # Fingerprints, the keep-or-render choice and rendering all happen in the workers;
     # the fingerprints and shapes come back for the manifest and the memo.

@@ -227,7 +227,6 @@ class MarketOdds:
 
     digests: dict[tuple[str, str], str]  # see SiteRenderer.market_digest
     fragments: dict[FragmentKey, str]  # its widgets' fragments (see SiteRenderer.widget_html)
-    fits: dict[str, bool]  # by variant: whether the widget template fits fragments
 
 
 # A group of odds as its "as of" line depends on it (SiteRenderer.odds_asof): every market in
@@ -281,6 +280,11 @@ class RenderMemo:
 
     def fits(self, inp: SiteInput) -> bool:
         return self.fingerprint == inp.fingerprint and self.snapshot is inp.snapshot and self.now == inp.now
+
+
+def _share(name: str, shares: int) -> int:
+    """Which of `shares` shares a page's path or a market's key falls to."""
+    return zlib.crc32(name.encode()) % shares
 
 
 def _frame_fits(parts: Sequence[str], order: Sequence[int], slots: int) -> bool:
@@ -629,8 +633,8 @@ class SiteRenderer:
     def related_variants(self, articles: Sequence[Article]) -> tuple[str, ...]:
         """The variants in which an article page shows the widgets of its related markets, as
         the shell of the first article that has one not also inline has them; none when no
-        such shell can be had. What `market_odds` renders ahead: a template that shows other
-        variants on other pages still gets them, rendered there."""
+        such shell can be had. What `market_odds` renders ahead and `check_fragments` checks:
+        a template that shows other variants on other pages still gets them, rendered there."""
         for article in articles:
             related = {(u.written, u.ref.key) for u in article.markets} \
                 - {(u.written, u.ref.key) for u in article.inline if u is not None}
@@ -641,34 +645,45 @@ class SiteRenderer:
                 return tuple(sorted({v for written, key, v in shell.slots if (written, key) in related}))
         return ()
 
-    def market_odds(self, articles: Sequence[Article], related: Sequence[str], share: int, shares: int) -> MarketOdds:
-        """What the pages of `articles` show of the odds of the markets in `share` (of
-        `shares`, by market key): each market's digest, and every widget fragment
-        those pages ask for (a related market in each of `related`'s variants, an inline
-        one in its own). A story whose chart marks its own publication has fragments of its
-        own, made with its page. Each process that makes pages is given every share
-        (`seed_odds`), so that a build works out each market's odds once, however many
-        processes make the pages that show them."""
+    def _asked(self, articles: Sequence[Article], related: Sequence[str]) -> Iterator[tuple[RefUse, WidgetView, str]]:
+        """Each widget the pages of `articles` are expected to ask for, in their order: a
+        related market's in each of `related`'s variants, an inline one's in its own; not
+        those whose chart marks their story's publication (made with the story's page)."""
         for article in articles:
             for use in article.uses:
-                if zlib.crc32(use.ref.key.encode()) % shares != share:
-                    continue
-                self.market_digest(use.written, use.ref)
                 view = self.widget(use.written, use.ref, article.date)
-                if view.mark is not None:
-                    continue
-                for variant in related if use in article.markets else (self.inline_variant(article, use.ref),):
-                    self.widget_html(view, variant)
-        mine = {k: d for k, d in self._digests.items() if zlib.crc32(k[1].encode()) % shares == share}
-        return MarketOdds(mine, dict(self._widget_html), dict(self._fragments_fit))
+                if view.mark is None:
+                    for variant in related if use in article.markets else (self.inline_variant(article, use.ref),):
+                        yield use, view, variant
+
+    def check_fragments(self, articles: Sequence[Article], related: Sequence[str]) -> None:
+        """Whether the widget template fits fragments (see `widget_html`), found for each
+        expected variant on the first widget in article order that shows a price at
+        publication, before any page is made: the same choice however many processes make
+        the pages. A variant no page was expected to ask for is checked where it is asked for."""
+        for _, view, variant in self._asked(articles, related):
+            if view.published_pct and variant not in self._fragments_fit:
+                self.widget_html(view, variant)
+
+    def market_odds(self, articles: Sequence[Article], related: Sequence[str], share: int, shares: int) -> MarketOdds:
+        """What the pages of `articles` show of the odds of the markets in `share` (of
+        `shares`, by market key): each market's digest, and the widget fragments those
+        pages are expected to ask for (`_asked`). Each process that makes pages is given
+        every share (`seed_odds`), so that a build renders each of them once, however many
+        processes make the pages that show them."""
+        known = set(self._widget_html)
+        for use, view, variant in self._asked(articles, related):
+            if _share(use.ref.key, shares) == share:
+                self.market_digest(use.written, use.ref)
+                self.widget_html(view, variant)
+        return MarketOdds({k: d for k, d in self._digests.items() if _share(k[1], shares) == share},
+                          {k: html for k, html in self._widget_html.items() if k not in known})
 
     def seed_odds(self, shares: Iterable[MarketOdds]) -> None:
-        """Take the odds worked out elsewhere (`market_odds`), with what was found of each variant."""
+        """Take the odds worked out elsewhere (`market_odds`)."""
         for odds in shares:
             self._digests.update(odds.digests)
             self._widget_html.update(odds.fragments)
-            for variant, fits in odds.fits.items():  # one share that found a variant unfit decides for all
-                self._fragments_fit[variant] = self._fragments_fit.get(variant, True) and fits
 
     def market_digest(self, written: str, ref: MarketRef) -> str:
         """Digest of what a widget shows of a market, apart from the price when published."""
@@ -717,8 +732,11 @@ class SiteRenderer:
 
     def prepare(self, articles: Sequence[Article]) -> list[ArticleView]:
         """The work that every page shares, done once (before worker processes fork, which
-        then inherit it rather than each doing it again): the articles' list views (and
-        with them each market's view), and every story's "More on these markets"."""
+        then inherit it rather than each doing it again): each cited market's view, the
+        articles' list views, and every story's "More on these markets"."""
+        for article in articles:  # markets shown only inline too
+            for written, ref in self._widget_refs(article):
+                self.widget(written, ref)
         listed = [self.listed_view(article) for article in articles]
         self._more_lists()  # worked out for every article at once
         return listed
@@ -817,7 +835,7 @@ class SiteRenderer:
         return positions
 
     def _wanted(self, path: str) -> bool:
-        if self.shard is not None and zlib.crc32(path.encode()) % self.shard[1] != self.shard[0]:
+        if self.shard is not None and _share(path, self.shard[1]) != self.shard[0]:
             return False
         return self.only is None or path in self.only
 

@@ -11,6 +11,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from unittest.mock import ANY
@@ -289,7 +290,10 @@ def test_workers_render_each_widget_fragment_once_a_build(news: Site, cli, tmp_p
     # widget, in each variant, is rendered once for the build (by the worker whose share of
     # the markets it is in) and given to both, where each worker rendered those its own
     # pages showed. A widget whose chart marks its story's publication is that story's own.
-    add_extras(news, 40, "Text {i}.\n\n```market\nxi-out\n```\n")
+    for i in range(40):  # each with a related market (its strip and card) and an inline one
+        news.write(f"content/extra-{i}.md", article(f"Extra {i}", f"2026-11-1{i % 10}T0{i % 9}:00:00Z",
+                                                    f"Text {i}.\n\n```market\nxi-out\n```\n", tags=["extra"],
+                                                    markets=["strike-on-nato"]))
     log = tmp_path / "widgets"
     render = site.SiteRenderer._render
 
@@ -308,9 +312,32 @@ def test_workers_render_each_widget_fragment_once_a_build(news: Site, cli, tmp_p
     in_workers(monkeypatch)
     assert fresh_build(news, cli, tmp_path, monkeypatch, "parallel") == serial
     renders = Counter(line.rsplit(" ", 1)[0] for line in log.read_text().splitlines())
-    assert [k for k in renders if k.startswith("xi-out related ")], renders
+    assert {"strike-on-nato related -", "strike-on-nato strip -", "xi-out inline -"} <= set(renders), renders
     assert max(renders.values()) == 1, renders.most_common(3)
     assert len({line.rsplit(" ", 1)[1] for line in log.read_text().splitlines()}) >= 2  # rendered in workers
+
+
+def test_whether_a_widget_template_fits_fragments_is_decided_alike_in_workers(  # type: ignore[no-untyped-def]
+        news: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A widget template that does more with the price at publication than print it fits
+    # fragments for some stories and not others. Whether it does is found once, on the
+    # first story in order, before any page is made: a build in two workers, each of which
+    # found it on the first story of its own, gave other bytes than a build in one process.
+    widget = news.root / "layouts/partials/widget.html"
+    widget.write_text(widget.read_text() + '{% if w.published_pct == "12%" %}<i>twelve</i>{% endif %}\n')
+    t0, t1 = (int(datetime.fromisoformat(d).timestamp()) for d in ("2026-11-01T00:00:00+00:00",
+                                                                   "2026-11-12T00:00:00+00:00"))
+    news.snapshot(dict(QUOTES, **{"strike-on-nato": quote("Russian strike on a NATO member?", 0.031,
+                                                           history=[[t0, 0.07], [t1, 0.12]])}))
+    for i in range(40):
+        news.write(f"content/extra-{i}.md", article(f"Extra {i}", f"2026-11-1{i % 4}T0{i % 9}:00:00Z",
+                                                    f"Text {i}.\n", tags=["extra"], markets=["strike-on-nato"]))
+    monkeypatch.setenv("MARKETNEWS_JOBS", "1")
+    serial = fresh_build(news, cli, tmp_path, monkeypatch, "serial")
+    in_workers(monkeypatch)
+    assert fresh_build(news, cli, tmp_path, monkeypatch, "parallel") == serial
+    twelve = [p for p, data in serial.items() if p.startswith("2026/11/extra-") and b"12% when this" in data]
+    assert twelve and all(b"<i>twelve</i>" in serial[p] for p in twelve)
 
 
 def test_a_memo_written_as_it_goes_while_workers_read_it_makes_the_same_site(  # type: ignore[no-untyped-def]
@@ -719,7 +746,7 @@ def rewrite_frames(folder: Path, change: Callable[[Shell], Shell | None]) -> int
                 continue
             if frame is not None:
                 data = pack(encode(frame))
-                db.execute("UPDATE entries SET sum = ?, value = ? WHERE key = ?", (_checksum(data), data, key))
+                db.execute("UPDATE entries SET sum = ?, value = ? WHERE key = ?", (_checksum(key, data), data, key))
                 changed += 1
     return changed
 
