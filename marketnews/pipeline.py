@@ -49,7 +49,6 @@ from marketnews.readahead import readahead
 from marketnews.site import (
     ArticleView,
     CardLog,
-    MarketOdds,
     RenderMemo,
     Shell,
     SiteInput,
@@ -645,8 +644,7 @@ class RenderWork:
     renderer: SiteRenderer
     stage: tuple[Path, frozenset[str]] | None  # the output folder and its files (writer.Stager)
     listed: Sequence[ArticleView] = ()  # the articles' list views (for the other pages)
-    shards: int = 1  # how many shards the other pages (`SiteRenderer.shard`) or the markets are split into
-    related: Sequence[str] = ()  # the variants of related markets' widgets (`SiteRenderer.related_variants`)
+    shards: int = 1  # how many shards the other pages are split into (`SiteRenderer.shard`)
 
 
 def _staged(stager: Stager | None, page: OutputFile) -> OutputFile:
@@ -726,12 +724,6 @@ def _compile_layouts(env: jinja2.Environment) -> None:
                 env.get_template(name)
 
 
-def _odds_share(work: RenderWork, share: int) -> MarketOdds:
-    """One share of the markets' odds as the pages show them (`SiteRenderer.market_odds`)."""
-    r = work.renderer
-    return r.market_odds(r.inp.articles, work.related, share, work.shards)
-
-
 def _article_chunk(work: RenderWork, indices: Sequence[int]) -> tuple[list[ArticleFile], tuple[list[str], str | None]]:
     """Article pages and their list items, kept or rendered, and what went wrong reading the memo."""
     r = work.renderer
@@ -775,22 +767,17 @@ def site_files(
         used_memo(renderer.memo)
     items: list[bytes] = []
     staging = (out, frozenset(existing or ())) if stage and out is not None else None
-    # Made here, before the workers fork: every article page needs its list view, and the
-    # list pages need them all (made in the workers, the parent made the views again).
+    # Made here, before the workers fork: every article page needs its list view and its
+    # widgets' digests, and the list pages need them all (made in the workers, the parent
+    # made the views again, and each worker made the digests for itself).
     listed = renderer.prepare(inp.articles)
-    chunks = _chunks(len(inp.articles), max(jobs, 1))
-    n = workers(_jobs(jobs, len(inp.articles)), len(chunks))  # as parallel_map decides
-    related = renderer.related_variants(inp.articles)
-    renderer.check_fragments(inp.articles, related)  # here, whoever makes the pages
-    if n > 1:
-        _compile_layouts(renderer.env)
-        # What the pages show of each market's odds (the digest of its widgets, their
-        # fragments), worked out once in shares among the workers and given to every process
-        # that makes pages, where each worked out what its own pages needed.
-        work = RenderWork(renderer, None, related=related, shards=n)
-        renderer.seed_odds(parallel_map(_odds_share, work, range(n), n))
+    renderer.check_fragments(inp.articles, renderer.related_variants(inp.articles))  # whoever makes the pages
     # Fingerprints, the keep-or-render choice and rendering all happen in the workers;
     # the fingerprints and shapes come back for the manifest and the memo.
+    chunks = _chunks(len(inp.articles), max(jobs, 1))
+    n = workers(_jobs(jobs, len(inp.articles)), len(chunks))  # as parallel_map decides
+    if n > 1:
+        _compile_layouts(renderer.env)
     work = RenderWork(renderer, staging if n > 1 else None)
     for chunk, (done, faults) in zip(chunks, parallel_map(_article_chunk, work, chunks, n), strict=True):
         if store is not None:

@@ -217,18 +217,6 @@ def clock_marks(inp: SiteInput) -> str:
 
 
 Seen = tuple[str, str]  # an article's (path, source_hash): what its content is known by
-FragmentKey = tuple[str, str, Any, float | None, str]  # see SiteRenderer.widget_html
-
-
-@dataclass(frozen=True)
-class MarketOdds:
-    """What one share of the site's markets shows of their odds, worked out once a build
-    (`SiteRenderer.market_odds`) for every process that makes pages."""
-
-    digests: dict[tuple[str, str], str]  # see SiteRenderer.market_digest
-    fragments: dict[FragmentKey, str]  # its widgets' fragments (see SiteRenderer.widget_html)
-
-
 # A group of odds as its "as of" line depends on it (SiteRenderer.odds_asof): every market in
 # it, or, with the partial as shipped, those not current and whether they are all of it.
 AsofKey = tuple[tuple[tuple[str, str], ...], bool] | tuple[tuple[str, str], ...]
@@ -253,7 +241,7 @@ class RenderMemo:
     env: jinja2.Environment | None = None
     # By (reference as written, market key, publication date or None for the market's own view).
     views: dict[tuple[str, str, datetime | None], WidgetView] = field(default_factory=dict)
-    widget_html: dict[FragmentKey, str] = field(default_factory=dict)
+    widget_html: dict[tuple[str, str, Any, float | None, str], str] = field(default_factory=dict)
     fragments_fit: dict[str, bool] = field(default_factory=dict)  # by variant (see SiteRenderer.widget_html)
     asof: dict[AsofKey, Markup] = field(default_factory=dict)  # see SiteRenderer.odds_asof
     cards: dict[Seen, Card | None] = field(default_factory=dict)  # see SiteRenderer.card
@@ -280,11 +268,6 @@ class RenderMemo:
 
     def fits(self, inp: SiteInput) -> bool:
         return self.fingerprint == inp.fingerprint and self.snapshot is inp.snapshot and self.now == inp.now
-
-
-def _share(name: str, shares: int) -> int:
-    """Which of `shares` shares a page's path or a market's key falls to."""
-    return zlib.crc32(name.encode()) % shares
 
 
 def _frame_fits(parts: Sequence[str], order: Sequence[int], slots: int) -> bool:
@@ -633,8 +616,8 @@ class SiteRenderer:
     def related_variants(self, articles: Sequence[Article]) -> tuple[str, ...]:
         """The variants in which an article page shows the widgets of its related markets, as
         the shell of the first article that has one not also inline has them; none when no
-        such shell can be had. What `market_odds` renders ahead and `check_fragments` checks:
-        a template that shows other variants on other pages still gets them, rendered there."""
+        such shell can be had. What `check_fragments` checks ahead: a template that shows
+        other variants on other pages has them checked where they are asked for."""
         for article in articles:
             related = {(u.written, u.ref.key) for u in article.markets} \
                 - {(u.written, u.ref.key) for u in article.inline if u is not None}
@@ -645,45 +628,19 @@ class SiteRenderer:
                 return tuple(sorted({v for written, key, v in shell.slots if (written, key) in related}))
         return ()
 
-    def _asked(self, articles: Sequence[Article], related: Sequence[str]) -> Iterator[tuple[RefUse, WidgetView, str]]:
-        """Each widget the pages of `articles` are expected to ask for, in their order: a
-        related market's in each of `related`'s variants, an inline one's in its own; not
-        those whose chart marks their story's publication (made with the story's page)."""
+    def check_fragments(self, articles: Sequence[Article], related: Sequence[str]) -> None:
+        """Whether the widget template fits fragments (see `widget_html`), found before any
+        page is made for each variant the pages are expected to ask for (a related market's
+        in each of `related`'s, an inline one's in its own), on the first widget in article
+        order that shows a price at publication: the same choice however many processes make
+        the pages. A variant asked for beyond these is checked where it is asked for."""
         for article in articles:
             for use in article.uses:
                 view = self.widget(use.written, use.ref, article.date)
-                if view.mark is None:
+                if view.published_pct:
                     for variant in related if use in article.markets else (self.inline_variant(article, use.ref),):
-                        yield use, view, variant
-
-    def check_fragments(self, articles: Sequence[Article], related: Sequence[str]) -> None:
-        """Whether the widget template fits fragments (see `widget_html`), found for each
-        expected variant on the first widget in article order that shows a price at
-        publication, before any page is made: the same choice however many processes make
-        the pages. A variant no page was expected to ask for is checked where it is asked for."""
-        for _, view, variant in self._asked(articles, related):
-            if view.published_pct and variant not in self._fragments_fit:
-                self.widget_html(view, variant)
-
-    def market_odds(self, articles: Sequence[Article], related: Sequence[str], share: int, shares: int) -> MarketOdds:
-        """What the pages of `articles` show of the odds of the markets in `share` (of
-        `shares`, by market key): each market's digest, and the widget fragments those
-        pages are expected to ask for (`_asked`). Each process that makes pages is given
-        every share (`seed_odds`), so that a build renders each of them once, however many
-        processes make the pages that show them."""
-        known = set(self._widget_html)
-        for use, view, variant in self._asked(articles, related):
-            if _share(use.ref.key, shares) == share:
-                self.market_digest(use.written, use.ref)
-                self.widget_html(view, variant)
-        return MarketOdds({k: d for k, d in self._digests.items() if _share(k[1], shares) == share},
-                          {k: html for k, html in self._widget_html.items() if k not in known})
-
-    def seed_odds(self, shares: Iterable[MarketOdds]) -> None:
-        """Take the odds worked out elsewhere (`market_odds`)."""
-        for odds in shares:
-            self._digests.update(odds.digests)
-            self._widget_html.update(odds.fragments)
+                        if variant not in self._fragments_fit:
+                            self.widget_html(view, variant)
 
     def market_digest(self, written: str, ref: MarketRef) -> str:
         """Digest of what a widget shows of a market, apart from the price when published."""
@@ -732,11 +689,11 @@ class SiteRenderer:
 
     def prepare(self, articles: Sequence[Article]) -> list[ArticleView]:
         """The work that every page shares, done once (before worker processes fork, which
-        then inherit it rather than each doing it again): each cited market's view, the
-        articles' list views, and every story's "More on these markets"."""
-        for article in articles:  # markets shown only inline too
+        then inherit it rather than each doing it again): the articles' list views, the
+        digest of each widget for the fingerprints, and every story's "More on these markets"."""
+        for article in articles:
             for written, ref in self._widget_refs(article):
-                self.widget(written, ref)
+                self.market_digest(written, ref)
         listed = [self.listed_view(article) for article in articles]
         self._more_lists()  # worked out for every article at once
         return listed
@@ -835,7 +792,7 @@ class SiteRenderer:
         return positions
 
     def _wanted(self, path: str) -> bool:
-        if self.shard is not None and _share(path, self.shard[1]) != self.shard[0]:
+        if self.shard is not None and zlib.crc32(path.encode()) % self.shard[1] != self.shard[0]:
             return False
         return self.only is None or path in self.only
 

@@ -13,12 +13,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from unittest.mock import ANY
 
 import pytest
 
-from marketnews import cache, pipeline, site, writer
+from marketnews import cache, pipeline, writer
 from marketnews.cache import MEMO_FILE, WrongShape, _checksum, decode, encode, pack, unpack
 from marketnews.errors import MarketnewsError
 from marketnews.markets import refs
@@ -282,39 +281,6 @@ def test_parallel_workers_give_the_same_bytes_as_one_process(news: Site, cli, tm
     in_workers(monkeypatch)
     assert fresh_build(news, cli, tmp_path, monkeypatch, "parallel") == tree(tmp_path / "serial")
     assert len(tree(tmp_path / "serial")) > 30
-
-
-def test_workers_render_each_widget_fragment_once_a_build(news: Site, cli, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    # Forty stories cite the same markets, in chunks shared by two workers. Each market's
-    # widget, in each variant, is rendered once for the build (by the worker whose share of
-    # the markets it is in) and given to both, where each worker rendered those its own
-    # pages showed. A widget whose chart marks its story's publication is that story's own.
-    for i in range(40):  # each with a related market (its strip and card) and an inline one
-        news.write(f"content/extra-{i}.md", article(f"Extra {i}", f"2026-11-1{i % 10}T0{i % 9}:00:00Z",
-                                                    f"Text {i}.\n\n```market\nxi-out\n```\n", tags=["extra"],
-                                                    markets=["strike-on-nato"]))
-    log = tmp_path / "widgets"
-    render = site.SiteRenderer._render
-
-    def logged(self: site.SiteRenderer, name: str, **context: Any) -> str:
-        w = context.get("w")
-        if name == "partials/widget.html" and w is not None and w.mark is None:
-            with log.open("a") as f:  # one line a render, whichever process renders it
-                shown = "slot" if w.published_pct == site.PUBLISHED_SLOT else w.published_pct or "-"
-                f.write(f"{w.written} {context['variant']} {shown} {os.getpid()}\n")
-        return render(self, name, **context)
-
-    monkeypatch.setattr(site.SiteRenderer, "_render", logged)
-    monkeypatch.setenv("MARKETNEWS_JOBS", "1")
-    serial = fresh_build(news, cli, tmp_path, monkeypatch, "serial")
-    log.unlink()
-    in_workers(monkeypatch)
-    assert fresh_build(news, cli, tmp_path, monkeypatch, "parallel") == serial
-    renders = Counter(line.rsplit(" ", 1)[0] for line in log.read_text().splitlines())
-    assert {"strike-on-nato related -", "strike-on-nato strip -", "xi-out inline -"} <= set(renders), renders
-    assert max(renders.values()) == 1, renders.most_common(3)
-    assert len({line.rsplit(" ", 1)[1] for line in log.read_text().splitlines()}) >= 2  # rendered in workers
 
 
 def test_whether_a_widget_template_fits_fragments_is_decided_alike_in_workers(  # type: ignore[no-untyped-def]
