@@ -771,7 +771,8 @@ def site_files(
     # widgets' digests, and the list pages need them all (made in the workers, the parent
     # made the views again, and each worker made the digests for itself).
     listed = renderer.prepare(inp.articles)
-    renderer.check_fragments(inp.articles, renderer.related_variants(inp.articles))  # whoever makes the pages
+    # Here, before the fork: whether widgets are made of fragments is one choice for the build.
+    renderer.check_fragments(inp.articles)
     # Fingerprints, the keep-or-render choice and rendering all happen in the workers;
     # the fingerprints and shapes come back for the manifest and the memo.
     chunks = _chunks(len(inp.articles), max(jobs, 1))

@@ -616,8 +616,7 @@ class SiteRenderer:
     def related_variants(self, articles: Sequence[Article]) -> tuple[str, ...]:
         """The variants in which an article page shows the widgets of its related markets, as
         the shell of the first article that has one not also inline has them; none when no
-        such shell can be had. What `check_fragments` checks ahead: a template that shows
-        other variants on other pages has them checked where they are asked for."""
+        such shell can be had (see `check_fragments`)."""
         for article in articles:
             related = {(u.written, u.ref.key) for u in article.markets} \
                 - {(u.written, u.ref.key) for u in article.inline if u is not None}
@@ -628,16 +627,19 @@ class SiteRenderer:
                 return tuple(sorted({v for written, key, v in shell.slots if (written, key) in related}))
         return ()
 
-    def check_fragments(self, articles: Sequence[Article], related: Sequence[str]) -> None:
+    def check_fragments(self, articles: Sequence[Article]) -> None:
         """Whether the widget template fits fragments (see `widget_html`), found before any
         page is made for each variant the pages are expected to ask for (a related market's
-        in each of `related`'s, an inline one's in its own), on the first widget in article
-        order that shows a price at publication: the same choice however many processes make
-        the pages. A variant asked for beyond these is checked where it is asked for."""
+        in each of `related_variants`, an inline one's in its own), on the first widget in
+        article order that shows a price at publication: the same choice however many
+        processes make the pages. A variant asked for beyond these is checked where it is."""
+        related: tuple[str, ...] | None = None  # worked out at the first price at publication
         for article in articles:
             for use in article.uses:
                 view = self.widget(use.written, use.ref, article.date)
                 if view.published_pct:
+                    if related is None:
+                        related = self.related_variants(articles)
                     for variant in related if use in article.markets else (self.inline_variant(article, use.ref),):
                         if variant not in self._fragments_fit:
                             self.widget_html(view, variant)
