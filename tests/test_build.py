@@ -17,7 +17,7 @@ from unittest.mock import ANY
 
 import pytest
 
-from marketnews import cache, pipeline, writer
+from marketnews import cache, parallel, pipeline, writer
 from marketnews.cache import MEMO_FILE, WrongShape, _checksum, decode, encode, pack, unpack
 from marketnews.errors import MarketnewsError
 from marketnews.markets import refs
@@ -281,6 +281,25 @@ def test_parallel_workers_give_the_same_bytes_as_one_process(news: Site, cli, tm
     in_workers(monkeypatch)
     assert fresh_build(news, cli, tmp_path, monkeypatch, "parallel") == tree(tmp_path / "serial")
     assert len(tree(tmp_path / "serial")) > 30
+
+
+def _whose(context: str) -> tuple[int, str]:
+    return os.getpid(), context.upper()
+
+
+def _fails(context: str) -> None:
+    raise MarketnewsError(f"{context}: cannot be listed")
+
+
+@pytest.mark.skipif(not parallel.FORK, reason="needs fork")
+def test_ahead_gives_the_value_of_a_call_made_in_another_process_and_raises_its_error() -> None:
+    with parallel.Ahead(_whose, "spare") as ahead:
+        pid, value = ahead.result()
+    assert (value, pid != os.getpid()) == ("SPARE", True)
+    with parallel.Ahead(_fails, "public") as ahead, pytest.raises(MarketnewsError, match="public: cannot be listed"):
+        ahead.result()
+    with parallel.Ahead(_whose, "here", fork=False) as ahead:
+        assert ahead.result() == (os.getpid(), "HERE")
 
 
 def test_whether_a_widget_template_fits_fragments_is_decided_alike_in_workers(  # type: ignore[no-untyped-def]
