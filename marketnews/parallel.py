@@ -14,8 +14,9 @@ from __future__ import annotations
 import gc
 import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
 from functools import partial
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 C = TypeVar("C")
 T = TypeVar("T")
@@ -73,31 +74,68 @@ def parallel_map(work: Callable[[C, T], R], context: C, items: Sequence[T], jobs
         pool.terminate()
 
 
-def _alone(work: Callable[[Any], Any]) -> Any:
-    return work(_context)
+def _ahead(sender: Any, work: Callable[[Any], Any], context: Any) -> None:
+    try:
+        outcome: tuple[bool, Any] = (True, work(context))
+    except BaseException as error:  # noqa: BLE001 - handed to the caller, who raises it
+        outcome = (False, error)
+    try:
+        sender.send(outcome)
+    except Exception as error:  # a value or error that cannot be sent
+        sender.send((False, RuntimeError(f"{work.__name__}: {error}")))
 
 
 class Ahead(Generic[C, R]):
     """`work(context)` begun at once in a forked process of its own while this one goes
-    on (with `fork` False, or without fork, called here when first asked); `result()` waits
-    for its value, or raises its error, and `close()` (or leaving the `with` block) ends
-    the process, finished or not. For I/O that a build will need later and that needs
-    nothing the build works out first: the process runs on a core this one leaves idle."""
+    on (with `fork` False, without fork, or when no process can be started, called here
+    when first asked); `result()` waits for its value, or raises its error, and `close()`
+    (or leaving the `with` block) ends the process, finished or not. Should the process
+    die without an answer, `result()` does the work here. For I/O that a build will need
+    later and that needs nothing the build works out first: the process runs on a core
+    this one leaves idle."""
 
     def __init__(self, work: Callable[[C], R], context: C, fork: bool = True) -> None:
         self._work, self._context = work, context
-        self._pool = _pool(1, context) if FORK and fork else None
-        self._pending = self._pool.apply_async(_alone, (work,)) if self._pool is not None else None
+        self._process: Any = None
+        self._receiver: Any = None
+        self._outcome: tuple[bool, Any] | None = None
+        if not (FORK and fork):
+            return
+        forked = multiprocessing.get_context("fork")
+        receiver, sender = forked.Pipe(duplex=False)
+        process = forked.Process(target=_ahead, args=(sender, work, context), daemon=True)
+        frozen = gc.get_freeze_count()  # as in `_pool`: the child's collections copy no shared memory
+        gc.freeze()
+        try:
+            process.start()
+        except OSError:  # no process to be had: the work is done here when asked
+            receiver.close()
+            return
+        finally:
+            sender.close()
+            if not frozen:
+                gc.unfreeze()
+        self._process, self._receiver = process, receiver
 
     def result(self) -> R:
-        if self._pending is None:
-            return self._work(self._context)
-        value: R = self._pending.get()
-        return value
+        if self._receiver is not None:
+            with suppress(EOFError, OSError):  # the process ended without an answer: done here below
+                self._outcome = self._receiver.recv()
+            self.close()
+        if self._outcome is None:
+            self._outcome = (True, self._work(self._context))
+        ok, value = self._outcome
+        if not ok:
+            raise cast(BaseException, value)
+        result: R = value
+        return result
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.terminate()
+        if self._process is not None:
+            self._process.terminate()
+            self._process.join()
+            self._receiver.close()
+            self._process = self._receiver = None
 
     def __enter__(self) -> Ahead[C, R]:
         return self

@@ -174,8 +174,9 @@ class Survey:
 
     The spare's listing may overlap the first pages staged into it. That is harmless: a
     build only adds its own files and their folders to the spare, which `_prune_spare`
-    keeps whether listed or not, and an entry listed and then replaced or removed by the
-    build is simply not there to remove."""
+    keeps whether listed or not; an entry listed and since removed by the build is not
+    there to remove; and below a listed folder that the build has since replaced by a
+    file or a link, `_prune_spare` looks at nothing."""
 
     out: tuple[tuple[str, bool], ...]
     spare: tuple[tuple[str, bool], ...]
@@ -355,6 +356,23 @@ def _same(old: Path, data: bytes) -> bool:
         return False
 
 
+def _remove(path: Path) -> None:
+    """Remove the file, link or folder at `path` in the spare tree, or fail saying so:
+    what stays there would be taken for someone's file by the next build."""
+    try:
+        try:
+            path.unlink()
+        except (FileNotFoundError, NotADirectoryError):  # gone already
+            pass
+        except (IsADirectoryError, PermissionError):
+            if not path.is_dir() or path.is_symlink():
+                raise
+            shutil.rmtree(path)
+    except OSError as exc:
+        raise MarketnewsError(f"{exc.filename or path}: could not be removed from the build's own folder "
+                              f"({exc.strerror}); the output folder is unchanged") from None
+
+
 def _clear(path: Path) -> None:
     """Remove whatever is at `path` in the build's own folder (a file or a whole folder)."""
     try:
@@ -520,6 +538,7 @@ def _put(src: Path, target: Path) -> None:
 def _link(src: Path, target: Path, stager: Stager) -> None:
     """Make `target` (in the spare) the very file `src` is (in the output folder): a hard
     link, unless it is one already."""
+    stager.make_folder(target.parent)  # a real folder: not a file, nor a link carried in earlier
     try:
         there = os.lstat(target)
         here = os.lstat(src)
@@ -527,7 +546,7 @@ def _link(src: Path, target: Path, stager: Stager) -> None:
             return
         _clear(target)
     except FileNotFoundError:
-        stager.make_folder(target.parent)
+        pass
     try:
         os.link(src, target, follow_symlinks=False)
     except FileExistsError:  # a folder of the spare tree where this file goes
@@ -553,12 +572,12 @@ def _prune_spare(spare: Path, files: Collection[str], folders: Collection[str],
     Since then the build has only added `files` and their folders, so what it held then is
     all there is to look at, and nothing is listed again."""
     if listed is not None:
-        gone = ""  # the last folder removed: what it held is listed next, and went with it
-        for rel, _ in listed:
-            if rel in files or rel in folders or (gone and rel.startswith(gone)):
-                continue
-            _clear(spare / rel)
-            gone = rel + "/"
+        for rel in (rel for rel, _ in listed if rel not in files and rel not in folders):
+            # Only what is inside one of this build's folders, each a real folder (`Stager.make_folder`):
+            # below a folder removed here, or one replaced since by a file or a link, nothing is looked at.
+            parent = rel.rpartition("/")[0]
+            if not parent or parent in folders:
+                _remove(spare / rel)
         return
 
     def walk(folder: str, prefix: str) -> None:
@@ -566,13 +585,10 @@ def _prune_spare(spare: Path, files: Collection[str], folders: Collection[str],
             entries = list(it)
         for entry in entries:
             rel = prefix + entry.name
-            if entry.is_dir(follow_symlinks=False):
-                if rel in folders:
-                    walk(entry.path, rel + "/")
-                else:
-                    shutil.rmtree(entry.path)
-            elif rel not in files:
-                os.unlink(entry.path)
+            if entry.is_dir(follow_symlinks=False) and rel in folders:
+                walk(entry.path, rel + "/")
+            elif rel not in files and rel not in folders:
+                _remove(Path(entry.path))
 
     walk(str(spare), "")
 
