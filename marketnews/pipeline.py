@@ -44,7 +44,7 @@ from marketnews.markets.snapshots import (
 from marketnews.markup import MARKUP_VERSION, RenderedBody, render_body
 from marketnews.names import tag_key, tag_slug, unencodable
 from marketnews.output import OutputFile
-from marketnews.parallel import Ahead, parallel_map, workers
+from marketnews.parallel import parallel_map, workers
 from marketnews.readahead import readahead
 from marketnews.site import (
     ArticleView,
@@ -59,7 +59,7 @@ from marketnews.site import (
     seen,
 )
 from marketnews.templating import make_environment
-from marketnews.writer import RECORD, Stager, WriteReport, existing_files, survey, write_site
+from marketnews.writer import RECORD, Stager, WriteReport, existing_files, write_site
 
 Progress = Callable[[str, int, int], None]
 PARALLEL_MIN = 200  # below this many files to read or pages to render, worker processes cost more than they save
@@ -1306,49 +1306,45 @@ def _render_and_write(paths: SitePaths, options: BuildOptions, inp: SiteInput, g
     whole build (`key`: its site key), the site record. `timings` receives the time of
     each of the two ("render+write", "save")."""
     begun = time.perf_counter()
+    if not inp.snapshot_json:
+        inp = replace(inp, snapshot_json=snapshot_to_json(taken.snapshot))
     out = paths.out.resolve()
     existing = previous.existing if previous is not None and previous.existing is not None \
         else existing_files(out)
-    # A whole build over many pages has the output folder and its spare tree listed
-    # (writer.Survey) by a process of its own while this one makes the pages' views: the
-    # workers are not yet busy, and the writer needs the listing only once pages come.
-    with Ahead(survey, out, fork=previous is None and _jobs(options.jobs, len(existing)) > 1) as listing:
-        if not inp.snapshot_json:
-            inp = replace(inp, snapshot_json=snapshot_to_json(taken.snapshot))
-        manifest: dict[str, PageRecord] = {}
-        valid = _pages_note(out)
-        as_left = None
-        if previous is not None:
-            find = manifest_records(previous.manifest)
-        else:
-            last = _last_site(store, out)
-            find = memo_records(store, out) if last is not None else _no_record
-            if last is not None and last[1] is not None:
-                as_left = {path: (size, mtime) for path, size, mtime in last[1].files}
-            store.set_note(valid, None)
-            store.flush()
-        reuse = ManifestReuse(find, set(existing), out, manifest, None if previous is not None else store, as_left,
-                              {} if previous is None else None)  # the CLI's build keeps page records in the memo
-        written: set[str] = set()
-        renderer_memo: list[RenderMemo] = []
-        pages = 0
+    manifest: dict[str, PageRecord] = {}
+    valid = _pages_note(out)
+    as_left = None
+    if previous is not None:
+        find = manifest_records(previous.manifest)
+    else:
+        last = _last_site(store, out)
+        find = memo_records(store, out) if last is not None else _no_record
+        if last is not None and last[1] is not None:
+            as_left = {path: (size, mtime) for path, size, mtime in last[1].files}
+        store.set_note(valid, None)
+        store.flush()
+    reuse = ManifestReuse(find, set(existing), out, manifest, None if previous is not None else store, as_left,
+                          {} if previous is None else None)  # the CLI's build keeps page records in the memo
+    written: set[str] = set()
+    renderer_memo: list[RenderMemo] = []
+    pages = 0
 
-        def files() -> Iterator[OutputFile]:
-            nonlocal pages
-            memo = previous.memo if previous is not None else None
-            for f in site_files(inp, paths.layouts, options.jobs, reuse, memo, renderer_memo.append, stage=True,
-                                store=store):
-                if f.path.endswith(".html"):
-                    pages += 1
-                    if pages % 500 == 0:
-                        progress("rendering pages", pages, 0)
-                written.add(f.path)
-                yield f
-            for f in inp.assets.files:
-                written.add(f.path)
-                yield f
+    def files() -> Iterator[OutputFile]:
+        nonlocal pages
+        memo = previous.memo if previous is not None else None
+        for f in site_files(inp, paths.layouts, options.jobs, reuse, memo, renderer_memo.append, stage=True,
+                            store=store):
+            if f.path.endswith(".html"):
+                pages += 1
+                if pages % 500 == 0:
+                    progress("rendering pages", pages, 0)
+            written.add(f.path)
+            yield f
+        for f in inp.assets.files:
+            written.add(f.path)
+            yield f
 
-        report = write(files(), paths.out, existing, survey=listing.result)
+    report = write(files(), paths.out, existing)
     written_at = time.perf_counter()
     base = taken.odds.snapshot
     if previous is None or previous.snapshot is None or previous.snapshot[0] is not base:  # odds new to the cache

@@ -33,7 +33,6 @@ import stat
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -142,50 +141,6 @@ def _entries(out: Path) -> Iterator[tuple[str, bool]]:
 
     if out.is_dir():
         yield from walk(str(out), "")
-
-
-def _tree(folder: Path) -> Iterator[tuple[str, bool]]:
-    """Every entry under `folder`, each folder before what it holds, as (relative
-    "/"-separated path, is a folder and not a link to one). No stat calls."""
-
-    def walk(at: str, prefix: str) -> Iterator[tuple[str, bool]]:
-        try:
-            with os.scandir(at) as it:
-                entries = list(it)
-        except (FileNotFoundError, NotADirectoryError):  # removed, or made a file, meanwhile
-            return
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                yield prefix + entry.name, True
-                yield from walk(entry.path, prefix + entry.name + "/")
-            else:
-                yield prefix + entry.name, False
-
-    if folder.is_dir():
-        yield from walk(str(folder), "")
-
-
-@dataclass(frozen=True)
-class Survey:
-    """What the output folder (`_entries`) and the spare tree (`_tree`) held as a build
-    began. Listing them needs nothing the build works out, and costs about a tenth of a
-    second for every few thousand pages: a build has them listed by another process
-    (`parallel.Ahead`) while it works out its pages, and gives them to `write_site`.
-
-    The spare's listing may overlap the first pages staged into it. That is harmless: a
-    build only adds its own files and their folders to the spare, which `_prune_spare`
-    keeps whether listed or not; an entry listed and since removed by the build is not
-    there to remove; and below a listed folder that the build has since replaced by a
-    file or a link, `_prune_spare` looks at nothing."""
-
-    out: tuple[tuple[str, bool], ...]
-    spare: tuple[tuple[str, bool], ...]
-
-
-def survey(out: Path) -> Survey:
-    """The output folder `out` and its spare tree as they are now (the caller holds `build_lock`)."""
-    out = out.resolve()
-    return Survey(tuple(_entries(out)), tuple(_tree(_spare(out))))
 
 
 def folder_identity(out: Path) -> tuple[int, int] | None:
@@ -329,19 +284,17 @@ def _switch(out: Path) -> None:
         os.rename(parked, spare)
 
 
-def _recover(out: Path) -> bool:
-    """Mend what a crash in the middle of the fallback switch left: the old tree parked.
-    Whether there was anything to mend."""
+def _recover(out: Path) -> None:
+    """Mend what a crash in the middle of the fallback switch left: the old tree parked."""
     parked = _parked(out)
     if not parked.exists():
-        return False
+        return
     if not out.exists():
         os.rename(parked, out)  # the last whole build back in its place
     elif not _spare(out).exists():
         os.rename(parked, _spare(out))
     else:
         shutil.rmtree(parked)
-    return True
 
 
 # --- staging -----------------------------------------------------------------------------
@@ -565,20 +518,8 @@ def _ancestors(paths: Iterable[str]) -> set[str]:
     return found
 
 
-def _prune_spare(spare: Path, files: Collection[str], folders: Collection[str],
-                 listed: Sequence[tuple[str, bool]] | None = None) -> None:
-    """Remove from the spare tree every entry that is not one of `files` or `folders`.
-    `listed`: the tree as it was when this build began (`_tree`, see `Survey`), when known.
-    Since then the build has only added `files` and their folders, so what it held then is
-    all there is to look at, and nothing is listed again."""
-    if listed is not None:
-        for rel in (rel for rel, _ in listed if rel not in files and rel not in folders):
-            # Only what is inside one of this build's folders, each a real folder (`Stager.make_folder`):
-            # below a folder removed here, or one replaced since by a file or a link, nothing is looked at.
-            parent = rel.rpartition("/")[0]
-            if not parent or parent in folders:
-                _remove(spare / rel)
-        return
+def _prune_spare(spare: Path, files: Collection[str], folders: Collection[str]) -> None:
+    """Remove from the spare tree every entry that is not one of `files` or `folders`."""
 
     def walk(folder: str, prefix: str) -> None:
         with os.scandir(folder) as it:
@@ -596,10 +537,10 @@ def _prune_spare(spare: Path, files: Collection[str], folders: Collection[str],
 class _Foreign:
     """What the output folder holds that the last build did not write."""
 
-    def __init__(self, out: Path, ours: Collection[str], entries: Iterable[tuple[str, bool]] | None = None):
+    def __init__(self, out: Path, ours: Collection[str]):
         self.files: list[str] = []
         self.folders: list[str] = []  # empty ones
-        for path, empty in _entries(out) if entries is None else entries:
+        for path, empty in _entries(out):
             if path == RECORD or path in ours:
                 continue
             (self.folders if empty else self.files).append(path)
@@ -616,26 +557,6 @@ class _Foreign:
             raise MarketnewsError(
                 f"{out / theirs}: this build writes {path!r}, in the place of a file it did not write; a build "
                 "never removes or overwrites files it did not write: move it away, then build again")
-
-
-class _Before:
-    """What the output folder and the spare tree held before this build wrote, looked at
-    when first needed (by then, a `survey` begun as the build began has had time to
-    finish): from `survey`, else listed then."""
-
-    def __init__(self, out: Path, record: Collection[str] | None, survey: Callable[[], Survey] | None) -> None:
-        self.out, self.record, self._survey = out, record, survey
-
-    @cached_property
-    def listed(self) -> Survey | None:
-        return self._survey() if self._survey is not None else None
-
-    @cached_property
-    def foreign(self) -> _Foreign:
-        return _Foreign(self.out, self.record or (), self.listed.out if self.listed is not None else None)
-
-    def check(self, path: str) -> None:
-        self.foreign.check(self.out, path)
 
 
 def _record_bytes(files: Iterable[str]) -> bytes:
@@ -678,8 +599,7 @@ def _statuses(files: Iterable[OutputFile], old: Collection[str], stager: Stager,
 
 def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str] | None = None, *,
                partial: bool = False, lock: AbstractContextManager[Any] | None = None,
-               before_switch: Callable[[], None] | None = None, gone: Collection[str] = (),
-               survey: Callable[[], Survey] | None = None) -> WriteReport:
+               before_switch: Callable[[], None] | None = None, gone: Collection[str] = ()) -> WriteReport:
     """Publish `files` as the site in `out`; `existing` is `existing_files(out)` if the
     caller already has it.
 
@@ -696,10 +616,6 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
     module's docstring); the caller holds `build_lock`. With `lock`, for a private folder
     that only its owner reads (the dev server's): the files are renamed into place one by
     one while `lock` is held, so a reader holding it sees the site before or after.
-
-    `survey` gives what `out` and the spare tree held before this build (`Survey`), listed
-    since the caller took `build_lock`; without it, or when a crash's leftovers had to be
-    mended here first, they are listed now.
     """
     out = out.resolve()
     old = existing_files(out) if existing is None else set(existing)
@@ -707,10 +623,10 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
     if lock is not None:
         return _write_in_place(files, out, old, partial, lock, before_switch, dropped)
     _check_folder(out)
-    mended = _recover(out)
+    _recover(out)
     record = read_record(out)
-    before = _Before(out, record, survey if not mended else None)
-    if record is None and (before.foreign.files or before.foreign.folders):
+    foreign = _Foreign(out, record or ())
+    if record is None and (foreign.files or foreign.folders):
         raise _not_a_build(out)
     spare = _spare(out)
     stager = Stager(out, old)
@@ -719,7 +635,7 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
     touched: list[str] = []
     changed = 0
     try:
-        for path, status in _statuses(files, old, stager, seen, before.check):
+        for path, status in _statuses(files, old, stager, seen, lambda path: foreign.check(out, path)):
             if status == "unchanged":
                 same.append(path)
                 continue
@@ -735,7 +651,6 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
         # Nothing added, changed or removed, and the record as it is: `out` already is this build.
         switch = bool(touched or removed) or not _same(out / RECORD, record_data)
         if switch:
-            foreign = before.foreign
             stager.make_folder(spare)
             for path in same + kept + foreign.files:
                 _link(out / path, spare / path, stager)
@@ -743,8 +658,7 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
                 stager.make_folder(spare / folder)
             _write_record(stager, record_data)
             keep = ours | set(foreign.files) | {RECORD}
-            _prune_spare(spare, keep, _ancestors(keep) | set(foreign.folders) | _ancestors(foreign.folders),
-                         before.listed.spare if before.listed is not None else None)
+            _prune_spare(spare, keep, _ancestors(keep) | set(foreign.folders) | _ancestors(foreign.folders))
             if out.is_dir():
                 os.chmod(spare, stat.S_IMODE(out.stat().st_mode))
         if before_switch is not None:

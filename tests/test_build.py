@@ -17,7 +17,7 @@ from unittest.mock import ANY
 
 import pytest
 
-from marketnews import cache, parallel, pipeline, writer
+from marketnews import cache, pipeline, writer
 from marketnews.cache import MEMO_FILE, WrongShape, _checksum, decode, encode, pack, unpack
 from marketnews.errors import MarketnewsError
 from marketnews.markets import refs
@@ -281,49 +281,6 @@ def test_parallel_workers_give_the_same_bytes_as_one_process(news: Site, cli, tm
     in_workers(monkeypatch)
     assert fresh_build(news, cli, tmp_path, monkeypatch, "parallel") == tree(tmp_path / "serial")
     assert len(tree(tmp_path / "serial")) > 30
-
-
-def _whose(context: str) -> tuple[int, str]:
-    return os.getpid(), context.upper()
-
-
-def _fails(context: str) -> None:
-    raise MarketnewsError(f"{context}: cannot be listed")
-
-
-_called: list[str] = []
-
-
-def _here(context: str) -> tuple[int, str]:
-    _called.append(context)
-    return os.getpid(), context.upper()
-
-
-def _dies_elsewhere(parent: int) -> str:
-    if os.getpid() != parent:
-        os._exit(3)  # as if killed: no answer, no error
-    return "done here"
-
-
-@pytest.mark.skipif(not parallel.FORK, reason="needs fork")
-def test_ahead_gives_the_value_of_a_call_made_in_another_process_and_raises_its_error() -> None:
-    with parallel.Ahead(_whose, "spare") as ahead:
-        child = ahead._process
-        pid, value = ahead.result()
-        assert (ahead.result(), child.is_alive()) == ((pid, value), False)  # asked again: the same value
-    assert (value, pid) == ("SPARE", child.pid)
-    with parallel.Ahead(_fails, "public") as ahead, pytest.raises(MarketnewsError, match="public: cannot be listed"):
-        ahead.result()
-    with parallel.Ahead(_whose, "never asked") as ahead:
-        child = ahead._process
-    assert child.exitcode is not None  # ended on leaving the block
-    with parallel.Ahead(_dies_elsewhere, os.getpid()) as ahead:
-        assert ahead.result() == "done here"
-    _called.clear()
-    with parallel.Ahead(_here, "here", fork=False) as ahead:
-        assert _called == []  # called only when asked
-        assert ahead.result() == (os.getpid(), "HERE")
-    assert _called == ["here"]
 
 
 def test_whether_a_widget_template_fits_fragments_is_decided_alike_in_workers(  # type: ignore[no-untyped-def]
