@@ -528,7 +528,7 @@ def _prune_spare(spare: Path, files: Collection[str], folders: Collection[str]) 
             rel = prefix + entry.name
             if entry.is_dir(follow_symlinks=False) and rel in folders:
                 walk(entry.path, rel + "/")
-            elif rel not in files and rel not in folders:
+            elif rel not in files:  # a folder of someone else's, a file, or a link
                 _remove(Path(entry.path))
 
     walk(str(spare), "")
