@@ -16,19 +16,21 @@ per-round ratios to Hugo and the budgets of docs/markdown-engines.md:
 
 The machine's speed drifts, which is why the three take turns within a round: compare the
 per-round ratios, not runs minutes apart. Run it under `flock /tmp/bench.lock` on a
-shared machine.
+shared machine. What a build left is moved aside before the next, on both sides, and
+removed when the bench is over (build_bench.Aside says why); `--remove` removes it at
+once instead, as the script did before 4 December 2026.
 """
 
 from __future__ import annotations
 
-import shutil
+import argparse
 import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_bench import build_command, measured, report  # noqa: E402
+from build_bench import Aside, build_command, measured, report, set_aside  # noqa: E402
 from corpus import corpus_arguments, generated  # noqa: E402
 from hugo_bench import clear_hugo, hugo_command, hugo_or_exit, make_hugo_site  # noqa: E402
 
@@ -38,6 +40,7 @@ Run = tuple[float, float, float]  # wall s, peak RSS MB, CPU s
 def main() -> None:
     ap = corpus_arguments(__doc__)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--remove", action="store_true", help="remove what a build left at once, not after the bench")
     args = ap.parse_args()
     hugo = hugo_or_exit("engines_vs_hugo")
     try:
@@ -46,6 +49,11 @@ def main() -> None:
         sys.exit("engines_vs_hugo: markdown-it-pyrs is not installed: pip install -e '.[fast]'")
     ours_root = generated(args.dir / f"site-{args.articles}", args)
     hugo_root = generated((args.dir / f"hugo-{args.articles}").resolve(), args, make_hugo_site)
+    with set_aside(args.dir, args.remove) as aside:
+        compare(args, hugo, ours_root, hugo_root, aside)
+
+
+def compare(args: argparse.Namespace, hugo: str, ours_root: Path, hugo_root: Path, aside: Aside) -> None:
     cmd, env = build_command(ours_root, ours_root / "snapshot.json", None)
     reference_env = dict(env, MARKETNEWS_MARKDOWN="reference")
     fast_env = {k: v for k, v in env.items() if k != "MARKETNEWS_MARKDOWN"}
@@ -53,13 +61,12 @@ def main() -> None:
 
     def ours(environment: dict[str, str]) -> Callable[[], Run]:
         def run() -> Run:
-            for path in (ours_root / "public", ours_root / ".cache"):
-                shutil.rmtree(path, ignore_errors=True)
+            aside.put(ours_root / "public", ours_root / ".cache")
             return measured(cmd, environment)
         return run
 
     def theirs() -> Run:
-        clear_hugo(hugo_root)
+        clear_hugo(hugo_root, aside.put)
         return measured(hugo_cmd)
 
     contenders: list[tuple[str, Callable[[], Run]]] = [

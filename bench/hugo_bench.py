@@ -45,6 +45,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -386,9 +387,14 @@ def hugo_command(hugo: str, root: Path) -> list[str]:
             "--cacheDir", str(root / ".hugo_cache")]
 
 
-def clear_hugo(root: Path) -> None:
-    """What a cold Hugo build must not find: its output, file cache and resources."""
-    for path in (root / "public", root / ".hugo_cache", root / "resources"):
+def clear_hugo(root: Path, aside: Callable[..., None] | None = None) -> None:
+    """What a cold Hugo build must not find: its output, file cache and resources,
+    removed, or given to `aside` (see `build_bench.Aside`)."""
+    paths = (root / "public", root / ".hugo_cache", root / "resources")
+    if aside is not None:
+        aside(*paths)
+        return
+    for path in paths:
         shutil.rmtree(path, ignore_errors=True)
 
 

@@ -21,18 +21,22 @@ two goes first:
 It prints every run, the medians, and each of ours as a ratio to Hugo's build of the
 same round (wall time, and CPU time, the steadier figure on a busy machine), with peak
 memory as a ratio to Hugo's peak.
+
+What a build left is moved aside before a cold or deploy build, on both sides, and
+removed when the bench is over (build_bench.Aside says why); `--remove` removes it at
+once instead, as the script did before 4 December 2026.
 """
 
 from __future__ import annotations
 
-import shutil
+import argparse
 import statistics
 import sys
 from datetime import timedelta
 from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
-from build_bench import build_command, measured, report  # noqa: E402
+from build_bench import Aside, build_command, measured, report, set_aside  # noqa: E402
 from corpus import TAKEN_AT, corpus_arguments, generated, write_snapshot  # noqa: E402
 from hugo_bench import clear_hugo, hugo_command, hugo_or_exit, make_hugo_site  # noqa: E402
 
@@ -44,8 +48,14 @@ Run = tuple[float, float, float]  # wall s, peak RSS MB, CPU s
 def main() -> None:
     ap = corpus_arguments(__doc__)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--remove", action="store_true", help="remove what a build left at once, not after the bench")
     args = ap.parse_args()
     hugo = hugo_or_exit("versus_hugo")
+    with set_aside(args.dir, args.remove) as aside:
+        compare(args, hugo, aside)
+
+
+def compare(args: argparse.Namespace, hugo: str, aside: Aside) -> None:
     ours_root = generated(args.dir / f"site-{args.articles}", args)
     hugo_root = generated((args.dir / f"hugo-{args.articles}").resolve(), args, make_hugo_site)
     snap = ours_root / "snapshot.json"
@@ -53,8 +63,7 @@ def main() -> None:
     hugo_cmd = hugo_command(hugo, hugo_root) + ["--ignoreCache"]
 
     def ours(n: int) -> dict[str, Run]:
-        for path in (ours_root / "public", ours_root / ".cache"):
-            shutil.rmtree(path, ignore_errors=True)
+        aside.put(ours_root / "public", ours_root / ".cache")
         found = {"cold": measured(ours_cmd, ours_env)}
         # Every price moved: a snapshot of another seed than the last build's.
         write_snapshot(snap, args.markets, seed=2 + n, taken_at=TAKEN_AT + timedelta(hours=1))
@@ -62,14 +71,13 @@ def main() -> None:
         write_snapshot(snap, args.markets, seed=102 + n, taken_at=TAKEN_AT + timedelta(hours=1))
         found["hourly2"] = measured(ours_cmd, ours_env)
         found["noop"] = measured(ours_cmd, ours_env)
-        for path in (ours_root / "public", state_folder(ours_root / "public")):
-            shutil.rmtree(path, ignore_errors=True)
+        aside.put(ours_root / "public", state_folder(ours_root / "public"))
         write_snapshot(snap, args.markets, seed=202 + n, taken_at=TAKEN_AT + timedelta(hours=1))
         found["deploy"] = measured(ours_cmd, ours_env)
         return found
 
     def theirs(n: int) -> dict[str, Run]:
-        clear_hugo(hugo_root)
+        clear_hugo(hugo_root, aside.put)
         return {"hugo": measured(hugo_cmd)}
 
     ours_names = ("cold", "hourly", "hourly2", "noop", "deploy")
