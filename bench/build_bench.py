@@ -22,6 +22,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -100,8 +101,10 @@ class Aside:
     those freed in the last minute or more (the kernel's `recently_deleted`: on this
     machine, 15-20% of the CPU of a 10,000-article cold build right after the removal of
     the last one's output, under `perf`). A cold build on a fresh machine, or in a fresh
-    CI container, never pays that; both sides of a comparison are spared it alike.
-    `remove=True` removes at once, as the bench scripts did before 4 December 2026."""
+    CI container, never pays that; both sides of a comparison are spared it alike, and the
+    corpus made again at the start goes aside too. The bench's own removal at the end
+    costs a bench started within minutes of it the same way. `remove=True` removes at
+    once, as the bench scripts did before 4 December 2026."""
 
     def __init__(self, folder: Path, remove: bool = False) -> None:
         self.folder, self.remove, self._n = folder, remove, itertools.count()
@@ -117,8 +120,10 @@ class Aside:
 
 @contextmanager
 def set_aside(base: Path, remove: bool = False) -> Iterator[Aside]:
-    """An `Aside` in `base`/.set-aside, emptied (removed) when the block ends."""
-    aside = Aside(base / ".set-aside", remove)
+    """An `Aside` in a new folder `base`/.set-aside-*, removed when the block ends (a
+    bench killed on its way leaves it behind)."""
+    base.mkdir(parents=True, exist_ok=True)
+    aside = Aside(Path(tempfile.mkdtemp(prefix=".set-aside-", dir=base)), remove)
     try:
         yield aside
     finally:

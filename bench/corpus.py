@@ -41,9 +41,14 @@ def corpus_arguments(description: str | None) -> argparse.ArgumentParser:
     return ap
 
 
-def generated(root: Path, args: argparse.Namespace, make: Callable[..., Path] | None = None) -> Path:
-    """`make` (make_site by default) the corpus `args` asks for at root, saying how long it took."""
+def generated(root: Path, args: argparse.Namespace, make: Callable[..., Path] | None = None,
+              aside: Callable[[Path], None] | None = None) -> Path:
+    """`make` (make_site by default) the corpus `args` asks for at root, saying how long it
+    took; what root held first is given to `aside` when given (see build_bench.Aside),
+    else removed."""
     t0 = time.perf_counter()
+    if aside is not None:
+        aside(root)
     (make or make_site)(root, args.articles, args.markets, cards=getattr(args, "cards", False))
     print(f"corpus: {args.articles:,} articles, {args.markets:,} markets in {root} "
           f"(generated in {time.perf_counter() - t0:.1f} s)", flush=True)

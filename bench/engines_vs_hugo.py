@@ -47,9 +47,9 @@ def main() -> None:
         import markdown_it_pyrs  # noqa: F401
     except ImportError:
         sys.exit("engines_vs_hugo: markdown-it-pyrs is not installed: pip install -e '.[fast]'")
-    ours_root = generated(args.dir / f"site-{args.articles}", args)
-    hugo_root = generated((args.dir / f"hugo-{args.articles}").resolve(), args, make_hugo_site)
     with set_aside(args.dir, args.remove) as aside:
+        ours_root = generated(args.dir / f"site-{args.articles}", args, aside=aside.put)
+        hugo_root = generated((args.dir / f"hugo-{args.articles}").resolve(), args, make_hugo_site, aside.put)
         compare(args, hugo, ours_root, hugo_root, aside)
 
 
