@@ -48,8 +48,9 @@ def main() -> None:
     except ImportError:
         sys.exit("engines_vs_hugo: markdown-it-pyrs is not installed: pip install -e '.[fast]'")
     with set_aside(args.dir, args.remove) as aside:
-        ours_root = generated(args.dir / f"site-{args.articles}", args, aside=aside.put)
-        hugo_root = generated((args.dir / f"hugo-{args.articles}").resolve(), args, make_hugo_site, aside.put)
+        ours_root = generated(args.dir / f"site-{args.articles}", args, aside=None if args.remove else aside.put)
+        hugo_root = generated((args.dir / f"hugo-{args.articles}").resolve(), args, make_hugo_site,
+                              None if args.remove else aside.put)
         compare(args, hugo, ours_root, hugo_root, aside)
 
 

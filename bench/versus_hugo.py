@@ -56,8 +56,9 @@ def main() -> None:
 
 
 def compare(args: argparse.Namespace, hugo: str, aside: Aside) -> None:
-    ours_root = generated(args.dir / f"site-{args.articles}", args, aside=aside.put)
-    hugo_root = generated((args.dir / f"hugo-{args.articles}").resolve(), args, make_hugo_site, aside.put)
+    ours_root = generated(args.dir / f"site-{args.articles}", args, aside=None if args.remove else aside.put)
+    hugo_root = generated((args.dir / f"hugo-{args.articles}").resolve(), args, make_hugo_site,
+                              None if args.remove else aside.put)
     snap = ours_root / "snapshot.json"
     ours_cmd, ours_env = build_command(ours_root, snap, None)
     hugo_cmd = hugo_command(hugo, hugo_root) + ["--ignoreCache"]

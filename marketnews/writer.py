@@ -401,22 +401,33 @@ class Stager:
 
     def make_folder(self, folder: Path) -> None:
         """mkdir -p inside the build's own folder, removing a file of the spare tree in the
-        way (a page that becomes a folder of pages)."""
+        way (a page that becomes a folder of pages) or a link (someone's, carried in from
+        the output folder). Each folder below the spare is looked at itself, from the top
+        down: none is taken for a folder through a link higher up."""
         if folder in self.known:
             return
-        missing: list[Path] = []
-        while folder not in self.known and not self._is_folder(folder):
-            missing.append(folder)
+        below: list[Path] = []  # inside the spare, not yet looked at, deepest first
+        while folder not in self.known and len(folder.parts) > self._spare_depth:
+            below.append(folder)
+            folder = folder.parent
+        above: list[Path] = []  # the spare and its ancestors that are missing
+        while folder not in self.known and not folder.is_dir():
+            above.append(folder)
             folder = folder.parent
         self.known.add(folder)
-        for path in reversed(missing):
-            try:
+        for path in reversed(above):
+            with suppress(FileExistsError):  # made meanwhile by another worker
                 path.mkdir()
-            except FileExistsError:  # made meanwhile by another worker, or a file or a link is there
-                if not self._is_folder(path):
-                    _clear(path)
-                    with suppress(FileExistsError):
-                        path.mkdir()
+            self.known.add(path)
+        for path in reversed(below):  # its parent is a real folder by now
+            if not self._is_folder(path):
+                try:
+                    path.mkdir()
+                except FileExistsError:  # made meanwhile by another worker, or a file or a link is there
+                    if not self._is_folder(path):
+                        _clear(path)
+                        with suppress(FileExistsError):
+                            path.mkdir()
             self.known.add(path)
 
     def _is_folder(self, path: Path) -> bool:
@@ -528,6 +539,9 @@ def _prune_spare(spare: Path, files: Collection[str], folders: Collection[str]) 
             rel = prefix + entry.name
             if entry.is_dir(follow_symlinks=False) and rel in folders:
                 walk(entry.path, rel + "/")
+            elif rel in folders:  # made a real folder by `Stager.make_folder` before any file went in it
+                raise MarketnewsError(f"{entry.path}: a folder of the new site is not a folder in the build's own "
+                                      "folder; the output folder is unchanged: build again")
             elif rel not in files:  # a folder of someone else's, a file, or a link
                 _remove(Path(entry.path))
 

@@ -248,3 +248,29 @@ def test_a_stale_file_the_spare_cannot_lose_fails_the_build_and_leaves_the_site(
     monkeypatch.undo()
     writer.write_site([OutputFile("newer.html", b"newer")], out)  # once it can go, the build goes through
     assert tree(out) == {"newer.html": b"newer", writer.RECORD: tree(out)[writer.RECORD]}
+
+
+@pytest.mark.parametrize("then", ["their own copy", "a new page there"])
+def test_nothing_is_written_or_removed_through_a_link_of_theirs_left_in_the_spare(tmp_path: Path, then: str) -> None:
+    # Someone's link public/d -> elsewhere is carried into each new site, so the spare tree
+    # holds it too. When they replace it by a folder of their own, or take it away and the
+    # site gets a page below it, the build makes d/e in the spare: it looks at d itself, and
+    # neither links nor writes into elsewhere/e through it.
+    out, elsewhere = tmp_path / "public", tmp_path / "elsewhere"
+    (elsewhere / "e").mkdir(parents=True)
+    (elsewhere / "e" / "own.txt").write_bytes(b"elsewhere")
+    writer.write_site([OutputFile("a.html", b"1")], out)
+    (out / "d").symlink_to(elsewhere, target_is_directory=True)
+    writer.write_site([OutputFile("a.html", b"2")], out)
+    assert (writer.state_folder(out) / "spare" / "d").is_symlink()
+    (out / "d").unlink()
+    pages = [OutputFile("a.html", b"3")]
+    if then == "their own copy":
+        (out / "d" / "e").mkdir(parents=True)
+        (out / "d" / "e" / "own.txt").write_bytes(b"mine")
+    else:
+        pages.append(OutputFile("d/e/a.html", b"page"))
+    writer.write_site(pages, out)
+    assert tree(elsewhere) == {"e/own.txt": b"elsewhere"}
+    expected = {"d/e/own.txt": b"mine"} if then == "their own copy" else {"d/e/a.html": b"page"}
+    assert tree(out) == {"a.html": b"3", **expected, writer.RECORD: tree(out)[writer.RECORD]}
