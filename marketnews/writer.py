@@ -309,28 +309,11 @@ def _same(old: Path, data: bytes) -> bool:
         return False
 
 
-def _remove(path: Path) -> None:
-    """Remove the file, link or folder at `path` in the spare tree, or fail saying so:
-    what stays there would be taken for someone's file by the next build."""
-    try:
-        try:
-            path.unlink()
-        except (FileNotFoundError, NotADirectoryError):  # gone already
-            pass
-        except (IsADirectoryError, PermissionError):
-            if not path.is_dir() or path.is_symlink():
-                raise
-            shutil.rmtree(path)
-    except OSError as exc:
-        raise MarketnewsError(f"{exc.filename or path}: could not be removed from the build's own folder "
-                              f"({exc.strerror}); the output folder is unchanged") from None
-
-
 def _clear(path: Path) -> None:
     """Remove whatever is at `path` in the build's own folder (a file or a whole folder)."""
     try:
         path.unlink()
-    except (FileNotFoundError, NotADirectoryError):  # nothing there (a folder on the way is a file now)
+    except FileNotFoundError:
         pass
     except (IsADirectoryError, PermissionError):
         shutil.rmtree(path, ignore_errors=True)
@@ -430,13 +413,11 @@ class Stager:
                             path.mkdir()
             self.known.add(path)
 
-    def _is_folder(self, path: Path) -> bool:
-        """Whether `path` is a folder; inside the spare tree, a folder itself and not a link
-        to one (a link of someone's carried in from the output folder, since removed there):
-        nothing is ever written through a link."""
-        # Every folder made here is the spare, one of its ancestors or inside it: inside is deeper.
-        if len(path.parts) <= self._spare_depth:
-            return path.is_dir()
+    @staticmethod
+    def _is_folder(path: Path) -> bool:
+        """Whether `path`, inside the spare tree, is a folder itself and not a link to one (a
+        link of someone's carried in from the output folder): nothing is ever written through
+        a link."""
         try:
             return stat.S_ISDIR(os.lstat(path).st_mode)
         except OSError:
@@ -537,13 +518,15 @@ def _prune_spare(spare: Path, files: Collection[str], folders: Collection[str]) 
             entries = list(it)
         for entry in entries:
             rel = prefix + entry.name
-            if entry.is_dir(follow_symlinks=False) and rel in folders:
+            real = entry.is_dir(follow_symlinks=False)  # a folder, not a link to one
+            if real and rel in folders:
                 walk(entry.path, rel + "/")
-            elif rel in folders:  # made a real folder by `Stager.make_folder` before any file went in it
-                raise MarketnewsError(f"{entry.path}: a folder of the new site is not a folder in the build's own "
-                                      "folder; the output folder is unchanged: build again")
-            elif rel not in files:  # a folder of someone else's, a file, or a link
-                _remove(Path(entry.path))
+            elif rel not in files:
+                try:  # what stays would be taken for someone's file by the next build
+                    shutil.rmtree(entry.path) if real else os.unlink(entry.path)
+                except OSError as exc:
+                    raise MarketnewsError(f"{exc.filename or entry.path}: could not be removed from the build's "
+                                          f"own folder ({exc.strerror}); the output folder is unchanged") from None
 
     walk(str(spare), "")
 
