@@ -24,8 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -92,9 +90,16 @@ def measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, 
     return float(wall), float(peak), float(cpu)
 
 
+def remove(*paths: Path) -> None:
+    """Remove each of `paths` (a folder and all it holds) that exists."""
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 class Aside:
     """Where a bench puts what a build left before timing the next one: moved out of the
-    way into `folder` (on the same file system), and removed only once the bench is over.
+    way into a folder of its own in `base` (on the same file system), removed when the
+    `with` block ends (a bench killed on its way leaves it behind).
 
     Removed at once instead, the thousands of files of the last build cost the next one
     several seconds of CPU: when ext4 gives out inodes for new files and folders it skips
@@ -106,28 +111,27 @@ class Aside:
     costs a bench started within minutes of it the same way. `remove=True` removes at
     once, as the bench scripts did before 4 December 2026."""
 
-    def __init__(self, folder: Path, remove: bool = False) -> None:
-        self.folder, self.remove, self._n = folder, remove, itertools.count()
+    def __init__(self, base: Path, remove: bool = False) -> None:
+        self.base, self.remove, self._n = base, remove, itertools.count()
+        self.folder: Path | None = None
+
+    def __enter__(self) -> Aside:
+        if not self.remove:
+            self.base.mkdir(parents=True, exist_ok=True)
+            self.folder = Path(tempfile.mkdtemp(prefix=".set-aside-", dir=self.base))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.folder is not None:
+            remove(self.folder)
 
     def put(self, *paths: Path) -> None:
+        if self.folder is None:
+            remove(*paths)
+            return
         for path in paths:
-            if self.remove:
-                shutil.rmtree(path, ignore_errors=True)
-            elif path.exists():
-                self.folder.mkdir(parents=True, exist_ok=True)
+            if path.exists():
                 os.rename(path, self.folder / str(next(self._n)))
-
-
-@contextmanager
-def set_aside(base: Path, remove: bool = False) -> Iterator[Aside]:
-    """An `Aside` in a new folder `base`/.set-aside-*, removed when the block ends (a
-    bench killed on its way leaves it behind)."""
-    base.mkdir(parents=True, exist_ok=True)
-    aside = Aside(Path(tempfile.mkdtemp(prefix=".set-aside-", dir=base)), remove)
-    try:
-        yield aside
-    finally:
-        shutil.rmtree(aside.folder, ignore_errors=True)
 
 
 def report(label: str, wall: float, peak: float, cpu: float) -> None:

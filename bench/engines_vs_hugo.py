@@ -30,9 +30,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_bench import Aside, build_command, measured, report, set_aside  # noqa: E402
-from corpus import corpus_arguments, generated  # noqa: E402
-from hugo_bench import clear_hugo, hugo_command, hugo_or_exit, make_hugo_site  # noqa: E402
+from build_bench import Aside, build_command, measured, report  # noqa: E402
+from corpus import corpus_arguments  # noqa: E402
+from hugo_bench import clear_hugo, corpora, hugo_command, hugo_or_exit  # noqa: E402
 
 Run = tuple[float, float, float]  # wall s, peak RSS MB, CPU s
 
@@ -47,10 +47,8 @@ def main() -> None:
         import markdown_it_pyrs  # noqa: F401
     except ImportError:
         sys.exit("engines_vs_hugo: markdown-it-pyrs is not installed: pip install -e '.[fast]'")
-    with set_aside(args.dir, args.remove) as aside:
-        ours_root = generated(args.dir / f"site-{args.articles}", args, aside=None if args.remove else aside.put)
-        hugo_root = generated((args.dir / f"hugo-{args.articles}").resolve(), args, make_hugo_site,
-                              None if args.remove else aside.put)
+    with Aside(args.dir, args.remove) as aside:
+        ours_root, hugo_root = corpora(args, aside)
         compare(args, hugo, ours_root, hugo_root, aside)
 
 

@@ -39,6 +39,7 @@ which reports wall time, CPU time (all processes) and peak RSS. Runs:
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import shutil
@@ -52,7 +53,7 @@ from pathlib import Path
 from PIL import Image
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
-from build_bench import measured, report  # noqa: E402
+from build_bench import Aside, measured, remove, report  # noqa: E402
 from corpus import TAKEN_AT, WORDS, corpus_arguments, generated, make_site  # noqa: E402
 
 from marketnews.cards import FONTS, HEIGHT, PAPER, WIDTH  # noqa: E402
@@ -387,15 +388,19 @@ def hugo_command(hugo: str, root: Path) -> list[str]:
             "--cacheDir", str(root / ".hugo_cache")]
 
 
-def clear_hugo(root: Path, aside: Callable[..., None] | None = None) -> None:
-    """What a cold Hugo build must not find: its output, file cache and resources,
-    removed, or given to `aside` (see `build_bench.Aside`)."""
-    paths = (root / "public", root / ".hugo_cache", root / "resources")
-    if aside is not None:
-        aside(*paths)
-        return
-    for path in paths:
-        shutil.rmtree(path, ignore_errors=True)
+def clear_hugo(root: Path, put: Callable[..., None] = remove) -> None:
+    """What a cold Hugo build must not find: its output, file cache and resources, removed
+    or given to `put` (`build_bench.Aside.put`)."""
+    put(root / "public", root / ".hugo_cache", root / "resources")
+
+
+def corpora(args: argparse.Namespace, aside: Aside) -> tuple[Path, Path]:
+    """The corpus `args` asks for, for marketnews and as a Hugo site, in args.dir; what was
+    there first goes aside (with `--remove`, the old Hugo site is removed once its corpus
+    is made, as it was before the bench set things aside)."""
+    put = None if aside.remove else aside.put
+    return (generated(args.dir / f"site-{args.articles}", args, aside=put),
+            generated((args.dir / f"hugo-{args.articles}").resolve(), args, make_hugo_site, put))
 
 
 def main() -> None:

@@ -36,9 +36,9 @@ from datetime import timedelta
 from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
-from build_bench import Aside, build_command, measured, report, set_aside  # noqa: E402
-from corpus import TAKEN_AT, corpus_arguments, generated, write_snapshot  # noqa: E402
-from hugo_bench import clear_hugo, hugo_command, hugo_or_exit, make_hugo_site  # noqa: E402
+from build_bench import Aside, build_command, measured, report  # noqa: E402
+from corpus import TAKEN_AT, corpus_arguments, write_snapshot  # noqa: E402
+from hugo_bench import clear_hugo, corpora, hugo_command, hugo_or_exit  # noqa: E402
 
 from marketnews.writer import state_folder  # noqa: E402
 
@@ -51,14 +51,12 @@ def main() -> None:
     ap.add_argument("--remove", action="store_true", help="remove what a build left at once, not after the bench")
     args = ap.parse_args()
     hugo = hugo_or_exit("versus_hugo")
-    with set_aside(args.dir, args.remove) as aside:
+    with Aside(args.dir, args.remove) as aside:
         compare(args, hugo, aside)
 
 
 def compare(args: argparse.Namespace, hugo: str, aside: Aside) -> None:
-    ours_root = generated(args.dir / f"site-{args.articles}", args, aside=None if args.remove else aside.put)
-    hugo_root = generated((args.dir / f"hugo-{args.articles}").resolve(), args, make_hugo_site,
-                              None if args.remove else aside.put)
+    ours_root, hugo_root = corpora(args, aside)
     snap = ours_root / "snapshot.json"
     ours_cmd, ours_env = build_command(ours_root, snap, None)
     hugo_cmd = hugo_command(hugo, hugo_root) + ["--ignoreCache"]
