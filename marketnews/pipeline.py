@@ -685,12 +685,15 @@ def article_file(r: SiteRenderer, reuse: ManifestReuse, article: Article, stager
                        record_value(size, item) if fp and reuse.made is not None else None)
 
 
-def _read_ahead(r: SiteRenderer, reuse: ManifestReuse, articles: Sequence[Article]) -> list[PageRecord | None]:
+def _read_ahead(r: SiteRenderer, reuse: ManifestReuse, articles: Sequence[Article],
+                stager: Stager | None = None) -> list[PageRecord | None]:
     """Each article page's record (`reuse.keep`: None for a page to make), with what the
     pages need from the memo read a few queries at a time rather than one query a page
     (`Memo.fetch`): their records (when the memo's records describe the output folder);
     the shells of the pages not kept; the bodies of those whose shell the memo lacks.
-    The caller drops what was read and not asked for (`_forget_fetched`)."""
+    The caller drops what was read and not asked for (`_forget_fetched`). With a
+    `stager`, the files of the spare tree that the pages to make will be written over
+    are fetched meanwhile (`Stager.ahead`)."""
     prints = [r.article_fingerprint(article) if r.inp.fingerprint else "" for article in articles]
     paths = [page_file(r.listed_view(article).url) for article in articles]
     store, out = reuse.store, reuse.out
@@ -698,6 +701,8 @@ def _read_ahead(r: SiteRenderer, reuse: ManifestReuse, articles: Sequence[Articl
         store.fetch(page_key(out, path, fp) for path, fp in zip(paths, prints, strict=True)
                     if fp and path in reuse.existing)
     records = [reuse.keep(path, fp) if fp else None for path, fp in zip(paths, prints, strict=True)]
+    if stager is not None:
+        stager.ahead(path for path, record in zip(paths, records, strict=True) if record is None)
     if store is not None and r.inp.fingerprint:
         made = [article for article, record in zip(articles, records, strict=True) if record is None]
         shells = {article.path: shell_key(r.shell_print(article)) for article in made}
@@ -731,7 +736,7 @@ def _article_chunk(work: RenderWork, indices: Sequence[int]) -> tuple[list[Artic
     stager = Stager(*work.stage) if work.stage is not None else None
     articles = [r.inp.articles[i] for i in indices]
     try:
-        records = _read_ahead(r, reuse, articles)
+        records = _read_ahead(r, reuse, articles, stager)
         files = [article_file(r, reuse, article, stager, record)
                  for article, record in zip(articles, records, strict=True)]
     finally:
@@ -773,6 +778,9 @@ def site_files(
     listed = renderer.prepare(inp.articles)
     # Here, before the fork: whether widgets are made of fragments is one choice for the build.
     renderer.check_fragments(inp.articles)
+    if staging is not None:  # the other pages' files, which the workers write over later
+        pages = {page_file(view.url) for view in listed}
+        Stager(*staging).ahead(path for path in staging[1] if path not in pages)
     # Fingerprints, the keep-or-render choice and rendering all happen in the workers;
     # the fingerprints and shapes come back for the manifest and the memo.
     chunks = _chunks(len(inp.articles), max(jobs, 1))

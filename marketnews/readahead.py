@@ -18,10 +18,11 @@ _WILLNEED = getattr(os, "POSIX_FADV_WILLNEED", None)
 _FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-def readahead(paths: Iterable[str | os.PathLike[str]]) -> None:
-    """Start reading each file of `paths` into the page cache, without waiting for it.
-    Links, files that cannot be opened and those the advice does not apply to (a FIFO) are
-    skipped; where the system has no posix_fadvise, nothing is done."""
+def readahead(paths: Iterable[str | os.PathLike[str]], tail: int = 0) -> None:
+    """Start reading each file of `paths` into the page cache, without waiting for it;
+    with `tail`, only its last `tail` bytes. Links, files that cannot be opened and those
+    the advice does not apply to (a FIFO) are skipped; where the system has no
+    posix_fadvise, nothing is done."""
     if _WILLNEED is None:
         return
     for path in paths:
@@ -30,7 +31,8 @@ def readahead(paths: Iterable[str | os.PathLike[str]]) -> None:
         except OSError:
             continue
         try:  # (a FIFO or a device refuses the advice: ESPIPE, EINVAL)
-            os.posix_fadvise(fd, 0, 0, _WILLNEED)
+            start = max(os.fstat(fd).st_size - tail, 0) if tail else 0
+            os.posix_fadvise(fd, start, 0, _WILLNEED)
         except OSError:
             pass
         finally:

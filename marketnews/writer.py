@@ -38,10 +38,12 @@ from typing import Any
 
 from marketnews.errors import MarketnewsError
 from marketnews.output import OutputFile
+from marketnews.readahead import readahead
 
 RECORD = ".marketnews-files"  # in the output folder: the files the last build wrote
 _RECORD_HEAD = "# marketnews: the files its last build wrote here, one a line; it leaves any other file alone\n"
 _TMP_SUFFIX = ".mn-tmp"
+_TAIL = 8192  # the last two pages of a file: where the end of its new bytes falls
 CACHE_LOCK = "build.lock"  # in the cache folder
 
 
@@ -348,6 +350,14 @@ class Stager:
     def staged(self, path: str) -> Path:
         """Where `stage` put the file of `path`."""
         return self.spare / path
+
+    def ahead(self, paths: Iterable[str]) -> None:
+        """Have the kernel fetch the end of the spare tree's file at each of `paths`, which
+        this build is about to write over. Writing over a file reads the page its new end
+        falls in (unless the new bytes fill it) and the page cut off after it; where the
+        spare's files have left the page cache, each of those reads waits for the disk in
+        turn, and told beforehand the kernel fetches them all at once."""
+        readahead((self.spare / path for path in paths), tail=_TAIL)
 
     def stage(self, path: str, data: bytes) -> str:
         """"unchanged" (the output folder has these bytes: nothing written), else "changed"

@@ -10,8 +10,8 @@ import pytest
 from marketnews import writer
 from marketnews.errors import MarketnewsError
 from marketnews.output import OutputFile
-from tests.conftest import Site, tree
-from tests.test_build import NATO, QUOTES, RESOLVED, XI
+from tests.conftest import Site, article, quote, tree
+from tests.test_build import NATO, QUOTES, RESOLVED, XI, in_workers
 
 
 @pytest.fixture
@@ -274,3 +274,44 @@ def test_nothing_is_written_or_removed_through_a_link_of_theirs_left_in_the_spar
     assert tree(elsewhere) == {"e/own.txt": b"elsewhere"}
     expected = {"d/e/own.txt": b"mine"} if then == "their own copy" else {"d/e/a.html": b"page"}
     assert tree(out) == {"a.html": b"3", **expected, writer.RECORD: tree(out)[writer.RECORD]}
+
+
+def test_a_build_fetches_ahead_the_ends_of_the_spare_files_it_writes_over(  # type: ignore[no-untyped-def]
+        site: Site, cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Writing over a file of the spare tree reads the page its new end falls in: the build
+    # asks the kernel for the end of each file it is about to write over, and for none of
+    # the article pages it keeps.
+    in_workers(monkeypatch)
+    for i in range(30):
+        site.write(f"content/s{i}.md", article(f"S{i}", f"2026-11-1{i % 10}T{i % 24:02d}:00:00Z",
+                                               "Text. " * 3000, markets=["m-one"]))
+    for i in range(6):  # no market: their pages are kept when only prices move
+        site.write(f"content/calm{i}.md", article(f"Calm {i}", f"2026-10-0{i + 1}T10:00:00Z", "Calm text."))
+    for price in (0.2, 0.3):
+        site.snapshot({"m-one": quote("Will one happen?", price)})
+        assert cli("build", "--root", site.root, "--snapshot", site.root / "snapshot.json").code == 0
+    spare = writer.state_folder(site.out) / "spare"
+    before = tree(site.out)
+    sizes = {p: (spare / p).stat().st_size for p in tree(spare)}
+    log = tmp_path / "advised.log"  # appended to by the workers too
+    real = os.posix_fadvise
+
+    def advise(fd: int, offset: int, length: int, advice: int) -> None:
+        name = os.readlink(f"/proc/self/fd/{fd}")
+        if name.startswith(f"{spare}/"):
+            with open(log, "a") as f:
+                f.write(f"{name[len(str(spare)) + 1:]} {offset} {length}\n")
+        real(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", advise)
+    site.snapshot({"m-one": quote("Will one happen?", 0.4)})
+    assert cli("build", "--root", site.root, "--snapshot", site.root / "snapshot.json").code == 0
+    advised = {path: (int(offset), int(length)) for path, offset, length in
+               (line.split() for line in log.read_text().splitlines())}
+    after = tree(site.out)
+    written = {p for p in after if p in before and after[p] != before[p] and p != writer.RECORD}
+    assert {"2026/11/s1/index.html", "index.html", "markets/m-one/index.html"} <= written
+    assert written <= set(advised)
+    assert not {p for p in advised if p.startswith("2026/10/calm")}  # kept, not written over
+    assert all(offset == max(sizes[p] - 8192, 0) and length == 0 for p, (offset, length) in advised.items())
+    assert any(offset > 0 for offset, _ in advised.values())
