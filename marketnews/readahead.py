@@ -10,6 +10,7 @@ a few system calls per file and changes nothing else.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable
 
 _WILLNEED = getattr(os, "POSIX_FADV_WILLNEED", None)
@@ -20,9 +21,9 @@ _FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os
 
 def readahead(paths: Iterable[str | os.PathLike[str]], tail: int = 0) -> None:
     """Start reading each file of `paths` into the page cache, without waiting for it;
-    with `tail`, only its last `tail` bytes. Links, files that cannot be opened and those
-    the advice does not apply to (a FIFO) are skipped; where the system has no
-    posix_fadvise, nothing is done."""
+    with `tail`, only its last `tail` bytes. Links, files that cannot be opened and all
+    but plain files (a FIFO, a device) are skipped; where the system has no posix_fadvise,
+    nothing is done."""
     if _WILLNEED is None:
         return
     for path in paths:
@@ -30,9 +31,10 @@ def readahead(paths: Iterable[str | os.PathLike[str]], tail: int = 0) -> None:
             fd = os.open(path, _FLAGS)
         except OSError:
             continue
-        try:  # (a FIFO or a device refuses the advice: ESPIPE, EINVAL)
-            start = max(os.fstat(fd).st_size - tail, 0) if tail else 0
-            os.posix_fadvise(fd, start, 0, _WILLNEED)
+        try:
+            st = os.fstat(fd)
+            if stat.S_ISREG(st.st_mode):  # not a FIFO, nor a device (the advice would read all of it)
+                os.posix_fadvise(fd, max(st.st_size - tail, 0) if tail else 0, 0, _WILLNEED)
         except OSError:
             pass
         finally:
