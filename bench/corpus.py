@@ -29,8 +29,10 @@ WORDS = (
 TAKEN_AT = datetime(2026, 11, 21, 16, 0, tzinfo=UTC)
 
 
-def corpus_arguments(description: str | None) -> argparse.ArgumentParser:
-    """A bench script's command line: the corpus size (--articles, --markets) and where it goes (--dir)."""
+def corpus_arguments(description: str | None, aside: bool = False) -> argparse.ArgumentParser:
+    """A bench script's command line: the corpus size (--articles, --markets) and where it
+    goes (--dir); with `aside`, --remove for a script that sets what a build left aside
+    (build_bench.Aside)."""
     ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--articles", type=int, default=1000)
     ap.add_argument("--markets", type=int, default=300)
@@ -38,6 +40,8 @@ def corpus_arguments(description: str | None) -> argparse.ArgumentParser:
     ap.add_argument("--cards", action="store_true",
                     help="share cards for the last week's articles (marketnews' card_days: 7, and Hugo's "
                          "images.Text on its side); without it neither side makes cards")
+    if aside:
+        ap.add_argument("--remove", action="store_true", help="remove what a build left at once, not after the bench")
     return ap
 
 

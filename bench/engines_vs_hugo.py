@@ -38,9 +38,8 @@ Run = tuple[float, float, float]  # wall s, peak RSS MB, CPU s
 
 
 def main() -> None:
-    ap = corpus_arguments(__doc__)
+    ap = corpus_arguments(__doc__, aside=True)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--remove", action="store_true", help="remove what a build left at once, not after the bench")
     args = ap.parse_args()
     hugo = hugo_or_exit("engines_vs_hugo")
     try:

@@ -35,6 +35,8 @@ Each build runs `hugo` in a fresh process from a throwaway parent (build_bench.m
 which reports wall time, CPU time (all processes) and peak RSS. Runs:
   cold    empty output folder, no resources folder or file cache, --ignoreCache
   noop    the same command again, nothing changed (Hugo renders every page again)
+What the last run left is set aside, not removed, before the cold build (build_bench.Aside);
+`--remove` removes it.
 """
 
 from __future__ import annotations
@@ -404,18 +406,19 @@ def corpora(args: argparse.Namespace, aside: Aside) -> tuple[Path, Path]:
 
 
 def main() -> None:
-    ap = corpus_arguments(__doc__)
+    ap = corpus_arguments(__doc__, aside=True)
     args = ap.parse_args()
     hugo = hugo_or_exit("hugo_bench")
     version = subprocess.run([hugo, "version"], capture_output=True, text=True).stdout.strip()
     root = (args.dir / f"hugo-{args.articles}").resolve()
-    generated(root, args, make_hugo_site)
-    print(f"hugo: {version}", flush=True)
-    cmd = hugo_command(hugo, root)
-    for label, extra in (("cold", ["--ignoreCache"]), ("noop", [])):
-        if label == "cold":
-            clear_hugo(root)
-        report(label, *measured(cmd + extra))
+    with Aside(args.dir, args.remove) as aside:  # as build_bench.py: set aside, not removed
+        generated(root, args, make_hugo_site, None if aside.remove else aside.put)
+        print(f"hugo: {version}", flush=True)
+        cmd = hugo_command(hugo, root)
+        for label, extra in (("cold", ["--ignoreCache"]), ("noop", [])):
+            if label == "cold":
+                clear_hugo(root, aside.put)
+            report(label, *measured(cmd + extra))
     print(f"output: {output_counts(root / 'public')} in {root / 'public'}")
 
 
