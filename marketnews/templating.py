@@ -8,7 +8,7 @@ marks it safe (only rendered Markdown bodies and widget HTML are).
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from datetime import datetime, tzinfo
 from functools import partial
 from pathlib import Path
@@ -69,8 +69,21 @@ def make_date_filters(tz: ZoneInfo) -> dict[str, Callable[..., str]]:
                                                    ("dateline", dateline), ("iso", iso))} | {"rfc3339": format_time}
 
 
+class _Environment(jinja2.Environment):
+    """Jinja's environment, with the environment's own globals as every template's globals.
+
+    A layout has no globals of its own (marketnews never gives a template any), so Jinja's
+    ChainMap of the template's and the environment's is only ever the environment's seen
+    through a Python-level mapping that each render copies key by key; the dict itself
+    copies at C speed (a sixth of a small template's render). It is the same dict, so a
+    template still sees the globals the renderer sets for each build."""
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        return self.globals if not d else super().make_globals(d)
+
+
 def make_environment(layouts: Path, tz: ZoneInfo) -> jinja2.Environment:
-    env = jinja2.Environment(
+    env = _Environment(
         loader=jinja2.FileSystemLoader(str(layouts)),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
@@ -78,6 +91,7 @@ def make_environment(layouts: Path, tz: ZoneInfo) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         auto_reload=False,
+        cache_size=-1,  # every layout kept, in a plain dict: no LRU bookkeeping at each render's lookup
     )
     env.filters.update(pct=pct, points=points, money=money, sparkline=sparkline, price_chart=price_chart,
                        **make_date_filters(tz))
