@@ -21,9 +21,10 @@ _FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os
 
 def readahead(paths: Iterable[str | os.PathLike[str]], tail: int = 0) -> None:
     """Start reading each file of `paths` into the page cache, without waiting for it;
-    with `tail`, only its last `tail` bytes. Links, files that cannot be opened and all
-    but plain files (a FIFO, a device) are skipped; where the system has no posix_fadvise,
-    nothing is done."""
+    with `tail`, only its last `tail` bytes. A link is not followed (at the last step of
+    the path), a file that cannot be opened is skipped, and so is, once opened (read-only,
+    never waiting), all but a plain file (a FIFO, a device); where the system has no
+    posix_fadvise, nothing is done."""
     if _WILLNEED is None:
         return
     for path in paths:

@@ -76,7 +76,9 @@ class _Environment(jinja2.Environment):
     ChainMap of the template's and the environment's is only ever the environment's seen
     through a Python-level mapping that each render copies key by key; the dict itself
     copies at C speed (a sixth of a small template's render). It is the same dict, so a
-    template still sees the globals the renderer sets for each build."""
+    template still sees the globals the renderer sets for each build. (So no one may call
+    `get_template(name, globals=...)` for a layout already loaded: Jinja would update the
+    environment's globals with them, for every layout.)"""
 
     def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
         return self.globals if not d else super().make_globals(d)
