@@ -13,7 +13,10 @@ Measures, one process, CPU seconds (user + system):
               corpus, from memory) into a new folder: folders, files, bytes
 Then what an hourly build's writing costs at least, with wall time: every file of that
 folder written again, (a) as a new file under a temporary name renamed over the old one,
-(b) over the old file's own blocks (what marketnews does with the spare tree's files).
+(b) over the old file's own blocks (what marketnews does with the spare tree's files),
+(c) the same with the files dropped from the kernel's page cache first (as an hour later
+on a machine short of memory), and (d) that, with the end of each file asked for first
+(what marketnews does: writer.Stager.ahead).
 The sum, halved for two cores, is a floor for the wall time of a cold build on this
 machine, before any page is rendered from a template and before any process is
 started or any result passed between processes.
@@ -39,6 +42,8 @@ from corpus import corpus_arguments, make_site  # noqa: E402
 from marketnews import markup, markup_fast  # noqa: E402
 from marketnews.content import split_frontmatter  # noqa: E402
 from marketnews.markup import markdown  # noqa: E402
+from marketnews.readahead import readahead  # noqa: E402
+from marketnews.writer import TAIL  # noqa: E402
 
 
 def cpu(run: Callable[[], object]) -> float:
@@ -75,6 +80,22 @@ def rewrite_over(files: list[tuple[str, bytes]], out: Path) -> None:
             os.ftruncate(fd, len(data))
         finally:
             os.close(fd)
+
+
+def drop(files: list[tuple[str, bytes]], out: Path) -> None:
+    """Each file written back to the disk and its pages dropped from the page cache."""
+    os.sync()
+    for path, _ in files:
+        fd = os.open(os.path.join(out, path), os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
+def rewrite_over_asked(files: list[tuple[str, bytes]], out: Path) -> None:
+    readahead((os.path.join(out, path) for path, _ in files), tail=TAIL)
+    rewrite_over(files, out)
 
 
 def timed(run: Callable[[], object]) -> tuple[float, float]:
@@ -121,13 +142,17 @@ def main() -> None:
         for label, how in (("renamed over", rewrite_renamed), ("written over", rewrite_over)):
             os.sync()
             rewrites[f"rewrite, {label}, run {run}"] = timed(lambda how=how: how(files, copy))  # type: ignore[misc]
+    for run in (1, 2):
+        for label, how in (("over, out of cache", rewrite_over), ("over, ends asked for", rewrite_over_asked)):
+            drop(files, copy)
+            rewrites[f"rewrite, {label}, run {run}"] = timed(lambda how=how: how(files, copy))  # type: ignore[misc]
     shutil.rmtree(copy, ignore_errors=True)
     size = sum(len(data) for _, data in files) / 1e6
     print(f"{args.articles:,} articles, {args.markets:,} markets: {len(files):,} output files, {size:.0f} MB")
     for label, seconds in costs.items():
         print(f"  {label:24s} {seconds:6.2f} s CPU")
     for label, (wall, seconds) in rewrites.items():
-        print(f"  {label:32s} {wall:6.2f} s wall, {seconds:6.2f} s CPU")
+        print(f"  {label:38s} {wall:6.2f} s wall, {seconds:6.2f} s CPU")
     lowest = sum(min(costs[a], costs[b]) for a, b in (("markdown, bare", "markdown, as configured"),
                                                       ("files, run 1", "files, run 2"))) + costs["yaml"]
     print(f"  floor on 2 cores (the faster Markdown and file runs): {lowest / 2:.2f} s wall")

@@ -43,7 +43,7 @@ from marketnews.readahead import readahead
 RECORD = ".marketnews-files"  # in the output folder: the files the last build wrote
 _RECORD_HEAD = "# marketnews: the files its last build wrote here, one a line; it leaves any other file alone\n"
 _TMP_SUFFIX = ".mn-tmp"
-_TAIL = 8192  # the last two pages of a file: where the end of its new bytes falls
+TAIL = 8192  # the last two pages of a file, asked for before it is written over: where its new end falls
 CACHE_LOCK = "build.lock"  # in the cache folder
 
 
@@ -357,7 +357,7 @@ class Stager:
         falls in (unless the new bytes fill it) and the page cut off after it; where the
         spare's files have left the page cache, each of those reads waits for the disk in
         turn, and told beforehand the kernel fetches them all at once."""
-        readahead((self.spare / path for path in paths), tail=_TAIL)
+        readahead((self.spare / path for path in paths), tail=TAIL)
 
     def stage(self, path: str, data: bytes) -> str:
         """"unchanged" (the output folder has these bytes: nothing written), else "changed"
