@@ -68,7 +68,7 @@ def main() -> None:
     args = ap.parse_args()
     root = args.dir / f"site-{args.articles}"
     with Aside(args.dir, args.remove) as aside:  # the last run's corpus and site, out of the cold build's way
-        generated(root, args, aside=None if aside.remove else aside.put)
+        generated(root, args, aside=aside.put)
         snap = root / "snapshot.json"
         for label, prepare in (
             ("cold", lambda: None),

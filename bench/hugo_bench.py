@@ -398,11 +398,9 @@ def clear_hugo(root: Path, put: Callable[..., None] = remove) -> None:
 
 def corpora(args: argparse.Namespace, aside: Aside) -> tuple[Path, Path]:
     """The corpus `args` asks for, for marketnews and as a Hugo site, in args.dir; what was
-    there first goes aside (with `--remove`, the old Hugo site is removed once its corpus
-    is made, as it was before the bench set things aside)."""
-    put = None if aside.remove else aside.put
-    return (generated(args.dir / f"site-{args.articles}", args, aside=put),
-            generated((args.dir / f"hugo-{args.articles}").resolve(), args, make_hugo_site, put))
+    there first goes aside (removed, with `--remove`)."""
+    return (generated(args.dir / f"site-{args.articles}", args, aside=aside.put),
+            generated((args.dir / f"hugo-{args.articles}").resolve(), args, make_hugo_site, aside.put))
 
 
 def main() -> None:
@@ -412,7 +410,7 @@ def main() -> None:
     version = subprocess.run([hugo, "version"], capture_output=True, text=True).stdout.strip()
     root = (args.dir / f"hugo-{args.articles}").resolve()
     with Aside(args.dir, args.remove) as aside:  # as build_bench.py: set aside, not removed
-        generated(root, args, make_hugo_site, None if aside.remove else aside.put)
+        generated(root, args, make_hugo_site, aside.put)
         print(f"hugo: {version}", flush=True)
         cmd = hugo_command(hugo, root)
         for label, extra in (("cold", ["--ignoreCache"]), ("noop", [])):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import gc
 import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import suppress
 from multiprocessing.connection import Connection, wait
 from typing import Any, TypeVar, cast
 
@@ -44,13 +43,17 @@ def workers(jobs: int, n: int) -> int:
 
 def _serve(conn: Connection, theirs: Sequence[Connection], work: Callable[[Any, Any], Any], context: Any,
            items: Sequence[Any]) -> None:
-    """A worker: item numbers in, (number, ok, value or error) out, until told None or its
-    pipe closes. It closes the other ends of the pipes it inherited (its own and the
-    workers' before it): should the map's process die, each worker's pipe then closes and
-    the worker ends rather than wait forever."""
+    """A worker: item numbers in, (number, ok, value or error) out, until its pipe closes
+    (the map is over, or its process died: the worker ends rather than wait forever, as
+    it closes first the other ends of the pipes it inherited, its own and the workers'
+    before it)."""
     for other in theirs:
         other.close()
-    while (i := _next(conn)) is not None:
+    while True:
+        try:
+            i = conn.recv()
+        except EOFError:
+            return
         try:
             reply: tuple[int, bool, Any] = (i, True, work(context, items[i]))
         except Exception as error:  # handed to the caller, who raises it
@@ -61,14 +64,6 @@ def _serve(conn: Connection, theirs: Sequence[Connection], work: Callable[[Any, 
             return
         except Exception as error:  # a value or an error that cannot be sent
             conn.send((i, False, RuntimeError(f"{getattr(work, '__name__', work)}: {error!r}")))
-
-
-def _next(conn: Connection) -> int | None:
-    try:
-        i: int | None = conn.recv()
-    except EOFError:  # the map's process is gone
-        return None
-    return i
 
 
 def parallel_map(work: Callable[[C, T], R], context: C, items: Sequence[T], jobs: int) -> Iterator[R]:
@@ -134,15 +129,9 @@ def parallel_map(work: Callable[[C, T], R], context: C, items: Sequence[T], jobs
                     given[conn] -= 1
                     hand(conn)
             yield done.pop(wanted)
-        for conn in links:  # done: each worker ends
-            with suppress(OSError):
-                conn.send(None)
-        for process in links.values():
-            process.join()
-    finally:
+    finally:  # each pipe closed: an idle worker ends; one still at work (after an error) is ended
         for conn, process in links.items():
+            conn.close()
             if process.is_alive():
                 process.terminate()
             process.join()
-            with suppress(OSError):
-                conn.close()

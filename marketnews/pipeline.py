@@ -782,11 +782,11 @@ def site_files(
     # the fingerprints and shapes come back for the manifest and the memo.
     chunks = _chunks(len(inp.articles), max(jobs, 1))
     n = workers(_jobs(jobs, len(inp.articles)), len(chunks))  # as parallel_map decides
-    if staging is not None:  # the files the pages will be written over, but those workers ask for
-        kept = {f.path for f in inp.assets.files}  # linked in, not written over
+    if staging is not None:  # the files the pages will be written over, but those the workers ask for
+        skipped = {f.path for f in inp.assets.files}  # linked in, not written over
         if n > 1:  # each worker asks for its own article pages' (`_read_ahead`)
-            kept |= {page_file(view.url) for view in listed}
-        Stager(*staging).ahead(path for path in staging[1] if path not in kept)
+            skipped |= {page_file(view.url) for view in listed}
+        Stager(*staging).ahead(path for path in staging[1] if path not in skipped)
     if n > 1:
         _compile_layouts(renderer.env)
     work = RenderWork(renderer, staging if n > 1 else None)
