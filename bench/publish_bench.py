@@ -18,14 +18,14 @@ from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_bench import measured  # noqa: E402
+from build_bench import as_installed, measured  # noqa: E402
 from corpus import TAKEN_AT, corpus_arguments, generated, write_snapshot  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def command(code: Path, root: Path, out: Path, cache: Path) -> tuple[list[str], dict[str, str]]:
-    env = dict(os.environ, SOURCE_DATE_EPOCH=str(int(TAKEN_AT.timestamp()) + 3600), MARKETNEWS_CACHE=str(cache),
+    env = dict(as_installed(code), SOURCE_DATE_EPOCH=str(int(TAKEN_AT.timestamp()) + 3600), MARKETNEWS_CACHE=str(cache),
                PYTHONPATH=str(code))
     # -P: the checkout on PYTHONPATH runs, not a marketnews in the folder the bench was started from.
     cmd = [sys.executable, "-P", "-m", "marketnews", "build", "--root", str(root), "--snapshot",
