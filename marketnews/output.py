@@ -9,6 +9,6 @@ from dataclasses import dataclass
 class OutputFile:
     path: str  # relative to the output folder, "/"-separated
     data: bytes | None  # None: the file the previous build wrote is still right; keep it
-    # "added" or "changed": a worker process already wrote the bytes beside the target
-    # under the writer's temporary name (writer.Stager); data is then None.
+    # "added" or "changed": a worker process already wrote the bytes as the spare tree's
+    # file at `path` (writer.Stager), for the writer to switch in; data is then None.
     staged: str = ""

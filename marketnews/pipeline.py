@@ -648,8 +648,8 @@ class RenderWork:
 
 
 def _staged(stager: Stager | None, page: OutputFile) -> OutputFile:
-    """With a `stager` (in a worker, see `site_files`), the page written beside its target
-    under a temporary name, so that only its name goes back to the parent."""
+    """With a `stager` (in a worker, see `site_files`), the page written into the spare tree
+    at its path (`writer.Stager`), so that only its path and status go back to the parent."""
     if stager is None or page.data is None:
         return page
     return stager.staged_file(page.path, page.data)
@@ -669,7 +669,7 @@ class ArticleFile(NamedTuple):
 def article_file(r: SiteRenderer, reuse: ManifestReuse, article: Article, stager: Stager | None,
                  record: PageRecord | None) -> ArticleFile:
     """An article's page: last build's kept when `reuse.keep` found its `record` (see
-    `_read_ahead`), else made (and, in a worker that stages, written under a temporary name)."""
+    `_read_ahead`), else made (and, in a worker that stages, written into the spare tree)."""
     fp = r.article_fingerprint(article) if r.inp.fingerprint else ""
     path = page_file(r.listed_view(article).url)
     shape = r.memo.shapes.get(seen(article), ())
@@ -759,7 +759,7 @@ def site_files(
     spread over worker processes when there are many; `reuse.manifest` receives this
     build's records. `memo` is a previous build's `SiteRenderer.memo`, reused when it
     fits this input; `used_memo` is told this build's. With `stage`, worker processes
-    write the pages they render into `reuse.out` under temporary names (`writer.Stager`)
+    write the pages they render into `reuse.out`'s spare tree (`writer.Stager`)
     and yield them as staged files: the caller's writer must take those (`write_site`
     does). `store` receives the article shells rendered anew and counts the ones used."""
     reuse = reuse if reuse is not None else ManifestReuse(_no_record, (), None, {})
