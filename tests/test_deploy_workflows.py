@@ -40,6 +40,9 @@ def test_tests_run_on_every_push_and_pull_request() -> None:
     assert any(r.startswith("ruff check") for r in runs) and any(r.strip() == "mypy" for r in runs)
     install = next(r for r in runs if "pip install" in r)
     assert "test" in install and "dev" in install and "browser" in install
+    # The suite once more with the fast extra, so that its tests (markdown-it-pyrs, lz4) do not only skip.
+    tests = next(r for r in runs if "pytest" in r)
+    assert tests.index("pytest") < tests.index("[test,browser,dev,fast]") < tests.rindex("pytest")
 
 
 def test_tests_install_what_the_browser_tests_need() -> None:

@@ -334,9 +334,11 @@ def test_pages_carry_the_sites_security_headers_opened_only_for_the_servers_own_
     (site.root / "netlify.toml").write_text((REPO / "netlify.toml").read_text())
     server = served()
     status, headers = raw_request(server, "GET", "/snapshot.json", {"Host": f"127.0.0.1:{server.port}"})
+    assert status == 200
     for name, value in DEFAULT_HEADERS.items():
         assert headers[name.lower()] == value
     status, headers = raw_request(server, "GET", "/", {"Host": f"127.0.0.1:{server.port}"})
+    assert status == 200
     csp = headers["content-security-policy"]
     script = (RELOAD_SCRIPT % (server.generation, "/__marketnews/events")).split(">", 1)[1].rsplit("</script>", 1)[0]
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()

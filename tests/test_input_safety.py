@@ -11,6 +11,7 @@ from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
 from marketnews.content import parse_article, source_text
 from marketnews.names import tag_key, tag_slug, url_segment
@@ -241,13 +242,32 @@ def test_a_link_inside_the_site_is_followed(site: Site, cli) -> None:  # type: i
     assert (site.out / "2026/11/shared/index.html").is_file()
 
 
-def test_lone_surrogates_are_refused_where_yaml_lets_them_through() -> None:
+SURROGATES = '---\ntitle: "Bad \\ud800 title"\ndate: 2026-11-20\ntags: [ok, "b\\udfff"]\n---\nBody\n'
+
+
+def test_lone_surrogates_are_refused_where_yaml_lets_them_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    from marketnews import yamlmap
     from marketnews.names import unencodable
 
     assert unencodable("ok \ud800") == "U+D800 (half of a UTF-16 pair, which UTF-8 cannot encode)"
     assert unencodable("日本 – ok\t\n") is None
-    _, problems = parse('---\ntitle: "Bad \\ud800 title"\ndate: 2026-11-20\n---\nBody\n')
-    assert errors(problems)[0].startswith("content/story.md:2: malformed YAML")  # PyYAML refuses the escape
+    if hasattr(yaml, "CSafeLoader"):  # libyaml's loader refuses the escape itself
+        _, problems = parse(SURROGATES)
+        assert errors(problems)[0].startswith("content/story.md:2: malformed YAML")
+
+    # PyYAML's own loader (where libyaml is missing) lets them through: marketnews refuses them.
+    class PureLoader(yaml.SafeLoader):
+        yaml_implicit_resolvers = yamlmap._Loader.yaml_implicit_resolvers
+
+    monkeypatch.setattr(yamlmap, "_Loader", PureLoader)
+    article, problems = parse(SURROGATES)
+    assert article is None
+    assert errors(problems) == [
+        "content/story.md:2: title: contains U+D800 (half of a UTF-16 pair, which UTF-8 cannot encode), "
+        "which no page or feed can hold; remove it",
+        "content/story.md:4: tags: contains U+DFFF (half of a UTF-16 pair, which UTF-8 cannot encode), "
+        "which no page or feed can hold; remove it",
+    ]
 
 
 def test_a_link_in_static_out_of_the_site_is_an_error_and_never_published(  # type: ignore[no-untyped-def]
