@@ -201,8 +201,7 @@ def test_the_markets_page_and_the_feed_say_truly_where_and_when_the_odds_were_ta
     assert "Odds from the example snapshot (not live odds); where a market says" in feed
 
 
-def test_live_odds_are_called_current_only_when_they_are(tmp_path: Path, absurd_world: StandIn) -> None:
-
+def test_live_odds_are_called_current_only_when_they_are() -> None:
     fresh = Quote(key="a", question="A?", url="https://polymarket.com/event/a", as_of=NOW, probability=0.4)
     old = Quote(key="b", question="B?", url="https://polymarket.com/event/b", as_of=NOW - timedelta(hours=5),
                 probability=0.2)
