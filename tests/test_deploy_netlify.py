@@ -54,6 +54,9 @@ def test_build_settings() -> None:
     build = CONFIG["build"]
     assert build["publish"] == "public"
     assert "pip install" in build["command"] and "build.py" in build["command"]
+    # A deploy preview is a cold build: with the fast extra where it installs, else without.
+    fast, plain = build["command"].split(" || ")
+    assert "--only-binary markdown-it-pyrs '.[fast]'" in fast and plain.endswith("&& python build.py")
     assert build["environment"]["PYTHON_VERSION"] == "3.11"
 
 
