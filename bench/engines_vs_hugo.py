@@ -8,7 +8,8 @@ fresh process from a throwaway parent (build_bench.measured), in an order that r
 from round to round: marketnews with markdown-it-pyrs ("fast", the `fast` extra),
 marketnews with markdown-it-py alone ("reference", MARKETNEWS_MARKDOWN=reference), and
 Hugo on the site hugo_bench.py makes of the corpus. Prints every run, the medians, the
-per-round ratios to Hugo and the budgets of docs/markdown-engines.md:
+per-round ratios to Hugo (wall time, and CPU time, the steadier figure on a busy machine)
+and the budgets of docs/markdown-engines.md:
 
     fast / Hugo wall      <= 0.6 (10,000 articles) or 0.8 (fewer)
     reference / Hugo wall <= 0.9 (10,000 articles)
@@ -86,6 +87,10 @@ def compare(args: argparse.Namespace, hugo: str, ours_root: Path, hugo_root: Pat
         verdict = "" if budget is None else f" (budget {budget}: {'met' if median <= budget else 'NOT met'})"
         print(f"wall time, {name} / Hugo's, by round: " + ", ".join(f"{r:.2f}" for r in ratios)
               + f"; median {median:.2f}{verdict}")
+        # CPU time (all processes): the steadier figure on a busy machine, as versus_hugo.py prints it.
+        cpu = [o[2] / h[2] for o, h in zip(runs[name], runs["hugo"], strict=True)]
+        print(f"CPU time, {name} / Hugo's, by round: " + ", ".join(f"{r:.2f}" for r in cpu)
+              + f"; median {statistics.median(cpu):.2f}")
         peak = medians[name][1] / medians["hugo"][1]
         print(f"peak memory, {name} / Hugo's: {peak:.2f} (budget 0.2: {'met' if peak <= 0.2 else 'NOT met'})")
 
