@@ -19,6 +19,7 @@ import gc
 import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar, cast
 
 from marketnews.errors import MarketnewsError
@@ -76,7 +77,7 @@ def parallel_map(work: Callable[[C, T], R], context: C, items: Sequence[T], jobs
             yield work(context, item)
         return
     forked = multiprocessing.get_context("fork")
-    links: dict[Connection, Any] = {}  # this process's end of each worker's pipe -> the worker
+    links: dict[Connection, BaseProcess] = {}  # this process's end of each worker's pipe -> the worker
     given: dict[Connection, int] = {}  # items each worker holds
     try:
         # The workers leave the objects that exist at the fork out of their collections, so a
@@ -130,8 +131,8 @@ def parallel_map(work: Callable[[C, T], R], context: C, items: Sequence[T], jobs
                     hand(conn)
             yield done.pop(wanted)
     finally:  # each pipe closed: an idle worker ends; one still at work (after an error) is ended
-        for conn, process in links.items():
+        for conn, worker in links.items():
             conn.close()
-            if process.is_alive():
-                process.terminate()
-            process.join()
+            if worker.is_alive():
+                worker.terminate()
+            worker.join()

@@ -317,5 +317,5 @@ def test_a_build_fetches_ahead_the_ends_of_the_spare_files_it_writes_over(  # ty
     assert {p for p in after if p.startswith("assets/")} and not {p for p in advised if p.startswith("assets/")}
     if jobs > 1:
         assert not {p for p in advised if p.startswith("2026/10/calm")}  # kept, not written over
-    assert all(offset == max(sizes[p] - 8192, 0) and length == 0 for p, (offset, length) in advised.items())
+    assert all(offset == max(sizes[p] - writer.TAIL, 0) and length == 0 for p, (offset, length) in advised.items())
     assert any(offset > 0 for offset, _ in advised.values())

@@ -97,7 +97,7 @@ def test_a_file_of_the_site_changed_by_hand_is_made_again(site: Site, cli: Calla
 
 
 def test_an_output_folder_whose_writers_record_was_removed_is_refused(  # type: ignore[no-untyped-def]
-        site: Site, cli: Callable[..., Any], renders: list[int]) -> None:
+        site: Site, cli: Callable[..., Any]) -> None:
     """Without the writer's record (`.marketnews-files`), nothing says the build wrote the
     folder's files: it is refused as any such folder is, not written into."""
     fill(site)
