@@ -76,15 +76,25 @@ def test_a_save_reloads_the_page_and_serves_the_new_version(site: Site, served: 
     events.close()
 
 
+def reloads_until(events: Events, done: Callable[[], bool]) -> None:
+    """Read reload events until `done()`: where a test saves two files for one rebuild, a
+    pause of this process between the saves can make it two, and the test asserts on
+    where they end (Events gives up after its timeout)."""
+    while True:
+        assert events.next()[0] == "reload"
+        if done():
+            return
+
+
 def test_a_broken_file_shows_the_error_and_the_next_good_save_recovers(
     site: Site, served: Callable[..., DevServer]
 ) -> None:
-    server = served(settle=1.0)  # the two files below are saved within it: one build
+    server = served(settle=1.0)  # the two files below are saved within it: one build, as a rule
     events = Events(server.url)
     events.next()
     site.write("content/nato-deadline.md", '---\ntitle: "NATO deadline looms"\ndate: tomorrow\n---\nBody.\n')
     site.write("content/older.md", "---\ntitle: [unclosed\n---\nBody.\n")
-    assert events.next()[0] == "reload"
+    reloads_until(events, lambda: all(any(name in p for p in server.problems) for name in ("deadline", "older")))
     for url in (STORY, "", "tags/nato/"):
         status, kind, page = get(server.url + url)
         assert status == 500 and kind.startswith("text/html")
@@ -96,7 +106,7 @@ def test_a_broken_file_shows_the_error_and_the_next_good_save_recovers(
 
     site.write("content/nato-deadline.md", article("NATO deadline, fixed", markets=["nato-2027"], tags=["nato"]))
     site.write("content/older.md", article("An older story", date="2026-11-19T08:00:00Z", tags=["nato"]))
-    assert events.next()[0] == "reload"
+    reloads_until(events, lambda: not server.problems)
     status, _, page = get(server.url + STORY)
     assert status == 200 and "NATO deadline, fixed" in page and "Build failed" not in page
     events.close()

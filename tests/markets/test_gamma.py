@@ -149,7 +149,7 @@ def test_retry_after_past_the_budget_fails_at_once(standin, client, sleeps) -> N
 
 def test_a_hanging_response_times_out_and_fails(standin, client, sleeps) -> None:  # type: ignore[no-untyped-def]
     standin.fault("hang", "/events", times=None, hang_s=5.0)
-    policy = replace(FAST, read_timeout_s=0.2, attempts=2)
+    policy = replace(FAST, read_timeout_s=1.0, attempts=2)  # the /markets request must not time out
     result = fetch(
         standin, client, sleeps, refs(XI, f"polymarket.com/event/{SQUAD}"), policy=policy
     )
@@ -160,7 +160,9 @@ def test_a_hanging_response_times_out_and_fails(standin, client, sleeps) -> None
 
 def test_the_time_budget_abandons_remaining_work(standin, client, sleeps) -> None:  # type: ignore[no-untyped-def]
     standin.fault("hang", "/markets", times=None, hang_s=5.0)
-    policy = replace(FAST, read_timeout_s=30.0, budget_s=0.3)
+    # A budget long enough for the first request to start within it on a busy machine: the
+    # request's read timeout is cut to the budget's end, and no retry starts past it.
+    policy = replace(FAST, read_timeout_s=30.0, budget_s=2.0)
     result = fetch(standin, client, sleeps, refs(XI, BTC), policy=policy)
     assert set(result.failed) == {XI, BTC}
     assert not result.quotes
