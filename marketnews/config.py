@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from marketnews.names import image_reference_ok
 from marketnews.yamlmap import YamlProblem, load_mapping
 
 DEFAULT_PERMALINK = "/{year}/{month}/{slug}/"
+PERMALINK_FIELDS = ("year", "month", "day", "slug")
+MAX_STALE_HOURS = 24 * 366
 
 
 @dataclass(frozen=True)
@@ -78,9 +81,19 @@ def load_config(path: Path, shown: str | None = None) -> tuple[SiteConfig, tuple
     """Read and validate site.yaml into (config, warnings); raise ConfigError listing every error."""
     name = shown or path.name
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{name}: not found; a site needs a site.yaml with at least title and base_url") from None
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{name}:{line}: the byte 0x{raw[exc.start]:02x} is not UTF-8 text: "
+                          "save the file as UTF-8") from None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     try:
         doc = load_mapping(text)
     except YamlProblem as exc:
@@ -111,9 +124,8 @@ def load_config(path: Path, shown: str | None = None) -> tuple[SiteConfig, tuple
             problems.append(Problem(name, doc.line("timezone"), "timezone",
                                     f"expected an IANA zone like 'Europe/London', got {values['timezone']!r}"))
             del values["timezone"]
-    if "permalink" in values and "{slug}" not in values["permalink"]:
-        problems.append(Problem(name, doc.line("permalink"), "permalink",
-                                f"expected a pattern containing {{slug}}, got {values['permalink']!r}"))
+    if "permalink" in values and (wrong := _permalink_problem(values["permalink"])):
+        problems.append(Problem(name, doc.line("permalink"), "permalink", f"{wrong}, got {values['permalink']!r}"))
     if "image" in values and not image_reference_ok(values["image"]):
         problems.append(Problem(name, doc.line("image"), "image",
                                 f"expected a path under static/ like '/images/card.png' or a full URL, "
@@ -128,6 +140,10 @@ def load_config(path: Path, shown: str | None = None) -> tuple[SiteConfig, tuple
         topics = _topics(values.pop("topics"), name, doc.line("topics"), problems)
         if topics:
             values["topics"] = topics
+    if "stale_after_hours" in values and not 0 <= values["stale_after_hours"] <= MAX_STALE_HOURS:
+        problems.append(Problem(name, doc.line("stale_after_hours"), "stale_after_hours",
+                                f"expected a number of hours from 0 to {MAX_STALE_HOURS:,}, "
+                                f"got {values['stale_after_hours']!r}"))
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise ConfigError("\n".join(str(p) for p in sorted(problems)))
@@ -136,6 +152,29 @@ def load_config(path: Path, shown: str | None = None) -> tuple[SiteConfig, tuple
     values["extra"] = values.pop("params", {})
     values["base_url"] = values["base_url"].rstrip("/")
     return SiteConfig(**values), tuple(sorted(problems))
+
+
+def _permalink_problem(pattern: str) -> str:
+    """What is wrong with a `permalink` pattern ("" when nothing): a path from the site's
+    root (to a folder, or a file without the last slash), of plain segments and the
+    placeholders {year}, {month}, {day} and {slug} as they are (no format, no attribute),
+    {slug} among them."""
+    fields = set()
+    try:
+        for _, field, spec, conversion in string.Formatter().parse(pattern):
+            if field is not None:
+                if field not in PERMALINK_FIELDS or spec or conversion:
+                    return f"expected only the placeholders {', '.join('{' + f + '}' for f in PERMALINK_FIELDS)}"
+                fields.add(field)
+    except ValueError:  # a brace left open or closed alone
+        return "expected a pattern whose braces each hold a placeholder, like /{year}/{slug}/"
+    if "slug" not in fields:
+        return "expected a pattern containing {slug}"
+    *folders, last = pattern.split("/")[1:] if pattern.startswith("/") else ("", "")
+    if any(s in ("", ".", "..") for s in folders) or last in (".", "..") or any(
+            c in pattern for c in "\\?#%"):
+        return "expected a path from the site's root, like /{year}/{month}/{slug}/"
+    return ""
 
 
 def _topics(value: dict[Any, Any], name: str, line: int, problems: list[Problem]) -> tuple[tuple[str, str], ...]:

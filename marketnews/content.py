@@ -120,6 +120,11 @@ def split_frontmatter(text: str) -> tuple[str, str, int] | None:
     return yaml_text, body, body_line
 
 
+# The years an article's dates may fall in: far enough from the calendar's ends (1 and
+# 9999) that moving a date to another zone, or a day on, stays a date.
+FIRST_YEAR, LAST_YEAR = 1000, 9000
+
+
 def parse_when(value: Any, tz: tzinfo) -> datetime | None:
     """A YAML date/datetime or ISO 8601 string -> aware datetime; bare dates are midnight in tz."""
     if isinstance(value, datetime):
@@ -232,6 +237,9 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
         parsed = parse_when(data[key], tz)
         if parsed is None:
             err(line_of(key), key, f"expected an ISO 8601 date like 2026-11-20T09:30:00Z, got {_show(data[key])}")
+        elif not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+            err(line_of(key), key, f"expected a date in the years {FIRST_YEAR} to {LAST_YEAR}, got {_show(data[key])}")
+            return None
         return parsed
 
     title = text_field("title", required=True)
@@ -316,7 +324,8 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
 
     for offset, info in near_market_fences(body):
         warn(body_line + offset, "market",
-             f"```{info} block is shown as code; did you mean ```market (one slug or URL a line)?")
+             f"```{info} block is shown as code; did you mean ```market (the word alone on its line, "
+             "then one slug or URL a line)?")
 
     if any(p.severity == "error" for p in problems) or title is None or when is None or slug is None:
         return None, problems
@@ -331,7 +340,8 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
 
 def near_market_fences(body: str) -> list[tuple[int, str]]:
     """(0-based body line, info) of each code fence whose info string is a near miss of
-    `market` (```markets, ```markt, ```Markets); fences shown inside another are skipped."""
+    `market` (```markets, ```markt, ```market title="Odds"); fences shown inside another
+    are skipped."""
     found: list[tuple[int, str]] = []
     open_fence = ""
     for n, line in enumerate(body.split("\n")):
@@ -344,8 +354,10 @@ def near_market_fences(body: str) -> list[tuple[int, str]]:
                 open_fence = ""
             continue
         open_fence = fence
-        word = info.lower()
-        if word != "market" and difflib.SequenceMatcher(None, word, "market").ratio() >= 0.8:
+        word, whole = info.lower(), line[match.end(1):].strip()
+        if word == "market" and whole.lower() != "market":  # ```market title="Odds": more than the word
+            found.append((n, whole))
+        elif word != "market" and difflib.SequenceMatcher(None, word, "market").ratio() >= 0.8:
             found.append((n, info))
     return found
 

@@ -7,6 +7,7 @@ marks it safe (only rendered Markdown bodies and widget HTML are).
 
 from __future__ import annotations
 
+import os
 import traceback
 from collections.abc import Callable, MutableMapping
 from datetime import datetime, tzinfo
@@ -106,11 +107,13 @@ def template_error(exc: BaseException, layouts: Path) -> TemplateError:
         return TemplateError(f"layouts/{exc.name or exc.filename or '?'}", exc.lineno or 0, exc.message or str(exc))
     if isinstance(exc, jinja2.TemplateNotFound):
         return TemplateError(f"layouts/{exc.name}", 0, "template not found")
-    root = str(layouts.resolve())
+    root = str(layouts.resolve()) + os.sep
     where, line = "layouts/?", 0
     for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename.startswith(root):
-            where, line = "layouts/" + frame.filename[len(root) + 1 :], frame.lineno or 0
+        # A template's frames name its file as the loader found it: under a relative --root, relative.
+        filename = os.path.realpath(frame.filename)
+        if filename.startswith(root):
+            where, line = "layouts/" + Path(filename[len(root):]).as_posix(), frame.lineno or 0
     return TemplateError(where, line, f"{type(exc).__name__}: {exc}")
 
 

@@ -26,6 +26,32 @@ class _Loader(_Base):  # type: ignore[misc]
         first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
         for first, resolvers in _Base.yaml_implicit_resolvers.items()
     }
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        """An integer, or an error at its line for one longer than Python turns text into."""
+        try:
+            return int(super().construct_yaml_int(node))
+        except ValueError:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a number of {len(node.value):,} digits is too long to be a value",
+                node.start_mark) from None
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """A mapping, refused when one of its keys is written twice: YAML would keep the
+        last silently, and an author who wrote a key again meant one of the two."""
+        keys: set[tuple[str, str]] = set()
+        for key, _ in node.value:
+            if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+                continue
+            if (key.tag, key.value) in keys:  # at the second: the first's line here would be the YAML's, not the file's
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key '{key.value}' is written a second time here: keep one of the two",
+                    key.start_mark)
+            keys.add((key.tag, key.value))
+        return dict(super().construct_mapping(node, deep=deep))
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 _LEFT_OPEN = ("quoted scalar", "flow sequence", "flow mapping")
 
 # Aliases let a few bytes of YAML stand for a huge value (`a: &a [x, x]`, `b: &b [*a, *a]`,
@@ -66,14 +92,20 @@ def _located(text: str, exc: yaml.MarkedYAMLError) -> tuple[int, str]:
     only noticed lines later."""
     lines = text.split("\n")
     last = max((n for n, t in enumerate(lines) if t.strip()), default=0)
-    stop = exc.problem_mark.line if exc.problem_mark is not None else 0
-    opened = exc.context_mark.line if exc.context_mark is not None else None
+    stop = _line(text, exc.problem_mark) if exc.problem_mark is not None else 0
+    opened = _line(text, exc.context_mark) if exc.context_mark is not None else None
     left_open = any(what in (exc.context or "") for what in _LEFT_OPEN) or stop > last
     line = opened if opened is not None and left_open else stop
     hint = _hint(exc, lines, min(stop, len(lines) - 1), opened)
     if hint:  # the hint says more than the parser's context ("while parsing a block mapping")
         return line + 1, f"malformed YAML: {exc.problem}; {hint}"
     return line + 1, "malformed YAML: " + "; ".join(x for x in (exc.problem, exc.context) if x)
+
+
+def _line(text: str, mark: Any) -> int:
+    """The 0-based line of a parser's `mark` (libyaml's or PyYAML's), counted as marketnews counts
+    lines: YAML also breaks lines at U+0085, U+2028 and U+2029, which are text here."""
+    return text.count("\n", 0, mark.index) if mark.index <= len(text) else mark.line
 
 
 def _hint(exc: yaml.MarkedYAMLError, lines: list[str], stop: int, opened: int | None) -> str:
@@ -122,7 +154,7 @@ def _expanded_size(text: str) -> tuple[int, int]:
         stack[-1][1] += size
         if stack[0][1] + sum(s for _, s in stack[1:]) > MAX_NODES:
             mark = event.start_mark
-            return MAX_NODES + 1, (mark.line + 1 if mark is not None else 1)
+            return MAX_NODES + 1, (_line(text, mark) + 1 if mark is not None else 1)
     return stack[0][1], 0
 
 

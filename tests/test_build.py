@@ -153,10 +153,14 @@ def test_two_articles_writing_one_url_name_both_files(site: Site, cli) -> None: 
     assert "content/two.md:1: slug: URL /2026/11/same/ is also written by content/one.md" in run.err
 
 
-def test_template_error_names_template_and_line(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("root", ["absolute", "relative"])
+def test_template_error_names_template_and_line(  # type: ignore[no-untyped-def]
+        news: Site, cli, root: str, monkeypatch: pytest.MonkeyPatch) -> None:
     layout = news.root / "layouts/article.html"
     layout.write_text(layout.read_text().replace("{{ a.title }}</h1>", "{{ a.headline.missing }}</h1>"))
-    run = cli("build", "--root", news.root)
+    if root == "relative":  # `marketnews build` in the site's folder: --root is "."
+        monkeypatch.chdir(news.root)
+    run = cli("build", "--root", news.root if root == "absolute" else ".")
     assert run.code == 1
     line = next(n for n, text in enumerate(layout.read_text().splitlines(), 1) if "a.headline" in text)
     assert f"layouts/article.html:{line}: template error: UndefinedError" in run.err

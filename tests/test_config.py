@@ -65,3 +65,49 @@ def test_topic_names_by_tag(tmp_path: Path) -> None:
     path.write_text("title: T\nbase_url: https://x.org\ntopics:\n  nato: [a, b]\n")
     with pytest.raises(ConfigError, match="site.yaml:3: topics: expected 'tag: Display name' pairs"):
         load_config(path)
+
+
+@pytest.mark.parametrize(("pattern", "message"), [
+    ("/{foo}/{slug}/", "expected only the placeholders {year}, {month}, {day}, {slug}"),
+    ("/{0}/{slug}/", "expected only the placeholders {year}, {month}, {day}, {slug}"),
+    ("/{slug.__class__.__name__}/", "expected only the placeholders {year}, {month}, {day}, {slug}"),
+    ("/{year:>6}/{slug}/", "expected only the placeholders {year}, {month}, {day}, {slug}"),
+    ("/{slug/", "expected a pattern whose braces each hold a placeholder, like /{year}/{slug}/"),
+    ("/../../evil/{slug}/", "expected a path from the site's root, like /{year}/{month}/{slug}/"),
+    ("{year}/{slug}/", "expected a path from the site's root, like /{year}/{month}/{slug}/"),
+    ("/{year}//{slug}/", "expected a path from the site's root, like /{year}/{month}/{slug}/"),
+    ("/news/{slug}?page=1", "expected a path from the site's root, like /{year}/{month}/{slug}/"),
+])
+def test_a_permalink_holds_only_its_placeholders_on_a_path_from_the_root(
+        tmp_path: Path, pattern: str, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, f"title: T\nbase_url: https://x.org\npermalink: '{pattern}'\n"))
+    assert str(err.value) == f"site.yaml:3: permalink: {message}, got {pattern!r}"
+
+
+@pytest.mark.parametrize("pattern", ["/{year}/{month}/{day}/{slug}/", "/news/{slug}", "/{slug}.html"])
+def test_a_permalink_may_lead_to_a_folder_or_a_file(tmp_path: Path, pattern: str) -> None:
+    config, _ = load_config(write(tmp_path, f"title: T\nbase_url: https://x.org\npermalink: '{pattern}'\n"))
+    assert config.permalink == pattern
+
+
+@pytest.mark.parametrize("hours", [".inf", ".nan", "-1", "100000"])
+def test_stale_after_hours_is_a_number_of_hours_in_range(tmp_path: Path, hours: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, f"title: T\nbase_url: https://x.org\nstale_after_hours: {hours}\n"))
+    assert str(err.value).startswith("site.yaml:3: stale_after_hours: expected a number of hours from 0 to 8,784, got ")
+
+
+def test_a_byte_that_is_not_utf8_is_an_error_at_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "site.yaml"
+    path.write_bytes(b"title: T\nbase_url: https://x.org\ntagline: caf\xe9\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value) == "site.yaml:3: the byte 0xe9 is not UTF-8 text: save the file as UTF-8"
+
+
+def test_a_setting_written_twice_is_an_error_at_its_second_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, "title: T\nper_page: 5\nbase_url: https://x.org\nper_page: x\n"))
+    assert str(err.value) == \
+        "site.yaml:4: malformed YAML: the key 'per_page' is written a second time here: keep one of the two"

@@ -174,13 +174,46 @@ def test_an_unknown_key_beside_the_known_one_it_resembles_is_a_warning() -> None
 
 def test_a_near_miss_of_the_market_fence_is_a_warning_at_its_line() -> None:
     body = ("Intro.\n\n```markets\nfed-cut\n```\n\n~~~Market\nfed-cut\n~~~\n\n"
-            "```marketplace\nx\n```\n\n```python\nx = 1\n```\n")
+            "```marketplace\nx\n```\n\n```python\nx = 1\n```\n\n```market title=\"Odds\"\nfed-cut\n```\n")
     a, problems = parse("---\ntitle: T\ndate: 2026-11-20\n---\n" + body)
     assert a is not None  # a warning: the article is still published
     assert messages(problems) == [
         "content/story.md:7: warning: market: ```markets block is shown as code; "
-        "did you mean ```market (one slug or URL a line)?",
+        "did you mean ```market (the word alone on its line, then one slug or URL a line)?",
+        "content/story.md:23: warning: market: ```market title=\"Odds\" block is shown as code; "
+        "did you mean ```market (the word alone on its line, then one slug or URL a line)?",
     ]
+    assert [b.strip() for b in body.split("\n")].count("~~~Market") == 1  # the other case is a market block
+
+
+def test_a_key_written_twice_is_an_error_at_its_second_line() -> None:
+    a, problems = parse("---\ntitle: T\ndate: 2026-11-20\nmarkets: [fed-cut]\nmarkets: [btc-100k]\n---\nBody\n")
+    assert a is None
+    assert messages(problems) == [
+        "content/story.md:5: malformed YAML: the key 'markets' is written a second time here: keep one of the two"]
+
+
+@pytest.mark.parametrize("field", ["date", "updated"])
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-05:00", "0999-12-31"])
+def test_a_date_near_the_ends_of_the_calendar_is_an_error_at_its_line(field: str, when: str) -> None:
+    front = "---\ntitle: T\ndate: 2026-11-20\n" if field == "updated" else "---\ntitle: T\n"
+    a, problems = parse(front + f"{field}: {when}\n---\nBody\n")
+    line = front.count("\n") + 1
+    assert a is None
+    assert messages(problems) == [
+        f"content/story.md:{line}: {field}: expected a date in the years 1000 to 9000, got '{when}'"]
+
+
+def test_a_number_too_long_to_read_is_an_error_at_its_line() -> None:
+    a, problems = parse("---\ntitle: T\ndate: 2026-11-20\ndraft: " + "9" * 5000 + "\n---\nBody\n")
+    assert a is None
+    assert messages(problems) == [
+        "content/story.md:4: malformed YAML: a number of 5,000 digits is too long to be a value"]
+
+
+def test_a_line_separator_inside_a_value_does_not_move_the_line_of_a_later_error() -> None:
+    a, problems = parse('---\ntitle: "a\u2028b\u2028c"\ndate: 2026-11-20\ntags: [x\n---\nBody\n')
+    assert a is None and [p.line for p in problems] == [4]  # YAML would count the two separators as lines
 
 
 def test_a_market_fence_near_miss_shown_inside_another_fence_is_an_example_not_a_mistake() -> None:
