@@ -20,6 +20,7 @@ import importlib.metadata
 import json
 import os
 import sqlite3
+import stat
 import sys
 import types
 import typing
@@ -415,6 +416,10 @@ class Memo:
         self._fetched: dict[str, tuple[Any, Any] | None] = {}
         self._usable = self.file is not None  # False after a problem with the file: rebuilt on saving
         self._owner = os.getpid()  # the process that writes the file (a forked worker only reads it)
+        odd = _not_a_file(self.file) if self.file is not None else None
+        if odd:  # neither read (a FIFO would never answer) nor removed (not the build's to remove)
+            self.file, self._usable = None, False
+            self.warning = f"{odd}: left as it is; this build keeps no memo"
 
     # --- reading ---
 
@@ -668,3 +673,21 @@ class Memo:
 
 class _Foreign(Exception):
     pass
+
+
+def _not_a_file(memo: Path) -> str | None:
+    """What stands where the memo or one of SQLite's files beside it belongs, when it is
+    neither a plain file nor a link (a link to something else is too): a folder, a FIFO,
+    a socket or a device, which no build made and none may remove; None otherwise."""
+    for path in (memo, *(Path(f"{memo}{suffix}") for suffix in ("-journal", "-wal", "-shm"))):
+        try:
+            mode = os.lstat(path).st_mode
+            if stat.S_ISLNK(mode):
+                mode = os.stat(path).st_mode
+        except (OSError, ValueError):  # none there, or a link that leads nowhere
+            continue
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else \
+                "a socket" if stat.S_ISSOCK(mode) else "a device"
+            return f"{path.name} is {kind}, not a file"
+    return None

@@ -459,7 +459,7 @@ def from_memo(value: bytes | None) -> bytes | None:
             if (im.format, im.size, im.mode) != ("PNG", (WIDTH, HEIGHT), "RGB"):
                 return None
             im.verify()  # every chunk's checksum
-    except (ValueError, TypeError, OSError, SyntaxError, Image.DecompressionBombError):
+    except (ValueError, TypeError, OSError, SyntaxError, RecursionError, Image.DecompressionBombError):
         return None
     return png
 

@@ -94,9 +94,12 @@ class SitePaths:
 
     def shown(self, path: Path) -> str:
         """A path as messages show it: relative to the site root when inside it."""
-        text = str(path if path.is_absolute() else path.resolve())
-        if not text.startswith(self._root_prefix):
-            text = str(path.resolve())
+        try:
+            text = str(path if path.is_absolute() else path.resolve())
+            if not text.startswith(self._root_prefix):
+                text = str(path.resolve())
+        except (OSError, RuntimeError):  # a loop of links: shown as it is named
+            return str(path)
         if text.startswith(self._root_prefix):
             return text[len(self._root_prefix) :].replace(os.sep, "/")
         return str(path)

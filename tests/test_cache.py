@@ -9,6 +9,7 @@ import pathlib
 import pickle
 import shutil
 import sqlite3
+import stat
 import zlib
 from collections.abc import Callable
 from dataclasses import fields, replace
@@ -28,6 +29,7 @@ from marketnews.markup import RenderedBody, render_body
 from marketnews.site import Shell
 from marketnews.writer import CACHE_LOCK
 from tests.conftest import REPO, Site, article, quote, tree
+from tests.test_parallel import within
 
 QUOTES = {"m-one": quote("Will one happen?", 0.2), "m-two": quote("Will two happen?", 0.6)}
 
@@ -551,3 +553,38 @@ def test_page_records_are_trusted_only_after_a_build_that_finished_writing(  # t
     build(site, cli)
     assert kept.count(False) == 1 and len(kept) > 6
     assert tree(site.out) == first
+
+
+@pytest.mark.parametrize("where", ["memo.sqlite", "memo.sqlite-journal"])
+@pytest.mark.parametrize("kind", ["a FIFO", "a folder", "a link to a FIFO"])
+def test_something_else_where_the_memo_belongs_costs_one_warning_and_is_left_as_it_is(  # type: ignore[no-untyped-def]
+        site: Site, cli, tmp_path: Path, kind: str, where: str) -> None:
+    fill(site)
+    first, _ = build(site, cli)
+    folder = tmp_path / "cache"
+    target = folder / where
+    target.unlink(missing_ok=True)
+    if kind == "a folder":
+        target.mkdir()
+    elif kind == "a FIFO":
+        os.mkfifo(target)
+    else:
+        os.mkfifo(tmp_path / "fifo")
+        target.symlink_to(tmp_path / "fifo")
+    for _ in range(2):  # and again: nothing in its place has changed
+        second, said = within(60, lambda: build(site, cli))  # a FIFO opened to read would wait for ever
+        assert second == first
+        assert said == [f"{folder / MEMO_FILE}: warning: cache: {where} is {kind.removeprefix('a link to ')}, "
+                        "not a file: left as it is; this build keeps no memo"], said
+        assert target.is_dir() if kind == "a folder" else stat.S_ISFIFO(os.stat(target).st_mode)
+
+
+def test_a_memo_that_is_a_link_to_itself_is_made_again(site: Site, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    fill(site)
+    first, _ = build(site, cli)
+    memo = tmp_path / "cache" / MEMO_FILE  # outside the site folder: shown by its full path
+    memo.unlink()
+    memo.symlink_to(memo.name)
+    second, said = build(site, cli)
+    assert second == first and said == []  # a loop of links is no memo at all: one is made
+    assert memo.is_file() and not memo.is_symlink() and len(entries(memo)) > 0

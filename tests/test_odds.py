@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from marketnews.errors import MarketnewsError
 from marketnews.markets.model import Quote, Snapshot, snapshot_to_json
 from marketnews.markets.refs import parse_ref
-from marketnews.markets.snapshots import CachedOdds, OddsSources, assemble_odds, load_cache, newest, save_cache
+from marketnews.markets.snapshots import (
+    CachedOdds,
+    OddsSources,
+    assemble_odds,
+    load_cache,
+    newest,
+    read_snapshot,
+    save_cache,
+)
+from tests.test_parallel import within
 
 T = datetime(2026, 11, 21, 16, tzinfo=UTC)
 
@@ -22,6 +35,24 @@ def test_a_missing_or_broken_cache_is_empty(tmp_path: Path) -> None:
     (tmp_path / "snapshot.json").write_text("<html>")
     (tmp_path / "anchors-missing.json").write_text('{"no": 1}')
     assert load_cache(tmp_path).quotes == {} and load_cache(tmp_path).anchors_missing == frozenset()
+
+
+@pytest.mark.parametrize("kind", ["FIFO", "folder", "nested too deep"])
+def test_a_cache_file_that_cannot_be_read_as_one_is_an_empty_cache_at_once(tmp_path: Path, kind: str) -> None:
+    for name in ("snapshot.json", "anchors-missing.json"):
+        if kind == "FIFO":  # read, it would wait for a writer for ever
+            os.mkfifo(tmp_path / name)
+        elif kind == "folder":
+            (tmp_path / name).mkdir()
+        else:
+            (tmp_path / name).write_text("[" * 100_000 + "]" * 100_000)
+    assert within(30, lambda: load_cache(tmp_path)) == CachedOdds()
+
+
+def test_a_snapshot_file_that_is_a_fifo_is_an_error_not_a_wait(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "odds.json")
+    with pytest.raises(MarketnewsError, match="odds.json: cannot read snapshot: not a plain file"):
+        within(30, lambda: read_snapshot(tmp_path / "odds.json", "odds.json"))
 
 
 def test_the_cache_keeps_the_newest_quote_of_each_site_key(tmp_path: Path) -> None:

@@ -51,7 +51,12 @@ def test_every_problem_is_listed() -> None:
     ("text", "fragment"),
     [("{", "not valid JSON"), ('{"format": "other"}', "format"),
      ('{"format": "marketnews-snapshot", "version": 9}', "version: expected 1"),
-     ('{"format": "marketnews-snapshot", "version": 1, "taken_at": "soon", "quotes": {}}', "taken_at")],
+     ('{"format": "marketnews-snapshot", "version": 1, "taken_at": "soon", "quotes": {}}', "taken_at"),
+     ("[" * 100_000 + "]" * 100_000, "nested too deep to read"),
+     ('{"format": "marketnews-snapshot", "version": 1, "taken_at": "0001-01-01T00:00:00Z", "quotes": {}}',
+      "taken_at: expected a time between 2000 and 2200"),
+     ('{"format": "marketnews-snapshot", "version": 1, "taken_at": "9999-12-31T23:59:59-23:59", "quotes": {}}',
+      "taken_at: expected an ISO 8601 time")],
 )
 def test_not_a_snapshot(text: str, fragment: str) -> None:
     with pytest.raises(SnapshotError, match=fragment):
@@ -85,6 +90,9 @@ def test_history_is_written_in_columns_and_read_in_either_form() -> None:
         ("history", {"t": [T1], "p": [1.5]}, "quotes.m.history"),
         ("history", {"t": [10**15], "p": [0.5]}, "quotes.m.history"),
         ("history", {"t": [-(10**15)], "p": [0.5]}, "quotes.m.history"),
+        # A price stamped after the snapshot was taken would end the market's chart there.
+        ("history", {"t": [T1, 7258000000], "p": [0.5, 0.9]}, "quotes.m.history: expected prices taken no later"),
+        ("anchors", {"t": [7258000000], "p": [0.9]}, "quotes.m.anchors: expected prices taken no later"),
         ("end_date", "0001-01-01T00:00:00+01:00", "quotes.m.end_date"),
         ("as_of", "9999-12-31T23:59:59Z", "quotes.m.as_of"),
         ("probability", -0.5, "quotes.m.probability: expected a number from 0 to 1"),
@@ -95,6 +103,11 @@ def test_history_is_written_in_columns_and_read_in_either_form() -> None:
 def test_out_of_range_data_is_refused_not_crashed_on(field: str, value: object, fragment: str) -> None:
     with pytest.raises(SnapshotError, match=re.escape(fragment)):
         snapshot_from_json(json.dumps(snapshot_doc({"m": quote("Q", **{field: value})})))
+
+
+def test_the_two_characters_xml_cannot_hold_become_the_replacement_character() -> None:
+    q = snapshot_from_json(json.dumps(snapshot_doc({"m": quote("Xi out\uffff or \ufffe?")}))).quotes["m"]
+    assert q.question == "Xi out\ufffd or \ufffd?"
 
 
 def test_a_negative_change_is_fine_and_control_characters_are_dropped() -> None:

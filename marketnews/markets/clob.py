@@ -35,7 +35,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from marketnews.markets.httpjson import CallFailed, Fetcher, HttpPolicy
-from marketnews.markets.model import EARLIEST_TS, LATEST_TS, PRICE_AT_TOLERANCE_S, Point, Quote
+from marketnews.markets.model import EARLIEST_TS, FUTURE_SKEW_S, LATEST_TS, PRICE_AT_TOLERANCE_S, Point, Quote
 from marketnews.markets.normalise import probability
 
 if TYPE_CHECKING:  # the network stack is imported by the code that uses it, not by every build
@@ -83,8 +83,9 @@ def hour(ts: int) -> int:
     return ts - ts % HOUR_S
 
 
-def parse_history(body: Any) -> tuple[Point, ...]:
-    """`{"history": [{"t": .., "p": ..}]}` -> sorted points; bad points are skipped.
+def parse_history(body: Any, latest: int = LATEST_TS) -> tuple[Point, ...]:
+    """`{"history": [{"t": .., "p": ..}]}` -> sorted points; bad points are skipped, and
+    so are points stamped after `latest` (unix seconds: when the build asked).
 
     Raises CallFailed when the body is not of that shape at all.
     """
@@ -94,25 +95,27 @@ def parse_history(body: Any) -> tuple[Point, ...]:
     for item in body["history"]:
         # The usual point, checked at C speed: an archive's answers hold millions of them.
         t, p = (item.get("t"), item.get("p")) if isinstance(item, dict) else (None, None)
-        if type(t) is int and type(p) is float and 0.0 <= p <= 1.0 and EARLIEST_TS <= t <= LATEST_TS:
+        if type(t) is int and type(p) is float and 0.0 <= p <= 1.0 and EARLIEST_TS <= t <= latest:
             points[t] = p
             continue
         p = probability(p)
         if (isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) and p is not None
-                and EARLIEST_TS <= t <= LATEST_TS):
+                and EARLIEST_TS <= t <= latest):
             points[int(t)] = p
     return tuple(sorted(points.items()))
 
 
 def extend_history(points: Sequence[Point], now: datetime | int, price: float | None) -> tuple[Point, ...]:
-    """Add `price` at the current hour (replacing any point in that hour); keep 7 days.
+    """Add `price` at the current hour (replacing any point in that hour); keep 7 days, and
+    nothing stamped later than the hour after this one (a cache's, or a clock ahead).
 
     `points` are sorted by time, as every series here is."""
     now_ts = now if isinstance(now, int) else int(now.timestamp())
     slot = hour(now_ts)
     first = bisect.bisect_right(points, (now_ts - WEEK_S, math.inf))
     last = bisect.bisect_left(points, (slot, -math.inf)) if price is not None else len(points)
-    kept = tuple(points[first:last]) + tuple(pt for pt in points[last:] if hour(pt[0]) != slot)
+    end = bisect.bisect_right(points, (now_ts + FUTURE_SKEW_S, math.inf))
+    kept = tuple(points[first:min(last, end)]) + tuple(pt for pt in points[last:end] if hour(pt[0]) != slot)
     return tuple(sorted((*kept, (slot, price)))) if price is not None else kept
 
 
@@ -256,7 +259,7 @@ def add_series(
             asks.append((ask, tuple(known), have))
 
     def job(ask: Ask) -> tuple[Point, ...]:
-        return parse_history(fetcher.get_json(url, ask.params))
+        return parse_history(fetcher.get_json(url, ask.params), latest=now_ts + FUTURE_SKEW_S)
 
     results = fetcher.run_all([partial(job, ask) for ask, _, _ in asks])
     failed: dict[str, str] = {}

@@ -206,6 +206,8 @@ class Fetcher:
                     except ValueError:
                         kind = response.headers.get("content-type", "no content type")
                         raise CallFailed(f"HTTP {status} body is not JSON ({kind})") from None
+                    except RecursionError:
+                        raise CallFailed(f"HTTP {status} body is JSON nested too deep to read") from None
                 if status == 414:
                     raise CallFailed("HTTP 414 URL too long", too_long=True)
                 if status != 429 and status < 500:

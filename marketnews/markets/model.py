@@ -308,16 +308,20 @@ def snapshot_to_json(snapshot: Snapshot, pretty: bool = False) -> str:
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 EARLIEST_TS, LATEST_TS = int(EARLIEST.timestamp()), int(LATEST.timestamp())
+# How far past the time of its quote a price may be stamped (clocks differ a little); a
+# point later than that would end a chart in the future, and the chart shows 7 days up to it.
+FUTURE_SKEW_S = 3600
 # Control characters XML cannot hold are removed; a lone UTF-16 surrogate (JSON's "\ud800"
 # decodes to one) cannot be encoded as UTF-8 at all and becomes U+FFFD, the replacement character.
 _CONTROL: dict[int, int | None] = {c: None for c in range(32) if c not in (9, 10, 13)}
-_CONTROL.update((c, 0xFFFD) for c in range(0xD800, 0xE000))
+_CONTROL.update((c, 0xFFFD) for c in (*range(0xD800, 0xE000), 0xFFFE, 0xFFFF))  # nor can XML hold these two
 # The largest amount of money (USD) taken as real; Polymarket's biggest markets trade a few billion.
 MAX_AMOUNT = 1e12
 
 
 def clean_text(text: str) -> str:
-    """Text from outside made safe to write: no control characters XML cannot hold, no lone surrogates."""
+    """Text from outside made safe to write: no control characters XML cannot hold, no lone
+    surrogates, no U+FFFE or U+FFFF (the last three become U+FFFD)."""
     return text.translate(_CONTROL) if not text.isprintable() else text
 
 
@@ -452,11 +456,16 @@ def quote_from_json(key: str, data: Any, problems: list[str], default_as_of: dat
             r.bad("outcomes", "objects with a name")
     if question is None or url is None:
         return None
+    as_of = r.time("as_of") or default_as_of
+    history, anchors = r.points("history"), r.points("anchors")
+    for name, series in (("history", history), ("anchors", anchors)):
+        if series and series.times[-1] > default_as_of.timestamp() + FUTURE_SKEW_S:  # a chart would end there
+            r.bad(name, "prices taken no later than the snapshot (its taken_at)")
     return Quote(
         key=key,
         question=question,
         url=url,
-        as_of=r.time("as_of") or default_as_of,
+        as_of=as_of,
         kind=kind,
         status=status,
         probability=r.prob(data.get("probability"), "probability"),
@@ -467,8 +476,8 @@ def quote_from_json(key: str, data: Any, problems: list[str], default_as_of: dat
         end_date=r.time("end_date"),
         winner=r.text("winner"),
         token_id=r.text("token_id"),
-        history=r.points("history"),
-        anchors=r.points("anchors"),
+        history=history,
+        anchors=anchors,
         source=r.text("source") or default_source,
     )
 
@@ -479,6 +488,8 @@ def snapshot_from_json(text: str | bytes, origin: str = "snapshot") -> Snapshot:
         doc = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise SnapshotError(f"{origin}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise SnapshotError(f"{origin}: not a snapshot: arrays or objects nested too deep to read") from None
     return snapshot_from_doc(doc, origin)
 
 
@@ -492,10 +503,13 @@ def snapshot_from_doc(doc: Any, origin: str = "snapshot") -> Snapshot:
         )
     try:
         taken_at = parse_time(str(doc.get("taken_at")))
-    except ValueError:
+        taken_at.astimezone(UTC)  # an offset that pushes the time out of range fails here
+    except (ValueError, OverflowError):
         raise SnapshotError(
             f"{origin}: taken_at: expected an ISO 8601 time, got {doc.get('taken_at')!r}"
         ) from None
+    if not EARLIEST <= taken_at <= LATEST:
+        raise SnapshotError(f"{origin}: taken_at: expected a time between 2000 and 2200, got {doc.get('taken_at')!r}")
     raw = doc.get("quotes")
     if not isinstance(raw, dict):
         raise SnapshotError(f"{origin}: quotes: expected an object keyed by market reference")

@@ -55,7 +55,7 @@ def json_list(value: object) -> list[Any]:
     if isinstance(value, str):
         try:
             parsed = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # (nested too deep to read)
             return []
         return parsed if isinstance(parsed, list) else []
     return []

@@ -22,8 +22,11 @@ rest of the build sees is one `Snapshot` of `Quote`s either way.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
+import stat
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -99,7 +102,7 @@ def load_cache(folder: Path | None) -> CachedOdds:
     if folder is None:
         return CachedOdds()
     try:
-        snapshot = snapshot_from_json((folder / CACHE_SNAPSHOT).read_bytes(), CACHE_SNAPSHOT)
+        snapshot = snapshot_from_json(file_bytes(folder / CACHE_SNAPSHOT), CACHE_SNAPSHOT)
     except (OSError, SnapshotError):
         snapshot = None
     if snapshot is None:
@@ -111,10 +114,10 @@ def _missing(folder: Path) -> frozenset[AnchorKey]:
     """The (market, article date) pairs the cache says have no price."""
     missing: set[AnchorKey] = set()
     try:
-        for item in json.loads((folder / CACHE_MISSING).read_text(encoding="utf-8")):
+        for item in json.loads(file_bytes(folder / CACHE_MISSING).decode("utf-8")):
             if isinstance(item, list) and len(item) == 2 and isinstance(item[1], int):
                 missing.add((str(item[0]), item[1]))
-    except (OSError, ValueError, TypeError):
+    except (OSError, ValueError, TypeError, RecursionError):  # (JSON nested too deep to read)
         pass
     return frozenset(missing)
 
@@ -175,7 +178,7 @@ def save_cache(
 
 def _holds(path: Path, text: str) -> bool:
     try:
-        return path.read_bytes() == text.encode("utf-8")
+        return file_bytes(path) == text.encode("utf-8")
     except OSError:
         return False
 
@@ -201,9 +204,22 @@ def read_snapshot(path: Path, label: str) -> Snapshot:
 
 def _read(path: Path, label: str) -> bytes:
     try:
-        return path.read_bytes()
+        return file_bytes(path)
     except OSError as exc:
         raise MarketnewsError(f"{label}: cannot read snapshot: {exc.strerror}") from None
+
+
+def file_bytes(path: Path) -> bytes:
+    """A plain file's bytes; OSError for anything else there: a FIFO (a snapshot or cache
+    file someone replaced with one) is never waited on, nor a folder or a device read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a plain file", str(path))
+        with open(fd, "rb", closefd=False) as f:
+            return f.read()
+    finally:
+        os.close(fd)
 
 
 def cache_state(folder: Path | None) -> tuple[int, int]:

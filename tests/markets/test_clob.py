@@ -61,6 +61,18 @@ def test_extend_history_adds_the_hour_and_trims_a_week() -> None:
     assert extend_history(series, NOW, None) == series  # no price: nothing added
 
 
+def test_a_point_stamped_after_now_is_dropped_from_a_known_history() -> None:
+    # (A cache's, say, from an answer that had one: the chart would show 7 days up to it.)
+    old = [(NOW_TS - 2 * HOUR_S, 0.2), (NOW_TS + 10 * 24 * HOUR_S, 0.9)]
+    assert extend_history(old, NOW, 0.3) == ((NOW_TS - 2 * HOUR_S, 0.2), (SLOT, 0.3))
+    assert extend_history(old, NOW, None) == ((NOW_TS - 2 * HOUR_S, 0.2),)
+
+
+def test_parse_history_leaves_out_points_stamped_after_the_time_given() -> None:
+    body = {"history": [{"t": NOW_TS - HOUR_S, "p": 0.5}, {"t": 7258000000, "p": 0.9}, {"t": 7258000001, "p": "0.9"}]}
+    assert parse_history(body, latest=NOW_TS) == ((NOW_TS - HOUR_S, 0.5),)
+
+
 def test_parse_history_skips_bad_points_and_rejects_bad_shapes() -> None:
     t1, t2, t3 = 1795273200, 1795276800, 1795280400
     body = {"history": [{"t": t2, "p": 0.5}, {"t": t1, "p": "0.25"}, {"t": "x"}, 7, {"t": t3, "p": 9}]}

@@ -1,4 +1,4 @@
-"""The HTTP side's handling of name-resolution failures (MockTransport: no network needed)."""
+"""The HTTP side's handling of name-resolution failures and odd answers (MockTransport: no network needed)."""
 
 import socket
 
@@ -57,3 +57,11 @@ def test_retry_after_in_seconds_or_as_a_date(retry_after: str, date: str, slept:
         assert sleeps == [slept]
     else:  # the first backoff: between half and all of HttpPolicy.backoff_s
         assert HttpPolicy().backoff_s / 2 <= sleeps[0] <= HttpPolicy().backoff_s
+
+
+def test_json_nested_too_deep_to_read_is_a_failed_call_not_a_crash() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(200, content=deep))) as client:
+        fetcher = Fetcher(client, HttpPolicy(attempts=2), sleep=lambda s: None)
+        with pytest.raises(CallFailed, match="nested too deep to read"):
+            fetcher.get_json("https://gamma.invalid/markets")
