@@ -178,6 +178,10 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
             err(1, "", f"expected YAML frontmatter starting with '---' on line 1, found {first!r}")
         return None, problems
     yaml_text, body, body_line = split
+    for offset, info in near_market_fences(body):  # said whatever else is wrong
+        warn(body_line + offset, "market",
+             f"```{info} block is shown as code; did you mean ```market (the word alone on its line, "
+             "then one slug or URL a line)?")
     if control := _CONTROL.search(body):
         err(body_line + body.count("\n", 0, control.start()), "",
             f"contains U+{ord(control.group()):04X} (a control character), which no page or feed can hold; remove it")
@@ -321,11 +325,6 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
                 warn(line, "markets", f"{item!r} is listed twice")
                 continue
             markets.append(RefUse(ref, item.strip(), line))
-
-    for offset, info in near_market_fences(body):
-        warn(body_line + offset, "market",
-             f"```{info} block is shown as code; did you mean ```market (the word alone on its line, "
-             "then one slug or URL a line)?")
 
     if any(p.severity == "error" for p in problems) or title is None or when is None or slug is None:
         return None, problems

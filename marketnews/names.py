@@ -34,8 +34,9 @@ def image_reference_ok(value: str) -> bool:
 
 @lru_cache(maxsize=8192)
 def tag_slug(name: str) -> str:
-    """A tag's URL segment, unescaped: "Ünïcødé" -> "ünïcødé", "C++" -> "c++", "New York" -> "new-york"."""
-    text = _APOSTROPHES.sub("", unicodedata.normalize("NFKC", name).lower())
+    """A tag's URL segment, unescaped: "Ünïcødé" -> "ünïcødé", "C++" -> "c++", "New York" -> "new-york",
+    "Straße" -> "strasse". Case-folded, as `tag_key` is: tags one topic share one URL."""
+    text = _APOSTROPHES.sub("", unicodedata.normalize("NFKC", name).casefold())
     out: list[str] = []
     for ch in text:
         kind = unicodedata.category(ch)

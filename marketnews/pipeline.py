@@ -26,7 +26,7 @@ from marketnews.assets import Assets, fingerprint
 from marketnews.cache import MEMO_FILE, Memo, WrongShape, decode, encode, memo_key, pack
 from marketnews.cards import renderer as card_renderer
 from marketnews.config import SiteConfig, load_config
-from marketnews.content import Article, RefUse, parse_article
+from marketnews.content import MAX_ARTICLE_BYTES, Article, RefUse, parse_article, source_text, split_frontmatter
 from marketnews.errors import ContentError, MarketnewsError, Problem
 from marketnews.images import image_size
 from marketnews.markets.model import Snapshot, snapshot_to_json
@@ -275,12 +275,16 @@ def _read_one(shown: str, path: Path, tz: tzinfo, memo: Memo | None, raw_html: b
     if kept is not None:
         return stamp, key, kept, False, b""
     article, problems = parse_article(shown, raw, tz)
-    if article is None:
+    if article is None:  # every problem at once: its body's too, where it can be found
+        with suppress(UnicodeDecodeError):  # (said already)
+            split = split_frontmatter(source_text(raw)) if len(raw) <= MAX_ARTICLE_BYTES else None
+            if split is not None:
+                problems += _body_uses(shown, split[2], render_body(split[1], raw_html))[0]
         return stamp, key, encode((None, problems, "")), True, b""
     bkey = memo_key("body", article.body, allowed)
     found = memo.load(bkey, RenderedBody) if memo is not None else None
     body = cast(RenderedBody | None, found) or render_body(article.body, raw_html)
-    more, inline = _body_uses(article, body)
+    more, inline = _body_uses(article.path, article.body_line, body)
     entry = replace(article, body="", inline=inline, lead=body.first_paragraph)
     return stamp, key, encode((entry, problems + more, bkey)), True, b"" if found is not None else encode(body)
 
@@ -385,26 +389,27 @@ def _inside_site(paths: SitePaths, path: Path) -> bool:
     return any(target.is_relative_to(folder.resolve()) for folder in (paths.root, paths.content))
 
 
-def _body_uses(article: Article, body: RenderedBody) -> tuple[list[Problem], tuple[RefUse | None, ...]]:
-    """The problems of an article's body, and the reference of each of its ```market lines
-    (None where one does not parse): each line parsed once, for both."""
+def _body_uses(path: str, body_line: int, body: RenderedBody) -> tuple[list[Problem], tuple[RefUse | None, ...]]:
+    """The problems of an article's body (the file's `path`, its body from `body_line`), and
+    the reference of each of its ```market lines (None where one does not parse): each line
+    parsed once, for both."""
     problems: list[Problem] = []
     inline: list[RefUse | None] = []
     for item in body.inline:
-        line = article.body_line + item.line
+        line = body_line + item.line
         try:
             inline.append(RefUse(parse_ref(item.written), item.written, line))
         except RefError as exc:
-            problems.append(Problem(article.path, line, "market", str(exc)))
+            problems.append(Problem(path, line, "market", str(exc)))
             inline.append(None)
     for line in body.empty_market_blocks:
-        problems.append(Problem(article.path, article.body_line + line, "market",
+        problems.append(Problem(path, body_line + line, "market",
                                 "empty ```market block: expected one slug or URL a line", "warning"))
     for line in body.images_without_alt:
-        problems.append(Problem(article.path, article.body_line + line, "image",
+        problems.append(Problem(path, body_line + line, "image",
                                 "image has no alt text: write ![what it shows](path)", "warning"))
     for raw in body.raw_html:
-        problems.append(Problem(article.path, article.body_line + raw.line, "body", raw.message, "warning"))
+        problems.append(Problem(path, body_line + raw.line, "body", raw.message, "warning"))
     return problems, tuple(inline)
 
 

@@ -145,6 +145,20 @@ def test_every_problem_in_every_file_at_once(site: Site, cli) -> None:  # type: 
     assert not site.out.exists()
 
 
+@pytest.mark.parametrize("front", ["---\ntitle: ok\ndate: tomorrow\n---\n", "---\ntitle: [x\ndate: 2026-11-20\n---\n"])
+def test_an_error_in_the_frontmatter_hides_none_in_the_body(site: Site, cli, front: str) -> None:  # type: ignore[no-untyped-def]
+    body = "Intro.\n\n```market\nhttps://example.com/x\n```\n\n```markets\nfed-cut\n```\n"
+    site.write("content/a.md", front + body)
+    run = cli("build", "--root", site.root)
+    assert run.code == 1
+    said = [line for line in run.err.splitlines() if line.startswith("content/a.md:")]
+    assert said[0].startswith(("content/a.md:3: date:", "content/a.md:2: malformed YAML")), said
+    assert said[1:] == [
+        "content/a.md:8: market: expected a polymarket.com URL or a slug, got 'https://example.com/x'",
+        "content/a.md:11: warning: market: ```markets block is shown as code; did you mean ```market "
+        "(the word alone on its line, then one slug or URL a line)?"]
+
+
 def test_two_articles_writing_one_url_name_both_files(site: Site, cli) -> None:  # type: ignore[no-untyped-def]
     site.write("content/one.md", article("One", slug="same"))
     site.write("content/two.md", article("Two", slug="same"))

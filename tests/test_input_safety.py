@@ -123,6 +123,8 @@ def test_tag_urls_keep_letters_of_any_script_and_tell_symbols_apart() -> None:
     assert url_segment(tag_slug("C#")) == "c%23"
     assert tag_key("New York") == tag_key("new-york") == tag_key("NEW  YORK")
     assert tag_key("a&b") != tag_key("a-b") and tag_slug("a&b") == tag_slug("a-b")
+    # One topic, one URL: a tag's URL is case-folded as its key is (lowercase alone keeps the ß).
+    assert tag_key("Straße") == tag_key("STRASSE") and tag_slug("Straße") == tag_slug("STRASSE") == "strasse"
     a, problems = parse(article(tags=["日本", "Ünïcødé", "C++", "c"]))
     assert problems == [] and a is not None and a.tags == ("日本", "Ünïcødé", "C++", "c")
     a, problems = parse(article(tags=["!!!"]))
