@@ -43,6 +43,7 @@ from marketnews.pipeline import (
     unknown_ref_problems,
     wanted,
 )
+from marketnews.templating import layout_problems
 from marketnews.writer import build_lock, check_output, folder_identity, write_atomic
 
 if TYPE_CHECKING:  # the network stack is imported by the code that uses it, not by every build
@@ -295,8 +296,13 @@ def cmd_build(args: argparse.Namespace, console: Console) -> int:
 def cmd_check(args: argparse.Namespace, console: Console) -> int:
     paths = site_paths(args)
     options = BuildOptions(drafts=True, future=True, strict=args.strict)
-    gathered = gather(paths, options, console.progress)
-    warnings = list(gathered.problems)
+    layouts = layout_problems(paths.layouts)  # said with the content's: every problem at once
+    try:
+        gathered = gather(paths, options, console.progress)
+    except ContentError as exc:
+        raise ContentError(sorted([*exc.problems, *layouts])) from None
+    warnings = [*gathered.problems, *layouts]
+    raise_on_errors(warnings, args.strict)
     if args.snapshot:
         snapshot = snapshot_from_file(args.snapshot)(wanted(gathered), now_utc()).snapshot
         warnings += missing_quote_problems(gathered, snapshot, gathered.articles)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -26,7 +27,15 @@ from marketnews.assets import Assets, fingerprint
 from marketnews.cache import MEMO_FILE, Memo, WrongShape, decode, encode, memo_key, pack
 from marketnews.cards import renderer as card_renderer
 from marketnews.config import SiteConfig, load_config
-from marketnews.content import MAX_ARTICLE_BYTES, Article, RefUse, parse_article, source_text, split_frontmatter
+from marketnews.content import (
+    MAX_ARTICLE_BYTES,
+    RESERVED_SLUGS,
+    Article,
+    RefUse,
+    parse_article,
+    source_text,
+    split_frontmatter,
+)
 from marketnews.errors import ContentError, MarketnewsError, Problem
 from marketnews.images import image_size
 from marketnews.markets.model import Snapshot, snapshot_to_json
@@ -58,6 +67,7 @@ from marketnews.site import (
     page_file,
     seen,
 )
+from marketnews.sitemaps import NEWS_SITEMAP
 from marketnews.templating import make_environment
 from marketnews.writer import RECORD, Stager, WriteReport, existing_files, write_site
 
@@ -509,7 +519,7 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
             by_url[url] = a
         problems.extend(_tag_collisions(a, tags, tag_names))
         problems.extend(_image_problems(paths, a))
-    problems.extend(static_link_problems(paths))
+    problems.extend(static_problems(paths, by_url))
     raise_on_errors(problems, options.strict)
     articles.sort(key=lambda a: (a.date, a.path), reverse=True)
     return _counted(Gathered(
@@ -1058,14 +1068,39 @@ def static_files(static: Path) -> Iterator[OutputFile]:
         yield OutputFile(path.relative_to(static).as_posix(), path.read_bytes())
 
 
-def static_link_problems(paths: SitePaths) -> list[Problem]:
-    """An error for each symbolic link in static/ that leads out of the site folder: its
-    target would be published as a file of the site."""
-    if not paths.static.is_dir():
-        return []
-    return [Problem(paths.shown(p), 0, "", "a symbolic link to a file outside the site folder; "
-                    "static files and links must stay inside it (it is not published)")
-            for p in sorted(paths.static.rglob("*")) if p.is_symlink() and p.is_file() and _leaves(p, paths.static)]
+# The files every site has at its top, beside the folders of content.RESERVED_SLUGS.
+SITE_FILES = frozenset({"404.html", "feed.xml", "index.html", NEWS_SITEMAP, "robots.txt", "snapshot.json"})
+_SITEMAP = re.compile(r"sitemap(-\d+)?\.xml")
+
+
+def static_problems(paths: SitePaths, by_url: Mapping[str, Article]) -> list[Problem]:
+    """An error for each symbolic link in static/ that leads out of the site folder (its
+    target would be published as a file of the site), and for each article whose page
+    would take the place of a file of static/ or of the site's own pages (a permalink of
+    `/{slug}/` and an article slugged `tags`): found here, each with the article's file,
+    rather than by the writer, one at a time."""
+    problems: list[Problem] = []
+    files: set[str] = set()
+    if paths.static.is_dir():
+        for p in sorted(paths.static.rglob("*")):
+            if p.is_symlink() and p.is_file() and _leaves(p, paths.static):
+                problems.append(Problem(paths.shown(p), 0, "", "a symbolic link to a file outside the site folder; "
+                                        "static files and links must stay inside it (it is not published)"))
+            elif p.is_file() and not p.name.startswith("."):
+                files.add(p.relative_to(paths.static).as_posix())
+    folders = {f.rsplit("/", n)[0] for f in files for n in range(1, f.count("/") + 1)}
+    for url, article in by_url.items():
+        page = page_file(url)
+        top = page.split("/", 1)[0]
+        within = [page.rsplit("/", n)[0] for n in range(1, page.count("/") + 1)]  # the folders it is in
+        taken = next((f"static/{f}" for f in (page, *within) if f in files), None) or (
+            f"static/{page}/" if page in folders else None)
+        if taken is None and (top in RESERVED_SLUGS or top in SITE_FILES or _SITEMAP.fullmatch(top)):
+            taken = f"the site's own /{top}{'/' if '/' in page else ''}"
+        if taken is not None:
+            problems.append(Problem(article.path, 1, "slug", f"URL {url} would take the place of {taken}; "
+                                    "give the article another 'slug:', or change the permalink"))
+    return problems
 
 
 def _leaves(link: Path, static: Path) -> bool:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from marketnews.charts import pct, price_chart, sparkline
-from marketnews.errors import TemplateError
+from marketnews.errors import Problem, TemplateError
 from marketnews.markets.model import format_time
 from marketnews.seo import iso
 
@@ -99,6 +99,26 @@ def make_environment(layouts: Path, tz: ZoneInfo) -> jinja2.Environment:
     env.filters.update(pct=pct, points=points, money=money, sparkline=sparkline, price_chart=price_chart,
                        **make_date_filters(tz))
     return env
+
+
+def layout_problems(layouts: Path) -> list[Problem]:
+    """An error for each layout that does not parse (or is not UTF-8 text), each at its
+    line: all at once, where a build stops at the first it renders. What a template does
+    when it runs (a name it lacks, a filter it misuses) only rendering finds."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(layouts)), trim_blocks=True, lstrip_blocks=True)
+    problems: list[Problem] = []
+    for name in env.list_templates() if layouts.is_dir() else ():
+        if name.rsplit("/", 1)[-1].startswith("."):  # an editor's swap file, say: no page uses it
+            continue
+        try:
+            source, filename, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
+            env.parse(source, name, filename)
+        except jinja2.TemplateSyntaxError as exc:
+            problems.append(Problem(f"layouts/{name}", exc.lineno or 0, "", f"template error: {exc.message}"))
+        except UnicodeDecodeError:  # an image kept there, say: an error only for a page that uses it
+            problems.append(Problem(f"layouts/{name}", 0, "", "not UTF-8 text: a page that uses it fails",
+                                    "warning"))
+    return problems
 
 
 def template_error(exc: BaseException, layouts: Path) -> TemplateError:

@@ -159,6 +159,34 @@ def test_an_error_in_the_frontmatter_hides_none_in_the_body(site: Site, cli, fro
         "(the word alone on its line, then one slug or URL a line)?"]
 
 
+def test_articles_that_would_take_the_place_of_the_sites_own_files_are_named_all_at_once(  # type: ignore[no-untyped-def]
+        site: Site, cli) -> None:
+    config = site.root / "site.yaml"
+    config.write_text(config.read_text() + "permalink: /{slug}/\n")
+    for slug in ("tags", "markets", "about", "fine"):
+        site.write(f"content/{slug}.md", article(slug.title(), slug=slug))
+    site.write("static/about/index.html", "<p>by hand</p>")
+    run = cli("build", "--root", site.root)
+    assert run.code == 1
+    said = sorted(line for line in run.err.splitlines() if "would take the place" in line)
+    assert said == [
+        "content/about.md:1: slug: URL /about/ would take the place of static/about/index.html; "
+        "give the article another 'slug:', or change the permalink",
+        "content/markets.md:1: slug: URL /markets/ would take the place of the site's own /markets/; "
+        "give the article another 'slug:', or change the permalink",
+        "content/tags.md:1: slug: URL /tags/ would take the place of the site's own /tags/; "
+        "give the article another 'slug:', or change the permalink",
+    ]
+    assert not site.out.exists()
+    config.write_text(config.read_text().replace("permalink: /{slug}/", "permalink: /{slug}.html"))
+    for slug in ("tags", "markets", "about"):
+        (site.root / f"content/{slug}.md").unlink()
+    site.write("content/404.md", article("Not found", slug="404"))
+    run = cli("build", "--root", site.root)
+    assert run.code == 1 and "content/404.md:1: slug: URL /404.html would take the place of the site's own /404.html;" \
+        in run.err
+
+
 def test_two_articles_writing_one_url_name_both_files(site: Site, cli) -> None:  # type: ignore[no-untyped-def]
     site.write("content/one.md", article("One", slug="same"))
     site.write("content/two.md", article("Two", slug="same"))
@@ -248,6 +276,16 @@ def test_check_validates_without_writing(news: Site, cli) -> None:  # type: igno
     news.write("content/bad.md", "---\ntitle: x\n---\n")
     bad = cli("check", "--root", news.root)
     assert bad.code == 1 and "content/bad.md:1: date: required field is missing" in bad.err
+    # Layouts that do not parse, every one of them, with the content's errors.
+    news.write("layouts/tags.html", "{% extends 'base.html' %}\n{% block main %}{% for x in %}")
+    news.write("layouts/partials/odds_key.html", "{{ oops }\n")
+    bad = cli("check", "--root", news.root)
+    assert bad.code == 1 and "content/bad.md:1: date: required field is missing" in bad.err
+    assert "layouts/tags.html:2: template error: " in bad.err
+    assert "layouts/partials/odds_key.html:1: template error: " in bad.err
+    (news.root / "content/bad.md").unlink()
+    assert cli("check", "--root", news.root).code == 1
+    assert not news.out.exists()
 
 
 def test_new_writes_a_draft_that_builds(site: Site, cli) -> None:  # type: ignore[no-untyped-def]
