@@ -278,8 +278,12 @@ def _read_one(shown: str, path: Path, tz: tzinfo, memo: Memo | None, raw_html: b
     memo has that (`memo` None: parse and render whatever it has); `raw_html`: the site
     allows raw HTML (the body renders differently)."""
     stamp = _stamp(path)
-    raw = path.read_bytes()
     allowed = "raw_html" if raw_html else ""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:  # one file's problem, said with every other's (nothing kept: it is read again)
+        unread = Problem(shown, 0, "", f"cannot be read ({exc.strerror or exc})")
+        return stamp, memo_key("article", shown, "unread"), encode((None, [unread], "")), False, b""
     key = memo_key("article", shown, str(tz), allowed, raw)
     kept = memo.get(key) if memo is not None else None
     if kept is not None:

@@ -145,6 +145,24 @@ def test_every_problem_in_every_file_at_once(site: Site, cli) -> None:  # type: 
     assert not site.out.exists()
 
 
+def test_a_file_that_cannot_be_read_is_one_problem_among_the_others(  # type: ignore[no-untyped-def]
+        site: Site, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    site.write("content/bad.md", "---\ntitle: x\ndate: nope\n---\nB\n")
+    site.write("content/locked.md", article("Locked"))
+    read_bytes = Path.read_bytes
+
+    def refused(path: Path) -> bytes:  # what a file without read permission gives (root reads any, so faked)
+        if path.name == "locked.md":
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_bytes(path)
+    monkeypatch.setattr(Path, "read_bytes", refused)
+    run = cli("build", "--root", site.root)
+    assert run.code == 1
+    assert run.err.splitlines()[:2] == [
+        "content/bad.md:3: date: expected an ISO 8601 date like 2026-11-20T09:30:00Z, got 'nope'",
+        "content/locked.md: cannot be read (Permission denied)"]
+
+
 @pytest.mark.parametrize("front", ["---\ntitle: ok\ndate: tomorrow\n---\n", "---\ntitle: [x\ndate: 2026-11-20\n---\n"])
 def test_an_error_in_the_frontmatter_hides_none_in_the_body(site: Site, cli, front: str) -> None:  # type: ignore[no-untyped-def]
     body = "Intro.\n\n```market\nhttps://example.com/x\n```\n\n```markets\nfed-cut\n```\n"
