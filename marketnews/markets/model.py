@@ -284,7 +284,7 @@ def _columns(points: Iterable[Point]) -> dict[str, list[Any]]:
     """A series as the snapshot writes it: its times, and its prices rounded to 6 places.
     (float(f"{p:.6f}") is round(p, 6), digit for digit: both are CPython's correctly
     rounded conversion to 6 decimals, and the text is read back to the nearest float. It
-    takes half the time, and a snapshot has hundreds of thousands of prices.)"""
+    takes two thirds of the time, and a snapshot has hundreds of thousands of prices.)"""
     if type(points) is Series:  # its columns as they are held: no pair made of each point
         return {"t": list(points.times), "p": [float(f"{p:.6f}") for p in points.prices]}
     pairs = list(points)
