@@ -348,6 +348,8 @@ def near_market_fences(body: str) -> list[tuple[int, str]]:
         if not match:
             continue
         fence, info = match.groups()
+        if fence[0] == "`" and "`" in line[match.end(1):]:  # ```market``` is code in a line, not a fence
+            continue
         if open_fence:  # only a bare fence of the same kind, at least as long, closes it
             if fence[0] == open_fence[0] and len(fence) >= len(open_fence) and not line.strip(" \t`~"):
                 open_fence = ""

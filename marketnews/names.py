@@ -35,8 +35,10 @@ def image_reference_ok(value: str) -> bool:
 @lru_cache(maxsize=8192)
 def tag_slug(name: str) -> str:
     """A tag's URL segment, unescaped: "Ünïcødé" -> "ünïcødé", "C++" -> "c++", "New York" -> "new-york",
-    "Straße" -> "strasse". Case-folded, as `tag_key` is: tags one topic share one URL."""
-    text = _APOSTROPHES.sub("", unicodedata.normalize("NFKC", name).casefold())
+    "Straße" -> "strasse". Lowercased, and ß written ss as case folding (`tag_key`) writes it,
+    so that tags one topic share one URL; lowercase keeps a Greek word's final ς, which
+    case folding would make σ."""
+    text = _APOSTROPHES.sub("", unicodedata.normalize("NFKC", name).lower().replace("ß", "ss"))
     out: list[str] = []
     for ch in text:
         kind = unicodedata.category(ch)

@@ -1080,9 +1080,10 @@ _SITEMAP = re.compile(r"sitemap(-\d+)?\.xml")
 def static_problems(paths: SitePaths, by_url: Mapping[str, Article]) -> list[Problem]:
     """An error for each symbolic link in static/ that leads out of the site folder (its
     target would be published as a file of the site), and for each article whose page
-    would take the place of a file of static/ or of the site's own pages (a permalink of
-    `/{slug}/` and an article slugged `tags`): found here, each with the article's file,
-    rather than by the writer, one at a time."""
+    would take the place of a file of static/, of a site-wide file or of the first page of
+    one of the site's own sections (a permalink of `/{slug}/` and an article slugged
+    `tags`): found here, each with the article's file, rather than by the writer, one at a
+    time. (An article may live inside a section's folder, `/markets/{year}/{slug}/`.)"""
     problems: list[Problem] = []
     files: set[str] = set()
     if paths.static.is_dir():
@@ -1099,8 +1100,9 @@ def static_problems(paths: SitePaths, by_url: Mapping[str, Article]) -> list[Pro
         within = [page.rsplit("/", n)[0] for n in range(1, page.count("/") + 1)]  # the folders it is in
         taken = next((f"static/{f}" for f in (page, *within) if f in files), None) or (
             f"static/{page}/" if page in folders else None)
-        if taken is None and (top in RESERVED_SLUGS or top in SITE_FILES or _SITEMAP.fullmatch(top)):
-            taken = f"the site's own /{top}{'/' if '/' in page else ''}"
+        if taken is None and (page in SITE_FILES or _SITEMAP.fullmatch(page)
+                              or (top in RESERVED_SLUGS and page in (top, f"{top}/index.html"))):
+            taken = f"the site's own /{top}{'/' if '/' in page else ''}"  # (deeper, the writer finds a clash)
         if taken is not None:
             problems.append(Problem(article.path, 1, "slug", f"URL {url} would take the place of {taken}; "
                                     "give the article another 'slug:', or change the permalink"))

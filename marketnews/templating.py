@@ -102,22 +102,21 @@ def make_environment(layouts: Path, tz: ZoneInfo) -> jinja2.Environment:
 
 
 def layout_problems(layouts: Path) -> list[Problem]:
-    """An error for each layout that does not parse (or is not UTF-8 text), each at its
-    line: all at once, where a build stops at the first it renders. What a template does
-    when it runs (a name it lacks, a filter it misuses) only rendering finds."""
+    """An error for each layout that does not parse, each at its line: all at once, where
+    a build stops at the first it renders. What a template does when it runs (a name it
+    lacks, a filter it misuses) only rendering finds."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(layouts)), trim_blocks=True, lstrip_blocks=True)
     problems: list[Problem] = []
     for name in env.list_templates() if layouts.is_dir() else ():
-        if name.rsplit("/", 1)[-1].startswith("."):  # an editor's swap file, say: no page uses it
+        if any(part.startswith(".") for part in name.split("/")):  # an editor's swap file, a .git folder
             continue
         try:
             source, filename, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
             env.parse(source, name, filename)
         except jinja2.TemplateSyntaxError as exc:
             problems.append(Problem(f"layouts/{name}", exc.lineno or 0, "", f"template error: {exc.message}"))
-        except UnicodeDecodeError:  # an image kept there, say: an error only for a page that uses it
-            problems.append(Problem(f"layouts/{name}", 0, "", "not UTF-8 text: a page that uses it fails",
-                                    "warning"))
+        except UnicodeDecodeError:  # not text (an image kept there): no page renders it, as the build finds
+            continue
     return problems
 
 
@@ -127,12 +126,14 @@ def template_error(exc: BaseException, layouts: Path) -> TemplateError:
         return TemplateError(f"layouts/{exc.name or exc.filename or '?'}", exc.lineno or 0, exc.message or str(exc))
     if isinstance(exc, jinja2.TemplateNotFound):
         return TemplateError(f"layouts/{exc.name}", 0, "template not found")
-    root = str(layouts.resolve()) + os.sep
+    # A template's frames name its file as the loader found it, under layouts/ as given
+    # (relative, under a relative --root); layouts/ may itself be reached through a link.
+    roots = {os.path.abspath(layouts) + os.sep, str(layouts.resolve()) + os.sep}
     where, line = "layouts/?", 0
     for frame in traceback.extract_tb(exc.__traceback__):
-        # A template's frames name its file as the loader found it: under a relative --root, relative.
-        filename = os.path.realpath(frame.filename)
-        if filename.startswith(root):
+        filename = os.path.abspath(frame.filename)
+        root = next((r for r in roots if filename.startswith(r)), None)
+        if root is not None:
             where, line = "layouts/" + Path(filename[len(root):]).as_posix(), frame.lineno or 0
     return TemplateError(where, line, f"{type(exc).__name__}: {exc}")
 

@@ -36,19 +36,27 @@ class _Loader(_Base):  # type: ignore[misc]
                 None, None, f"a number of {len(node.value):,} digits is too long to be a value",
                 node.start_mark) from None
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        """A mapping, refused when one of its keys is written twice: YAML would keep the
-        last silently, and an author who wrote a key again meant one of the two."""
-        keys: set[tuple[str, str]] = set()
-        for key, _ in node.value:
-            if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
-                continue
-            if (key.tag, key.value) in keys:  # at the second: the first's line here would be the YAML's, not the file's
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"the key '{key.value}' is written a second time here: keep one of the two",
-                    key.start_mark)
-            keys.add((key.tag, key.value))
-        return dict(super().construct_mapping(node, deep=deep))
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        """Merge keys (`<<: *base`) put in, once each mapping's own keys are checked: a key
+        written twice in one mapping is refused, as YAML would keep the last silently and an
+        author who wrote a key again meant one of the two. Checked before the merge, which
+        rewrites a merged mapping's node with the keys it takes in (and overrides)."""
+        checked = self.__dict__.setdefault("_checked", set())
+        if id(node) not in checked:
+            checked.add(id(node))
+            seen: set[str] = set()
+            for key, _ in node.value:
+                if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+                    continue
+                # As the value the key stands for (01 is 1, yes is true), and as text: the
+                # top level's keys are read as their text (load_mapping), so 1 is "1" there.
+                name = str(self.construct_object(key))
+                if name in seen:  # said at the second: the first's line here would be the YAML's, not the file's
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"the key '{key.value}' is written a second time here: keep one of the two",
+                        key.start_mark)
+                seen.add(name)
+        super().flatten_mapping(node)
 
 
 _Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)

@@ -203,6 +203,10 @@ def test_articles_that_would_take_the_place_of_the_sites_own_files_are_named_all
     run = cli("build", "--root", site.root)
     assert run.code == 1 and "content/404.md:1: slug: URL /404.html would take the place of the site's own /404.html;" \
         in run.err
+    # Inside a section's folder an article takes no page's place.
+    config.write_text(config.read_text().replace("permalink: /{slug}.html", "permalink: /markets/{year}/{slug}/"))
+    assert cli("build", "--root", site.root).code == 0
+    assert (site.out / "markets/2026/404/index.html").is_file() and (site.out / "markets/index.html").is_file()
 
 
 def test_two_articles_writing_one_url_name_both_files(site: Site, cli) -> None:  # type: ignore[no-untyped-def]
@@ -213,14 +217,18 @@ def test_two_articles_writing_one_url_name_both_files(site: Site, cli) -> None: 
     assert "content/two.md:1: slug: URL /2026/11/same/ is also written by content/one.md" in run.err
 
 
-@pytest.mark.parametrize("root", ["absolute", "relative"])
+@pytest.mark.parametrize("root", ["absolute", "relative", "a link to a theme's file"])
 def test_template_error_names_template_and_line(  # type: ignore[no-untyped-def]
-        news: Site, cli, root: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        news: Site, cli, root: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     layout = news.root / "layouts/article.html"
     layout.write_text(layout.read_text().replace("{{ a.title }}</h1>", "{{ a.headline.missing }}</h1>"))
     if root == "relative":  # `marketnews build` in the site's folder: --root is "."
         monkeypatch.chdir(news.root)
-    run = cli("build", "--root", news.root if root == "absolute" else ".")
+    elif root != "absolute":  # the layout kept elsewhere (a theme), linked in: named as the site names it
+        (tmp_path / "theme").mkdir()
+        layout.rename(tmp_path / "theme/article.html")
+        layout.symlink_to(tmp_path / "theme/article.html")
+    run = cli("build", "--root", "." if root == "relative" else news.root)
     assert run.code == 1
     line = next(n for n, text in enumerate(layout.read_text().splitlines(), 1) if "a.headline" in text)
     assert f"layouts/article.html:{line}: template error: UndefinedError" in run.err
@@ -304,6 +312,13 @@ def test_check_validates_without_writing(news: Site, cli) -> None:  # type: igno
     (news.root / "content/bad.md").unlink()
     assert cli("check", "--root", news.root).code == 1
     assert not news.out.exists()
+    # What is not a template, no build renders: an image, a hidden folder's files.
+    news.write("layouts/tags.html", "{% extends 'base.html' %}")
+    news.write("layouts/partials/odds_key.html", "")
+    (news.root / "layouts/partials/logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    news.write("layouts/.git/HEAD", "{% broken")
+    strict = cli("check", "--root", news.root, "--strict")
+    assert strict.code == 0, strict.err
 
 
 def test_new_writes_a_draft_that_builds(site: Site, cli) -> None:  # type: ignore[no-untyped-def]

@@ -111,3 +111,13 @@ def test_a_setting_written_twice_is_an_error_at_its_second_line(tmp_path: Path) 
         load_config(write(tmp_path, "title: T\nper_page: 5\nbase_url: https://x.org\nper_page: x\n"))
     assert str(err.value) == \
         "site.yaml:4: malformed YAML: the key 'per_page' is written a second time here: keep one of the two"
+
+
+def test_merge_keys_are_not_keys_written_twice_but_keys_equal_as_values_are(tmp_path: Path) -> None:
+    text = ("title: T\nbase_url: https://x.org\nparams:\n  base: &base {bg: white, fg: black}\n"
+            "  themes: {dark: &dark {<<: *base, bg: black}}\n  current: {<<: *dark}\n")
+    config, _ = load_config(write(tmp_path, text))
+    assert config.extra["current"] == {"bg": "black", "fg": "black"}
+    for twice in ("1: a\n01: b\n", "true: a\nyes: b\n", "1: a\n'1': b\n"):
+        with pytest.raises(ConfigError, match="site.yaml:4: malformed YAML: the key .* is written a second time"):
+            load_config(write(tmp_path, "title: T\nbase_url: https://x.org\n" + twice))

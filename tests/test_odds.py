@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,10 +50,18 @@ def test_a_cache_file_that_cannot_be_read_as_one_is_an_empty_cache_at_once(tmp_p
     assert within(30, lambda: load_cache(tmp_path)) == CachedOdds()
 
 
-def test_a_snapshot_file_that_is_a_fifo_is_an_error_not_a_wait(tmp_path: Path) -> None:
-    os.mkfifo(tmp_path / "odds.json")
-    with pytest.raises(MarketnewsError, match="odds.json: cannot read snapshot: not a plain file"):
-        within(30, lambda: read_snapshot(tmp_path / "odds.json", "odds.json"))
+def test_a_snapshot_named_by_the_user_may_be_a_pipe(tmp_path: Path) -> None:
+    # `marketnews snapshot | marketnews build --snapshot /dev/stdin`: read, where a cache
+    # file that is a FIFO is not (see above). A folder is refused with its name.
+    pipe = tmp_path / "odds.json"
+    os.mkfifo(pipe)
+    text = snapshot_to_json(Snapshot(T, {"a": q("a", 0.25)}, "polymarket"))
+    writer = threading.Thread(target=pipe.write_text, args=(text,), daemon=True)
+    writer.start()
+    assert within(30, lambda: read_snapshot(pipe, "odds.json")).quotes["a"].probability == 0.25
+    writer.join(5)
+    with pytest.raises(MarketnewsError, match="odds: cannot read snapshot: Is a directory"):
+        read_snapshot(tmp_path, "odds")
 
 
 def test_the_cache_keeps_the_newest_quote_of_each_site_key(tmp_path: Path) -> None:

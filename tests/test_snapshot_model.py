@@ -91,8 +91,10 @@ def test_history_is_written_in_columns_and_read_in_either_form() -> None:
         ("history", {"t": [10**15], "p": [0.5]}, "quotes.m.history"),
         ("history", {"t": [-(10**15)], "p": [0.5]}, "quotes.m.history"),
         # A price stamped after the snapshot was taken would end the market's chart there.
-        ("history", {"t": [T1, 7258000000], "p": [0.5, 0.9]}, "quotes.m.history: expected prices taken no later"),
-        ("anchors", {"t": [7258000000], "p": [0.9]}, "quotes.m.anchors: expected prices taken no later"),
+        ("history", {"t": [T1, 7258000000], "p": [0.5, 0.9]},
+         "quotes.m.history: a price stamped 2199-12-30T15:06:40Z, more than an hour after the snapshot's taken_at "
+         "(2026-11-21T16:00:00Z)"),
+        ("anchors", {"t": [T2 + 3601], "p": [0.9]}, "quotes.m.anchors: a price stamped 2026-11-21T17:00:01Z"),
         ("end_date", "0001-01-01T00:00:00+01:00", "quotes.m.end_date"),
         ("as_of", "9999-12-31T23:59:59Z", "quotes.m.as_of"),
         ("probability", -0.5, "quotes.m.probability: expected a number from 0 to 1"),
@@ -103,6 +105,12 @@ def test_history_is_written_in_columns_and_read_in_either_form() -> None:
 def test_out_of_range_data_is_refused_not_crashed_on(field: str, value: object, fragment: str) -> None:
     with pytest.raises(SnapshotError, match=re.escape(fragment)):
         snapshot_from_json(json.dumps(snapshot_doc({"m": quote("Q", **{field: value})})))
+
+
+def test_a_price_stamped_within_the_hour_after_the_snapshot_is_a_clock_that_differs_a_little() -> None:
+    doc = snapshot_doc({"m": quote("Q", history={"t": [T1, T2 + 3600], "p": [0.5, 0.6]})})
+    snap = snapshot_from_json(json.dumps(doc))
+    assert snap.quotes["m"].history[-1] == (T2 + 3600, 0.6)
 
 
 def test_the_two_characters_xml_cannot_hold_become_the_replacement_character() -> None:

@@ -466,7 +466,9 @@ def quote_from_json(key: str, data: Any, problems: list[str], default_as_of: dat
     history, anchors = r.points("history"), r.points("anchors")
     for name, series in (("history", history), ("anchors", anchors)):
         if series and series.times[-1] > default_as_of.timestamp() + FUTURE_SKEW_S:  # a chart would end there
-            r.bad(name, "prices taken no later than the snapshot (its taken_at)")
+            late = datetime.fromtimestamp(series.times[-1], UTC)
+            problems.append(f"quotes.{key}.{name}: a price stamped {format_time(late)}, more than an hour "
+                            f"after the snapshot's taken_at ({format_time(default_as_of)})")
     return Quote(
         key=key,
         question=question,

@@ -204,14 +204,14 @@ def read_snapshot(path: Path, label: str) -> Snapshot:
 
 def _read(path: Path, label: str) -> bytes:
     try:
-        return file_bytes(path)
+        return path.read_bytes()  # a file or a pipe (--snapshot /dev/stdin): the user named it
     except OSError as exc:
         raise MarketnewsError(f"{label}: cannot read snapshot: {exc.strerror}") from None
 
 
 def file_bytes(path: Path) -> bytes:
-    """A plain file's bytes; OSError for anything else there: a FIFO (a snapshot or cache
-    file someone replaced with one) is never waited on, nor a folder or a device read."""
+    """A plain file's bytes; OSError for anything else there: a FIFO (a cache file someone
+    replaced with one) is never waited on, nor a folder or a device read."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
