@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 from marketnews import __version__
 from marketnews.config import load_config
 from marketnews.content import Article, slugify
-from marketnews.errors import ContentError, MarketnewsError, Problem
+from marketnews.errors import ContentError, MarketnewsError, Problem, TemplateError
 from marketnews.markets.model import snapshot_to_json
 from marketnews.markets.snapshots import (
     LiveOptions,
@@ -282,6 +282,10 @@ def cmd_build(args: argparse.Namespace, console: Console) -> int:
         except BaseException as exc:
             if folder_identity(paths.out) != before:  # the new site was switched in: say so
                 raise PublishedThenFailed(paths.out, exc) from exc
+            if isinstance(exc, TemplateError) and (broken := layout_problems(paths.layouts)):
+                # Every layout that does not parse, not only the first a page rendered (and that one's error).
+                found = Problem(exc.template, exc.line, "", f"template error: {exc.message}")
+                raise ContentError(sorted({*broken, found})) from exc
             raise
     console.problems(report.warnings)
     if args.timings:

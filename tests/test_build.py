@@ -238,6 +238,13 @@ def test_template_syntax_error(news: Site, cli) -> None:  # type: ignore[no-unty
     (news.root / "layouts/tags.html").write_text("{% extends 'base.html' %}\n{% block main %}{% for x in %}")
     run = cli("build", "--root", news.root)
     assert run.code == 1 and "layouts/tags.html:2: template error" in run.err
+    # Two that do not parse: both said, not only the first a page rendered.
+    (news.root / "layouts/partials/odds_key.html").write_text("ok\n{{ oops }\n")
+    run = cli("build", "--root", news.root)
+    said = [line for line in run.err.splitlines() if "template error" in line]
+    assert run.code == 1 and [line.split(": template error")[0] for line in said] == [
+        "layouts/partials/odds_key.html:2", "layouts/tags.html:2"], run.err
+    assert run.err.splitlines()[-1].startswith("failed: 2 errors;")
 
 
 def test_a_failed_build_leaves_the_previous_output_exactly_as_it_was(news: Site, cli) -> None:  # type: ignore[no-untyped-def]
