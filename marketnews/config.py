@@ -89,15 +89,16 @@ def load_config(path: Path, shown: str | None = None) -> tuple[SiteConfig, tuple
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(f"{name}:{line}: the byte 0x{raw[exc.start]:02x} is not UTF-8 text: "
-                          "save the file as UTF-8") from None
+        bad = Problem(name, raw.count(b"\n", 0, exc.start) + 1, "",
+                      f"the byte 0x{raw[exc.start]:02x} is not UTF-8 text: save the file as UTF-8")
+        raise ConfigError(str(bad), (bad,)) from None
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     try:
         doc = load_mapping(text)
     except YamlProblem as exc:
-        raise ConfigError(f"{name}:{exc.line}: {exc.message}") from None
+        bad = Problem(name, exc.line, "", exc.message)
+        raise ConfigError(str(bad), (bad,)) from None
     problems: list[Problem] = []
     values: dict[str, Any] = {}
     for key, value in doc.data.items():
@@ -146,7 +147,7 @@ def load_config(path: Path, shown: str | None = None) -> tuple[SiteConfig, tuple
                                 f"got {values['stale_after_hours']!r}"))
     errors = [p for p in problems if p.severity == "error"]
     if errors:
-        raise ConfigError("\n".join(str(p) for p in sorted(problems)))
+        raise ConfigError("\n".join(str(p) for p in sorted(problems)), tuple(sorted(problems)))
     if "stale_after_hours" in values:
         values["stale_after_s"] = int(float(values.pop("stale_after_hours")) * 3600)
     values["extra"] = values.pop("params", {})

@@ -38,7 +38,12 @@ class MarketnewsError(Exception):
 
 
 class ConfigError(MarketnewsError):
-    pass
+    """site.yaml cannot be used: its `problems`, each at its line, when it could be read
+    (a build reads the articles anyway, to say their problems with these), else none."""
+
+    def __init__(self, message: str, problems: tuple[Problem, ...] = ()):
+        super().__init__(message)
+        self.problems = problems
 
 
 class SnapshotError(MarketnewsError):

@@ -36,7 +36,7 @@ from marketnews.content import (
     source_text,
     split_frontmatter,
 )
-from marketnews.errors import ContentError, MarketnewsError, Problem
+from marketnews.errors import ConfigError, ContentError, MarketnewsError, Problem
 from marketnews.images import image_size
 from marketnews.markets.model import Snapshot, snapshot_to_json
 from marketnews.markets.refs import RefError, parse_ref
@@ -482,8 +482,16 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
     A file the `memo` holds (same path, bytes and timezone) is not parsed again, nor a
     body it holds rendered again.
     """
-    config, config_warnings = load_config(paths.config_file, paths.shown(paths.config_file))
-    problems: list[Problem] = list(config_warnings)
+    try:
+        config, config_warnings = load_config(paths.config_file, paths.shown(paths.config_file))
+        unusable: tuple[Problem, ...] = ()
+    except ConfigError as exc:
+        if not exc.problems:  # no site.yaml to read: nothing to go on
+            raise
+        # Every problem at once: the articles are read with the default settings, and
+        # their problems said with site.yaml's (no page is made).
+        config, config_warnings, unusable = SiteConfig(title="", base_url=""), (), exc.problems
+    problems: list[Problem] = [*config_warnings, *unusable]
     if not paths.content.is_dir():
         raise MarketnewsError(f"{paths.shown(paths.content)}: content folder not found")
     known: Mapping[Path, SourceFile] = {}
@@ -493,7 +501,7 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
     files, to_read = _changed_files(paths.content.resolve(), known, changed if known else None)
     store = memo if memo is not None else Memo(None)
     fresh = read_sources(paths, to_read, config, store, options.jobs, progress)
-    if previous is not None and known and len(files) == len(known) and all(f in known for f in fresh):
+    if previous is not None and known and not unusable and len(files) == len(known) and all(f in known for f in fresh):
         patched = _patched(previous, config, config_warnings, paths.shown(paths.config_file), known, fresh)
         if patched is not None:
             raise_on_errors(patched.problems, options.strict)
@@ -524,7 +532,7 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
         problems.extend(_tag_collisions(a, tags, tag_names))
         problems.extend(_image_problems(paths, a))
     problems.extend(static_problems(paths, by_url))
-    raise_on_errors(problems, options.strict)
+    raise_on_errors(problems, options.strict)  # (site.yaml's problems are errors: never past here with them)
     articles.sort(key=lambda a: (a.date, a.path), reverse=True)
     return _counted(Gathered(
         config=config, articles=tuple(articles), bodies=Bodies(bodies, store, config.tz, config.raw_html),

@@ -145,6 +145,22 @@ def test_every_problem_in_every_file_at_once(site: Site, cli) -> None:  # type: 
     assert not site.out.exists()
 
 
+def test_a_site_yaml_error_is_said_with_the_articles_errors(site: Site, cli) -> None:  # type: ignore[no-untyped-def]
+    config = site.root / "site.yaml"
+    config.write_text(config.read_text() + "stale_after_hours: -1\n")
+    site.write("content/bad.md", "---\ntitle: x\ndate: nope\n---\nB\n")
+    run = cli("build", "--root", site.root)
+    lines = run.err.splitlines()
+    assert run.code == 1 and lines[-1] == f"failed: 2 errors; {site.out} is unchanged", run.err
+    assert "content/bad.md:3: date: expected an ISO 8601 date like 2026-11-20T09:30:00Z, got 'nope'" in lines
+    assert any(line.startswith("site.yaml:") and "stale_after_hours: expected a number of hours" in line
+               for line in lines), lines
+    assert not site.out.exists()
+    config.rename(site.root / "elsewhere.yaml")  # no site.yaml at all: nothing to read the articles with
+    run = cli("build", "--root", site.root)
+    assert run.code == 1 and "site.yaml: not found" in run.err and "content/bad.md" not in run.err
+
+
 def test_a_file_that_cannot_be_read_is_one_problem_among_the_others(  # type: ignore[no-untyped-def]
         site: Site, cli, monkeypatch: pytest.MonkeyPatch) -> None:
     site.write("content/bad.md", "---\ntitle: x\ndate: nope\n---\nB\n")
