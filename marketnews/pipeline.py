@@ -386,8 +386,10 @@ def _link_problem(paths: SitePaths, link: Path) -> str | None:
     inside the site folder (or the content folder)."""
     if not link.exists():
         return "a symbolic link to nothing (what it points to does not exist)"
-    if not link.is_file():
+    if link.is_dir():
         return "a symbolic link to a folder, not to an article file"
+    if not link.is_file():  # a FIFO, a socket, a device: never opened
+        return "a symbolic link to something that is not a file (a FIFO, a device), not to an article file"
     if not _inside_site(paths, link):
         return ("a symbolic link to a file outside the site folder; content files and links must stay inside it "
                 "(the link was not followed)")

@@ -240,6 +240,12 @@ def test_a_link_inside_the_site_is_followed(site: Site, cli) -> None:  # type: i
     assert run.code == 1 and "content/dangling.md: a symbolic link to nothing (what it points to does not exist)" \
         in run.err
     (site.root / "content" / "dangling.md").unlink()
+    os.mkfifo(site.root / "drafts" / "pipe")  # linked to, it is named for what it is, and never opened
+    os.symlink(site.root / "drafts" / "pipe", site.root / "content" / "piped.md")
+    run = cli("build", "--root", site.root)
+    assert run.code == 1 and "content/piped.md: a symbolic link to something that is not a file (a FIFO, a device)" \
+        in run.err
+    (site.root / "content" / "piped.md").unlink()
     assert cli("build", "--root", site.root).code == 0
     assert (site.out / "2026/11/shared/index.html").is_file()
 
