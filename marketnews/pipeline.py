@@ -505,8 +505,9 @@ def gather(paths: SitePaths, options: BuildOptions, progress: Progress = _no_pro
     fresh = read_sources(paths, to_read, config, store, options.jobs, progress)
     if previous is not None and known and not unusable and len(files) == len(known) and all(f in known for f in fresh):
         patched = _patched(previous, config, config_warnings, paths.shown(paths.config_file), known, fresh)
-        if patched is not None:
-            raise_on_errors(patched.problems, options.strict)
+        if patched is not None:  # (a static file may have come to stand where an article's page is)
+            urls = {src.url: src.article for src in patched.sources.values() if src.article is not None}
+            raise_on_errors([*patched.problems, *static_problems(paths, urls)], options.strict)
             return _counted(patched, store)
     sources = {f: fresh.get(f) or known[f] for f in files}
     articles: list[Article] = []

@@ -166,6 +166,17 @@ def test_layout_static_and_settings_changes_rebuild_everything(rebuilds: Rebuild
     rebuilds.build("site.yaml")
 
 
+def test_a_static_file_added_where_an_article_page_is_is_that_articles_error_in_a_rebuild_too(
+        rebuilds: Rebuilds, site: Site) -> None:
+    site.write("static/2026/11/story-2/index.html", "<p>by hand</p>")
+    with pytest.raises(ContentError) as err:
+        build(rebuilds.paths, OPTIONS, NOW, rebuilds.once, previous=rebuilds.state,
+              changed={site.root / "static/2026/11/story-2/index.html"})
+    assert [str(p) for p in err.value.problems] == [
+        "content/story-2.md:1: slug: URL /2026/11/story-2/ would take the place of static/2026/11/story-2/index.html; "
+        "give the article another 'slug:', or change the permalink"]
+
+
 def test_a_failed_rebuild_changes_nothing_and_the_next_one_catches_up(rebuilds: Rebuilds, site: Site) -> None:
     site.write("content/story-1.md", "---\ntitle: broken\n---\n")
     site.write("content/story-4.md", article("Story 4, edited", date="2026-11-14T09:00:00Z", tags=["alpha"],
