@@ -69,7 +69,7 @@ from marketnews.site import (
 )
 from marketnews.sitemaps import NEWS_SITEMAP
 from marketnews.templating import make_environment
-from marketnews.writer import RECORD, Stager, WriteReport, existing_files, write_site
+from marketnews.writer import RECORD, Stager, WriteReport, ancestors, existing_files, write_site
 
 Progress = Callable[[str, int, int], None]
 PARALLEL_MIN = 200  # below this many files to read or pages to render, worker processes cost more than they save
@@ -1073,13 +1073,23 @@ def site_fingerprint(paths: SitePaths, config: SiteConfig, options: BuildOptions
 # --- build -----------------------------------------------------------------------------
 
 
+def _static_entries(static: Path) -> tuple[list[Path], list[Path]]:
+    """static/'s files in path order: (those published, dot files left out; the links among
+    them that lead out of the site folder, which are never published and gather reports)."""
+    published: list[Path] = []
+    leaving: list[Path] = []
+    if static.is_dir():
+        for path in sorted(p for p in static.rglob("*") if p.is_file()):
+            if path.is_symlink() and _leaves(path, static):
+                leaving.append(path)
+            elif not path.name.startswith("."):
+                published.append(path)
+    return published, leaving
+
+
 def static_files(static: Path) -> Iterator[OutputFile]:
-    """Every file under static/ (dot files left out), in path order."""
-    if not static.is_dir():
-        return
-    for path in sorted(p for p in static.rglob("*") if p.is_file() and not p.name.startswith(".")):
-        if path.is_symlink() and _leaves(path, static):
-            continue  # a link out of the site is never published (gather reports it)
+    """Every file published from static/, in path order (see `_static_entries`)."""
+    for path in _static_entries(static)[0]:
         yield OutputFile(path.relative_to(static).as_posix(), path.read_bytes())
 
 
@@ -1095,21 +1105,15 @@ def static_problems(paths: SitePaths, by_url: Mapping[str, Article]) -> list[Pro
     one of the site's own sections (a permalink of `/{slug}/` and an article slugged
     `tags`): found here, each with the article's file, rather than by the writer, one at a
     time. (An article may live inside a section's folder, `/markets/{year}/{slug}/`.)"""
-    problems: list[Problem] = []
-    files: set[str] = set()
-    if paths.static.is_dir():
-        for p in sorted(paths.static.rglob("*")):
-            if p.is_symlink() and p.is_file() and _leaves(p, paths.static):
-                problems.append(Problem(paths.shown(p), 0, "", "a symbolic link to a file outside the site folder; "
-                                        "static files and links must stay inside it (it is not published)"))
-            elif p.is_file() and not p.name.startswith("."):
-                files.add(p.relative_to(paths.static).as_posix())
-    folders = {f.rsplit("/", n)[0] for f in files for n in range(1, f.count("/") + 1)}
+    published, leaving = _static_entries(paths.static)
+    problems = [Problem(paths.shown(p), 0, "", "a symbolic link to a file outside the site folder; "
+                        "static files and links must stay inside it (it is not published)") for p in leaving]
+    files = {p.relative_to(paths.static).as_posix() for p in published}
+    folders = ancestors(files)
     for url, article in by_url.items():
         page = page_file(url)
         top = page.split("/", 1)[0]
-        within = [page.rsplit("/", n)[0] for n in range(1, page.count("/") + 1)]  # the folders it is in
-        taken = next((f"static/{f}" for f in (page, *within) if f in files), None) or (
+        taken = next((f"static/{f}" for f in (page, *sorted(ancestors([page]))) if f in files), None) or (
             f"static/{page}/" if page in folders else None)
         if taken is None and (page in SITE_FILES or _SITEMAP.fullmatch(page)
                               or (top in RESERVED_SLUGS and page in (top, f"{top}/index.html"))):

@@ -512,7 +512,8 @@ def _link(src: Path, target: Path, stager: Stager) -> None:
                               "folder is unchanged") from None
 
 
-def _ancestors(paths: Iterable[str]) -> set[str]:
+def ancestors(paths: Iterable[str]) -> set[str]:
+    """The folders each of `paths` ("/"-separated, relative) is in: "a/b/c" gives "a" and "a/b"."""
     found: set[str] = set()
     for path in paths:
         parts = path.split("/")[:-1]
@@ -552,14 +553,14 @@ class _Foreign:
                 continue
             (self.folders if empty else self.files).append(path)
         self.file_set = set(self.files)
-        self.around = _ancestors(self.files + self.folders) | set(self.folders)
+        self.around = ancestors(self.files + self.folders) | set(self.folders)
 
     def check(self, out: Path, path: str) -> None:
         """Refuse to write `path` where it would replace, or be, someone's file or folder."""
         if not self.file_set and not self.around:
             return
         theirs = path if path in self.file_set or path in self.around else next(
-            (a for a in _ancestors([path]) if a in self.file_set), None)
+            (a for a in ancestors([path]) if a in self.file_set), None)
         if theirs is not None:
             raise MarketnewsError(
                 f"{out / theirs}: this build writes {path!r}, in the place of a file it did not write; a build "
@@ -648,7 +649,7 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
                 continue
             changed += status == "changed"
             touched.append(path)  # staged in the spare tree already
-        clash = sorted(seen & _ancestors(seen))
+        clash = sorted(seen & ancestors(seen))
         if clash:
             raise MarketnewsError(f"output path {clash[0]!r} is both a file and a folder of other files")
         kept = sorted(old - seen - dropped) if partial else []
@@ -665,7 +666,7 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
                 stager.make_folder(spare / folder)
             _write_record(stager, record_data)
             keep = ours | set(foreign.files) | {RECORD}
-            _prune_spare(spare, keep, _ancestors(keep) | set(foreign.folders) | _ancestors(foreign.folders))
+            _prune_spare(spare, keep, ancestors(keep) | set(foreign.folders) | ancestors(foreign.folders))
             if out.is_dir():
                 os.chmod(spare, stat.S_IMODE(out.stat().st_mode))
         if before_switch is not None:

@@ -285,10 +285,8 @@ def _columns(points: Iterable[Point]) -> dict[str, list[Any]]:
     (float(f"{p:.6f}") is round(p, 6), digit for digit: both are CPython's correctly
     rounded conversion to 6 decimals, and the text is read back to the nearest float. It
     takes two thirds of the time, and a snapshot has hundreds of thousands of prices.)"""
-    if type(points) is Series:  # its columns as they are held: no pair made of each point
-        return {"t": list(points.times), "p": [float(f"{p:.6f}") for p in points.prices]}
-    pairs = list(points)
-    return {"t": [t for t, _ in pairs], "p": [float(f"{p:.6f}") for _, p in pairs]}
+    series = Series.of(points)  # its columns as they are held: no pair made of each point
+    return {"t": list(series.times), "p": [float(f"{p:.6f}") for p in series.prices]}
 
 
 def snapshot_to_json(snapshot: Snapshot, pretty: bool = False) -> str:
