@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import time
 from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -30,6 +31,7 @@ R = TypeVar("R")
 
 FORK = "fork" in multiprocessing.get_all_start_methods()
 AHEAD = 2  # items a worker holds: the next one is there when it finishes one, however busy this process is
+GRACE_S = 5.0  # how long idle workers of a finished map have to end on their own before they are ended
 
 
 class WorkerDied(MarketnewsError):
@@ -130,9 +132,16 @@ def parallel_map(work: Callable[[C, T], R], context: C, items: Sequence[T], jobs
                     given[conn] -= 1
                     hand(conn)
             yield done.pop(wanted)
-    finally:  # each pipe closed: an idle worker ends; one still at work (after an error) is ended
-        for conn, worker in links.items():
+    finally:
+        # Each pipe closed: an idle worker sees it and ends on its own (every worker is idle
+        # when the map has run to its end). One still at work (after an error, or when the
+        # caller stopped early) is ended at once.
+        idle = not any(given.values())
+        for conn in links:
             conn.close()
+        deadline = time.monotonic() + (GRACE_S if idle else 0.0)
+        for worker in links.values():
+            worker.join(max(0.0, deadline - time.monotonic()))
             if worker.is_alive():
                 worker.terminate()
-            worker.join()
+                worker.join()

@@ -84,3 +84,24 @@ def test_stopping_early_ends_every_worker() -> None:
 
     assert within(30, first_three) == [(0, 0), (1, 1), (2, 4)]
     assert not multiprocessing.active_children()
+
+
+def test_a_map_that_ends_lets_its_workers_end_on_their_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Idle workers see their pipes close and return: none is ended by a signal, which is
+    # kept for a worker still at work after an error or an early stop.
+    started: list[multiprocessing.process.BaseProcess] = []
+    start = multiprocessing.process.BaseProcess.start
+
+    def recorded(process: multiprocessing.process.BaseProcess) -> None:
+        started.append(process)
+        start(process)
+
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", recorded)
+    for _ in range(5):
+        started.clear()
+        assert within(30, lambda: list(parallel_map(square, 0, range(40), 2))) == [(i, i * i) for i in range(40)]
+        assert [process.exitcode for process in started] == [0, 0]
+    started.clear()
+    with pytest.raises(MarketnewsError, match="item 3 is broken"):
+        within(60, lambda: list(parallel_map(big_or_broken, 3, range(12), 2)))
+    assert len(started) == 2 and all(process.exitcode is not None for process in started)
