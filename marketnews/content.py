@@ -332,7 +332,7 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
         path=path, slug=slug, title=title, date=when, updated=updated, authors=authors,
         summary=summary, tags=tuple(tags), markets=tuple(markets), image=image,
         image_alt=image_alt, draft=draft, body=body, body_line=body_line, source_hash=source_hash,
-        field_lines=tuple((k, line_of(k)) for k in ("tags", "image") if k in data),
+        field_lines=tuple((k, line_of(k)) for k in ("tags", "image", "slug") if k in data),
         image_caption=image_caption, image_credit=image_credit, kind=kind,
     ), problems
 

@@ -39,7 +39,7 @@ from marketnews.content import (
 from marketnews.errors import ConfigError, ContentError, MarketnewsError, Problem
 from marketnews.images import image_size
 from marketnews.markets.model import Snapshot, snapshot_to_json
-from marketnews.markets.refs import RefError, parse_ref
+from marketnews.markets.refs import MarketRef, RefError, parse_ref
 from marketnews.markets.snapshots import (
     Odds,
     SnapshotSource,
@@ -1098,28 +1098,67 @@ SITE_FILES = frozenset({"404.html", "feed.xml", "index.html", NEWS_SITEMAP, "rob
 _SITEMAP = re.compile(r"sitemap(-\d+)?\.xml")
 
 
+_LIST_PAGE = re.compile(r"(?:tags/([^/]+)/)?page/[1-9][0-9]*/index\.html")  # a list's second page and on
+
+
+def _section_pages(articles: Iterable[Article]) -> dict[str, str]:
+    """The pages of the site's own sections that `articles` make, each with what it is: a
+    topic's first page and feed, and a market's or an event's page. (A list's later pages
+    are matched by `_LIST_PAGE`.) Drafts and stories yet to come count as published: a page
+    that would clash the day one of them is published clashes now."""
+    tags: dict[str, None] = {}
+    refs: dict[str, MarketRef] = {}
+    for article in articles:
+        tags.update(dict.fromkeys(article.tags))
+        for use in article.uses:
+            refs[use.ref.key] = use.ref
+    pages: dict[str, str] = {}
+    for tag in tags:
+        folder = f"tags/{tag_slug(tag)}/"
+        pages.setdefault(folder + "index.html", f"the topic page of {tag!r}")
+        pages.setdefault(folder + "feed.xml", f"the feed of the topic {tag!r}")
+    for ref in refs.values():
+        kind = "event" if ref.kind == "event" else "market"
+        pages.setdefault(ref.page_path + "index.html", f"the page of the {kind} {ref.slug!r}")
+    return pages
+
+
 def static_problems(paths: SitePaths, by_url: Mapping[str, Article]) -> list[Problem]:
     """An error for each symbolic link in static/ that leads out of the site folder (its
     target would be published as a file of the site), and for each article whose page
-    would take the place of a file of static/, of a site-wide file or of the first page of
+    would take the place of a file of static/, of a site-wide file, of the first page of
     one of the site's own sections (a permalink of `/{slug}/` and an article slugged
-    `tags`): found here, each with the article's file, rather than by the writer, one at a
-    time. (An article may live inside a section's folder, `/markets/{year}/{slug}/`.)"""
+    `tags`), or of a page within one (a permalink of `/tags/{slug}/` and an article
+    slugged as a topic is): found here, each with the article's file, rather than by the
+    writer, one at a time. (An article may live inside a section's folder,
+    `/markets/{year}/{slug}/`, where no page of the section is.)"""
     published, leaving = _static_entries(paths.static)
     problems = [Problem(paths.shown(p), 0, "", "a symbolic link to a file outside the site folder; "
                         "static files and links must stay inside it (it is not published)") for p in leaving]
     files = {p.relative_to(paths.static).as_posix() for p in published}
     folders = ancestors(files)
+    sections = _section_pages(by_url.values())
+    section_folders = ancestors(sections)
+    topics = {page.split("/")[1] for page in sections if page.startswith("tags/")}
     for url, article in by_url.items():
         page = page_file(url)
         top = page.split("/", 1)[0]
+        listed = _LIST_PAGE.fullmatch(page)
         taken = next((f"static/{f}" for f in (page, *sorted(ancestors([page]))) if f in files), None) or (
             f"static/{page}/" if page in folders else None)
         if taken is None and (page in SITE_FILES or _SITEMAP.fullmatch(page)
                               or (top in RESERVED_SLUGS and page in (top, f"{top}/index.html"))):
-            taken = f"the site's own /{top}{'/' if '/' in page else ''}"  # (deeper, the writer finds a clash)
+            taken = f"the site's own /{top}{'/' if '/' in page else ''}"
+        elif taken is None and page in sections:
+            taken = sections[page]
+        elif taken is None and page in section_folders:  # a file where the section needs a folder
+            taken = f"the folder /{page}/ of the site's own pages"
+        elif taken is None and listed is not None and (listed[1] is None or listed[1] in topics):
+            taken = "a page of the front page's list" if listed[1] is None \
+                else f"a page of the topic list /tags/{listed[1]}/"
         if taken is not None:
-            problems.append(Problem(article.path, 1, "slug", f"URL {url} would take the place of {taken}; "
+            problems.append(Problem(article.path, article.line_of("slug"), "slug",
+                                    f"URL {url} would take the place of {taken}; "
                                     "give the article another 'slug:', or change the permalink"))
     return problems
 

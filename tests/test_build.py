@@ -204,11 +204,11 @@ def test_articles_that_would_take_the_place_of_the_sites_own_files_are_named_all
     assert run.code == 1
     said = sorted(line for line in run.err.splitlines() if "would take the place" in line)
     assert said == [
-        "content/about.md:1: slug: URL /about/ would take the place of static/about/index.html; "
+        "content/about.md:4: slug: URL /about/ would take the place of static/about/index.html; "
         "give the article another 'slug:', or change the permalink",
-        "content/markets.md:1: slug: URL /markets/ would take the place of the site's own /markets/; "
+        "content/markets.md:4: slug: URL /markets/ would take the place of the site's own /markets/; "
         "give the article another 'slug:', or change the permalink",
-        "content/tags.md:1: slug: URL /tags/ would take the place of the site's own /tags/; "
+        "content/tags.md:4: slug: URL /tags/ would take the place of the site's own /tags/; "
         "give the article another 'slug:', or change the permalink",
     ]
     assert not site.out.exists()
@@ -217,12 +217,52 @@ def test_articles_that_would_take_the_place_of_the_sites_own_files_are_named_all
         (site.root / f"content/{slug}.md").unlink()
     site.write("content/404.md", article("Not found", slug="404"))
     run = cli("build", "--root", site.root)
-    assert run.code == 1 and "content/404.md:1: slug: URL /404.html would take the place of the site's own /404.html;" \
+    assert run.code == 1 and "content/404.md:4: slug: URL /404.html would take the place of the site's own /404.html;" \
         in run.err
     # Inside a section's folder an article takes no page's place.
     config.write_text(config.read_text().replace("permalink: /{slug}.html", "permalink: /markets/{year}/{slug}/"))
     assert cli("build", "--root", site.root).code == 0
     assert (site.out / "markets/2026/404/index.html").is_file() and (site.out / "markets/index.html").is_file()
+
+
+def test_articles_that_would_take_the_place_of_a_page_inside_a_section_are_named_before_anything_is_made(  # type: ignore[no-untyped-def]
+        site: Site, cli) -> None:
+    # With a permalink inside a section, an article can land on a topic's page, its feed,
+    # a market's page or a later page of a list: each is named with the article's file and
+    # the line of its slug, all at once, where the writer could name only one output path.
+    config = site.root / "site.yaml"
+    config.write_text(config.read_text() + "permalink: /tags/{slug}/\n")
+    site.write("content/a.md", article("A", slug="a", tags=["Crypto", "Fed"], markets=["fed-cut"]))
+    site.write("content/crypto.md", article("Crypto", slug="crypto"))  # the topic page of 'Crypto'
+    site.write("content/b.md", article("B", slug="b"))  # no topic 'b': fine
+    site.snapshot({"fed-cut": quote("Fed cut?", 0.4)})
+    run = cli("build", "--root", site.root)
+    assert run.code == 1
+    assert sorted(line for line in run.err.splitlines() if "would take the place" in line) == [
+        "content/crypto.md:4: slug: URL /tags/crypto/ would take the place of the topic page of 'Crypto'; "
+        "give the article another 'slug:', or change the permalink"]
+    assert not site.out.exists()
+
+    cases = {
+        "/markets/{slug}/": ("fed-cut", "URL /markets/fed-cut/ would take the place of the page of the market "
+                                        "'fed-cut'"),
+        "/tags/{slug}": ("fed", "URL /tags/fed would take the place of the folder /tags/fed/ of the site's own pages"),
+        "/page/{slug}/": ("7", "URL /page/7/ would take the place of a page of the front page's list"),
+        "/tags/fed/page/{slug}/": ("2", "URL /tags/fed/page/2/ would take the place of a page of the topic list "
+                                        "/tags/fed/"),
+    }
+    for permalink, (slug, said) in cases.items():
+        config.write_text(re.sub(r"permalink: .*", f"permalink: {permalink}", config.read_text()))
+        (site.root / "content/crypto.md").write_text(article("Crypto", slug=slug))
+        run = cli("build", "--root", site.root)
+        assert run.code == 1, permalink
+        assert f"content/crypto.md:4: slug: {said}; give the article another 'slug:'" in run.err, run.err
+        assert "written twice" not in run.err and "both a file and a folder" not in run.err
+    # Beside a topic's pages, or on a later page of a topic the site does not have, nothing clashes.
+    for permalink in ("/tags/fed/{slug}/", "/tags/nato/page/{slug}/"):
+        config.write_text(re.sub(r"permalink: .*", f"permalink: {permalink}", config.read_text()))
+        assert cli("build", "--root", site.root).code == 0, permalink
+    assert (site.out / "tags/nato/page/2/index.html").is_file() and (site.out / "tags/fed/index.html").is_file()
 
 
 def test_two_articles_writing_one_url_name_both_files(site: Site, cli) -> None:  # type: ignore[no-untyped-def]
