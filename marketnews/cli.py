@@ -43,7 +43,7 @@ from marketnews.pipeline import (
     unknown_ref_problems,
     wanted,
 )
-from marketnews.templating import layout_problems
+from marketnews.templating import failed_layouts, layout_problems
 from marketnews.writer import build_lock, check_output, folder_identity, write_atomic
 
 if TYPE_CHECKING:  # the network stack is imported by the code that uses it, not by every build
@@ -282,10 +282,8 @@ def cmd_build(args: argparse.Namespace, console: Console) -> int:
         except BaseException as exc:
             if folder_identity(paths.out) != before:  # the new site was switched in: say so
                 raise PublishedThenFailed(paths.out, exc) from exc
-            if isinstance(exc, TemplateError) and (broken := layout_problems(paths.layouts)):
-                # Every layout that does not parse, not only the first a page rendered (and that one's error).
-                found = Problem(exc.template, exc.line, "", f"template error: {exc.message}")
-                raise ContentError(sorted({*broken, found})) from exc
+            if isinstance(exc, TemplateError) and (broken := failed_layouts(exc, paths.layouts)):
+                raise ContentError(broken) from exc
             raise
     console.problems(report.warnings)
     if args.timings:

@@ -49,10 +49,11 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from marketnews.cache import Memo
-from marketnews.errors import ConfigError, ContentError, MarketnewsError, Problem
+from marketnews.errors import ConfigError, ContentError, MarketnewsError, Problem, TemplateError
 from marketnews.headers import security_headers
 from marketnews.markets.snapshots import SnapshotSource, Wanted
 from marketnews.pipeline import BuildOptions, BuildReport, BuildState, SitePaths, build
+from marketnews.templating import failed_layouts
 from marketnews.writer import write_site
 
 PREFIX = "/__marketnews/"
@@ -248,7 +249,9 @@ class DevServer:
             report = build(self.paths, self.options, self._now, self._snapshot, write=write, previous=state,
                            changed=None if full else set(self._unbuilt))
         except (ContentError, ConfigError, MarketnewsError) as exc:
-            problems = [str(p) for p in exc.problems] if isinstance(exc, ContentError) else str(exc).splitlines()
+            problems = [str(p) for p in exc.problems] if isinstance(exc, ContentError) else \
+                [str(p) for p in failed_layouts(exc, self.paths.layouts)] if isinstance(exc, TemplateError) else []
+            problems = problems or str(exc).splitlines()
             if not isinstance(exc, (ContentError, ConfigError)):  # failed while rendering: the memo may be
                 self._state = replace(state, memo=None)  # half updated; the next build looks at every page
             self._failed(problems)

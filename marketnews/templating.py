@@ -120,6 +120,14 @@ def layout_problems(layouts: Path) -> list[Problem]:
     return problems
 
 
+def failed_layouts(exc: TemplateError, layouts: Path) -> list[Problem]:
+    """What to say when a build stopped on `exc`: with every layout that does not parse
+    (`layout_problems`), not only the first a page rendered; [] when all of them parse
+    (then `exc` alone says it: a template that failed as it ran)."""
+    broken = layout_problems(layouts)
+    return sorted({*broken, Problem(exc.template, exc.line, "", f"template error: {exc.message}")}) if broken else []
+
+
 def template_error(exc: BaseException, layouts: Path) -> TemplateError:
     """Locate an exception raised while loading or rendering a template."""
     if isinstance(exc, jinja2.TemplateSyntaxError):

@@ -125,6 +125,15 @@ def test_a_template_error_names_the_layout_and_line(site: Site, served: Callable
     layout.write_text(good)
     assert events.next()[0] == "reload"
     assert get(server.url + STORY)[0] == 200
+    # Two layouts that do not parse: both shown, as the build command says them, not only
+    # the first a page rendered.
+    partial_ = site.root / "layouts/partials/odds_key.html"
+    partial_.write_text("ok\n{{ oops }\n")
+    layout.write_text(good.replace("{{ a.title }}</h1>", "{{ a.title }</h1>"))
+    reloads_until(events, lambda: len(server.problems) == 2)
+    status, _, page = get(server.url + STORY)
+    assert status == 500 and re.search(r"layouts/article\.html:\d+: template error", page)
+    assert "layouts/partials/odds_key.html:2: template error" in page
 
 
 def test_a_burst_of_saves_makes_one_rebuild(site: Site, served: Callable[..., DevServer]) -> None:
