@@ -55,9 +55,15 @@ EXIT_OK, EXIT_FAILED = 0, 1
 
 def now_utc() -> datetime:
     """The build's clock; SOURCE_DATE_EPOCH pins it for reproducible builds and tests."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if epoch:
-        return datetime.fromtimestamp(int(epoch), tz=UTC)
+        try:
+            if not re.fullmatch(r"-?[0-9]{1,12}", epoch):
+                raise ValueError(epoch)
+            return datetime.fromtimestamp(int(epoch), tz=UTC)
+        except (ValueError, OverflowError, OSError):
+            raise MarketnewsError(f"SOURCE_DATE_EPOCH: expected whole seconds since 1970-01-01 UTC (as "
+                                  f"`date +%s` prints them), got {epoch!r}") from None
     return datetime.now(UTC).replace(microsecond=0)
 
 
@@ -142,7 +148,7 @@ def parser() -> argparse.ArgumentParser:
 def site_paths(args: argparse.Namespace) -> SitePaths:
     root = args.root
     out = getattr(args, "out", None) or root / "public"
-    cache = Path(os.environ.get("MARKETNEWS_CACHE", root / ".cache"))
+    cache = Path(os.environ.get("MARKETNEWS_CACHE") or root / ".cache")  # (set but empty: the default, not ".")
     return SitePaths(root=root, content=args.content or root / "content", out=out, cache=cache)
 
 

@@ -39,9 +39,10 @@ class WorkerDied(MarketnewsError):
 
 
 def workers(jobs: int, n: int) -> int:
-    """How many processes `parallel_map(..., items, jobs)` uses for `n` items: `jobs`, or 1
-    (this process alone) without fork, with one job, or with one item."""
-    return jobs if FORK and jobs > 1 and n > 1 else 1
+    """How many processes `parallel_map(..., items, jobs)` uses for `n` items: `jobs`, no
+    more than there are items, or 1 (this process alone) without fork, with one job, or
+    with one item."""
+    return min(jobs, n) if FORK and jobs > 1 and n > 1 else 1
 
 
 def _serve(conn: Connection, theirs: Sequence[Connection], work: Callable[[Any, Any], Any], context: Any,

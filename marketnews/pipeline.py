@@ -115,13 +115,22 @@ class SitePaths:
         return str(path)
 
 
+def default_jobs() -> int:
+    """How many worker processes a build uses: MARKETNEWS_JOBS (a whole number from 1; 0 or
+    unset for the default), else up to 4, one a core."""
+    given = os.environ.get("MARKETNEWS_JOBS", "").strip()
+    if given and not (given.isascii() and given.isdigit() and len(given) <= 6):
+        raise MarketnewsError(f"MARKETNEWS_JOBS: expected a whole number of worker processes (1 or more; 0 "
+                              f"for the default), got {given!r}")
+    return int(given or 0) or max(1, min(4, os.cpu_count() or 1))
+
+
 @dataclass(frozen=True)
 class BuildOptions:
     drafts: bool = False
     future: bool = False
     strict: bool = False
-    jobs: int = field(default_factory=lambda: int(os.environ.get("MARKETNEWS_JOBS", 0))
-                      or max(1, min(4, os.cpu_count() or 1)))
+    jobs: int = field(default_factory=default_jobs)
     max_stale_s: int | None = None  # fail the build when a quote is older than this
     asset_hashes: bool = True  # pages name static files by content hash (the dev server turns this off)
 
@@ -849,7 +858,7 @@ def site_files(
     # Grouped here, once: the workers inherit the groupings, and the memo holds this build's.
     renderer.tags_of(listed)
     renderer.market_pages(listed)
-    n = workers(_jobs(jobs, len(listed)), 2)
+    n = workers(_jobs(jobs, len(listed)), 2 * jobs)  # (shared out in twice as many shards)
     if n == 1:
         yield from renderer.other_pages(listed)
         keep_frames(store, *taken_frames(renderer))

@@ -203,10 +203,19 @@ def _check_folder(out: Path) -> None:
 
 
 def _flock(path: Path, what: str, waiting: Callable[[str], None] | None) -> int:
-    """An exclusive flock on `path` (made if missing); waits when `waiting` is given, else refuses."""
+    """An exclusive flock on `path` (made if missing); waits when `waiting` is given, else refuses.
+    The lock file is opened where it is, never through a link (the build writes its process
+    number into it: a link planted there must not lead that write to another file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise MarketnewsError(f"{path}: the lock of {what} is a symbolic link; remove it") from None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise MarketnewsError(f"{path}: the lock of {what} is not a file; remove it")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

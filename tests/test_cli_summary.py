@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -144,3 +145,36 @@ def test_the_program_ends_with_its_code_and_its_whole_output(site: Site) -> None
                                   stdout=full, stderr=subprocess.PIPE, text=True, env=env, timeout=120)
         assert lost.returncode == 1
         assert lost.stderr.strip().endswith("error: cannot write the output: No space left on device")
+
+
+@pytest.mark.parametrize(("name", "value", "said"), [
+    ("SOURCE_DATE_EPOCH", "abc", "SOURCE_DATE_EPOCH: expected whole seconds since 1970-01-01 UTC"),
+    ("SOURCE_DATE_EPOCH", "1796000000.5", "SOURCE_DATE_EPOCH: expected whole seconds"),
+    ("SOURCE_DATE_EPOCH", "99999999999999", "SOURCE_DATE_EPOCH: expected whole seconds"),
+    ("SOURCE_DATE_EPOCH", "9" * 30, "SOURCE_DATE_EPOCH: expected whole seconds"),
+    ("MARKETNEWS_JOBS", "abc", "MARKETNEWS_JOBS: expected a whole number of worker processes"),
+    ("MARKETNEWS_JOBS", "-3", "MARKETNEWS_JOBS: expected a whole number of worker processes"),
+])
+def test_a_setting_of_the_environment_that_cannot_be_read_is_one_error_line(
+        site: Site, cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch, name: str, value: str, said: str) -> None:
+    site.write("content/a.md", article("A"))
+    monkeypatch.setenv(name, value)
+    run = cli("build", "--root", site.root)
+    assert run.code == 1 and f"error: {said}" in run.err and repr(value) in run.err, run.err
+    assert "Traceback" not in run.err and not site.out.exists()
+
+
+def test_a_cache_folder_set_empty_is_the_sites_own_not_the_working_folder(
+        site: Site, cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # An empty MARKETNEWS_CACHE once made the working folder the cache: the odds cache
+    # was written over a snapshot.json of the user's there.
+    here = tmp_path / "here"
+    here.mkdir()
+    (here / "snapshot.json").write_text("the user's own\n")
+    site.write("content/a.md", article("A"))
+    monkeypatch.setenv("MARKETNEWS_CACHE", "")
+    monkeypatch.chdir(here)
+    assert cli("build", "--root", site.root).code == 0
+    assert [p.name for p in here.iterdir()] == ["snapshot.json"] and (here / "snapshot.json").read_text() == \
+        "the user's own\n"
+    assert (site.root / ".cache/memo.sqlite").is_file()

@@ -105,3 +105,8 @@ def test_a_map_that_ends_lets_its_workers_end_on_their_own(monkeypatch: pytest.M
     with pytest.raises(MarketnewsError, match="item 3 is broken"):
         within(60, lambda: list(parallel_map(big_or_broken, 3, range(12), 2)))
     assert len(started) == 2 and all(process.exitcode is not None for process in started)
+
+
+def test_no_more_workers_than_items() -> None:
+    assert [parallel.workers(jobs, n) for jobs, n in ((8, 3), (2, 40), (1, 40), (4, 1), (99_999, 2))] == \
+        ([3, 2, 1, 1, 2] if parallel.FORK else [1, 1, 1, 1, 1])

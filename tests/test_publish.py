@@ -213,6 +213,31 @@ def test_a_second_build_waits_for_the_first_or_is_refused(tmp_path: Path) -> Non
     assert said == []
 
 
+def test_a_link_or_a_fifo_at_a_lock_is_refused_and_what_a_link_leads_to_is_left(tmp_path: Path) -> None:
+    # The build writes its process number into its lock: through a link planted there it
+    # would empty and overwrite whatever file the link leads to.
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    victim = tmp_path / "victim"
+    victim.write_text("someone's data\n")
+    cache.mkdir()
+    (cache / writer.CACHE_LOCK).symlink_to(victim)
+    with pytest.raises(MarketnewsError, match=r"build\.lock: the lock of the cache folder .* is a symbolic link; "
+                                              r"remove it"), writer.build_lock(out, cache):
+        pass
+    (cache / writer.CACHE_LOCK).unlink()
+    writer.state_folder(out).mkdir(parents=True)
+    (writer.state_folder(out) / "lock").symlink_to(victim)
+    with pytest.raises(MarketnewsError, match=r"the lock of the output folder .* is a symbolic link"), \
+            writer.build_lock(out, cache):
+        pass
+    assert victim.read_text() == "someone's data\n"
+    (writer.state_folder(out) / "lock").unlink()
+    os.mkfifo(writer.state_folder(out) / "lock")
+    with pytest.raises(MarketnewsError, match=r"the lock of the output folder .* is not a file"), \
+            writer.build_lock(out, cache):
+        pass
+
+
 def test_unchanged_pages_are_carried_into_a_spare_that_has_a_file_where_their_folder_goes(tmp_path: Path) -> None:
     # Two builds back, "x" was a page; since then it is a folder of pages. The spare tree
     # still has the page where the folder goes when the unchanged pages are linked into it.
