@@ -275,7 +275,7 @@ def decode(kind: Any, data: bytes) -> Any:
         return _decoder(kind)(doc)
     except WrongShape:
         raise
-    except (ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError) as exc:
         raise WrongShape(str(exc)) from exc
 
 

@@ -7,6 +7,7 @@ import marshal
 import os
 import pathlib
 import pickle
+import re
 import shutil
 import sqlite3
 import stat
@@ -76,6 +77,10 @@ def damage(kind: str, memo: Path) -> None:
     elif kind == "a compressed value past the size limit":  # a "zip bomb" (the limit lowered: see the test)
         bomb = cache.pack(b" " * (cache.MAX_VALUE + 1))
         rewrite(memo, lambda v: bomb, fix_sum=True)
+    elif kind == "dates out of range":  # decoded, they overflow in moving to their zone
+        rewrite(memo, lambda v: cache.pack(re.sub(
+            rb'\{"t":"[^"]*","z":("[^"]*"|null)\}', b'{"t":"9999-12-31T23:00:00+00:00","z":"Pacific/Kiritimati"}',
+            cache.unpack(v))), fix_sum=True)
     elif kind == "truncated":
         memo.write_bytes(memo.read_bytes()[: memo.stat().st_size // 2])
     elif kind == "another code version":
@@ -95,7 +100,7 @@ def damage(kind: str, memo: Path) -> None:
 @pytest.mark.parametrize("jobs", [1, 2])
 @pytest.mark.parametrize("kind", ["a value damaged", "values of the wrong shape",
                                   "a compressed value that does not inflate", "a compressed value past the size limit",
-                                  "truncated",
+                                  "dates out of range", "truncated",
                                   "another code version", "not a database", "another program's database"])
 def test_a_bad_memo_costs_one_warning_and_the_site_is_still_right(  # type: ignore[no-untyped-def]
         site: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, jobs: int) -> None:

@@ -38,13 +38,20 @@ def test_a_missing_or_broken_cache_is_empty(tmp_path: Path) -> None:
     assert load_cache(tmp_path).quotes == {} and load_cache(tmp_path).anchors_missing == frozenset()
 
 
-@pytest.mark.parametrize("kind", ["FIFO", "folder", "nested too deep"])
+@pytest.mark.parametrize("kind", ["FIFO", "folder", "nested too deep", "40 GB (sparse)", "a link to a 40 GB file"])
 def test_a_cache_file_that_cannot_be_read_as_one_is_an_empty_cache_at_once(tmp_path: Path, kind: str) -> None:
     for name in ("snapshot.json", "anchors-missing.json"):
         if kind == "FIFO":  # read, it would wait for a writer for ever
             os.mkfifo(tmp_path / name)
         elif kind == "folder":
             (tmp_path / name).mkdir()
+        elif kind.startswith("40 GB"):  # read whole, it would fill memory: not a file this code wrote
+            with open(tmp_path / name, "wb") as f:
+                f.truncate(40 * 2**30)
+        elif kind.startswith("a link"):
+            with open(tmp_path / f"big-{name}", "wb") as f:
+                f.truncate(40 * 2**30)
+            (tmp_path / name).symlink_to(tmp_path / f"big-{name}")
         else:
             (tmp_path / name).write_text("[" * 100_000 + "]" * 100_000)
     assert within(30, lambda: load_cache(tmp_path)) == CachedOdds()

@@ -98,6 +98,11 @@ def test_history_is_written_in_columns_and_read_in_either_form() -> None:
         ("end_date", "0001-01-01T00:00:00+01:00", "quotes.m.end_date"),
         ("as_of", "9999-12-31T23:59:59Z", "quotes.m.as_of"),
         ("probability", -0.5, "quotes.m.probability: expected a number from 0 to 1"),
+        # Numbers too large for a float: refused as out of range, not an OverflowError.
+        ("probability", 10**400, "quotes.m.probability: expected a number from 0 to 1"),
+        ("change_24h", -(10**400), "quotes.m.change_24h: expected a number from -1 to 1"),
+        ("history", {"t": [T1, T2], "p": [0.5, 10**400]}, "quotes.m.history"),
+        ("volume", 10**400, "quotes.m.volume"),
         ("url", "javascript:alert(1)", "quotes.m.url: expected an https:// URL"),
         ("outcomes", [{"name": "Yes", "probability": 0.5, "url": "javascript:x"}], "quotes.m.outcomes"),
     ],

@@ -99,8 +99,8 @@ def parse_history(body: Any, latest: int = LATEST_TS) -> tuple[Point, ...]:
             points[t] = p
             continue
         p = probability(p)
-        if (isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) and p is not None
-                and EARLIEST_TS <= t <= latest):
+        if (isinstance(t, (int, float)) and not isinstance(t, bool) and p is not None
+                and EARLIEST_TS <= t <= latest):  # (NaN and infinities fail the bounds; a huge int is never a float)
             points[int(t)] = p
     return tuple(sorted(points.items()))
 

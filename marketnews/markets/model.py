@@ -370,7 +370,7 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.bad(name, expected)
             return None
-        if not math.isfinite(value) or not low <= value <= 1.0:
+        if not low <= value <= 1.0:  # (NaN too; compared before anything makes a float of a huge int)
             self.bad(name, expected)
             return None
         return float(value)
@@ -413,10 +413,10 @@ class _Reader:
         else:
             times = prices = None
         # Checked a column at a time (a site's cache holds hundreds of thousands of points):
-        # types, then the sum (NaN or infinity makes it non-finite), then the bounds.
+        # types, then the bounds, then the sum (NaN makes it non-finite).
         if times is not None and prices is not None and times and not (
             set(map(type, times)) == {int} and set(map(type, prices)) <= {int, float}
-            and math.isfinite(sum(prices)) and min(prices) >= 0 and max(prices) <= 1
+            and min(prices) >= 0 and max(prices) <= 1 and math.isfinite(sum(prices))  # (bounds first: a huge int)
             and min(times) >= EARLIEST_TS and max(times) <= LATEST_TS
         ):
             times = None

@@ -209,15 +209,26 @@ def _read(path: Path, label: str) -> bytes:
         raise MarketnewsError(f"{label}: cannot read snapshot: {exc.strerror}") from None
 
 
-def file_bytes(path: Path) -> bytes:
+MAX_CACHE_FILE = 512 * 2**20  # an odds cache file larger than this is not one this code wrote
+
+
+def file_bytes(path: Path, limit: int = MAX_CACHE_FILE) -> bytes:
     """A plain file's bytes; OSError for anything else there: a FIFO (a cache file someone
-    replaced with one) is never waited on, nor a folder or a device read."""
+    replaced with one) is never waited on, nor a folder or a device read, nor a file of
+    more than `limit` bytes read into memory (one grown or planted there: a sparse file of
+    40 GB is a few bytes on disk)."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise OSError(errno.EINVAL, "not a plain file", str(path))
+        if st.st_size > limit:
+            raise OSError(errno.EFBIG, f"larger than {limit:,} bytes", str(path))
         with open(fd, "rb", closefd=False) as f:
-            return f.read()
+            data = f.read(limit + 1)
+        if len(data) > limit:  # (it grew while read)
+            raise OSError(errno.EFBIG, f"larger than {limit:,} bytes", str(path))
+        return data
     finally:
         os.close(fd)
 

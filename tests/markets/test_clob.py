@@ -75,7 +75,9 @@ def test_parse_history_leaves_out_points_stamped_after_the_time_given() -> None:
 
 def test_parse_history_skips_bad_points_and_rejects_bad_shapes() -> None:
     t1, t2, t3 = 1795273200, 1795276800, 1795280400
-    body = {"history": [{"t": t2, "p": 0.5}, {"t": t1, "p": "0.25"}, {"t": "x"}, 7, {"t": t3, "p": 9}]}
+    body = {"history": [{"t": t2, "p": 0.5}, {"t": t1, "p": "0.25"}, {"t": "x"}, 7, {"t": t3, "p": 9},
+                        {"t": 10**400, "p": "0.5"}, {"t": float("nan"), "p": "0.5"}, {"t": float("inf"), "p": "0.5"},
+                        {"t": t3, "p": 10**400}]}
     assert parse_history(body) == ((t1, 0.25), (t2, 0.5))
     with pytest.raises(CallFailed):
         parse_history([])
