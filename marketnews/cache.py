@@ -388,6 +388,9 @@ _SCHEMA = {
 }
 
 
+BUSY_TIMEOUT_S = 5.0  # how long a build waits for another program that holds the memo file locked
+
+
 class Memo:
     """The one memo of a build (and, in the dev server, of every rebuild).
 
@@ -436,12 +439,13 @@ class Memo:
             return None
         readahead([self.file])  # its pages are read all over it: have them fetched at once
         try:
-            db = sqlite3.connect(f"{self.file.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+            db = sqlite3.connect(f"{self.file.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False,
+                                 timeout=BUSY_TIMEOUT_S)
             db.execute("PRAGMA trusted_schema = OFF")
             if first:
                 self._check(db)
         except sqlite3.Error as exc:
-            self._problem(f"not a memo this version can read ({exc})")
+            self._problem(f"not a memo this version can read ({exc})") if _damaged(exc) else self._leave(exc)
             return None
         except _Foreign as exc:
             self._problem(str(exc))
@@ -467,7 +471,7 @@ class Memo:
         try:
             row = db.execute("SELECT value FROM about WHERE name = ?", ("note " + name,)).fetchone()
         except sqlite3.Error as exc:
-            self._problem(f"damaged ({exc})")
+            self._problem(f"damaged ({exc})") if _damaged(exc) else self._leave(exc)
             return None
         return row[0] if row is not None else None
 
@@ -490,7 +494,7 @@ class Memo:
             try:
                 row = db.execute("SELECT sum, value FROM entries WHERE key = ?", (key,)).fetchone()
             except sqlite3.Error as exc:
-                self._problem(f"damaged ({exc})", key)
+                self._problem(f"damaged ({exc})", key) if _damaged(exc) else self._leave(exc)
                 return None
         if row is None:
             return None
@@ -604,14 +608,29 @@ class Memo:
             self.new, self.faults, self.notes, self.held = {}, [], {}, 0
         self.used = set()
 
+    def _leave(self, exc: BaseException) -> None:
+        """The file cannot be read or written for a reason that says nothing of what it holds
+        (a full disk, a file or folder this process may not write, one that another program
+        holds locked, an I/O error): left as it is, and this build goes on without it, as
+        it would without a memo (one warning). The memo only ever saves work."""
+        if self.warning is None:
+            self.warning = f"cannot be used ({exc}); left as it is, and this build keeps no memo"
+        self.file, self._usable, self._fetched, self._db = None, False, {}, None
+
     def _save(self, prune: bool) -> None:
         try:
             self._write(prune)
-        except sqlite3.Error as exc:  # found damaged only now: start the file again
-            if self.warning is None:
-                self.warning = f"damaged ({exc}); made again what it held"
-            self._usable = False
-            self._write(prune)
+        except (sqlite3.Error, OSError) as exc:
+            if isinstance(exc, sqlite3.Error) and _damaged(exc):  # found damaged only now: start the file again
+                if self.warning is None:
+                    self.warning = f"damaged ({exc}); made again what it held"
+                self._usable = False
+                try:
+                    self._write(prune)
+                    return
+                except (sqlite3.Error, OSError) as again:
+                    exc = again
+            self._leave(exc)
 
     def _write(self, prune: bool) -> None:
         assert self.file is not None
@@ -627,7 +646,7 @@ class Memo:
         if fresh:  # damaged, foreign or of another version: a new file
             for suffix in ("", "-journal", "-wal", "-shm"):
                 Path(f"{self.file}{suffix}").unlink(missing_ok=True)
-        db = sqlite3.connect(self.file, isolation_level=None)
+        db = sqlite3.connect(self.file, isolation_level=None, timeout=BUSY_TIMEOUT_S)
         try:
             db.execute("PRAGMA trusted_schema = OFF")
             # Not synced to the disk, as no file a build writes is (docs/guarantees.md): a
@@ -673,6 +692,17 @@ class Memo:
 
 class _Foreign(Exception):
     pass
+
+
+# What SQLite says of a file that is not a database it can read: the memo is damaged (or
+# not one) and is made again. Anything else it may say (SQLITE_FULL, SQLITE_READONLY,
+# SQLITE_BUSY, SQLITE_IOERR, SQLITE_CANTOPEN, ...) says nothing of the file (Memo._leave).
+_DAMAGE = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_FORMAT", "SQLITE_MISMATCH", "SQLITE_RANGE"})
+
+
+def _damaged(exc: sqlite3.Error) -> bool:
+    name = getattr(exc, "sqlite_errorname", None)
+    return name in _DAMAGE or (name is None and not isinstance(exc, sqlite3.OperationalError))
 
 
 def _not_a_file(memo: Path) -> str | None:

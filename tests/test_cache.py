@@ -11,8 +11,10 @@ import re
 import shutil
 import sqlite3
 import stat
+import subprocess
 import zlib
 from collections.abc import Callable
+from contextlib import ExitStack, closing
 from dataclasses import fields, replace
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +30,7 @@ from marketnews.content import Article, parse_article
 from marketnews.errors import Problem
 from marketnews.markup import RenderedBody, render_body
 from marketnews.site import Shell
-from marketnews.writer import CACHE_LOCK
+from marketnews.writer import CACHE_LOCK, RECORD
 from tests.conftest import REPO, Site, article, quote, tree
 from tests.test_parallel import within
 
@@ -593,3 +595,45 @@ def test_a_memo_that_is_a_link_to_itself_is_made_again(site: Site, cli, tmp_path
     second, said = build(site, cli)
     assert second == first and said == []  # a loop of links is no memo at all: one is made
     assert memo.is_file() and not memo.is_symlink() and len(entries(memo)) > 0
+
+
+def immutable(path: Path, on: bool) -> bool:
+    """Make `path` one that not even root may write (chattr +i), or undo it; False where
+    the file system or the process's privileges do not allow it."""
+    try:
+        return subprocess.run(["chattr", "+i" if on else "-i", str(path)], capture_output=True).returncode == 0
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("how", ["held locked by another program", "not writable"])
+def test_a_memo_that_cannot_be_written_costs_one_warning_and_is_left_as_it_is(  # type: ignore[no-untyped-def]
+        site: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    # The memo only saves work: a build that cannot write it goes on without it, and a file
+    # it cannot write says nothing of what the file holds. Before, a memo held locked was
+    # taken for a damaged one and made again, and one not writable failed the build.
+    fill(site, 6)
+    build(site, cli)
+    memo = tmp_path / "cache" / MEMO_FILE
+    before = entries(memo)
+    site.write("content/s2.md", article("Story 2, edited", "2026-11-12", "Lead 2, edited.\n", tags=["alpha"]))
+    with ExitStack() as stack:
+        if how == "not writable":
+            if not immutable(memo, True):
+                pytest.skip("chattr +i is not allowed here")
+            stack.callback(immutable, memo, False)
+        else:
+            monkeypatch.setattr(cache, "BUSY_TIMEOUT_S", 0.2)
+            holder = stack.enter_context(closing(sqlite3.connect(memo, isolation_level=None)))
+            holder.execute("BEGIN IMMEDIATE")  # readers may read; no one else may write
+        second, said = build(site, cli)
+        assert len(said) == 1 and "warning: cache: cannot be used (" in said[0] \
+            and "left as it is, and this build keeps no memo" in said[0], said
+    assert entries(memo) == before
+    clean = tmp_path / "clean"
+    monkeypatch.setenv("MARKETNEWS_CACHE", str(tmp_path / "clean-cache"))
+    assert cli("build", "--root", site.root, "--out", clean, "--snapshot", site.root / "snapshot.json").code == 0
+    assert {p: d for p, d in second.items() if p != RECORD} == {p: d for p, d in tree(clean).items() if p != RECORD}
+    monkeypatch.setenv("MARKETNEWS_CACHE", str(tmp_path / "cache"))
+    third, said = build(site, cli)  # writable again: the build writes it
+    assert said == [] and third == second and entries(memo) != before
