@@ -1440,7 +1440,9 @@ def _render_and_write(paths: SitePaths, options: BuildOptions, inp: SiteInput, g
         find = manifest_records(previous.manifest)
     else:
         last = _last_site(store, out)
-        find = memo_records(store, out) if last is not None else _no_record
+        # The page records are trusted with the site record alone, which says how the last
+        # build left each file: one the memo lost or holds damaged leaves no page known as made.
+        find = memo_records(store, out) if last is not None and last[1] is not None else _no_record
         if last is not None and last[1] is not None:
             as_left = {path: (size, mtime) for path, size, mtime in last[1].files}
         store.set_note(valid, None)
