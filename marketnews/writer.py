@@ -521,6 +521,19 @@ def _link(src: Path, target: Path, stager: Stager) -> None:
                               "folder is unchanged") from None
 
 
+def _as_theirs(src: Path, folder: Path) -> None:
+    """Someone's folder, made again in the spare tree (its files are linked: they keep their
+    own mode, owner and times), as it is in the output folder: its owner, its times and its
+    mode, with its owner's read, write and search kept on (the next build must carry new
+    files into it: a folder of theirs that no one may write gains that for its owner alone).
+    Called when everything is in it, so that its times are not moved after."""
+    st = os.lstat(src)
+    with suppress(OSError):  # (only root may give a folder to another user)
+        os.chown(folder, st.st_uid, st.st_gid, follow_symlinks=False)
+    os.chmod(folder, stat.S_IMODE(st.st_mode) | stat.S_IRWXU)
+    os.utime(folder, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+
+
 def ancestors(paths: Iterable[str]) -> set[str]:
     """The folders each of `paths` ("/"-separated, relative) is in: "a/b/c" gives "a" and "a/b"."""
     found: set[str] = set()
@@ -563,6 +576,12 @@ class _Foreign:
             (self.folders if empty else self.files).append(path)
         self.file_set = set(self.files)
         self.around = ancestors(self.files + self.folders) | set(self.folders)
+
+    def own_folders(self, ours: Collection[str]) -> list[str]:
+        """The folders that hold someone's files (or are empty) and none of the site's."""
+        if not self.around:
+            return []
+        return sorted(self.around - ancestors(ours))
 
     def check(self, out: Path, path: str) -> None:
         """Refuse to write `path` where it would replace, or be, someone's file or folder."""
@@ -676,6 +695,8 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
             _write_record(stager, record_data)
             keep = ours | set(foreign.files) | {RECORD}
             _prune_spare(spare, keep, ancestors(keep) | set(foreign.folders) | ancestors(foreign.folders))
+            for folder in foreign.own_folders(ours):
+                _as_theirs(out / folder, spare / folder)
             if out.is_dir():
                 os.chmod(spare, stat.S_IMODE(out.stat().st_mode))
         if before_switch is not None:

@@ -151,6 +151,35 @@ def test_unchanged_files_keep_their_bytes_and_times_and_old_ones_their_inode(tmp
     assert moves.st_nlink == 1 and os.stat(out / "moves.html").st_ino != moves.st_ino
 
 
+def test_someones_own_folders_keep_their_mode_owner_and_times_through_builds(tmp_path: Path) -> None:
+    # The spare tree makes their folders again: a private folder once came back readable by
+    # everyone, and owned by whoever built the site.
+    out = tmp_path / "public"
+    writer.write_site([OutputFile("index.html", b"one"), OutputFile("a/page.html", b"a")], out)
+    private, empty, readonly = out / "private", out / "private/empty", out / "readonly"
+    for folder in (private, empty, readonly):
+        folder.mkdir()
+    (private / "key.txt").write_text("secret")
+    (readonly / "f.txt").write_text("f")
+    (out / "a/theirs.txt").write_text("theirs")  # in a folder of the site's: that folder is the site's
+    os.chmod(empty, 0o700)
+    os.chmod(private, 0o710)
+    os.chmod(readonly, 0o555)
+    root = os.geteuid() == 0
+    if root:
+        os.chown(private, 65534, 65534)
+    for folder in (empty, private, readonly):
+        os.utime(folder, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
+    for n in range(3):  # each switches: every file and folder is carried into a new tree
+        writer.write_site([OutputFile("index.html", f"v{n}".encode()), OutputFile("a/page.html", b"a")], out)
+        assert (private / "key.txt").read_text() == "secret" and (out / "a/theirs.txt").read_text() == "theirs"
+        assert {f.name: oct(f.stat().st_mode & 0o7777) for f in (private, empty, readonly)} == {
+            "private": "0o710", "empty": "0o700", "readonly": "0o755"}  # (its owner may write it: see _as_theirs)
+        assert all(f.stat().st_mtime_ns == 1_700_000_000_000_000_000 for f in (private, empty, readonly))
+        if root:
+            assert (private.stat().st_uid, private.stat().st_gid) == (65534, 65534)
+
+
 def test_a_changed_file_is_written_over_the_spare_trees_own_file_and_never_over_a_published_one(
         tmp_path: Path) -> None:
     out = tmp_path / "out"
