@@ -670,8 +670,10 @@ class Memo:
                 else:
                     db.execute("INSERT OR REPLACE INTO about VALUES (?, ?)", ("note " + name, value))
             db.executemany("DELETE FROM entries WHERE key = ?", ((k,) for k in self.faults))
-            # Content-addressed: a key already there holds this very value.
-            db.executemany("INSERT OR IGNORE INTO entries VALUES (?, ?, ?)",
+            # Content-addressed: a key already there should hold this very value, but it may be
+            # damaged where this build never read it (a page record it did not trust): this
+            # build's value, just made, takes its place. (Seldom: what the memo had is not made.)
+            db.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?)",
                            ((k, _checksum(k, v), v) for k, v in self.new.items()))
             if prune:
                 db.execute("CREATE TEMP TABLE used (key TEXT PRIMARY KEY)")
