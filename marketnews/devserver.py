@@ -43,7 +43,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
@@ -444,7 +444,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _get(self, head: bool) -> None:
         path = unquote(urlsplit(self.path).path)
         if path == EVENTS:
-            self._events()
+            if head:  # the stream's headers alone: a HEAD that streamed would never end
+                self._send(HTTPStatus.OK, b"", "text/event-stream", head)
+            else:
+                self._events()
             return
         if path == PREFIX + "status":
             self._send(HTTPStatus.OK, json.dumps(self.dev.status()).encode(), "application/json", head)
@@ -459,7 +462,9 @@ class _Handler(BaseHTTPRequestHandler):
             rel = f"{rel}/index.html" if rel else "index.html"
         elif _is_dir(target):
             self.send_response(HTTPStatus.MOVED_PERMANENTLY)
-            self.send_header("Location", path + "/")
+            # From the path's own parts, quoted again: an encoded slash (/%2F%2Fhost) never
+            # makes the redirect one to another host (//host/).
+            self.send_header("Location", "/" + "/".join(quote(p) for p in parts) + "/")
             self.send_header("Content-Length", "0")
             self.end_headers()
             return

@@ -216,6 +216,19 @@ def test_http_basics(site: Site, served: Callable[..., DevServer]) -> None:
     r = conn.getresponse()
     assert (r.status, r.getheader("Location")) == (301, "/tags/")
     conn.close()
+    # An encoded slash does not make the folder's redirect one to another host ("//tags/").
+    for path, location in (("/%2F%2Ftags", "/tags/"), ("/%2F/tags", "/tags/"), ("/tags/%C3%BC%20x", None)):
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=GUARD_S)
+        conn.request("GET", path)
+        r = conn.getresponse()
+        assert (r.status, r.getheader("Location")) == ((301, location) if location else (404, None)), path
+        conn.close()
+    # HEAD on the event stream: its headers, and the response ends.
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=GUARD_S)
+    conn.request("HEAD", "/__marketnews/events")
+    r = conn.getresponse()
+    assert (r.status, r.getheader("Content-Type"), r.read()) == (200, "text/event-stream", b"")
+    conn.close()
     for bad in ("/../site.yaml", "/%2e%2e/site.yaml", "/css/../../site.yaml"):
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=GUARD_S)
         conn.request("GET", bad)
