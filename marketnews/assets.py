@@ -53,10 +53,14 @@ class Assets:
         """The root-relative URL of a static file's fingerprinted copy (`asset_url` in templates).
 
         With no static files at all (a site without `static/`, or a renderer given no
-        assets) the path is returned as it is, root-relative.
+        assets) the path is returned as it is, root-relative; so it is when files are not
+        fingerprinted (the dev server), for a file there is: a file that is not is the same
+        error either way.
         """
         key = path.lstrip("/")
         if not self.hashed:
+            if self.files and key not in self.by_path:
+                raise MarketnewsError(f"asset_url({path!r}): no such file under static/")
             return "/" + key
         hashed = self.hashed.get(key)
         if hashed is None:

@@ -112,3 +112,12 @@ def test_a_changed_stylesheet_gets_a_new_name_and_the_old_one_goes(tmp_path: Pat
     assert report.written is not None and report.written.added == 1 and report.written.removed == 1
     index = (out / "index.html").read_text()
     assert f'href="/{next(iter(new))}"' in index
+
+
+def test_a_missing_file_is_the_same_error_when_files_are_not_fingerprinted() -> None:
+    # The dev server does not fingerprint: its pages once linked a missing file without a
+    # word, where the build stopped on it.
+    plain = Assets(files=(OutputFile("css/site.css", b"x"),))
+    assert plain.url("/css/site.css") == "/css/site.css"
+    with pytest.raises(MarketnewsError, match=r"asset_url\('css/sitee.css'\): no such file under static/"):
+        plain.url("css/sitee.css")
