@@ -52,7 +52,7 @@ from marketnews.cache import Memo
 from marketnews.errors import ConfigError, ContentError, MarketnewsError, Problem, TemplateError
 from marketnews.headers import security_headers
 from marketnews.markets.snapshots import SnapshotSource, Wanted
-from marketnews.pipeline import BuildOptions, BuildReport, BuildState, SitePaths, build
+from marketnews.pipeline import BuildOptions, BuildReport, BuildState, SitePaths, build, editors_file
 from marketnews.templating import failed_layouts
 from marketnews.writer import write_site
 
@@ -192,9 +192,8 @@ class DevServer:
 
     def relevant(self, path: Path, folder: bool = False) -> bool:
         """Whether a change to `path` (a `folder`?) can change the site: not an editor's swap,
-        backup or temporary file."""
-        name = path.name
-        if name.startswith((".", "#")) or name.endswith(("~", ".swp", ".swx", ".tmp")) or name == "4913":
+        backup or autosave file, which a build neither reads nor publishes (the same test)."""
+        if editors_file(path.name):
             return False
         if path == self.paths.config_file:
             return True

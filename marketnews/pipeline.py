@@ -172,6 +172,14 @@ class BuildReport:
 # --- gather ----------------------------------------------------------------------------
 
 
+def editors_file(name: str) -> bool:
+    """A dot file, or a name editors give their swap, backup and autosave files (`x.md~`,
+    `#x.md#`, `x.swp`, vim's `4913`): never read as an article nor published from static/,
+    and no change to one makes the dev server build again (it uses this very test)."""
+    return name.startswith(".") or name.endswith(("~", ".swp", ".swx")) or name == "4913" \
+        or (len(name) > 1 and name[0] == "#" and name[-1] == "#")
+
+
 def content_files(content: Path) -> list[Path]:
     """Every article file, as absolute paths (resolving the folder once, not each file):
     `*.md` names not starting with a dot, files or links, in every folder below but those
@@ -188,7 +196,7 @@ def content_files(content: Path) -> list[Path]:
             for entry in listing:
                 if entry.is_dir(follow_symlinks=False):
                     folders.append(entry.path)
-                elif entry.name.endswith(".md") and not entry.name.startswith(".") \
+                elif entry.name.endswith(".md") and not editors_file(entry.name) \
                         and (entry.is_symlink() or entry.is_file()):
                     found.append(Path(entry.path))
     return sorted(found)
@@ -440,7 +448,7 @@ def _body_uses(path: str, body_line: int, body: RenderedBody) -> tuple[list[Prob
 
 def _is_source(path: Path) -> bool:
     """An article file, or a symbolic link named like one (read_sources says what is wrong with a bad link)."""
-    return path.suffix == ".md" and not path.name.startswith(".") and (path.is_file() or path.is_symlink())
+    return path.suffix == ".md" and not editors_file(path.name) and (path.is_file() or path.is_symlink())
 
 
 def _changed_files(content: Path, known: Mapping[Path, SourceFile],
@@ -1083,15 +1091,16 @@ def site_fingerprint(paths: SitePaths, config: SiteConfig, options: BuildOptions
 
 
 def _static_entries(static: Path) -> tuple[list[Path], list[Path]]:
-    """static/'s files in path order: (those published, dot files left out; the links among
-    them that lead out of the site folder, which are never published and gather reports)."""
+    """static/'s files in path order: (those published, dot files and editors' files left
+    out, `editors_file`; the links among them that lead out of the site folder, which are
+    never published and gather reports)."""
     published: list[Path] = []
     leaving: list[Path] = []
     if static.is_dir():
         for path in sorted(p for p in static.rglob("*") if p.is_file()):
             if path.is_symlink() and _leaves(path, static):
                 leaving.append(path)
-            elif not path.name.startswith("."):
+            elif not editors_file(path.name):
                 published.append(path)
     return published, leaving
 

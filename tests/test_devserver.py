@@ -381,3 +381,27 @@ def test_pages_carry_the_sites_security_headers_opened_only_for_the_servers_own_
     assert "unsafe-inline" not in csp and csp.startswith("default-src 'none'; style-src 'self';")
     for name in ("x-frame-options", "x-content-type-options", "referrer-policy", "permissions-policy"):
         assert headers[name] == DEFAULT_HEADERS[{k.lower(): k for k in DEFAULT_HEADERS}[name]]
+
+
+NAMES = ("notes.txt", "report.tmp", "#1.txt", "site.css~", "#site.css#", "notes.swp", "4913", ".hidden")
+
+
+def test_the_dev_server_watches_exactly_the_files_a_build_reads_and_publishes(
+        site: Site, served: Callable[..., DevServer], cli: Callable[..., Run]) -> None:
+    # Once the server ignored names (`#1-story.md`, `report.tmp`) that a build reads or
+    # publishes: its pages never showed them, and differed from the build's for good.
+    for name in NAMES:
+        site.write(f"static/{name}", name)
+    site.write("content/#1-story.md", article("Number one", tags=["nato"]))
+    site.write("content/#autosave.md#", article("An autosave"))
+    site.write("content/story.md~", article("A backup"))
+    assert cli("build", "--root", site.root, "--snapshot", site.root / "snapshot.json").code == 0
+    published = {name for name in NAMES if (site.out / name).exists()}
+    assert published == {"notes.txt", "report.tmp", "#1.txt"}
+    assert (site.out / "2026/11/1-story/index.html").is_file()
+    assert "An autosave" not in (site.out / "index.html").read_text() and "A backup" not in \
+        (site.out / "index.html").read_text()
+    server = served()
+    assert {name for name in NAMES if server.relevant(site.root / "static" / name)} == published
+    assert [name for name in ("#1-story.md", "#autosave.md#", "story.md~")
+            if server.relevant(site.root / "content" / name)] == ["#1-story.md"]
