@@ -36,6 +36,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
@@ -133,6 +134,8 @@ class DevServer:
         self._said: set[Problem] = set()
         self._httpd: ThreadingHTTPServer | None = None
         self._observer: Any = None
+        self._collector: _Collector | None = None
+        self._watches: dict[Path, Any] = {}  # each of the site's folders -> its watch, while it is a folder
         self._threads: list[threading.Thread] = []
         self.headers = security_headers(root)  # what netlify.toml sends for "/*" (see headers.py)
 
@@ -179,23 +182,38 @@ class DevServer:
 
     # --- watching ------------------------------------------------------------------------
 
+    @property
+    def folders(self) -> tuple[Path, Path, Path]:
+        """The site's folders whose files make the site: content/, layouts/ and static/."""
+        return (self.paths.content, self.paths.layouts, self.paths.static)
+
     def _watch(self) -> Any:
-        observer = Observer()
-        collector = _Collector(self)
-        for folder in (self.paths.content, self.paths.layouts, self.paths.static):
-            if folder.is_dir():
-                observer.schedule(collector, str(folder), recursive=True)
-        observer.schedule(collector, str(self.paths.root), recursive=False)  # for site.yaml
+        observer = self._observer = Observer()
+        self._collector = _Collector(self)
+        for folder in self.folders:
+            self._rewatch(folder)
+        # site.yaml, and the site's folders themselves: made, removed or moved (a checkout of
+        # another branch, a copy put back), each is watched again (`changed`).
+        observer.schedule(self._collector, str(self.paths.root), recursive=False)
         observer.daemon = True
         observer.start()
         return observer
+
+    def _rewatch(self, folder: Path) -> None:
+        """Watch one of the site's folders anew: the folder now at its path, if it is one."""
+        old = self._watches.pop(folder, None)
+        if old is not None:
+            with suppress(Exception):  # (its folder gone, watchdog may have dropped it already)
+                self._observer.unschedule(old)
+        if folder.is_dir():
+            self._watches[folder] = self._observer.schedule(self._collector, str(folder), recursive=True)
 
     def relevant(self, path: Path, folder: bool = False) -> bool:
         """Whether a change to `path` (a `folder`?) can change the site: not an editor's swap,
         backup or autosave file, which a build neither reads nor publishes (the same test)."""
         if editors_file(path.name):
             return False
-        if path == self.paths.config_file:
+        if path == self.paths.config_file or path in self.folders:
             return True
         if self.paths.content in path.parents:
             return folder or path.suffix == ".md"  # an article, or a folder of them
@@ -206,6 +224,9 @@ class DevServer:
         wanted = {p for p in paths if self.relevant(p, folder)}
         if not wanted:
             return
+        if self._observer is not None:
+            for site_folder in wanted & set(self.folders):
+                self._rewatch(site_folder)
         with self._cond:
             self._pending |= wanted
             self._last_event = time.monotonic()
@@ -242,7 +263,7 @@ class DevServer:
             self._now = self._clock()
         self._unbuilt |= changed
         state = self._state or BuildState(store=Memo(self.paths.cache, writes=False))
-        full = first or refresh or state.gathered is None
+        full = first or refresh or state.gathered is None or bool(self._unbuilt & set(self.folders))
         write = partial(write_site, lock=self.swap)
         try:
             report = build(self.paths, self.options, self._now, self._snapshot, write=write, previous=state,

@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -405,3 +406,29 @@ def test_the_dev_server_watches_exactly_the_files_a_build_reads_and_publishes(
     assert {name for name in NAMES if server.relevant(site.root / "static" / name)} == published
     assert [name for name in ("#1-story.md", "#autosave.md#", "story.md~")
             if server.relevant(site.root / "content" / name)] == ["#1-story.md"]
+
+
+def test_a_site_folder_removed_and_put_back_is_watched_again(site: Site, served: Callable[..., DevServer]) -> None:
+    # As a checkout of another branch, or a copy put back, does: the server once kept
+    # watching the folder that was gone, and never saw the new one or its edits.
+    server = served()
+    events = Events(server.url)
+    events.next()
+    content = site.root / "content"
+    content.rename(site.root / "content-away")
+    reloads_until(events, lambda: any("content folder not found" in p for p in server.problems))
+    shutil.copytree(site.root / "content-away", content)
+    reloads_until(events, lambda: not server.problems)
+    assert get(server.url + STORY)[0] == 200
+    site.write("content/nato-deadline.md", article("NATO deadline, in the new folder", markets=["nato-2027"],
+                                                   tags=["nato"]))
+    reloads_until(events, lambda: "NATO deadline, in the new folder" in get(server.url + STORY)[2])
+    # static/ removed, then made again while the server runs, is watched again too.
+    shutil.rmtree(site.root / "static")
+    reloads_until(events, lambda: get(server.url + "css/site.css")[0] == 404)
+    shutil.copytree(REPO / "static", site.root / "static")
+    site.write("static/late.txt", "one")
+    reloads_until(events, lambda: get(server.url + "late.txt")[2] == "one")
+    site.write("static/late.txt", "two")
+    reloads_until(events, lambda: get(server.url + "late.txt")[2] == "two")
+    events.close()
