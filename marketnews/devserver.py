@@ -136,6 +136,10 @@ class DevServer:
         self._observer: Any = None
         self._collector: _Collector | None = None
         self._watches: dict[Path, Any] = {}  # each of the site's folders -> its watch, while it is a folder
+        # A linked file outside the site's folders (content/a.md -> ../drafts/a.md) -> the links to it;
+        # the folders of such files are watched too (`_follow`).
+        self._links: dict[Path, set[Path]] = {}
+        self._link_folders: dict[Path, Any] = {}
         self._threads: list[threading.Thread] = []
         self.headers = security_headers(root)  # what netlify.toml sends for "/*" (see headers.py)
 
@@ -192,6 +196,8 @@ class DevServer:
         self._collector = _Collector(self)
         for folder in self.folders:
             self._rewatch(folder)
+        for folder in (self.paths.content, self.paths.static):
+            self._follow(p for p in folder.rglob("*") if p.is_symlink())
         # site.yaml, and the site's folders themselves: made, removed or moved (a checkout of
         # another branch, a copy put back), each is watched again (`changed`).
         observer.schedule(self._collector, str(self.paths.root), recursive=False)
@@ -208,6 +214,22 @@ class DevServer:
         if folder.is_dir():
             self._watches[folder] = self._observer.schedule(self._collector, str(folder), recursive=True)
 
+    def _follow(self, links: Iterable[Path]) -> None:
+        """Watch the folder of each file these links lead to outside the site's folders: an
+        edit there changes the linked article (or static file) as a build reads it."""
+        for link in links:
+            try:
+                target = link.resolve(strict=True)
+            except (OSError, RuntimeError):  # leads nowhere, or in a loop: the build says so
+                continue
+            if target.is_dir() or any(f == target or f in target.parents for f in self.folders):
+                continue
+            self._links.setdefault(target, set()).add(link)
+            if target.parent not in self._link_folders:
+                with suppress(OSError):
+                    self._link_folders[target.parent] = self._observer.schedule(
+                        self._collector, str(target.parent), recursive=False)
+
     def relevant(self, path: Path, folder: bool = False) -> bool:
         """Whether a change to `path` (a `folder`?) can change the site: not an editor's swap,
         backup or autosave file, which a build neither reads nor publishes (the same test)."""
@@ -221,6 +243,10 @@ class DevServer:
 
     def changed(self, paths: Iterable[Path], folder: bool = False) -> None:
         """Called by the watcher (and tests): these paths changed on disk."""
+        paths = list(paths)
+        paths += [link for p in paths for link in self._links.get(p, ())]  # a linked file: its links changed
+        if self._observer is not None:
+            self._follow(p for p in paths if p.is_symlink())
         wanted = {p for p in paths if self.relevant(p, folder)}
         if not wanted:
             return

@@ -432,3 +432,29 @@ def test_a_site_folder_removed_and_put_back_is_watched_again(site: Site, served:
     site.write("static/late.txt", "two")
     reloads_until(events, lambda: get(server.url + "late.txt")[2] == "two")
     events.close()
+
+
+def test_an_edit_to_a_file_an_article_or_a_static_file_links_to_is_seen(
+        site: Site, served: Callable[..., DevServer]) -> None:
+    # A link inside the site folder is read by a build; the server once watched only the
+    # link, so an edit to the file it leads to never showed.
+    site.write("drafts/linked.md", article("Linked, first", tags=["nato"]))
+    (site.root / "content/linked.md").symlink_to("../drafts/linked.md")
+    site.write("shared/note.txt", "one")
+    (site.root / "static/note.txt").symlink_to("../shared/note.txt")
+    server = served()
+    events = Events(server.url)
+    events.next()
+    assert "Linked, first" in get(server.url + "2026/11/linked/index.html")[2]
+    assert get(server.url + "note.txt")[2] == "one"
+    site.write("drafts/linked.md", article("Linked, edited", tags=["nato"]))
+    reloads_until(events, lambda: "Linked, edited" in get(server.url + "2026/11/linked/index.html")[2])
+    site.write("shared/note.txt", "two")
+    reloads_until(events, lambda: get(server.url + "note.txt")[2] == "two")
+    # A link made while the server runs is followed as well.
+    site.write("drafts/later.md", article("Later, first"))
+    (site.root / "content/later.md").symlink_to("../drafts/later.md")
+    reloads_until(events, lambda: get(server.url + "2026/11/later/index.html")[0] == 200)
+    site.write("drafts/later.md", article("Later, edited"))
+    reloads_until(events, lambda: "Later, edited" in get(server.url + "2026/11/later/index.html")[2])
+    events.close()
