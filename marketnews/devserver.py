@@ -53,6 +53,7 @@ from marketnews.cache import Memo
 from marketnews.errors import ConfigError, ContentError, MarketnewsError, Problem, TemplateError
 from marketnews.headers import security_headers
 from marketnews.markets.snapshots import SnapshotSource, Wanted
+from marketnews.names import MAX_SEGMENT_BYTES
 from marketnews.pipeline import BuildOptions, BuildReport, BuildState, SitePaths, build, editors_file
 from marketnews.templating import failed_layouts
 from marketnews.writer import write_site
@@ -61,7 +62,6 @@ PREFIX = "/__marketnews/"
 EVENTS = PREFIX + "events"
 SETTLE_S = 0.05  # editors' bursts (temp file, rename, second save) land within a few ms of each other
 KEEPALIVE_S = 15.0
-MAX_SEGMENT_BYTES = 255  # a longer path segment cannot name a file: 414, not a dropped connection
 MAX_PATH_BYTES = 4096
 
 # The one piece of script the dev server adds to HTML pages (never written to disk).

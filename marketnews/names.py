@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 # File systems allow 255 bytes in a file or folder name (ext4, APFS, NTFS in UTF-16 units).
 MAX_SEGMENT_BYTES = 255
+MAX_SLUG_BYTES = MAX_SEGMENT_BYTES - 25  # a share card's file name is the slug and 25 bytes more (cards.card_file)
 _KEEP = frozenset("+#")
 _APOSTROPHES = re.compile(r"['’]")
 # Image references: a path under static/ written from the site root, or an http(s) URL.
@@ -61,11 +62,12 @@ def url_segment(segment: str) -> str:
     return quote(segment, safe="+")
 
 
-def segment_problem(segment: str, what: str) -> str | None:
-    """Why `segment` cannot be a file or folder name, or None."""
+def segment_problem(segment: str, what: str, limit: int = MAX_SEGMENT_BYTES) -> str | None:
+    """Why `segment` cannot be a file or folder name (or, with a lower `limit`, the start
+    of the longest name made from it), or None."""
     size = len(segment.encode("utf-8", "surrogatepass"))
-    if size > MAX_SEGMENT_BYTES:
-        return f"{what} is {size} bytes long, more than a file name may be ({MAX_SEGMENT_BYTES} bytes); shorten it"
+    if size > limit:
+        return f"{what} is {size} bytes long, more than a file name made from it may be ({limit} bytes); shorten it"
     return None
 
 
