@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -17,6 +18,7 @@ class Events:
     """A Server-Sent Events client over a real connection: `next()` -> (event, data)."""
 
     def __init__(self, url: str, timeout: float = TIMEOUT_S):
+        self.timeout = timeout
         parts = urllib.parse.urlsplit(url)
         self.conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
         self.conn.request("GET", "/__marketnews/events")
@@ -25,8 +27,14 @@ class Events:
         assert self.response.getheader("Content-Type") == "text/event-stream"
 
     def next(self) -> tuple[str, str]:
+        """The next event; fails after `timeout` without one (the server's keep-alive lines,
+        which arrive every few seconds, do not count: a test waiting for a reload that never
+        comes fails rather than hangs)."""
         event, data = "message", ""
+        deadline = time.monotonic() + self.timeout
         while True:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no event in {self.timeout:.0f} s")
             line = self.response.readline().decode("utf-8")
             if not line:
                 raise AssertionError("the event stream closed")
