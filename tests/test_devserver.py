@@ -80,11 +80,13 @@ def test_a_save_reloads_the_page_and_serves_the_new_version(site: Site, served: 
 def reloads_until(events: Events, done: Callable[[], bool]) -> None:
     """Read reload events until `done()`: where a test saves two files for one rebuild, a
     pause of this process between the saves can make it two, and the test asserts on
-    where they end (Events gives up after its timeout)."""
+    where they end (Events gives up after its timeout, and this after as long in all)."""
+    deadline = time.monotonic() + events.timeout
     while True:
         assert events.next()[0] == "reload"
         if done():
             return
+        assert time.monotonic() < deadline, f"reloads for {events.timeout:.0f} s, and still not done"
 
 
 def test_a_broken_file_shows_the_error_and_the_next_good_save_recovers(
