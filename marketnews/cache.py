@@ -696,15 +696,17 @@ class _Foreign(Exception):
     pass
 
 
-# What SQLite says of a file that is not a database it can read: the memo is damaged (or
-# not one) and is made again. Anything else it may say (SQLITE_FULL, SQLITE_READONLY,
-# SQLITE_BUSY, SQLITE_IOERR, SQLITE_CANTOPEN, ...) says nothing of the file (Memo._leave).
-_DAMAGE = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_FORMAT", "SQLITE_MISMATCH", "SQLITE_RANGE"})
+# What SQLite says of a file it cannot use that says nothing of what the file holds (and
+# their extended codes, SQLITE_IOERR_WRITE, SQLITE_BUSY_SNAPSHOT, ...): the file is left as
+# it is (Memo._leave). Anything else (SQLITE_CORRUPT and its extended codes, SQLITE_NOTADB,
+# a value that cannot be decoded) is damage: the memo is made again.
+_NOT_DAMAGE = ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_CANTOPEN",
+               "SQLITE_PERM", "SQLITE_NOMEM", "SQLITE_INTERRUPT", "SQLITE_AUTH", "SQLITE_NOLFS")
 
 
 def _damaged(exc: sqlite3.Error) -> bool:
     name = getattr(exc, "sqlite_errorname", None)
-    return name in _DAMAGE or (name is None and not isinstance(exc, sqlite3.OperationalError))
+    return not (isinstance(name, str) and name.startswith(_NOT_DAMAGE))
 
 
 def _not_a_file(memo: Path) -> str | None:

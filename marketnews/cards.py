@@ -39,6 +39,7 @@ from pathlib import Path
 import PIL
 from PIL import Image, ImageDraw, ImageFont, ImageOps, features
 
+from marketnews.names import MAX_SLUG_BYTES
 from marketnews.templating import date_long
 from marketnews.widgets import WidgetView
 
@@ -465,6 +466,7 @@ def from_memo(value: bytes | None) -> bytes | None:
 
 
 def card_file(slug: str, card: Card) -> str:
-    """The card's path in the output folder: the article's slug and the card's digest."""
-    return f"cards/{slug}-{card_digest(card)}.png"
+    """The card's path in the output folder: the article's slug (its first MAX_SLUG_BYTES,
+    so that the name fits a file system's 255 bytes) and the card's digest."""
+    return f"cards/{slug[:MAX_SLUG_BYTES]}-{card_digest(card)}.png"
 

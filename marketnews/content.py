@@ -21,7 +21,7 @@ from typing import Any
 
 from marketnews.errors import Problem
 from marketnews.markets.refs import MarketRef, RefError, parse_ref
-from marketnews.names import MAX_SLUG_BYTES, image_reference_ok, segment_problem, tag_slug, unencodable
+from marketnews.names import image_reference_ok, segment_problem, tag_slug, unencodable
 from marketnews.yamlmap import YamlProblem, load_mapping
 
 KNOWN_KEYS = (
@@ -288,14 +288,14 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
     slug = text_field("slug")
     if slug is not None and not _SLUG_OK.match(slug):
         err(line_of("slug"), "slug", f"expected lowercase letters, digits and hyphens, got {_show(slug)}")
-    elif slug is not None and (problem := segment_problem(slug, "slug", MAX_SLUG_BYTES)):
+    elif slug is not None and (problem := segment_problem(slug, "slug")):
         err(line_of("slug"), "slug", problem)
     if slug is None:
         stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
         slug = slugify(stem)
         if not slug:
             err(1, "slug", f"cannot make a URL slug from the file name {stem!r}; add 'slug:'")
-        elif problem := segment_problem(slug, "the slug made from the file name", MAX_SLUG_BYTES):
+        elif problem := segment_problem(slug, "the slug made from the file name"):
             err(1, "slug", problem + " with 'slug:'")
     if kind == "page" and slug in RESERVED_SLUGS:
         err(line_of("slug") if "slug" in data else line_of("type"), "slug",

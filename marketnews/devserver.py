@@ -212,7 +212,8 @@ class DevServer:
             with suppress(Exception):  # (its folder gone, watchdog may have dropped it already)
                 self._observer.unschedule(old)
         if folder.is_dir():
-            self._watches[folder] = self._observer.schedule(self._collector, str(folder), recursive=True)
+            with suppress(OSError):  # gone again meanwhile, or out of inotify watches: its next event retries
+                self._watches[folder] = self._observer.schedule(self._collector, str(folder), recursive=True)
 
     def _follow(self, links: Iterable[Path]) -> None:
         """Watch the folder of each file these links lead to outside the site's folders: an
@@ -410,7 +411,10 @@ class _Collector(FileSystemEventHandler):
         if event.event_type in ("opened", "closed_no_write") or (event.is_directory and event.event_type == "modified"):
             return
         paths = [event.src_path, getattr(event, "dest_path", "")]
-        self.server.changed((Path(os.fsdecode(p)) for p in paths if p), folder=event.is_directory)
+        try:
+            self.server.changed((Path(os.fsdecode(p)) for p in paths if p), folder=event.is_directory)
+        except Exception as exc:  # raised here it would end watchdog's thread, and every later rebuild with it
+            self.server.log(f"watching: {type(exc).__name__}: {exc}")
 
 
 mimetypes.add_type("image/svg+xml", ".svg")

@@ -83,6 +83,9 @@ def damage(kind: str, memo: Path) -> None:
         rewrite(memo, lambda v: cache.pack(re.sub(
             rb'\{"t":"[^"]*","z":("[^"]*"|null)\}', b'{"t":"9999-12-31T23:00:00+00:00","z":"Pacific/Kiritimati"}',
             cache.unpack(v))), fix_sum=True)
+    elif kind == "a value stored as text":  # SQLite cannot decode it: damage, whatever its error name
+        with sqlite3.connect(memo) as db:
+            db.execute("UPDATE entries SET value = CAST(x'ff' AS TEXT)")
     elif kind == "truncated":
         memo.write_bytes(memo.read_bytes()[: memo.stat().st_size // 2])
     elif kind == "another code version":
@@ -102,7 +105,7 @@ def damage(kind: str, memo: Path) -> None:
 @pytest.mark.parametrize("jobs", [1, 2])
 @pytest.mark.parametrize("kind", ["a value damaged", "values of the wrong shape",
                                   "a compressed value that does not inflate", "a compressed value past the size limit",
-                                  "dates out of range", "truncated",
+                                  "dates out of range", "a value stored as text", "truncated",
                                   "another code version", "not a database", "another program's database"])
 def test_a_bad_memo_costs_one_warning_and_the_site_is_still_right(  # type: ignore[no-untyped-def]
         site: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, jobs: int) -> None:

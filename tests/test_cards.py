@@ -163,6 +163,9 @@ def test_the_file_name_carries_the_digest() -> None:
     assert card_file("nato-2027", c) == f"cards/nato-2027-{card_digest(c)}.png"
     assert len(card_digest(c)) == 20 and card_digest(c) != card_digest(replace(c, headline="Another"))
     assert card_digest(replace(c, image=b"x")) != card_digest(replace(c, image=b"y"))
+    # A slug as long as a file name may be (255 bytes) makes a card name that fits too.
+    long = card_file("a" * 255, c)
+    assert len(long.split("/")[1].encode()) == 255 and long.startswith("cards/" + "a" * 230 + "-")
 
 
 def _png(size: tuple[int, int], colour: tuple[int, int, int]) -> bytes:

@@ -225,7 +225,9 @@ def file_bytes(path: Path, limit: int = MAX_CACHE_FILE) -> bytes:
         if st.st_size > limit:
             raise OSError(errno.EFBIG, f"larger than {limit:,} bytes", str(path))
         with open(fd, "rb", closefd=False) as f:
-            data = f.read(limit + 1)
+            data = f.read(st.st_size + 1)  # (asked for the whole limit, read() would reserve it at once)
+            if len(data) > st.st_size:  # it grew while read: read on, up to the limit
+                data += f.read(limit + 1 - len(data))
         if len(data) > limit:  # (it grew while read)
             raise OSError(errno.EFBIG, f"larger than {limit:,} bytes", str(path))
         return data
