@@ -201,6 +201,7 @@ ROUTED = {
     "a list from 2 under a quote in a list": " > Setaext\n* x'\n- > its \"ast\n  2) two\n",
     "a table in a quote in a list": "- > (c) (tm) +- ... -- ---\n5'11\"\n| a | b |\n    -|-\n- > |---|:-:|\n"
                                     "> 1. one\n1. _a_b_\n\n",
+    "a code span of spaces across lines": "</div>    `\n  `\n",
     "brackets in a definition's label": "* Foo\n* * *\n* Bar\n\n\n[foo][bar]\n\n[foo]: /url1\n[bar]: /url2\n\n"
                                         "[foo][ref[bar]]\n\n[ref[bar]]: /uri\n",
 }
