@@ -529,6 +529,7 @@ def _depth(line: str) -> int:
 # ordered list item (in a quote or not), and a quoted line with a pipe or a backtick.
 _SUSPECT_LINE = re.compile(r"\n[ >\t]*(?:\d{1,9}[.)]|```|~~~)|\n[ *+\-0-9.)]*>[^\n]*[|`]")  # in "\n" + body
 _DEFINITION_LINE = re.compile(r"^.*\]:.*$", re.MULTILINE)
+_QUOTED_DELIMITER = re.compile(r"\n[ >]*>[ >]*(?::-+:?|-+:)[ \t]*(?=\n)")  # in "\n" + body
 _OPEN_BRACKETS = re.compile(r"\]\($|\]\[\[|\[\]", re.MULTILINE)
 _SPACES_LINE = re.compile(r"^[ \t]+$", re.MULTILINE)
 
@@ -540,6 +541,21 @@ def _line_at(body: str, at: int) -> tuple[str, str]:
     line = body[start:end if end >= 0 else len(body)]
     previous = body[body.rfind("\n", 0, start - 1) + 1:start - 1] if start else ""
     return line, previous
+
+
+def _quoted_above(body: str, start: int) -> bool:
+    """Whether a line of the block above the line that begins at `start` (up to a blank
+    line) is in a quote: a line under it may be a lazy line of that quote."""
+    end = start - 1
+    while end > 0:
+        begin = body.rfind("\n", 0, end) + 1
+        line = body[begin:end]
+        if not line.strip():
+            return False
+        if ">" in line[:len(line) - len(line.lstrip(" >*+-0123456789.)\t"))]:
+            return True
+        end = begin - 1
+    return False
 
 
 def _fuzzed_doubts(body: str) -> bool:
@@ -563,6 +579,8 @@ def _fuzzed_doubts(body: str) -> bool:
     if "~" in body and "~~~" in body and any("~~~" in line and not line.lstrip(" >\t").startswith("~~~")
                              for line in body.split("\n")):
         return True  # a run of tildes inside a line (strikethrough delimiters)
+    if ">" in body and ("-:" in body or ":-" in body) and _QUOTED_DELIMITER.search("\n" + body):
+        return True  # a delimiter row without a pipe in a quote: a one-column table to one engine only
     for m in _SUSPECT_LINE.finditer("\n" + body):
         line, previous = _line_at(body, m.start())  # (m.start() in "\n" + body is the line's start in body)
         bare = line.lstrip(" >\t")
@@ -573,7 +591,8 @@ def _fuzzed_doubts(body: str) -> bool:
         item = _ORDERED_ITEM.match(bare)
         if item and int(item.group(1)) != 1 and previous.strip() and (
                 not _ANY_ITEM.match(previous.lstrip(" >\t")) or _depth(previous) != _depth(line)
-                or ">" in previous[:len(previous) - len(previous.lstrip(" >*+-0123456789.)\t"))]):
+                or ">" in previous[:len(previous) - len(previous.lstrip(" >*+-0123456789.)\t"))]
+                or (_depth(line) == 0 and _quoted_above(body, m.start()))):
             return True  # a list not starting at 1 under text (or another quote): it interrupts it for one engine only
     if "]" not in body or "]:" not in body:
         return False

@@ -202,6 +202,9 @@ ROUTED = {
     "a table in a quote in a list": "- > (c) (tm) +- ... -- ---\n5'11\"\n| a | b |\n    -|-\n- > |---|:-:|\n"
                                     "> 1. one\n1. _a_b_\n\n",
     "a code span of spaces across lines": "</div>    `\n  `\n",
+    "a list from 10 under a quote's lazy line": " > <!-- c -->\n    * star\n10. ten\n",
+    "a delimiter row without a pipe in a quote": ">'90s **[missing] 50% $100 1/2.**\n>:-:\n\n[ref]: /u 'T'\n\n"
+                                                 "$100\n===\n[ref]: /u 'T'\n\n",
     "brackets in a definition's label": "* Foo\n* * *\n* Bar\n\n\n[foo][bar]\n\n[foo]: /url1\n[bar]: /url2\n\n"
                                         "[foo][ref[bar]]\n\n[ref[bar]]: /uri\n",
 }
