@@ -445,7 +445,7 @@ class Memo:
             if first:
                 self._check(db)
         except sqlite3.Error as exc:
-            self._problem(f"not a memo this version can read ({exc})") if _damaged(exc) else self._leave(exc)
+            self._read_failed(exc, f"not a memo this version can read ({exc})")
             return None
         except _Foreign as exc:
             self._problem(str(exc))
@@ -471,7 +471,7 @@ class Memo:
         try:
             row = db.execute("SELECT value FROM about WHERE name = ?", ("note " + name,)).fetchone()
         except sqlite3.Error as exc:
-            self._problem(f"damaged ({exc})") if _damaged(exc) else self._leave(exc)
+            self._read_failed(exc, f"damaged ({exc})")
             return None
         return row[0] if row is not None else None
 
@@ -494,7 +494,7 @@ class Memo:
             try:
                 row = db.execute("SELECT sum, value FROM entries WHERE key = ?", (key,)).fetchone()
             except sqlite3.Error as exc:
-                self._problem(f"damaged ({exc})", key) if _damaged(exc) else self._leave(exc)
+                self._read_failed(exc, f"damaged ({exc})", key)
                 return None
         if row is None:
             return None
@@ -607,6 +607,14 @@ class Memo:
             self._save(prune=True)
             self.new, self.faults, self.notes, self.held = {}, [], {}, 0
         self.used = set()
+
+    def _read_failed(self, exc: sqlite3.Error, what: str, key: str | None = None) -> None:
+        """SQLite could not read the file (or the entry under `key`): damage to make again
+        (`_problem`), or a reason that says nothing of the file (`_leave`)."""
+        if _damaged(exc):
+            self._problem(what, key)
+        else:
+            self._leave(exc)
 
     def _leave(self, exc: BaseException) -> None:
         """The file cannot be read or written for a reason that says nothing of what it holds

@@ -437,25 +437,18 @@ _PAREN_ITEM = re.compile(r"^ {0,3}\d{1,9}\)", re.MULTILINE)
 _DELIMITER_ROW = re.compile(r"^[ \t|:-]*-[ \t|:-]*$", re.MULTILINE)
 
 
-def _table_doubt(body: str) -> bool:
-    """A table the engines may see differently: a delimiter row under a line without a pipe
+def _table_doubt(body: str, rendered: bool) -> bool:
+    """A table the engines may see differently: a line with a pipe over a delimiter row
+    without one ("a|" over "--": a one-column table to markdown-it-py, a heading to the Rust
+    engine); and, where a table was `rendered`, a delimiter row under a line without a pipe
     (a one-column table to the Rust engine, a paragraph to markdown-it-py), or a header row
     right under other text (in a quote, markdown-it-py reads the rows as more of it)."""
     lines = body.split("\n")
     for m in _DELIMITER_ROW.finditer(body):
         row = body.count("\n", 0, m.start())
-        if row == 0 or "|" not in lines[row - 1] or (row >= 2 and lines[row - 2].strip()):
+        if row > 0 and "|" in lines[row - 1] and "|" not in m.group(0):
             return True
-    return False
-
-
-def _header_row_doubt(body: str) -> bool:
-    """A line with a pipe over a delimiter row without one ("a|" over "--"): a one-column
-    table to markdown-it-py, a heading to the Rust engine."""
-    lines = body.split("\n")
-    for m in _DELIMITER_ROW.finditer(body):
-        row = body.count("\n", 0, m.start())
-        if "|" not in m.group(0) and row > 0 and "|" in lines[row - 1]:
+        if rendered and (row == 0 or "|" not in lines[row - 1] or (row >= 2 and lines[row - 2].strip())):
             return True
     return False
 
@@ -470,7 +463,6 @@ _FOREIGN_HOST = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*(?:%|[^\x00-\x7f])
 # a construct the Rust engine parses differently, routed by a check on the source.
 _IMAGE_ALT = re.compile(r"!\[([^\]\n]*)\]")
 _SIMPLE_IMAGE = re.compile(r"!\[[^\[\]\n]*\]\([^()\n\"]*(?:\"[^\"\n]*\"[^()\n\"]*)?\)")
-_ALT_PLAIN = re.compile(r"[A-Za-z0-9 ,:;?!%$/+=#@-]*")  # (and any non-ASCII letter, see _alt_doubt)
 _ORDERED_ITEM = re.compile(r"(\d{1,9})[.)](?:[ \t]|$)")
 _ANY_ITEM = re.compile(r"(?:\d{1,9}[.)]|[*+-])(?:[ \t]|$)")
 _EMPTY_TITLE = re.compile(r"\"\"|''|\(\)")  # after a space (_empty_title)
@@ -508,9 +500,7 @@ def _alt_doubt(body: str) -> bool:
         return True
     for m in _IMAGE_ALT.finditer(body):
         alt = m.group(1)
-        if not _ALT_PLAIN.fullmatch(alt) and not all(c.isalnum() or c in " ,:;?!%$/+=#@-" for c in alt):
-            return True
-        if _typographer_trigger(alt) or "  " in alt:
+        if not all(c.isalnum() or c in " ,:;?!%$/+=#@-" for c in alt) or _typographer_trigger(alt) or "  " in alt:
             return True
     return False
 
@@ -543,6 +533,11 @@ def _line_at(body: str, at: int) -> tuple[str, str]:
     return line, previous
 
 
+def _in_quote(line: str) -> bool:
+    """Whether a line's container markers (before its text) hold a quote's `>`, in a list item or not."""
+    return ">" in line[:len(line) - len(line.lstrip(" >*+-0123456789.)\t"))]
+
+
 def _quoted_above(body: str, start: int) -> bool:
     """Whether a line of the block above the line that begins at `start` (up to a blank
     line) is in a quote: a line under it may be a lazy line of that quote."""
@@ -552,7 +547,7 @@ def _quoted_above(body: str, start: int) -> bool:
         line = body[begin:end]
         if not line.strip():
             return False
-        if ">" in line[:len(line) - len(line.lstrip(" >*+-0123456789.)\t"))]:
+        if _in_quote(line):
             return True
         end = begin - 1
     return False
@@ -586,12 +581,12 @@ def _fuzzed_doubts(body: str) -> bool:
         bare = line.lstrip(" >\t")
         if bare.startswith(("```", "~~~")) and not line.startswith(("```", "~~~")):
             return True  # a fence in a list item or a quote: the line break before it differs
-        if ("|" in line or "`" in line) and ">" in line[:len(line) - len(line.lstrip(" >*+-0123456789.)\t"))]:
+        if ("|" in line or "`" in line) and _in_quote(line):
             return True  # a table or a code span in a quote (in a list or not): the lazy lines differ
         item = _ORDERED_ITEM.match(bare)
         if item and int(item.group(1)) != 1 and previous.strip() and (
                 not _ANY_ITEM.match(previous.lstrip(" >\t")) or _depth(previous) != _depth(line)
-                or ">" in previous[:len(previous) - len(previous.lstrip(" >*+-0123456789.)\t"))]
+                or _in_quote(previous)
                 or (_depth(line) == 0 and _quoted_above(body, m.start()))):
             return True  # a list not starting at 1 under text (or another quote): it interrupts it for one engine only
     if "]" not in body or "]:" not in body:
@@ -647,7 +642,7 @@ def render(body: str, raw_html: bool, widget_block: Callable[[list[int]], str]) 
         return None
     if _fuzzed_doubts(body):
         return None
-    if "|" in body and _header_row_doubt(body):
+    if "|" in body and _table_doubt(body, rendered=False):
         return None
     try:
         html: str = _engine(raw_html).render(body)
@@ -662,7 +657,7 @@ def render(body: str, raw_html: bool, widget_block: Callable[[list[int]], str]) 
         if html.count('class="footnote-item"') != len(refs) or html.count('class="footnote-backref"') != len(refs):
             return None
         html = _FOOTNOTE_ITEM.sub(r"\1", html)
-    if "<table>" in html and (_PAREN_ITEM.search(body) or _table_doubt(body)):
+    if "<table>" in html and (_PAREN_ITEM.search(body) or _table_doubt(body, rendered=True)):
         return None
     if quotes:
         quoted = _smartquotes(html)
