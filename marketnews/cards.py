@@ -39,7 +39,7 @@ from pathlib import Path
 import PIL
 from PIL import Image, ImageDraw, ImageFont, ImageOps, features
 
-from marketnews.names import MAX_SLUG_BYTES
+from marketnews.names import MAX_SEGMENT_BYTES
 from marketnews.templating import date_long
 from marketnews.widgets import WidgetView
 
@@ -465,8 +465,13 @@ def from_memo(value: bytes | None) -> bytes | None:
     return png
 
 
+# A card's file name is the slug and 25 bytes ("-", a 20-digit digest, ".png"): of a slug
+# as long as a name may be, it keeps what fits.
+_SLUG_IN_NAME = MAX_SEGMENT_BYTES - 25
+
+
 def card_file(slug: str, card: Card) -> str:
-    """The card's path in the output folder: the article's slug (its first MAX_SLUG_BYTES,
-    so that the name fits a file system's 255 bytes) and the card's digest."""
-    return f"cards/{slug[:MAX_SLUG_BYTES]}-{card_digest(card)}.png"
+    """The card's path in the output folder: the article's slug (as much as fits a file
+    name: slugs are ASCII) and the card's digest."""
+    return f"cards/{slug[:_SLUG_IN_NAME]}-{card_digest(card)}.png"
 

@@ -17,7 +17,6 @@ from urllib.parse import quote
 
 # File systems allow 255 bytes in a file or folder name (ext4, APFS, NTFS in UTF-16 units).
 MAX_SEGMENT_BYTES = 255
-MAX_SLUG_BYTES = MAX_SEGMENT_BYTES - 25  # of a slug in a share card's file name, 25 bytes more (cards.card_file)
 _KEEP = frozenset("+#")
 _APOSTROPHES = re.compile(r"['’]")
 # Image references: a path under static/ written from the site root, or an http(s) URL.
@@ -62,11 +61,11 @@ def url_segment(segment: str) -> str:
     return quote(segment, safe="+")
 
 
-def segment_problem(segment: str, what: str, limit: int = MAX_SEGMENT_BYTES) -> str | None:
-    """Why `segment` cannot be a file or folder name (no longer than `limit`), or None."""
+def segment_problem(segment: str, what: str) -> str | None:
+    """Why `segment` cannot be a file or folder name, or None."""
     size = len(segment.encode("utf-8", "surrogatepass"))
-    if size > limit:
-        return f"{what} is {size} bytes long, more than a file name may be ({limit} bytes); shorten it"
+    if size > MAX_SEGMENT_BYTES:
+        return f"{what} is {size} bytes long, more than a file name may be ({MAX_SEGMENT_BYTES} bytes); shorten it"
     return None
 
 
