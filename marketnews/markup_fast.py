@@ -522,6 +522,8 @@ _DEFINITION_LINE = re.compile(r"^.*\]:.*$", re.MULTILINE)
 _QUOTED_DELIMITER = re.compile(r"\n[ >]*>[ >]*(?::-+:?|-+:)[ \t]*(?=\n)")  # in "\n" + body
 _OPEN_BRACKETS = re.compile(r"\]\($|\]\[\[|\[\]", re.MULTILINE)
 _SPACES_LINE = re.compile(r"^[ \t]+$", re.MULTILINE)
+_TILDE_BESIDE_EMPHASIS = re.compile(r"~[*_]|[*_]~")
+_INDENTED_LINE = re.compile(r"\n[ \t]+\S")
 
 
 def _line_at(body: str, at: int) -> tuple[str, str]:
@@ -574,6 +576,13 @@ def _fuzzed_doubts(body: str) -> bool:
     if "~" in body and "~~~" in body and any("~~~" in line and not line.lstrip(" >\t").startswith("~~~")
                              for line in body.split("\n")):
         return True  # a run of tildes inside a line (strikethrough delimiters)
+    if "`" in body and ">" in body and any(
+            not _in_quote(_line_at(body, m.start() + 1)[0]) and _quoted_above(body, m.start() + 1)
+            for m in _INDENTED_LINE.finditer(body)):
+        return True  # an indented lazy line of a quote: markdown-it-py keeps its indent in a code span
+    if "~" in body and _TILDE_BESIDE_EMPHASIS.search(body):
+        return True  # a tilde against an emphasis delimiter: after an unmatched run inside the emphasis,
+        # the Rust engine pairs no strikethrough past it
     if ">" in body and ("-:" in body or ":-" in body) and _QUOTED_DELIMITER.search("\n" + body):
         return True  # a delimiter row without a pipe in a quote: a one-column table to one engine only
     for m in _SUSPECT_LINE.finditer("\n" + body):
