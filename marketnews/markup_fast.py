@@ -524,6 +524,7 @@ _OPEN_BRACKETS = re.compile(r"\]\($|\]\[\[|\[\]", re.MULTILINE)
 _SPACES_LINE = re.compile(r"^[ \t]+$", re.MULTILINE)
 _TILDE_BESIDE_EMPHASIS = re.compile(r"~[*_]|[*_]~")
 _INDENTED_LINE = re.compile(r"\n[ \t]+\S")
+_UNDERSCORES = re.compile(r"_+")
 
 
 def _line_at(body: str, at: int) -> tuple[str, str]:
@@ -555,15 +556,29 @@ def _quoted_above(body: str, start: int) -> bool:
     return False
 
 
+def _mixed_delimiters(body: str) -> bool:
+    """Whether a body uses two kinds of emphasis delimiter: `*`, `~~`, and an underscore at
+    a word's edge, where it can open or close emphasis (one between two letters or digits,
+    as in a_b, cannot)."""
+    kinds = ("*" in body) + ("~" in body and "~~" in body)
+    if kinds == 1 and "_" in body:
+        for m in _UNDERSCORES.finditer(body):
+            start, end = m.start(), m.end()
+            if not (start and end < len(body) and body[start - 1].isalnum() and body[end].isalnum()):
+                return True
+    return kinds == 2
+
+
 def _fuzzed_doubts(body: str) -> bool:
     """What fuzzing found the engines parse differently. Each check looks for a character
     or a pair first, so that an ordinary article pays a few memchr calls and one search."""
     # (A test for one character is a memchr; one for two costs some ten times as much.)
     if "!" in body and "![" in body and _alt_doubt(body):
         return True
-    if ("_" in body and ("*_" in body or "_*" in body)) or ("^" in body and "[^\n" in body) \
-            or ("&" in body and "&#" in body):
-        return True  # mixed emphasis runs; a footnote label across lines; a numeric character reference
+    if ("^" in body and "[^\n" in body) or ("&" in body and "&#" in body):
+        return True  # a footnote label across lines; a numeric character reference
+    if ("_" in body or "~" in body) and _mixed_delimiters(body):
+        return True  # emphasis of one kind around runs of another: the engines pair the runs after it differently
     if (('"' in body and '""' in body) or ("'" in body and "''" in body) or "()" in body) and any(
             m.start() and body[m.start() - 1].isspace() for m in _EMPTY_TITLE.finditer(body)):
         return True  # an empty link title: the Rust engine writes title=""
@@ -571,8 +586,10 @@ def _fuzzed_doubts(body: str) -> bool:
         return True  # a code span of spaces (and line ends) alone
     if "]" in body and ("](" in body or "]:" in body) and _ODD_DESTINATION.search(body):
         return True  # a destination with a bracket, an entity or <>: encoded or read differently
-    if "<" in body and any(not _AUTOLINK_PLAIN.fullmatch(a) for a in _AUTOLINK.findall(body)):
-        return True  # an autolink with characters the engines take or leave differently
+    if "<" in body and any(not _AUTOLINK_PLAIN.fullmatch(a) or ":@" in a or "//@" in a
+                           for a in _AUTOLINK.findall(body)):
+        return True  # an autolink with characters the engines take or leave differently, or an empty
+        # user before its host (markdown-it-py drops the @)
     if "~" in body and "~~~" in body and any("~~~" in line and not line.lstrip(" >\t").startswith("~~~")
                              for line in body.split("\n")):
         return True  # a run of tildes inside a line (strikethrough delimiters)

@@ -124,17 +124,23 @@ def test_random_documents_render_the_same(raw_html: bool) -> None:
 
 
 @fast_only
-def test_emphasis_and_strikethrough_runs_render_the_same() -> None:
-    """Emphasis holding a run of another delimiter, closed beside tildes, then strikethrough:
-    every combination of these pieces renders the same (the Rust engine differs on some)."""
-    inner = ["a_a", "a*a", "_a", "a**a", "a__a", "a_", "a*", "a", "*a", "a _a"]
-    bodies = [f"{d}{x}{t}{d}{s}{strike}\n"
-              for d in ("*", "_", "**", "__") for x in inner for t in ("~~", "~", " ~~", "~~ ")
-              for s in ("", " ", "x", "\n") for strike in ("~~a~~", "~a~", " ~~a~~ b")]
+def test_emphasis_around_runs_of_another_delimiter_renders_the_same() -> None:
+    """Emphasis holding runs of another delimiter, then that delimiter's own pair after it:
+    every combination of these pieces renders the same (the Rust engine pairs the later
+    runs differently on many of them, so they go to the reference)."""
+    pairs = [("**", "_"), ("*", "_"), ("__", "*"), ("_", "*"), ("**", "~~"), ("_", "~~"), ("~~", "_"), ("~~", "*")]
+    inner = ["a{o}a{o}{x}", "{o}a{o}{x}", "a{o}{x}a{o}{x}", "a{o}a{o}a{o}{x}", "a{o}a {o}{x}", "a{o}{x}"]
+    bodies = [outer + i.format(o=o, x=x) + outer + gap + after.format(o=o) + "\n"
+              for outer, o in pairs for i in inner for x in (".", "<", "(", '"', "", " ", "a")
+              for gap in (" ", "", "\n") for after in ("{o}a{o}", "a{o}a{o}")]
+    bodies += [f"{d}a_a{t}{d}{gap}~~a~~\n" for d in ("*", "**", "_") for t in ("~~", "~", " ~~")
+               for gap in ("", " ", "\n")]
     took, differ = compare(bodies)
     assert differ == []
-    spaced = [b for b in bodies if not re.search(r"~[*_]|[*_]~", b)]  # no tilde against a delimiter
-    assert took >= len(spaced) // 2 > 0  # the fast engine still takes most of these
+    # One kind of delimiter, and underscores inside words, are still the fast engine's.
+    plain = ["**my_var_name** and *this*\n", "a_b_c *d* **e**\n", "_one_ and __two__\n", "~~gone~~ and a_b\n",
+             "*a*a*a* **b**\n"]
+    assert compare(plain) == (len(plain), [])
 
 
 # Each known difference between the engines, and what the fast path does with it.
@@ -221,6 +227,8 @@ ROUTED = {
     "a delimiter row without a pipe in a quote": ">'90s **[missing] 50% $100 1/2.**\n>:-:\n\n[ref]: /u 'T'\n\n"
                                                  "$100\n===\n[ref]: /u 'T'\n\n",
     "a code span across an indented lazy line of a quote": "> a `b\n   c`\n",
+    "an autolink with an empty user": "<http://@x>\n",
+    "strong emphasis around underscores, then emphasis": "**a_a_.** _a_\n",
     "strikethrough after emphasis that ends beside a tilde": "*a_a~~*~~a~~\n",
     "brackets in a definition's label": "* Foo\n* * *\n* Bar\n\n\n[foo][bar]\n\n[foo]: /url1\n[bar]: /url2\n\n"
                                         "[foo][ref[bar]]\n\n[ref[bar]]: /uri\n",
