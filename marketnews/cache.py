@@ -622,7 +622,9 @@ class Memo:
         holds locked, an I/O error): left as it is, and this build goes on without it, as
         it would without a memo (one warning). The memo only ever saves work."""
         if self.warning is None:
-            self.warning = f"cannot be used ({exc}); left as it is, and this build keeps no memo"
+            self.warning = (f"cannot be used ({exc}); left as it is, and this build keeps no memo"
+                            if os.getpid() == self._owner else  # a worker's: this process still saves it
+                            f"a worker process could not read it ({exc}); it did its share without it")
         self.file, self._usable, self._fetched, self._db = None, False, {}, None
 
     def _save(self, prune: bool) -> None:

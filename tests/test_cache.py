@@ -600,6 +600,32 @@ def test_a_memo_that_is_a_link_to_itself_is_made_again(site: Site, cli, tmp_path
     assert memo.is_file() and not memo.is_symlink() and len(entries(memo)) > 0
 
 
+def test_a_worker_that_cannot_read_the_memo_says_so_and_the_memo_is_still_saved(  # type: ignore[no-untyped-def]
+        site: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A worker process that finds the memo busy reads without it; the build's own process
+    # still writes it. The warning used to say "this build keeps no memo", which was untrue.
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN", 2)
+    monkeypatch.setenv("MARKETNEWS_JOBS", "2")
+    fill(site, 6)
+    first, _ = build(site, cli)
+    memo = tmp_path / "cache" / MEMO_FILE
+    before = entries(memo)
+    site.write("content/s2.md", article("Story 2, edited", "2026-11-12", "Lead 2, edited.\n", tags=["alpha"]))
+    real, owner = cache.Memo._connection, os.getpid()
+
+    def connection(self: cache.Memo) -> sqlite3.Connection | None:
+        if os.getpid() != owner:  # in a worker: the file is busy
+            self._leave(sqlite3.OperationalError("database is locked"))
+            return None
+        return real(self)
+
+    monkeypatch.setattr(cache.Memo, "_connection", connection)
+    second, said = build(site, cli)
+    assert len(said) == 1 and "a worker process could not read it (database is locked)" in said[0], said
+    assert "keeps no memo" not in said[0]
+    assert second != first and entries(memo) != before  # built, and the memo saved
+
+
 def immutable(path: Path, on: bool) -> bool:
     """Make `path` one that not even root may write (chattr +i), or undo it; False where
     the file system or the process's privileges do not allow it."""
