@@ -139,6 +139,7 @@ class DevServer:
         # A linked file outside the site's folders (content/a.md -> ../drafts/a.md) -> the links to it;
         # the folders of such files are watched too (`_follow`).
         self._links: dict[Path, set[Path]] = {}
+        self._link_targets: dict[Path, Path] = {}  # each link -> the file it leads to
         self._link_folders: dict[Path, Any] = {}
         self._threads: list[threading.Thread] = []
         self.headers = security_headers(root)  # what netlify.toml sends for "/*" (see headers.py)
@@ -219,6 +220,7 @@ class DevServer:
         """Watch the folder of each file these links lead to outside the site's folders: an
         edit there changes the linked article (or static file) as a build reads it."""
         for link in links:
+            self._unfollow(link)  # it may lead elsewhere now
             try:
                 target = link.resolve(strict=True)
             except (OSError, RuntimeError):  # leads nowhere, or in a loop: the build says so
@@ -226,10 +228,27 @@ class DevServer:
             if target.is_dir() or any(f == target or f in target.parents for f in self.folders):
                 continue
             self._links.setdefault(target, set()).add(link)
+            self._link_targets[link] = target
             if target.parent not in self._link_folders:
                 with suppress(OSError):
                     self._link_folders[target.parent] = self._observer.schedule(
                         self._collector, str(target.parent), recursive=False)
+
+    def _unfollow(self, link: Path) -> None:
+        """Forget where `link` led (removed, or led elsewhere since), and stop watching that
+        file's folder when no other followed link leads into it."""
+        target = self._link_targets.pop(link, None)
+        if target is None:
+            return
+        links = self._links.get(target, set())
+        links.discard(link)
+        if not links:
+            self._links.pop(target, None)
+            if not any(t.parent == target.parent for t in self._links):
+                watch = self._link_folders.pop(target.parent, None)
+                if watch is not None:
+                    with suppress(Exception):
+                        self._observer.unschedule(watch)
 
     def relevant(self, path: Path, folder: bool = False) -> bool:
         """Whether a change to `path` (a `folder`?) can change the site: not an editor's swap,
@@ -247,6 +266,8 @@ class DevServer:
         paths = list(paths)
         paths += [link for p in paths for link in self._links.get(p, ())]  # a linked file: its links changed
         if self._observer is not None:
+            for link in [link for link in self._link_targets if not link.is_symlink()]:  # removed, or a file now
+                self._unfollow(link)
             self._follow(p for p in paths if p.is_symlink())
         wanted = {p for p in paths if self.relevant(p, folder)}
         if not wanted:

@@ -459,4 +459,19 @@ def test_an_edit_to_a_file_an_article_or_a_static_file_links_to_is_seen(
     reloads_until(events, lambda: get(server.url + "2026/11/later/index.html")[0] == 200)
     site.write("drafts/later.md", article("Later, edited"))
     reloads_until(events, lambda: "Later, edited" in get(server.url + "2026/11/later/index.html")[2])
+    # A link removed, or led elsewhere, is forgotten: an edit to its old file changes nothing.
+    # (The server once kept every link it had followed, and rebuilt for edits to their files.)
+    (site.root / "content/later.md").unlink()
+    reloads_until(events, lambda: get(server.url + "2026/11/later/index.html")[0] == 404)
+    (site.root / "static/note.txt").unlink()
+    (site.root / "static/note.txt").symlink_to("../drafts/linked.md")
+    reloads_until(events, lambda: "Linked, edited" in get(server.url + "note.txt")[2])
+    old_targets = [(site.root / "drafts/later.md").resolve(), (site.root / "shared/note.txt").resolve()]
+    assert not set(old_targets) & set(server._links)
+    assert (site.root / "shared").resolve() not in server._link_folders
+    builds = server.builds
+    server.changed(old_targets)
+    with server._cond:
+        assert server._pending == set()
+    assert server.builds == builds
     events.close()
