@@ -443,6 +443,31 @@ mimetypes.add_type("text/javascript", ".js")
 mimetypes.add_type("application/json", ".json")
 
 
+_BYTE_RANGE = re.compile(r"bytes=[ \t]*(\d*)-(\d*)[ \t]*")
+UNSATISFIABLE = (-1, -1)
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The one range of bytes (first, last) a `Range` header asks of a file of `size` bytes;
+    None to send the whole file (no header, one that cannot be read, several ranges); or
+    UNSATISFIABLE, a range that starts past the end (or an empty one at the end)."""
+    if header is None:
+        return None
+    m = _BYTE_RANGE.fullmatch(header.strip())
+    if m is None or not (m.group(1) or m.group(2)):
+        return None
+    first, last = m.group(1), m.group(2)
+    if not first:  # the last n bytes
+        n = int(last)
+        return (size - min(n, size), size - 1) if n and size else UNSATISFIABLE
+    start = int(first)
+    if last and int(last) < start:
+        return None
+    if start >= size:
+        return UNSATISFIABLE
+    return start, min(int(last), size - 1) if last else size - 1
+
+
 def content_type(path: str) -> str:
     # The site's feeds are all named feed.xml; its other XML files are sitemaps.
     kind = "application/atom+xml" if path.endswith("feed.xml") else mimetypes.guess_type(path)[0]
@@ -552,7 +577,19 @@ class _Handler(BaseHTTPRequestHandler):
                 data = b"<!doctype html><title>Not found</title><h1>Not found</h1>"
         if is_page:
             data = self.dev.inject(data, generation)
-        self._send(status, data, content_type(rel), head)
+            self._send(status, data, content_type(rel), head)
+            return
+        # A file of the site's own (audio, video, a PDF): a browser asks for parts of it. (Not
+        # when it sends If-Range: this server gives no validator to compare it with.)
+        part = byte_range(self.headers.get("Range"), len(data)) if "If-Range" not in self.headers else None
+        if part == UNSATISFIABLE:
+            self._send(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, b"", content_type(rel), head,
+                       {"Content-Range": f"bytes */{len(data)}"})
+        elif part is not None:
+            self._send(HTTPStatus.PARTIAL_CONTENT, data[part[0]:part[1] + 1], content_type(rel), head,
+                       {"Content-Range": f"bytes {part[0]}-{part[1]}/{len(data)}", "Accept-Ranges": "bytes"})
+        else:
+            self._send(status, data, content_type(rel), head, {"Accept-Ranges": "bytes"} if status == 200 else {})
 
     def _read(self, rel: str) -> bytes | None:
         """A file of the built site, as of one build: opened while no build is swapping files."""
@@ -564,11 +601,14 @@ class _Handler(BaseHTTPRequestHandler):
         with fh:
             return fh.read()
 
-    def _send(self, status: int, data: bytes, kind: str, head: bool = False) -> None:
+    def _send(self, status: int, data: bytes, kind: str, head: bool = False,
+              more: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")
+        for name, value in (more or {}).items():
+            self.send_header(name, value)
         for name, value in self.dev.headers.items():
             if name.lower() == "content-security-policy" and kind.startswith("text/html"):
                 value = dev_policy(value, data)

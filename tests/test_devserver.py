@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from marketnews.devserver import DevServer
+from marketnews.devserver import UNSATISFIABLE, DevServer, byte_range
 from marketnews.markets.snapshots import snapshot_from_file
 from marketnews.pipeline import SitePaths
 from tests.conftest import NOW_EPOCH, REPO, Run, Site, article, quote
@@ -237,6 +237,58 @@ def test_http_basics(site: Site, served: Callable[..., DevServer]) -> None:
         conn.request("GET", bad)
         assert conn.getresponse().status in (400, 404)
         conn.close()
+
+
+def test_byte_ranges_are_read_as_http_says() -> None:
+    size = 100
+    assert byte_range(None, size) is None
+    assert byte_range("bytes=0-9", size) == (0, 9)
+    assert byte_range("bytes=90-", size) == (90, 99)
+    assert byte_range("bytes=-10", size) == (90, 99)
+    assert byte_range("bytes=-500", size) == (0, 99)  # more than there is: all of it
+    assert byte_range("bytes=95-500", size) == (95, 99)  # past the end: up to it
+    assert byte_range("bytes=100-", size) == UNSATISFIABLE
+    assert byte_range("bytes=-0", size) == UNSATISFIABLE
+    assert byte_range("bytes=0-", 0) == UNSATISFIABLE
+    # Headers that cannot be read, and several ranges, are ignored: the whole file is sent.
+    for header in ("bytes=9-0", "bytes=-", "items=0-9", "bytes=0-9,20-29", "bytes=a-b", "0-9"):
+        assert byte_range(header, size) is None, header
+
+
+def test_a_file_of_the_site_is_sent_in_parts_when_asked(site: Site, served: Callable[..., DevServer]) -> None:
+    # A browser asks for parts of audio and video (and seeks in them that way); the server
+    # once sent the whole file with 200, and Safari will not play a video served so.
+    data = bytes(range(256)) * 40
+    (site.root / "static/media").mkdir()
+    (site.root / "static/media/clip.mp4").write_bytes(data)
+    server = served()
+
+    def ask(path: str, headers: dict[str, str], method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=GUARD_S)
+        conn.request(method, path, headers=headers)
+        r = conn.getresponse()
+        answer = (r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+        conn.close()
+        return answer
+
+    status, headers, body = ask("/media/clip.mp4", {"Range": "bytes=100-199"})
+    assert (status, body) == (206, data[100:200])
+    assert headers["content-range"] == f"bytes 100-199/{len(data)}" and headers["content-length"] == "100"
+    assert headers["content-type"] == "video/mp4" and headers["accept-ranges"] == "bytes"
+    status, headers, body = ask("/media/clip.mp4", {"Range": "bytes=-16"})
+    size = len(data)
+    assert (status, body, headers["content-range"]) == (206, data[-16:], f"bytes {size - 16}-{size - 1}/{size}")
+    status, headers, body = ask("/media/clip.mp4", {"Range": f"bytes={len(data)}-"})
+    assert (status, body, headers["content-range"]) == (416, b"", f"bytes */{len(data)}")
+    status, headers, body = ask("/media/clip.mp4", {"Range": "bytes=0-9"}, "HEAD")
+    assert (status, body, headers["content-length"]) == (206, b"", "10")
+    # No Range, several ranges, or an If-Range this server cannot check: the whole file.
+    for asked in ({}, {"Range": "bytes=0-9,20-29"}, {"Range": "bytes=0-9", "If-Range": '"v1"'}):
+        status, headers, body = ask("/media/clip.mp4", asked)
+        assert (status, body, headers["accept-ranges"]) == (200, data, "bytes"), asked
+    # Pages are sent whole: the server adds its script to them.
+    status, headers, body = ask("/", {"Range": "bytes=0-9"})
+    assert status == 200 and b"EventSource" in body and "content-range" not in headers
 
 
 def test_a_stylesheet_change_swaps_styles_without_a_reload(site: Site, served: Callable[..., DevServer]) -> None:
