@@ -220,16 +220,20 @@ class DevServer:
         """Watch the folder of each file these links lead to outside the site's folders: an
         edit there changes the linked article (or static file) as a build reads it."""
         for link in links:
-            self._unfollow(link)  # it may lead elsewhere now
             try:
                 target = link.resolve(strict=True)
-            except (OSError, RuntimeError):  # leads nowhere, or in a loop: the build says so
+            except (OSError, RuntimeError):  # leads nowhere (yet: its file may come back), or in a loop
                 continue
+            if self._link_targets.get(link) == target:
+                continue
+            self._unfollow(link)  # it led elsewhere before
             if target.is_dir() or any(f == target or f in target.parents for f in self.folders):
                 continue
             self._links.setdefault(target, set()).add(link)
             self._link_targets[link] = target
-            if target.parent not in self._link_folders:
+            # (The site's own folder is watched already, not recursively: a watch of it here
+            # would be that same watch, and forgetting the link would end it.)
+            if target.parent not in self._link_folders and target.parent != self.paths.root.resolve():
                 with suppress(OSError):
                     self._link_folders[target.parent] = self._observer.schedule(
                         self._collector, str(target.parent), recursive=False)
@@ -443,8 +447,14 @@ mimetypes.add_type("text/javascript", ".js")
 mimetypes.add_type("application/json", ".json")
 
 
-_BYTE_RANGE = re.compile(r"bytes=[ \t]*(\d*)-(\d*)[ \t]*")
+_BYTE_RANGE = re.compile(r"bytes=[ \t]*([0-9]*)-([0-9]*)[ \t]*", re.IGNORECASE)
 UNSATISFIABLE = (-1, -1)
+
+
+def _offset(digits: str) -> int:
+    """A byte offset as written; past any file's size when it has more digits than any size
+    (int() refuses thousands of digits)."""
+    return int(digits) if len(digits) <= 18 else 10**18
 
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -458,14 +468,16 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
         return None
     first, last = m.group(1), m.group(2)
     if not first:  # the last n bytes
-        n = int(last)
-        return (size - min(n, size), size - 1) if n and size else UNSATISFIABLE
-    start = int(first)
-    if last and int(last) < start:
+        n = _offset(last)
+        if n and not size:  # of an empty file: all of it, which is nothing
+            return None
+        return (size - min(n, size), size - 1) if n else UNSATISFIABLE
+    start = _offset(first)
+    if last and _offset(last) < start:
         return None
     if start >= size:
         return UNSATISFIABLE
-    return start, min(int(last), size - 1) if last else size - 1
+    return start, min(_offset(last), size - 1) if last else size - 1
 
 
 def content_type(path: str) -> str:

@@ -250,6 +250,10 @@ def test_byte_ranges_are_read_as_http_says() -> None:
     assert byte_range("bytes=100-", size) == UNSATISFIABLE
     assert byte_range("bytes=-0", size) == UNSATISFIABLE
     assert byte_range("bytes=0-", 0) == UNSATISFIABLE
+    assert byte_range("bytes=-5", 0) is None  # the last bytes of an empty file: the whole (empty) file
+    assert byte_range("Bytes=0-0", size) == (0, 0)  # the unit's case does not matter
+    assert byte_range("bytes=0-" + "9" * 5000, size) == (0, 99)  # a number too long for int()
+    assert byte_range("bytes=" + "9" * 5000 + "-", size) == UNSATISFIABLE
     # Headers that cannot be read, and several ranges, are ignored: the whole file is sent.
     for header in ("bytes=9-0", "bytes=-", "items=0-9", "bytes=0-9,20-29", "bytes=a-b", "0-9"):
         assert byte_range(header, size) is None, header
@@ -436,6 +440,36 @@ def test_pages_carry_the_sites_security_headers_opened_only_for_the_servers_own_
     assert "unsafe-inline" not in csp and csp.startswith("default-src 'none'; style-src 'self';")
     for name in ("x-frame-options", "x-content-type-options", "referrer-policy", "permissions-policy"):
         assert headers[name] == DEFAULT_HEADERS[{k.lower(): k for k in DEFAULT_HEADERS}[name]]
+
+
+def test_links_that_come_and_go_leave_every_other_watch_in_place(
+        site: Site, served: Callable[..., DevServer]) -> None:
+    # Forgetting a link once ended watches still needed: the site folder's own, when the
+    # link led to a file there, and a linked file's folder when the file was deleted and
+    # made again (as a checkout does), after which its edits were never seen.
+    site.write("notes.txt", "one")
+    (site.root / "static/notes.txt").symlink_to("../notes.txt")
+    site.write("drafts/a.md", article("A, first", tags=["nato"]))
+    site.write("drafts/b.md", article("B, first", tags=["nato"]))
+    (site.root / "content/a.md").symlink_to("../drafts/a.md")
+    (site.root / "content/b.md").symlink_to("../drafts/b.md")
+    server = served()
+    events = Events(server.url)
+    events.next()
+    assert get(server.url + "notes.txt")[2] == "one"
+    (site.root / "static/notes.txt").unlink()
+    reloads_until(events, lambda: get(server.url + "notes.txt")[0] == 404)
+    site.write("site.yaml", (site.root / "site.yaml").read_text().replace("title:", "title: Renamed", 1))
+    reloads_until(events, lambda: "Renamed" in get(server.url)[2])
+    (site.root / "drafts/a.md").unlink()
+    reloads_until(events, lambda: bool(server.problems))  # a link to nothing
+    site.write("drafts/a.md", article("A, back", tags=["nato"]))
+    reloads_until(events, lambda: "A, back" in get(server.url + "2026/11/a/index.html")[2])
+    (site.root / "content/b.md").unlink()  # one of two links into drafts/: the folder stays watched
+    reloads_until(events, lambda: get(server.url + "2026/11/b/index.html")[0] == 404)
+    site.write("drafts/a.md", article("A, edited", tags=["nato"]))
+    reloads_until(events, lambda: "A, edited" in get(server.url + "2026/11/a/index.html")[2])
+    events.close()
 
 
 NAMES = ("notes.txt", "report.tmp", "#1.txt", "site.css~", "#site.css#", "notes.swp", "4913", ".hidden")
