@@ -522,9 +522,10 @@ _DEFINITION_LINE = re.compile(r"^.*\]:.*$", re.MULTILINE)
 _QUOTED_DELIMITER = re.compile(r"\n[ >]*>[ >]*(?::-+:?|-+:)[ \t]*(?=\n)")  # in "\n" + body
 _OPEN_BRACKETS = re.compile(r"\]\($|\]\[\[|\[\]", re.MULTILINE)
 _SPACES_LINE = re.compile(r"^[ \t]+$", re.MULTILINE)
-_TILDE_BESIDE_EMPHASIS = re.compile(r"~[*_]|[*_]~")
 _INDENTED_LINE = re.compile(r"\n[ \t]+\S")
-_UNDERSCORES = re.compile(r"_+")
+_DELIMITER_RUN = re.compile(r"\*+|_+|~~+")
+# What the emphasis rules never see: code spans, link destinations, autolinks and tags.
+_NOT_TEXT = re.compile(r"(`+)[^`]*?\1|\]\([^)\n]*\)|<[^<>\s]*>")
 
 
 def _line_at(body: str, at: int) -> tuple[str, str]:
@@ -556,17 +557,63 @@ def _quoted_above(body: str, start: int) -> bool:
     return False
 
 
-def _mixed_delimiters(body: str) -> bool:
-    """Whether a body uses two kinds of emphasis delimiter: `*`, `~~`, and an underscore at
-    a word's edge, where it can open or close emphasis (one between two letters or digits,
-    as in a_b, cannot)."""
-    kinds = ("*" in body) + ("~" in body and "~~" in body)
-    if kinds == 1 and "_" in body:
-        for m in _UNDERSCORES.finditer(body):
-            start, end = m.start(), m.end()
-            if not (start and end < len(body) and body[start - 1].isalnum() and body[end].isalnum()):
+def _interleaved_delimiters(body: str) -> bool:
+    """Whether a block of text holds runs of two kinds of emphasis delimiter (`*`, `_`,
+    `~~`) interleaved: one of a kind, one of the other, the first kind again, then the
+    other again (`**a_a_.** _a_`). Emphasis of one kind around runs of another makes the
+    Rust engine pair the later runs of that other kind differently. Runs in code spans,
+    link destinations and tags are not text, and are left out; `_italic_` beside `**bold**`
+    is not interleaved."""
+    for block in body.split("\n\n"):  # (no code span, link or tag runs across a blank line)
+        if ("*" in block) + ("_" in block) + ("~~" in block) < 2:
+            continue
+        if "`" in block or "](" in block or "<" in block:
+            block = _NOT_TEXT.sub(" ", block)
+        kinds = [m.group()[0] for m in _DELIMITER_RUN.finditer(block)]
+        if len(set(kinds)) < 2:
+            continue
+        for first in set(kinds):
+            for other in set(kinds) - {first}:
+                step = 0  # how much of first, other, first, other has been seen in order
+                for kind in kinds:
+                    if kind == (first if step % 2 == 0 else other):
+                        step += 1
+                        if step == 4:
+                            return True
+    return False
+
+
+def _both_flanking_star(body: str) -> bool:
+    """Whether a run of `*` has a letter or digit on both sides, or punctuation on both
+    (`a*b`, `"**,`): a run that can both open and close emphasis, which the engines pair
+    differently with the runs around it. (A walk with str.find: a regex search of the
+    body cost ten times as much.)"""
+    n = len(body)
+    at = body.find("*")
+    while at >= 0:
+        end = at + 1
+        while end < n and body[end] == "*":
+            end += 1
+        if at and end < n:
+            before, after = body[at - 1], body[end]
+            if not before.isspace() and not after.isspace() and before.isalnum() == after.isalnum():
                 return True
-    return kinds == 2
+        at = body.find("*", end)
+    return False
+
+
+def _lazy_indented(body: str) -> bool:
+    """Whether an indented line that is not itself in a quote continues a block in which a
+    line above it is (a lazy line of that quote): one pass over the lines."""
+    quoted = False  # a quoted line since the last blank one
+    for line in body.split("\n"):
+        if not line.strip():
+            quoted = False
+        elif _in_quote(line):
+            quoted = True
+        elif quoted and line[0] in " \t":
+            return True
+    return False
 
 
 def _fuzzed_doubts(body: str) -> bool:
@@ -577,8 +624,11 @@ def _fuzzed_doubts(body: str) -> bool:
         return True
     if ("^" in body and "[^\n" in body) or ("&" in body and "&#" in body):
         return True  # a footnote label across lines; a numeric character reference
-    if ("_" in body or "~" in body) and _mixed_delimiters(body):
+    if (("*" in body and ("_" in body or "~" in body)) or ("_" in body and "~" in body)) \
+            and _interleaved_delimiters(body):
         return True  # emphasis of one kind around runs of another: the engines pair the runs after it differently
+    if "*" in body and _both_flanking_star(body):
+        return True  # a run of stars that can both open and close
     if (('"' in body and '""' in body) or ("'" in body and "''" in body) or "()" in body) and any(
             m.start() and body[m.start() - 1].isspace() for m in _EMPTY_TITLE.finditer(body)):
         return True  # an empty link title: the Rust engine writes title=""
@@ -586,20 +636,17 @@ def _fuzzed_doubts(body: str) -> bool:
         return True  # a code span of spaces (and line ends) alone
     if "]" in body and ("](" in body or "]:" in body) and _ODD_DESTINATION.search(body):
         return True  # a destination with a bracket, an entity or <>: encoded or read differently
-    if "<" in body and any(not _AUTOLINK_PLAIN.fullmatch(a) or ":@" in a or "//@" in a
-                           for a in _AUTOLINK.findall(body)):
-        return True  # an autolink with characters the engines take or leave differently, or an empty
-        # user before its host (markdown-it-py drops the @)
+    if "<" in body and any(not _AUTOLINK_PLAIN.fullmatch(a) for a in _AUTOLINK.findall(body)):
+        return True  # an autolink with characters the engines take or leave differently
+    if "@" in body and (":@" in body or "//@" in body):
+        return True  # an empty user before a host, in an autolink or a link: markdown-it-py drops the @
     if "~" in body and "~~~" in body and any("~~~" in line and not line.lstrip(" >\t").startswith("~~~")
                              for line in body.split("\n")):
         return True  # a run of tildes inside a line (strikethrough delimiters)
-    if "`" in body and ">" in body and any(
-            not _in_quote(_line_at(body, m.start() + 1)[0]) and _quoted_above(body, m.start() + 1)
-            for m in _INDENTED_LINE.finditer(body)):
+    if "`" in body and ">" in body and _INDENTED_LINE.search(body) and _lazy_indented(body):
         return True  # an indented lazy line of a quote: markdown-it-py keeps its indent in a code span
-    if "~" in body and _TILDE_BESIDE_EMPHASIS.search(body):
-        return True  # a tilde against an emphasis delimiter: after an unmatched run inside the emphasis,
-        # the Rust engine pairs no strikethrough past it
+    if "~" in body and ("~*" in body or "~_" in body or "*~" in body or "_~" in body):
+        return True  # a tilde against an emphasis delimiter
     if ">" in body and ("-:" in body or ":-" in body) and _QUOTED_DELIMITER.search("\n" + body):
         return True  # a delimiter row without a pipe in a quote: a one-column table to one engine only
     for m in _SUSPECT_LINE.finditer("\n" + body):

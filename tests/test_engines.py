@@ -138,7 +138,9 @@ def test_emphasis_around_runs_of_another_delimiter_renders_the_same() -> None:
     assert differ == []
     # One kind of delimiter, and underscores inside words, are still the fast engine's.
     plain = ["**my_var_name** and *this*\n", "a_b_c *d* **e**\n", "_one_ and __two__\n", "~~gone~~ and a_b\n",
-             "*a*a*a* **b**\n"]
+             "*a* **b** ***c***\n", "Stress _this_, and **that**.\n", "~~60%~~ *now* 65%\n",
+             "*See* [Mercury](https://en.wikipedia.org/wiki/Mercury_(planet)) and *more*.\n",
+             "*Set* `_cache` and `a_b`, *then* go.\n", "**[Docs](/_next/x_y)** and *more*\n"]
     assert compare(plain) == (len(plain), [])
 
 
@@ -227,6 +229,9 @@ ROUTED = {
                                                  "$100\n===\n[ref]: /u 'T'\n\n",
     "a code span across an indented lazy line of a quote": "> a `b\n   c`\n",
     "an autolink with an empty user": "<http://@x>\n",
+    "a link with an empty user": "See [the note](https://@example.org/n).\n",
+    "stars between two letters": "a*a_a** c* *e**\n",
+    "stars between two punctuation marks": "<*.\n(** a* *b**\n",
     "strong emphasis around underscores, then emphasis": "**a_a_.** _a_\n",
     "strikethrough after emphasis that ends beside a tilde": "*a_a~~*~~a~~\n",
     "brackets in a definition's label": "* Foo\n* * *\n* Bar\n\n\n[foo][bar]\n\n[foo]: /url1\n[bar]: /url2\n\n"
