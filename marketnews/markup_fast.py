@@ -148,8 +148,11 @@ def _may_panic(body: str) -> bool:
     if "\\`" in body:
         return True
     for line in body.split("\n"):
-        if "`" not in line or _FENCE_LINE.match(line):
+        if "`" not in line:
             continue
+        fence = _FENCE_LINE.match(line)
+        if fence and not (fence.group().endswith("`") and "`" in line[fence.end():]):
+            continue  # (a run of backticks with another after it on its line opens no fence)
         if "|" in line:
             return True  # table cells are separate paragraphs
         runs = [len(run) for run in _BACKTICKS.findall(line)]
@@ -448,8 +451,9 @@ def _table_doubt(body: str, rendered: bool) -> bool:
         row = body.count("\n", 0, m.start())
         if row > 0 and "|" in lines[row - 1] and "|" not in m.group(0):
             return True
-        if rendered and (row == 0 or "|" not in lines[row - 1] or (row >= 2 and lines[row - 2].strip())):
-            return True
+        if rendered and (row == 0 or "|" not in lines[row - 1] or (row >= 2 and lines[row - 2].strip())
+                         or _ANY_ITEM.match(lines[row - 1].lstrip(" >"))):
+            return True  # (a header row that is a list item's line: the Rust engine ends a loose list there)
     return False
 
 
@@ -643,8 +647,8 @@ def _fuzzed_doubts(body: str) -> bool:
     if "~" in body and "~~~" in body and any("~~~" in line and not line.lstrip(" >\t").startswith("~~~")
                              for line in body.split("\n")):
         return True  # a run of tildes inside a line (strikethrough delimiters)
-    if "`" in body and ">" in body and _INDENTED_LINE.search(body) and _lazy_indented(body):
-        return True  # an indented lazy line of a quote: markdown-it-py keeps its indent in a code span
+    if ("`" in body or "]" in body) and ">" in body and _INDENTED_LINE.search(body) and _lazy_indented(body):
+        return True  # an indented lazy line of a quote: markdown-it-py keeps its indent in a code span or a title
     if "~" in body and ("~*" in body or "~_" in body or "*~" in body or "_~" in body):
         return True  # a tilde against an emphasis delimiter
     if ">" in body and ("-:" in body or ":-" in body) and _QUOTED_DELIMITER.search("\n" + body):

@@ -230,6 +230,10 @@ ROUTED = {
     "a code span across an indented lazy line of a quote": "> a `b\n   c`\n",
     "an autolink with an empty user": "<http://@x>\n",
     "a link with an empty user": "See [the note](https://@example.org/n).\n",
+    "a table whose header row is a loose list's item": "- a\n\n- b | c\n  --|--\n",
+    "a link title across an indented lazy line of a quote": '> [a](/ "x\n y")\n',
+    "a fence-like run of backticks with another after it, then a link (the Rust engine panics)":
+        "['a\n``````<b>`\n",
     "stars between two letters": "a*a_a** c* *e**\n",
     "stars between two punctuation marks": "<*.\n(** a* *b**\n",
     "strong emphasis around underscores, then emphasis": "**a_a_.** _a_\n",
