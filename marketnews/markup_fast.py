@@ -526,7 +526,7 @@ _DEFINITION_LINE = re.compile(r"^.*\]:.*$", re.MULTILINE)
 _QUOTED_DELIMITER = re.compile(r"\n[ >]*>[ >]*(?::-+:?|-+:)[ \t]*(?=\n)")  # in "\n" + body
 _OPEN_BRACKETS = re.compile(r"\]\($|\]\[\[|\[\]", re.MULTILINE)
 _SPACES_LINE = re.compile(r"^[ \t]+$", re.MULTILINE)
-_INDENTED_LINE = re.compile(r"\n[ \t]+\S")
+_INDENTED_LINE = re.compile(r"\n(?:[ \t]|[ >]*>[ \t]{2})")  # in "\n" + body: indented, or indented in a quote
 _DELIMITER_RUN = re.compile(r"\*+|_+|~~+")
 # What the emphasis rules never see: code spans, link destinations, autolinks and tags.
 _NOT_TEXT = re.compile(r"(`+)[^`]*?\1|\]\([^)\n]*\)|<[^<>\s]*>")
@@ -607,16 +607,21 @@ def _both_flanking_star(body: str) -> bool:
 
 
 def _lazy_indented(body: str) -> bool:
-    """Whether an indented line that is not itself in a quote continues a block in which a
-    line above it is (a lazy line of that quote): one pass over the lines."""
-    quoted = False  # a quoted line since the last blank one
+    """Whether an indented line is a lazy line of a quote above it in its block: one with
+    fewer `>` among its container markers than a line above (none, or fewer than a nested
+    quote's), whose text starts with more than the one space a `>` takes. One pass."""
+    deepest = 0  # the most `>` of a line since the last blank one
     for line in body.split("\n"):
         if not line.strip():
-            quoted = False
-        elif _in_quote(line):
-            quoted = True
-        elif quoted and line[0] in " \t":
-            return True
+            deepest = 0
+            continue
+        markers = line[:len(line) - len(line.lstrip(" >*+-0123456789.)\t"))]
+        depth = markers.count(">")
+        if depth < deepest:
+            after = markers[markers.rfind(">") + 1:] if depth else markers
+            if after[:1] in (" ", "\t") and (not depth or after[:2].isspace() and len(after) >= 2):
+                return True
+        deepest = max(deepest, depth)
     return False
 
 
@@ -647,7 +652,7 @@ def _fuzzed_doubts(body: str) -> bool:
     if "~" in body and "~~~" in body and any("~~~" in line and not line.lstrip(" >\t").startswith("~~~")
                              for line in body.split("\n")):
         return True  # a run of tildes inside a line (strikethrough delimiters)
-    if ("`" in body or "]" in body) and ">" in body and _INDENTED_LINE.search(body) and _lazy_indented(body):
+    if ("`" in body or "]" in body) and ">" in body and _INDENTED_LINE.search("\n" + body) and _lazy_indented(body):
         return True  # an indented lazy line of a quote: markdown-it-py keeps its indent in a code span or a title
     if "~" in body and ("~*" in body or "~_" in body or "*~" in body or "_~" in body):
         return True  # a tilde against an emphasis delimiter

@@ -232,6 +232,7 @@ ROUTED = {
     "a link with an empty user": "See [the note](https://@example.org/n).\n",
     "a table whose header row is a loose list's item": "- a\n\n- b | c\n  --|--\n",
     "a link title across an indented lazy line of a quote": '> [a](/ "x\n y")\n',
+    "a code span across an indented lazy line of a nested quote": ">> a `b\n>  c`\n",
     "a fence-like run of backticks with another after it, then a link (the Rust engine panics)":
         "['a\n``````<b>`\n",
     "stars between two letters": "a*a_a** c* *e**\n",
