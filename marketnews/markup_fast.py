@@ -138,7 +138,8 @@ def _footnote_interrupts(body: str) -> bool:
 
 
 _BACKTICKS = re.compile(r"`+")
-_FENCE_LINE = re.compile(r"[ \t>*+\-0-9.)]*(?:`{3,}|~{3,})")
+# A fence's opening line, in its containers (a quote, a list item: a marker and its space).
+_FENCE_LINE = re.compile(r"(?:[ ]{0,3}(?:>[ ]?|[*+-][ ]+|\d{1,9}[.)][ ]+))*[ ]{0,3}(?:`{3,}|~{3,})")
 
 
 def _may_panic(body: str) -> bool:
@@ -447,10 +448,15 @@ def _table_doubt(body: str, rendered: bool) -> bool:
     (a one-column table to the Rust engine, a paragraph to markdown-it-py), or a header row
     right under other text (in a quote, markdown-it-py reads the rows as more of it)."""
     lines = body.split("\n")
+    row, counted = 0, 0
     for m in _DELIMITER_ROW.finditer(body):
-        row = body.count("\n", 0, m.start())
-        if row > 0 and "|" in lines[row - 1] and "|" not in m.group(0):
+        row += body.count("\n", counted, m.start())  # (counted on from the last row: linear in the body)
+        counted = m.start()
+        above = lines[row - 1] if row > 0 else ""
+        if "|" in above and "|" not in m.group(0):
             return True
+        if "|" in m.group(0) and "|" not in above:
+            return True  # a delimiter row under a line without a pipe (a list item's lazy line, say): no table's
         if rendered and (row == 0 or "|" not in lines[row - 1] or (row >= 2 and lines[row - 2].strip())
                          or _ANY_ITEM.match(lines[row - 1].lstrip(" >"))):
             return True  # (a header row that is a list item's line: the Rust engine ends a loose list there)
@@ -490,7 +496,7 @@ def _blank_code(body: str) -> bool:
                 return True
         i = body.find("`", j)
     return False
-_ODD_DESTINATION = re.compile(r"\]\([^)\s]*[\[&<]|\]:[ \t]*\S*[\[&]|\]:[ \t]*<>")
+_ODD_DESTINATION = re.compile(r"\]\(\s*[^)\s]*[\[&<`]|\]:[ \t]*\S*[\[&]|\]:[ \t]*<>")
 _AUTOLINK = re.compile(r"<[A-Za-z][A-Za-z0-9.+-]{1,31}:[^<>\s]*>")
 _AUTOLINK_PLAIN = re.compile(r"<[A-Za-z][A-Za-z0-9.+-]{1,31}:[A-Za-z0-9:/?#@!$&'+,;=%.-]*>")
 
@@ -528,8 +534,12 @@ _OPEN_BRACKETS = re.compile(r"\]\($|\]\[\[|\[\]", re.MULTILINE)
 _SPACES_LINE = re.compile(r"^[ \t]+$", re.MULTILINE)
 _INDENTED_LINE = re.compile(r"\n(?:[ \t]|[ >]*>[ \t]{2})")  # in "\n" + body: indented, or indented in a quote
 _DELIMITER_RUN = re.compile(r"\*+|_+|~~+")
-# What the emphasis rules never see: code spans, link destinations, autolinks and tags.
-_NOT_TEXT = re.compile(r"(`+)[^`]*?\1|\]\([^)\n]*\)|<[^<>\s]*>")
+# What the emphasis rules leave out, as neither engine reads emphasis there: a code span on
+# one line (runs of backticks of one length), a link's plain destination, an autolink. Only
+# what surely is one: anything else stays in, which can only send more bodies to the reference.
+_NOT_TEXT = re.compile(r"(?<!`)(`+)(?!`)[^`\n]*?(?<!`)\1(?!`)"
+                       r"|(?<!\\)(\[[^\[\]\n]*\])\([^\s()<>]*\)"
+                       r"|<[A-Za-z][A-Za-z0-9.+-]{1,31}:[^<>\s]*>|<[^<>\s@]+@[^<>\s]+>")
 
 
 def _line_at(body: str, at: int) -> tuple[str, str]:
@@ -562,36 +572,47 @@ def _quoted_above(body: str, start: int) -> bool:
 
 
 def _interleaved_delimiters(body: str) -> bool:
-    """Whether a block of text holds runs of two kinds of emphasis delimiter (`*`, `_`,
-    `~~`) interleaved: one of a kind, one of the other, the first kind again, then the
-    other again (`**a_a_.** _a_`). Emphasis of one kind around runs of another makes the
-    Rust engine pair the later runs of that other kind differently. Runs in code spans,
-    link destinations and tags are not text, and are left out; `_italic_` beside `**bold**`
-    is not interleaved."""
-    for block in body.split("\n\n"):  # (no code span, link or tag runs across a blank line)
+    """Whether a block of text has emphasis of one kind (`*`, `_` or `~~`) around a run of
+    another kind, with a run of that other kind after it (`**a_a_.** _a_`): the Rust engine
+    then pairs the later runs differently. The runs of a kind are taken as opener and closer
+    in turn (an underscore between two letters or digits, which neither opens nor closes,
+    is left out of its own kind's pairs); `**Q:** _Why?_ **A:** _Because._`, where no span
+    holds a run of another kind, is not doubted. Runs in code spans, link destinations and
+    autolinks are not text (`_NOT_TEXT`)."""
+    for block in body.split("\n\n"):  # (no code span or link runs across a blank line)
         if ("*" in block) + ("_" in block) + ("~~" in block) < 2:
             continue
         if "`" in block or "](" in block or "<" in block:
-            block = _NOT_TEXT.sub(" ", block)
-        kinds = [m.group()[0] for m in _DELIMITER_RUN.finditer(block)]
-        if len(set(kinds)) < 2:
+            block = _NOT_TEXT.sub(lambda m: m.group(2) or " ", block)  # (a link keeps its text)
+        runs = []  # (kind, whether it can be an opener or closer of its own kind)
+        for m in _DELIMITER_RUN.finditer(block):
+            kind, start, end = m.group()[0], m.start(), m.end()
+            inert = kind == "_" and start and end < len(block) and block[start - 1].isalnum() \
+                and block[end].isalnum()
+            runs.append((kind, not inert))
+        kinds = {kind for kind, _ in runs}
+        if len(kinds) < 2:
             continue
-        for first in set(kinds):
-            for other in set(kinds) - {first}:
-                step = 0  # how much of first, other, first, other has been seen in order
-                for kind in kinds:
-                    if kind == (first if step % 2 == 0 else other):
-                        step += 1
-                        if step == 4:
-                            return True
+        for first in kinds:
+            opened = -1  # where this kind's open span began (its run's position), if one is open
+            inside: set[str] = set()  # the other kinds with a run inside a span of this kind
+            for i, (kind, pairs) in enumerate(runs):
+                if kind == first and pairs:
+                    if opened < 0:
+                        opened = i
+                    else:
+                        inside |= {k for k, _ in runs[opened + 1:i]} - {first}
+                        opened = -1
+                elif kind in inside:
+                    return True
     return False
 
 
 def _both_flanking_star(body: str) -> bool:
     """Whether a run of `*` has a letter or digit on both sides, or punctuation on both
-    (`a*b`, `"**,`): a run that can both open and close emphasis, which the engines pair
-    differently with the runs around it. (A walk with str.find: a regex search of the
-    body cost ten times as much.)"""
+    (`a*b`, `"**,`), in a block with two more runs of stars at least: a run that can both
+    open and close emphasis, which the engines pair differently with the runs around it.
+    (A walk with str.find: a regex search of the body cost ten times as much.)"""
     n = len(body)
     at = body.find("*")
     while at >= 0:
@@ -601,7 +622,11 @@ def _both_flanking_star(body: str) -> bool:
         if at and end < n:
             before, after = body[at - 1], body[end]
             if not before.isspace() and not after.isspace() and before.isalnum() == after.isalnum():
-                return True
+                first = body.rfind("\n\n", 0, at) + 1
+                last = body.find("\n\n", end)
+                block = body[first:last if last >= 0 else n]
+                if len(_DELIMITER_RUN.findall(block.replace("_", " ").replace("~", " "))) >= 3:
+                    return True
         at = body.find("*", end)
     return False
 
@@ -644,7 +669,8 @@ def _fuzzed_doubts(body: str) -> bool:
     if "`" in body and ("` " in body or "`\n" in body) and _blank_code(body):
         return True  # a code span of spaces (and line ends) alone
     if "]" in body and ("](" in body or "]:" in body) and _ODD_DESTINATION.search(body):
-        return True  # a destination with a bracket, an entity or <>: encoded or read differently
+        return True  # a destination with a bracket, an entity, <> or a backtick (where the Rust engine may
+        # panic), after spaces or a line end too: encoded or read differently
     if "<" in body and any(not _AUTOLINK_PLAIN.fullmatch(a) for a in _AUTOLINK.findall(body)):
         return True  # an autolink with characters the engines take or leave differently
     if "@" in body and (":@" in body or "//@" in body):

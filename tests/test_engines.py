@@ -137,7 +137,9 @@ def test_emphasis_around_runs_of_another_delimiter_renders_the_same() -> None:
     took, differ = compare(bodies)
     assert differ == []
     # One kind of delimiter, and underscores inside words, are still the fast engine's.
-    plain = ["**my_var_name** and *this*\n", "a_b_c *d* **e**\n", "_one_ and __two__\n", "~~gone~~ and a_b\n",
+    plain = ["**Q:** _Why?_\n**A:** _Because._\n", "A **bold** and _italic_ then **bold** and _italic_.\n",
+             "*a*, _b_, *c*, _d_\n", '**"Yes."**, he said.\n', "Rates rose 5*3 times.\n",
+             "**my_var_name** and *this*\n", "a_b_c *d* **e**\n", "_one_ and __two__\n", "~~gone~~ and a_b\n",
              "*a* **b** ***c***\n", "Stress _this_, and **that**.\n", "~~60%~~ *now* 65%\n",
              "*See* [Mercury](https://en.wikipedia.org/wiki/Mercury_(planet)) and *more*.\n",
              "*Set* `_cache` and `a_b`, *then* go.\n", "**[Docs](/_next/x_y)** and *more*\n"]
@@ -318,6 +320,10 @@ ROUTED = {
     "a code span across an indented lazy line of a nested quote": ">> a `b\n>  c`\n",
     "a fence-like run of backticks with another after it, then a link (the Rust engine panics)":
         "['a\n``````<b>`\n",
+    "an angle-bracket destination of spaces on the next line": "[>``a``](\n< >) \n",
+    "a table's delimiter row under a list item's lazy line": "- a\nb\n    |--|\n",
+    "emphasis around underscores in something that is no autolink": "**<a_a_.>** _a_\n",
+    "emphasis around underscores in a bracket that is no link": "**[x](y a_a_.)** _a_\n",
     "stars between two letters": "a*a_a** c* *e**\n",
     "stars between two punctuation marks": "<*.\n(** a* *b**\n",
     "strong emphasis around underscores, then emphasis": "**a_a_.** _a_\n",
