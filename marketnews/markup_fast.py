@@ -608,6 +608,28 @@ def _interleaved_delimiters(body: str) -> bool:
     return False
 
 
+def _nested_backticks(body: str) -> bool:
+    """Whether a code span (a run of backticks up to the next run of its length, in one
+    block) holds a run of another length that occurs again after it: the Rust engine then
+    misses the later span (``.```*`` a ```b```)."""
+    for block in body.split("\n\n"):
+        if block.count("`") < 5:  # (two spans, one holding a run: five backticks at the least)
+            continue
+        runs = [len(run) for run in _BACKTICKS.findall(block)]
+        i = 0
+        while i < len(runs):
+            try:
+                j = runs.index(runs[i], i + 1)
+            except ValueError:
+                i += 1
+                continue
+            inside = set(runs[i + 1:j])
+            if inside and not inside.isdisjoint(runs[j + 1:]):
+                return True
+            i = j + 1
+    return False
+
+
 def _both_flanking_star(body: str) -> bool:
     """Whether a run of `*` has a letter or digit on both sides, or punctuation on both
     (`a*b`, `"**,`), in a block with two more runs of stars at least: a run that can both
@@ -666,6 +688,8 @@ def _fuzzed_doubts(body: str) -> bool:
     if (('"' in body and '""' in body) or ("'" in body and "''" in body) or "()" in body) and any(
             m.start() and body[m.start() - 1].isspace() for m in _EMPTY_TITLE.finditer(body)):
         return True  # an empty link title: the Rust engine writes title=""
+    if "``" in body and _nested_backticks(body):
+        return True  # a code span holding a run of backticks of another length, which a later span has
     if "`" in body and ("` " in body or "`\n" in body) and _blank_code(body):
         return True  # a code span of spaces (and line ends) alone
     if "]" in body and ("](" in body or "]:" in body) and _ODD_DESTINATION.search(body):

@@ -324,6 +324,7 @@ ROUTED = {
     "a table's delimiter row under a list item's lazy line": "- a\nb\n    |--|\n",
     "emphasis around underscores in something that is no autolink": "**<a_a_.>** _a_\n",
     "emphasis around underscores in a bracket that is no link": "**[x](y a_a_.)** _a_\n",
+    "a code span holding a run of backticks another span has": "`__]``.```*``a```***```\n",
     "stars between two letters": "a*a_a** c* *e**\n",
     "stars between two punctuation marks": "<*.\n(** a* *b**\n",
     "strong emphasis around underscores, then emphasis": "**a_a_.** _a_\n",
