@@ -612,8 +612,16 @@ def _nested_backticks(body: str) -> bool:
     """Whether a code span (a run of backticks up to the next run of its length, in one
     block) holds a run of another length that occurs again after it: the Rust engine then
     misses the later span (``.```*`` a ```b```)."""
-    for block in body.split("\n\n"):
-        if block.count("`") < 5:  # (two spans, one holding a run: five backticks at the least)
+    if body.count("`") < 7:  # (two spans, one holding a run of another length: 2 + 2 + 3 backticks at the least)
+        return False
+    at = body.find("``")  # (a run of two or more is in every such block: the blocks without one are skipped)
+    while at >= 0:
+        first = body.rfind("\n\n", 0, at) + 1
+        last = body.find("\n\n", at)
+        last = len(body) if last < 0 else last
+        at = body.find("``", last)
+        block = body[first:last]
+        if block.count("`") < 7:
             continue
         runs = [len(run) for run in _BACKTICKS.findall(block)]
         i = 0
