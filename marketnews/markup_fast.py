@@ -36,7 +36,7 @@ import html as htmllib
 import importlib
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,14 +156,25 @@ def _may_panic(body: str) -> bool:
             continue  # (a run of backticks with another after it on its line opens no fence)
         if "|" in line:
             return True  # table cells are separate paragraphs
-        runs = [len(run) for run in _BACKTICKS.findall(line)]
-        i = 0
-        while i < len(runs):
-            try:
-                i = runs.index(runs[i], i + 1) + 1
-            except ValueError:
-                return True
+        if any(close is None for _, close in _code_spans([len(run) for run in _BACKTICKS.findall(line)])):
+            return True
     return False
+
+
+def _code_spans(runs: list[int]) -> Iterator[tuple[int, int | None]]:
+    """Runs of backticks (their lengths, in order) paired as code spans: each run that opens
+    one with the next run of its length (None: no run closes it, and the next run is looked
+    at as an opener); the runs between are the span's text."""
+    i = 0
+    while i < len(runs):
+        try:
+            close = runs.index(runs[i], i + 1)
+        except ValueError:
+            yield i, None
+            i += 1
+            continue
+        yield i, close
+        i = close + 1
 
 
 # --- the ```market fences -----------------------------------------------------------------
@@ -457,8 +468,8 @@ def _table_doubt(body: str, rendered: bool) -> bool:
             return True
         if "|" in m.group(0) and "|" not in above:
             return True  # a delimiter row under a line without a pipe (a list item's lazy line, say): no table's
-        if rendered and (row == 0 or "|" not in lines[row - 1] or (row >= 2 and lines[row - 2].strip())
-                         or _ANY_ITEM.match(lines[row - 1].lstrip(" >"))):
+        if rendered and ("|" not in above or (row >= 2 and lines[row - 2].strip())
+                         or _ANY_ITEM.match(above.lstrip(" >"))):
             return True  # (a header row that is a list item's line: the Rust engine ends a loose list there)
     return False
 
@@ -534,6 +545,7 @@ _OPEN_BRACKETS = re.compile(r"\]\($|\]\[\[|\[\]", re.MULTILINE)
 _SPACES_LINE = re.compile(r"^[ \t]+$", re.MULTILINE)
 _INDENTED_LINE = re.compile(r"\n(?:[ \t]|[ >]*>[ \t]{2})")  # in "\n" + body: indented, or indented in a quote
 _DELIMITER_RUN = re.compile(r"\*+|_+|~~+")
+_STARS = re.compile(r"\*+")
 # What the emphasis rules leave out, as neither engine reads emphasis there: a code span on
 # one line (runs of backticks of one length), a link's plain destination, an autolink. Only
 # what surely is one: anything else stays in, which can only send more bodies to the reference.
@@ -551,24 +563,25 @@ def _line_at(body: str, at: int) -> tuple[str, str]:
     return line, previous
 
 
+def _markers(line: str) -> str:
+    """A line's container markers, before its text: quotes' `>`, list items' markers, indents."""
+    return line[:len(line) - len(line.lstrip(" >*+-0123456789.)\t"))]
+
+
 def _in_quote(line: str) -> bool:
-    """Whether a line's container markers (before its text) hold a quote's `>`, in a list item or not."""
-    return ">" in line[:len(line) - len(line.lstrip(" >*+-0123456789.)\t"))]
+    """Whether a line's container markers hold a quote's `>`, in a list item or not."""
+    return ">" in _markers(line)
 
 
-def _quoted_above(body: str, start: int) -> bool:
-    """Whether a line of the block above the line that begins at `start` (up to a blank
-    line) is in a quote: a line under it may be a lazy line of that quote."""
-    end = start - 1
-    while end > 0:
-        begin = body.rfind("\n", 0, end) + 1
-        line = body[begin:end]
-        if not line.strip():
-            return False
-        if _in_quote(line):
-            return True
-        end = begin - 1
-    return False
+def _quotes_above(body: str) -> Iterator[tuple[int, str, int]]:
+    """Each line with where it starts in the body, and the most `>` among the container
+    markers of a line above it in its block (0: none; a blank line ends a block): a line
+    with fewer may be a lazy line of that quote. One pass over the lines."""
+    start, deepest = 0, 0
+    for line in body.split("\n"):
+        yield start, line, deepest
+        deepest = max(deepest, _markers(line).count(">")) if line.strip() else 0
+        start += len(line) + 1
 
 
 def _interleaved_delimiters(body: str) -> bool:
@@ -624,17 +637,9 @@ def _nested_backticks(body: str) -> bool:
         if block.count("`") < 7:
             continue
         runs = [len(run) for run in _BACKTICKS.findall(block)]
-        i = 0
-        while i < len(runs):
-            try:
-                j = runs.index(runs[i], i + 1)
-            except ValueError:
-                i += 1
-                continue
-            inside = set(runs[i + 1:j])
-            if inside and not inside.isdisjoint(runs[j + 1:]):
+        for i, close in _code_spans(runs):
+            if close is not None and not set(runs[i + 1:close]).isdisjoint(runs[close + 1:]):
                 return True
-            i = j + 1
     return False
 
 
@@ -655,7 +660,7 @@ def _both_flanking_star(body: str) -> bool:
                 first = body.rfind("\n\n", 0, at) + 1
                 last = body.find("\n\n", end)
                 block = body[first:last if last >= 0 else n]
-                if len(_DELIMITER_RUN.findall(block.replace("_", " ").replace("~", " "))) >= 3:
+                if len(_STARS.findall(block)) >= 3:
                     return True
         at = body.find("*", end)
     return False
@@ -664,19 +669,16 @@ def _both_flanking_star(body: str) -> bool:
 def _lazy_indented(body: str) -> bool:
     """Whether an indented line is a lazy line of a quote above it in its block: one with
     fewer `>` among its container markers than a line above (none, or fewer than a nested
-    quote's), whose text starts with more than the one space a `>` takes. One pass."""
-    deepest = 0  # the most `>` of a line since the last blank one
-    for line in body.split("\n"):
-        if not line.strip():
-            deepest = 0
+    quote's), whose text starts with more than the one space a `>` takes."""
+    for _, line, deepest in _quotes_above(body):
+        if not deepest or not line.strip():
             continue
-        markers = line[:len(line) - len(line.lstrip(" >*+-0123456789.)\t"))]
+        markers = _markers(line)
         depth = markers.count(">")
         if depth < deepest:
             after = markers[markers.rfind(">") + 1:] if depth else markers
             if after[:1] in (" ", "\t") and (not depth or after[:2].isspace() and len(after) >= 2):
                 return True
-        deepest = max(deepest, depth)
     return False
 
 
@@ -716,6 +718,14 @@ def _fuzzed_doubts(body: str) -> bool:
         return True  # a tilde against an emphasis delimiter
     if ">" in body and ("-:" in body or ":-" in body) and _QUOTED_DELIMITER.search("\n" + body):
         return True  # a delimiter row without a pipe in a quote: a one-column table to one engine only
+    quoted: list[set[int]] = []
+
+    def quoted_below() -> set[int]:
+        """Where the lines with a quoted line above them in their block start (worked out once, when asked)."""
+        if not quoted:
+            quoted.append({start for start, _, deepest in _quotes_above(body) if deepest})
+        return quoted[0]
+
     for m in _SUSPECT_LINE.finditer("\n" + body):
         line, previous = _line_at(body, m.start())  # (m.start() in "\n" + body is the line's start in body)
         bare = line.lstrip(" >\t")
@@ -727,7 +737,7 @@ def _fuzzed_doubts(body: str) -> bool:
         if item and int(item.group(1)) != 1 and previous.strip() and (
                 not _ANY_ITEM.match(previous.lstrip(" >\t")) or _depth(previous) != _depth(line)
                 or _in_quote(previous)
-                or (_depth(line) == 0 and _quoted_above(body, m.start()))):
+                or (_depth(line) == 0 and m.start() in quoted_below())):
             return True  # a list not starting at 1 under text (or another quote): it interrupts it for one engine only
     if "]" not in body or "]:" not in body:
         return False
