@@ -136,10 +136,9 @@ class DevServer:
         self._observer: Any = None
         self._collector: _Collector | None = None
         self._watches: dict[Path, Any] = {}  # each of the site's folders -> its watch, while it is a folder
-        # A linked file outside the site's folders (content/a.md -> ../drafts/a.md) -> the links to it;
-        # the folders of such files are watched too (`_follow`).
-        self._links: dict[Path, set[Path]] = {}
-        self._link_targets: dict[Path, Path] = {}  # each link -> the file it leads to
+        # Each followed link -> the file outside the site's folders it leads to (content/a.md ->
+        # drafts/a.md); the folders of such files are watched too (`_follow`).
+        self._link_targets: dict[Path, Path] = {}
         self._link_folders: dict[Path, Any] = {}
         self._threads: list[threading.Thread] = []
         self.headers = security_headers(root)  # what netlify.toml sends for "/*" (see headers.py)
@@ -229,7 +228,6 @@ class DevServer:
             self._unfollow(link)  # it led elsewhere before
             if target.is_dir() or any(f == target or f in target.parents for f in self.folders):
                 continue
-            self._links.setdefault(target, set()).add(link)
             self._link_targets[link] = target
             # (The site's own folder is watched already, not recursively: a watch of it here
             # would be that same watch, and forgetting the link would end it.)
@@ -242,17 +240,12 @@ class DevServer:
         """Forget where `link` led (removed, or led elsewhere since), and stop watching that
         file's folder when no other followed link leads into it."""
         target = self._link_targets.pop(link, None)
-        if target is None:
+        if target is None or any(t.parent == target.parent for t in self._link_targets.values()):
             return
-        links = self._links.get(target, set())
-        links.discard(link)
-        if not links:
-            self._links.pop(target, None)
-            if not any(t.parent == target.parent for t in self._links):
-                watch = self._link_folders.pop(target.parent, None)
-                if watch is not None:
-                    with suppress(Exception):
-                        self._observer.unschedule(watch)
+        watch = self._link_folders.pop(target.parent, None)
+        if watch is not None:
+            with suppress(Exception):
+                self._observer.unschedule(watch)
 
     def relevant(self, path: Path, folder: bool = False) -> bool:
         """Whether a change to `path` (a `folder`?) can change the site: not an editor's swap,
@@ -268,7 +261,7 @@ class DevServer:
     def changed(self, paths: Iterable[Path], folder: bool = False) -> None:
         """Called by the watcher (and tests): these paths changed on disk."""
         paths = list(paths)
-        paths += [link for p in paths for link in self._links.get(p, ())]  # a linked file: its links changed
+        paths += [link for link, target in self._link_targets.items() if target in paths]  # (a linked file: its link)
         if self._observer is not None:
             for link in [link for link in self._link_targets if not link.is_symlink()]:  # removed, or a file now
                 self._unfollow(link)
@@ -601,7 +594,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.PARTIAL_CONTENT, data[part[0]:part[1] + 1], content_type(rel), head,
                        {"Content-Range": f"bytes {part[0]}-{part[1]}/{len(data)}", "Accept-Ranges": "bytes"})
         else:
-            self._send(status, data, content_type(rel), head, {"Accept-Ranges": "bytes"} if status == 200 else {})
+            self._send(status, data, content_type(rel), head, {"Accept-Ranges": "bytes"})
 
     def _read(self, rel: str) -> bytes | None:
         """A file of the built site, as of one build: opened while no build is swapping files."""

@@ -553,7 +553,7 @@ def test_an_edit_to_a_file_an_article_or_a_static_file_links_to_is_seen(
     (site.root / "static/note.txt").symlink_to("../drafts/linked.md")
     reloads_until(events, lambda: "Linked, edited" in get(server.url + "note.txt")[2])
     old_targets = [(site.root / "drafts/later.md").resolve(), (site.root / "shared/note.txt").resolve()]
-    assert not set(old_targets) & set(server._links)
+    assert not set(old_targets) & set(server._link_targets.values())
     assert (site.root / "shared").resolve() not in server._link_folders
     builds = server.builds
     server.changed(old_targets)
