@@ -465,13 +465,9 @@ def from_memo(value: bytes | None) -> bytes | None:
     return png
 
 
-# A card's file name is the slug and 25 bytes ("-", a 20-digit digest, ".png"): of a slug
-# as long as a name may be, it keeps what fits.
-_SLUG_IN_NAME = MAX_SEGMENT_BYTES - 25
-
-
 def card_file(slug: str, card: Card) -> str:
     """The card's path in the output folder: the article's slug (as much as fits a file
-    name: slugs are ASCII) and the card's digest."""
-    return f"cards/{slug[:_SLUG_IN_NAME]}-{card_digest(card)}.png"
+    name with the digest after it: slugs are ASCII) and the card's digest."""
+    named = f"-{card_digest(card)}.png"
+    return f"cards/{slug[:MAX_SEGMENT_BYTES - len(named)]}{named}"
 
