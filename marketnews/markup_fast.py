@@ -573,15 +573,28 @@ def _in_quote(line: str) -> bool:
     return ">" in _markers(line)
 
 
-def _quotes_above(body: str) -> Iterator[tuple[int, str, int]]:
-    """Each line with where it starts in the body, and the most `>` among the container
-    markers of a line above it in its block (0: none; a blank line ends a block): a line
-    with fewer may be a lazy line of that quote. One pass over the lines."""
-    start, deepest = 0, 0
-    for line in body.split("\n"):
-        yield start, line, deepest
-        deepest = max(deepest, _markers(line).count(">")) if line.strip() else 0
-        start += len(line) + 1
+def _quoted_above(body: str, start: int, seen: dict[int, bool]) -> bool:
+    """Whether a line of the block above the line that begins at `start` (up to a blank
+    line) is in a quote: a line under it may be a lazy line of that quote. `seen` keeps,
+    for each line looked at, whether it or a line above it in its block is quoted, so that
+    the lines of a body are walked once however many ask (a long list's items)."""
+    walked: list[int] = []
+    found, end = False, start - 1
+    while end > 0:
+        begin = body.rfind("\n", 0, end) + 1
+        if begin in seen:
+            found = seen[begin]
+            break
+        line = body[begin:end]
+        if not line.strip():
+            break
+        walked.append(begin)
+        if _in_quote(line):
+            found = True
+            break
+        end = begin - 1
+    seen.update(dict.fromkeys(walked, found))
+    return found
 
 
 def _interleaved_delimiters(body: str) -> bool:
@@ -670,8 +683,10 @@ def _lazy_indented(body: str) -> bool:
     """Whether an indented line is a lazy line of a quote above it in its block: one with
     fewer `>` among its container markers than a line above (none, or fewer than a nested
     quote's), whose text starts with more than the one space a `>` takes."""
-    for _, line, deepest in _quotes_above(body):
-        if not deepest or not line.strip():
+    deepest = 0  # the most `>` of a line since the last blank one
+    for line in body.split("\n"):
+        if not line.strip():
+            deepest = 0
             continue
         markers = _markers(line)
         depth = markers.count(">")
@@ -679,6 +694,7 @@ def _lazy_indented(body: str) -> bool:
             after = markers[markers.rfind(">") + 1:] if depth else markers
             if after[:1] in (" ", "\t") and (not depth or after[:2].isspace() and len(after) >= 2):
                 return True
+        deepest = max(deepest, depth)
     return False
 
 
@@ -686,6 +702,7 @@ def _fuzzed_doubts(body: str) -> bool:
     """What fuzzing found the engines parse differently. Each check looks for a character
     or a pair first, so that an ordinary article pays a few memchr calls and one search."""
     # (A test for one character is a memchr; one for two costs some ten times as much.)
+    lines = "\n" + body  # what the searches for a line's start look in: each line after a "\n"
     if "!" in body and "![" in body and _alt_doubt(body):
         return True
     if ("^" in body and "[^\n" in body) or ("&" in body and "&#" in body):
@@ -712,22 +729,15 @@ def _fuzzed_doubts(body: str) -> bool:
     if "~" in body and "~~~" in body and any("~~~" in line and not line.lstrip(" >\t").startswith("~~~")
                              for line in body.split("\n")):
         return True  # a run of tildes inside a line (strikethrough delimiters)
-    if ("`" in body or "]" in body) and ">" in body and _INDENTED_LINE.search("\n" + body) and _lazy_indented(body):
+    if ("`" in body or "]" in body) and ">" in body and _INDENTED_LINE.search(lines) and _lazy_indented(body):
         return True  # an indented lazy line of a quote: markdown-it-py keeps its indent in a code span or a title
     if "~" in body and ("~*" in body or "~_" in body or "*~" in body or "_~" in body):
         return True  # a tilde against an emphasis delimiter
-    if ">" in body and ("-:" in body or ":-" in body) and _QUOTED_DELIMITER.search("\n" + body):
+    if ">" in body and ("-:" in body or ":-" in body) and _QUOTED_DELIMITER.search(lines):
         return True  # a delimiter row without a pipe in a quote: a one-column table to one engine only
-    quoted: list[set[int]] = []
-
-    def quoted_below() -> set[int]:
-        """Where the lines with a quoted line above them in their block start (worked out once, when asked)."""
-        if not quoted:
-            quoted.append({start for start, _, deepest in _quotes_above(body) if deepest})
-        return quoted[0]
-
-    for m in _SUSPECT_LINE.finditer("\n" + body):
-        line, previous = _line_at(body, m.start())  # (m.start() in "\n" + body is the line's start in body)
+    seen: dict[int, bool] = {}  # for _quoted_above
+    for m in _SUSPECT_LINE.finditer(lines):
+        line, previous = _line_at(body, m.start())  # (m.start() in `lines` is the line's start in body)
         bare = line.lstrip(" >\t")
         if bare.startswith(("```", "~~~")) and not line.startswith(("```", "~~~")):
             return True  # a fence in a list item or a quote: the line break before it differs
@@ -737,7 +747,7 @@ def _fuzzed_doubts(body: str) -> bool:
         if item and int(item.group(1)) != 1 and previous.strip() and (
                 not _ANY_ITEM.match(previous.lstrip(" >\t")) or _depth(previous) != _depth(line)
                 or _in_quote(previous)
-                or (_depth(line) == 0 and m.start() in quoted_below())):
+                or (_depth(line) == 0 and _quoted_above(body, m.start(), seen))):
             return True  # a list not starting at 1 under text (or another quote): it interrupts it for one engine only
     if "]" not in body or "]:" not in body:
         return False
