@@ -779,6 +779,18 @@ def _compile_layouts(env: jinja2.Environment) -> None:
                 env.get_template(name)
 
 
+@dataclass(frozen=True)
+class FragmentWork:
+    """Fragments to render ahead of the pages (`SiteRenderer.shared_fragments`), and the renderer."""
+
+    renderer: SiteRenderer
+    wanted: Sequence[tuple[str, MarketRef, bool, str]]
+
+
+def _fragments(work: FragmentWork, indices: range) -> list[tuple[Any, str]]:
+    return work.renderer.fragments([work.wanted[i] for i in indices])
+
+
 def _article_chunk(work: RenderWork, indices: Sequence[int]) -> tuple[list[ArticleFile], tuple[list[str], str | None]]:
     """Article pages and their list items, kept or rendered, and what went wrong reading the memo."""
     r = work.renderer
@@ -839,6 +851,11 @@ def site_files(
         Stager(*staging).ahead(path for path in staging[1] if path not in skipped)
     if n > 1:
         _compile_layouts(renderer.env)
+        # The fragments every worker would render for itself, rendered once, shared out.
+        wanted = renderer.shared_fragments(inp.articles)
+        parts = [range(k, len(wanted), n) for k in range(n)]
+        for made in parallel_map(_fragments, FragmentWork(renderer, wanted), parts, n):
+            renderer.seed_fragments(made)
     work = RenderWork(renderer, staging if n > 1 else None)
     for chunk, (done, faults) in zip(chunks, parallel_map(_article_chunk, work, chunks, n), strict=True):
         if store is not None:

@@ -525,6 +525,7 @@ class SiteRenderer:
         self._views = self.memo.views
         self._widget_html = self.memo.widget_html
         self._fragments_fit = self.memo.fragments_fit
+        self._related_variants: tuple[str, ...] | None = None  # see check_fragments
         self._item_frames_fit: bool | None = None  # list items from article shells (see article_page)
         self._items = self.memo.items
         self._digests = self.memo.digests
@@ -588,13 +589,7 @@ class SiteRenderer:
         # (A view without a state is a frame's, odds left out: never kept as the market's fragment.)
         if variant == "text" or not view.state or not self._fragments_fit.get(variant, True):
             return self._widget_text(view, variant)
-        key = (view.written, view.key, bool(view.published_pct), view.mark, variant)
-        fragment = self._widget_html.get(key)
-        if fragment is None:
-            market = self._views.get((view.written, view.key, None), view)  # without the story's price
-            slotted = with_published(market, PUBLISHED_SLOT, view.mark) if view.published_pct else view
-            fragment = self._render("partials/widget.html", w=slotted, variant=variant).strip()
-            self._widget_html[key] = fragment
+        fragment = self._fragment(view, variant)
         html = fragment.replace(PUBLISHED_SLOT, str(escape(view.published_pct))) if view.published_pct else fragment
         if view.published_pct and variant not in self._fragments_fit:
             # Checked once a variant: a template that does more with the price than print it
@@ -603,6 +598,53 @@ class SiteRenderer:
             if not self._fragments_fit[variant]:
                 return self._widget_text(view, variant)
         return html
+
+    def _fragment(self, view: WidgetView, variant: str) -> str:
+        """The market's fragment that `view`'s widget is made from (see `widget_html`)."""
+        key = (view.written, view.key, bool(view.published_pct), view.mark, variant)
+        fragment = self._widget_html.get(key)
+        if fragment is None:
+            market = self._views.get((view.written, view.key, None), view)  # without the story's price
+            slotted = with_published(market, PUBLISHED_SLOT, view.mark) if view.published_pct else view
+            fragment = self._render("partials/widget.html", w=slotted, variant=variant).strip()
+            self._widget_html[key] = fragment
+        return fragment
+
+    def shared_fragments(self, articles: Sequence[Article]) -> list[tuple[str, MarketRef, bool, str]]:
+        """The fragments that many pages share, as (reference as written, market, variant):
+        each cited market's with a price at publication and no chart mark (a story older
+        than its chart), in each variant the articles show it in, as far as that is known
+        before their shells are read (`check_fragments` knew it). Rendered ahead of the
+        pages (`fragments`) in a build whose pages worker processes share, each of which
+        would otherwise render them all for itself; a fragment not here is rendered where
+        it is asked for, as before."""
+        if self._related_variants is None:
+            self._related_variants = self.related_variants(articles)
+        related = self._related_variants
+        wanted: dict[tuple[str, str, bool, str], MarketRef] = {}
+        for article in articles:
+            for use in article.uses:
+                view = self.widget(use.written, use.ref, article.date)
+                if not view.state or view.mark is not None:
+                    continue
+                for variant in related if use in article.markets else (self.inline_variant(article, use.ref),):
+                    if self._fragments_fit.get(variant, True):  # (one not checked yet is checked where asked for)
+                        wanted[use.written, use.ref.key, bool(view.published_pct), variant] = use.ref
+        return [(written, ref, published, variant) for (written, key, published, variant), ref in wanted.items()
+                if (written, key, published, None, variant) not in self._widget_html]
+
+    def fragments(self, wanted: Sequence[tuple[str, MarketRef, bool, str]]) -> list[tuple[Any, str]]:
+        """The fragments `wanted` (see `shared_fragments`), rendered, by their keys, for `seed_fragments`."""
+        made = []
+        for written, ref, published, variant in wanted:
+            view = self.widget(written, ref)
+            view = with_published(view, PUBLISHED_SLOT, None) if published else view
+            made.append(((written, ref.key, published, None, variant), self._fragment(view, variant)))
+        return made
+
+    def seed_fragments(self, made: Iterable[tuple[Any, str]]) -> None:
+        """Fragments rendered in another process (`fragments`), taken as this renderer's own."""
+        self._widget_html.update(made)
 
     def _widget_text(self, view: WidgetView, variant: str) -> str:
         """A widget rendered for this very view (feeds' text form, or a template that does not fit fragments)."""
@@ -639,7 +681,7 @@ class SiteRenderer:
                 view = self.widget(use.written, use.ref, article.date)
                 if view.published_pct:
                     if related is None:
-                        related = self.related_variants(articles)
+                        related = self._related_variants = self.related_variants(articles)
                     for variant in related if use in article.markets else (self.inline_variant(article, use.ref),):
                         if variant not in self._fragments_fit:
                             self.widget_html(view, variant)
@@ -669,20 +711,20 @@ class SiteRenderer:
         return h.hexdigest()
 
     def _article_fingerprint(self, article: Article) -> str:
-        """Digest of every input of an article's page and list item.
+        """Digest of every input of an article's page and list item: its shell's (the site,
+        the article, what the page shows besides odds: `shell_fingerprint`), its share
+        card's name, and each widget's market and price at publication.
 
         An article page is made from the article, its widgets, the site fingerprint and
         the clock (through `future` and stale quotes, both in the widget views) only; a
         layout that showed other articles on it would have to be added here.
         """
-        parts = [self.inp.fingerprint, article.path, article.source_hash, str(article.date > self.inp.now),
-                 self.card_path(article)]
+        parts = [self.shell_print(article), self.card_path(article)]
         for written, ref in self._widget_refs(article):
             quote = self.inp.snapshot.get(ref.key)
             price = quote.price_at(article.date) if quote is not None else None
             mark = self.widget(written, ref, article.date).mark
             parts += [written, self.market_digest(written, ref), repr(price), repr(mark)]
-        parts += self._more_parts(article)
         return hashlib.blake2b("\x00".join(parts).encode(), digest_size=16).hexdigest()
 
     def _widget_refs(self, article: Article) -> list[tuple[str, MarketRef]]:

@@ -18,6 +18,7 @@ from unittest.mock import ANY
 import pytest
 
 from marketnews import cache, pipeline, writer
+from marketnews import site as site_module
 from marketnews.cache import MEMO_FILE, WrongShape, _checksum, decode, encode, pack, unpack
 from marketnews.errors import MarketnewsError
 from marketnews.markets import refs
@@ -436,6 +437,40 @@ def test_parallel_workers_give_the_same_bytes_as_one_process(news: Site, cli, tm
     in_workers(monkeypatch)
     assert fresh_build(news, cli, tmp_path, monkeypatch, "parallel") == tree(tmp_path / "serial")
     assert len(tree(tmp_path / "serial")) > 30
+
+
+def test_a_market_fragment_is_rendered_once_however_many_workers_show_it(  # type: ignore[no-untyped-def]
+        news: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Forty stories citing the same markets, shared by two workers: each worker rendered
+    # every market's fragment for itself. Now the fragments many pages share are rendered
+    # once, before the pages, in one process or another, and the workers take them.
+    add_extras(news, 40, "Text {i}.\n\n```market\nxi-out\n```\n")
+    for i in range(40):
+        news.write(f"content/extra-{i}.md", article(f"Extra {i}", f"2026-10-1{i % 10}T0{i % 9}:00:00Z",
+                                                    f"Text {i}.\n\n```market\nxi-out\n```\n", tags=["extra"],
+                                                    markets=["strike-on-nato"]))
+    log = tmp_path / "renders"
+    render = site_module.SiteRenderer._render
+
+    def logged(self, name, **context):  # type: ignore[no-untyped-def]
+        w = context.get("w")
+        if name == "partials/widget.html" and w is not None:
+            with open(log, "a") as f:  # one short write each, from whichever process
+                f.write(f"{os.getpid()} {w.key} {context['variant']} {bool(w.published_pct)} {w.mark}\n")
+        return render(self, name, **context)
+
+    monkeypatch.setattr(site_module.SiteRenderer, "_render", logged)
+    monkeypatch.setenv("MARKETNEWS_JOBS", "1")
+    serial = fresh_build(news, cli, tmp_path, monkeypatch, "serial")
+    log.unlink()
+    in_workers(monkeypatch)
+    assert fresh_build(news, cli, tmp_path, monkeypatch, "parallel") == serial
+    lines = log.read_text().splitlines()
+    made = Counter(line.split(" ", 1)[1] for line in lines)
+    assert made["xi-out compact False None"] + made["xi-out inline False None"] >= 1
+    assert made["strike-on-nato related False None"] == made["strike-on-nato strip False None"] == 1
+    assert len({line.split(" ", 1)[0] for line in lines}) >= 2  # rendered in more than one process
+    assert [key for key, n in made.items() if n > 1] == []
 
 
 def test_whether_a_widget_template_fits_fragments_is_decided_alike_in_workers(  # type: ignore[no-untyped-def]

@@ -102,6 +102,10 @@ class Series(Sequence[Point]):
     def __len__(self) -> int:
         return len(self._times)
 
+    def raw(self) -> bytes:
+        """The times as 64-bit integers, then the prices as doubles, as bytes (for digests)."""
+        return self._times.tobytes() + self._prices.tobytes()
+
     @overload
     def __getitem__(self, i: int) -> Point: ...
     @overload
