@@ -854,8 +854,8 @@ def site_files(
         # The fragments every worker would render for itself, rendered once, shared out.
         wanted = renderer.shared_fragments(inp.articles)
         parts = [range(k, len(wanted), n) for k in range(n)]
-        for made in parallel_map(_fragments, FragmentWork(renderer, wanted), parts, n):
-            renderer.seed_fragments(made)
+        for rendered in parallel_map(_fragments, FragmentWork(renderer, wanted), parts, n):
+            renderer.seed_fragments(rendered)
     work = RenderWork(renderer, staging if n > 1 else None)
     for chunk, (done, faults) in zip(chunks, parallel_map(_article_chunk, work, chunks, n), strict=True):
         if store is not None:
