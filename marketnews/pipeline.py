@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
@@ -695,6 +695,7 @@ class RenderWork:
     stage: tuple[Path, frozenset[str]] | None  # the output folder and its files (writer.Stager)
     listed: Sequence[ArticleView] = ()  # the articles' list views (for the other pages)
     shards: int = 1  # how many shards the other pages are split into (`SiteRenderer.shard`)
+    aside: Callable[[str], None] | None = None  # see `site_files`
 
 
 def _staged(stager: Stager | None, page: OutputFile) -> OutputFile:
@@ -815,6 +816,7 @@ def site_files(
     used_memo: Callable[[RenderMemo], None] | None = None,
     stage: bool = False,
     store: Memo | None = None,
+    aside: Callable[[str], None] | None = None,
 ) -> Iterator[OutputFile]:
     """Every file of the site. Pages that `reuse` keeps (the last build's, same
     fingerprint and size on disk) are yielded with data None; the others are rendered,
@@ -823,7 +825,10 @@ def site_files(
     fits this input; `used_memo` is told this build's. With `stage`, worker processes
     write the pages they render into `reuse.out`'s spare tree (`writer.Stager`)
     and yield them as staged files: the caller's writer must take those (`write_site`
-    does). `store` receives the article shells rendered anew and counts the ones used."""
+    does). `store` receives the article shells rendered anew and counts the ones used.
+    `aside` is work that needs the snapshot's JSON and no page (the odds cache saved): done
+    after the other pages, by the worker that takes their last shard when workers share them
+    out, while the others make pages."""
     reuse = reuse if reuse is not None else ManifestReuse(_no_record, (), None, {})
     out, existing = reuse.out, reuse.existing
     env = memo.env if memo is not None and memo.fits(inp) and memo.env is not None else None
@@ -887,11 +892,13 @@ def site_files(
     if n == 1:
         yield from renderer.other_pages(listed)
         keep_frames(store, *taken_frames(renderer))
+        if aside is not None:
+            aside(renderer.snapshot_text())
     else:  # shared out by path among the workers; their records and notes are merged here
         # Twice as many shards as workers: a worker that finishes first takes the next one,
         # so that the last to finish waits less for the other (their share of cards varies).
         shards = 2 * n
-        work = RenderWork(renderer, staging, listed, shards)
+        work = RenderWork(renderer, staging, listed, shards, aside)
         for files, records, made, showing, faults, cards, frames in parallel_map(_other_shard, work, range(shards), n):
             if reuse.store is not None:  # first: a frame found damaged is replaced by the one made now
                 reuse.store.add_faults(faults)
@@ -948,6 +955,8 @@ def _other_shard(work: RenderWork, k: int) -> ShardResult:
     cards = renderer.card_store = CardLog(store)  # what it drew, for the parent's memo
     stager = Stager(*work.stage) if work.stage is not None else None
     files = [_staged(stager, f) for f in renderer.other_pages(work.listed)]
+    if k == work.shards - 1 and work.aside is not None:  # the last shard: taken by the worker done first
+        work.aside(renderer.snapshot_text())
     return (files, reuse.manifest, reuse.made or {}, renderer.memo.showing, reuse.faults(), (cards.used, cards.made),
             taken_frames(renderer))
 
@@ -1454,8 +1463,6 @@ def _render_and_write(paths: SitePaths, options: BuildOptions, inp: SiteInput, g
     whole build (`key`: its site key), the site record. `timings` receives the time of
     each of the two ("render+write", "save")."""
     begun = time.perf_counter()
-    if not inp.snapshot_json:
-        inp = replace(inp, snapshot_json=snapshot_to_json(taken.snapshot))
     out = paths.out.resolve()
     existing = previous.existing if previous is not None and previous.existing is not None \
         else existing_files(out)
@@ -1479,11 +1486,18 @@ def _render_and_write(paths: SitePaths, options: BuildOptions, inp: SiteInput, g
     renderer_memo: list[RenderMemo] = []
     pages = 0
 
+    base = taken.odds.snapshot
+    # The odds cache, saved with the site-wide files (a worker's, while the others make pages)
+    # unless it holds these odds already (the dev server's build again).
+    aside = None if previous is not None and previous.snapshot is not None and previous.snapshot[0] is base \
+        else partial(save_cache, paths.cache, taken.snapshot, gathered.uses, taken.odds.anchors_missing,
+                     taken.odds.cached, now=inp.now)
+
     def files() -> Iterator[OutputFile]:
         nonlocal pages
         memo = previous.memo if previous is not None else None
         for f in site_files(inp, paths.layouts, options.jobs, reuse, memo, renderer_memo.append, stage=True,
-                            store=store):
+                            store=store, aside=aside):
             if f.path.endswith(".html"):
                 pages += 1
                 if pages % 500 == 0:
@@ -1496,10 +1510,6 @@ def _render_and_write(paths: SitePaths, options: BuildOptions, inp: SiteInput, g
 
     report = write(files(), paths.out, existing)
     written_at = time.perf_counter()
-    base = taken.odds.snapshot
-    if previous is None or previous.snapshot is None or previous.snapshot[0] is not base:  # odds new to the cache
-        save_cache(paths.cache, taken.snapshot, gathered.uses, taken.odds.anchors_missing, taken.odds.cached,
-                   inp.snapshot_json, now=inp.now)
     if previous is None:
         save_records(store, out, manifest)
         _note_site(store, out, key, site_record(out, written, pages, paths.cache))

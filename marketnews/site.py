@@ -526,6 +526,7 @@ class SiteRenderer:
         self._widget_html = self.memo.widget_html
         self._fragments_fit = self.memo.fragments_fit
         self._related_variants: tuple[str, ...] | None = None  # see check_fragments
+        self._snapshot_text = ""  # see snapshot_text
         self._item_frames_fit: bool | None = None  # list items from article shells (see article_page)
         self._items = self.memo.items
         self._digests = self.memo.digests
@@ -1372,8 +1373,13 @@ class SiteRenderer:
             return
         yield from self.sitemaps(listed, market_pages)
         yield OutputFile("robots.txt", self._render("robots.txt").encode("utf-8"))
-        text = self.inp.snapshot_json or snapshot_to_json(self.inp.snapshot)
-        yield OutputFile("snapshot.json", text.encode("utf-8"))
+        yield OutputFile("snapshot.json", self.snapshot_text().encode("utf-8"))
+
+    def snapshot_text(self) -> str:
+        """The snapshot as JSON (/snapshot.json), made once: the caller's, else here."""
+        if not self._snapshot_text:
+            self._snapshot_text = self.inp.snapshot_json or snapshot_to_json(self.inp.snapshot)
+        return self._snapshot_text
 
     def index_pages(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:
         cfg = self.config

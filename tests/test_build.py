@@ -473,6 +473,33 @@ def test_a_market_fragment_is_rendered_once_however_many_workers_show_it(  # typ
     assert [key for key, n in made.items() if n > 1] == []
 
 
+def test_the_odds_cache_is_saved_by_a_worker_while_pages_are_made_and_holds_the_sites_odds(  # type: ignore[no-untyped-def]
+        news: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Saving the odds cache needs no page: a worker does it with the site-wide files, and
+    # it holds what /snapshot.json holds, as when one process does it all.
+    add_extras(news, 40)
+    odds = ("--snapshot", news.root / "snapshot.json")
+    log = tmp_path / "savers"
+    save = pipeline.save_cache
+
+    def logged(*args, **kwargs):  # type: ignore[no-untyped-def]
+        with open(log, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "save_cache", logged)
+    monkeypatch.setenv("MARKETNEWS_JOBS", "1")
+    serial = fresh_build(news, cli, tmp_path, monkeypatch, "serial", *odds)
+    assert log.read_text() == f"{os.getpid()}\n"
+    log.unlink()
+    in_workers(monkeypatch)
+    assert fresh_build(news, cli, tmp_path, monkeypatch, "parallel", *odds) == serial
+    [saver] = log.read_text().split()
+    assert int(saver) != os.getpid()
+    for name in ("serial", "parallel"):
+        assert (tmp_path / f"{name}-cache" / "snapshot.json").read_bytes() == serial["snapshot.json"]
+
+
 def test_whether_a_widget_template_fits_fragments_is_decided_alike_in_workers(  # type: ignore[no-untyped-def]
         news: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A widget template that does more with the price at publication than print it fits
