@@ -43,7 +43,7 @@ from functools import partial
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import quote, unquote, urlsplit
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -62,6 +62,7 @@ PREFIX = "/__marketnews/"
 EVENTS = PREFIX + "events"
 SETTLE_S = 0.05  # editors' bursts (temp file, rename, second save) land within a few ms of each other
 KEEPALIVE_S = 15.0
+SEND_CHUNK = 1 << 20  # a file of the site is sent this many bytes at a time
 MAX_PATH_BYTES = 4096
 
 # The one piece of script the dev server adds to HTML pages (never written to disk).
@@ -575,42 +576,68 @@ class _Handler(BaseHTTPRequestHandler):
             page = self.dev.inject(self.dev.error_page(), generation)
             self._send(HTTPStatus.INTERNAL_SERVER_ERROR, page, "text/html; charset=utf-8", head)
             return
-        status, data = HTTPStatus.OK, self._read(rel)
+        fh = self._open(rel)
+        if fh is not None and not is_page:
+            with fh:
+                self._send_file(fh, content_type(rel), head)
+            return
+        status, data = HTTPStatus.OK, self._read(fh) if fh is not None else None
         if data is None:
-            status, data, rel, is_page = HTTPStatus.NOT_FOUND, self._read("404.html"), "404.html", True
+            fh, status, rel = self._open("404.html"), HTTPStatus.NOT_FOUND, "404.html"
+            data = self._read(fh) if fh is not None else None
             if data is None:
                 data = b"<!doctype html><title>Not found</title><h1>Not found</h1>"
-        if is_page:
-            data = self.dev.inject(data, generation)
-            self._send(status, data, content_type(rel), head)
-            return
-        # A file of the site's own (audio, video, a PDF): a browser asks for parts of it. (Not
-        # when it sends If-Range: this server gives no validator to compare it with.)
-        part = byte_range(self.headers.get("Range"), len(data)) if "If-Range" not in self.headers else None
-        if part == UNSATISFIABLE:
-            self._send(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, b"", content_type(rel), head,
-                       {"Content-Range": f"bytes */{len(data)}"})
-        elif part is not None:
-            self._send(HTTPStatus.PARTIAL_CONTENT, data[part[0]:part[1] + 1], content_type(rel), head,
-                       {"Content-Range": f"bytes {part[0]}-{part[1]}/{len(data)}", "Accept-Ranges": "bytes"})
-        else:
-            self._send(status, data, content_type(rel), head, {"Accept-Ranges": "bytes"})
+        self._send(status, self.dev.inject(data, generation), content_type(rel), head)
 
-    def _read(self, rel: str) -> bytes | None:
+    def _send_file(self, fh: BinaryIO, kind: str, head: bool) -> None:
+        """A file of the site's own (audio, video, a PDF), or the part of it a browser asks
+        for (not when it sends If-Range: this server gives no validator to compare it with),
+        sent from the file a piece at a time: none is held whole in memory."""
+        size = os.fstat(fh.fileno()).st_size
+        part = byte_range(self.headers.get("Range"), size) if "If-Range" not in self.headers else None
+        if part == UNSATISFIABLE:
+            self._send(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, b"", kind, head,
+                       {"Content-Range": f"bytes */{size}"})
+            return
+        start, end = part if part is not None else (0, size - 1)
+        self._send(HTTPStatus.PARTIAL_CONTENT if part is not None else HTTPStatus.OK, b"", kind, True,
+                   {"Content-Range": f"bytes {start}-{end}/{size}", "Accept-Ranges": "bytes"} if part is not None
+                   else {"Accept-Ranges": "bytes"}, length=end + 1 - start)
+        if head:
+            return
+        fh.seek(start)
+        left = end + 1 - start
+        while left > 0:
+            chunk = fh.read(min(left, SEND_CHUNK))
+            if not chunk:  # cut short since it was opened: the client sees the connection end early
+                self.close_connection = True
+                return
+            self.wfile.write(chunk)
+            left -= len(chunk)
+
+    def _open(self, rel: str) -> BinaryIO | None:
         """A file of the built site, as of one build: opened while no build is swapping files."""
         try:
             with self.dev.swap:
-                fh = open(self.dev.out / rel, "rb")  # noqa: SIM115 - read after the lock is released
+                return open(self.dev.out / rel, "rb")  # noqa: SIM115 - read after the lock is released
         except OSError:  # not there, a folder, a name too long: none is a file of the site
             return None
-        with fh:
-            return fh.read()
+
+    @staticmethod
+    def _read(fh: BinaryIO) -> bytes | None:
+        try:
+            with fh:
+                return fh.read()
+        except OSError:  # a folder (opened, but not read) or a read error: none is a page of the site
+            return None
 
     def _send(self, status: int, data: bytes, kind: str, head: bool = False,
-              more: dict[str, str] | None = None) -> None:
+              more: dict[str, str] | None = None, length: int | None = None) -> None:
+        """A response: `data`, or, with `head`, its headers alone (`length`: the body's
+        length when the caller sends it itself)."""
         self.send_response(status)
         self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Content-Length", str(len(data) if length is None else length))
         self.send_header("Cache-Control", "no-store")
         for name, value in (more or {}).items():
             self.send_header(name, value)

@@ -14,9 +14,11 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
+from marketnews import devserver
 from marketnews.devserver import UNSATISFIABLE, DevServer, byte_range
 from marketnews.markets.snapshots import snapshot_from_file
 from marketnews.pipeline import SitePaths
@@ -293,6 +295,52 @@ def test_a_file_of_the_site_is_sent_in_parts_when_asked(site: Site, served: Call
     # Pages are sent whole: the server adds its script to them.
     status, headers, body = ask("/", {"Range": "bytes=0-9"})
     assert status == 200 and b"EventSource" in body and "content-range" not in headers
+
+
+def test_a_large_file_of_the_site_is_sent_a_piece_at_a_time(site: Site, served: Callable[..., DevServer],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # A video of a few hundred MB was read whole into memory for every request, a range of
+    # ten bytes included. Now a file is read a piece at a time, and only the part asked for.
+    data = bytes(range(251)) * 400  # 100,400 bytes, no piece of it like another
+    (site.root / "static/media").mkdir()
+    (site.root / "static/media/talk.webm").write_bytes(data)
+    monkeypatch.setattr(devserver, "SEND_CHUNK", 4096)
+    reads: list[int] = []
+    real_open = open
+
+    class Counted:  # the file the server opens, with each read's size noted
+        def __init__(self, fh: Any) -> None:
+            self.fh = fh
+
+        def read(self, n: int = -1) -> bytes:
+            reads.append(n)
+            return cast(bytes, self.fh.read(n))
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.fh, name)
+
+        def __enter__(self) -> Counted:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.fh.close()
+
+    monkeypatch.setattr(devserver, "open", lambda *a, **k: Counted(real_open(*a, **k)), raising=False)
+    server = served()
+
+    def ask(headers: dict[str, str]) -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=GUARD_S)
+        conn.request("GET", "/media/talk.webm", headers=headers)
+        r = conn.getresponse()
+        answer = (r.status, r.read())
+        conn.close()
+        return answer
+
+    assert ask({}) == (200, data)
+    assert reads and max(reads) == 4096 and -1 not in reads
+    reads.clear()
+    assert ask({"Range": "bytes=50000-50009"}) == (206, data[50000:50010])
+    assert reads == [10]
 
 
 def test_a_stylesheet_change_swaps_styles_without_a_reload(site: Site, served: Callable[..., DevServer]) -> None:
