@@ -687,6 +687,27 @@ def missing_quote_problems(gathered: Gathered, snapshot: Snapshot,
 
 
 @dataclass(frozen=True)
+class Aside:
+    """Work the pages do not wait for (the odds cache saved), given the snapshot's JSON and
+    done with the other pages (`site_files`). What it raises does not stop them: it is kept
+    in `failed`, for the caller to raise once the site is written, as when it was done then."""
+
+    work: Callable[[str], None]
+    failed: list[Exception] = field(default_factory=list)
+
+    def run(self, text: str) -> Exception | None:
+        try:
+            self.work(text)
+        except Exception as exc:  # (in a worker, sent back to the parent as a value)
+            return exc
+        return None
+
+    def note(self, failed: Exception | None) -> None:
+        if failed is not None:
+            self.failed.append(failed)
+
+
+@dataclass(frozen=True)
 class RenderWork:
     """What rendering pages in worker processes needs: the renderer, prepared for every
     article (see `site_files`), and where they stage what they render (None: they do not)."""
@@ -695,7 +716,7 @@ class RenderWork:
     stage: tuple[Path, frozenset[str]] | None  # the output folder and its files (writer.Stager)
     listed: Sequence[ArticleView] = ()  # the articles' list views (for the other pages)
     shards: int = 1  # how many shards the other pages are split into (`SiteRenderer.shard`)
-    aside: Callable[[str], None] | None = None  # see `site_files`
+    aside: Aside | None = None  # see `site_files`
 
 
 def _staged(stager: Stager | None, page: OutputFile) -> OutputFile:
@@ -780,6 +801,18 @@ def _compile_layouts(env: jinja2.Environment) -> None:
                 env.get_template(name)
 
 
+def _most_made(r: SiteRenderer, reuse: ManifestReuse, articles: Sequence[Article]) -> bool:
+    """Whether most article pages are to be made, as a sample of 64 of them says (no record
+    of the last build's page that fits: new odds, a first build): only then does rendering
+    the fragments they share ahead of them save time. When few are, most of those fragments
+    would be rendered for nothing (a build after one article's edit)."""
+    if not r.inp.fingerprint or reuse.find is _no_record:
+        return True
+    sample = articles[:: max(1, len(articles) // 64)]
+    made = sum(reuse.find(page_file(r.listed_view(a).url), r.article_fingerprint(a)) is None for a in sample)
+    return 2 * made > len(sample)
+
+
 @dataclass(frozen=True)
 class FragmentWork:
     """Fragments to render ahead of the pages (`SiteRenderer.shared_fragments`), and the renderer."""
@@ -816,7 +849,7 @@ def site_files(
     used_memo: Callable[[RenderMemo], None] | None = None,
     stage: bool = False,
     store: Memo | None = None,
-    aside: Callable[[str], None] | None = None,
+    aside: Aside | None = None,
 ) -> Iterator[OutputFile]:
     """Every file of the site. Pages that `reuse` keeps (the last build's, same
     fingerprint and size on disk) are yielded with data None; the others are rendered,
@@ -827,8 +860,8 @@ def site_files(
     and yield them as staged files: the caller's writer must take those (`write_site`
     does). `store` receives the article shells rendered anew and counts the ones used.
     `aside` is work that needs the snapshot's JSON and no page (the odds cache saved): done
-    after the other pages, by the worker that takes their last shard when workers share them
-    out, while the others make pages."""
+    after the other pages, by the worker that makes their last shard when workers share them
+    out, while the others make pages; what it raises is kept in `aside.failed`."""
     reuse = reuse if reuse is not None else ManifestReuse(_no_record, (), None, {})
     out, existing = reuse.out, reuse.existing
     env = memo.env if memo is not None and memo.fits(inp) and memo.env is not None else None
@@ -856,13 +889,17 @@ def site_files(
         Stager(*staging).ahead(path for path in staging[1] if path not in skipped)
     if n > 1:
         _compile_layouts(renderer.env)
+    if n > 1 and _most_made(renderer, reuse, inp.articles):
         # The fragments every worker would render for itself, rendered once, shared out.
         wanted = renderer.shared_fragments(inp.articles)
-        parts = [range(k, len(wanted), n) for k in range(n)]
+        parts = [range(k, len(wanted), n) for k in range(n) if k < len(wanted)]
         for rendered in parallel_map(_fragments, FragmentWork(renderer, wanted), parts, n):
             renderer.seed_fragments(rendered)
     work = RenderWork(renderer, staging if n > 1 else None)
-    for chunk, (done, faults) in zip(chunks, parallel_map(_article_chunk, work, chunks, n), strict=True):
+    for k, (chunk, (done, faults)) in enumerate(zip(chunks, parallel_map(_article_chunk, work, chunks, n),
+                                                    strict=True)):
+        if k == 0 and n > 1:  # made here while the workers make the article pages (this process
+            renderer.snapshot_text()  # mostly waits on them); the other pages' workers inherit it
         if store is not None:
             store.add_faults(faults)
         for i, (page, text, fp, size, shape, shell_print, shell, record) in zip(chunk, done, strict=True):
@@ -893,13 +930,16 @@ def site_files(
         yield from renderer.other_pages(listed)
         keep_frames(store, *taken_frames(renderer))
         if aside is not None:
-            aside(renderer.snapshot_text())
+            aside.note(aside.run(renderer.snapshot_text()))
     else:  # shared out by path among the workers; their records and notes are merged here
         # Twice as many shards as workers: a worker that finishes first takes the next one,
         # so that the last to finish waits less for the other (their share of cards varies).
         shards = 2 * n
         work = RenderWork(renderer, staging, listed, shards, aside)
-        for files, records, made, showing, faults, cards, frames in parallel_map(_other_shard, work, range(shards), n):
+        for files, records, made, showing, faults, cards, frames, failed in parallel_map(
+                _other_shard, work, range(shards), n):
+            if aside is not None:
+                aside.note(failed)
             if reuse.store is not None:  # first: a frame found damaged is replaced by the one made now
                 reuse.store.add_faults(faults)
             reuse.manifest.update(records)
@@ -915,7 +955,7 @@ def site_files(
 
 
 ShardResult = tuple[list[OutputFile], dict[str, "PageRecord"], dict[str, bytes], dict[str, set[str]],
-                    tuple[list[str], str | None], tuple[list[str], dict[str, bytes]], "Frames"]
+                    tuple[list[str], str | None], tuple[list[str], dict[str, bytes]], "Frames", Exception | None]
 # List frames made (as the memo keeps them) and read from it, by fingerprint.
 Frames = tuple[dict[str, bytes], list[str]]
 
@@ -955,10 +995,9 @@ def _other_shard(work: RenderWork, k: int) -> ShardResult:
     cards = renderer.card_store = CardLog(store)  # what it drew, for the parent's memo
     stager = Stager(*work.stage) if work.stage is not None else None
     files = [_staged(stager, f) for f in renderer.other_pages(work.listed)]
-    if k == work.shards - 1 and work.aside is not None:  # the last shard: taken by the worker done first
-        work.aside(renderer.snapshot_text())
+    failed = work.aside.run(renderer.snapshot_text()) if k == work.shards - 1 and work.aside is not None else None
     return (files, reuse.manifest, reuse.made or {}, renderer.memo.showing, reuse.faults(), (cards.used, cards.made),
-            taken_frames(renderer))
+            taken_frames(renderer), failed)
 
 
 def changed_site_files(
@@ -1459,9 +1498,10 @@ def _render_and_write(paths: SitePaths, options: BuildOptions, inp: SiteInput, g
                       write: Callable[..., WriteReport], progress: Progress, previous: BuildState | None,
                       changed: Collection[Path] | None, store: Memo, key: str, timings: dict[str, float]) -> Done:
     """Every file of the site rendered (a page the memo's records say is on disk as it would
-    be made is kept) and written; then the memo and the odds cache are saved, and, for a
-    whole build (`key`: its site key), the site record. `timings` receives the time of
-    each of the two ("render+write", "save")."""
+    be made is kept) and written, the odds cache saved meanwhile (`Aside`: a failure to save
+    it is raised once the site is written); then the memo is saved, and, for a whole build
+    (`key`: its site key), the site record. `timings` receives the time of each of the two
+    ("render+write", "save")."""
     begun = time.perf_counter()
     out = paths.out.resolve()
     existing = previous.existing if previous is not None and previous.existing is not None \
@@ -1490,8 +1530,8 @@ def _render_and_write(paths: SitePaths, options: BuildOptions, inp: SiteInput, g
     # The odds cache, saved with the site-wide files (a worker's, while the others make pages)
     # unless it holds these odds already (the dev server's build again).
     aside = None if previous is not None and previous.snapshot is not None and previous.snapshot[0] is base \
-        else partial(save_cache, paths.cache, taken.snapshot, gathered.uses, taken.odds.anchors_missing,
-                     taken.odds.cached, now=inp.now)
+        else Aside(partial(save_cache, paths.cache, taken.snapshot, gathered.uses, taken.odds.anchors_missing,
+                           taken.odds.cached, now=inp.now))
 
     def files() -> Iterator[OutputFile]:
         nonlocal pages
@@ -1510,6 +1550,8 @@ def _render_and_write(paths: SitePaths, options: BuildOptions, inp: SiteInput, g
 
     report = write(files(), paths.out, existing)
     written_at = time.perf_counter()
+    if aside is not None and aside.failed:  # the odds cache not saved: said now the site is written
+        raise aside.failed[0]
     if previous is None:
         save_records(store, out, manifest)
         _note_site(store, out, key, site_record(out, written, pages, paths.cache))

@@ -471,6 +471,15 @@ def test_a_market_fragment_is_rendered_once_however_many_workers_show_it(  # typ
     assert made["strike-on-nato related False None"] == made["strike-on-nato strip False None"] == 1
     assert len({line.split(" ", 1)[0] for line in lines}) >= 2  # rendered in more than one process
     assert [key for key, n in made.items() if n > 1] == []
+    # After one story's edit, with the same odds, its page is the only one made: the
+    # fragments are rendered where it asks for them, not all of them ahead for nothing.
+    assert cli("build", "--root", news.root).code == 0
+    log.unlink()
+    news.write("content/extra-7.md", article("Extra 7", "2026-10-17T07:00:00Z", "Edited.\n\n```market\nxi-out\n```\n",
+                                             tags=["extra"], markets=["strike-on-nato"]))
+    assert cli("build", "--root", news.root).code == 0
+    again = {line.split(" ", 1)[1] for line in log.read_text().splitlines()}
+    assert again and {key.split(" ")[0] for key in again} <= {"strike-on-nato", "xi-out"}
 
 
 def test_the_odds_cache_is_saved_by_a_worker_while_pages_are_made_and_holds_the_sites_odds(  # type: ignore[no-untyped-def]
@@ -498,6 +507,33 @@ def test_the_odds_cache_is_saved_by_a_worker_while_pages_are_made_and_holds_the_
     assert int(saver) != os.getpid()
     for name in ("serial", "parallel"):
         assert (tmp_path / f"{name}-cache" / "snapshot.json").read_bytes() == serial["snapshot.json"]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_an_odds_cache_that_cannot_be_saved_fails_the_build_after_publishing(  # type: ignore[no-untyped-def]
+        news: Site, cli, monkeypatch: pytest.MonkeyPatch, jobs: int) -> None:
+    # The cache is saved while the pages are made (by a worker when there are several); a
+    # failure to save it is said once the new site is published, as when it was saved then:
+    # the cache only saves time, and the site holds this build's odds.
+    add_extras(news, 40, "Text {i}.\n\n```market\nxi-out\n```\n")
+    odds = ("--snapshot", news.root / "snapshot.json")
+    monkeypatch.setenv("MARKETNEWS_JOBS", "1")
+    in_workers(monkeypatch, jobs)
+    assert cli("build", "--root", news.root, *odds).code == 0
+    before = news.tree()
+    news.snapshot(dict(QUOTES, **{"xi-out": quote("Xi out before 2027?", 0.91)}))
+
+    def full(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError(28, "No space left on device")
+
+    save = pipeline.save_cache
+    monkeypatch.setattr(pipeline, "save_cache", full)
+    run = cli("build", "--root", news.root, *odds)
+    assert run.code == 1 and "No space left on device" in run.err and "failed after publishing" in run.err, run.err
+    after = news.tree()
+    assert after != before and b'data-probability="0.9100"' in after["2026/11/extra-3/index.html"]
+    monkeypatch.setattr(pipeline, "save_cache", save)
+    assert cli("build", "--root", news.root, *odds).code == 0 and news.tree() == after
 
 
 def test_whether_a_widget_template_fits_fragments_is_decided_alike_in_workers(  # type: ignore[no-untyped-def]
