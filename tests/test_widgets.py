@@ -1,5 +1,6 @@
 """Every widget state, as data (WidgetView) and as HTML from the project's own partial."""
 
+from dataclasses import FrozenInstanceError, replace
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
@@ -10,7 +11,7 @@ import pytest
 from marketnews.markets.model import Outcome, Quote
 from marketnews.markets.refs import parse_ref
 from marketnews.templating import make_environment, pct
-from marketnews.widgets import widget_view
+from marketnews.widgets import WidgetView, widget_view, with_published
 from tests.conftest import REPO, article, quote
 
 NOW = datetime(2026, 11, 21, 17, tzinfo=UTC)
@@ -139,6 +140,22 @@ def test_price_when_published() -> None:
     v = view(q(history=((int(published.timestamp()), 0.1),)), published=published)
     assert v.published_pct == "10%"
     assert "10% when this was published, 7% now" in parsed(v).text()
+
+
+def test_a_view_with_its_price_at_publication_is_what_replace_would_make() -> None:
+    # with_published copies a view's fields rather than making it through __init__ again
+    # (a fraction of the time, once for every article's every widget): the copy must be the
+    # very view dataclasses.replace makes, and stay so; it holds only while a WidgetView
+    # checks nothing when it is made.
+    published = NOW - timedelta(days=2)
+    market = view(q(history=((int(published.timestamp()), 0.1), (int(NOW.timestamp()), 0.07))))
+    shown = with_published(market, "10%", 0.5)
+    made = replace(market, published_pct="10%", mark=0.5, summary=shown.summary)
+    assert shown == made and hash(shown) == hash(made) and vars(shown) == vars(made)
+    assert type(shown) is WidgetView and vars(market)["published_pct"] == ""  # the market's own is untouched
+    assert "__post_init__" not in vars(WidgetView)
+    with pytest.raises(FrozenInstanceError):
+        shown.mark = 0.1  # type: ignore[misc]
 
 
 def test_api_text_is_escaped() -> None:
