@@ -149,6 +149,12 @@ NOTE = "note"  # the slot of an article's "odds as of" line, which depends on al
 # (the key is its position in the pager) and an "odds as of" line (the key lists its markets).
 ITEM, ASOF = "item", "asof"
 PUBLISHED_SLOT = "\x00mn:published\x00"  # in a market's widget fragment: an article's price at publication
+
+
+def _fragment_key(view: WidgetView, variant: str) -> tuple[Any, ...]:
+    """What a market's fragment is kept under (`SiteRenderer._fragment`): the market as
+    written, whether the article shows its price at publication, the chart's mark, the variant."""
+    return view.written, view.key, bool(view.published_pct), view.mark, variant
 _SLOT = re.compile("\x00mn:([0-9]+)\x00")
 
 
@@ -525,7 +531,7 @@ class SiteRenderer:
         self._views = self.memo.views
         self._widget_html = self.memo.widget_html
         self._fragments_fit = self.memo.fragments_fit
-        self._related_variants: tuple[str, ...] | None = None  # see check_fragments
+        self._related_variants: tuple[str, ...] | None = None  # see _variants
         self._snapshot_text = ""  # see snapshot_text
         self._item_frames_fit: bool | None = None  # list items from article shells (see article_page)
         self._items = self.memo.items
@@ -602,7 +608,7 @@ class SiteRenderer:
 
     def _fragment(self, view: WidgetView, variant: str) -> str:
         """The market's fragment that `view`'s widget is made from (see `widget_html`)."""
-        key = (view.written, view.key, bool(view.published_pct), view.mark, variant)
+        key = _fragment_key(view, variant)
         fragment = self._widget_html.get(key)
         if fragment is None:
             market = self._views.get((view.written, view.key, None), view)  # without the story's price
@@ -619,20 +625,18 @@ class SiteRenderer:
         pages (`fragments`) in a build whose pages worker processes share, each of which
         would otherwise render them all for itself; a fragment not here is rendered where
         it is asked for, as before."""
-        if self._related_variants is None:
-            self._related_variants = self.related_variants(articles)
-        related = self._related_variants
-        wanted: dict[tuple[str, str, bool, str], MarketRef] = {}
+        wanted: dict[tuple[Any, ...], tuple[str, MarketRef, bool, str]] = {}
         for article in articles:
             for use in article.uses:
                 view = self.widget(use.written, use.ref, article.date)
                 if not view.state or view.mark is not None:
                     continue
-                for variant in related if use in article.markets else (self.inline_variant(article, use.ref),):
-                    if self._fragments_fit.get(variant, True):  # (one not checked yet is checked where asked for)
-                        wanted[use.written, use.ref.key, bool(view.published_pct), variant] = use.ref
-        return [(written, ref, published, variant) for (written, key, published, variant), ref in wanted.items()
-                if (written, key, published, None, variant) not in self._widget_html]
+                for variant in self._variants(articles, article, use):
+                    key = _fragment_key(view, variant)
+                    # (A variant not checked yet is checked where it is asked for.)
+                    if self._fragments_fit.get(variant, True) and key not in self._widget_html:
+                        wanted[key] = (use.written, use.ref, bool(view.published_pct), variant)
+        return list(wanted.values())
 
     def fragments(self, wanted: Sequence[tuple[str, MarketRef, bool, str]]) -> list[tuple[Any, str]]:
         """The fragments `wanted` (see `shared_fragments`), rendered, by their keys, for `seed_fragments`."""
@@ -640,7 +644,7 @@ class SiteRenderer:
         for written, ref, published, variant in wanted:
             view = self.widget(written, ref)
             view = with_published(view, PUBLISHED_SLOT, None) if published else view
-            made.append(((written, ref.key, published, None, variant), self._fragment(view, variant)))
+            made.append((_fragment_key(view, variant), self._fragment(view, variant)))
         return made
 
     def seed_fragments(self, made: Iterable[tuple[Any, str]]) -> None:
@@ -676,16 +680,23 @@ class SiteRenderer:
         in each of `related_variants`, an inline one's in its own), on the first widget in
         article order that shows a price at publication: the same choice however many
         processes make the pages. A variant asked for beyond these is checked where it is."""
-        related: tuple[str, ...] | None = None  # worked out at the first price at publication
         for article in articles:
             for use in article.uses:
                 view = self.widget(use.written, use.ref, article.date)
                 if view.published_pct:
-                    if related is None:
-                        related = self._related_variants = self.related_variants(articles)
-                    for variant in related if use in article.markets else (self.inline_variant(article, use.ref),):
+                    for variant in self._variants(articles, article, use):
                         if variant not in self._fragments_fit:
                             self.widget_html(view, variant)
+
+    def _variants(self, articles: Sequence[Article], article: Article, use: RefUse) -> tuple[str, ...]:
+        """The variants `article`'s page shows a market of `use` in: a related market's are
+        those of the first shell that has one (`related_variants`, worked out once, when
+        first asked for); an inline one's, its own."""
+        if use not in article.markets:
+            return (self.inline_variant(article, use.ref),)
+        if self._related_variants is None:
+            self._related_variants = self.related_variants(articles)
+        return self._related_variants
 
     def market_digest(self, written: str, ref: MarketRef) -> str:
         """Digest of what a widget shows of a market, apart from the price when published."""
