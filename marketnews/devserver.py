@@ -262,9 +262,14 @@ class DevServer:
     def changed(self, paths: Iterable[Path], folder: bool = False) -> None:
         """Called by the watcher (and tests): these paths changed on disk."""
         paths = list(paths)
-        paths += [link for link, target in self._link_targets.items() if target in paths]  # (a linked file: its link)
+        changed = set(paths)
+        paths += [link for link, target in self._link_targets.items() if target in changed]  # (a linked file: its link)
         if self._observer is not None:
-            for link in [link for link in self._link_targets if not link.is_symlink()]:  # removed, or a file now
+            # A followed link among the changes, or in a folder that changed, that is a link no
+            # more (removed, or a file now): the only ones looked at on disk.
+            gone = [link for link in self._link_targets if (link in changed or not changed.isdisjoint(link.parents))
+                    and not link.is_symlink()]
+            for link in gone:
                 self._unfollow(link)
             self._follow(p for p in paths if p.is_symlink())
         wanted = {p for p in paths if self.relevant(p, folder)}
@@ -628,7 +633,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             with fh:
                 return fh.read()
-        except OSError:  # a folder (opened, but not read) or a read error: none is a page of the site
+        except OSError:  # a read error: no page of the site to send
             return None
 
     def _send(self, status: int, data: bytes, kind: str, head: bool = False,

@@ -608,4 +608,11 @@ def test_an_edit_to_a_file_an_article_or_a_static_file_links_to_is_seen(
     with server._cond:
         assert server._pending == set()
     assert server.builds == builds
+    # A folder holding a followed link, moved out of the site in one step (one event, for
+    # the folder): the link in it is forgotten too.
+    (site.root / "content/sub").mkdir()
+    (site.root / "content/sub/deep.md").symlink_to("../../drafts/later.md")
+    reloads_until(events, lambda: (site.root / "content/sub/deep.md") in server._link_targets)
+    (site.root / "content/sub").rename(site.root / "moved-out")
+    reloads_until(events, lambda: (site.root / "content/sub/deep.md") not in server._link_targets)
     events.close()
