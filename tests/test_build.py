@@ -53,9 +53,11 @@ def add_extras(site: Site, n: int, body: str = "Text {i}.\n") -> None:
 
 
 def in_workers(monkeypatch: pytest.MonkeyPatch, jobs: int = 2) -> None:
-    """Builds from here on use `jobs` worker processes, however few the articles."""
+    """Builds from here on use `jobs` worker processes, however few the articles, and
+    render the fragments their pages share ahead of them, however few."""
     monkeypatch.setenv("MARKETNEWS_JOBS", str(jobs))
     monkeypatch.setattr(pipeline, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(pipeline, "FRAGMENTS_AHEAD_MIN", 1)
 
 
 def fresh_build(site: Site, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
@@ -471,6 +473,13 @@ def test_a_market_fragment_is_rendered_once_however_many_workers_show_it(  # typ
     assert made["strike-on-nato related False None"] == made["strike-on-nato strip False None"] == 1
     assert len({line.split(" ", 1)[0] for line in lines}) >= 2  # rendered in more than one process
     assert [key for key, n in made.items() if n > 1] == []
+    # Fewer shared fragments than are worth a map of their own: each worker renders the
+    # ones its pages show, and the site is the same.
+    log.unlink()
+    monkeypatch.setattr(pipeline, "FRAGMENTS_AHEAD_MIN", len(made) + 1)
+    assert fresh_build(news, cli, tmp_path, monkeypatch, "parallel-few") == serial
+    made = Counter(line.split(" ", 1)[1] for line in log.read_text().splitlines())
+    assert made["strike-on-nato related False None"] == made["strike-on-nato strip False None"] == 2
     # After one story's edit, with the same odds, its page is the only one made: the
     # fragments are rendered where it asks for them, not all of them ahead for nothing.
     assert cli("build", "--root", news.root).code == 0
