@@ -85,9 +85,7 @@ class FastBody:
 
 # --- cheap checks on the source ---------------------------------------------------------
 
-# A non-ASCII character next to an emphasis or strikethrough delimiter or a quote.
-_BEFORE_DELIMITER = re.compile(r"[^\x00-\x7f](?=[*_~])")
-_AFTER_DELIMITER = re.compile(r"(?<=[*_~])[^\x00-\x7f]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 # Characters that make quotes or delimiters look at a neighbour beyond the next one:
 # markdown-it skips tokens without text (emphasis, links, footnote references).
 # A line with a fence marker that mentions `market` or an entity after it.
@@ -106,11 +104,15 @@ def _letter_or_digit(ch: str) -> bool:
 
 def _symbols_near_delimiters(body: str) -> bool:
     """A delimiter of emphasis or strikethrough next to a non-ASCII character that is not a
-    letter or digit: the engines' idea of punctuation differs (CommonMark 0.31 counts symbols)."""
-    for pattern in (_BEFORE_DELIMITER, _AFTER_DELIMITER):
-        for m in pattern.finditer(body):
-            if not _letter_or_digit(m.group(0)):
-                return True
+    letter or digit: the engines' idea of punctuation differs (CommonMark 0.31 counts symbols).
+    (Such a character ends a run of non-ASCII ones, as a delimiter is ASCII: one search for
+    the runs, which are few, rather than a look at every character.)"""
+    for m in _NON_ASCII.finditer(body):
+        start, end = m.span()
+        if start and body[start - 1] in "*_~" and not _letter_or_digit(body[start]):
+            return True
+        if end < len(body) and body[end] in "*_~" and not _letter_or_digit(body[end - 1]):
+            return True
     return False
 
 
@@ -302,64 +304,82 @@ def _escape(text: str) -> str:
 
 def _smartquotes(html: str) -> str | None:
     """markdown-it-py's smart quotes, applied block by block to HTML rendered without them;
-    None where a quote's neighbour cannot be known from the HTML."""
+    None where a quote's neighbour cannot be known from the HTML. A block is made into
+    tokens only when a piece of its text may hold a quote (most hold none)."""
     out: list[str] = []
     pos = 0
-    segment: list[_Tok] = []
-    level = 0
-
-    def flush() -> None:
-        nonlocal pos
-        if not segment:
-            return
-        # leading / trailing newlines of a block's text are the renderer's layout
-        if segment[0].kind == "softbreak":
-            segment.pop(0)
-        if segment and segment[-1].kind == "softbreak":
-            segment.pop()
-        if any(t.kind == "text" and ("'" in t.content or '"' in t.content) for t in segment):
-            _process(segment)
-        for t in segment:
-            if t.changed:
-                out.append(html[pos:t.start])
-                out.append(_escape(t.content))
-                pos = t.end
-        segment.clear()
-
+    pieces: list[re.Match[str]] = []  # the block's, up to the next tag that ends it
+    quoted = False  # whether a text piece of the block holds a quote, or an entity (which may be one)
     try:
         for m in _PIECE.finditer(html):
             kind = m.lastgroup
-            if kind == "text":
-                text = m.group(0)
-                at = m.start()
-                for i, part in enumerate(text.split("\n")):
-                    if i:
-                        segment.append(_Tok("softbreak", "", level, at - 1, at))
-                    if part:
-                        segment.append(_Tok("text", htmllib.unescape(part), level, at, at + len(part)))
-                    at += len(part) + 1
-            elif kind == "code":
-                segment.append(_Tok("code_inline", htmllib.unescape(m.group("code")), level, m.start(), m.end()))
-            elif kind == "fnref":
-                segment.append(_Tok("footnote_ref", "", level, m.start(), m.end()))
-            elif kind == "open":
-                segment.append(_Tok("open", "", level, m.start(), m.end()))
-                level += 1
-            elif kind == "close":
-                level -= 1
-                segment.append(_Tok("close", "", level, m.start(), m.end()))
-            elif kind == "img":
-                segment.append(_Tok("image", "?", level, m.start(), m.end()))
-            elif kind == "br":
-                segment.append(_Tok("hardbreak", "", level, m.start(), m.end()))
+            if kind is None:  # a tag that ends the block
+                if quoted:
+                    pos = _curl(html, _tokens(pieces), out, pos)
+                    quoted = False
+                pieces = []
             else:
-                flush()
-                level = 0
-        flush()
+                pieces.append(m)
+                if kind == "text" and not quoted:
+                    text = m.group(0)
+                    quoted = "'" in text or '"' in text or "&" in text
+        if quoted:
+            pos = _curl(html, _tokens(pieces), out, pos)
     except _Unsure:
         return None
     out.append(html[pos:])
     return "".join(out)
+
+
+def _tokens(pieces: list[re.Match[str]]) -> list[_Tok]:
+    """A block's pieces (see `_PIECE`) as markdown-it's inline tokens, each with its nesting
+    level (emphasis and links) and its place in the HTML."""
+    segment: list[_Tok] = []
+    level = 0
+    for m in pieces:
+        kind = m.lastgroup
+        if kind == "text":
+            text = m.group(0)
+            at = m.start()
+            for i, part in enumerate(text.split("\n")):
+                if i:
+                    segment.append(_Tok("softbreak", "", level, at - 1, at))
+                if part:
+                    segment.append(_Tok("text", htmllib.unescape(part), level, at, at + len(part)))
+                at += len(part) + 1
+        elif kind == "code":
+            segment.append(_Tok("code_inline", htmllib.unescape(m.group("code")), level, m.start(), m.end()))
+        elif kind == "fnref":
+            segment.append(_Tok("footnote_ref", "", level, m.start(), m.end()))
+        elif kind == "open":
+            segment.append(_Tok("open", "", level, m.start(), m.end()))
+            level += 1
+        elif kind == "close":
+            level -= 1
+            segment.append(_Tok("close", "", level, m.start(), m.end()))
+        elif kind == "img":
+            segment.append(_Tok("image", "?", level, m.start(), m.end()))
+        elif kind == "br":
+            segment.append(_Tok("hardbreak", "", level, m.start(), m.end()))
+    return segment
+
+
+def _curl(html: str, segment: list[_Tok], out: list[str], pos: int) -> int:
+    """One block's quotes curled (`_process`), its HTML up to its last change put in `out`
+    from `pos` on; the position in `html` that `out` has reached."""
+    # leading / trailing newlines of a block's text are the renderer's layout
+    if segment and segment[0].kind == "softbreak":
+        segment.pop(0)
+    if segment and segment[-1].kind == "softbreak":
+        segment.pop()
+    if any(t.kind == "text" and ("'" in t.content or '"' in t.content) for t in segment):
+        _process(segment)
+    for t in segment:
+        if t.changed:
+            out.append(html[pos:t.start])
+            out.append(_escape(t.content))
+            pos = t.end
+    return pos
 
 
 def _neighbour(tokens: list[_Tok], i: int, step: int) -> int:
@@ -476,8 +496,8 @@ def _table_doubt(body: str, rendered: bool) -> bool:
 
 _ALIGN = re.compile(r' style="text-align:(left|center|right)"')
 _IMG_ALT = re.compile(r'<img src="[^"]*" alt="([^"]*)"')
-_LINK_TARGET = re.compile(r'(?:href|src)="([^"]*)"')
-_FOREIGN_HOST = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*(?:%|[^\x00-\x7f])")
+# A link or image whose URL's host holds a non-ASCII character or a percent sign.
+_FOREIGN_HOST = re.compile(r'(?:href|src)="[A-Za-z][A-Za-z0-9+.-]*://[^/?#"]*(?:%|[^\x00-\x7f])')
 
 
 # Found by fuzzing the two engines against each other (tests/test_engines.py, FUZZED): each
@@ -826,7 +846,7 @@ def render(body: str, raw_html: bool, widget_block: Callable[[list[int]], str]) 
         html = quoted
     if "<img" in html and any(not htmllib.unescape(alt).strip() for alt in _IMG_ALT.findall(html)):
         return None
-    if not ascii and any(_FOREIGN_HOST.match(url) for url in _LINK_TARGET.findall(html)):
+    if not ascii and _FOREIGN_HOST.search(html):
         return None
     if "`" in body and html.count("<code>") > html.count("<pre><code>") and _typographer_trigger(body):
         return None  # the Rust engine's typographer also works inside `code`
