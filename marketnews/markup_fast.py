@@ -85,7 +85,9 @@ class FastBody:
 
 # --- cheap checks on the source ---------------------------------------------------------
 
-_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+# A delimiter of emphasis or strikethrough before a non-ASCII character, or one after it
+# (a match takes the one character, so that a character between two delimiters is seen).
+_DELIMITER_BESIDE_NON_ASCII = re.compile(r"[*_~](?=[^\x00-\x7f])|[^\x00-\x7f](?=[*_~])")
 # Characters that make quotes or delimiters look at a neighbour beyond the next one:
 # markdown-it skips tokens without text (emphasis, links, footnote references).
 # A line with a fence marker that mentions `market` or an entity after it.
@@ -104,14 +106,10 @@ def _letter_or_digit(ch: str) -> bool:
 
 def _symbols_near_delimiters(body: str) -> bool:
     """A delimiter of emphasis or strikethrough next to a non-ASCII character that is not a
-    letter or digit: the engines' idea of punctuation differs (CommonMark 0.31 counts symbols).
-    (Such a character ends a run of non-ASCII ones, as a delimiter is ASCII: one search for
-    the runs, which are few, rather than a look at every character.)"""
-    for m in _NON_ASCII.finditer(body):
-        start, end = m.span()
-        if start and body[start - 1] in "*_~" and not _letter_or_digit(body[start]):
-            return True
-        if end < len(body) and body[end] in "*_~" and not _letter_or_digit(body[end - 1]):
+    letter or digit: the engines' idea of punctuation differs (CommonMark 0.31 counts symbols)."""
+    for m in _DELIMITER_BESIDE_NON_ASCII.finditer(body):
+        near = m.group(0) if m.group(0) not in "*_~" else body[m.end()]
+        if not _letter_or_digit(near):
             return True
     return False
 
@@ -496,8 +494,20 @@ def _table_doubt(body: str, rendered: bool) -> bool:
 
 _ALIGN = re.compile(r' style="text-align:(left|center|right)"')
 _IMG_ALT = re.compile(r'<img src="[^"]*" alt="([^"]*)"')
-# A link or image whose URL's host holds a non-ASCII character or a percent sign.
-_FOREIGN_HOST = re.compile(r'(?:href|src)="[A-Za-z][A-Za-z0-9+.-]*://[^/?#"]*(?:%|[^\x00-\x7f])')
+# A host with a non-ASCII character or a percent sign, after "://" (searched for first:
+# found fast), in a link's or an image's URL when a scheme and `href="` or `src="` come before it.
+_ODD_HOST = re.compile(r'://[^/?#"]*(?:%|[^\x00-\x7f])')
+_URL_START = re.compile(r'(?:href|src)="[A-Za-z][A-Za-z0-9+.-]*\Z')
+
+
+def _foreign_host(html: str) -> bool:
+    """Whether a link's or an image's URL has a host with a non-ASCII character or a percent
+    sign, which the engines encode differently."""
+    for m in _ODD_HOST.finditer(html):
+        quote = html.rfind('"', 0, m.start())
+        if quote >= 4 and _URL_START.search(html, quote - 5 if quote >= 5 else 0, m.start()):
+            return True
+    return False
 
 
 # Found by fuzzing the two engines against each other (tests/test_engines.py, FUZZED): each
@@ -846,7 +856,7 @@ def render(body: str, raw_html: bool, widget_block: Callable[[list[int]], str]) 
         html = quoted
     if "<img" in html and any(not htmllib.unescape(alt).strip() for alt in _IMG_ALT.findall(html)):
         return None
-    if not ascii and _FOREIGN_HOST.search(html):
+    if not ascii and _foreign_host(html):
         return None
     if "`" in body and html.count("<code>") > html.count("<pre><code>") and _typographer_trigger(body):
         return None  # the Rust engine's typographer also works inside `code`

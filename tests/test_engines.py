@@ -381,3 +381,35 @@ def test_market_fences_keep_their_lines() -> None:
     assert [(r.written, r.line) for r in got.inline] == [
         ("first", 3), ("https://polymarket.com/event/e", 6), ("third", 10)]
     assert got.empty_market_blocks == (13,)
+
+
+def test_the_quick_checks_route_what_their_plain_definitions_route() -> None:
+    """The checks that look for a symbol beside a delimiter and for a foreign host search
+    in ways chosen for speed; on random strings of the characters that matter they agree
+    with their plain definitions (a foreign host: never route less, in HTML no engine writes
+    perhaps more)."""
+    import re
+    import unicodedata
+
+    def symbol_beside_delimiter(body: str) -> bool:
+        for pattern in (r"[^\x00-\x7f](?=[*_~])", r"(?<=[*_~])[^\x00-\x7f]"):
+            if any(unicodedata.category(m.group(0))[0] not in "LN" for m in re.finditer(pattern, body)):
+                return True
+        return False
+
+    def foreign_host(html: str) -> bool:
+        host = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*(?:%|[^\x00-\x7f])")
+        return any(host.match(url) for url in re.findall(r'(?:href|src)="([^"]*)"', html))
+
+    rng = random.Random(5)
+    pieces = [*'ab*_~ é€—’“1"/:#?%<>=', 'href="', 'src="', "http://", "://", ' href="', '">']
+    found = {"symbol": 0, "host": 0}
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 24)))
+        assert markup_fast._symbols_near_delimiters(text) == symbol_beside_delimiter(text), text
+        assert markup_fast._foreign_host(text) or not foreign_host(text), text
+        found["symbol"] += symbol_beside_delimiter(text)
+        found["host"] += foreign_host(text)
+    assert found["symbol"] > 1000 and found["host"] > 100  # the strings do hold both
+    html = '<p><a href="http://b\u00fccher.de/x">a</a> <a href="https://ok.org/\u00fc">b</a></p>\n'
+    assert markup_fast._foreign_host(html) and not markup_fast._foreign_host(html.replace("b\u00fccher", "b"))
