@@ -295,9 +295,10 @@ def _stamp(path: Path) -> tuple[int, int]:
 
 # What reading one file gives back from a worker: (stamp, the file's memo key, its entry as
 # JSON: (Article with its body's uses and lead but not its text, problems, the rendered
-# body's memo key), whether that is new, and the rendered body as JSON when this read
-# rendered it). The parent decodes the entry; JSON travels cheaper between processes than
-# the objects, and an unchanged file's body is neither read nor sent.
+# body's memo key), whether that is new, and the rendered body as the memo keeps it (JSON,
+# `cache.pack`ed by the worker) when this read rendered it. The parent decodes the entry;
+# JSON travels cheaper between processes than the objects, and an unchanged file's body is
+# neither read nor sent.
 ReadResult = tuple[tuple[int, int], str, bytes, bool, bytes]
 Entry = tuple[Article | None, list[Problem], str]
 
@@ -329,7 +330,7 @@ def _read_one(shown: str, path: Path, tz: tzinfo, memo: Memo | None, raw_html: b
     body = cast(RenderedBody | None, found) or render_body(article.body, raw_html)
     more, inline = _body_uses(article.path, article.body_line, body)
     entry = replace(article, body="", inline=inline, lead=body.first_paragraph)
-    return stamp, key, encode((entry, problems + more, bkey)), True, b"" if found is not None else encode(body)
+    return stamp, key, encode((entry, problems + more, bkey)), True, b"" if found is not None else pack(encode(body))
 
 
 @dataclass(frozen=True)
@@ -353,13 +354,13 @@ def _read_chunk(work: ReadWork, indices: range) -> tuple[list[ReadResult], tuple
 def _settle(result: ReadResult, shown: str, path: Path, tz: tzinfo, memo: Memo, raw_html: bool
             ) -> tuple[Article | None, list[Problem], BodyRef | None]:
     """A file's article, problems and where its body is, from what its worker gave; the
-    memo takes what is new (the body's JSON when just rendered). An entry of the wrong shape is dropped
+    memo takes what is new (the body when just rendered, packed). An entry of the wrong shape is dropped
     and the file read again, past the memo."""
-    _, key, kept, new, body_json = result
+    _, key, kept, new, body = result
     try:
         article, problems, bkey = decode(Entry, kept)
     except WrongShape as exc:  # read past the memo; its entry for this file is replaced
-        _, key, kept, new, body_json = _read_one(shown, path, tz, None, raw_html)
+        _, key, kept, new, body = _read_one(shown, path, tz, None, raw_html)
         article, problems, bkey = decode(Entry, kept)
         memo.add_faults(([key, bkey], f"an entry of the wrong shape ({exc}); made again what it held"))
     if new:
@@ -368,8 +369,8 @@ def _settle(result: ReadResult, shown: str, path: Path, tz: tzinfo, memo: Memo, 
         memo.use((key,))
     if article is None:
         return None, problems, None
-    if body_json:
-        memo.put(bkey, body_json)
+    if body:
+        memo.put(bkey, body, packed=True)
     else:
         memo.use((bkey,))
     return article, problems, BodyRef(bkey, path, article.source_hash, key)
