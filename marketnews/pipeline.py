@@ -1233,6 +1233,7 @@ def static_problems(paths: SitePaths, by_url: Mapping[str, Article]) -> list[Pro
                         "static files and links must stay inside it (it is not published)") for p in leaving]
     files = {p.relative_to(paths.static).as_posix() for p in published}
     folders = ancestors(files)
+    tops = {f.split("/", 1)[0] for f in files}  # a page can take a static file's place only under its top folder
     sections = _section_pages(by_url.values())
     section_folders = ancestors(sections)
     topics = {page.split("/")[1] for page in sections if page.startswith("tags/")}
@@ -1240,8 +1241,8 @@ def static_problems(paths: SitePaths, by_url: Mapping[str, Article]) -> list[Pro
         page = page_file(url)
         top = page.split("/", 1)[0]
         listed = _LIST_PAGE.fullmatch(page)
-        taken = next((f"static/{f}" for f in (page, *sorted(ancestors([page]))) if f in files), None) or (
-            f"static/{page}/" if page in folders else None)
+        taken = (next((f"static/{f}" for f in (page, *sorted(ancestors([page]))) if f in files), None) or (
+            f"static/{page}/" if page in folders else None)) if top in tops else None
         if taken is None and (page in SITE_FILES or _SITEMAP.fullmatch(page)
                               or (top in RESERVED_SLUGS and page in (top, f"{top}/index.html"))):
             taken = f"the site's own /{top}{'/' if '/' in page else ''}"
