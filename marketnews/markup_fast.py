@@ -508,8 +508,8 @@ def _foreign_host(html: str) -> bool:
     """Whether a link's or an image's URL has a host with a non-ASCII character or a percent
     sign, which the engines encode differently."""
     for m in _ODD_HOST.finditer(html):
-        quote = html.rfind('"', 0, m.start())
-        if quote >= 4 and _URL_START.search(html, quote - 5 if quote >= 5 else 0, m.start()):
+        quote = html.rfind('"', 0, m.start())  # (the URL's own: it holds none)
+        if _URL_START.search(html, max(0, quote - 5), m.start()):
             return True
     return False
 

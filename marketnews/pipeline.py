@@ -1241,8 +1241,10 @@ def static_problems(paths: SitePaths, by_url: Mapping[str, Article]) -> list[Pro
         page = page_file(url)
         top = page.split("/", 1)[0]
         listed = _LIST_PAGE.fullmatch(page)
-        taken = (next((f"static/{f}" for f in (page, *sorted(ancestors([page]))) if f in files), None) or (
-            f"static/{page}/" if page in folders else None)) if top in tops else None
+        taken = None
+        if top in tops:
+            taken = next((f"static/{f}" for f in (page, *sorted(ancestors([page]))) if f in files), None) or (
+                f"static/{page}/" if page in folders else None)
         if taken is None and (page in SITE_FILES or _SITEMAP.fullmatch(page)
                               or (top in RESERVED_SLUGS and page in (top, f"{top}/index.html"))):
             taken = f"the site's own /{top}{'/' if '/' in page else ''}"

@@ -149,13 +149,13 @@ NOTE = "note"  # the slot of an article's "odds as of" line, which depends on al
 # (the key is its position in the pager) and an "odds as of" line (the key lists its markets).
 ITEM, ASOF = "item", "asof"
 PUBLISHED_SLOT = "\x00mn:published\x00"  # in a market's widget fragment: an article's price at publication
+_SLOT = re.compile("\x00mn:([0-9]+)\x00")
 
 
 def _fragment_key(view: WidgetView, variant: str) -> tuple[Any, ...]:
     """What a market's fragment is kept under (`SiteRenderer._fragment`): the market as
     written, whether the article shows its price at publication, the chart's mark, the variant."""
     return view.written, view.key, bool(view.published_pct), view.mark, variant
-_SLOT = re.compile("\x00mn:([0-9]+)\x00")
 
 
 @dataclass(frozen=True)
