@@ -586,10 +586,9 @@ class _Handler(BaseHTTPRequestHandler):
             with fh:
                 self._send_file(fh, content_type(rel), head)
             return
-        status, data = HTTPStatus.OK, self._read(fh) if fh is not None else None
+        status, data = HTTPStatus.OK, self._read(fh)
         if data is None:
-            fh, status, rel = self._open("404.html"), HTTPStatus.NOT_FOUND, "404.html"
-            data = self._read(fh) if fh is not None else None
+            status, rel, data = HTTPStatus.NOT_FOUND, "404.html", self._read(self._open("404.html"))
             if data is None:
                 data = b"<!doctype html><title>Not found</title><h1>Not found</h1>"
         self._send(status, self.dev.inject(data, generation), content_type(rel), head)
@@ -604,10 +603,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, b"", kind, head,
                        {"Content-Range": f"bytes */{size}"})
             return
-        start, end = part if part is not None else (0, size - 1)
-        self._send(HTTPStatus.PARTIAL_CONTENT if part is not None else HTTPStatus.OK, b"", kind, True,
-                   {"Content-Range": f"bytes {start}-{end}/{size}", "Accept-Ranges": "bytes"} if part is not None
-                   else {"Accept-Ranges": "bytes"}, length=end + 1 - start)
+        status, (start, end), more = HTTPStatus.OK, (0, size - 1), {"Accept-Ranges": "bytes"}
+        if part is not None:
+            status, (start, end) = HTTPStatus.PARTIAL_CONTENT, part
+            more = {"Content-Range": f"bytes {start}-{end}/{size}", **more}
+        self._send(status, b"", kind, True, more, length=end + 1 - start)
         if head:
             return
         fh.seek(start)
@@ -629,7 +629,10 @@ class _Handler(BaseHTTPRequestHandler):
             return None
 
     @staticmethod
-    def _read(fh: BinaryIO) -> bytes | None:
+    def _read(fh: BinaryIO | None) -> bytes | None:
+        """What `_open` opened, whole (None: it found no file, or the file cannot be read)."""
+        if fh is None:
+            return None
         try:
             with fh:
                 return fh.read()
