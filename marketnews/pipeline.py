@@ -745,7 +745,6 @@ class ArticleFile(NamedTuple):
     item: str  # its list item
     fingerprint: str
     size: int
-    shape: tuple[Any, ...]  # see SiteRenderer._shape
     shell_print: str  # its shell's fingerprint ("" without one)
     shell: bytes | None  # the shell as the memo keeps it (cache.pack) when made anew
     record: bytes | None  # its page record as the memo keeps it (`record_value`) when made anew
@@ -757,15 +756,14 @@ def article_file(r: SiteRenderer, reuse: ManifestReuse, article: Article, stager
     `_read_ahead`), else made (and, in a worker that stages, written into the spare tree)."""
     fp = r.article_fingerprint(article) if r.inp.fingerprint else ""
     path = page_file(r.listed_view(article).url)
-    shape = r.memo.shapes.get(seen(article), ())
     shell_print = r.shell_print(article) if r.inp.fingerprint else ""
     if record is not None:
         _, size, item = record
-        return ArticleFile(OutputFile(path, None), item, fp, size, shape, shell_print, None, None)
+        return ArticleFile(OutputFile(path, None), item, fp, size, shell_print, None, None)
     page, view = r.article_page(article, shell_print)
     shell = r.shells_made.pop(article.path, None)
     item, size = str(r.article_item(view)), len(page.data or b"")
-    return ArticleFile(_staged(stager, page), item, fp, size, shape, shell_print,
+    return ArticleFile(_staged(stager, page), item, fp, size, shell_print,
                        pack(encode(shell)) if shell is not None else None,
                        record_value(size, item) if fp and reuse.made is not None else None)
 
@@ -892,7 +890,7 @@ def site_files(
     # Here, before the fork: whether widgets are made of fragments is one choice for the build.
     renderer.check_fragments(inp.articles)
     # Fingerprints, the keep-or-render choice and rendering all happen in the workers;
-    # the fingerprints and shapes come back for the manifest and the memo.
+    # the fingerprints come back for the manifest and the memo.
     chunks = _chunks(len(inp.articles), max(jobs, 1))
     n = workers(_jobs(jobs, len(inp.articles)), len(chunks))  # as parallel_map decides
     if staging is not None:  # the files the pages will be written over, but those the workers ask for
@@ -915,7 +913,7 @@ def site_files(
             renderer.snapshot_text()  # mostly waits on them); the other pages' workers inherit it
         if store is not None:
             store.add_faults(faults)
-        for i, (page, text, fp, size, shape, shell_print, shell, record) in zip(chunk, done, strict=True):
+        for i, (page, text, fp, size, shell_print, shell, record) in zip(chunk, done, strict=True):
             items.append(text.encode("utf-8"))  # see SiteRenderer.seed_item
             if shell_print:  # for the list pages' frames
                 renderer.shell_prints[seen(inp.articles[i])] = shell_print
@@ -929,8 +927,7 @@ def site_files(
                 if record is not None:  # made anew (kept: in the memo already)
                     reuse.settle({page.path: record})
                 if n > 1:
-                    key = seen(inp.articles[i])
-                    renderer.memo.prints[key], renderer.memo.shapes[key] = fp, shape
+                    renderer.memo.prints[seen(inp.articles[i])] = fp
             yield page
 
     for view, item in zip(listed, items, strict=True):
@@ -1037,7 +1034,7 @@ def changed_site_files(
                 for (_, article), record in zip(changed, records, strict=True)]
     finally:
         _forget_fetched(renderer, reuse)
-    for (i, article), (page, item, fp, size, _, shell_print, shell, _) in zip(changed, made, strict=True):
+    for (i, article), (page, item, fp, size, shell_print, shell, _) in zip(changed, made, strict=True):
         listed[i] = renderer.listed_view(article)
         if shell is not None:
             store.put(shell_key(shell_print), shell, packed=True)

@@ -255,7 +255,6 @@ class RenderMemo:
     items: dict[Seen, Markup | bytes] = field(default_factory=dict)  # bytes: UTF-8 (see seed_item)
     views_of: dict[Seen, ArticleView] = field(default_factory=dict)
     prints: dict[Seen, str] = field(default_factory=dict)
-    shapes: dict[Seen, tuple[Any, ...]] = field(default_factory=dict)
     # The articles the last build published, for each article path the files (other than
     # its page) that showed it, the list views, and topics and markets as positions in
     # that list: what an edit that moves nothing needs (see `only_showing`).
@@ -711,7 +710,6 @@ class SiteRenderer:
         fp = self.memo.prints.get(seen(article))
         if fp is None:
             fp = self.memo.prints[seen(article)] = self._article_fingerprint(article)
-            self.memo.shapes[seen(article)] = self._shape(article)
         return fp
 
     def list_fingerprint(self, *parts: object, articles: Sequence[ArticleView] = ()) -> str:
@@ -805,8 +803,7 @@ class SiteRenderer:
         changed: list[tuple[int, Article]] = []
         for i, (old, new) in enumerate(zip(before, articles, strict=True)):
             if old is not new:
-                shape = self.memo.shapes[seen(new)] = self._shape(new)
-                if self.memo.shapes.get(seen(old)) != shape:
+                if self._shape(old) != self._shape(new):  # (the memo fits: the same site and clock)
                     return None
                 changed.append((i, new))
         self.only = set().union(*(self.memo.showing.get(a.path, set()) for _, a in changed))

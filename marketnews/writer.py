@@ -311,13 +311,25 @@ def _recover(out: Path) -> None:
 # --- staging -----------------------------------------------------------------------------
 
 
-def _same(old: Path, data: bytes) -> bool:
+def _same(old: str | os.PathLike[str], data: bytes) -> bool:
+    """Whether the plain file `old` holds `data` (a FIFO there is not waited on)."""
     try:
-        if old.stat().st_size != len(data):
-            return False
-        return old.read_bytes() == data
+        fd = os.open(old, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return False
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size != len(data):
+            return False
+        chunks, left = [], len(data) + 1  # (one byte more: a file grown meanwhile is not the same)
+        while left > 0 and (chunk := os.read(fd, left)):
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks) == data
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _clear(path: Path) -> None:
@@ -349,8 +361,10 @@ class Stager:
     def __init__(self, out: Path, old: Collection[str]):
         self.out, self.old = out, old
         self.spare = _spare(out)
-        self._spare_depth = len(self.spare.parts)
-        self.known: set[Path] = set()  # folders seen to exist: one mkdir each, not a stat of every ancestor
+        # The paths of the files staged are strings (a page is a few joins and one dirname,
+        # where Path objects cost as much as the page's stat, open and write together).
+        self._out, self._spare = os.fspath(out), os.fspath(self.spare)
+        self.known: set[str] = set()  # folders seen to exist: one mkdir each, not a stat of every ancestor
 
     def temp(self, path: str) -> Path:
         target = self.spare / path
@@ -374,7 +388,7 @@ class Stager:
         check_path(path)
         status = "added"
         if path in self.old:
-            if _same(self.out / path, data):
+            if _same(f"{self._out}/{path}", data):
                 return "unchanged"
             status = "changed"
         self.put(path, data)
@@ -382,8 +396,8 @@ class Stager:
 
     def put(self, path: str, data: bytes) -> None:
         """Write `data` as the spare tree's file at `path` (see the class's docstring)."""
-        target = self.spare / path
-        self.make_folder(target.parent)
+        target = f"{self._spare}/{path}"
+        self.make_folder(os.path.dirname(target))
         if _write_at(target, data):
             return
         tmp = self.temp(path)
@@ -394,46 +408,48 @@ class Stager:
             with suppress(OSError):
                 tmp.unlink()
             raise _unwritable(target, exc) from None
-        _put(tmp, target)
+        _put(tmp, Path(target))
 
     def staged_file(self, path: str, data: bytes) -> OutputFile:
         """`path` staged, as an OutputFile for the writer."""
         status = self.stage(path, data)
         return OutputFile(path, None, staged="" if status == "unchanged" else status)
 
-    def make_folder(self, folder: Path) -> None:
+    def make_folder(self, where: str | os.PathLike[str]) -> None:
         """mkdir -p inside the build's own folder, removing a file of the spare tree in the
         way (a page that becomes a folder of pages) or a link (someone's, carried in from
         the output folder). Each folder below the spare is looked at itself, from the top
         down: none is taken for a folder through a link higher up."""
+        folder = os.fspath(where)
         if folder in self.known:
             return
-        below: list[Path] = []  # inside the spare, not yet looked at, deepest first
-        while folder not in self.known and len(folder.parts) > self._spare_depth:
+        inside = self._spare + "/"
+        below: list[str] = []  # inside the spare, not yet looked at, deepest first
+        while folder not in self.known and folder.startswith(inside):
             below.append(folder)
-            folder = folder.parent
-        above: list[Path] = []  # the spare and its ancestors that are missing
-        while folder not in self.known and not folder.is_dir():
+            folder = os.path.dirname(folder)
+        above: list[str] = []  # the spare and its ancestors that are missing
+        while folder not in self.known and not os.path.isdir(folder):
             above.append(folder)
-            folder = folder.parent
+            folder = os.path.dirname(folder)
         self.known.add(folder)
         for path in reversed(above):
             with suppress(FileExistsError):  # made meanwhile by another worker
-                path.mkdir()
+                os.mkdir(path)
             self.known.add(path)
         for path in reversed(below):  # its parent is a real folder by now
             if not self._is_folder(path):
                 try:
-                    path.mkdir()
+                    os.mkdir(path)
                 except FileExistsError:  # made meanwhile by another worker, or a file or a link is there
                     if not self._is_folder(path):
-                        _clear(path)
+                        _clear(Path(path))
                         with suppress(FileExistsError):
-                            path.mkdir()
+                            os.mkdir(path)
             self.known.add(path)
 
     @staticmethod
-    def _is_folder(path: Path) -> bool:
+    def _is_folder(path: str) -> bool:
         """Whether `path`, inside the spare tree, is a folder itself and not a link to one (a
         link of someone's carried in from the output folder): nothing is ever written through
         a link."""
@@ -447,7 +463,7 @@ class Stager:
 _OPEN = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 
 
-def _write_at(target: Path, data: bytes) -> bool:
+def _write_at(target: str, data: bytes) -> bool:
     """Write `data` as the file `target` of the spare tree, in one open: into the file
     there when it is a plain file no other name links to (see Stager), or as a new file
     when there is none. False, writing nothing, when there is something else (a folder,
@@ -476,7 +492,7 @@ def _write_at(target: Path, data: bytes) -> bool:
     return True
 
 
-def _unwritable(target: Path, exc: OSError) -> MarketnewsError:
+def _unwritable(target: str | Path, exc: OSError) -> MarketnewsError:
     return MarketnewsError(f"{target}: could not be written ({exc.strerror}); the output folder is unchanged")
 
 

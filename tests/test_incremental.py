@@ -262,7 +262,7 @@ def test_moving_an_article_between_topics_when_list_pages_render_in_workers(in_w
 
 def test_after_a_first_build_in_workers_a_body_edit_looks_at_the_pages_showing_it_alone(
         in_workers: Rebuilds, site: Site) -> None:
-    # Worker processes work out the article fingerprints and shapes; they must come back
+    # Worker processes work out the article fingerprints; they must come back
     # to this process, or the next edit would have to look at every page again.
     r = in_workers
     first = r.build()
