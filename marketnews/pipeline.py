@@ -38,7 +38,7 @@ from marketnews.content import (
 )
 from marketnews.errors import ConfigError, ContentError, MarketnewsError, Problem
 from marketnews.images import image_size
-from marketnews.markets.model import Snapshot, snapshot_to_json
+from marketnews.markets.model import Snapshot, snapshot_digest, snapshot_to_json
 from marketnews.markets.refs import MarketRef, RefError, parse_ref
 from marketnews.markets.snapshots import (
     Odds,
@@ -1379,11 +1379,8 @@ def site_input(paths: SitePaths, options: BuildOptions, gathered: Gathered, publ
         statics = static_files(paths.static)
         assets = fingerprint(statics) if options.asset_hashes else Assets(files=tuple(statics))
         fingerprint_ = site_fingerprint(paths, gathered.config, options, assets)
-    # /snapshot.json and the odds cache hold the snapshot's JSON, made once: here when the
-    # site key needs it too (a snapshot not read from a file); else where a page is made.
-    text = snapshot_to_json(taken.snapshot) if previous is None and not taken.odds.text_digest else ""
     inp = SiteInput(config=gathered.config, articles=published, bodies=gathered.bodies, snapshot=taken.snapshot,
-                    now=now, fingerprint=fingerprint_, assets=assets, shells=memo_shells(store), snapshot_json=text)
+                    now=now, fingerprint=fingerprint_, assets=assets, shells=memo_shells(store))
     return inp, same_site
 
 
@@ -1407,12 +1404,13 @@ def site_key(inp: SiteInput, out: Path, taken: SnapshotTaken, gathered: Gathered
     the clock (`site.clock_marks`). Code version included, as in every memo key.
 
     The snapshot is known by the text it was read from and the site's market keys (which
-    `restrict` keeps of it) when it was read from a file; else by its JSON (`site_input`'s)."""
+    `restrict` keeps of it) when it was read from a file; else by what it holds
+    (`snapshot_digest`: its JSON, made for /snapshot.json while the workers make the
+    article pages, is not made before the build can tell whether there is a site to make)."""
     if taken.odds.text_digest:
         snapshot = f"{taken.odds.text_digest}\x00" + "\x00".join(gathered.uses)
     else:
-        assert inp.snapshot_json, "site_input makes the JSON of a snapshot not read from a file"
-        snapshot = inp.snapshot_json
+        snapshot = snapshot_digest(taken.snapshot)
     # The share cards' renderer too: Pillow's version and text layout engine, zlib's.
     return memo_key("site", str(out), inp.fingerprint, card_renderer(), snapshot, clock_marks(inp),
                     *(f"{a.path}\x00{a.source_hash}" for a in inp.articles))
@@ -1444,7 +1442,7 @@ def _site_as_built(paths: SitePaths, inp: SiteInput, gathered: Gathered, taken: 
         return None
     if cache_state(paths.cache) != record.odds_cache:  # else it holds what the last build saved
         save_cache(paths.cache, taken.snapshot, gathered.uses, taken.odds.anchors_missing, taken.odds.cached,
-                   inp.snapshot_json or snapshot_to_json(taken.snapshot), now=inp.now)
+                   snapshot_to_json(taken.snapshot), now=inp.now)
         _note_site(store, out, key, replace(record, odds_cache=cache_state(paths.cache)))
     store.flush()  # what gather added; nothing pruned: the last build's entries are still this site's
     files = frozenset(path for path, _, _ in record.files if path != RECORD)

@@ -189,7 +189,6 @@ class SiteInput:
     assets: Assets = field(default_factory=Assets)  # static files and their fingerprinted names
     sitemap_max_urls: int = MAX_URLS  # more URLs than this split sitemap.xml under an index
     news_window: timedelta = NEWS_WINDOW
-    snapshot_json: str = ""  # `snapshot` as JSON when the caller already made it, else made here
     # Digest of everything besides the article and its widgets that an article page is
     # made from (layouts, static files, settings, options); "" turns page reuse off.
     fingerprint: str = ""
@@ -1384,9 +1383,9 @@ class SiteRenderer:
         yield OutputFile("snapshot.json", self.snapshot_text().encode("utf-8"))
 
     def snapshot_text(self) -> str:
-        """The snapshot as JSON (/snapshot.json), made once: the caller's, else here."""
+        """The snapshot as JSON (/snapshot.json), made once."""
         if not self._snapshot_text:
-            self._snapshot_text = self.inp.snapshot_json or snapshot_to_json(self.inp.snapshot)
+            self._snapshot_text = snapshot_to_json(self.inp.snapshot)
         return self._snapshot_text
 
     def index_pages(self, listed: Sequence[ArticleView]) -> Iterator[OutputFile]:

@@ -8,7 +8,15 @@ from datetime import UTC, datetime
 import pytest
 
 from marketnews.errors import SnapshotError
-from marketnews.markets.model import Outcome, Quote, Series, Snapshot, snapshot_from_json, snapshot_to_json
+from marketnews.markets.model import (
+    Outcome,
+    Quote,
+    Series,
+    Snapshot,
+    snapshot_digest,
+    snapshot_from_json,
+    snapshot_to_json,
+)
 from tests.conftest import quote, snapshot_doc
 
 T0 = datetime(2026, 11, 21, 16, tzinfo=UTC)
@@ -170,3 +178,37 @@ def test_price_at_sorts_a_history_given_out_of_order() -> None:
     q = Quote(key="m", question="Q", url="u", as_of=T0, history=((4600, 0.2), (1000, 0.1)))
     assert q.price_at(datetime.fromtimestamp(1100, UTC)) == 0.1
     assert q.price_at(datetime.fromtimestamp(4500, UTC)) == 0.2
+
+
+def test_the_digest_of_a_snapshot_differs_whenever_its_json_does() -> None:
+    # A build's site key names a snapshot not read from a file by this digest, not its JSON:
+    # any change the JSON shows (and so /snapshot.json and the pages) must change it too.
+    q = Quote(key="m", question="Q?", url="https://polymarket.com/event/e/m", as_of=T0, probability=0.25,
+              headline_outcome="Yes", outcomes=(Outcome("Yes", 0.25), Outcome("No", 0.75)), change_24h=0.01,
+              volume=10.0, end_date=T0, winner=None, token_id="1", history=((T1, 0.5), (T2, 0.25)),
+              anchors=((T2 + 1, 0.1),), source="polymarket")
+    other = replace(q, key="n", question="Other?")
+    snap = Snapshot(taken_at=T0, quotes={"m": q, "n": other}, source="polymarket")
+    same = snapshot_from_json(snapshot_to_json(snap))
+    assert snapshot_digest(same) == snapshot_digest(snap)  # made again from its own JSON: the same
+    assert snapshot_digest(Snapshot(T0, {"n": other, "m": q}, "polymarket")) == snapshot_digest(snap)
+    changes = [
+        {"question": "Q, again?"}, {"url": "https://polymarket.com/event/e/n"}, {"as_of": T0.replace(minute=5)},
+        {"kind": "event"}, {"status": "closed"}, {"probability": 0.26}, {"probability": None},
+        {"headline_outcome": "No"}, {"outcomes": (Outcome("Yes", 0.25),)},
+        {"outcomes": (Outcome("Yes", 0.3), Outcome("No", 0.7))},
+        {"change_24h": -0.01}, {"volume": 11.0}, {"end_date": None}, {"winner": "Yes"}, {"token_id": "2"},
+        {"history": ((T1, 0.5), (T2, 0.26))}, {"history": ((T1, 0.5),)}, {"history": ((T1 - 1, 0.5), (T2, 0.25))},
+        {"anchors": ()}, {"anchors": ((T2 + 1, 0.2),)}, {"source": "example"},
+    ]
+    seen = {snapshot_digest(snap)}
+    for change in changes:
+        changed = Snapshot(T0, {"m": replace(q, **change), "n": other}, "polymarket")
+        assert snapshot_to_json(changed) != snapshot_to_json(snap), change  # (each change shows in the JSON)
+        seen.add(snapshot_digest(changed))
+    wholes = (replace(snap, taken_at=T0.replace(hour=17)), replace(snap, source="file"),
+              Snapshot(T0, {"m": q}, "polymarket"), Snapshot(T0, {"m": q, "o": replace(other, key="o")}, "polymarket"))
+    for whole in wholes:
+        assert snapshot_to_json(whole) != snapshot_to_json(snap)
+        seen.add(snapshot_digest(whole))
+    assert len(seen) == 1 + len(changes) + 4
