@@ -681,6 +681,9 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
     if record is None and (foreign.files or foreign.folders):
         raise _not_a_build(out)
     spare = _spare(out)
+    # No spare tree yet (a first build, a deploy's): all it will hold is what this build puts
+    # there, and there is nothing in it to prune.
+    made_here = not os.path.lexists(spare)
     stager = Stager(out, old)
     seen: set[str] = set()
     same: list[str] = []  # unchanged: linked into the spare only when the build switches
@@ -710,7 +713,8 @@ def write_site(files: Iterable[OutputFile], out: Path, existing: Collection[str]
                 stager.make_folder(spare / folder)
             _write_record(stager, record_data)
             keep = ours | set(foreign.files) | {RECORD}
-            _prune_spare(spare, keep, ancestors(keep) | set(foreign.folders) | ancestors(foreign.folders))
+            if not made_here:
+                _prune_spare(spare, keep, ancestors(keep) | set(foreign.folders) | ancestors(foreign.folders))
             for folder in foreign.own_folders(ours):
                 _as_theirs(out / folder, spare / folder)
             if out.is_dir():

@@ -280,6 +280,29 @@ def test_unchanged_pages_are_carried_into_a_spare_that_has_a_file_where_their_fo
     assert tree(out) == {**folder, "y.html": b"3", writer.RECORD: tree(out)[writer.RECORD]}
 
 
+def test_a_spare_tree_made_by_the_build_itself_is_not_walked_for_what_to_prune(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A first build (or a deploy's, into a new folder) makes its spare tree itself: all it
+    # holds is what the build put there. Only a spare tree left by an earlier build is walked.
+    out = tmp_path / "public"
+    walked: list[Path] = []
+    prune = writer._prune_spare
+
+    def counted(spare: Path, *args: object) -> None:
+        walked.append(spare)
+        prune(spare, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(writer, "_prune_spare", counted)
+    spare = writer.state_folder(out) / "spare"
+    for n, expected in enumerate((0, 0, 1, 2)):  # the first two builds each make the spare tree anew
+        assert spare.exists() == (n >= 2)
+        writer.write_site([OutputFile("index.html", b"%d" % n), OutputFile(f"only-{n}.html", b"once")], out)
+        assert len(walked) == expected
+        site = tree(out)
+        assert site == {"index.html": b"%d" % n, f"only-{n}.html": b"once", writer.RECORD: site[writer.RECORD]}
+    assert sorted(p.name for p in spare.iterdir()) == sorted(["index.html", "only-2.html", writer.RECORD])
+
+
 def test_a_stale_file_the_spare_cannot_lose_fails_the_build_and_leaves_the_site(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Left in the spare tree, it would be taken for someone's own file by the next build.
