@@ -312,14 +312,18 @@ def _recover(out: Path) -> None:
 
 
 def _same(old: str | os.PathLike[str], data: bytes) -> bool:
-    """Whether the plain file `old` holds `data` (a FIFO there is not waited on)."""
+    """Whether the plain file `old` holds `data`. Nothing else there is opened (a FIFO, a
+    device), and a file that changes from a plain one between the look and the open is
+    not waited on."""
     try:
-        fd = os.open(old, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        st = os.stat(old)
+        if not stat.S_ISREG(st.st_mode) or st.st_size != len(data):
+            return False
+        fd = os.open(old, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError:
         return False
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size != len(data):
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
             return False
         chunks, left = [], len(data) + 1  # (one byte more: a file grown meanwhile is not the same)
         while left > 0 and (chunk := os.read(fd, left)):
@@ -363,7 +367,7 @@ class Stager:
         self.spare = _spare(out)
         # The paths of the files staged are strings (a page is a few joins and one dirname,
         # where Path objects cost as much as the page's stat, open and write together).
-        self._out, self._spare = os.fspath(out), os.fspath(self.spare)
+        self._out, self._spare = os.path.abspath(out), os.path.abspath(self.spare)
         self.known: set[str] = set()  # folders seen to exist: one mkdir each, not a stat of every ancestor
 
     def temp(self, path: str) -> Path:
@@ -429,7 +433,7 @@ class Stager:
             below.append(folder)
             folder = os.path.dirname(folder)
         above: list[str] = []  # the spare and its ancestors that are missing
-        while folder not in self.known and not os.path.isdir(folder):
+        while folder not in self.known and not os.path.isdir(folder) and os.path.dirname(folder) != folder:
             above.append(folder)
             folder = os.path.dirname(folder)
         self.known.add(folder)

@@ -12,6 +12,7 @@ from marketnews.errors import MarketnewsError
 from marketnews.output import OutputFile
 from tests.conftest import Site, article, quote, tree
 from tests.test_build import NATO, QUOTES, RESOLVED, XI, in_workers
+from tests.test_parallel import within
 
 
 @pytest.fixture
@@ -278,6 +279,26 @@ def test_unchanged_pages_are_carried_into_a_spare_that_has_a_file_where_their_fo
     report = writer.write_site([OutputFile(p, d) for p, d in {**folder, "y.html": b"3"}.items()], out)
     assert (report.unchanged, report.changed) == (2, 1)
     assert tree(out) == {**folder, "y.html": b"3", writer.RECORD: tree(out)[writer.RECORD]}
+
+
+def test_a_stager_of_a_folder_named_relative_to_the_working_folder_stages_there(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    stager = writer.Stager(Path("public"), set())
+    assert within(30, lambda: stager.stage("a/b/index.html", b"page")) == "added"
+    assert (writer.state_folder(tmp_path / "public") / "spare" / "a" / "b" / "index.html").read_bytes() == b"page"
+
+
+def test_a_file_is_the_same_only_as_a_plain_file_of_those_bytes(tmp_path: Path) -> None:
+    (tmp_path / "page.html").write_bytes(b"page")
+    os.mkfifo(tmp_path / "fifo")  # an empty FIFO is never opened (the open, or a read, would wait for a writer)
+    (tmp_path / "folder").mkdir()
+    os.symlink(tmp_path / "page.html", tmp_path / "link")
+    same = {name: within(30, lambda name=name: writer._same(tmp_path / name, b"page")) for name in
+            ("page.html", "fifo", "folder", "link", "missing")}
+    assert same == {"page.html": True, "fifo": False, "folder": False, "link": True, "missing": False}
+    assert not writer._same(str(tmp_path / "page.html"), b"pag") and not writer._same(tmp_path / "page.html", b"pagE")
+    assert within(30, lambda: writer._same(tmp_path / "fifo", b"")) is False
 
 
 def test_a_spare_tree_made_by_the_build_itself_is_not_walked_for_what_to_prune(
