@@ -76,6 +76,29 @@ def write_atomic(path: Path, data: bytes | str | Sequence[bytes]) -> None:
         raise
 
 
+def file_bytes(path: str | os.PathLike[str], limit: int) -> bytes:
+    """A plain file's bytes; OSError for anything else there: a FIFO (a file someone
+    replaced with one, in the cache folder or at a page's path) is never waited on, nor
+    a folder or a device read, nor a file of more than `limit` bytes read into memory (one
+    grown or planted there: a sparse file of 40 GB is a few bytes on disk)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a plain file", str(path))
+        if st.st_size > limit:
+            raise OSError(errno.EFBIG, f"larger than {limit:,} bytes", str(path))
+        with open(fd, "rb", closefd=False) as f:
+            data = f.read(st.st_size + 1)  # (asked for the whole limit, read() would reserve it at once)
+            if len(data) > st.st_size:  # it grew while read: read on, up to the limit
+                data += f.read(limit + 1 - len(data))
+        if len(data) > limit:  # (it grew while read)
+            raise OSError(errno.EFBIG, f"larger than {limit:,} bytes", str(path))
+        return data
+    finally:
+        os.close(fd)
+
+
 # --- the output folder and its own folder ------------------------------------------------
 
 
@@ -312,28 +335,13 @@ def _recover(out: Path) -> None:
 
 
 def _same(old: str | os.PathLike[str], data: bytes) -> bool:
-    """Whether the plain file `old` holds `data`. Nothing else there is opened (a FIFO, a
-    device), and a file that changes from a plain one between the look and the open is
-    not waited on."""
+    """Whether the plain file `old` holds `data`. It is looked at first: nothing else there
+    is opened (a FIFO, a device), nor a file of another size read."""
     try:
         st = os.stat(old)
-        if not stat.S_ISREG(st.st_mode) or st.st_size != len(data):
-            return False
-        fd = os.open(old, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        return stat.S_ISREG(st.st_mode) and st.st_size == len(data) and file_bytes(old, len(data)) == data
     except OSError:
         return False
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return False
-        chunks, left = [], len(data) + 1  # (one byte more: a file grown meanwhile is not the same)
-        while left > 0 and (chunk := os.read(fd, left)):
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks) == data
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
 
 
 def _clear(path: Path) -> None:

@@ -22,11 +22,8 @@ rest of the build sees is one `Snapshot` of `Quote`s either way.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
-import os
-import stat
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -41,7 +38,7 @@ from marketnews.markets.httpjson import CallFailed, Fetcher, HttpPolicy
 from marketnews.markets.model import Quote, Snapshot, snapshot_from_doc, snapshot_from_json, snapshot_to_json
 from marketnews.markets.polymarket import PolymarketSettings, fetch_live
 from marketnews.markets.refs import MarketRef
-from marketnews.writer import write_atomic
+from marketnews.writer import file_bytes, write_atomic
 
 if TYPE_CHECKING:  # the network stack is imported by the code that uses it, not by every build
     import httpx
@@ -102,7 +99,7 @@ def load_cache(folder: Path | None) -> CachedOdds:
     if folder is None:
         return CachedOdds()
     try:
-        snapshot = snapshot_from_json(file_bytes(folder / CACHE_SNAPSHOT), CACHE_SNAPSHOT)
+        snapshot = snapshot_from_json(file_bytes(folder / CACHE_SNAPSHOT, MAX_CACHE_FILE), CACHE_SNAPSHOT)
     except (OSError, SnapshotError):
         snapshot = None
     if snapshot is None:
@@ -114,7 +111,7 @@ def _missing(folder: Path) -> frozenset[AnchorKey]:
     """The (market, article date) pairs the cache says have no price."""
     missing: set[AnchorKey] = set()
     try:
-        for item in json.loads(file_bytes(folder / CACHE_MISSING).decode("utf-8")):
+        for item in json.loads(file_bytes(folder / CACHE_MISSING, MAX_CACHE_FILE).decode("utf-8")):
             if isinstance(item, list) and len(item) == 2 and isinstance(item[1], int):
                 missing.add((str(item[0]), item[1]))
     except (OSError, ValueError, TypeError, RecursionError):  # (JSON nested too deep to read)
@@ -178,7 +175,7 @@ def save_cache(
 
 def _holds(path: Path, text: str) -> bool:
     try:
-        return file_bytes(path) == text.encode("utf-8")
+        return file_bytes(path, MAX_CACHE_FILE) == text.encode("utf-8")
     except OSError:
         return False
 
@@ -210,29 +207,6 @@ def _read(path: Path, label: str) -> bytes:
 
 
 MAX_CACHE_FILE = 512 * 2**20  # an odds cache file larger than this is not one this code wrote
-
-
-def file_bytes(path: Path, limit: int = MAX_CACHE_FILE) -> bytes:
-    """A plain file's bytes; OSError for anything else there: a FIFO (a cache file someone
-    replaced with one) is never waited on, nor a folder or a device read, nor a file of
-    more than `limit` bytes read into memory (one grown or planted there: a sparse file of
-    40 GB is a few bytes on disk)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise OSError(errno.EINVAL, "not a plain file", str(path))
-        if st.st_size > limit:
-            raise OSError(errno.EFBIG, f"larger than {limit:,} bytes", str(path))
-        with open(fd, "rb", closefd=False) as f:
-            data = f.read(st.st_size + 1)  # (asked for the whole limit, read() would reserve it at once)
-            if len(data) > st.st_size:  # it grew while read: read on, up to the limit
-                data += f.read(limit + 1 - len(data))
-        if len(data) > limit:  # (it grew while read)
-            raise OSError(errno.EFBIG, f"larger than {limit:,} bytes", str(path))
-        return data
-    finally:
-        os.close(fd)
 
 
 def cache_state(folder: Path | None) -> tuple[int, int]:
