@@ -1333,7 +1333,7 @@ def build(
     taken = take_snapshot(gathered, published, snapshot_source, options, now, previous)
     timings["snapshot"] = time.perf_counter() - started - timings["gather"]
     inp, same_site = site_input(paths, options, gathered, published, taken, now, store, previous, changed)
-    key = site_key(inp, paths.out.resolve(), taken, gathered) if previous is None else ""
+    key = site_key(inp, paths.out.resolve(), taken) if previous is None else ""
     done = _site_as_built(paths, inp, gathered, taken, store, key) if previous is None else \
         _write_what_changed(paths, inp, same_site, gathered, taken, write, previous, store)
     if done is None:
@@ -1398,21 +1398,18 @@ class SiteRecord:
     odds_cache: tuple[int, int]
 
 
-def site_key(inp: SiteInput, out: Path, taken: SnapshotTaken, gathered: Gathered) -> str:
+def site_key(inp: SiteInput, out: Path, taken: SnapshotTaken) -> str:
     """Digest of everything the site in `out` is made from: the shared inputs (the site
     fingerprint), each published article's file, the snapshot, and what the pages show of
     the clock (`site.clock_marks`). Code version included, as in every memo key.
 
-    The snapshot is known by the text it was read from and the site's market keys (which
-    `restrict` keeps of it) when it was read from a file; else by what it holds
-    (`snapshot_digest`: its JSON, made for /snapshot.json while the workers make the
-    article pages, is not made before the build can tell whether there is a site to make)."""
-    if taken.odds.text_digest:
-        snapshot = f"{taken.odds.text_digest}\x00" + "\x00".join(gathered.uses)
-    else:
-        snapshot = snapshot_digest(taken.snapshot)
+    The snapshot, as the site has it (`restrict`ed to its markets), is known by what it
+    holds (`snapshot_digest`), however it was had: its JSON, made for /snapshot.json while
+    the workers make the article pages, is not made before the build knows whether there
+    is a site to make."""
     # The share cards' renderer too: Pillow's version and text layout engine, zlib's.
-    return memo_key("site", str(out), inp.fingerprint, card_renderer(), snapshot, clock_marks(inp),
+    return memo_key("site", str(out), inp.fingerprint, card_renderer(), snapshot_digest(taken.snapshot),
+                    clock_marks(inp),
                     *(f"{a.path}\x00{a.source_hash}" for a in inp.articles))
 
 

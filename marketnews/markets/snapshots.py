@@ -22,7 +22,6 @@ rest of the build sees is one `Snapshot` of `Quote`s either way.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -76,9 +75,6 @@ class Odds:
     anchors_missing: frozenset[AnchorKey] = frozenset()
     requests: int = 0
     cached: CachedOdds | None = field(default=None, compare=False)  # the cache as read, to update
-    # A digest of the text the snapshot was read from when it is one file read whole
-    # (`snapshot_from_file`): the same text is the same snapshot. "" for odds put together.
-    text_digest: str = ""
 
 
 def stale_quotes(snapshot: Snapshot, keys: Iterable[str], now: datetime, after_s: int) -> list[tuple[int, str]]:
@@ -370,8 +366,7 @@ def snapshot_from_file(path: Path, label: str | None = None) -> SnapshotSource:
 
     def load(wanted: Wanted, now: datetime) -> Odds:
         text = _read(path, str(path))
-        return Odds(snapshot_from_json(text, str(path)), label or f"snapshot from {path}",
-                    text_digest=hashlib.blake2b(text, digest_size=16).hexdigest())
+        return Odds(snapshot_from_json(text, str(path)), label or f"snapshot from {path}")
 
     return load
 
