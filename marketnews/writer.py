@@ -371,11 +371,10 @@ class Stager:
     costs ten times more than rewriting them."""
 
     def __init__(self, out: Path, old: Collection[str]):
-        self.out, self.old = out, old
-        self.spare = _spare(out)
-        # The paths of the files staged are strings (a page is a few joins and one dirname,
-        # where Path objects cost as much as the page's stat, open and write together).
-        self._out, self._spare = os.path.abspath(out), os.path.abspath(self.spare)
+        self.out, self.old = Path(os.path.abspath(out)), old
+        self.spare = _spare(self.out)
+        # The paths of the files staged are joined as strings (a page is a few joins and one
+        # dirname, where Path objects cost as much as the page's stat, open and write together).
         self.known: set[str] = set()  # folders seen to exist: one mkdir each, not a stat of every ancestor
 
     def temp(self, path: str) -> Path:
@@ -400,7 +399,7 @@ class Stager:
         check_path(path)
         status = "added"
         if path in self.old:
-            if _same(f"{self._out}/{path}", data):
+            if _same(f"{self.out}/{path}", data):
                 return "unchanged"
             status = "changed"
         self.put(path, data)
@@ -408,7 +407,7 @@ class Stager:
 
     def put(self, path: str, data: bytes) -> None:
         """Write `data` as the spare tree's file at `path` (see the class's docstring)."""
-        target = f"{self._spare}/{path}"
+        target = f"{self.spare}/{path}"
         self.make_folder(os.path.dirname(target))
         if _write_at(target, data):
             return
@@ -435,7 +434,7 @@ class Stager:
         folder = os.fspath(where)
         if folder in self.known:
             return
-        inside = self._spare + "/"
+        inside = f"{self.spare}/"
         below: list[str] = []  # inside the spare, not yet looked at, deepest first
         while folder not in self.known and folder.startswith(inside):
             below.append(folder)
