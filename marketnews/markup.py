@@ -167,13 +167,22 @@ ENGINE = "markdown-it-pyrs" if FAST else "markdown-it-py"  # the engine render_b
 def render_body(body: str, raw_html: bool = False) -> RenderedBody:
     """Render `body`, by the fast engine where installed and able, else by the reference;
     `raw_html`: the site allows raw HTML (sanitised), else it is shown as text."""
+    body = _as_lines(body)
     fast = markup_fast.render(body, raw_html, widget_block) if FAST else None
     return _finish(body, raw_html, _from_fast(fast) if fast is not None else _by_tokens(body, raw_html))
 
 
 def render_body_reference(body: str, raw_html: bool = False) -> RenderedBody:
     """`body` rendered by markdown-it-py, whatever is installed."""
+    body = _as_lines(body)
     return _finish(body, raw_html, _by_tokens(body, raw_html))
+
+
+def _as_lines(body: str) -> str:
+    """`body` with a line end after its last line, as a text file has (one saved without it
+    is read alike). Only a fence left open at the end renders differently without it: its
+    last line of code then has no line end in markdown-it-py, and has one in markdown-it-pyrs."""
+    return body if not body or body.endswith("\n") else body + "\n"
 
 
 def _finish(body: str, raw_html: bool, r: RenderedBody) -> RenderedBody:

@@ -468,6 +468,23 @@ _TYPOGRAPHER_SCOPED = re.compile(r"\((?:c|tm|r|p)\)", re.IGNORECASE)
 
 def _typographer_trigger(body: str) -> bool:
     return any(s in body for s in _TYPOGRAPHER_LITERALS) or ("(" in body and bool(_TYPOGRAPHER_SCOPED.search(body)))
+
+
+def _typography_in_code(body: str) -> bool:
+    """Whether a code span may hold what the typographer changes (`a --` b`), which the Rust
+    engine changes inside code too. A code span lies in one block (no blank line inside it),
+    between two runs of backticks: so each block's text from its first backtick to its last
+    is looked at, which holds every code span of it (and perhaps more: a fence's lines, text
+    between two spans), and an article with quotes or dashes outside its code is not doubted."""
+    at = body.find("`")
+    while at >= 0:
+        blank = _BLANK_LINE.search(body, at)
+        end = blank.start() if blank is not None else len(body)
+        last = body.rfind("`", at, end)
+        if last > at and _typographer_trigger(body[at:last]):
+            return True
+        at = body.find("`", end)
+    return False
 _FOOTNOTE_REF_NUMBERS = re.compile(r'<sup class="footnote-ref"><a href="#fn(\d+)" id="fnref(\d+)">\[(\d+)\]</a></sup>')
 # A list numbered with a parenthesis ends a table in markdown-it-py only.
 _PAREN_ITEM = re.compile(r"^ {0,3}\d{1,9}\)", re.MULTILINE)
@@ -486,8 +503,10 @@ def _table_doubt(body: str, rendered: bool) -> bool:
         row += body.count("\n", counted, m.start())  # (counted on from the last row: linear in the body)
         counted = m.start()
         above = lines[row - 1] if row > 0 else ""
-        if "|" in above and "|" not in m.group(0):
-            return True
+        if not above.strip() and "|" not in m.group(0):
+            continue  # under a blank line: a thematic break (`---`) or text, no table's row
+        if "|" in above and ("|" not in m.group(0) or _FENCE_LINE.match(above)):
+            return True  # (a fence's opening line with a pipe over a delimiter row: a table's header to markdown-it-py)
         if "|" in m.group(0) and "|" not in above:
             return True  # a delimiter row under a line without a pipe (a list item's lazy line, say): no table's
         if rendered and ("|" not in above or (row >= 2 and lines[row - 2].strip())
@@ -522,6 +541,7 @@ _ORDERED_ITEM = re.compile(r"(\d{1,9})[.)](?:[ \t]|$)")
 _ANY_ITEM = re.compile(r"(?:\d{1,9}[.)]|[*+-])(?:[ \t]|$)")
 _EMPTY_TITLE = re.compile(r"\"\"|''|\(\)")  # after a space (_empty_title)
 _GAP = re.compile(r"[ \n]+")
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")  # (what ends a paragraph, and so any code span)
 
 
 def _blank_code(body: str) -> bool:
@@ -534,14 +554,18 @@ def _blank_code(body: str) -> bool:
         while body[j:j + 1] == "`":
             j += 1
         gap = _GAP.match(body, j)
-        if gap is not None:
+        if gap is not None and "\n\n" not in gap.group().replace(" ", ""):  # (a blank line ends a span)
             run = body[i:j]
             k = gap.end()
             if body.startswith(run, k) and body[k + len(run):k + len(run) + 1] != "`":
                 return True
         i = body.find("`", j)
     return False
-_ODD_DESTINATION = re.compile(r"\]\(\s*[^)\s]*[\[&<`]|\]:[ \t]*\S*[\[&]|\]:[ \t]*<>")
+# What may be a character reference (`&amp;`, `&#38;`, `&nbsp;`: the engines decode some
+# differently in a destination); an `&` without one, as in a query string's `?a=1&b=2`, is
+# the same to both.
+_REFERENCE = r"&#?[A-Za-z0-9]*;"
+_ODD_DESTINATION = re.compile(rf"\]\(\s*[^)\s]*(?:[\[<`]|{_REFERENCE})|\]:[ \t]*\S*(?:\[|{_REFERENCE})|\]:[ \t]*<>")
 _AUTOLINK = re.compile(r"<[A-Za-z][A-Za-z0-9.+-]{1,31}:[^<>\s]*>")
 _AUTOLINK_PLAIN = re.compile(r"<[A-Za-z][A-Za-z0-9.+-]{1,31}:[A-Za-z0-9:/?#@!$&'+,;=%.-]*>")
 
@@ -754,7 +778,7 @@ def _fuzzed_doubts(body: str) -> bool:
     if "`" in body and ("` " in body or "`\n" in body) and _blank_code(body):
         return True  # a code span of spaces (and line ends) alone
     if "]" in body and ("](" in body or "]:" in body) and _ODD_DESTINATION.search(body):
-        return True  # a destination with a bracket, an entity, <> or a backtick (where the Rust engine may
+        return True  # a destination with a bracket, a character reference, <> or a backtick (where the Rust engine may
         # panic), after spaces or a line end too: encoded or read differently
     if "<" in body and any(not _AUTOLINK_PLAIN.fullmatch(a) for a in _AUTOLINK.findall(body)):
         return True  # an autolink with characters the engines take or leave differently
@@ -791,9 +815,10 @@ def _fuzzed_doubts(body: str) -> bool:
         return True  # a link left open, or brackets in a label, beside a reference definition
     for m in _DEFINITION_LINE.finditer(body):
         line = m.group(0)
-        if line.rstrip().endswith("]:") or not line.lstrip(" ").startswith("[") or line.count('"') % 2 \
-                or line.count("'") % 2 or line.count("(") != line.count(")") or "]:  " in line \
-                or line.split("]:", 1)[0].count("[") > 1:
+        titled = not line.startswith("[^")  # (a footnote's text has no destination or title: its quotes are text)
+        if line.rstrip().endswith("]:") or not line.lstrip(" ").startswith("[") or titled and (
+                line.count('"') % 2 or line.count("'") % 2 or line.count("(") != line.count(")")) \
+                or "]:  " in line or line.split("]:", 1)[0].count("[") > 1:
             return True  # a label with brackets in it, or across lines; a destination or title across lines;
             # or a footnote's indented text
         following = body[m.end() + 1:body.find("\n", m.end() + 1) if body.find("\n", m.end() + 1) >= 0 else None]
@@ -836,8 +861,8 @@ def render(body: str, raw_html: bool, widget_block: Callable[[list[int]], str]) 
         return None
     if _fuzzed_doubts(body):
         return None
-    if "|" in body and _table_doubt(body, rendered=False):
-        return None
+    if "|" in body and ("\\||" in body or _table_doubt(body, rendered=False)):
+        return None  # (an escaped pipe right before a pipe: the engines count a row's cells differently)
     try:
         html: str = _engine(raw_html).render(body)
     except (KeyboardInterrupt, SystemExit):
@@ -862,7 +887,7 @@ def render(body: str, raw_html: bool, widget_block: Callable[[list[int]], str]) 
         return None
     if not ascii and _foreign_host(html):
         return None
-    if "`" in body and html.count("<code>") > html.count("<pre><code>") and _typographer_trigger(body):
+    if "`" in body and html.count("<code>") > html.count("<pre><code>") and _typography_in_code(body):
         return None  # the Rust engine's typographer also works inside `code`
     fences = _market_fences(body, html, openers)
     if fences is None:

@@ -155,10 +155,17 @@ def _raw_pieces(body: str) -> Iterable[tuple[int, str]]:
                     yield first + source.count("\n", 0, max(found, 0)), child.content
 
 
+# Where raw HTML may start, as CommonMark has it: a tag (its name then a space, a line end,
+# `/` or `>`), a closing tag, a comment or declaration (`<!`), a processing instruction
+# (`<?`). A `<` before anything else (`< 3%`, `<=`, an autolink's `<https:`) starts none, and
+# a body without one is not parsed again to look.
+_MAY_BE_HTML = re.compile(r"<(?:[A-Za-z][A-Za-z0-9-]*(?:[\s/>]|$)|/[A-Za-z]|[!?])")
+
+
 def find_raw_html(body: str, allowed: bool) -> tuple[RawHtml, ...]:
     """Each line of `body` with raw HTML the author should hear about: every one when raw
     HTML is off (it is shown as text), else those whose markup the sanitiser removes."""
-    if "<" not in body:
+    if "<" not in body or not _MAY_BE_HTML.search(body):
         return ()
     found: dict[int, list[str]] = {}
     for line, piece in _raw_pieces(body):

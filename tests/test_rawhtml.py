@@ -3,6 +3,8 @@ site allows it, an allow-list sanitiser takes out everything that can run script
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from marketnews.markup import PLACEHOLDER, render_body
@@ -125,3 +127,31 @@ def test_the_setting_must_be_true_or_false(site: Site, cli) -> None:  # type: ig
     site.write("site.yaml", (site.root / "site.yaml").read_text() + "raw_html: yes please\n")
     run = cli("check", "--root", site.root)
     assert run.code != 0 and "raw_html: expected true or false, got 'yes please'" in run.err
+
+
+def test_a_body_is_parsed_for_raw_html_only_where_some_may_start() -> None:
+    """`find_raw_html` parses a body again only when a `<` in it may start raw HTML (a tag,
+    a closing tag, `<!`, `<?`); on random bodies of the pieces that matter it finds what a
+    parse of every body with a `<` finds, with raw HTML allowed or not."""
+    import random
+
+    from marketnews import rawhtml
+
+    def parsed(body: str, allowed: bool) -> tuple[rawhtml.RawHtml, ...]:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(rawhtml, "_MAY_BE_HTML", re.compile("<"))
+            return rawhtml.find_raw_html(body, allowed)
+
+    pieces = ["<", "< ", "<3", "<=", "<a", "<b>", "</b>", "<br/>", "<div", "<DIV ", "<!--", "-->", "<?", "?>", "<!X ",
+              "<![CDATA[", "]]>", "<https://x.org>", "<a@b.co>", "<x-y", "<1a>", ">", "a", " ", "\n", "\n\n", "`",
+              "    ", "> ", "- ", "|", "=", '"v"']
+    rng = random.Random(4)
+    found = 0
+    for _ in range(3000):
+        body = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 16)))
+        for allowed in (False, True):
+            expected = parsed(body, allowed)
+            assert rawhtml.find_raw_html(body, allowed) == expected, body
+            found += bool(expected)
+    assert found > 500  # (the bodies do hold raw HTML)
+    assert not rawhtml._MAY_BE_HTML.search("Odds < 3% and <= 5, at <https://x.org> (x<y)")
