@@ -63,18 +63,30 @@ def market_slug(i: int) -> str:
     return f"bench-market-{i:05d}-will-it-happen-by-2027"
 
 
+NAMES = ("Zürich", "São Paulo", "Gdańsk", "Erdoğan", "Müller", "Smith")
+
+
 def _sentence(rng: random.Random, n: int, link: bool = False) -> str:
+    """n words, as news is written: by their count (the same draws of `rng` either way), a
+    quotation with its speaker's name (accented, most of them), a possessive, a dash; with
+    `link`, a link whose address has a query string."""
     words = [rng.choice(WORDS) for _ in range(n)]
     words[0] = words[0].capitalize()
     if n > 6:
         words[3] = f"*{words[3]}*"
         if link:
-            words[5] = f"[{words[5]}](https://example.org/{words[5]})"
+            words[5] = f"[{words[5]}](https://example.org/{words[5]}?from=news&n={n})"
+        if n % 4 == 1:
+            words[6] += " —"
+        elif n % 4 == 2:
+            words[2] += "'s"
+    if n % 4 == 0:
+        return f'"{" ".join(words)}," said {NAMES[len(words[1]) % len(NAMES)]}.'
     return " ".join(words) + "."
 
 
 def _paragraph(rng: random.Random, sentences: int) -> str:
-    """Sentences of 10-18 words, emphasis in each, one link a paragraph."""
+    """Sentences of 10-18 words, emphasis in each, one link a paragraph (see `_sentence`)."""
     return " ".join(_sentence(rng, rng.randint(10, 18), link=i == 1) for i in range(sentences))
 
 

@@ -343,6 +343,9 @@ def _tokens(pieces: list[re.Match[str]]) -> list[_Tok]:
         if kind == "text":
             text = m.group(0)
             at = m.start()
+            if "\n" not in text:  # (most pieces: one token)
+                segment.append(_Tok("text", htmllib.unescape(text) if "&" in text else text, level, at, m.end()))
+                continue
             for i, part in enumerate(text.split("\n")):
                 if i:
                     segment.append(_Tok("softbreak", "", level, at - 1, at))
@@ -399,6 +402,14 @@ def _neighbour(tokens: list[_Tok], i: int, step: int) -> int:
     return 0x20
 
 
+def _class(code: int) -> tuple[bool, bool]:
+    """Whether a character is punctuation, and whether it is space, as markdown-it's smart quotes see it."""
+    return isMdAsciiPunct(code) or isPunctChar(chr(code)), isWhiteSpace(code)
+
+
+_CLASS = [_class(code) for code in range(128)]  # (the ASCII characters', looked up)
+
+
 def _process(tokens: list[_Tok]) -> None:
     """markdown-it-py's rules_core/smartquotes.process_inlines, on our tokens."""
     stack: list[tuple[int, int, bool, int]] = []  # (token, position, single, level) of opening quotes
@@ -417,11 +428,16 @@ def _process(tokens: list[_Tok]) -> None:
             index = m.start()
             pos = index + 1
             single = m.group(0) == "'"
+            if single and index and pos < len(text) and text[index - 1].isalnum() and text[pos].isalnum():
+                # An apostrophe in a word (it's, 5'11): neither opens nor closes (no letter or
+                # digit is punctuation or space to markdown-it), so it is a right single quote.
+                text = token.content = text[:index] + "’" + text[pos:]
+                token.changed = True
+                continue
             last = ord(text[index - 1]) if index > 0 else _neighbour(tokens, i, -1)
             nxt = ord(text[pos]) if pos < len(text) else _neighbour(tokens, i, 1)
-            last_punct = isMdAsciiPunct(last) or isPunctChar(chr(last))
-            next_punct = isMdAsciiPunct(nxt) or isPunctChar(chr(nxt))
-            last_space, next_space = isWhiteSpace(last), isWhiteSpace(nxt)
+            last_punct, last_space = _CLASS[last] if last < 128 else _class(last)
+            next_punct, next_space = _CLASS[nxt] if nxt < 128 else _class(nxt)
             can_open = not (next_space or (next_punct and not (last_space or last_punct)))
             can_close = not (last_space or (last_punct and not (next_space or next_punct)))
             if nxt == 0x22 and not single and 0x30 <= last <= 0x39:
