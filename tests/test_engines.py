@@ -508,6 +508,18 @@ def test_the_known_differences_are_real(name: str) -> None:
 
 
 @fast_only
+def test_no_letter_or_digit_is_punctuation_or_space_to_smart_quotes() -> None:
+    """The fast path's smart quotes curl an apostrophe between two letters or digits at once
+    (`markup_fast._process`): right only while markdown-it counts no such character as
+    punctuation or space. Every code point is checked."""
+    from markdown_it.common.utils import isMdAsciiPunct, isPunctChar, isWhiteSpace
+
+    alnum = [c for c in map(chr, range(sys.maxunicode + 1)) if c.isalnum()]
+    assert len(alnum) > 100_000
+    assert not [c for c in alnum if isMdAsciiPunct(ord(c)) or isPunctChar(c) or isWhiteSpace(ord(c))]
+    assert markup_fast._smartquotes("<p>it's 5'11 'q'</p>\n") == "<p>it’s 5’11 ‘q’</p>\n"
+
+
 def test_market_fences_keep_their_lines() -> None:
     body = NORMALISED["market fences and their lines"]
     got = fast(body)
