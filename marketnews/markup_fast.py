@@ -94,6 +94,28 @@ _INLINE_FOOTNOTE = "^["
 # Whitespace that markdown-it-py trims from a line's ends and the Rust engine does not, and
 # characters that the engines may clean up differently (carriage returns, NUL).
 _UNUSUAL_SPACE = re.compile(r"[\r\x00\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]")
+_LINE_OR_MARK = re.compile(r"[\r\x00\x85\u2028\u2029\ufeff]")
+# What a no-break or thin space between words is beside in news (`10\u00a0%`, `«\u202fmot\u202f»`):
+# letters and digits, and these.
+_BESIDE_SPACE = frozenset(".,;:%€$£«»“”‘’?!/–—…'\"")
+
+
+def _odd_spaces(body: str) -> bool:
+    """Whether `body` has a character the engines may read differently: a line separator, a
+    byte-order mark and the like; or a Unicode space (no-break, thin…) anywhere but between
+    two letters, digits or marks of `_BESIDE_SPACE`, where both take it as text (at a line's
+    ends, beside a delimiter or a marker, they do not)."""
+    if _LINE_OR_MARK.search(body):
+        return True
+    for m in _UNUSUAL_SPACE.finditer(body):
+        at = m.start()
+        if at == 0 or at + 1 >= len(body):
+            return True
+        before, after = body[at - 1], body[at + 1]
+        if not (before.isalnum() or before in _BESIDE_SPACE) or not (after.isalnum() or after in _BESIDE_SPACE) \
+                or before == ":" and body[at - 2:at - 1] == "]":  # (a definition's text starts after `]:`)
+            return True
+    return False
 _QUOTE_ENTITY = re.compile(r"&(?:#|quot;|apos;)", re.IGNORECASE)
 
 
@@ -560,6 +582,15 @@ _GAP = re.compile(r"[ \n]+")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")  # (what ends a paragraph, and so any code span)
 
 
+def _fence_line(body: str, i: int, j: int) -> bool:
+    """Whether the run of backticks `body[i:j]` (three or more) opens or closes a fence: it
+    starts its line (after at most three spaces) and no backtick follows on that line. Such a
+    run is no code span's, whatever comes after it (two market fences one under the other)."""
+    start = body.rfind("\n", 0, i) + 1
+    end = body.find("\n", j)
+    return i - start <= 3 and not body[start:i].strip(" ") and "`" not in body[j:end if end >= 0 else len(body)]
+
+
 def _blank_code(body: str) -> bool:
     """A code span of spaces and line ends alone (`` `   ` ``): the engines trim it differently.
     Each run of backticks is found with str.find (a regex search of the body costs ten times
@@ -569,7 +600,7 @@ def _blank_code(body: str) -> bool:
         j = i + 1
         while body[j:j + 1] == "`":
             j += 1
-        gap = _GAP.match(body, j)
+        gap = _GAP.match(body, j) if j - i < 3 or not _fence_line(body, i, j) else None
         if gap is not None and "\n\n" not in gap.group().replace(" ", ""):  # (a blank line ends a span)
             run = body[i:j]
             k = gap.end()
@@ -860,7 +891,7 @@ def render(body: str, raw_html: bool, widget_block: Callable[[list[int]], str]) 
     if "\r" in body or "\x00" in body or "\x0c" in body or "\x0b" in body \
             or ("^" in body and _INLINE_FOOTNOTE in body):
         return None
-    if not ascii and (_UNUSUAL_SPACE.search(body) or _symbols_near_delimiters(body)):
+    if not ascii and (_odd_spaces(body) or _symbols_near_delimiters(body)):
         return None
     quotes = "'" in body or '"' in body
     if quotes and (("\\" in body and ("\\'" in body or '\\"' in body))
