@@ -500,12 +500,16 @@ def _process(tokens: list[_Tok]) -> None:
 
 _FOOTNOTE_ITEM = re.compile(r'(<li id="fn\d+" class="footnote-item">)\n')
 # What markdown-it's replacements and smart quotes look for.
-_TYPOGRAPHER_LITERALS = ("+-", "..", "??", "!!", ",,", "--", "'", '"')
+_REPLACEMENT_LITERALS = ("+-", "..", "??", "!!", ",,", "--")
+_TYPOGRAPHER_LITERALS = (*_REPLACEMENT_LITERALS, "'", '"')
 _TYPOGRAPHER_SCOPED = re.compile(r"\((?:c|tm|r|p)\)", re.IGNORECASE)
 
 
-def _typographer_trigger(body: str) -> bool:
-    return any(s in body for s in _TYPOGRAPHER_LITERALS) or ("(" in body and bool(_TYPOGRAPHER_SCOPED.search(body)))
+def _typographer_trigger(body: str, quotes: bool = True) -> bool:
+    """Whether markdown-it's typographer may change `body`: its replacements and, with
+    `quotes`, its smart quotes."""
+    return any(s in body for s in (_TYPOGRAPHER_LITERALS if quotes else _REPLACEMENT_LITERALS)) \
+        or ("(" in body and bool(_TYPOGRAPHER_SCOPED.search(body)))
 
 
 def _typography_in_code(body: str) -> bool:
@@ -619,14 +623,17 @@ _AUTOLINK_PLAIN = re.compile(r"<[A-Za-z][A-Za-z0-9.+-]{1,31}:[A-Za-z0-9:/?#@!$&'
 
 def _alt_doubt(body: str) -> bool:
     """An image whose alt text is more than plain words: the Rust engine applies the
-    typographer to alt text and drops its entities, escapes and autolinks; or any image
-    but `![alt](destination "title")` on one line (a reference image, brackets in the alt,
-    an alt or a destination across lines, an odd quote in the title)."""
+    typographer's replacements to alt text and drops its entities, escapes and autolinks;
+    or any image but `![alt](destination "title")` on one line (a reference image, brackets
+    in the alt, an alt or a destination across lines, an odd quote in the title). An
+    apostrophe or a full stop is a plain word's (`Traders' odds since Nov. 5`): smart
+    quotes are not applied to alt text by markdown-it-py, nor by the Rust engine as run here."""
     if body.count("![") != len(_SIMPLE_IMAGE.findall(body)):
         return True
     for m in _IMAGE_ALT.finditer(body):
         alt = m.group(1)
-        if not all(c.isalnum() or c in " ,:;?!%$/+=#@-" for c in alt) or _typographer_trigger(alt) or "  " in alt:
+        if not all(c.isalnum() or c in " ,:;?!%$/+=#@-'.’" for c in alt) or _typographer_trigger(alt, quotes=False) \
+                or "  " in alt:
             return True
     return False
 

@@ -373,6 +373,7 @@ def test_spaces_of_other_widths_between_words_render_the_same() -> None:
     "Text ~5% and < 3%.\n\n```market\na\n```",
     "```market\na\n```\n```market\nb\n```\n",
     "Ten\u00a0per cent, 10\u202f%, «\u202fmot\u202f» and 5\u2009000.\n",
+    "![Traders' odds since Nov. 5](/images/odds.png \"The odds\")\n\nIt's up.\n",
 ])
 def test_what_news_often_holds_is_taken(body: str) -> None:
     assert fast(body.rstrip("\n") + "\n") is not None
