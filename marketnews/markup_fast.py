@@ -140,8 +140,13 @@ def _symbols_near_delimiters(body: str) -> bool:
     return False
 
 
-_FOOTNOTE_DEFINITION = re.compile(r"^\[\^[^\]]*\]:", re.MULTILINE)
-_FOOTNOTE_LABEL_COLON = re.compile(r"\[\^[^\]]*\]:")
+_FOOTNOTE_DEFINITION = re.compile(r"^\[\^[^\]\n]*\]:", re.MULTILINE)
+_FOOTNOTE_LABEL_COLON = re.compile(r"\[\^[^\]\n]*\]:")
+# A footnote definition's start as markdown-it-py's plugin reads one: a label of one line,
+# not empty, without a space. `[^note 1]:` and `[^]:` are none (a reference definition or
+# text to markdown-it-py), and a label left open at a line's end may be anything.
+_FOOTNOTE_START = re.compile(r"\[\^[^\] \t\n]+\]:")
+_NO_FOOTNOTE = re.compile(r"\[\^(?:[^\]\n]*[ \t][^\]\n]*)?\]:|\[\^[^\]\n]*\n")
 
 
 def _footnote_interrupts(body: str) -> bool:
@@ -563,6 +568,9 @@ _IMG_ALT = re.compile(r'<img src="[^"]*" alt="([^"]*)"')
 # found fast), in a link's or an image's URL when a scheme and `href="` or `src="` come before it.
 _ODD_HOST = re.compile(r'://[^/?#"]*(?:%|[^\x00-\x7f])')
 _URL_START = re.compile(r'(?:href|src)="[A-Za-z][A-Za-z0-9+.-]*\Z')
+# The same without "://": a protocol-relative URL's host, and a mail address, which
+# markdown-it-py takes for a host too.
+_ODD_ADDRESS = re.compile(r'(?:href|src)="(?://[^/?#"]*|(?i:mailto):[^"]*)(?:%|[^\x00-\x7f])')
 
 
 def _foreign_host(html: str) -> bool:
@@ -572,7 +580,7 @@ def _foreign_host(html: str) -> bool:
         quote = html.rfind('"', 0, m.start())  # (the URL's own: it holds none)
         if _URL_START.search(html, max(0, quote - 5), m.start()):
             return True
-    return False
+    return bool(_ODD_ADDRESS.search(html))
 
 
 # Found by fuzzing the two engines against each other (tests/test_engines.py, FUZZED): each
@@ -604,7 +612,12 @@ def _blank_code(body: str) -> bool:
         j = i + 1
         while body[j:j + 1] == "`":
             j += 1
-        gap = _GAP.match(body, j) if j - i < 3 or not _fence_line(body, i, j) else None
+        k = i
+        while k and body[k - 1] == "\\":
+            k -= 1
+        if (i - k) % 2:  # (its first backtick is escaped: the run is one shorter)
+            i += 1
+        gap = _GAP.match(body, j) if i < j and (j - i < 3 or not _fence_line(body, i, j)) else None
         if gap is not None and "\n\n" not in gap.group().replace(" ", ""):  # (a blank line ends a span)
             run = body[i:j]
             k = gap.end()
@@ -616,8 +629,11 @@ def _blank_code(body: str) -> bool:
 # differently in a destination); an `&` without one, as in a query string's `?a=1&b=2`, is
 # the same to both.
 _REFERENCE = r"&#?[A-Za-z0-9]*;"
-_ODD_DESTINATION = re.compile(rf"\]\(\s*[^)\s]*(?:[\[<`]|{_REFERENCE})|\]:[ \t]*\S*(?:\[|{_REFERENCE})|\]:[ \t]*<>")
+_ODD_DESTINATION = re.compile(rf"\]\(\s*[^)\s]*(?:[\[<`]|\\\n|::)|\]\(\s*\S*{_REFERENCE}|\]\(\s*[^/)\s]*:[^/)\s]*:"
+                              rf"|\]:[ \t]*\S*(?:\[|{_REFERENCE}|\\\n|::)|\]:[ \t]*[^/\s]*:[^/\s]*:|\]:[ \t]*<>")
 _AUTOLINK = re.compile(r"<[A-Za-z][A-Za-z0-9.+-]{1,31}:[^<>\s]*>")
+# An autolink (a URL's or a mail address's) with a percent sign: markdown-it-py shows it decoded.
+_PERCENT_AUTOLINK = re.compile(r"<[^<>\s]*%[^<>\s]*>")
 _AUTOLINK_PLAIN = re.compile(r"<[A-Za-z][A-Za-z0-9.+-]{1,31}:[A-Za-z0-9:/?#@!$&'+,;=%.-]*>")
 
 
@@ -653,7 +669,7 @@ def _depth(line: str) -> int:
 _SUSPECT_LINE = re.compile(r"\n[ >\t]*(?:\d{1,9}[.)]|```|~~~)|\n[ *+\-0-9.)]*>[^\n]*[|`]")  # in "\n" + body
 _DEFINITION_LINE = re.compile(r"^.*\]:.*$", re.MULTILINE)
 _QUOTED_DELIMITER = re.compile(r"\n[ >]*>[ >]*(?::-+:?|-+:)[ \t]*(?=\n)")  # in "\n" + body
-_OPEN_BRACKETS = re.compile(r"\]\($|\]\[\[|\[\]", re.MULTILINE)
+_OPEN_BRACKETS = re.compile(r"\]\($|\]\[[^\]\n]*\[|\[\]", re.MULTILINE)
 _SPACES_LINE = re.compile(r"^[ \t]+$", re.MULTILINE)
 _INDENTED_LINE = re.compile(r"\n(?:[ \t]|[ >]*>[ \t]{2})")  # in "\n" + body: indented, or indented in a quote
 _DELIMITER_RUN = re.compile(r"\*+|_+|~~+")
@@ -817,7 +833,7 @@ def _fuzzed_doubts(body: str) -> bool:
     lines = "\n" + body  # what the searches for a line's start look in: each line after a "\n"
     if "!" in body and "![" in body and _alt_doubt(body):
         return True
-    if ("^" in body and "[^\n" in body) or ("&" in body and "&#" in body):
+    if ("^" in body and ("[^\n" in body or _NO_FOOTNOTE.search(body))) or ("&" in body and "&#" in body):
         return True  # a footnote label across lines; a numeric character reference
     if (("*" in body and ("_" in body or "~" in body)) or ("_" in body and "~" in body)) \
             and _interleaved_delimiters(body):
@@ -832,10 +848,13 @@ def _fuzzed_doubts(body: str) -> bool:
     if "`" in body and ("` " in body or "`\n" in body) and _blank_code(body):
         return True  # a code span of spaces (and line ends) alone
     if "]" in body and ("](" in body or "]:" in body) and _ODD_DESTINATION.search(body):
-        return True  # a destination with a bracket, a character reference, <> or a backtick (where the Rust engine may
-        # panic), after spaces or a line end too: encoded or read differently
-    if "<" in body and any(not _AUTOLINK_PLAIN.fullmatch(a) for a in _AUTOLINK.findall(body)):
-        return True  # an autolink with characters the engines take or leave differently
+        return True  # a destination with a bracket, a character reference (after brackets of its own too), <>, a
+        # backtick (where the Rust engine may panic), `::`, two colons before any slash (`x:y:1`, which
+        # markdown-it-py reads as a host and port) or a backslash at a line's end, after spaces or a line end
+        # too: encoded or read differently
+    if "<" in body and (any(not _AUTOLINK_PLAIN.fullmatch(a) or "::" in a for a in _AUTOLINK.findall(body))
+                        or "%" in body and _PERCENT_AUTOLINK.search(body)):
+        return True  # an autolink with characters the engines take or leave differently, or shown decoded
     if "@" in body and (":@" in body or "//@" in body):
         return True  # an empty user before a host, in an autolink or a link: markdown-it-py drops the @
     if "~" in body and "~~~" in body and any("~~~" in line and not line.lstrip(" >\t").startswith("~~~")
@@ -869,7 +888,7 @@ def _fuzzed_doubts(body: str) -> bool:
         return True  # a link left open, or brackets in a label, beside a reference definition
     for m in _DEFINITION_LINE.finditer(body):
         line = m.group(0)
-        titled = not line.startswith("[^")  # (a footnote's text has no destination or title: its quotes are text)
+        titled = not _FOOTNOTE_START.match(line)  # (a footnote's text has no destination or title: its quotes are text)
         if line.rstrip().endswith("]:") or not line.lstrip(" ").startswith("[") or titled and (
                 line.count('"') % 2 or line.count("'") % 2 or line.count("(") != line.count(")")) \
                 or "]:  " in line or line.split("]:", 1)[0].count("[") > 1:
