@@ -570,7 +570,7 @@ _ODD_HOST = re.compile(r'://[^/?#"]*(?:%|[^\x00-\x7f])')
 _URL_START = re.compile(r'(?:href|src)="[A-Za-z][A-Za-z0-9+.-]*\Z')
 # The same without "://": a protocol-relative URL's host, and a mail address, which
 # markdown-it-py takes for a host too.
-_ODD_ADDRESS = re.compile(r'(?:href|src)="(?://[^/?#"]*|(?i:mailto):[^"]*)(?:%|[^\x00-\x7f])')
+_ODD_ADDRESS = re.compile(r'="(?://[^/?#"]*|(?i:mailto):[^"]*)(?:%|[^\x00-\x7f])')  # (after href or src)
 
 
 def _foreign_host(html: str) -> bool:
@@ -580,7 +580,7 @@ def _foreign_host(html: str) -> bool:
         quote = html.rfind('"', 0, m.start())  # (the URL's own: it holds none)
         if _URL_START.search(html, max(0, quote - 5), m.start()):
             return True
-    return bool(_ODD_ADDRESS.search(html))
+    return any(html.endswith(("href", "src"), 0, m.start()) for m in _ODD_ADDRESS.finditer(html))
 
 
 # Found by fuzzing the two engines against each other (tests/test_engines.py, FUZZED): each
