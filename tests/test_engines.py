@@ -554,7 +554,6 @@ def test_the_known_differences_are_real(name: str) -> None:
     assert (bare != reference.html) != (name in FOR_REPORTS)
 
 
-@fast_only
 def test_no_letter_or_digit_is_punctuation_or_space_to_smart_quotes() -> None:
     """The fast path's smart quotes curl an apostrophe between two letters or digits at once
     (`markup_fast._process`): right only while markdown-it counts no such character as
@@ -567,6 +566,7 @@ def test_no_letter_or_digit_is_punctuation_or_space_to_smart_quotes() -> None:
     assert markup_fast._smartquotes("<p>it's 5'11 'q'</p>\n") == "<p>it’s 5’11 ‘q’</p>\n"
 
 
+@fast_only
 def test_market_fences_keep_their_lines() -> None:
     body = NORMALISED["market fences and their lines"]
     got = fast(body)
