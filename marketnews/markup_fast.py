@@ -91,10 +91,12 @@ class FastBody:
 _FENCE_MENTION = re.compile(r"(?:`{3,}|~{3,}).*?(?:market|&)", re.IGNORECASE)
 _MARKET_OPENER = re.compile(r"(?:`{3,}|~{3,})[ \t]*market[ \t]*", re.IGNORECASE)
 _INLINE_FOOTNOTE = "^["
-# Whitespace that markdown-it-py trims from a line's ends and the Rust engine does not, and
-# characters that the engines may clean up differently (carriage returns, NUL).
+# Whitespace that markdown-it-py trims (from a line's ends, a cell, a definition's text) and
+# the Rust engine does not, and characters that the engines may clean up differently
+# (carriage returns, NUL, line separators, byte-order marks: `_LINE_OR_MARK`).
 _UNUSUAL_SPACE = re.compile(r"[\r\x00\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]")
 _LINE_OR_MARK = re.compile(r"[\r\x00\x85\u2028\u2029\ufeff]")
+_QUOTE_ENTITY = re.compile(r"&(?:#|quot;|apos;)", re.IGNORECASE)
 # What a no-break or thin space between words is beside in news (`10\u00a0%`, `«\u202fmot\u202f»`):
 # letters and digits, and these.
 _BESIDE_SPACE = frozenset(".,;:%€$£«»“”‘’?!/–—…'\"")
@@ -116,7 +118,6 @@ def _odd_spaces(body: str) -> bool:
                 or before == ":" and body[at - 2:at - 1] == "]":  # (a definition's text starts after `]:`)
             return True
     return False
-_QUOTE_ENTITY = re.compile(r"&(?:#|quot;|apos;)", re.IGNORECASE)
 
 
 def _letter_or_digit(ch: str) -> bool:
@@ -834,7 +835,7 @@ def _fuzzed_doubts(body: str) -> bool:
     if "!" in body and "![" in body and _alt_doubt(body):
         return True
     if ("^" in body and ("[^\n" in body or _NO_FOOTNOTE.search(body))) or ("&" in body and "&#" in body):
-        return True  # a footnote label across lines; a numeric character reference
+        return True  # a footnote label across lines or none to markdown-it-py (`[^a b]:`); a numeric reference
     if (("*" in body and ("_" in body or "~" in body)) or ("_" in body and "~" in body)) \
             and _interleaved_delimiters(body):
         return True  # emphasis of one kind around runs of another: the engines pair the runs after it differently
