@@ -96,7 +96,10 @@ _INLINE_FOOTNOTE = "^["
 # (carriage returns, NUL, line separators, byte-order marks: `_LINE_OR_MARK`).
 _UNUSUAL_SPACE = re.compile(r"[\r\x00\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]")
 _LINE_OR_MARK = re.compile(r"[\r\x00\x85\u2028\u2029\ufeff]")
-_QUOTE_ENTITY = re.compile(r"&(?:#|quot;|apos;)", re.IGNORECASE)
+# A quote written as a character reference (markdown-it-py leaves it straight; in the HTML it
+# looks like any other): `&quot;`, `&apos;`, `&#39;`, `&#x22;`... A numeric reference to
+# another character is none; one that is not one at all is looked at later (_odd_numeric_reference).
+_QUOTE_ENTITY = re.compile(r"&(?:quot;|apos;|#0*(?:34|39);|#x0*(?:22|27);)", re.IGNORECASE)
 # What a no-break or thin space between words is beside in news (`10\u00a0%`, `«\u202fmot\u202f»`):
 # letters and digits, and these.
 _BESIDE_SPACE = frozenset(".,;:%€$£«»“”‘’?!/–—…'\"")
@@ -827,6 +830,24 @@ def _lazy_indented(body: str) -> bool:
     return False
 
 
+_NUMERIC_REFERENCE = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,6})|([0-9]{1,7}));")
+
+
+def _odd_numeric_reference(body: str) -> bool:
+    """Whether a numeric character reference in `body` may be read differently: one to a space,
+    a line end, a control or format character, a surrogate or nothing (`&#10;`, `&#160;`,
+    `&#0;`), or an `&#` that is none. One to a letter or a mark (`&#8217;`, `&#233;`) is text
+    to both engines."""
+    found = _NUMERIC_REFERENCE.findall(body)
+    if len(found) != body.count("&#"):
+        return True
+    for hexadecimal, decimal in found:
+        code = int(hexadecimal, 16) if hexadecimal else int(decimal)
+        if not 0 < code <= 0x10FFFF or unicodedata.category(chr(code))[0] in "CZ":
+            return True
+    return False
+
+
 def _fuzzed_doubts(body: str) -> bool:
     """What fuzzing found the engines parse differently. Each check looks for a character
     or a pair first, so that an ordinary article pays a few memchr calls and one search."""
@@ -834,8 +855,10 @@ def _fuzzed_doubts(body: str) -> bool:
     lines = "\n" + body  # what the searches for a line's start look in: each line after a "\n"
     if "!" in body and "![" in body and _alt_doubt(body):
         return True
-    if ("^" in body and ("[^\n" in body or _NO_FOOTNOTE.search(body))) or ("&" in body and "&#" in body):
+    if ("^" in body and ("[^\n" in body or _NO_FOOTNOTE.search(body))) or ("&" in body and "&#" in body
+                                                                          and _odd_numeric_reference(body)):
         return True  # a footnote label across lines or none to markdown-it-py (`[^a b]:`); a numeric reference
+        # to a space or a control character
     if (("*" in body and ("_" in body or "~" in body)) or ("_" in body and "~" in body)) \
             and _interleaved_delimiters(body):
         return True  # emphasis of one kind around runs of another: the engines pair the runs after it differently
