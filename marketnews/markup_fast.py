@@ -91,10 +91,9 @@ class FastBody:
 _FENCE_MENTION = re.compile(r"(?:`{3,}|~{3,}).*?(?:market|&)", re.IGNORECASE)
 _MARKET_OPENER = re.compile(r"(?:`{3,}|~{3,})[ \t]*market[ \t]*", re.IGNORECASE)
 _INLINE_FOOTNOTE = "^["
-# Whitespace that markdown-it-py trims (from a line's ends, a cell, a definition's text) and
-# the Rust engine does not, and characters that the engines may clean up differently
-# (carriage returns, NUL, line separators, byte-order marks: `_LINE_OR_MARK`).
-_UNUSUAL_SPACE = re.compile(r"[\r\x00\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]")
+# Unicode spaces, which markdown-it-py trims (from a line's ends, a cell, a definition's text)
+# and the Rust engine does not; and characters the engines may clean up differently.
+_UNUSUAL_SPACE = re.compile(r"[\xa0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 _LINE_OR_MARK = re.compile(r"[\r\x00\x85\u2028\u2029\ufeff]")
 # A quote written as a character reference (markdown-it-py leaves it straight; in the HTML it
 # looks like any other): `&quot;`, `&apos;`, `&#39;`, `&#x22;`... A numeric reference to
@@ -928,7 +927,9 @@ def _fuzzed_doubts(body: str) -> bool:
 
 def render(body: str, raw_html: bool, widget_block: Callable[[list[int]], str]) -> FastBody | None:
     """`body` rendered by markdown-it-pyrs into markdown-it-py's bytes, or None: render it
-    with markdown-it-py. `widget_block(indices)` writes a ```market fence's placeholders."""
+    with markdown-it-py. `widget_block(indices)` writes a ```market fence's placeholders.
+    `body` ends with a line end (`markup._as_lines`): without one, a fence left open at the
+    very end would end its code with a line end here and without one in markdown-it-py."""
     if _rust is None:
         return None
     # Each `c in body` below is one memchr: together a fiftieth of the cost of building the
@@ -947,8 +948,6 @@ def render(body: str, raw_html: bool, widget_block: Callable[[list[int]], str]) 
     if quotes and (("\\" in body and ("\\'" in body or '\\"' in body))
                    or ("&" in body and _QUOTE_ENTITY.search(body))):
         return None  # an escaped quote is left as it is: the HTML does not show which ones were
-    if not body.endswith("\n") and ("`" in body or "~" in body or "<" in body):
-        return None  # a fence or HTML block left open at the end: the Rust engine adds a line break
     openers = _line_doubts(body)
     if openers is None:
         return None
