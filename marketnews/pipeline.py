@@ -913,21 +913,22 @@ def site_files(
             renderer.snapshot_text()  # mostly waits on them); the other pages' workers inherit it
         if store is not None:
             store.add_faults(faults)
-        for i, (page, text, fp, size, shell_print, shell, record) in zip(chunk, done, strict=True):
-            items.append(text.encode("utf-8"))  # see SiteRenderer.seed_item
-            if shell_print:  # for the list pages' frames
-                renderer.shell_prints[seen(inp.articles[i])] = shell_print
-            if store is not None and shell_print:
-                if shell is not None:
-                    store.put(shell_key(shell_print), shell, packed=True)
+        for i, one in zip(chunk, done, strict=True):
+            page = one.page
+            items.append(one.item.encode("utf-8"))  # see SiteRenderer.seed_item
+            if one.shell_print:  # for the list pages' frames
+                renderer.shell_prints[seen(inp.articles[i])] = one.shell_print
+            if store is not None and one.shell_print:
+                if one.shell is not None:
+                    store.put(shell_key(one.shell_print), one.shell, packed=True)
                 else:
-                    store.use((shell_key(shell_print),))
-            if fp:
-                reuse.note(page.path, (fp, size, text))
-                if record is not None:  # made anew (kept: in the memo already)
-                    reuse.settle({page.path: record})
+                    store.use((shell_key(one.shell_print),))
+            if one.fingerprint:
+                reuse.note(page.path, (one.fingerprint, one.size, one.item))
+                if one.record is not None:  # made anew (kept: in the memo already)
+                    reuse.settle({page.path: one.record})
                 if n > 1:
-                    renderer.memo.prints[seen(inp.articles[i])] = fp
+                    renderer.memo.prints[seen(inp.articles[i])] = one.fingerprint
             yield page
 
     for view, item in zip(listed, items, strict=True):
@@ -1034,13 +1035,13 @@ def changed_site_files(
                 for (_, article), record in zip(changed, records, strict=True)]
     finally:
         _forget_fetched(renderer, reuse)
-    for (i, article), (page, item, fp, size, shell_print, shell, _) in zip(changed, made, strict=True):
+    for (i, article), one in zip(changed, made, strict=True):
         listed[i] = renderer.listed_view(article)
-        if shell is not None:
-            store.put(shell_key(shell_print), shell, packed=True)
-        if page.data is not None:
-            reuse.record(page.path, fp, size, item)
-            files.append(page)
+        if one.shell is not None:
+            store.put(shell_key(one.shell_print), one.shell, packed=True)
+        if one.page.data is not None:
+            reuse.record(one.page.path, one.fingerprint, one.size, one.item)
+            files.append(one.page)
     files += [f for f in renderer.other_pages(listed) if f.data is not None]
     keep_frames(store, *taken_frames(renderer))
     memo.published, memo.listed = inp.articles, listed
