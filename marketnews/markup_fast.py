@@ -318,14 +318,6 @@ _PIECE = re.compile(
 _QUOTE = re.compile(r"['\"]")
 
 
-class _Tok:
-    __slots__ = ("kind", "content", "level", "start", "end", "changed")
-
-    def __init__(self, kind: str, content: str, level: int, start: int, end: int) -> None:
-        self.kind, self.content, self.level, self.start, self.end = kind, content, level, start, end
-        self.changed = False
-
-
 class _Unsure(Exception):
     """A quote's neighbour is an image: its token content is not in the HTML."""
 
@@ -334,102 +326,107 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
+# The entities of the Rust engine's text are these four: unescaped with str.replace where
+# they are all a piece holds (html.unescape is a regular expression and a call for each).
+_OTHER_ENTITY = re.compile(r"&(?!(?:amp|lt|gt|quot);)")
+
+
+def _unescape(text: str) -> str:
+    if "&" not in text:
+        return text
+    if _OTHER_ENTITY.search(text):
+        return htmllib.unescape(text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&amp;", "&")
+
+
 def _smartquotes(html: str) -> str | None:
     """markdown-it-py's smart quotes, applied block by block to HTML rendered without them;
-    None where a quote's neighbour cannot be known from the HTML. A block is made into
-    tokens only when a piece of its text may hold a quote (most hold none)."""
+    None where a quote's neighbour cannot be known from the HTML.
+
+    A block's pieces (see `_PIECE`) stand for markdown-it's inline tokens, read only where
+    a quote needs them: a text piece's text (unescaped) once it is looked at, its nesting
+    level (emphasis and links) as the scan passes it. A text piece with a line end in it
+    is one token here where markdown-it has two and a soft break between: a quote beside
+    the line end sees it as a space, as it would the break (a line end is space to
+    markdown-it's smart quotes, and neither punctuation, a digit nor a quote), and a text
+    piece, changed or not, is its text escaped again (`_escape` undoes `_unescape` on the
+    Rust engine's text), so a line end is written where it was."""
     out: list[str] = []
     pos = 0
     pieces: list[re.Match[str]] = []  # the block's, up to the next tag that ends it
-    quoted = False  # whether a text piece of the block holds a quote, or an entity (which may be one)
+    quoted: list[tuple[int, int, int]] = []  # its text pieces with a quote: (index, level, lowest level since the last)
+    level = low = 0
     try:
         for m in _PIECE.finditer(html):
             kind = m.lastgroup
-            if kind is None:  # a tag that ends the block
+            if kind == "text":
+                text = m.group(0)
+                if "'" in text or '"' in text or "&quot;" in text \
+                        or ("&" in text and _OTHER_ENTITY.search(text) and '"' in htmllib.unescape(text)):
+                    quoted.append((len(pieces), level, low))
+                    low = level
+            elif kind is None:  # a tag that ends the block
                 if quoted:
-                    pos = _curl(html, _tokens(pieces), out, pos)
-                    quoted = False
+                    pos = _curl(html, pieces, quoted, out, pos)
+                    quoted = []
                 pieces = []
-            else:
-                pieces.append(m)
-                if kind == "text" and not quoted:
-                    text = m.group(0)
-                    quoted = "'" in text or '"' in text or "&" in text
+                level = low = 0
+                continue
+            elif kind == "open":
+                level += 1
+            elif kind == "close":
+                level -= 1
+                if level < low:
+                    low = level
+            pieces.append(m)
         if quoted:
-            pos = _curl(html, _tokens(pieces), out, pos)
+            pos = _curl(html, pieces, quoted, out, pos)
     except _Unsure:
         return None
     out.append(html[pos:])
     return "".join(out)
 
 
-def _tokens(pieces: list[re.Match[str]]) -> list[_Tok]:
-    """A block's pieces (see `_PIECE`) as markdown-it's inline tokens, each with its nesting
-    level (emphasis and links) and its place in the HTML."""
-    segment: list[_Tok] = []
-    level = 0
-    for m in pieces:
+def _text(pieces: list[re.Match[str]], texts: dict[int, str], j: int) -> str:
+    """The text of piece j as markdown-it's tokens have it: a text piece's unescaped (and
+    curled, once `_curl` changed it), a code span's, "" for a tag."""
+    text = texts.get(j)
+    if text is None:
+        m = pieces[j]
         kind = m.lastgroup
-        if kind == "text":
-            text = m.group(0)
-            at = m.start()
-            if "\n" not in text:  # (most pieces: one token)
-                segment.append(_Tok("text", htmllib.unescape(text) if "&" in text else text, level, at, m.end()))
-                continue
-            for i, part in enumerate(text.split("\n")):
-                if i:
-                    segment.append(_Tok("softbreak", "", level, at - 1, at))
-                if part:
-                    segment.append(_Tok("text", htmllib.unescape(part), level, at, at + len(part)))
-                at += len(part) + 1
-        elif kind == "code":
-            segment.append(_Tok("code_inline", htmllib.unescape(m.group("code")), level, m.start(), m.end()))
-        elif kind == "fnref":
-            segment.append(_Tok("footnote_ref", "", level, m.start(), m.end()))
-        elif kind == "open":
-            segment.append(_Tok("open", "", level, m.start(), m.end()))
-            level += 1
-        elif kind == "close":
-            level -= 1
-            segment.append(_Tok("close", "", level, m.start(), m.end()))
-        elif kind == "img":
-            segment.append(_Tok("image", "?", level, m.start(), m.end()))
-        elif kind == "br":
-            segment.append(_Tok("hardbreak", "", level, m.start(), m.end()))
-    return segment
+        text = texts[j] = _unescape(m.group(0)) if kind == "text" else \
+            htmllib.unescape(m.group("code")) if kind == "code" else ""
+    return text
 
 
-def _curl(html: str, segment: list[_Tok], out: list[str], pos: int) -> int:
+def _neighbour(pieces: list[re.Match[str]], texts: dict[int, str], i: int, step: int) -> int:
+    """The character next to piece i, before it (`step` -1) or after it (1), as markdown-it's
+    smart quotes look for it: past tags, not past a line break or the block's end (a space)."""
+    j = i + step
+    while 0 <= j < len(pieces):
+        kind = pieces[j].lastgroup
+        if kind == "br":
+            break
+        if kind == "img":
+            raise _Unsure
+        text = _text(pieces, texts, j)
+        if text:
+            return ord(text[-1] if step < 0 else text[0])
+        j += step
+    return 0x20
+
+
+def _curl(html: str, pieces: list[re.Match[str]], quoted: list[tuple[int, int, int]], out: list[str],
+          pos: int) -> int:
     """One block's quotes curled (`_process`), its HTML up to its last change put in `out`
     from `pos` on; the position in `html` that `out` has reached."""
-    # leading / trailing newlines of a block's text are the renderer's layout
-    if segment and segment[0].kind == "softbreak":
-        segment.pop(0)
-    if segment and segment[-1].kind == "softbreak":
-        segment.pop()
-    if any(t.kind == "text" and ("'" in t.content or '"' in t.content) for t in segment):
-        _process(segment)
-    for t in segment:
-        if t.changed:
-            out.append(html[pos:t.start])
-            out.append(_escape(t.content))
-            pos = t.end
+    texts: dict[int, str] = {}
+    for i in sorted(_process(pieces, quoted, texts)):
+        start, end = pieces[i].span()
+        out.append(html[pos:start])
+        out.append(_escape(texts[i]))
+        pos = end
     return pos
-
-
-def _neighbour(tokens: list[_Tok], i: int, step: int) -> int:
-    j = i + step
-    while 0 <= j < len(tokens):
-        t = tokens[j]
-        if t.kind in ("softbreak", "hardbreak"):
-            break
-        if not t.content:
-            j += step
-            continue
-        if t.kind == "image":
-            raise _Unsure
-        return ord(t.content[-1] if step < 0 else t.content[0])
-    return 0x20
 
 
 def _class(code: int) -> tuple[bool, bool]:
@@ -440,32 +437,36 @@ def _class(code: int) -> tuple[bool, bool]:
 _CLASS = [_class(code) for code in range(128)]  # (the ASCII characters', looked up)
 
 
-def _process(tokens: list[_Tok]) -> None:
-    """markdown-it-py's rules_core/smartquotes.process_inlines, on our tokens."""
-    stack: list[tuple[int, int, bool, int]] = []  # (token, position, single, level) of opening quotes
-    for i, token in enumerate(tokens):
-        this_level = token.level
-        while stack and stack[-1][3] > this_level:
+def _process(pieces: list[re.Match[str]], quoted: list[tuple[int, int, int]], texts: dict[int, str]) -> set[int]:
+    """markdown-it-py's rules_core/smartquotes.process_inlines, on a block's pieces: the text
+    pieces at `quoted` (those with a quote, in order, each with its level and the lowest
+    level of the tokens since the one before) are the ones it changes, and the tokens
+    between two of them matter only through that lowest level (the stack of opening quotes
+    is popped down to each token's level, and rises only at a text token; so it never
+    holds a higher level below a lower one). `texts` receives the pieces' texts as it
+    finds and changes them; it returns which pieces it changed."""
+    changed: set[int] = set()
+    stack: list[tuple[int, int, bool, int]] = []  # (piece, position, single, level) of opening quotes
+    for i, this_level, low in quoted:
+        while stack and stack[-1][3] > low:
             stack.pop()
-        if token.kind != "text":
-            continue
-        text = token.content
+        text = _text(pieces, texts, i)
         pos = 0
-        while pos < len(text):
-            m = _QUOTE.search(text, pos)
-            if not m:
+        while True:
+            a, d = text.find("'", pos), text.find('"', pos)
+            index = a if d < 0 or 0 <= a < d else d
+            if index < 0:
                 break
-            index = m.start()
             pos = index + 1
-            single = m.group(0) == "'"
+            single = index == a
             if single and index and pos < len(text) and text[index - 1].isalnum() and text[pos].isalnum():
                 # An apostrophe in a word (it's, 5'11): neither opens nor closes (no letter or
                 # digit is punctuation or space to markdown-it), so it is a right single quote.
-                text = token.content = text[:index] + "’" + text[pos:]
-                token.changed = True
+                text = texts[i] = text[:index] + "’" + text[pos:]
+                changed.add(i)
                 continue
-            last = ord(text[index - 1]) if index > 0 else _neighbour(tokens, i, -1)
-            nxt = ord(text[pos]) if pos < len(text) else _neighbour(tokens, i, 1)
+            last = ord(text[index - 1]) if index > 0 else _neighbour(pieces, texts, i, -1)
+            nxt = ord(text[pos]) if pos < len(text) else _neighbour(pieces, texts, i, 1)
             last_punct, last_space = _CLASS[last] if last < 128 else _class(last)
             next_punct, next_space = _CLASS[nxt] if nxt < 128 else _class(nxt)
             can_open = not (next_space or (next_punct and not (last_space or last_punct)))
@@ -476,8 +477,8 @@ def _process(tokens: list[_Tok]) -> None:
                 can_open, can_close = last_punct, next_punct
             if not can_open and not can_close:
                 if single:
-                    text = token.content = text[:index] + "’" + text[pos:]
-                    token.changed = True
+                    text = texts[i] = text[:index] + "’" + text[pos:]
+                    changed.add(i)
                 continue
             matched = False
             if can_close:
@@ -487,11 +488,11 @@ def _process(tokens: list[_Tok]) -> None:
                         break
                     if was_single == single and level == this_level:
                         open_quote, close_quote = ("‘", "’") if single else ("“", "”")
-                        token.content = text[:index] + close_quote + text[pos:]
-                        other = tokens[opener]
-                        other.content = other.content[:at] + open_quote + other.content[at + 1:]
-                        token.changed = other.changed = True
-                        text = token.content
+                        texts[i] = text[:index] + close_quote + text[pos:]
+                        other = texts[opener]  # (this very piece's text when it opened in it)
+                        texts[opener] = other[:at] + open_quote + other[at + 1:]
+                        text = texts[i]
+                        changed.update((i, opener))
                         del stack[k:]
                         matched = True
                         break
@@ -500,8 +501,9 @@ def _process(tokens: list[_Tok]) -> None:
             if can_open:
                 stack.append((i, index, single, this_level))
             elif can_close and single:
-                text = token.content = text[:index] + "’" + text[pos:]
-                token.changed = True
+                text = texts[i] = text[:index] + "’" + text[pos:]
+                changed.add(i)
+    return changed
 
 
 # --- the rest ---------------------------------------------------------------------------------

@@ -330,6 +330,23 @@ def test_news_stories_render_the_same_and_nearly_all_by_the_fast_engine() -> Non
 
 
 @fast_only
+def test_quotes_beside_line_ends_and_markup_render_the_same() -> None:
+    """The fast path's smart quotes read a text piece with line ends in it as one token
+    (`markup_fast._smartquotes`), where markdown-it has a soft break between its lines, and
+    look at the tokens between two quotes only for their levels: quotes at the ends and
+    starts of lines, beside hard breaks, emphasis, links, code spans and entities curl as
+    markdown-it-py curls them."""
+    rng = random.Random(9)
+    parts = ['"', '"', "'", "'", "it's", "word", "*em*", "**strong**", "_a 'b'_", "[link](/u)", "[a 'q'](/u)",
+             "`code`", "`'`", "&amp;", "&lt;", "5'", '1"', "(", ")", ",", ".", " ", " ", "\n", "\n", "  \n",
+             "\\\n", "é", "—", "\n\n", '*"a*', '*b"*', "_'c_", "_d'_", '["e](/u)', '[f"](/u)']
+    bodies = ["".join(rng.choice(parts) for _ in range(rng.randint(3, 25))) + "\n" for _ in range(3000)]
+    took, differ = compare(bodies)
+    assert differ == []
+    assert took >= 0.35 * len(bodies), took  # (about 40% here: the rest have what the checks route)
+
+
+@fast_only
 def test_spaces_of_other_widths_between_words_render_the_same() -> None:
     """No-break, thin and other Unicode spaces between words, figures and punctuation (French
     and German typography writes them): the fast engine takes such stories (it once sent every
