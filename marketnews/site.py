@@ -29,7 +29,7 @@ import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from functools import cached_property, partial
+from functools import cached_property, lru_cache, partial
 from pathlib import Path
 from typing import Any, Protocol, cast
 from urllib.parse import unquote
@@ -379,17 +379,19 @@ class _Mark(Markup):
     del _name
 
 
-def _pairs(key: str) -> list[tuple[str, str, None]] | None:
+@lru_cache(maxsize=4096)
+def _pairs(key: str) -> tuple[tuple[str, str, None], ...] | None:
     """The markets of an ASOF slot's key (JSON), as keys of their views (reference as
-    written, market key, None); None if the key is not such a list."""
+    written, market key, None); None if the key is not such a list. (Read once for the
+    check that a frame fits and once to fill it: kept, as a list page's keys recur.)"""
     try:
         pairs = json.loads(key)
     except (ValueError, RecursionError):
         return None
-    if not isinstance(pairs, list) or not all(
-            isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in pairs):
+    if type(pairs) is not list or not all(
+            type(p) is list and len(p) == 2 and type(p[0]) is str and type(p[1]) is str for p in pairs):
         return None
-    return [(written, market, None) for written, market in pairs]
+    return tuple((written, market, None) for written, market in pairs)
 
 
 def article_url(config: SiteConfig, article: Article) -> str:
