@@ -149,6 +149,9 @@ _FOOTNOTE_LABEL_COLON = re.compile(r"\[\^[^\]\n]*\]:")
 # not empty, without a space. `[^note 1]:` and `[^]:` are none (a reference definition or
 # text to markdown-it-py), and a label left open at a line's end may be anything.
 _FOOTNOTE_START = re.compile(r"\[\^[^\] \t\n]+\]:")
+# A footnote whose text starts with a list item holding indented code (`[^1]: -      code`):
+# the engines indent the code differently.
+_FOOTNOTE_LIST_CODE = re.compile(r"^ {0,3}\[\^[^\]\n]*\]:[ \t]*(?:[*+-]|\d{1,9}[.)])(?: {5,}|[ ]*\t)", re.MULTILINE)
 _NO_FOOTNOTE = re.compile(r"\[\^(?:[^\]\n]*[ \t][^\]\n]*)?\]:|\[\^[^\]\n]*\n")
 
 
@@ -315,27 +318,25 @@ _PIECE = re.compile(
     r"|(?P<text>[^<]+)", re.DOTALL)
 
 
-_QUOTE = re.compile(r"['\"]")
-
-
 class _Unsure(Exception):
-    """A quote's neighbour is an image: its token content is not in the HTML."""
+    """A quote's neighbour is an image (its token content is not in the HTML), or the HTML's
+    text is not escaped as the Rust engine escapes it."""
 
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
-# The entities of the Rust engine's text are these four: unescaped with str.replace where
-# they are all a piece holds (html.unescape is a regular expression and a call for each).
+# The Rust engine writes `&`, `<`, `>` and `"` in text as these four entities and nothing
+# else as one (the source's own entities it writes as the characters they stand for), so
+# `_escape` undoes `_unescape` on its text. Text with another `&...;` is not its (`_Unsure`).
 _OTHER_ENTITY = re.compile(r"&(?!(?:amp|lt|gt|quot);)")
 
 
 def _unescape(text: str) -> str:
+    """The Rust engine's text as markdown-it's tokens hold it (html.unescape, for its four entities)."""
     if "&" not in text:
         return text
-    if _OTHER_ENTITY.search(text):
-        return htmllib.unescape(text)
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&amp;", "&")
 
 
@@ -349,8 +350,9 @@ def _smartquotes(html: str) -> str | None:
     is one token here where markdown-it has two and a soft break between: a quote beside
     the line end sees it as a space, as it would the break (a line end is space to
     markdown-it's smart quotes, and neither punctuation, a digit nor a quote), and a text
-    piece, changed or not, is its text escaped again (`_escape` undoes `_unescape` on the
-    Rust engine's text), so a line end is written where it was."""
+    piece, changed or not, is its text escaped again, so a line end is written where it
+    was. That rests on the Rust engine's escaping (see `_OTHER_ENTITY`): HTML with text
+    escaped otherwise is not taken (None)."""
     out: list[str] = []
     pos = 0
     pieces: list[re.Match[str]] = []  # the block's, up to the next tag that ends it
@@ -361,8 +363,9 @@ def _smartquotes(html: str) -> str | None:
             kind = m.lastgroup
             if kind == "text":
                 text = m.group(0)
-                if "'" in text or '"' in text or "&quot;" in text \
-                        or ("&" in text and _OTHER_ENTITY.search(text) and '"' in htmllib.unescape(text)):
+                if "&" in text and _OTHER_ENTITY.search(text):
+                    raise _Unsure  # not the Rust engine's escaping
+                if "'" in text or '"' in text or "&quot;" in text:
                     quoted.append((len(pieces), level, low))
                     low = level
             elif kind is None:  # a tag that ends the block
@@ -401,7 +404,8 @@ def _text(pieces: list[re.Match[str]], texts: dict[int, str], j: int) -> str:
 
 def _neighbour(pieces: list[re.Match[str]], texts: dict[int, str], i: int, step: int) -> int:
     """The character next to piece i, before it (`step` -1) or after it (1), as markdown-it's
-    smart quotes look for it: past tags, not past a line break or the block's end (a space)."""
+    smart quotes look for it: past tags, not past a hard line break or the block's end (a
+    space); a text piece's line end is returned as it is (space too, to smart quotes)."""
     j = i + step
     while 0 <= j < len(pieces):
         kind = pieces[j].lastgroup
@@ -739,8 +743,8 @@ def _interleaved_delimiters(body: str) -> bool:
     holds a run of another kind, is not doubted. Runs in code spans, link destinations and
     autolinks are not text (`_NOT_TEXT`)."""
     for block in body.split("\n\n"):  # (no code span or link runs across a blank line)
-        if ("*" in block) + ("_" in block) + ("~~" in block) < 2:
-            continue
+        if "_" not in block and "~~" not in block:
+            continue  # (stars alone: `_both_flanking_star`)
         if "`" in block or "](" in block or "<" in block:
             block = _NOT_TEXT.sub(lambda m: m.group(2) or " ", block)  # (a link keeps its text)
         runs = []  # (kind, whether it can be an opener or closer of its own kind)
@@ -749,6 +753,8 @@ def _interleaved_delimiters(body: str) -> bool:
             inert = kind == "_" and start and end < len(block) and block[start - 1].isalnum() \
                 and block[end].isalnum()
             runs.append((kind, not inert))
+        if _paired_around(block):
+            return True  # (of one kind too: `;__"k_\`_&__` then `_"_!`)
         kinds = {kind for kind, _ in runs}
         if len(kinds) < 2:
             continue
@@ -764,6 +770,54 @@ def _interleaved_delimiters(body: str) -> bool:
                         opened = -1
                 elif kind in inside:
                     return True
+    return False
+
+
+def _flanks(block: str, start: int, end: int) -> tuple[bool, bool]:
+    """Whether the run of delimiters at block[start:end] can open and close emphasis, by
+    CommonMark's flanking rules with markdown-it's classes of characters (an underscore
+    inside a word does neither)."""
+    last, nxt = ord(block[start - 1]) if start else 0x20, ord(block[end]) if end < len(block) else 0x20
+    last_space, next_space = isWhiteSpace(last), isWhiteSpace(nxt)
+    last_punct = isMdAsciiPunct(last) or isPunctChar(chr(last))
+    next_punct = isMdAsciiPunct(nxt) or isPunctChar(chr(nxt))
+    left = not next_space and (not next_punct or last_space or last_punct)
+    right = not last_space and (not last_punct or next_space or next_punct)
+    if block[start] == "_":
+        return left and (not right or last_punct), right and (not left or next_punct)
+    return left, right
+
+
+def _paired_around(block: str) -> bool:
+    """Whether a run of delimiters that might close emphasis and found no opener lies inside
+    a span that another pair of runs then closes, with a run of its own kind after that span:
+    the Rust engine then misses the later pair (`__._* *__*n*`, `*.*d_b_* _._`,
+    `;__"k_`_&__` then `_"_!`), as if its search for openers stopped where the failed one
+    began while the span's runs were taken out. The runs are paired as CommonMark pairs them
+    (each closer with the nearest opener of its kind it may take; the rule of three for `*`
+    and `_`): a doubt, which only ever sends more bodies to markdown-it-py."""
+    runs = [(m.group()[0], m.start(), m.end()) for m in _DELIMITER_RUN.finditer(block)]
+    openers: dict[str, list[tuple[int, int, bool]]] = {}  # by kind: (index in runs, length, may close too)
+    failed: list[int] = []  # runs that might have closed and found no opener
+    for i, (kind, start, end) in enumerate(runs):
+        can_open, can_close = _flanks(block, start, end)
+        stack = openers.setdefault(kind, [])
+        if can_close:
+            for j in range(len(stack) - 1, -1, -1):
+                o, length, both = stack[j]
+                if kind != "~" and (both or can_open) and (length + end - start) % 3 == 0 \
+                        and not (length % 3 == 0 and (end - start) % 3 == 0):
+                    continue  # the rule of three
+                if any(o < f < i and any(r[0] == runs[f][0] for r in runs[i + 1:]) for f in failed):
+                    return True
+                del stack[j:]
+                break
+            else:
+                failed.append(i)
+                if can_open:
+                    stack.append((i, end - start, True))
+        elif can_open:
+            stack.append((i, end - start, False))
     return False
 
 
@@ -856,13 +910,13 @@ def _fuzzed_doubts(body: str) -> bool:
     lines = "\n" + body  # what the searches for a line's start look in: each line after a "\n"
     if "!" in body and "![" in body and _alt_doubt(body):
         return True
-    if ("^" in body and ("[^\n" in body or _NO_FOOTNOTE.search(body))) or ("&" in body and "&#" in body
-                                                                          and _odd_numeric_reference(body)):
-        return True  # a footnote label across lines or none to markdown-it-py (`[^a b]:`); a numeric reference
-        # to a space or a control character
-    if (("*" in body and ("_" in body or "~" in body)) or ("_" in body and "~" in body)) \
-            and _interleaved_delimiters(body):
-        return True  # emphasis of one kind around runs of another: the engines pair the runs after it differently
+    if ("^" in body and ("[^\n" in body or _NO_FOOTNOTE.search(body) or _FOOTNOTE_LIST_CODE.search(body))) \
+            or ("&" in body and "&#" in body and _odd_numeric_reference(body)):
+        return True  # a footnote label across lines or none to markdown-it-py (`[^a b]:`), or a footnote that
+        # starts with a list item of indented code; a numeric reference to a space or a control character
+    if ("_" in body or "~~" in body) and _interleaved_delimiters(body):
+        return True  # emphasis around runs of another kind, or around one that found no partner: the engines
+        # pair the runs after it differently
     if "*" in body and _both_flanking_star(body):
         return True  # a run of stars that can both open and close
     if (('"' in body and '""' in body) or ("'" in body and "''" in body) or "()" in body) and any(

@@ -543,6 +543,12 @@ ROUTED = {
     "stars between two punctuation marks": "<*.\n(** a* *b**\n",
     "strong emphasis around underscores, then emphasis": "**a_a_.** _a_\n",
     "strikethrough after emphasis that ends beside a tilde": "*a_a~~*~~a~~\n",
+    # A review of the fast path's smart quotes (5 December 2026) found these, older than it:
+    "strong underscores around a star that found no partner, then emphasis": "__._* *__*n*\n",
+    "emphasis around an underscore that found no partner, then emphasis": "*.*d_b_* _._\n",
+    "strong underscores around an underscore that found no partner, then emphasis": ";__.k_`_&__\n_._!\n",
+    "a footnote that starts with a list item of indented code": "[^1] x\n\n[^1]:*      r\n",
+    "a footnote that starts with an ordered item of indented code": "[^1] x\n\n[^1]: 1.      r\n",
     "brackets in a definition's label": "* Foo\n* * *\n* Bar\n\n\n[foo][bar]\n\n[foo]: /url1\n[bar]: /url2\n\n"
                                         "[foo][ref[bar]]\n\n[ref[bar]]: /uri\n",
 }
@@ -597,6 +603,15 @@ def test_no_letter_or_digit_is_punctuation_or_space_to_smart_quotes() -> None:
     assert len(alnum) > 100_000
     assert not [c for c in alnum if isMdAsciiPunct(ord(c)) or isPunctChar(c) or isWhiteSpace(ord(c))]
     assert markup_fast._smartquotes("<p>it's 5'11 'q'</p>\n") == "<p>it’s 5’11 ‘q’</p>\n"
+
+
+def test_smart_quotes_take_only_the_rust_engines_escaping() -> None:
+    """The fast path's smart quotes write a text piece back escaped as the Rust engine escapes
+    text (four entities, `markup_fast._OTHER_ENTITY`): HTML escaped otherwise is not taken
+    (None), rather than written back another way."""
+    assert markup_fast._smartquotes("<p>&#39;a&#39; b</p>\n") is None
+    assert markup_fast._smartquotes("<p>a&nbsp;'b'</p>\n") is None
+    assert markup_fast._smartquotes("<p>a &amp; &lt;b&gt;\n&quot;c&quot;</p>\n") == "<p>a &amp; &lt;b&gt;\n“c”</p>\n"
 
 
 @fast_only
