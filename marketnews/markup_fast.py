@@ -36,6 +36,7 @@ import html as htmllib
 import importlib
 import re
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -758,7 +759,7 @@ def _interleaved_delimiters(body: str) -> bool:
                 and block[end].isalnum()
             runs.append((kind, not inert))
         if _paired_around(block):
-            return True  # (of one kind too: `;__"k_\`_&__` then `_"_!`)
+            return True  # (of one kind too: ";__.k_`_&__" with "_._!" on the next line)
         kinds = {kind for kind, _ in runs}
         if len(kinds) < 2:
             continue
@@ -795,14 +796,17 @@ def _flanks(block: str, start: int, end: int) -> tuple[bool, bool]:
 def _paired_around(block: str) -> bool:
     """Whether a run of delimiters that might close emphasis and found no opener lies inside
     a span that another pair of runs then closes, with a run of its own kind after that span:
-    the Rust engine then misses the later pair (`__._* *__*n*`, `*.*d_b_* _._`,
-    `;__"k_`_&__` then `_"_!`), as if its search for openers stopped where the failed one
-    began while the span's runs were taken out. The runs are paired as CommonMark pairs them
-    (each closer with the nearest opener of its kind it may take; the rule of three for `*`
-    and `_`): a doubt, which only ever sends more bodies to markdown-it-py."""
+    the Rust engine then misses the later pair (`__._* *__*n*`, `*.*d_b_* _._`, and
+    ";__.k_`_&__" with "_._!" on the next line), as if its search for openers stopped where
+    the failed one began while the span's runs were taken out. The runs are paired as
+    CommonMark pairs them (each closer with the nearest opener of its kind it may take; the
+    rule of three for `*` and `_`): a doubt, which only ever sends more bodies to
+    markdown-it-py. Each closer's look at the runs that failed is a bisection, so a block of
+    a great many runs costs what their number times its logarithm does."""
     runs = [(m.group()[0], m.start(), m.end()) for m in _DELIMITER_RUN.finditer(block)]
+    last = {kind: i for i, (kind, _, _) in enumerate(runs)}  # each kind's last run
     openers: dict[str, list[tuple[int, int, bool]]] = {}  # by kind: (index in runs, length, may close too)
-    failed: list[int] = []  # runs that might have closed and found no opener
+    failed: dict[str, list[int]] = {}  # by kind, in order: runs that might have closed and found no opener
     for i, (kind, start, end) in enumerate(runs):
         can_open, can_close = _flanks(block, start, end)
         stack = openers.setdefault(kind, [])
@@ -812,12 +816,14 @@ def _paired_around(block: str) -> bool:
                 if kind != "~" and (both or can_open) and (length + end - start) % 3 == 0 \
                         and not (length % 3 == 0 and (end - start) % 3 == 0):
                     continue  # the rule of three
-                if any(o < f < i and any(r[0] == runs[f][0] for r in runs[i + 1:]) for f in failed):
-                    return True
+                for other, runs_failed in failed.items():
+                    k = bisect_right(runs_failed, o)
+                    if last[other] > i and k < len(runs_failed) and runs_failed[k] < i:
+                        return True
                 del stack[j:]
                 break
             else:
-                failed.append(i)
+                failed.setdefault(kind, []).append(i)
                 if can_open:
                     stack.append((i, end - start, True))
         elif can_open:
