@@ -605,6 +605,15 @@ def test_no_letter_or_digit_is_punctuation_or_space_to_smart_quotes() -> None:
     assert markup_fast._smartquotes("<p>it's 5'11 'q'</p>\n") == "<p>it’s 5’11 ‘q’</p>\n"
 
 
+@fast_only
+def test_a_body_of_very_many_delimiters_goes_to_the_reference() -> None:
+    """The Rust engine's time grows as the square of a block's emphasis delimiters; past
+    `markup_fast.MANY_DELIMITERS` of them a body is markdown-it-py's, whose time does not."""
+    crowded = "~~a~~ ~b~ " * (markup_fast.MANY_DELIMITERS // 6 + 1) + "\n"
+    assert fast(crowded) is None
+    assert fast("~~a~~ ~b~ *c* _d_ " * 100 + "\n") is not None
+
+
 def test_smart_quotes_take_only_the_rust_engines_escaping() -> None:
     """The fast path's smart quotes write a text piece back escaped as the Rust engine escapes
     text (four entities, `markup_fast._OTHER_ENTITY`): HTML escaped otherwise is not taken
