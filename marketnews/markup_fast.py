@@ -996,8 +996,13 @@ def _fuzzed_doubts(body: str) -> bool:
 # Past this many `*`, `_` and `~` in a body, markdown-it-py renders it: the Rust engine's
 # time grows as the square of the delimiters in a block (8,000 runs of `~~a~~ ~b~`, 1.0 s
 # against 0.06 s for 2,000; markdown-it-py 0.34 s for 15,000), which a hostile article could
-# use to slow a build. An article of the corpus has some 90.
+# use to slow a build. An article of the corpus has some 90. The same with link reference
+# definitions: 8,000 of them took it 1.3 s (4,000: 0.32 s), markdown-it-py 0.08 s. Only a
+# body past LARGE_BODY characters is counted (a count is a read of the whole body): below
+# that, the worst of either costs the Rust engine about a tenth of a second.
+LARGE_BODY = 16384
 MANY_DELIMITERS = 5000
+MANY_DEFINITIONS = 500
 
 
 def render(body: str, raw_html: bool, widget_block: Callable[[list[int]], str]) -> FastBody | None:
@@ -1011,8 +1016,9 @@ def render(body: str, raw_html: bool, widget_block: Callable[[list[int]], str]) 
     # set of the body's characters (1 against 52 microseconds an article).
     if raw_html and "<" in body:
         return None
-    if body.count("*") + body.count("_") + body.count("~") > MANY_DELIMITERS:
-        return None  # the Rust engine pairs a block's delimiters in time that grows as the square of their number
+    if len(body) > LARGE_BODY and (body.count("*") + body.count("_") + body.count("~") > MANY_DELIMITERS
+                                   or body.count("]:") > MANY_DEFINITIONS):
+        return None  # the Rust engine's time grows as the square of a block's delimiters, or of the definitions
     ascii = body.isascii()
     if "\\" in body and "]:" in body:
         return None  # a link reference definition with a backslash: `[a]: \` is one only to markdown-it-py

@@ -606,12 +606,19 @@ def test_no_letter_or_digit_is_punctuation_or_space_to_smart_quotes() -> None:
 
 
 @fast_only
-def test_a_body_of_very_many_delimiters_goes_to_the_reference() -> None:
-    """The Rust engine's time grows as the square of a block's emphasis delimiters; past
-    `markup_fast.MANY_DELIMITERS` of them a body is markdown-it-py's, whose time does not."""
-    crowded = "~~a~~ ~b~ " * (markup_fast.MANY_DELIMITERS // 6 + 1) + "\n"
+def test_a_body_of_very_many_delimiters_or_definitions_goes_to_the_reference() -> None:
+    """The Rust engine's time grows as the square of a block's emphasis delimiters, and of a
+    body's link reference definitions; past `markup_fast.MANY_DELIMITERS` of the one or
+    `MANY_DEFINITIONS` of the other, in a body of more than `LARGE_BODY` characters, a body
+    is markdown-it-py's, whose time does not."""
+    many, large = markup_fast.MANY_DELIMITERS, markup_fast.LARGE_BODY
+    crowded = "~~a~~ ~b~ " * max(many // 6 + 1, large // 10 + 1) + "\n"
     assert fast(crowded) is None
     assert fast("~~a~~ ~b~ *c* _d_ " * 100 + "\n") is not None
+    padding = "x" * (large // markup_fast.MANY_DEFINITIONS)
+    definitions = "".join(f"[a{i}]: /{padding}/{i}\n" for i in range(markup_fast.MANY_DEFINITIONS + 1))
+    assert fast(definitions) is None
+    assert fast(definitions[:definitions.index(f"[a{markup_fast.MANY_DEFINITIONS // 2}]")]) is not None
 
 
 def test_smart_quotes_take_only_the_rust_engines_escaping() -> None:
