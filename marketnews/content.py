@@ -267,6 +267,7 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
         warn(line_of("image"), "image_alt", "image has no alt text; add 'image_alt:' describing it")
     authors = tuple(a.strip() for a in list_field("author") if a.strip())
     tags: list[str] = []
+    seen_tags: set[str] = set()
     raw_tags = data.get("tags")
     if isinstance(raw_tags, str) and "," in raw_tags:
         warn(line_of("tags"), "tags", f"{raw_tags!r} is one tag; for several write a list: "
@@ -277,7 +278,8 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
             err(line_of("tags"), "tags", f"tag {_show(tag)} has no letters or digits")
         elif problem := segment_problem(tag_segment, f"tag {_show(tag)}"):
             err(line_of("tags"), "tags", problem)
-        elif tag.strip() not in tags:
+        elif tag.strip() not in seen_tags:
+            seen_tags.add(tag.strip())
             tags.append(tag.strip())
     if len(tags) > MAX_TAGS:
         err(line_of("tags"), "tags", f"{len(tags)} tags; an article may have at most {MAX_TAGS}")
@@ -311,8 +313,10 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
                 f"expected a list of slugs or polymarket.com URLs, got {_show(raw_markets)}")
             raw_markets = []
         base = line_of("markets")
+        item_lines = _item_lines(yaml_text, base)
+        keys: set[str] = set()
         for i, item in enumerate(raw_markets):
-            line = _item_line(yaml_text, base, i)
+            line = item_lines[i] if i < len(item_lines) else base
             if not isinstance(item, str):
                 err(line, "markets", f"expected a slug or polymarket.com URL, got {_show(item)}")
                 continue
@@ -321,9 +325,10 @@ def parse_article(path: str, raw: bytes, tz: tzinfo) -> tuple[Article | None, li
             except RefError as exc:
                 err(line, "markets", str(exc))
                 continue
-            if any(u.ref.key == ref.key for u in markets):
+            if ref.key in keys:
                 warn(line, "markets", f"{item!r} is listed twice")
                 continue
+            keys.add(ref.key)
             markets.append(RefUse(ref, item.strip(), line))
 
     if any(p.severity == "error" for p in problems) or title is None or when is None or slug is None:
@@ -371,19 +376,18 @@ def _unencodable_in(value: Any) -> str | None:
     return None
 
 
-def _item_line(yaml_text: str, key_line: int, index: int) -> int:
-    """Best line for the index-th `- item` under a block list starting at key_line (file lines)."""
+def _item_lines(yaml_text: str, key_line: int) -> list[int]:
+    """The line of each `- item` of a block list starting at key_line (file lines), in
+    order: read once for the whole list, however long (an item past them is said at key_line)."""
     lines = yaml_text.split("\n")
-    seen = -1
+    found = []
     for n in range(key_line - 1, len(lines)):
         stripped = lines[n].lstrip()
         if n > key_line - 1 and lines[n] and not lines[n][0].isspace() and not stripped.startswith("-"):
             break
         if stripped.startswith("- ") or stripped == "-":
-            seen += 1
-            if seen == index:
-                return n + 2  # +1 for 1-based, +1 for the opening '---' line
-    return key_line
+            found.append(n + 2)  # +1 for 1-based, +1 for the opening '---' line
+    return found
 
 
 _repr = reprlib.Repr()

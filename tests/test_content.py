@@ -128,6 +128,18 @@ def test_warnings_do_not_stop_an_article() -> None:
     assert any("listed twice" in str(p) for p in problems)
 
 
+def test_a_long_list_of_markets_says_each_problem_at_its_own_line() -> None:
+    """Each item of a long `markets:` list is placed at its own line, and a repeat found, in
+    one read of the list (an article with thousands of markets once took seconds to read)."""
+    items = [f"market-{i}" for i in range(3000)] + ["market-7", "https://polymarket.com/nope"]
+    a, problems = parse("---\ntitle: T\ndate: 2026-11-20\nmarkets:\n" + "".join(f"  - {m}\n" for m in items) + "---\n")
+    assert a is None
+    assert [(p.line, p.severity) for p in problems] == [(3005, "warning"), (3006, "error")]
+    assert "'market-7' is listed twice" in problems[0].message
+    assert len(parse("---\ntitle: T\ndate: 2026-11-20\nmarkets:\n"
+                     + "".join(f"  - {m}\n" for m in items[:3000]) + "---\n")[0].markets) == 3000  # type: ignore[union-attr]
+
+
 def test_non_utf8_file() -> None:
     a, problems = parse_article("content/x.md", b"---\ntitle: caf\xe9\n---\n", UTC)
     assert a is None and "expected UTF-8 text, found byte 0xe9" in str(problems[0])
