@@ -687,7 +687,7 @@ _QUOTED_DELIMITER = re.compile(r"\n[ >]*>[ >]*(?::-+:?|-+:)[ \t]*(?=\n)")  # in 
 _OPEN_BRACKETS = re.compile(r"\]\($|\]\[[^\]\n]*\[|\[\]", re.MULTILINE)
 _SPACES_LINE = re.compile(r"^[ \t]+$", re.MULTILINE)
 _INDENTED_LINE = re.compile(r"\n(?:[ \t]|[ >]*>[ \t]{2})")  # in "\n" + body: indented, or indented in a quote
-_DELIMITER_RUN = re.compile(r"\*+|_+|~~+")
+_DELIMITER_RUN = re.compile(r"(?=[*_~])(?:\*+|_+|~~+)")  # (the look-ahead lets the search skip other characters)
 _STARS = re.compile(r"\*+")
 # What the emphasis rules leave out, as neither engine reads emphasis there: a code span on
 # one line (runs of backticks of one length), a link's plain destination, an autolink. Only
@@ -754,12 +754,14 @@ def _interleaved_delimiters(body: str) -> bool:
         if "`" in block or "](" in block or "<" in block:
             block = _NOT_TEXT.sub(lambda m: m.group(2) or " ", block)  # (a link keeps its text)
         runs = []  # (kind, whether it can be an opener or closer of its own kind)
+        spans = []  # (kind, start, end)
         for m in _DELIMITER_RUN.finditer(block):
-            kind, start, end = m.group()[0], m.start(), m.end()
+            kind, (start, end) = m.group()[0], m.span()
             inert = kind == "_" and start and end < len(block) and block[start - 1].isalnum() \
                 and block[end].isalnum()
             runs.append((kind, not inert))
-        if _paired_around(block):
+            spans.append((kind, start, end))
+        if _paired_around(block, spans):
             return True  # (of one kind too: ";__.k_`_&__" with "_._!" on the next line)
         kinds = {kind for kind, _ in runs}
         if len(kinds) < 2:
@@ -784,9 +786,8 @@ def _flanks(block: str, start: int, end: int) -> tuple[bool, bool]:
     CommonMark's flanking rules with markdown-it's classes of characters (an underscore
     inside a word does neither)."""
     last, nxt = ord(block[start - 1]) if start else 0x20, ord(block[end]) if end < len(block) else 0x20
-    last_space, next_space = isWhiteSpace(last), isWhiteSpace(nxt)
-    last_punct = isMdAsciiPunct(last) or isPunctChar(chr(last))
-    next_punct = isMdAsciiPunct(nxt) or isPunctChar(chr(nxt))
+    last_punct, last_space = _CLASS[last] if last < 128 else _class(last)
+    next_punct, next_space = _CLASS[nxt] if nxt < 128 else _class(nxt)
     left = not next_space and (not next_punct or last_space or last_punct)
     right = not last_space and (not last_punct or next_space or next_punct)
     if block[start] == "_":
@@ -794,7 +795,7 @@ def _flanks(block: str, start: int, end: int) -> tuple[bool, bool]:
     return left, right
 
 
-def _paired_around(block: str) -> bool:
+def _paired_around(block: str, runs: list[tuple[str, int, int]]) -> bool:
     """Whether a run of delimiters that might close emphasis and found no opener lies inside
     a span that another pair of runs then closes, with a run of its own kind after that span:
     the Rust engine then misses the later pair (`__._* *__*n*`, `*.*d_b_* _._`, and
@@ -803,8 +804,8 @@ def _paired_around(block: str) -> bool:
     CommonMark pairs them (each closer with the nearest opener of its kind it may take; the
     rule of three for `*` and `_`): a doubt, which only ever sends more bodies to
     markdown-it-py. Each closer's look at the runs that failed is a bisection, so a block of
-    a great many runs costs what their number times its logarithm does."""
-    runs = [(m.group()[0], m.start(), m.end()) for m in _DELIMITER_RUN.finditer(block)]
+    a great many runs costs what their number times its logarithm does. `runs`: the block's
+    runs of delimiters (`_DELIMITER_RUN`), as (kind, start, end)."""
     last = {kind: i for i, (kind, _, _) in enumerate(runs)}  # each kind's last run
     openers: dict[str, list[tuple[int, int, bool]]] = {}  # by kind: (index in runs, length, may close too)
     failed: dict[str, list[int]] = {}  # by kind, in order: runs that might have closed and found no opener
