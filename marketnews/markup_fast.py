@@ -88,8 +88,9 @@ class FastBody:
 
 # Characters that make quotes or delimiters look at a neighbour beyond the next one:
 # markdown-it skips tokens without text (emphasis, links, footnote references).
-# A line with a fence marker that mentions `market` or an entity after it.
-_FENCE_MENTION = re.compile(r"(?:`{3,}|~{3,}).*?(?:market|&)", re.IGNORECASE)
+# A line with a fence marker that mentions `market` or an entity after it (`_fence_mention`).
+_FENCE_MARKER = re.compile(r"`{3}|~{3}")
+_MARKET_OR_ENTITY = re.compile(r"market|&", re.IGNORECASE)
 _MARKET_OPENER = re.compile(r"(?:`{3,}|~{3,})[ \t]*market[ \t]*", re.IGNORECASE)
 _INLINE_FOOTNOTE = "^["
 # Unicode spaces, which markdown-it-py trims (from a line's ends, a cell, a definition's text)
@@ -225,6 +226,15 @@ def _code_spans(runs: list[int]) -> Iterator[tuple[int, int | None]]:
 _MARKET_BLOCK = re.compile(r'<pre><code class="language-market">(.*?)</code></pre>\n', re.IGNORECASE | re.DOTALL)
 
 
+def _fence_mention(line: str) -> bool:
+    """Whether `line` has a run of three backticks or tildes with `market` (in any case) or
+    an `&` somewhere after it. Looked for after the first such run only, which leaves the
+    most of the line after it: one pass, where a regex trying each run in turn took time
+    growing as the square of a line of many runs (21 KB: 38 s)."""
+    marker = _FENCE_MARKER.search(line)
+    return marker is not None and _MARKET_OR_ENTITY.search(line, marker.end()) is not None
+
+
 def _line_doubts(body: str) -> list[int] | None:
     """One pass over the lines for what the Rust engine reads differently; None if any is
     found, else the lines that open a ```market fence (candidates, checked in _market_fences).
@@ -244,7 +254,7 @@ def _line_doubts(body: str) -> list[int] | None:
                 return None
         if "\t" in line and not line[:line.index("\t")].strip(" >*+-0123456789.)"):
             return None
-        if ("```" in line or "~~~" in line) and _FENCE_MENTION.search(line):
+        if ("```" in line or "~~~" in line) and _fence_mention(line):
             if not _MARKET_OPENER.fullmatch(line):
                 return None
             openers.append(number)
@@ -795,6 +805,9 @@ def _flanks(block: str, start: int, end: int) -> tuple[bool, bool]:
     return left, right
 
 
+TANGLED = 64  # openers a closer may pass over by the rule of three (see `_paired_around`)
+
+
 def _paired_around(block: str, runs: list[tuple[str, int, int]]) -> bool:
     """Whether a run of delimiters that might close emphasis and found no opener lies inside
     a span that another pair of runs then closes, with a run of its own kind after that span:
@@ -803,9 +816,12 @@ def _paired_around(block: str, runs: list[tuple[str, int, int]]) -> bool:
     the failed one began while the span's runs were taken out. The runs are paired as
     CommonMark pairs them (each closer with the nearest opener of its kind it may take; the
     rule of three for `*` and `_`): a doubt, which only ever sends more bodies to
-    markdown-it-py. Each closer's look at the runs that failed is a bisection, so a block of
-    a great many runs costs what their number times its logarithm does. `runs`: the block's
-    runs of delimiters (`_DELIMITER_RUN`), as (kind, start, end)."""
+    markdown-it-py. Each closer's look at the runs that failed is a bisection, and a closer
+    that the rule of three would have pass over more than TANGLED openers sends the body to
+    markdown-it-py at once, so a block of a great many runs costs what their number times
+    its logarithm does (without that bound, `" *a" * n + "**a" * n` took time growing as
+    the square of n). `runs`: the block's runs of delimiters (`_DELIMITER_RUN`), as (kind,
+    start, end)."""
     last = {kind: i for i, (kind, _, _) in enumerate(runs)}  # each kind's last run
     openers: dict[str, list[tuple[int, int, bool]]] = {}  # by kind: (index in runs, length, may close too)
     failed: dict[str, list[int]] = {}  # by kind, in order: runs that might have closed and found no opener
@@ -817,6 +833,8 @@ def _paired_around(block: str, runs: list[tuple[str, int, int]]) -> bool:
                 o, length, both = stack[j]
                 if kind != "~" and (both or can_open) and (length + end - start) % 3 == 0 \
                         and not (length % 3 == 0 and (end - start) % 3 == 0):
+                    if len(stack) - j > TANGLED:
+                        return True  # a closer passing over this many openers: no ordinary text
                     continue  # the rule of three
                 for other, runs_failed in failed.items():
                     k = bisect_right(runs_failed, o)

@@ -621,6 +621,31 @@ def test_a_body_of_very_many_delimiters_or_definitions_goes_to_the_reference() -
     assert fast(definitions[:definitions.index(f"[a{markup_fast.MANY_DEFINITIONS // 2}]")]) is not None
 
 
+def test_a_fence_marker_mentioning_market_or_an_entity_is_found_after_the_first_marker() -> None:
+    """`markup_fast._fence_mention` (one pass; a regex trying each run of backticks in turn
+    took time growing as the square of a line of many runs) says what that regex said."""
+    mention = markup_fast._fence_mention
+    assert mention("```market") and mention("~~~ MARKET x") and mention("a ```` b &amp;") and mention("```mar\u212aet")
+    assert mention("`` ```x market") and mention("``` ```market")
+    assert not mention("market ```") and not mention("`` market")
+    assert not mention("``~~ market") and not mention("```mar")
+
+
+def test_a_closer_passing_over_very_many_openers_is_doubted() -> None:
+    """A run of emphasis that the rule of three would have pass over more than
+    `markup_fast.TANGLED` openers is doubted at once (`_paired_around`: its body goes to
+    markdown-it-py), where walking them all took time growing as the square of the runs;
+    over fewer, the runs are paired as before (here: no run that found no partner)."""
+
+    def doubted(block: str) -> bool:
+        runs = [(m.group()[0], m.start(), m.end()) for m in markup_fast._DELIMITER_RUN.finditer(block)]
+        return markup_fast._paired_around(block, runs)
+
+    n = markup_fast.TANGLED + 1
+    assert doubted("_" + " *a" * n + "a" + "**a" * n)
+    assert not doubted("_" + " *a" * 10 + "a" + "**a" * 10)
+
+
 def test_smart_quotes_take_only_the_rust_engines_escaping() -> None:
     """The fast path's smart quotes write a text piece back escaped as the Rust engine escapes
     text (four entities, `markup_fast._OTHER_ENTITY`): HTML escaped otherwise is not taken
