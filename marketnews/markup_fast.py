@@ -95,9 +95,10 @@ _MARKET_OPENER = re.compile(r"(?:`{3,}|~{3,})[ \t]*market[ \t]*", re.IGNORECASE)
 _INLINE_FOOTNOTE = "^["
 # Unicode spaces, which markdown-it-py trims (from a line's ends, a cell, a definition's text)
 # and the Rust engine does not; and characters the engines may clean up differently.
-_UNUSUAL_SPACE = re.compile(r"[\xa0\u1680\u2000-\u200a\u202f\u205f\u3000]")
-_LINE_OR_MARK = re.compile(r"[\r\x00\x85\u2028\u2029\ufeff]")
-_SPACE_LINE_OR_MARK = re.compile(r"[\xa0\u1680\u2000-\u200a\u202f\u205f\u3000\r\x00\x85\u2028\u2029\ufeff]")
+_SPACES, _LINES_OR_MARKS = r"\xa0\u1680\u2000-\u200a\u202f\u205f\u3000", r"\r\x00\x85\u2028\u2029\ufeff"
+_UNUSUAL_SPACE = re.compile(f"[{_SPACES}]")
+_LINE_OR_MARK = re.compile(f"[{_LINES_OR_MARKS}]")
+_SPACE_LINE_OR_MARK = re.compile(f"[{_SPACES}{_LINES_OR_MARKS}]")
 # A quote written as a character reference (markdown-it-py leaves it straight; in the HTML it
 # looks like any other): `&quot;`, `&apos;`, `&#39;`, `&#x22;`... A numeric reference to
 # another character is none; one that is not one at all is looked at later (_odd_numeric_reference).
@@ -149,15 +150,17 @@ def _symbols_near_delimiters(body: str) -> bool:
     return False
 
 
-_FOOTNOTE_DEFINITION = re.compile(r"^\[\^[^\]\n]*\]:", re.MULTILINE)
-_FOOTNOTE_LABEL_COLON = re.compile(r"\[\^[^\]\n]*\]:")
+_FOOTNOTE_LABEL = r"\[\^[^\]\n]*\]:"  # a footnote's label of one line and its colon
+_FOOTNOTE_DEFINITION = re.compile("^" + _FOOTNOTE_LABEL, re.MULTILINE)
+_FOOTNOTE_LABEL_COLON = re.compile(_FOOTNOTE_LABEL)
 # A footnote definition's start as markdown-it-py's plugin reads one: a label of one line,
 # not empty, without a space. `[^note 1]:` and `[^]:` are none (a reference definition or
 # text to markdown-it-py), and a label left open at a line's end may be anything.
 _FOOTNOTE_START = re.compile(r"\[\^[^\] \t\n]+\]:")
 # A footnote whose text starts with a list item holding indented code (`[^1]: -      code`):
 # the engines indent the code differently.
-_FOOTNOTE_LIST_CODE = re.compile(r"^ {0,3}\[\^[^\]\n]*\]:[ \t]*(?:[*+-]|\d{1,9}[.)])(?: {5,}|[ ]*\t)", re.MULTILINE)
+_FOOTNOTE_LIST_CODE = re.compile("^ {0,3}" + _FOOTNOTE_LABEL + r"[ \t]*(?:[*+-]|\d{1,9}[.)])(?: {5,}|[ ]*\t)",
+                                 re.MULTILINE)
 _NO_FOOTNOTE = re.compile(r"\[\^(?:[^\]\n]*[ \t][^\]\n]*)?\]:|\[\^[^\]\n]*\n")
 
 
