@@ -29,7 +29,7 @@ import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from functools import cached_property, lru_cache, partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any, Protocol, cast
 from urllib.parse import unquote
@@ -379,11 +379,9 @@ class _Mark(Markup):
     del _name
 
 
-@lru_cache(maxsize=4096)
 def _pairs(key: str) -> tuple[tuple[str, str, None], ...] | None:
     """The markets of an ASOF slot's key (JSON), as keys of their views (reference as
-    written, market key, None); None if the key is not such a list. (Read once for the
-    check that a frame fits and once to fill it: kept, as a list page's keys recur.)"""
+    written, market key, None); None if the key is not such a list."""
     try:
         pairs = json.loads(key)
     except (ValueError, RecursionError):
@@ -950,10 +948,11 @@ class SiteRenderer:
         return _frame_fits(frame.parts, frame.order, len(frame.slots))
 
     def _fill_frame(self, frame: Shell, pager: Pager) -> str:
-        """A list page's frame (one that fits it, `_list_frame_fits`) filled with this
-        build's list items and "odds as of" lines."""
+        """A list page's frame (one that fits it, `_list_frame_fits`, which read each "odds
+        as of" slot's key as `_pairs` and found its views) filled with this build's list
+        items and "odds as of" lines."""
         lines = [self.article_item(pager.items[int(key)]) if variant == ITEM
-                 else self.odds_asof([self._views[p] for p in _pairs(key) or ()])
+                 else self.odds_asof([self._views[(written, market, None)] for written, market in json.loads(key)])
                  for _, key, variant in frame.slots]
         return _filled(frame.parts, frame.order, lines)
 
