@@ -765,7 +765,9 @@ def _interleaved_delimiters(body: str) -> bool:
         if "_" not in block and "~~" not in block:
             continue  # (stars alone: `_both_flanking_star`)
         if "`" in block or "](" in block or "<" in block:
-            block = _NOT_TEXT.sub(lambda m: m.group(2) or " ", block)  # (a link keeps its text)
+            # A link keeps its text; a code span or an autolink becomes a backtick, which
+            # (like the backtick or `>` it ends with) is punctuation beside a delimiter.
+            block = _NOT_TEXT.sub(lambda m: m.group(2) or "`", block)
         runs = []  # (kind, whether it can be an opener or closer of its own kind)
         spans = []  # (kind, start, end)
         for m in _DELIMITER_RUN.finditer(block):

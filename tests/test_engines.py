@@ -548,6 +548,9 @@ ROUTED = {
     "emphasis around an underscore that found no partner, then emphasis": "*.*d_b_* _._\n",
     "strong underscores around an underscore that found no partner, then emphasis": ";__.k_`_&__\n_._!\n",
     "a footnote that starts with a list item of indented code": "[^1] x\n\n[^1]:*      r\n",
+    # (its underscore can open and close: beside the code span's backtick, not a space)
+    "an underscore after a code span, in a span around a run that found no partner": '`c`_"~a__"___.__\n',
+
     "a footnote that starts with an ordered item of indented code": "[^1] x\n\n[^1]: 1.      r\n",
     "brackets in a definition's label": "* Foo\n* * *\n* Bar\n\n\n[foo][bar]\n\n[foo]: /url1\n[bar]: /url2\n\n"
                                         "[foo][ref[bar]]\n\n[ref[bar]]: /uri\n",
