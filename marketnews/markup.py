@@ -30,7 +30,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.footnote import footnote_plugin
 
-from marketnews import markup_fast
+from marketnews import markup_fast, smartquotes
 from marketnews.rawhtml import RawHtml, find_raw_html, sanitise
 
 # Bump when rendering changes, so cached bodies are rendered again.
@@ -128,6 +128,7 @@ def fast_plain_links(md: MarkdownIt) -> None:
 def _make_markdown(raw_html: bool = False) -> MarkdownIt:
     md = MarkdownIt("commonmark", {"typographer": True, "html": raw_html})
     md.enable(["table", "strikethrough", "replacements", "smartquotes"])
+    md.core.ruler.at("smartquotes", smartquotes.rule)  # the library's algorithm, in linear time
     md.use(footnote_plugin)
     md.use(market_plugin)
     md.use(focusable_tables)

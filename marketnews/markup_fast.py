@@ -39,9 +39,10 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from markdown_it.common.utils import isMdAsciiPunct, isPunctChar, isWhiteSpace
+from marketnews.smartquotes import CLASS, char_class, curl
 
 try:  # the `fast` extra; imported by name so that type checks pass with and without it
     _rust: Any = importlib.import_module("markdown_it_pyrs")
@@ -441,92 +442,16 @@ def _neighbour(pieces: list[re.Match[str]], texts: dict[int, str], i: int, step:
 
 def _curl(html: str, pieces: list[re.Match[str]], quoted: list[tuple[int, int, int]], out: list[str],
           pos: int) -> int:
-    """One block's quotes curled (`_process`), its HTML up to its last change put in `out`
-    from `pos` on; the position in `html` that `out` has reached."""
+    """One block's quotes curled (`smartquotes.curl` on its pieces), its HTML up to its last
+    change put in `out` from `pos` on; the position in `html` that `out` has reached."""
     texts: dict[int, str] = {}
-    for i in sorted(_process(pieces, quoted, texts)):
+    changed = curl(quoted, partial(_text, pieces, texts), partial(_neighbour, pieces, texts))
+    for i in sorted(changed):
         start, end = pieces[i].span()
         out.append(html[pos:start])
-        out.append(_escape(texts[i]))
+        out.append(_escape(changed[i]))
         pos = end
     return pos
-
-
-def _class(code: int) -> tuple[bool, bool]:
-    """Whether a character is punctuation, and whether it is space, as markdown-it's smart quotes see it."""
-    return isMdAsciiPunct(code) or isPunctChar(chr(code)), isWhiteSpace(code)
-
-
-_CLASS = [_class(code) for code in range(128)]  # (the ASCII characters', looked up)
-
-
-def _process(pieces: list[re.Match[str]], quoted: list[tuple[int, int, int]], texts: dict[int, str]) -> set[int]:
-    """markdown-it-py's rules_core/smartquotes.process_inlines, on a block's pieces: the text
-    pieces at `quoted` (those with a quote, in order, each with its level and the lowest
-    level of the tokens since the one before) are the ones it changes, and the tokens
-    between two of them matter only through that lowest level (the stack of opening quotes
-    is popped down to each token's level, and rises only at a text token; so it never
-    holds a higher level below a lower one). `texts` receives the pieces' texts as it
-    finds and changes them; it returns which pieces it changed."""
-    changed: set[int] = set()
-    stack: list[tuple[int, int, bool, int]] = []  # (piece, position, single, level) of opening quotes
-    for i, this_level, low in quoted:
-        while stack and stack[-1][3] > low:
-            stack.pop()
-        text = _text(pieces, texts, i)
-        pos = 0
-        while True:
-            a, d = text.find("'", pos), text.find('"', pos)
-            index = a if d < 0 or 0 <= a < d else d
-            if index < 0:
-                break
-            pos = index + 1
-            single = index == a
-            if single and index and pos < len(text) and text[index - 1].isalnum() and text[pos].isalnum():
-                # An apostrophe in a word (it's, 5'11): neither opens nor closes (no letter or
-                # digit is punctuation or space to markdown-it), so it is a right single quote.
-                text = texts[i] = text[:index] + "’" + text[pos:]
-                changed.add(i)
-                continue
-            last = ord(text[index - 1]) if index > 0 else _neighbour(pieces, texts, i, -1)
-            nxt = ord(text[pos]) if pos < len(text) else _neighbour(pieces, texts, i, 1)
-            last_punct, last_space = _CLASS[last] if last < 128 else _class(last)
-            next_punct, next_space = _CLASS[nxt] if nxt < 128 else _class(nxt)
-            can_open = not (next_space or (next_punct and not (last_space or last_punct)))
-            can_close = not (last_space or (last_punct and not (next_space or next_punct)))
-            if nxt == 0x22 and not single and 0x30 <= last <= 0x39:
-                can_open = can_close = False  # 1"" - the first one is an inch
-            if can_open and can_close:
-                can_open, can_close = last_punct, next_punct
-            if not can_open and not can_close:
-                if single:
-                    text = texts[i] = text[:index] + "’" + text[pos:]
-                    changed.add(i)
-                continue
-            matched = False
-            if can_close:
-                for k in range(len(stack) - 1, -1, -1):
-                    opener, at, was_single, level = stack[k]
-                    if level < this_level:
-                        break
-                    if was_single == single and level == this_level:
-                        open_quote, close_quote = ("‘", "’") if single else ("“", "”")
-                        texts[i] = text[:index] + close_quote + text[pos:]
-                        other = texts[opener]  # (this very piece's text when it opened in it)
-                        texts[opener] = other[:at] + open_quote + other[at + 1:]
-                        text = texts[i]
-                        changed.update((i, opener))
-                        del stack[k:]
-                        matched = True
-                        break
-            if matched:
-                continue
-            if can_open:
-                stack.append((i, index, single, this_level))
-            elif can_close and single:
-                text = texts[i] = text[:index] + "’" + text[pos:]
-                changed.add(i)
-    return changed
 
 
 # --- the rest ---------------------------------------------------------------------------------
@@ -801,8 +726,8 @@ def _flanks(block: str, start: int, end: int) -> tuple[bool, bool]:
     CommonMark's flanking rules with markdown-it's classes of characters (an underscore
     inside a word does neither)."""
     last, nxt = ord(block[start - 1]) if start else 0x20, ord(block[end]) if end < len(block) else 0x20
-    last_punct, last_space = _CLASS[last] if last < 128 else _class(last)
-    next_punct, next_space = _CLASS[nxt] if nxt < 128 else _class(nxt)
+    last_punct, last_space = CLASS[last] if last < 128 else char_class(last)
+    next_punct, next_space = CLASS[nxt] if nxt < 128 else char_class(nxt)
     left = not next_space and (not next_punct or last_space or last_punct)
     right = not last_space and (not last_punct or next_space or next_punct)
     if block[start] == "_":

@@ -71,3 +71,68 @@ def test_the_fast_path_for_plain_link_destinations_agrees_with_markdown_it() -> 
     for url in plain + awkward:
         assert ours(url) == reference(url), url
     assert not any(PLAIN_LINK.fullmatch(url) for url in awkward)
+
+
+def _quote_documents(count: int, seed: int) -> list[str]:
+    """Short documents of quotes among everything that decides how one is curled: letters,
+    digits, spaces, punctuation (Unicode's too), emphasis, links, images, code spans, raw
+    HTML, line ends and hard breaks, block quotes, lists and headings."""
+    import random
+
+    atoms = ['"', "'", '"', "'", "a", "b", "1", "5", " ", " ", "\n", "\n\n", "*", "_", "**", "`", "[a", "](b)",
+             "![i](p)", "<b>", "\\\n", "  \n", ".", "-", "(", ")", "é", "—", "«", "\u00a0", "\u2019", "“",
+             "&quot;", "&#39;", "\t", "> ", "- ", "# ", "~~", "<", "&", "x'", "'s", '1"', '""']
+    rng = random.Random(seed)
+    return ["".join(rng.choice(atoms) for _ in range(rng.randint(1, 40))) for _ in range(count)]
+
+
+def test_smart_quotes_give_the_same_bytes_as_markdown_it_pys_own_rule() -> None:
+    """`smartquotes.rule` takes markdown-it-py's smart quotes rule's place in the reference
+    engine (in linear time): every document renders as with the library's rule, with raw
+    HTML allowed or not. (Checked: with a closing quote paired with the topmost opener of
+    either kind, or the stack cut by the token's own level rather than the lowest since the
+    last quote, or without the rule for an inch (`1""`), documents here differ.)"""
+    from markdown_it.rules_core.smartquotes import smartquotes as library_rule
+
+    from marketnews.markup import _make_markdown
+
+    for raw_html in (False, True):
+        ours, theirs = _make_markdown(raw_html), _make_markdown(raw_html)
+        theirs.core.ruler.at("smartquotes", library_rule)
+        rules = {r.name: r.fn for r in ours.core.ruler.__rules__}
+        assert rules["smartquotes"] is not library_rule
+        for doc in _quote_documents(6000, seed=11 + raw_html):
+            assert ours.render(doc) == theirs.render(doc), repr(doc)
+
+
+def test_a_paragraph_of_very_many_quotes_renders_in_time_that_grows_with_its_length() -> None:
+    """markdown-it-py's own rule rewrote a text for every quote it curled, and looked down
+    its whole stack of opening quotes for every closing one: 256 KB of `"a" ` took 12 s,
+    and 96 KB of single openers followed by double closers 11 s, growing as the square of
+    the paragraph. Both engines now take a fraction of a second for either (see
+    docs/markdown-engines.md). The alarm is not a measure of speed: it stops a test that
+    would otherwise run for hours, with a failure that says why."""
+    import signal
+
+    from marketnews.markup import render_body_reference
+
+    class Hung(Exception):
+        pass
+
+    def hung(*_: object) -> None:
+        raise Hung
+
+    n = 60000
+    cases = [('"a" ' * n, "“a” " * n), ("'a " * n + 'a" ' * n, "'a " * n + "a&quot; " * n),
+             ("it's " * n, "it’s " * n)]
+    before = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        for body, curled in cases:
+            for render in (render_body, render_body_reference):
+                assert render(body + "\n").html == f"<p>{curled.rstrip()}</p>\n"
+    except Hung:
+        raise AssertionError("a paragraph of quotes took over a minute: time grows faster than its length") from None
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, before)
