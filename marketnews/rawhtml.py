@@ -147,12 +147,19 @@ def _raw_pieces(body: str) -> Iterable[tuple[int, str]]:
         if token.type == "html_block":
             yield (token.map[0] if token.map else 0), token.content
         elif token.type == "inline" and token.children:
+            # Each piece's line: the line ends counted since the last piece found, not from
+            # the paragraph's start (which grew as the square of a paragraph of many pieces).
             first, source, at = (token.map[0] if token.map else 0), token.content, 0
+            line, counted = first, 0
             for child in token.children:
                 if child.type == "html_inline":  # its text is as written: find it in the source
                     found = source.find(child.content, at)
-                    at = found + len(child.content) if found != -1 else at
-                    yield first + source.count("\n", 0, max(found, 0)), child.content
+                    if found == -1:
+                        yield first, child.content
+                        continue
+                    line += source.count("\n", counted, found)
+                    counted, at = found, found + len(child.content)
+                    yield line, child.content
 
 
 # Where raw HTML may start, as CommonMark has it: a tag (its name then a space, a line end,

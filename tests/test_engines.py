@@ -598,7 +598,7 @@ def test_the_known_differences_are_real(name: str) -> None:
 
 def test_no_letter_or_digit_is_punctuation_or_space_to_smart_quotes() -> None:
     """The fast path's smart quotes curl an apostrophe between two letters or digits at once
-    (`markup_fast._process`): right only while markdown-it counts no such character as
+    (`smartquotes.curl`): right only while markdown-it counts no such character as
     punctuation or space. Every code point is checked."""
     from markdown_it.common.utils import isMdAsciiPunct, isPunctChar, isWhiteSpace
 
@@ -647,6 +647,34 @@ def test_a_closer_passing_over_very_many_openers_is_doubted() -> None:
     n = markup_fast.TANGLED + 1
     assert doubted("_" + " *a" * n + "a" + "**a" * n)
     assert not doubted("_" + " *a" * 10 + "a" + "**a" * 10)
+
+
+def test_odd_destinations_are_looked_for_only_as_far_as_a_destination_reaches() -> None:
+    """`markup_fast._odd_destination` says what a search for `_ODD_DESTINATION` says (whose
+    `\\S*` and `[^)\\s]*` read from every `](` to the end of its run of text: `[a](x)`
+    80,000 times took 37 s), looking from each `](` or `]:` only to the end of the run after
+    it; a run holding more than `MANY_DESTINATIONS_IN_A_RUN` is doubted at once."""
+    import random
+
+    from tests.hang import fails_if_hung
+
+    atoms = ["](", "]:", "]", "(", ")", "[", "<", ">", "`", "\\\n", "\\", "::", ":", "/", "&amp;", "&#38;", "&",
+             ";", "a", " ", "\t", "\n", "\n\n", "<>"]
+    rng = random.Random(5)
+    found = 0
+    for _ in range(20000):
+        body = "".join(rng.choice(atoms) for _ in range(rng.randint(1, 50)))
+        assert markup_fast._odd_destination(body) == bool(markup_fast._ODD_DESTINATION.search(body)), repr(body)
+        found += markup_fast._odd_destination(body)
+    assert 2000 < found < 18000  # both answers, often
+    cap = markup_fast.MANY_DESTINATIONS_IN_A_RUN
+    assert not markup_fast._odd_destination("[a](x)" * cap) and markup_fast._odd_destination("[a](x)" * (cap + 1))
+    assert not markup_fast._odd_destination("[a](x) " * 1000)
+    with fails_if_hung("runs of many destinations", seconds=30):  # (a second here; 37 s before)
+        for body in ("[a](x)" * 80000, "](a" * 80000, "x]:/" * 80000):
+            assert markup_fast._odd_destination(body)
+        assert not markup_fast._odd_destination("[a](x) " * 80000 + "[b]: /y\n")
+        assert render_body("[a](x)" * 80000 + "\n") == render_body_reference("[a](x)" * 80000 + "\n")
 
 
 def test_smart_quotes_take_only_the_rust_engines_escaping() -> None:
