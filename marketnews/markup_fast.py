@@ -162,7 +162,34 @@ _FOOTNOTE_START = re.compile(r"\[\^[^\] \t\n]+\]:")
 # the engines indent the code differently.
 _FOOTNOTE_LIST_CODE = re.compile("^ {0,3}" + _FOOTNOTE_LABEL + r"[ \t]*(?:[*+-]|\d{1,9}[.)])(?: {5,}|[ ]*\t)",
                                  re.MULTILINE)
-_NO_FOOTNOTE = re.compile(r"\[\^(?:[^\]\n]*[ \t][^\]\n]*)?\]:|\[\^[^\]\n]*\n")
+_NO_FOOTNOTE = re.compile(r"\[\^(?:[^\]\n]*[ \t][^\]\n]*)?\]:|\[\^[^\]\n]*\n")  # (what `_no_footnote` finds)
+
+
+def _no_footnote(body: str) -> bool:
+    """A line like a footnote definition that is none (`[^note 1]:`, `[^]:`), or a `[^` left
+    open at its line's end: what a search for `_NO_FOOTNOTE` finds, in one pass. (The regex
+    read from every `[^` to its line's `]`, and a line of many took time growing as their
+    cube: 3 KB of `[^a ` took 3 s.) A `]:` has one: from the last `]` or line end before
+    it, the first `[^` opens the longest label, which has a space or a tab when any label
+    ending there has one; or a `[^` right before it opens an empty one."""
+    end = body.find("]:")
+    while end >= 0:
+        back = body.rfind("]", 0, end)
+        back = max(back, body.rfind("\n", back + 1, end))
+        start = body.find("[^", back + 1, end)
+        if start >= 0 and (end >= 2 and body.startswith("[^", end - 2)
+                           or " " in body[start + 2:end] or "\t" in body[start + 2:end]):
+            return True
+        end = body.find("]:", end + 2)
+    start = body.find("[^")
+    while start >= 0:  # each line with a `[^`, once
+        line_end = body.find("\n", start)
+        if line_end < 0:
+            break
+        if body.rfind("[^", start, line_end) > body.rfind("]", start, line_end):
+            return True
+        start = body.find("[^", line_end)
+    return False
 
 
 def _footnote_interrupts(body: str) -> bool:
@@ -186,7 +213,11 @@ def _footnote_interrupts(body: str) -> bool:
 
 _BACKTICKS = re.compile(r"`+")
 # A fence's opening line, in its containers (a quote, a list item: a marker and its space).
-_FENCE_LINE = re.compile(r"(?:[ ]{0,3}(?:>[ ]?|[*+-][ ]+|\d{1,9}[.)][ ]+))*[ ]{0,3}(?:`{3,}|~{3,})")
+# (Each marker takes the spaces after it, up to the next one: a `>` up to four (one its
+# own, three the next line's indent), a list marker any. Written with the spaces shared
+# between a marker and the next, the ways to split them doubled with each marker: a line
+# of 25 `> ` took seconds, 40 would take days.)
+_FENCE_LINE = re.compile(r"[ ]{0,3}(?:>[ ]{0,4}|[*+-][ ]+|\d{1,9}[.)][ ]+)*(?:`{3,}|~{3,})")
 
 
 def _may_panic(body: str) -> bool:
@@ -488,7 +519,8 @@ def _typography_in_code(body: str) -> bool:
 _FOOTNOTE_REF_NUMBERS = re.compile(r'<sup class="footnote-ref"><a href="#fn(\d+)" id="fnref(\d+)">\[(\d+)\]</a></sup>')
 # A list numbered with a parenthesis ends a table in markdown-it-py only.
 _PAREN_ITEM = re.compile(r"^ {0,3}\d{1,9}\)", re.MULTILINE)
-_DELIMITER_ROW = re.compile(r"^[ \t|:-]*-[ \t|:-]*$", re.MULTILINE)
+# (The `-` written out is the line's first: with any, a line of many took time growing as their square.)
+_DELIMITER_ROW = re.compile(r"^[ \t|:]*-[ \t|:-]*$", re.MULTILINE)
 
 
 def _table_doubt(body: str, rendered: bool) -> bool:
@@ -551,9 +583,11 @@ def _fence_line(body: str, i: int, j: int) -> bool:
     """Whether the run of backticks `body[i:j]` (three or more) opens or closes a fence: it
     starts its line (after at most three spaces) and no backtick follows on that line. Such a
     run is no code span's, whatever comes after it (two market fences one under the other)."""
-    start = body.rfind("\n", 0, i) + 1
+    line = body.rfind("\n", max(i - 4, 0), i)  # (not further back: many runs on a line would cost its square)
+    if line < 0 and i > 3:
+        return False
     end = body.find("\n", j)
-    return i - start <= 3 and not body[start:i].strip(" ") and "`" not in body[j:end if end >= 0 else len(body)]
+    return not body[line + 1:i].strip(" ") and "`" not in body[j:end if end >= 0 else len(body)]
 
 
 def _blank_code(body: str) -> bool:
@@ -650,7 +684,9 @@ def _depth(line: str) -> int:
 # ordered list item (in a quote or not), and a quoted line with a pipe or a backtick.
 _SUSPECT_LINE = re.compile(r"\n[ >\t]*(?:\d{1,9}[.)]|```|~~~)|\n[ *+\-0-9.)]*>[^\n]*[|`]")  # in "\n" + body
 _DEFINITION_LINE = re.compile(r"^.*\]:.*$", re.MULTILINE)
-_QUOTED_DELIMITER = re.compile(r"\n[ >]*>[ >]*(?::-+:?|-+:)[ \t]*(?=\n)")  # in "\n" + body
+# (In "\n" + body. The `>` written out is the line's first: a `[ >]*` before it let it be any, and a
+# line of many took time growing as their square.)
+_QUOTED_DELIMITER = re.compile(r"\n[ ]*>[ >]*(?::-+:?|-+:)[ \t]*(?=\n)")
 _OPEN_BRACKETS = re.compile(r"\]\($|\]\[[^\]\n]*\[|\[\]", re.MULTILINE)
 _SPACES_LINE = re.compile(r"^[ \t]+$", re.MULTILINE)
 _INDENTED_LINE = re.compile(r"\n(?:[ \t]|[ >]*>[ \t]{2})")  # in "\n" + body: indented, or indented in a quote
@@ -900,7 +936,7 @@ def _fuzzed_doubts(body: str) -> bool:
     lines = "\n" + body  # what the searches for a line's start look in: each line after a "\n"
     if "!" in body and "![" in body and _alt_doubt(body):
         return True
-    if ("^" in body and ("[^\n" in body or _NO_FOOTNOTE.search(body) or _FOOTNOTE_LIST_CODE.search(body))) \
+    if ("^" in body and ("[^\n" in body or _no_footnote(body) or _FOOTNOTE_LIST_CODE.search(body))) \
             or ("&" in body and "&#" in body and _odd_numeric_reference(body)):
         return True  # a footnote label across lines or none to markdown-it-py (`[^a b]:`), or a footnote that
         # starts with a list item of indented code; a numeric reference to a space or a control character
@@ -982,6 +1018,37 @@ LARGE_BODY = 16384
 MANY_DELIMITERS = 5000
 MANY_DEFINITIONS = 500
 
+# markdown-it-py stops at 20 levels of nesting (`maxNesting` of its commonmark preset: each
+# quote, list and list item opened is a level, and each link's brackets inside another's)
+# and drops what is deeper; the Rust engine renders it. A body that may reach that deep
+# goes to markdown-it-py: a line whose containers (each `>` one level, each list marker
+# two, each column of indentation one at most, a tab four) add up to DEEP, or brackets
+# opened DEEP deep in one paragraph. No article of the corpus comes near (ten deep at most).
+DEEP = 16
+_CONTAINERS = re.compile(r"^[ \t>*+\-0-9.)]{5,}", re.MULTILINE)  # (fewer characters cannot add up to DEEP)
+_LIST_MARKER = re.compile(r"(?:[*+-]|\d{1,9}[.)])(?=[ \t]|$)")
+_BRACKET_OR_BLANK = re.compile(r"[\[\]]|\n[ \t]*(?=\n)")
+
+
+def _deep(body: str) -> bool:
+    """Whether `body` may nest DEEP levels or more (see DEEP)."""
+    for m in _CONTAINERS.finditer(body):
+        prefix = m.group()
+        depth = prefix.count(">") + 2 * len(_LIST_MARKER.findall(prefix)) + prefix.count(" ") + 4 * prefix.count("\t")
+        if depth >= DEEP:
+            return True
+    if body.count("[") >= DEEP:
+        depth = 0
+        for m in _BRACKET_OR_BLANK.finditer(body):
+            mark = m.group()
+            if mark == "[":
+                depth += 1
+                if depth >= DEEP:
+                    return True
+            else:
+                depth = max(depth - 1, 0) if mark == "]" else 0
+    return False
+
 
 def render(body: str, raw_html: bool, widget_block: Callable[[list[int]], str]) -> FastBody | None:
     """`body` rendered by markdown-it-pyrs into markdown-it-py's bytes, or None: render it
@@ -997,6 +1064,8 @@ def render(body: str, raw_html: bool, widget_block: Callable[[list[int]], str]) 
     if len(body) > LARGE_BODY and (body.count("*") + body.count("_") + body.count("~") > MANY_DELIMITERS
                                    or body.count("]:") > MANY_DEFINITIONS):
         return None  # the Rust engine's time grows as the square of a block's delimiters, or of the definitions
+    if _deep(body):
+        return None  # nested deeper than markdown-it-py goes
     ascii = body.isascii()
     if "\\" in body and "]:" in body:
         return None  # a link reference definition with a backslash: `[a]: \` is one only to markdown-it-py

@@ -21,7 +21,7 @@ _KEEP = frozenset("+#")
 _APOSTROPHES = re.compile(r"['’]")
 # Image references: a path under static/ written from the site root, or an http(s) URL.
 _IMAGE_PATH = re.compile(r"^/(?!/)[^\\\s?#]*(?:[?#]\S*)?$")
-_IMAGE_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.I)
+_IMAGE_URL = re.compile(r"^https?://[^\s/?#]+(?:[/?#]\S*)?$", re.I)  # (host, then its path: one way to split them)
 
 
 def image_reference_ok(value: str) -> bool:

@@ -66,7 +66,7 @@ _LEFT_OPEN = ("quoted scalar", "flow sequence", "flow mapping")
 # ...: 465 bytes made billions of nodes). A document whose aliases expand to more nodes
 # than this is refused before it is built; frontmatter and settings need a few dozen.
 MAX_NODES = 10_000
-_TOP_KEY = re.compile(r"^([^\s#:'\"-][^:\n]*?)[ \t]*:(?:[ \t]|$)", re.M)
+_TOP_KEY = re.compile(r"^([^\s#:'\"-][^:\n]*):(?:[ \t]|$)", re.M)  # the key: group 1 without its trailing blanks
 
 
 @dataclass(frozen=True)
@@ -88,8 +88,11 @@ class YamlProblem(ValueError):
 
 def key_lines(text: str) -> dict[str, int]:
     lines: dict[str, int] = {}
-    for m in _TOP_KEY.finditer(text):
-        lines.setdefault(m.group(1), text.count("\n", 0, m.start()) + 1)
+    line, counted = 1, 0
+    for m in _TOP_KEY.finditer(text):  # (line ends counted from the key before: a key per line cost their square)
+        line += text.count("\n", counted, m.start())
+        counted = m.start()
+        lines.setdefault(m.group(1).rstrip(" \t"), line)
     return lines
 
 

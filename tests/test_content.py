@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from marketnews.content import parse_article, slugify, split_frontmatter
+from marketnews.names import image_reference_ok
+from marketnews.yamlmap import key_lines
 
 UTC = ZoneInfo("UTC")
 
@@ -138,6 +140,28 @@ def test_a_long_list_of_markets_says_each_problem_at_its_own_line() -> None:
     assert "'market-7' is listed twice" in problems[0].message
     assert len(parse("---\ntitle: T\ndate: 2026-11-20\nmarkets:\n"
                      + "".join(f"  - {m}\n" for m in items[:3000]) + "---\n")[0].markets) == 3000  # type: ignore[union-attr]
+
+
+def test_frontmatters_that_once_took_time_growing_faster_than_them_are_read_at_once() -> None:
+    """Found by a review hunting for them: a line of many spaces before a colon that is no
+    key (the search for keys tried every way to split the spaces), a frontmatter of very many
+    keys (each key's line counted from the top), and a long image URL with a space (the
+    check tried every split of its host and path). Each problem is still at its line."""
+    from tests.hang import fails_if_hung
+
+    with fails_if_hung("frontmatters the checks once took long over", seconds=30):
+        a, problems = parse("---\ntitle: T\ndate: 2026-11-20\ntags: [a,\nb" + " " * 64000 + ":x]\n---\n")
+        assert a is not None and a.tags == ("a", "b" + " " * 64000 + ":x") and problems == []
+        keys = "".join(f"k{i}: v\n" for i in range(40000))
+        a, problems = parse("---\ntitle: T\ndate: 2026-11-20\n" + keys + "---\n")
+        assert a is not None and len(problems) == 40000
+        assert (problems[0].line, problems[-1].line, problems[-1].field) == (4, 40003, "k39999")
+        a, problems = parse("---\ntitle: T\ndate: 2026-11-20\nimage: http://" + "a" * 64000 + " b\n---\n")
+        assert a is None and [(p.line, p.field) for p in problems] == [(4, "image")]
+        # Larger, the parts alone (the old code would take from half a minute to most of an hour on each):
+        many = "".join(f"k{i}: v\n" for i in range(200000))
+        assert key_lines("x\n" + " " * 10**6 + ":y\n" + many) == {f"k{i}": i + 3 for i in range(200000)}
+        assert not image_reference_ok("http://" + "a" * 10**6 + " b")
 
 
 def test_non_utf8_file() -> None:

@@ -677,6 +677,59 @@ def test_odd_destinations_are_looked_for_only_as_far_as_a_destination_reaches() 
         assert render_body("[a](x)" * 80000 + "\n") == render_body_reference("[a](x)" * 80000 + "\n")
 
 
+def test_bodies_that_once_took_time_growing_faster_than_them_render_the_same_in_both_engines() -> None:
+    """A fourth review (a helper session hunting for them) found these; each took seconds
+    to days in the fast path's checks, the first one time doubling with each `> `, as a
+    regex split the spaces between container markers every way it could. Each renders now
+    in a fraction of a second, and as markdown-it-py renders it."""
+    from tests.hang import fails_if_hung
+
+    bodies = {
+        "fence line after many container markers": "> " * 60 + "[x`\n",
+        "and list markers": "-  " * 60 + "[x`\n",
+        "many footnote-like labels on a line": "[^a " * 3200 + "]x\n",
+        "a long footnote-like label": "[^" + "a " * 16000 + "]x\n",
+        "a long line of quote markers": "a :- b\n\n" + ">" * 16000 + "x\n",
+        "a long line of dashes under a pipe": "a|b\n\n" + "-" * 16000 + "x\n",
+        "many runs of three backticks on a line": "`a` b\n\n" + "```a " * 64000 + "\n",
+    }
+    with fails_if_hung("bodies the fast path's checks once took long over", seconds=30):
+        for what, body in bodies.items():
+            assert render_body(body) == render_body_reference(body), what
+        # (Those nested that deep go to markdown-it-py before the check: it is asked here.)
+        assert markup_fast._may_panic("> " * 60 + "[x`\n") and markup_fast._may_panic("-  " * 60 + "[x`\n")
+        assert markup_fast._FENCE_LINE.match("> " * 60 + "- 1. ```x").end() == 128
+
+
+def test_the_footnote_check_says_what_its_regex_says() -> None:
+    """`markup_fast._no_footnote` (one pass) finds what a search for `_NO_FOOTNOTE` finds (whose
+    time grew as the cube of a line of many `[^`)."""
+    import random
+
+    atoms = ["[^", "]:", "]", "]", "a", "b", "\n", " ", "\t", ":", "[", "^", "[^x]:", "[^]:", "[^a b]:"]
+    rng = random.Random(9)
+    found = 0
+    for _ in range(20000):
+        body = "".join(rng.choice(atoms) for _ in range(rng.randint(1, 30)))
+        assert markup_fast._no_footnote(body) == bool(markup_fast._NO_FOOTNOTE.search(body)), repr(body)
+        found += markup_fast._no_footnote(body)
+    assert 2000 < found < 18000
+
+
+@fast_only
+def test_a_body_nested_as_deep_as_markdown_it_py_stops_goes_to_it() -> None:
+    """markdown-it-py stops at 20 levels of nesting and drops what is deeper; the Rust engine
+    renders it. A body that may nest `markup_fast.DEEP` levels goes to markdown-it-py (a
+    fuzzer of nested quotes, lists and brackets found 25,000 of 29,000 documents it took
+    rendered otherwise without this check, none with it)."""
+    deep = ["> " * 21 + "x\n", "- " * 21 + "x\n", "1. " * 12 + "x\n", "[" * 30 + "a" + "]" * 30 + "(x)\n",
+            "".join("  " * i + "- a\n" for i in range(30)), "".join("> " * i + "a\n" for i in range(30))]
+    for body in deep:
+        assert fast(body) is None, body
+        assert render_body(body) == render_body_reference(body)
+    assert fast("> > - 1. x\n\n[[a](x)](y)\n") is not None
+
+
 def test_smart_quotes_take_only_the_rust_engines_escaping() -> None:
     """The fast path's smart quotes write a text piece back escaped as the Rust engine escapes
     text (four entities, `markup_fast._OTHER_ENTITY`): HTML escaped otherwise is not taken
