@@ -1025,15 +1025,15 @@ MANY_DEFINITIONS = 500
 # two, each column of indentation one at most, a tab four) add up to DEEP, or brackets
 # opened DEEP deep in one paragraph. No article of the corpus comes near (ten deep at most).
 DEEP = 16
-_CONTAINERS = re.compile(r"^[ \t>*+\-0-9.)]{5,}", re.MULTILINE)  # (fewer characters cannot add up to DEEP)
+_CONTAINERS = re.compile(r"\n[ \t>*+\-0-9.)]{4,}")  # in "\n" + body (fewer characters cannot add up to DEEP)
 _LIST_MARKER = re.compile(r"(?:[*+-]|\d{1,9}[.)])(?=[ \t]|$)")
 _BRACKET_OR_BLANK = re.compile(r"[\[\]]|\n[ \t]*(?=\n)")
 
 
 def _deep(body: str) -> bool:
     """Whether `body` may nest DEEP levels or more (see DEEP)."""
-    for m in _CONTAINERS.finditer(body):
-        prefix = m.group()
+    for m in _CONTAINERS.finditer("\n" + body):  # (a search for a line end first: a sixth of the time of `^`)
+        prefix = m.group()[1:]
         depth = prefix.count(">") + 2 * len(_LIST_MARKER.findall(prefix)) + prefix.count(" ") + 4 * prefix.count("\t")
         if depth >= DEEP:
             return True
