@@ -395,7 +395,7 @@ def _smartquotes(html: str) -> str | None:
     """markdown-it-py's smart quotes, applied block by block to HTML rendered without them;
     None where a quote's neighbour cannot be known from the HTML.
 
-    A block's pieces (see `_PIECE`) stand for markdown-it's inline tokens, read only where
+    The pieces (see `_PIECE`) stand for markdown-it's inline tokens, read only where
     a quote needs them: a text piece's text (unescaped) once it is looked at, its nesting
     level (emphasis and links) as the scan passes it. A text piece with a line end in it
     is one token here where markdown-it has two and a soft break between: a quote beside
@@ -404,11 +404,10 @@ def _smartquotes(html: str) -> str | None:
     piece, changed or not, is its text escaped again, so a line end is written where it
     was. That rests on the Rust engine's escaping (see `_OTHER_ENTITY`): HTML with text
     escaped otherwise is not taken (None)."""
-    out: list[str] = []
-    pos = 0
-    pieces: list[re.Match[str]] = []  # the block's, up to the next tag that ends it
-    quoted: list[tuple[int, int, int]] = []  # its text pieces with a quote: (index, level, lowest level since the last)
+    pieces: list[re.Match[str]] = []  # the document's (a tag that ends a block is one, where neighbours stop)
+    quoted: list[tuple[int, int, int]] = []  # text pieces with a quote: (index, level, lowest level since the last)
     level = low = 0
+    new_block = True
     try:
         for m in _PIECE.finditer(html):
             kind = m.lastgroup
@@ -417,15 +416,12 @@ def _smartquotes(html: str) -> str | None:
                 if "&" in text and _OTHER_ENTITY.search(text):
                     raise _Unsure  # not the Rust engine's escaping
                 if "'" in text or '"' in text or "&quot;" in text:
-                    quoted.append((len(pieces), level, low))
-                    low = level
+                    # The first in its block is below every level: nothing of the block before stays open.
+                    quoted.append((len(pieces), level, -1 if new_block else low))
+                    low, new_block = level, False
             elif kind is None:  # a tag that ends the block
-                if quoted:
-                    pos = _curl(html, pieces, quoted, out, pos)
-                    quoted = []
-                pieces = []
                 level = low = 0
-                continue
+                new_block = True
             elif kind == "open":
                 level += 1
             elif kind == "close":
@@ -433,17 +429,26 @@ def _smartquotes(html: str) -> str | None:
                 if level < low:
                     low = level
             pieces.append(m)
-        if quoted:
-            pos = _curl(html, pieces, quoted, out, pos)
+        if not quoted:
+            return html
+        texts: dict[int, str] = {}
+        changed = curl(quoted, partial(_text, pieces, texts), partial(_neighbour, pieces, texts))
     except _Unsure:
         return None
+    out: list[str] = []
+    pos = 0
+    for i in sorted(changed):
+        start, end = pieces[i].span()
+        out.append(html[pos:start])
+        out.append(_escape(changed[i]))
+        pos = end
     out.append(html[pos:])
     return "".join(out)
 
 
 def _text(pieces: list[re.Match[str]], texts: dict[int, str], j: int) -> str:
-    """The text of piece j as markdown-it's tokens have it: a text piece's unescaped (and
-    curled, once `_curl` changed it), a code span's, "" for a tag."""
+    """The text of piece j as markdown-it's tokens have it: a text piece's unescaped, a code
+    span's, "" for a tag. (Before smart quotes: `curl` reads a quote and its curled form alike.)"""
     text = texts.get(j)
     if text is None:
         m = pieces[j]
@@ -460,7 +465,7 @@ def _neighbour(pieces: list[re.Match[str]], texts: dict[int, str], i: int, step:
     j = i + step
     while 0 <= j < len(pieces):
         kind = pieces[j].lastgroup
-        if kind == "br":
+        if kind == "br" or kind is None:  # a hard break, or the block's end
             break
         if kind == "img":
             raise _Unsure
@@ -469,20 +474,6 @@ def _neighbour(pieces: list[re.Match[str]], texts: dict[int, str], i: int, step:
             return ord(text[-1] if step < 0 else text[0])
         j += step
     return 0x20
-
-
-def _curl(html: str, pieces: list[re.Match[str]], quoted: list[tuple[int, int, int]], out: list[str],
-          pos: int) -> int:
-    """One block's quotes curled (`smartquotes.curl` on its pieces), its HTML up to its last
-    change put in `out` from `pos` on; the position in `html` that `out` has reached."""
-    texts: dict[int, str] = {}
-    changed = curl(quoted, partial(_text, pieces, texts), partial(_neighbour, pieces, texts))
-    for i in sorted(changed):
-        start, end = pieces[i].span()
-        out.append(html[pos:start])
-        out.append(_escape(changed[i]))
-        pos = end
-    return pos
 
 
 # --- the rest ---------------------------------------------------------------------------------

@@ -737,6 +737,10 @@ def test_smart_quotes_take_only_the_rust_engines_escaping() -> None:
     assert markup_fast._smartquotes("<p>&#39;a&#39; b</p>\n") is None
     assert markup_fast._smartquotes("<p>a&nbsp;'b'</p>\n") is None
     assert markup_fast._smartquotes("<p>a &amp; &lt;b&gt;\n&quot;c&quot;</p>\n") == "<p>a &amp; &lt;b&gt;\n“c”</p>\n"
+    # Every block's quotes are curled in one pass over the document; a quote's neighbour is
+    # never looked for past its block's end, nor an opener of the block before paired.
+    assert markup_fast._smartquotes('<p>a</p><p>&quot;b&quot;</p>') == "<p>a</p><p>“b”</p>"
+    assert markup_fast._smartquotes("<p>&quot;a</p>\n<p>b&quot; c</p>\n") == "<p>&quot;a</p>\n<p>b&quot; c</p>\n"
 
 
 @fast_only
