@@ -612,6 +612,7 @@ _ODD_DESTINATION = re.compile(rf"\]\(\s*[^)\s]*(?:[\[<`]|\\\n|::)|\]\(\s*\S*{_RE
 _DESTINATION_START = re.compile(r"\][(:]")
 _SPACE = re.compile(r"\s")
 _SPACES_THEN_RUN = re.compile(r"\s*\S*")
+_TWO_IN_A_RUN = re.compile(r"\][(:]\S*?\][(:]")  # (from each, only to the next: lazily)
 # A run of text without a space holding more `](` and `]:` than this is doubted at once: a
 # destination is looked at up to the end of its run (and one character past it), so runs
 # with very many would cost as the square of their length (`[a](x)` 80,000 times: 37 s).
@@ -622,6 +623,8 @@ def _odd_destination(body: str) -> bool:
     """Whether `_ODD_DESTINATION` is found in `body`, looking only where it can start (`](`
     or `]:`) and, from each, only as far as it can reach: past the spaces after it, to the
     end of the run of text that follows, and one character more (a backslash's line end)."""
+    if not _TWO_IN_A_RUN.search(body):  # each run has one at most: the regex reads each run twice at most
+        return _ODD_DESTINATION.search(body) is not None
     run_end = count = -1
     for m in _DESTINATION_START.finditer(body):
         start = m.start()
