@@ -29,7 +29,9 @@ HASH_CHARS = 10
 _CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")\s]+)\1\s*\)""")
 # `="/…"`, then the attribute's name checked by hand: a pattern that starts with the
 # name (`\b(src|href)=`) is tried at every position of the page, many times slower.
-_HTML_REF = re.compile(r'="(/[^"#?]*)([^"]*)"')
+# (Possessive: a `"` must follow, so giving characters back finds nothing more; it tried every
+# split of an unclosed value, which raw HTML can leave, in time growing as its square.)
+_HTML_REF = re.compile(r'="(/[^"#?]*+)([^"]*+)"')
 _WORD = re.compile(r"\w")
 
 

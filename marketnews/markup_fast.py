@@ -542,8 +542,7 @@ _ALIGN = re.compile(r' style="text-align:(left|center|right)"')
 _IMG_ALT = re.compile(r'<img src="[^"]*" alt="([^"]*)"')
 # A host with a non-ASCII character or a percent sign, after "://" (searched for first:
 # found fast), in a link's or an image's URL when a scheme and `href="` or `src="` come before it.
-_ODD_HOST = re.compile(r'://[^/?#"]*(?:%|[^\x00-\x7f])')
-_URL_START = re.compile(r'(?:href|src)="[A-Za-z][A-Za-z0-9+.-]*\Z')
+_ODD_HOST = re.compile(r'(?:href|src)="[A-Za-z][A-Za-z0-9+.-]*://[^/?#"]*(?:%|[^\x00-\x7f])')
 # The same without "://": a protocol-relative URL's host, and a mail address, which
 # markdown-it-py takes for a host too.
 _ODD_ADDRESS = re.compile(r'="(?://[^/?#"]*|(?i:mailto):[^"]*)(?:%|[^\x00-\x7f])')  # (after href or src)
@@ -552,10 +551,10 @@ _ODD_ADDRESS = re.compile(r'="(?://[^/?#"]*|(?i:mailto):[^"]*)(?:%|[^\x00-\x7f])
 def _foreign_host(html: str) -> bool:
     """Whether a link's or an image's URL has a host with a non-ASCII character or a percent
     sign, which the engines encode differently."""
-    for m in _ODD_HOST.finditer(html):
-        quote = html.rfind('"', 0, m.start())  # (the URL's own: it holds none)
-        if _URL_START.search(html, max(0, quote - 5), m.start()):
-            return True
+    # (One search from each attribute: looking back from each `://` for the attribute that
+    # holds it read from the top of the HTML where none did, and text of many took their square.)
+    if _ODD_HOST.search(html):
+        return True
     return any(html.endswith(("href", "src"), 0, m.start()) for m in _ODD_ADDRESS.finditer(html))
 
 

@@ -119,12 +119,33 @@ class _Removed(HTMLParser):
     handle_startendtag = handle_starttag
 
 
+# The standard library's HTML parser takes time growing as the square of a fragment of many
+# constructs it cannot finish (`<a ` again and again with no `>`: 48 KB took 3 s; `<!--a>`
+# again and again: 0.3 s): each one it looks at to the fragment's end. So it reads a
+# fragment in pieces that end at a `>` (the first past CHUNK characters), each with a parser
+# of its own, and not what follows the fragment's last `>`, where no tag ends. A tag or a
+# comment longer than that is still read whole; one that a piece's end cuts (a `>` inside a
+# quoted value or a comment past CHUNK) may be reported as text or as another tag.
+CHUNK = 2048
+
+
 def removed_by_sanitiser(fragment: str) -> list[str]:
     """What `sanitise` takes out of `fragment`: elements, attributes and URLs, as shown to authors."""
-    parser = _Removed()
-    parser.feed(fragment)
-    parser.close()
-    return parser.removed
+    removed: list[str] = []
+    last = fragment.rfind(">")
+    start = 0
+    while start <= last:
+        end = fragment.find(">", start + CHUNK, last + 1)
+        end = last + 1 if end < 0 else end + 1
+        parser = _Removed()
+        try:
+            parser.feed(fragment[start:end])
+            parser.close()
+        except Exception:  # noqa: BLE001 (markup the parser itself trips over: `<![<![`)
+            parser.removed.append("markup that cannot be read")
+        removed.extend(r for r in parser.removed if r not in removed)
+        start = end
+    return removed
 
 
 def _finder() -> MarkdownIt:

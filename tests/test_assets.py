@@ -121,3 +121,15 @@ def test_a_missing_file_is_the_same_error_when_files_are_not_fingerprinted() -> 
     assert plain.url("/css/site.css") == "/css/site.css"
     with pytest.raises(MarketnewsError, match=r"asset_url\('css/sitee.css'\): no such file under static/"):
         plain.url("css/sitee.css")
+
+
+def test_an_unclosed_attribute_in_raw_html_is_rewritten_in_time_that_grows_with_it() -> None:
+    """Raw HTML can leave `="/…` without its closing quote; the search for links to rewrite
+    tried every split of what followed (40 KB: 4 s, growing as the square). Links are still
+    rewritten after it."""
+    from tests.hang import fails_if_hung
+
+    assets = Assets(hashed={"a.png": "assets/a.1.png"})
+    text = '<p>="/x ' + "word " * 200000 + "</p>"
+    with fails_if_hung("an unclosed attribute", seconds=30):
+        assert assets.rewrite_html('<img src="/a.png">' + text) == '<img src="/assets/a.1.png">' + text

@@ -1384,3 +1384,21 @@ def test_a_front_page_after_the_first_does_not_depend_on_the_biggest_moves(  # t
     assert cli("build", "--root", site.root, *odds).code == 0
     assert renders.count("index.html") == 1, renders  # the front page alone
     assert "45%" in site.page("index.html")
+
+
+def test_a_frame_of_very_many_slots_is_marked_in_time_that_grows_with_them() -> None:
+    """A frame's slots were numbered by searching the list of them for each mark: an
+    article of 8,000 widgets took 0.9 s for that alone, growing as the square. The same
+    slot twice is still one slot, and a share card's slot, added as its own, keeps its
+    number when a widget's mark names the same slot."""
+    from marketnews.site import _Marks
+    from tests.hang import fails_if_hung
+
+    marks = _Marks()
+    card = marks.add(("", "", "card-url"))
+    assert str(marks.mark(("", "", "card-url"))) == f"\x00mn:{card}\x00" and marks.add(("", "", "card-url")) == 1
+    with fails_if_hung("a frame of very many slots", seconds=30):
+        numbers = [str(marks.mark((f"m{i}", f"k{i}", "inline"))) for i in range(300000)]
+        again = [str(marks.mark((f"m{i}", f"k{i}", "inline"))) for i in range(0, 300000, 1000)]
+    assert numbers[0] == "\x00mn:2\x00" and numbers[-1] == "\x00mn:300001\x00"
+    assert again == numbers[::1000] and len(marks.slots) == 300002

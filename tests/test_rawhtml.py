@@ -103,6 +103,26 @@ def test_many_pieces_of_inline_html_in_one_paragraph_are_each_at_their_line_in_t
     assert [r.line for r in many.raw_html] == [2, 3]  # (lines of the body, from 0)
 
 
+def test_the_check_of_raw_html_reads_markup_it_cannot_finish_in_time_that_grows_with_it() -> None:
+    """The standard library's HTML parser took time growing as the square of a fragment of
+    constructs it cannot finish (`<a ` 8,000 times with no `>`: 3 s), and stopped the
+    build with an AssertionError on `<![<![`. Fragments are read in pieces now (what
+    `sanitise` removes is still said, past them), and markup it cannot read is said as such."""
+    from marketnews.rawhtml import CHUNK, find_raw_html
+    from tests.hang import fails_if_hung
+
+    with fails_if_hung("raw HTML the parser cannot finish", seconds=30):
+        for unit in ("<a ", "<!--a>", "<![CDATA[a>", "<a x='>"):
+            body = "<div>\n" + unit * 64000 + "\n\n<script>x</script>\n"
+            assert [(r.line, r.message) for r in find_raw_html(body, True)][-1] == (
+                3, "raw HTML: the sanitiser removes <script>")
+    assert removed_by_sanitiser("<![<![ >") == ["markup that cannot be read"]
+    assert render_body("<div>\n<![<![ >\n", raw_html=True).raw_html[0].line == 0
+    long = "<p>" + "word " * CHUNK + '</p><img src="x.png" onerror="y">' + "<b>" * CHUNK + '<script src="y"'
+    assert removed_by_sanitiser(long) == ["onerror= on <img>"]  # (after the last `>`, no tag ends)
+    assert removed_by_sanitiser(long + ">") == ["onerror= on <img>", "<script>"]
+
+
 def test_removed_lists_elements_attributes_and_schemes() -> None:
     assert removed_by_sanitiser('<p onclick="x" class="k"><a href="vbscript:x" title="t">a</a></p>') == [
         "onclick= on <p>", "vbscript: URL in <a href=>"]
