@@ -1015,31 +1015,45 @@ MANY_DEFINITIONS = 500
 # quote, list and list item opened is a level, and each link's brackets inside another's)
 # and drops what is deeper; the Rust engine renders it. A body that may reach that deep
 # goes to markdown-it-py: a line whose containers (each `>` one level, each list marker
-# two, each column of indentation one at most, a tab four) add up to DEEP, or brackets
-# opened DEEP deep in one paragraph. No article of the corpus comes near (ten deep at most).
+# two, each column of indentation one at most, a tab four, a footnote's definition two) add
+# up to DEEP, or a paragraph with DEEP brackets `[` (a review found `]` in code spans and
+# titles closing none). No article of the corpus comes near (ten deep at most, one `[`).
 DEEP = 16
 _CONTAINERS = re.compile(r"\n[ \t>*+\-0-9.)]{4,}")  # in "\n" + body (fewer characters cannot add up to DEEP)
 _LIST_MARKER = re.compile(r"(?:[*+-]|\d{1,9}[.)])(?=[ \t]|$)")
-_BRACKET_OR_BLANK = re.compile(r"[\[\]]|\n[ \t]*(?=\n)")
+# (A line that starts `[label]:` with no bracket, backtick or backslash in its label: that
+# bracket closes at once, and is not counted; a block of reference definitions is no paragraph.)
+_BRACKET_OR_BLANK = re.compile(r"\n {0,3}\[[^\[\]\n`\\]*\]:|\[|\n[ \t]*(?=\n)")  # in "\n" + body
+_FOOTNOTE_CONTAINERS = re.compile(r"\n([ \t>*+\-0-9.)]*)\[\^[^\]\n]*\]:([ \t>*+\-0-9.)]*)")  # in "\n" + body
+
+
+def _levels(prefix: str) -> int:
+    """The most levels of nesting a line's leading containers can open (see DEEP)."""
+    return prefix.count(">") + 2 * len(_LIST_MARKER.findall(prefix)) + prefix.count(" ") + 4 * prefix.count("\t")
 
 
 def _deep(body: str) -> bool:
     """Whether `body` may nest DEEP levels or more (see DEEP)."""
-    for m in _CONTAINERS.finditer("\n" + body):  # (a search for a line end first: a sixth of the time of `^`)
-        prefix = m.group()[1:]
-        depth = prefix.count(">") + 2 * len(_LIST_MARKER.findall(prefix)) + prefix.count(" ") + 4 * prefix.count("\t")
-        if depth >= DEEP:
+    lines = "\n" + body
+    for m in _CONTAINERS.finditer(lines):  # (a search for a line end first: a sixth of the time of `^`)
+        if _levels(m.group()[1:]) >= DEEP:
             return True
+    if "]:" in body and "[^" in body:  # a footnote's definition is a container too (two levels, to be safe)
+        for m in _FOOTNOTE_CONTAINERS.finditer(lines):
+            if _levels(m.group(1)) + 2 + _levels(m.group(2)) >= DEEP:
+                return True
     if body.count("[") >= DEEP:
-        depth = 0
-        for m in _BRACKET_OR_BLANK.finditer(body):
+        # Every `[` of a paragraph counted, none taken back by a `]`: one in a code span or a
+        # title closes nothing, and a link can nest no deeper than its paragraph has brackets.
+        opened = 0
+        for m in _BRACKET_OR_BLANK.finditer(lines):
             mark = m.group()
             if mark == "[":
-                depth += 1
-                if depth >= DEEP:
+                opened += 1
+                if opened >= DEEP:
                     return True
-            else:
-                depth = max(depth - 1, 0) if mark == "]" else 0
+            elif not mark.endswith(":"):  # a blank line
+                opened = 0
     return False
 
 

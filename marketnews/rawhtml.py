@@ -98,9 +98,11 @@ class _Removed(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.removed: list[str] = []
+        self._noted: set[str] = set()  # (a search of the list for each tag grew as the square of a fragment's tags)
 
     def _note(self, what: str) -> None:
-        if what not in self.removed:
+        if what not in self._noted:
+            self._noted.add(what)
             self.removed.append(what)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -125,13 +127,15 @@ class _Removed(HTMLParser):
 # fragment in pieces that end at a `>` (the first past CHUNK characters), each with a parser
 # of its own, and not what follows the fragment's last `>`, where no tag ends. A tag or a
 # comment longer than that is still read whole; one that a piece's end cuts (a `>` inside a
-# quoted value or a comment past CHUNK) may be reported as text or as another tag.
+# quoted value, a comment or a script's or style's text past CHUNK) may be reported as text
+# or as another tag.
 CHUNK = 2048
 
 
 def removed_by_sanitiser(fragment: str) -> list[str]:
     """What `sanitise` takes out of `fragment`: elements, attributes and URLs, as shown to authors."""
     removed: list[str] = []
+    noted: set[str] = set()
     last = fragment.rfind(">")
     start = 0
     while start <= last:
@@ -143,7 +147,10 @@ def removed_by_sanitiser(fragment: str) -> list[str]:
             parser.close()
         except Exception:  # noqa: BLE001 (markup the parser itself trips over: `<![<![`)
             parser.removed.append("markup that cannot be read")
-        removed.extend(r for r in parser.removed if r not in removed)
+        for what in parser.removed:
+            if what not in noted:
+                noted.add(what)
+                removed.append(what)
         start = end
     return removed
 

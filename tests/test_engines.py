@@ -696,8 +696,11 @@ def test_bodies_that_once_took_time_growing_faster_than_them_render_the_same_in_
     with fails_if_hung("bodies the fast path's checks once took long over", seconds=30):
         for what, body in bodies.items():
             assert render_body(body) == render_body_reference(body), what
-        # (Those nested that deep go to markdown-it-py before the check: it is asked here.)
+        # (Those nested that deep, or with that many brackets, go to markdown-it-py before the
+        # check that was slow: each is asked here.)
         assert markup_fast._may_panic("> " * 60 + "[x`\n") and markup_fast._may_panic("-  " * 60 + "[x`\n")
+        assert not markup_fast._no_footnote("[^a " * 3200 + "]x\n")
+        assert not markup_fast._QUOTED_DELIMITER.search("\na :- b\n\n" + ">" * 16000 + "x\n")
         assert markup_fast._FENCE_LINE.match("> " * 60 + "- 1. ```x").end() == 128
 
 
@@ -721,9 +724,14 @@ def test_a_body_nested_as_deep_as_markdown_it_py_stops_goes_to_it() -> None:
     """markdown-it-py stops at 20 levels of nesting and drops what is deeper; the Rust engine
     renders it. A body that may nest `markup_fast.DEEP` levels goes to markdown-it-py (a
     fuzzer of nested quotes, lists and brackets found 25,000 of 29,000 documents it took
-    rendered otherwise without this check, none with it)."""
+    rendered otherwise without this check, none with it; a review then found the last four
+    kinds below, which it missed)."""
     deep = ["> " * 21 + "x\n", "- " * 21 + "x\n", "1. " * 12 + "x\n", "[" * 30 + "a" + "]" * 30 + "(x)\n",
-            "".join("  " * i + "- a\n" for i in range(30)), "".join("> " * i + "a\n" for i in range(30))]
+            "".join("  " * i + "- a\n" for i in range(30)), "".join("> " * i + "a\n" for i in range(30)),
+            # (found by a review: a `]` in a code span or a title closes no bracket; a footnote's
+            # definition is a container)
+            "[`]`" * 20 + "[a](b)\n", '[![a](/u "]")' * 20 + "[foo](/u)\n",
+            "a[^1]\n\n[^1]: " + ">" * 19 + "x\n", "a[^1]\n\n[^1]: " + "- " * 10 + "x\n"]
     for body in deep:
         assert fast(body) is None, body
         assert render_body(body) == render_body_reference(body)
