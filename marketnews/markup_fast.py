@@ -542,7 +542,8 @@ _ALIGN = re.compile(r' style="text-align:(left|center|right)"')
 _IMG_ALT = re.compile(r'<img src="[^"]*" alt="([^"]*)"')
 # A host with a non-ASCII character or a percent sign, after "://" (searched for first:
 # found fast), in a link's or an image's URL when a scheme and `href="` or `src="` come before it.
-_ODD_HOST = re.compile(r'(?:href|src)="[A-Za-z][A-Za-z0-9+.-]*://[^/?#"]*(?:%|[^\x00-\x7f])')
+_ODD_HOST = re.compile(r'://[^/?#"]*(?:%|[^\x00-\x7f])')
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
 # The same without "://": a protocol-relative URL's host, and a mail address, which
 # markdown-it-py takes for a host too.
 _ODD_ADDRESS = re.compile(r'="(?://[^/?#"]*|(?i:mailto):[^"]*)(?:%|[^\x00-\x7f])')  # (after href or src)
@@ -551,10 +552,14 @@ _ODD_ADDRESS = re.compile(r'="(?://[^/?#"]*|(?i:mailto):[^"]*)(?:%|[^\x00-\x7f])
 def _foreign_host(html: str) -> bool:
     """Whether a link's or an image's URL has a host with a non-ASCII character or a percent
     sign, which the engines encode differently."""
-    # (One search from each attribute: looking back from each `://` for the attribute that
-    # holds it read from the top of the HTML where none did, and text of many took their square.)
-    if _ODD_HOST.search(html):
-        return True
+    for m in _ODD_HOST.finditer(html):
+        # Back over the scheme to the attribute (not back to the last quote: where none came
+        # before, that read from the top of the HTML for each, and text of many took their square).
+        start = at = m.start()
+        while at and html[at - 1] in _SCHEME_CHARS:
+            at -= 1
+        if at < start and html[at].isalpha() and html.endswith(('href="', 'src="'), 0, at):
+            return True
     return any(html.endswith(("href", "src"), 0, m.start()) for m in _ODD_ADDRESS.finditer(html))
 
 
@@ -1036,7 +1041,8 @@ def _deep(body: str) -> bool:
     """Whether `body` may nest DEEP levels or more (see DEEP)."""
     lines = "\n" + body
     for m in _CONTAINERS.finditer(lines):  # (a search for a line end first: a sixth of the time of `^`)
-        if _levels(m.group()[1:]) >= DEEP:
+        prefix = m.group()[1:]  # (no character opens more than two levels, a tab four: most are ruled out at once)
+        if 2 * len(prefix) + 2 * prefix.count("\t") >= DEEP and _levels(prefix) >= DEEP:
             return True
     if "]:" in body and "[^" in body:  # a footnote's definition is a container too (two levels, to be safe)
         for m in _FOOTNOTE_CONTAINERS.finditer(lines):
