@@ -1024,17 +1024,17 @@ MANY_DEFINITIONS = 500
 # up to DEEP, or a paragraph with DEEP brackets `[` (a review found `]` in code spans and
 # titles closing none). No article of the corpus comes near (ten deep at most, one `[`).
 DEEP = 16
-_CONTAINERS = re.compile(r"\n[ \t>*+\-0-9.)]{4,}")  # in "\n" + body (fewer characters cannot add up to DEEP)
-_LIST_MARKER = re.compile(r"(?:[*+-]|\d{1,9}[.)])(?=[ \t]|$)")
+_CONTAINER = r"[ \t>*+\-0-9.)]"  # a character of a line's leading containers
+_CONTAINERS = re.compile(rf"\n{_CONTAINER}{{4,}}")  # in "\n" + body (fewer characters cannot add up to DEEP)
 # (A line that starts `[label]:` with no bracket, backtick or backslash in its label: that
 # bracket closes at once, and is not counted; a block of reference definitions is no paragraph.)
 _BRACKET_OR_BLANK = re.compile(r"\n {0,3}\[[^\[\]\n`\\]*\]:|\[|\n[ \t]*(?=\n)")  # in "\n" + body
-_FOOTNOTE_CONTAINERS = re.compile(r"\n([ \t>*+\-0-9.)]*)\[\^[^\]\n]*\]:([ \t>*+\-0-9.)]*)")  # in "\n" + body
+_FOOTNOTE_CONTAINERS = re.compile(rf"\n({_CONTAINER}*){_FOOTNOTE_LABEL}({_CONTAINER}*)")  # in "\n" + body
 
 
 def _levels(prefix: str) -> int:
     """The most levels of nesting a line's leading containers can open (see DEEP)."""
-    return prefix.count(">") + 2 * len(_LIST_MARKER.findall(prefix)) + prefix.count(" ") + 4 * prefix.count("\t")
+    return prefix.count(">") + 2 * len(_ANY_ITEM.findall(prefix)) + prefix.count(" ") + 4 * prefix.count("\t")
 
 
 def _deep(body: str) -> bool:

@@ -95,15 +95,14 @@ class RawHtml:
 class _Removed(HTMLParser):
     """Lists what `sanitise` removes from a fragment of raw HTML (the same allow-list)."""
 
-    def __init__(self) -> None:
+    def __init__(self, removed: dict[str, None]) -> None:
         super().__init__(convert_charrefs=True)
-        self.removed: list[str] = []
-        self._noted: set[str] = set()  # (a search of the list for each tag grew as the square of a fragment's tags)
+        # What is removed, in the order first found: keys of a dict, not a list searched for
+        # each tag (which grew as the square of a fragment's tags). Shared by a fragment's pieces.
+        self.removed = removed
 
     def _note(self, what: str) -> None:
-        if what not in self._noted:
-            self._noted.add(what)
-            self.removed.append(what)
+        self.removed.setdefault(what)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag not in ALLOWED_TAGS:
@@ -134,25 +133,20 @@ CHUNK = 2048
 
 def removed_by_sanitiser(fragment: str) -> list[str]:
     """What `sanitise` takes out of `fragment`: elements, attributes and URLs, as shown to authors."""
-    removed: list[str] = []
-    noted: set[str] = set()
+    removed: dict[str, None] = {}
     last = fragment.rfind(">")
     start = 0
     while start <= last:
         end = fragment.find(">", start + CHUNK, last + 1)
         end = last + 1 if end < 0 else end + 1
-        parser = _Removed()
+        parser = _Removed(removed)
         try:
             parser.feed(fragment[start:end])
             parser.close()
         except Exception:  # noqa: BLE001 (markup the parser itself trips over: `<![<![`)
-            parser.removed.append("markup that cannot be read")
-        for what in parser.removed:
-            if what not in noted:
-                noted.add(what)
-                removed.append(what)
+            parser._note("markup that cannot be read")
         start = end
-    return removed
+    return list(removed)
 
 
 def _finder() -> MarkdownIt:

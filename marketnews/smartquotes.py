@@ -17,7 +17,7 @@ without those costs:
 - The stack of opening quotes only ever holds levels in rising order (it is cut down to
   a token's level before that token adds its own), so the opener a closing quote pairs
   with is the topmost of its kind, if that one is at the closing quote's level. Each
-  kind's openers are kept in a list of their places in the stack.
+  opener keeps the place in the stack of the topmost opener of each kind at or below it.
 
 `rule` puts `curl` in markdown-it-py's place (the reference engine, `markup.py`);
 `markup_fast` uses it on the Rust engine's HTML. A test renders thousands of documents
@@ -57,7 +57,6 @@ def curl(quoted: Iterable[Quoted], text_of: Callable[[int], str],
     next to token i before it (`step` -1) or after it (1), past tokens without text and
     not past a line break (a space there, 0x20). The new text of each token changed."""
     edits: dict[int, list[tuple[int, str]]] = {}  # token: (position, its new character), ...
-    texts: dict[int, str] = {}
     # Opening quotes: (token, position, level, and the place in the stack of the topmost
     # double and the topmost single one at or below this one, -1 for none).
     stack: list[tuple[int, int, int, int, int]] = []
@@ -67,7 +66,7 @@ def curl(quoted: Iterable[Quoted], text_of: Callable[[int], str],
             while size and stack[size - 1][2] > low:
                 size -= 1
             del stack[size:]
-        text = texts[i] = text_of(i)
+        text = text_of(i)
         end = len(text)
         a, d = text.find("'"), text.find('"')
         while a >= 0 or d >= 0:
@@ -113,7 +112,7 @@ def curl(quoted: Iterable[Quoted], text_of: Callable[[int], str],
                 edits.setdefault(i, []).append((index, APOSTROPHE))
     changed: dict[int, str] = {}
     for i, marks in edits.items():
-        text = texts[i]
+        text = text_of(i)  # (as it was: no token is changed before `curl` returns)
         if len(marks) == 1:
             at, quote = marks[0]
             changed[i] = text[:at] + quote + text[at + 1:]

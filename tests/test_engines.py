@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -654,19 +656,11 @@ def test_odd_destinations_are_looked_for_only_as_far_as_a_destination_reaches() 
     `\\S*` and `[^)\\s]*` read from every `](` to the end of its run of text: `[a](x)`
     80,000 times took 37 s), looking from each `](` or `]:` only to the end of the run after
     it; a run holding more than `MANY_DESTINATIONS_IN_A_RUN` is doubted at once."""
-    import random
-
     from tests.hang import fails_if_hung
 
     atoms = ["](", "]:", "]", "(", ")", "[", "<", ">", "`", "\\\n", "\\", "::", ":", "/", "&amp;", "&#38;", "&",
              ";", "a", " ", "\t", "\n", "\n\n", "<>"]
-    rng = random.Random(5)
-    found = 0
-    for _ in range(20000):
-        body = "".join(rng.choice(atoms) for _ in range(rng.randint(1, 50)))
-        assert markup_fast._odd_destination(body) == bool(markup_fast._ODD_DESTINATION.search(body)), repr(body)
-        found += markup_fast._odd_destination(body)
-    assert 2000 < found < 18000  # both answers, often
+    _says_what_its_regex_says(markup_fast._odd_destination, markup_fast._ODD_DESTINATION, atoms, seed=5, most=50)
     cap = markup_fast.MANY_DESTINATIONS_IN_A_RUN
     assert not markup_fast._odd_destination("[a](x)" * cap) and markup_fast._odd_destination("[a](x)" * (cap + 1))
     assert not markup_fast._odd_destination("[a](x) " * 1000)
@@ -707,16 +701,21 @@ def test_bodies_that_once_took_time_growing_faster_than_them_render_the_same_in_
 def test_the_footnote_check_says_what_its_regex_says() -> None:
     """`markup_fast._no_footnote` (one pass) finds what a search for `_NO_FOOTNOTE` finds (whose
     time grew as the cube of a line of many `[^`)."""
-    import random
-
     atoms = ["[^", "]:", "]", "]", "a", "b", "\n", " ", "\t", ":", "[", "^", "[^x]:", "[^]:", "[^a b]:"]
-    rng = random.Random(9)
+    _says_what_its_regex_says(markup_fast._no_footnote, markup_fast._NO_FOOTNOTE, atoms, seed=9, most=30)
+
+
+def _says_what_its_regex_says(check: Callable[[str], bool], regex: re.Pattern[str], atoms: list[str], seed: int,
+                              most: int) -> None:
+    """`check` (a one-pass function that replaced a search for `regex`) answers as that search
+    does on 20,000 bodies of up to `most` of `atoms`, and both answers come often."""
+    rng = random.Random(seed)
     found = 0
     for _ in range(20000):
-        body = "".join(rng.choice(atoms) for _ in range(rng.randint(1, 30)))
-        assert markup_fast._no_footnote(body) == bool(markup_fast._NO_FOOTNOTE.search(body)), repr(body)
-        found += markup_fast._no_footnote(body)
-    assert 2000 < found < 18000
+        body = "".join(rng.choice(atoms) for _ in range(rng.randint(1, most)))
+        assert check(body) == bool(regex.search(body)), repr(body)
+        found += check(body)
+    assert 2000 < found < 18000  # both answers, often
 
 
 @fast_only
