@@ -442,6 +442,13 @@ class Memo:
             db = sqlite3.connect(f"{self.file.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False,
                                  timeout=BUSY_TIMEOUT_S)
             db.execute("PRAGMA trusted_schema = OFF")
+            if first and not db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
+                # No table yet: the file another process is making (a worker opening it before
+                # the parent's first write has committed), or one left empty. No memo to read
+                # in this process, and nothing foreign to warn of.
+                db.close()
+                self._usable = False
+                return None
             if first:
                 self._check(db)
         except sqlite3.Error as exc:
